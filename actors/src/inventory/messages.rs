@@ -1,0 +1,94 @@
+//! Messages of the InventoryActor. Commands are imperative, queries are `Get*`.
+
+use actix::Message;
+use serde::{Deserialize, Serialize};
+
+use super::ledger::{Balance, JournalEntry, MovementInput};
+use super::store::{ApplyOutcome, OrderException};
+use super::InventoryError;
+use crate::ids::{ClientCode, Sku};
+
+/// Applies a batch of movements as one transaction; answers once the batch is durable.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ApplyOutcome, InventoryError>")]
+pub struct ApplyMovements {
+    /// The movements as given; each is validated before anything is written.
+    pub movements: Vec<MovementInput>,
+}
+
+/// Returns balances: of every SKU, or only of the listed ones.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<StockLevel>, InventoryError>")]
+pub struct GetStock {
+    /// Only these SKUs (a SKU that never moved is returned with zero balances).
+    pub skus: Option<Vec<Sku>>,
+}
+
+/// Returns a page of the journal in sequence order.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<JournalEntry>, InventoryError>")]
+pub struct GetJournal {
+    /// Only entries of this SKU.
+    pub sku: Option<Sku>,
+    /// Only entries after this sequence number.
+    pub after_seq: u64,
+    /// At most this many entries (clamped to 1..=1000).
+    pub limit: usize,
+}
+
+/// Returns the order exceptions raised by the ledger (oversells), oldest first.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<OrderException>, InventoryError>")]
+pub struct GetOrderExceptions;
+
+/// Returns the actor's observable state.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<InventoryState, InventoryError>")]
+pub struct GetState;
+
+/// The stock of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units physically held.
+    pub on_hand: i64,
+    /// Units sold and not yet shipped or cancelled.
+    pub reserved: i64,
+    /// `on_hand − reserved`; negative after an oversell.
+    pub available: i64,
+    /// The journal entry that last changed it (0 if it never moved).
+    pub last_seq: u64,
+}
+
+impl StockLevel {
+    /// Builds the stock level of `sku` from its balance.
+    pub fn new(sku: Sku, balance: Balance) -> Self {
+        Self {
+            sku,
+            on_hand: balance.on_hand,
+            reserved: balance.reserved,
+            available: balance.available(),
+            last_seq: balance.last_seq,
+        }
+    }
+}
+
+/// What the InventoryActor is doing, for tests, the supervisor and the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryState {
+    /// Whose ledger it is.
+    pub client: ClientCode,
+    /// The last journal sequence number (including writes not yet durable).
+    pub head_seq: u64,
+    /// SKUs with a balance.
+    pub skus: usize,
+    /// Commands written but not yet acknowledged (waiting for or inside a flush).
+    pub pending_acks: usize,
+    /// Whether a flush is running.
+    pub flushing: bool,
+    /// Flushes finished since the actor started.
+    pub completed_flushes: u64,
+    /// Order exceptions in the ledger.
+    pub exceptions: usize,
+}

@@ -1,0 +1,500 @@
+//! The ledger store: a plain type over one client's `sled::Tree`. No actix in here; the
+//! InventoryActor owns the only instance per client and sequences calls to it.
+//!
+//! # Key layout (one tree per client, so no key names a client)
+//!
+//! | prefix | key                              | value                      |
+//! |--------|----------------------------------|----------------------------|
+//! | `m`    | `m/head`, `m/version`            | last sequence number (u64 BE), schema version |
+//! | `j`    | `j` + seq (u64 BE)               | [`JournalEntry`] (JSON)    |
+//! | `b`    | `b` + SKU                        | [`Balance`] (JSON)         |
+//! | `i`    | `i` + idempotency key            | seq of the entry it produced (u64 BE) |
+//! | `s`    | `s` + SKU + `0x00` + seq (u64 BE) | empty: the journal by SKU |
+//! | `x`    | `x` + seq (u64 BE)               | [`OrderException`] (JSON)  |
+//!
+//! Sequence numbers are big-endian so that sled's byte order is numeric order
+//! (`reference/reliability.md` §2.1, "Limits"). A SKU never holds a control character, so the NUL
+//! separator of the `s` keys cannot occur inside one.
+//!
+//! # Atomicity and durability
+//!
+//! A batch of movements is one sled transaction: every journal entry, balance, idempotency key,
+//! SKU index entry and order exception of the batch is written together or not at all, and a
+//! refused movement aborts the whole batch. The transaction closure has no side effects (sled
+//! re-runs it on conflict). A committed transaction is not yet durable: the caller acknowledges
+//! only after [`LedgerStore::flush`] has returned (see the InventoryActor's group commit).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::ledger::{
+    effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, MovementError, Rejection,
+    Source,
+};
+use crate::ids::Sku;
+
+/// The most movements one batch may carry: large enough for a catalog recount of a big client in
+/// a few calls, small enough that one transaction stays short on the arbiter thread.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The most journal entries one query returns.
+pub const MAX_JOURNAL_PAGE: usize = 1_000;
+
+const HEAD_KEY: &[u8] = b"m/head";
+const VERSION_KEY: &[u8] = b"m/version";
+const SCHEMA_VERSION: u64 = 1;
+const JOURNAL: u8 = b'j';
+const BALANCE: u8 = b'b';
+const IDEMPOTENCY: u8 = b'i';
+const SKU_INDEX: u8 = b's';
+const EXCEPTION: u8 = b'x';
+
+/// Why a ledger call failed. Variants up to `KeyReused` are the caller's mistake and changed
+/// nothing; `Storage` and `Corrupt` are failures of the store itself.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A batch without movements.
+    #[error("the batch holds no movements")]
+    EmptyBatch,
+    /// A batch with more than [`MAX_BATCH`] movements.
+    #[error("the batch holds {len} movements; at most {max} are accepted in one call")]
+    BatchTooLarge { len: usize, max: usize },
+    /// A movement that is not valid as given.
+    #[error("movement {index}: {error}")]
+    InvalidMovement { index: usize, error: MovementError },
+    /// A valid movement that cannot apply to the current balance; the whole batch was refused.
+    #[error("movement {index} (key {key:?}) was refused: {reason}")]
+    Rejected { index: usize, key: String, reason: Rejection },
+    /// An idempotency key already used for a different movement; the whole batch was refused.
+    #[error(
+        "movement {index}: idempotency key {key:?} was already used for a different movement \
+         (journal entry {seq})"
+    )]
+    KeyReused { index: usize, key: String, seq: u64 },
+    /// sled failed (I/O error, or a bug it reports).
+    #[error("ledger storage failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// The tree holds data the ledger did not write or cannot read.
+    #[error("ledger data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl LedgerError {
+    /// Returns a stable, bounded name of the error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LedgerError::EmptyBatch => "empty_batch",
+            LedgerError::BatchTooLarge { .. } => "batch_too_large",
+            LedgerError::InvalidMovement { error, .. } => error.kind(),
+            LedgerError::Rejected { reason: Rejection::ExceedsReserved { .. }, .. } => {
+                "exceeds_reserved"
+            }
+            LedgerError::Rejected { reason: Rejection::OutOfRange, .. } => "balance_out_of_range",
+            LedgerError::KeyReused { .. } => "idempotency_key_reused",
+            LedgerError::Storage(_) => "storage",
+            LedgerError::Corrupt(_) => "corrupt",
+        }
+    }
+
+    /// Tells whether the error is the caller's (bad input, refused movement): it changed nothing
+    /// and retrying the same call gives the same answer.
+    pub fn is_caller_error(&self) -> bool {
+        !matches!(self, LedgerError::Storage(_) | LedgerError::Corrupt(_))
+    }
+}
+
+/// The result of one movement of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The movement's idempotency key.
+    pub key: IdempotencyKey,
+    /// The journal entry it produced (for a duplicate: the entry of the first delivery).
+    pub seq: u64,
+    /// True when the key had been applied before and nothing changed.
+    pub duplicate: bool,
+    /// Units sold beyond availability (the first result's value for a duplicate).
+    pub oversold_units: i64,
+    /// The movement's source (of this delivery).
+    pub source: Source,
+}
+
+/// The result of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyOutcome {
+    /// One result per movement, in batch order.
+    pub results: Vec<Applied>,
+    /// The journal's last sequence number after the batch.
+    pub head_seq: u64,
+}
+
+/// Why an order needs a person: raised in the same transaction as the movement that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionKind {
+    /// A sale found too little available stock: the client sold units it may not have.
+    Oversold,
+}
+
+/// An order exception: an entry of the queue an agency works through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderException {
+    /// The journal entry that raised it.
+    pub seq: u64,
+    /// What went wrong.
+    pub kind: ExceptionKind,
+    /// The SKU concerned.
+    pub sku: Sku,
+    /// The movement's idempotency key (carries the order id for marketplace events).
+    pub key: IdempotencyKey,
+    /// Where the order came from.
+    pub source: Source,
+    /// Units concerned (oversold units).
+    pub units: i64,
+    /// When it was raised, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// A page request on the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JournalQuery {
+    /// Only entries of this SKU.
+    pub sku: Option<Sku>,
+    /// Only entries with a sequence number above this one.
+    pub after_seq: u64,
+    /// At most this many entries (clamped to 1..=[`MAX_JOURNAL_PAGE`]).
+    pub limit: usize,
+}
+
+/// What a full verification found in a healthy ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The last sequence number.
+    pub head_seq: u64,
+    /// SKUs with a balance.
+    pub skus: usize,
+    /// Open order exceptions.
+    pub exceptions: usize,
+}
+
+/// One client's ledger over its own sled tree.
+#[derive(Debug, Clone)]
+pub struct LedgerStore {
+    tree: sled::Tree,
+}
+
+impl LedgerStore {
+    /// Opens the ledger in `tree`, checking that the journal head and the stored head agree (the
+    /// cheap part of recovery; [`LedgerStore::verify`] does the full check).
+    pub fn open(tree: sled::Tree) -> Result<Self, LedgerError> {
+        match tree.get(VERSION_KEY)? {
+            None => {
+                if !tree.is_empty() {
+                    return Err(LedgerError::Corrupt("the tree holds data but no schema version".into()));
+                }
+                tree.insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(bytes) if decode_u64(&bytes)? == SCHEMA_VERSION => {}
+            Some(bytes) => {
+                return Err(LedgerError::Corrupt(format!(
+                    "schema version {} is not the supported version {SCHEMA_VERSION}",
+                    decode_u64(&bytes)?
+                )))
+            }
+        }
+        let store = Self { tree };
+        let head = store.head_seq()?;
+        let last_journal_seq = match store.tree.scan_prefix([JOURNAL]).next_back() {
+            Some(item) => decode_u64(&item?.0[1..])?,
+            None => 0,
+        };
+        if head != last_journal_seq {
+            return Err(LedgerError::Corrupt(format!(
+                "the head is {head} but the last journal entry is {last_journal_seq}"
+            )));
+        }
+        Ok(store)
+    }
+
+    /// Returns the last sequence number (0 for an empty journal).
+    pub fn head_seq(&self) -> Result<u64, LedgerError> {
+        self.tree.get(HEAD_KEY)?.map_or(Ok(0), |bytes| decode_u64(&bytes))
+    }
+
+    /// Applies a batch of movements in one transaction, at time `at_ms`. Not durable until
+    /// [`LedgerStore::flush`] returns.
+    pub fn apply(&self, movements: &[Movement], at_ms: u64) -> Result<ApplyOutcome, LedgerError> {
+        if movements.is_empty() {
+            return Err(LedgerError::EmptyBatch);
+        }
+        if movements.len() > MAX_BATCH {
+            return Err(LedgerError::BatchTooLarge { len: movements.len(), max: MAX_BATCH });
+        }
+        self.tree
+            .transaction(|tx| apply_in_transaction(tx, movements, at_ms))
+            .map_err(|error| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => LedgerError::Storage(error),
+            })
+    }
+
+    /// Makes every write so far durable against a process crash; returns the bytes written.
+    /// Runs on sled's thread pool, never blocking the caller's thread.
+    pub async fn flush(&self) -> Result<usize, LedgerError> {
+        Ok(self.tree.flush_async().await?)
+    }
+
+    /// Returns the balance of `sku`, if it has ever moved.
+    pub fn balance(&self, sku: &Sku) -> Result<Option<Balance>, LedgerError> {
+        self.tree.get(balance_key(sku))?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Returns every balance, in SKU order.
+    pub fn balances(&self) -> Result<BTreeMap<Sku, Balance>, LedgerError> {
+        let mut balances = BTreeMap::new();
+        for item in self.tree.scan_prefix([BALANCE]) {
+            let (key, value) = item?;
+            let sku = std::str::from_utf8(&key[1..])
+                .ok()
+                .and_then(|text| Sku::parse(text).ok())
+                .ok_or_else(|| LedgerError::Corrupt(format!("unreadable balance key {key:?}")))?;
+            balances.insert(sku, decode(&value)?);
+        }
+        Ok(balances)
+    }
+
+    /// Returns one journal entry.
+    pub fn journal_entry(&self, seq: u64) -> Result<Option<JournalEntry>, LedgerError> {
+        self.tree.get(journal_key(seq))?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Returns a page of the journal, in sequence order.
+    pub fn journal(&self, query: &JournalQuery) -> Result<Vec<JournalEntry>, LedgerError> {
+        let limit = query.limit.clamp(1, MAX_JOURNAL_PAGE);
+        let first = query.after_seq.saturating_add(1);
+        match &query.sku {
+            None => self
+                .tree
+                .range(journal_key(first)..journal_key(u64::MAX))
+                .take(limit)
+                .map(|item| decode(&item?.1))
+                .collect(),
+            Some(sku) => {
+                let start = sku_index_key(sku, first);
+                let end = sku_index_key(sku, u64::MAX);
+                let mut entries = Vec::new();
+                for item in self.tree.range::<Vec<u8>, _>((Bound::Included(start), Bound::Included(end))).take(limit) {
+                    let (key, _) = item?;
+                    let seq = decode_u64(&key[key.len() - 8..])?;
+                    let entry = self.journal_entry(seq)?.ok_or_else(|| {
+                        LedgerError::Corrupt(format!("the SKU index names missing entry {seq}"))
+                    })?;
+                    entries.push(entry);
+                }
+                Ok(entries)
+            }
+        }
+    }
+
+    /// Returns every order exception, oldest first.
+    pub fn exceptions(&self) -> Result<Vec<OrderException>, LedgerError> {
+        self.tree.scan_prefix([EXCEPTION]).map(|item| decode(&item?.1)).collect()
+    }
+
+    /// Returns the number of SKUs with a balance.
+    pub fn sku_count(&self) -> usize {
+        self.tree.scan_prefix([BALANCE]).count()
+    }
+
+    /// Checks the whole ledger: the journal is gap-free from 1 to the head, refolding it gives the
+    /// stored balances exactly, and every idempotency key, SKU index entry and exception belongs
+    /// to the journal entry it names. Reads everything: for recovery checks and tests, not for a
+    /// hot path.
+    pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
+        let head_seq = self.head_seq()?;
+        let mut journal = Vec::new();
+        for item in self.tree.scan_prefix([JOURNAL]) {
+            let (key, value) = item?;
+            let entry: JournalEntry = decode(&value)?;
+            let expected = journal.len() as u64 + 1;
+            if decode_u64(&key[1..])? != expected || entry.seq != expected {
+                return Err(LedgerError::Corrupt(format!("journal gap: expected entry {expected}, found {}", entry.seq)));
+            }
+            journal.push(entry);
+        }
+        if journal.len() as u64 != head_seq {
+            return Err(LedgerError::Corrupt(format!("head {head_seq} but {} journal entries", journal.len())));
+        }
+        let refolded = fold(&journal);
+        let stored = self.balances()?;
+        if refolded != stored {
+            return Err(LedgerError::Corrupt(format!(
+                "refolding the journal gives {refolded:?}, the store holds {stored:?}"
+            )));
+        }
+        let mut keys = 0;
+        for item in self.tree.scan_prefix([IDEMPOTENCY]) {
+            let (key, value) = item?;
+            let seq = decode_u64(&value)?;
+            let entry = journal.get((seq as usize).wrapping_sub(1));
+            if entry.is_none_or(|entry| entry.key.as_str().as_bytes() != &key[1..]) {
+                return Err(LedgerError::Corrupt(format!("idempotency key {key:?} names entry {seq}, which has another key")));
+            }
+            keys += 1;
+        }
+        if keys != journal.len() {
+            return Err(LedgerError::Corrupt(format!("{keys} idempotency keys for {} journal entries", journal.len())));
+        }
+        let indexed = self.tree.scan_prefix([SKU_INDEX]).count();
+        if indexed != journal.len() {
+            return Err(LedgerError::Corrupt(format!("{indexed} SKU index entries for {} journal entries", journal.len())));
+        }
+        let exceptions = self.exceptions()?;
+        let oversells = journal.iter().filter(|entry| entry.oversold()).count();
+        if exceptions.len() != oversells {
+            return Err(LedgerError::Corrupt(format!("{} exceptions for {oversells} oversold entries", exceptions.len())));
+        }
+        Ok(VerifyReport { head_seq, skus: stored.len(), exceptions: exceptions.len() })
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<LedgerError>>;
+
+/// The body of the batch transaction. No side effects: sled may run it more than once.
+fn apply_in_transaction(
+    tx: &TransactionalTree,
+    movements: &[Movement],
+    at_ms: u64,
+) -> TxResult<ApplyOutcome> {
+    let mut head = tx.get(HEAD_KEY)?.map_or(Ok(0), |bytes| decode_u64(&bytes)).map_err(abort)?;
+    let mut results = Vec::with_capacity(movements.len());
+    for (index, movement) in movements.iter().enumerate() {
+        let idempotency_key = idempotency_key(&movement.key);
+        if let Some(bytes) = tx.get(&idempotency_key)? {
+            let seq = decode_u64(&bytes).map_err(abort)?;
+            let first: JournalEntry = match tx.get(journal_key(seq))? {
+                Some(bytes) => decode(&bytes).map_err(abort)?,
+                None => return Err(abort(LedgerError::Corrupt(format!("key names missing entry {seq}")))),
+            };
+            if !movement.same_as(&first) {
+                let key = movement.key.as_str().to_string();
+                return Err(abort(LedgerError::KeyReused { index, key, seq }));
+            }
+            results.push(Applied {
+                key: movement.key.clone(),
+                seq,
+                duplicate: true,
+                oversold_units: first.oversold_units,
+                source: movement.source.clone(),
+            });
+            continue;
+        }
+        let balance_key = balance_key(&movement.sku);
+        let balance: Balance = match tx.get(&balance_key)? {
+            Some(bytes) => decode(&bytes).map_err(abort)?,
+            None => Balance::default(),
+        };
+        let effect = effect_of(&balance, movement.kind, movement.quantity).map_err(|reason| {
+            abort(LedgerError::Rejected { index, key: movement.key.as_str().to_string(), reason })
+        })?;
+        head += 1;
+        let entry = JournalEntry {
+            seq: head,
+            at_ms,
+            key: movement.key.clone(),
+            source: movement.source.clone(),
+            sku: movement.sku.clone(),
+            kind: movement.kind,
+            quantity: movement.quantity,
+            on_hand_delta: effect.on_hand_delta,
+            reserved_delta: effect.reserved_delta,
+            oversold_units: effect.oversold_units,
+        };
+        tx.insert(journal_key(head).to_vec(), encode(&entry))?;
+        tx.insert(balance_key, encode(&balance.after(&effect, head)))?;
+        tx.insert(idempotency_key, &head.to_be_bytes())?;
+        tx.insert(sku_index_key(&movement.sku, head), &[])?;
+        if entry.oversold() {
+            let exception = OrderException {
+                seq: head,
+                kind: ExceptionKind::Oversold,
+                sku: entry.sku.clone(),
+                key: entry.key.clone(),
+                source: entry.source.clone(),
+                units: entry.oversold_units,
+                at_ms,
+            };
+            tx.insert(exception_key(head).to_vec(), encode(&exception))?;
+        }
+        results.push(Applied {
+            key: movement.key.clone(),
+            seq: head,
+            duplicate: false,
+            oversold_units: effect.oversold_units,
+            source: movement.source.clone(),
+        });
+    }
+    tx.insert(HEAD_KEY, &head.to_be_bytes())?;
+    Ok(ApplyOutcome { results, head_seq: head })
+}
+
+fn abort(error: LedgerError) -> ConflictableTransactionError<LedgerError> {
+    ConflictableTransactionError::Abort(error)
+}
+
+fn journal_key(seq: u64) -> [u8; 9] {
+    prefixed_seq(JOURNAL, seq)
+}
+
+fn exception_key(seq: u64) -> [u8; 9] {
+    prefixed_seq(EXCEPTION, seq)
+}
+
+fn prefixed_seq(prefix: u8, seq: u64) -> [u8; 9] {
+    let mut key = [prefix; 9];
+    key[1..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn balance_key(sku: &Sku) -> Vec<u8> {
+    prefixed(BALANCE, sku.as_str().as_bytes())
+}
+
+fn idempotency_key(key: &IdempotencyKey) -> Vec<u8> {
+    prefixed(IDEMPOTENCY, key.as_str().as_bytes())
+}
+
+fn sku_index_key(sku: &Sku, seq: u64) -> Vec<u8> {
+    let mut key = prefixed(SKU_INDEX, sku.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(rest.len() + 1);
+    key.push(prefix);
+    key.extend_from_slice(rest);
+    key
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("ledger records serialise: plain structs of strings and integers")
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, LedgerError> {
+    serde_json::from_slice(bytes).map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64, LedgerError> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| LedgerError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,18 @@
+//! The shelfsync engine: validated ids, each client's ledger and the actors that own it, and the
+//! table of metric names. No HTTP in here.
+//!
+//! The actor tree (DESIGN §2) grows here issue by issue; today it holds the foundation:
+//!
+//! ```text
+//! InventoryActor (one per client)   owns the client's sled::Tree through a LedgerStore,
+//!                                   acknowledges movements only after a group-committed flush
+//! ```
+//!
+//! Where to look: [`ids`] for `ClientCode`, `ChannelId`, `Sku`; [`inventory::ledger`] for the
+//! movement rules; [`inventory::store`] for the sled layout and transactions;
+//! [`inventory::group_commit`] for the flush batching; [`inventory`] for the actor and its
+//! messages; [`metrics`] for every metric name.
+
+pub mod ids;
+pub mod inventory;
+pub mod metrics;

@@ -1,0 +1,241 @@
+//! Every metric of shelfsync, defined once: name, type, label keys and help text. Call sites use
+//! these constants, never a string literal, so a typo cannot create a new series, and
+//! `dashboards/` is checked against this table.
+//!
+//! Names follow `shelfsync_<subsystem>_<name>_<unit>[_total]` (DESIGN §5). Labels are bounded:
+//! `client`, `channel`, `platform`, `op`, `outcome`, `kind`, `actor`, `reason`, `route`, never a
+//! SKU, order id, URL or error text. Per-client labels can be switched off for very large
+//! deployments ([`set_per_client_labels`]), which collapses `client` to [`ALL_CLIENTS`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::ids::ClientCode;
+
+/// The type of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// A distribution of observations.
+    Histogram,
+}
+
+/// One metric of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// The full Prometheus name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: MetricKind,
+    /// Its label keys, in a fixed order.
+    pub labels: &'static [&'static str],
+    /// What it measures.
+    pub help: &'static str,
+}
+
+/// Label keys. Only these exist.
+pub mod label {
+    /// The client code (or [`super::ALL_CLIENTS`] when per-client labels are off).
+    pub const CLIENT: &str = "client";
+    /// The channel id, or `api` / `import` for movements not from a marketplace.
+    pub const CHANNEL: &str = "channel";
+    /// The marketplace platform.
+    pub const PLATFORM: &str = "platform";
+    /// The marketplace operation.
+    pub const OP: &str = "op";
+    /// `ok`, `throttled`, `error`, `timeout`.
+    pub const OUTCOME: &str = "outcome";
+    /// A bounded error kind (`kind()` of an error enum).
+    pub const KIND: &str = "kind";
+    /// The actor type.
+    pub const ACTOR: &str = "actor";
+    /// Why an actor was restarted.
+    pub const REASON: &str = "reason";
+    /// The HTTP route template.
+    pub const ROUTE: &str = "route";
+
+    /// Every allowed label key.
+    pub const ALLOWED: [&str; 9] = [CLIENT, CHANNEL, PLATFORM, OP, OUTCOME, KIND, ACTOR, REASON, ROUTE];
+}
+
+use label::{ACTOR, CHANNEL, CLIENT, OP, OUTCOME, PLATFORM, REASON};
+
+const fn metric(
+    name: &'static str,
+    kind: MetricKind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> Metric {
+    Metric { name, kind, labels, help }
+}
+
+/// Σ over SKUs of max(0, listed − target): units buyers can buy that the client does not have.
+pub const CHANNEL_EXPOSURE_UNITS: Metric = metric(
+    "shelfsync_channel_exposure_units",
+    MetricKind::Gauge,
+    &[CLIENT, CHANNEL],
+    "units listed beyond the target quantity, summed over SKUs",
+);
+/// SKUs whose listed quantity is above target.
+pub const CHANNEL_SKUS_AT_RISK: Metric = metric(
+    "shelfsync_channel_skus_at_risk",
+    MetricKind::Gauge,
+    &[CLIENT, CHANNEL],
+    "SKUs whose listed quantity is above the target quantity",
+);
+/// Age of the oldest change not yet confirmed by the marketplace.
+pub const CHANNEL_OLDEST_PENDING_SECONDS: Metric = metric(
+    "shelfsync_channel_oldest_pending_seconds",
+    MetricKind::Gauge,
+    &[CLIENT, CHANNEL],
+    "age of the oldest listed-quantity change not yet confirmed by the marketplace",
+);
+/// Ledger change → marketplace confirmed.
+pub const SYNC_LAG_SECONDS: Metric = metric(
+    "shelfsync_sync_lag_seconds",
+    MetricKind::Histogram,
+    &[PLATFORM],
+    "time from a ledger change to the marketplace confirming the new listed quantity",
+);
+/// Units sold while available was already ≤ 0.
+pub const OVERSOLD_UNITS_TOTAL: Metric = metric(
+    "shelfsync_oversold_units_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL],
+    "units sold beyond available stock, recorded durably",
+);
+/// Inbound order events applied.
+pub const ORDERS_INGESTED_TOTAL: Metric = metric(
+    "shelfsync_orders_ingested_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL],
+    "marketplace order events applied to the ledger and made durable",
+);
+/// Inbound order events recognised as duplicates.
+pub const ORDER_DUPLICATES_TOTAL: Metric = metric(
+    "shelfsync_order_duplicates_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL],
+    "marketplace order events recognised as already applied",
+);
+/// Marketplace requests by outcome.
+pub const MARKETPLACE_REQUESTS_TOTAL: Metric = metric(
+    "shelfsync_marketplace_requests_total",
+    MetricKind::Counter,
+    &[PLATFORM, OP, OUTCOME],
+    "requests to marketplaces by operation and outcome (ok, throttled, error, timeout)",
+);
+/// Time spent waiting on the rate limiter.
+pub const RATELIMIT_WAIT_SECONDS: Metric = metric(
+    "shelfsync_ratelimit_wait_seconds",
+    MetricKind::Histogram,
+    &[PLATFORM],
+    "time a marketplace request waited for the rate limiter",
+);
+/// Watchdog respawns.
+pub const ACTOR_RESTARTS_TOTAL: Metric = metric(
+    "shelfsync_actor_restarts_total",
+    MetricKind::Counter,
+    &[ACTOR, REASON],
+    "actors respawned by their supervisor, by reason",
+);
+/// Duration of one group-commit flush.
+pub const LEDGER_COMMIT_SECONDS: Metric = metric(
+    "shelfsync_ledger_commit_seconds",
+    MetricKind::Histogram,
+    &[],
+    "duration of one group-commit flush of a client ledger",
+);
+/// Commands made durable by one flush.
+pub const LEDGER_COMMIT_BATCH_SIZE: Metric = metric(
+    "shelfsync_ledger_commit_batch_size",
+    MetricKind::Histogram,
+    &[],
+    "commands acknowledged by one group-commit flush",
+);
+
+/// Every metric, for `describe_all` and the dashboard check.
+pub const ALL: &[Metric] = &[
+    CHANNEL_EXPOSURE_UNITS,
+    CHANNEL_SKUS_AT_RISK,
+    CHANNEL_OLDEST_PENDING_SECONDS,
+    SYNC_LAG_SECONDS,
+    OVERSOLD_UNITS_TOTAL,
+    ORDERS_INGESTED_TOTAL,
+    ORDER_DUPLICATES_TOTAL,
+    MARKETPLACE_REQUESTS_TOTAL,
+    RATELIMIT_WAIT_SECONDS,
+    ACTOR_RESTARTS_TOTAL,
+    LEDGER_COMMIT_SECONDS,
+    LEDGER_COMMIT_BATCH_SIZE,
+];
+
+/// The `client` label value used when per-client labels are switched off.
+pub const ALL_CLIENTS: &str = "__all__";
+
+static PER_CLIENT_LABELS: AtomicBool = AtomicBool::new(true);
+
+/// Switches per-client label values on (the default) or off (every client reports as
+/// [`ALL_CLIENTS`]), for deployments with too many clients for one series each.
+pub fn set_per_client_labels(enabled: bool) {
+    PER_CLIENT_LABELS.store(enabled, Ordering::Relaxed);
+}
+
+/// Returns the `client` label value for `client`.
+pub fn client_label(client: &ClientCode) -> String {
+    if PER_CLIENT_LABELS.load(Ordering::Relaxed) {
+        client.as_str().to_string()
+    } else {
+        ALL_CLIENTS.to_string()
+    }
+}
+
+/// Registers the help text of every metric with the installed recorder.
+pub fn describe_all() {
+    for metric in ALL {
+        match metric.kind {
+            MetricKind::Counter => ::metrics::describe_counter!(metric.name, metric.help),
+            MetricKind::Gauge => ::metrics::describe_gauge!(metric.name, metric.help),
+            MetricKind::Histogram => ::metrics::describe_histogram!(metric.name, metric.help),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn names_follow_the_naming_rule_and_are_unique() {
+        let mut seen = HashSet::new();
+        for metric in ALL {
+            assert!(seen.insert(metric.name), "{} defined twice", metric.name);
+            assert!(metric.name.starts_with("shelfsync_"), "{}", metric.name);
+            assert!(metric.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", metric.name);
+            let is_total = metric.name.ends_with("_total");
+            assert_eq!(is_total, metric.kind == MetricKind::Counter, "{}: counters, and only counters, end in _total", metric.name);
+        }
+    }
+
+    #[test]
+    fn labels_are_bounded_keys_only() {
+        for metric in ALL {
+            for key in metric.labels {
+                assert!(label::ALLOWED.contains(key), "{} uses label {key}", metric.name);
+            }
+        }
+    }
+
+    #[test]
+    fn client_label_can_be_collapsed() {
+        let acme = ClientCode::parse("ACME").unwrap();
+        assert_eq!(client_label(&acme), "ACME");
+        set_per_client_labels(false);
+        assert_eq!(client_label(&acme), ALL_CLIENTS);
+        set_per_client_labels(true);
+    }
+}
