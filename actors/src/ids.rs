@@ -47,14 +47,20 @@ impl ClientCode {
 
     /// Parses a client code, saying what is wrong when it is not one.
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        let invalid = |reason| IdError::InvalidClientCode { value: value.to_string(), reason };
+        let invalid = |reason| IdError::InvalidClientCode {
+            value: value.to_string(),
+            reason,
+        };
         if value.len() < Self::MIN_LEN {
             return Err(invalid("shorter than 2 characters"));
         }
         if value.len() > Self::MAX_LEN {
             return Err(invalid("longer than 16 characters"));
         }
-        if !value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             return Err(invalid("only A-Z and 0-9 are allowed"));
         }
         Ok(Self(value.to_string()))
@@ -78,7 +84,10 @@ impl ChannelId {
 
     /// Parses a channel id, saying what is wrong when it is not one.
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        let invalid = |reason| IdError::InvalidChannelId { value: value.to_string(), reason };
+        let invalid = |reason| IdError::InvalidChannelId {
+            value: value.to_string(),
+            reason,
+        };
         let Some(first) = value.bytes().next() else {
             return Err(invalid("empty"));
         };
@@ -88,7 +97,8 @@ impl ChannelId {
         if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
             return Err(invalid("must start with a-z or 0-9"));
         }
-        let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+        let allowed =
+            |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
         if !value.bytes().all(allowed) {
             return Err(invalid("only a-z, 0-9, '-' and '_' are allowed"));
         }
@@ -129,7 +139,10 @@ impl Sku {
 
     /// Parses a SKU: trims surrounding white space, upper-cases, then checks length and characters.
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        let invalid = |reason| IdError::InvalidSku { value: value.to_string(), reason };
+        let invalid = |reason| IdError::InvalidSku {
+            value: value.to_string(),
+            reason,
+        };
         let normalised = value.trim().to_uppercase();
         if normalised.is_empty() {
             return Err(invalid("empty"));
@@ -159,13 +172,18 @@ impl Sku {
             && !product.is_empty()
             && !variant.is_empty()
             && !variant.split('-').any(str::is_empty);
-        well_formed.then_some(SkuConvention { client, product, variant })
+        well_formed.then_some(SkuConvention {
+            client,
+            product,
+            variant,
+        })
     }
 
     /// Tells whether the SKU follows the convention with a client code other than `client`: a
     /// likely catalog mistake (one client's SKU imported into another's ledger) worth reporting.
     pub fn names_other_client(&self, client: &ClientCode) -> bool {
-        self.convention().is_some_and(|parts| parts.client != client.as_str())
+        self.convention()
+            .is_some_and(|parts| parts.client != client.as_str())
     }
 }
 
@@ -221,7 +239,14 @@ mod tests {
         ];
         for (bad, reason) in cases {
             let err = ClientCode::parse(bad).unwrap_err();
-            assert_eq!(err, IdError::InvalidClientCode { value: bad.into(), reason }, "{bad:?}");
+            assert_eq!(
+                err,
+                IdError::InvalidClientCode {
+                    value: bad.into(),
+                    reason
+                },
+                "{bad:?}"
+            );
             assert_eq!(err.kind(), "invalid_client_code");
         }
     }
@@ -238,13 +263,19 @@ mod tests {
 
     #[test]
     fn sku_is_trimmed_and_upper_cased() {
-        assert_eq!(Sku::parse("  acme-hat-red-l\t").unwrap().as_str(), "ACME-HAT-RED-L");
+        assert_eq!(
+            Sku::parse("  acme-hat-red-l\t").unwrap().as_str(),
+            "ACME-HAT-RED-L"
+        );
         assert_eq!(Sku::parse("ß-1").unwrap().as_str(), "SS-1");
     }
 
     #[test]
     fn sku_rejects_empty_long_and_control_characters() {
-        assert_eq!(Sku::parse("   ").unwrap_err().to_string(), r#"sku "   " is invalid: empty"#);
+        assert_eq!(
+            Sku::parse("   ").unwrap_err().to_string(),
+            r#"sku "   " is invalid: empty"#
+        );
         assert!(Sku::parse(&"X".repeat(64)).is_ok());
         assert!(Sku::parse(&"X".repeat(65)).is_err());
         assert!(Sku::parse("A\0B").is_err());
@@ -255,11 +286,17 @@ mod tests {
     fn sku_convention_is_recognised_not_forced() {
         let sku = Sku::parse("ACME-HAT-RED-L").unwrap();
         let parts = sku.convention().unwrap();
-        assert_eq!((parts.client, parts.product, parts.variant), ("ACME", "HAT", "RED-L"));
+        assert_eq!(
+            (parts.client, parts.product, parts.variant),
+            ("ACME", "HAT", "RED-L")
+        );
         assert!(Sku::parse("HAT").unwrap().convention().is_none());
         assert!(Sku::parse("ACME-HAT").unwrap().convention().is_none());
         assert!(Sku::parse("ACME--RED").unwrap().convention().is_none());
-        assert!(Sku::parse("A-HAT-RED").unwrap().convention().is_none(), "client code too short");
+        assert!(
+            Sku::parse("A-HAT-RED").unwrap().convention().is_none(),
+            "client code too short"
+        );
         let acme = ClientCode::parse("ACME").unwrap();
         let bolt = ClientCode::parse("BOLT").unwrap();
         assert!(!sku.names_other_client(&acme));

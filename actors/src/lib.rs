@@ -16,3 +16,4 @@
 pub mod ids;
 pub mod inventory;
 pub mod metrics;
+pub mod storage;

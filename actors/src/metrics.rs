@@ -57,7 +57,9 @@ pub mod label {
     pub const ROUTE: &str = "route";
 
     /// Every allowed label key.
-    pub const ALLOWED: [&str; 9] = [CLIENT, CHANNEL, PLATFORM, OP, OUTCOME, KIND, ACTOR, REASON, ROUTE];
+    pub const ALLOWED: [&str; 9] = [
+        CLIENT, CHANNEL, PLATFORM, OP, OUTCOME, KIND, ACTOR, REASON, ROUTE,
+    ];
 }
 
 use label::{ACTOR, CHANNEL, CLIENT, OP, OUTCOME, PLATFORM, REASON};
@@ -68,7 +70,12 @@ const fn metric(
     labels: &'static [&'static str],
     help: &'static str,
 ) -> Metric {
-    Metric { name, kind, labels, help }
+    Metric {
+        name,
+        kind,
+        labels,
+        help,
+    }
 }
 
 /// Σ over SKUs of max(0, listed − target): units buyers can buy that the client does not have.
@@ -215,9 +222,21 @@ mod tests {
         for metric in ALL {
             assert!(seen.insert(metric.name), "{} defined twice", metric.name);
             assert!(metric.name.starts_with("shelfsync_"), "{}", metric.name);
-            assert!(metric.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", metric.name);
+            assert!(
+                metric
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                metric.name
+            );
             let is_total = metric.name.ends_with("_total");
-            assert_eq!(is_total, metric.kind == MetricKind::Counter, "{}: counters, and only counters, end in _total", metric.name);
+            assert_eq!(
+                is_total,
+                metric.kind == MetricKind::Counter,
+                "{}: counters, and only counters, end in _total",
+                metric.name
+            );
         }
     }
 
@@ -225,7 +244,11 @@ mod tests {
     fn labels_are_bounded_keys_only() {
         for metric in ALL {
             for key in metric.labels {
-                assert!(label::ALLOWED.contains(key), "{} uses label {key}", metric.name);
+                assert!(
+                    label::ALLOWED.contains(key),
+                    "{} uses label {key}",
+                    metric.name
+                );
             }
         }
     }

@@ -78,7 +78,10 @@ impl Model {
         let mut results = Vec::new();
         for spec in batch {
             if let Some((first, seq, oversold)) = next.applied.get(&spec.key) {
-                if first.sku_id() != spec.sku_id() || first.kind != spec.kind || first.quantity != spec.quantity {
+                if first.sku_id() != spec.sku_id()
+                    || first.kind != spec.kind
+                    || first.quantity != spec.quantity
+                {
                     return self.refused(batch, "idempotency_key_reused");
                 }
                 results.push((*seq, true, *oversold));
@@ -93,7 +96,9 @@ impl Model {
                     oversold = (q - available).max(0);
                     (on_hand, reserved + q)
                 }
-                "ship" | "cancel" if q > reserved => return self.refused(batch, "exceeds_reserved"),
+                "ship" | "cancel" if q > reserved => {
+                    return self.refused(batch, "exceeds_reserved")
+                }
                 "ship" => (on_hand - q, reserved - q),
                 "cancel" => (on_hand, reserved - q),
                 "count" => (q, reserved),
@@ -101,7 +106,8 @@ impl Model {
             };
             next.head += 1;
             next.balances.insert(spec.sku_id(), after);
-            next.applied.insert(spec.key.clone(), (spec.clone(), next.head, oversold));
+            next.applied
+                .insert(spec.key.clone(), (spec.clone(), next.head, oversold));
             results.push((next.head, false, oversold));
         }
         (Expected::Accepted(results), next)
@@ -126,9 +132,17 @@ fn spec() -> impl Strategy<Value = Spec> {
     ];
     // A pool of 40 keys and 3 SKUs (one spelled in lower case) makes key reuse and SKU collisions
     // common.
-    (0..40u8, prop::sample::select(vec!["HAT", "glove", "GLOVE", "SCARF-RED"]), kind_and_quantity).prop_map(
-        |(key, sku, (kind, quantity))| Spec { key: format!("order:{key}"), sku: sku.to_string(), kind, quantity },
+    (
+        0..40u8,
+        prop::sample::select(vec!["HAT", "glove", "GLOVE", "SCARF-RED"]),
+        kind_and_quantity,
     )
+        .prop_map(|(key, sku, (kind, quantity))| Spec {
+            key: format!("order:{key}"),
+            sku: sku.to_string(),
+            kind,
+            quantity,
+        })
 }
 
 struct LedgerModel;
@@ -166,7 +180,12 @@ impl ReferenceStateMachine for LedgerModel {
         let batch = match step {
             Step::Apply(batch) => batch.clone(),
             Step::Redeliver(index) => state.sent[*index].clone(),
-            Step::Restart => return Model { expected: None, ..state },
+            Step::Restart => {
+                return Model {
+                    expected: None,
+                    ..state
+                }
+            }
         };
         let (expected, mut next) = state.run_batch(&batch);
         next.expected = Some(expected);
@@ -197,7 +216,12 @@ impl StateMachineTest for LedgerUnderTest {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let (db, store) = Self::open(&path);
-        Self { _dir: dir, path, db, store }
+        Self {
+            _dir: dir,
+            path,
+            db,
+            store,
+        }
     }
 
     fn apply(mut sut: Self, model: &Model, step: Step) -> Self {
@@ -214,11 +238,18 @@ impl StateMachineTest for LedgerUnderTest {
                 return sut;
             }
         };
-        let movements: Vec<Movement> = batch.iter().map(|spec| Movement::parse(&spec.input()).unwrap()).collect();
+        let movements: Vec<Movement> = batch
+            .iter()
+            .map(|spec| Movement::parse(&spec.input()).unwrap())
+            .collect();
         assert!(movements.len() <= MAX_BATCH);
         let actual = match sut.store.apply(&movements, 0) {
             Ok(outcome) => Expected::Accepted(
-                outcome.results.iter().map(|applied| (applied.seq, applied.duplicate, applied.oversold_units)).collect(),
+                outcome
+                    .results
+                    .iter()
+                    .map(|applied| (applied.seq, applied.duplicate, applied.oversold_units))
+                    .collect(),
             ),
             Err(error) => {
                 assert!(error.is_caller_error(), "store failure: {error}");
@@ -235,15 +266,30 @@ impl StateMachineTest for LedgerUnderTest {
             .balances()
             .unwrap()
             .into_iter()
-            .map(|(sku, balance)| (sku.as_str().to_string(), (balance.on_hand, balance.reserved)))
+            .map(|(sku, balance)| {
+                (
+                    sku.as_str().to_string(),
+                    (balance.on_hand, balance.reserved),
+                )
+            })
             .collect();
         assert_eq!(stored, model.balances, "balances differ from the model");
         assert_eq!(sut.store.head_seq().unwrap(), model.head);
         // Gap-free journal, refold equals stored balances, every key and index entry consistent.
-        let report = sut.store.verify().unwrap_or_else(|error| panic!("verify failed: {error}"));
+        let report = sut
+            .store
+            .verify()
+            .unwrap_or_else(|error| panic!("verify failed: {error}"));
         assert_eq!(report.head_seq, model.head);
-        let oversells = model.applied.values().filter(|(_, _, oversold)| *oversold > 0).count();
-        assert_eq!(report.exceptions, oversells, "one order exception per oversold entry");
+        let oversells = model
+            .applied
+            .values()
+            .filter(|(_, _, oversold)| *oversold > 0)
+            .count();
+        assert_eq!(
+            report.exceptions, oversells,
+            "one order exception per oversold entry"
+        );
     }
 }
 

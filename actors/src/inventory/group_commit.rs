@@ -18,7 +18,11 @@ pub struct GroupCommit<W> {
 
 impl<W> Default for GroupCommit<W> {
     fn default() -> Self {
-        Self { waiting: Vec::new(), in_flight: None, completed_flushes: 0 }
+        Self {
+            waiting: Vec::new(),
+            in_flight: None,
+            completed_flushes: 0,
+        }
     }
 }
 
@@ -76,12 +80,19 @@ mod tests {
         let mut commit = GroupCommit::default();
         assert!(commit.enqueue(1));
         assert_eq!(commit.start_flush(), Some(1));
-        assert!(!commit.enqueue(2), "a flush is running: 2 must wait for the next");
+        assert!(
+            !commit.enqueue(2),
+            "a flush is running: 2 must wait for the next"
+        );
         assert!(!commit.enqueue(3));
         assert_eq!(commit.start_flush(), None, "one flush at a time");
         assert_eq!(commit.pending(), 3);
         let (covered, again) = commit.finish_flush();
-        assert_eq!(covered, vec![1], "a flush never answers a waiter that came after it started");
+        assert_eq!(
+            covered,
+            vec![1],
+            "a flush never answers a waiter that came after it started"
+        );
         assert!(again);
         assert_eq!(commit.start_flush(), Some(2));
         let (covered, again) = commit.finish_flush();

@@ -67,7 +67,9 @@ impl MovementKind {
         Self::ALL
             .into_iter()
             .find(|kind| kind.as_str() == value)
-            .ok_or_else(|| MovementError::UnknownKind { kind: value.to_string() })
+            .ok_or_else(|| MovementError::UnknownKind {
+                kind: value.to_string(),
+            })
     }
 
     /// Returns the quantities a movement of this kind may carry, as text for error messages, and
@@ -111,7 +113,9 @@ impl Source {
             "import" => Ok(Source::Import),
             _ => match value.strip_prefix("channel:") {
                 Some(channel) => Ok(Source::Channel(ChannelId::parse(channel)?)),
-                None => Err(MovementError::InvalidSource { source_text: value.to_string() }),
+                None => Err(MovementError::InvalidSource {
+                    source_text: value.to_string(),
+                }),
             },
         }
     }
@@ -158,7 +162,10 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     /// Parses a caller-chosen key: 1–255 bytes, no control characters.
     pub fn parse(value: &str) -> Result<Self, MovementError> {
-        let invalid = |reason| MovementError::InvalidKey { key: value.to_string(), reason };
+        let invalid = |reason| MovementError::InvalidKey {
+            key: value.to_string(),
+            reason,
+        };
         if value.is_empty() {
             return Err(invalid("empty"));
         }
@@ -180,7 +187,9 @@ impl IdempotencyKey {
         line: u32,
         event_version: &str,
     ) -> Result<Self, MovementError> {
-        Self::parse(&format!("order:{channel}:{external_order_id}:{line}:{event_version}"))
+        Self::parse(&format!(
+            "order:{channel}:{external_order_id}:{line}:{event_version}"
+        ))
     }
 
     /// Returns the key as text.
@@ -215,7 +224,11 @@ pub enum MovementError {
     UnknownKind { kind: String },
     /// The quantity is outside what the kind allows (negative where not allowed, zero, too big).
     #[error("quantity {quantity} is not allowed for a {kind} movement: expected {expected}")]
-    QuantityOutOfRange { kind: MovementKind, quantity: i64, expected: &'static str },
+    QuantityOutOfRange {
+        kind: MovementKind,
+        quantity: i64,
+        expected: &'static str,
+    },
     /// The idempotency key is empty, too long or holds a control character.
     #[error("idempotency key {key:?} is invalid: {reason}")]
     InvalidKey { key: String, reason: &'static str },
@@ -281,9 +294,19 @@ impl Movement {
     ) -> Result<Self, MovementError> {
         let (accepted, expected) = kind.accepts(quantity);
         if !accepted {
-            return Err(MovementError::QuantityOutOfRange { kind, quantity, expected });
+            return Err(MovementError::QuantityOutOfRange {
+                kind,
+                quantity,
+                expected,
+            });
         }
-        Ok(Self { key, source, sku, kind, quantity })
+        Ok(Self {
+            key,
+            source,
+            sku,
+            kind,
+            quantity,
+        })
     }
 
     /// Validates a movement as it arrived from outside.
@@ -361,7 +384,11 @@ pub struct Effect {
 pub enum Rejection {
     /// A ship or cancel of more units than are reserved: it matches no sale we know of.
     #[error("{kind} of {quantity} exceeds the {reserved} units reserved")]
-    ExceedsReserved { kind: MovementKind, quantity: i64, reserved: i64 },
+    ExceedsReserved {
+        kind: MovementKind,
+        quantity: i64,
+        reserved: i64,
+    },
     /// The balance would leave the range the ledger keeps (±10^15 units).
     #[error("the balance would leave the supported range")]
     OutOfRange,
@@ -373,23 +400,47 @@ const BALANCE_LIMIT: i64 = MAX_QUANTITY * 1_000_000;
 
 /// Computes what `kind` of `quantity` does to `balance`. Pure: the store, the reference model and
 /// the fold all go through it.
-pub fn effect_of(balance: &Balance, kind: MovementKind, quantity: i64) -> Result<Effect, Rejection> {
+pub fn effect_of(
+    balance: &Balance,
+    kind: MovementKind,
+    quantity: i64,
+) -> Result<Effect, Rejection> {
     let effect = match kind {
         MovementKind::Sale => {
             let covered = balance.available().clamp(0, quantity);
-            Effect { on_hand_delta: 0, reserved_delta: quantity, oversold_units: quantity - covered }
+            Effect {
+                on_hand_delta: 0,
+                reserved_delta: quantity,
+                oversold_units: quantity - covered,
+            }
         }
         MovementKind::Ship | MovementKind::Cancel => {
             if quantity > balance.reserved {
-                return Err(Rejection::ExceedsReserved { kind, quantity, reserved: balance.reserved });
+                return Err(Rejection::ExceedsReserved {
+                    kind,
+                    quantity,
+                    reserved: balance.reserved,
+                });
             }
-            let on_hand_delta = if kind == MovementKind::Ship { -quantity } else { 0 };
-            Effect { on_hand_delta, reserved_delta: -quantity, oversold_units: 0 }
+            let on_hand_delta = if kind == MovementKind::Ship {
+                -quantity
+            } else {
+                0
+            };
+            Effect {
+                on_hand_delta,
+                reserved_delta: -quantity,
+                oversold_units: 0,
+            }
         }
-        MovementKind::RefundRestock | MovementKind::Receipt | MovementKind::Adjustment => {
-            Effect { on_hand_delta: quantity, ..Effect::default() }
-        }
-        MovementKind::Count => Effect { on_hand_delta: quantity - balance.on_hand, ..Effect::default() },
+        MovementKind::RefundRestock | MovementKind::Receipt | MovementKind::Adjustment => Effect {
+            on_hand_delta: quantity,
+            ..Effect::default()
+        },
+        MovementKind::Count => Effect {
+            on_hand_delta: quantity - balance.on_hand,
+            ..Effect::default()
+        },
     };
     let after = balance.after(&effect, 0);
     if after.on_hand.abs() > BALANCE_LIMIT || after.reserved > BALANCE_LIMIT {
@@ -448,13 +499,24 @@ mod tests {
     use super::*;
 
     fn balance(on_hand: i64, reserved: i64) -> Balance {
-        Balance { on_hand, reserved, last_seq: 0 }
+        Balance {
+            on_hand,
+            reserved,
+            last_seq: 0,
+        }
     }
 
     #[test]
     fn sale_reserves_and_counts_only_the_uncovered_units_as_oversold() {
         let effect = effect_of(&balance(5, 3), MovementKind::Sale, 4).unwrap();
-        assert_eq!(effect, Effect { on_hand_delta: 0, reserved_delta: 4, oversold_units: 2 });
+        assert_eq!(
+            effect,
+            Effect {
+                on_hand_delta: 0,
+                reserved_delta: 4,
+                oversold_units: 2
+            }
+        );
         let covered = effect_of(&balance(5, 0), MovementKind::Sale, 5).unwrap();
         assert_eq!(covered.oversold_units, 0);
         let already_negative = effect_of(&balance(0, 2), MovementKind::Sale, 3).unwrap();
@@ -469,27 +531,45 @@ mod tests {
         assert_eq!((cancel.on_hand_delta, cancel.reserved_delta), (0, -3));
         assert_eq!(
             effect_of(&balance(5, 3), MovementKind::Cancel, 4).unwrap_err(),
-            Rejection::ExceedsReserved { kind: MovementKind::Cancel, quantity: 4, reserved: 3 }
+            Rejection::ExceedsReserved {
+                kind: MovementKind::Cancel,
+                quantity: 4,
+                reserved: 3
+            }
         );
     }
 
     #[test]
     fn count_journals_the_delta() {
-        assert_eq!(effect_of(&balance(7, 1), MovementKind::Count, 4).unwrap().on_hand_delta, -3);
-        assert_eq!(effect_of(&balance(7, 1), MovementKind::Count, 7).unwrap().on_hand_delta, 0);
+        assert_eq!(
+            effect_of(&balance(7, 1), MovementKind::Count, 4)
+                .unwrap()
+                .on_hand_delta,
+            -3
+        );
+        assert_eq!(
+            effect_of(&balance(7, 1), MovementKind::Count, 7)
+                .unwrap()
+                .on_hand_delta,
+            0
+        );
     }
 
     #[test]
     fn balances_stay_in_range() {
         let huge = balance(BALANCE_LIMIT, 0);
-        assert_eq!(effect_of(&huge, MovementKind::Receipt, 1), Err(Rejection::OutOfRange));
+        assert_eq!(
+            effect_of(&huge, MovementKind::Receipt, 1),
+            Err(Rejection::OutOfRange)
+        );
     }
 
     #[test]
     fn quantities_are_checked_per_kind() {
         let key = IdempotencyKey::parse("k").unwrap();
         let sku = Sku::parse("A").unwrap();
-        let build = |kind, quantity| Movement::new(key.clone(), Source::Api, sku.clone(), kind, quantity);
+        let build =
+            |kind, quantity| Movement::new(key.clone(), Source::Api, sku.clone(), kind, quantity);
         assert!(build(MovementKind::Sale, 0).is_err());
         assert!(build(MovementKind::Receipt, -1).is_err());
         assert!(build(MovementKind::Sale, MAX_QUANTITY + 1).is_err());
@@ -511,14 +591,35 @@ mod tests {
         let movement = Movement::parse(&input("sale", 2)).unwrap();
         assert_eq!(movement.sku.as_str(), "ACME-HAT");
         assert_eq!(MovementInput::from(&movement).sku, "ACME-HAT");
-        assert_eq!(Movement::parse(&input("steal", 1)).unwrap_err().kind(), "unknown_movement_kind");
-        assert_eq!(Movement::parse(&input("sale", -2)).unwrap_err().kind(), "quantity_out_of_range");
-        let bad_source = MovementInput { source: "ebay".into(), ..input("sale", 1) };
-        assert_eq!(Movement::parse(&bad_source).unwrap_err().kind(), "invalid_source");
-        let bad_sku = MovementInput { sku: "".into(), ..input("sale", 1) };
+        assert_eq!(
+            Movement::parse(&input("steal", 1)).unwrap_err().kind(),
+            "unknown_movement_kind"
+        );
+        assert_eq!(
+            Movement::parse(&input("sale", -2)).unwrap_err().kind(),
+            "quantity_out_of_range"
+        );
+        let bad_source = MovementInput {
+            source: "ebay".into(),
+            ..input("sale", 1)
+        };
+        assert_eq!(
+            Movement::parse(&bad_source).unwrap_err().kind(),
+            "invalid_source"
+        );
+        let bad_sku = MovementInput {
+            sku: "".into(),
+            ..input("sale", 1)
+        };
         assert_eq!(Movement::parse(&bad_sku).unwrap_err().kind(), "invalid_sku");
-        let bad_key = MovementInput { key: "x".repeat(256), ..input("sale", 1) };
-        assert_eq!(Movement::parse(&bad_key).unwrap_err().kind(), "invalid_idempotency_key");
+        let bad_key = MovementInput {
+            key: "x".repeat(256),
+            ..input("sale", 1)
+        };
+        assert_eq!(
+            Movement::parse(&bad_key).unwrap_err().kind(),
+            "invalid_idempotency_key"
+        );
     }
 
     #[test]
@@ -542,9 +643,20 @@ mod tests {
             reserved_delta,
             oversold_units: 0,
         };
-        let journal = [entry(1, "A", 5, 0), entry(2, "B", 1, 0), entry(3, "A", 0, 2)];
+        let journal = [
+            entry(1, "A", 5, 0),
+            entry(2, "B", 1, 0),
+            entry(3, "A", 0, 2),
+        ];
         let balances = fold(&journal);
-        assert_eq!(balances[&Sku::parse("A").unwrap()], Balance { on_hand: 5, reserved: 2, last_seq: 3 });
+        assert_eq!(
+            balances[&Sku::parse("A").unwrap()],
+            Balance {
+                on_hand: 5,
+                reserved: 2,
+                last_seq: 3
+            }
+        );
         assert_eq!(balances[&Sku::parse("B").unwrap()].last_seq, 2);
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use self::group_commit::GroupCommit;
 use self::ledger::{Movement, Source};
 use self::messages::{
-    ApplyMovements, GetJournal, GetOrderExceptions, GetStock, GetState, InventoryState, StockLevel,
+    ApplyMovements, GetJournal, GetOrderExceptions, GetState, GetStock, InventoryState, StockLevel,
 };
 use self::store::{ApplyOutcome, JournalQuery, LedgerError, LedgerStore, OrderException};
 use crate::ids::ClientCode;
@@ -76,13 +76,19 @@ pub struct InventoryConfig {
 
 impl Default for InventoryConfig {
     fn default() -> Self {
-        Self { mailbox_capacity: 1024, ack: AckPolicy::AfterFlush, clock_ms: system_clock_ms }
+        Self {
+            mailbox_capacity: 1024,
+            ack: AckPolicy::AfterFlush,
+            clock_ms: system_clock_ms,
+        }
     }
 }
 
 /// Milliseconds since the Unix epoch by the system clock.
 pub fn system_clock_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 type Reply = oneshot::Sender<Result<ApplyOutcome, InventoryError>>;
@@ -106,7 +112,11 @@ pub struct InventoryActor {
 
 impl InventoryActor {
     /// Recovers the client's ledger from `tree` (which nothing else may hold).
-    pub fn open(client: ClientCode, tree: sled::Tree, config: InventoryConfig) -> Result<Self, InventoryError> {
+    pub fn open(
+        client: ClientCode,
+        tree: sled::Tree,
+        config: InventoryConfig,
+    ) -> Result<Self, InventoryError> {
         let store = LedgerStore::open(tree)?;
         Ok(Self {
             client_label: metrics::client_label(&client),
@@ -145,7 +155,8 @@ impl InventoryActor {
         let started = Instant::now();
         let flush = async move { store.flush().await };
         ctx.spawn(flush.into_actor(self).map(move |result, actor, ctx| {
-            ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name).record(started.elapsed().as_secs_f64());
+            ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name)
+                .record(started.elapsed().as_secs_f64());
             ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(batch_size as f64);
             actor.finish_flush(result, ctx);
         }));
@@ -185,7 +196,11 @@ impl InventoryActor {
                     .increment(applied.oversold_units as u64);
             }
             if matches!(applied.source, Source::Channel(_)) {
-                let counted = if applied.duplicate { metrics::ORDER_DUPLICATES_TOTAL } else { metrics::ORDERS_INGESTED_TOTAL };
+                let counted = if applied.duplicate {
+                    metrics::ORDER_DUPLICATES_TOTAL
+                } else {
+                    metrics::ORDERS_INGESTED_TOTAL
+                };
                 ::metrics::counter!(counted.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => channel)
                     .increment(1);
             }
@@ -208,9 +223,8 @@ impl Handler<ApplyMovements> for InventoryActor {
     type Result = ResponseFuture<Result<ApplyOutcome, InventoryError>>;
 
     fn handle(&mut self, message: ApplyMovements, ctx: &mut Context<Self>) -> Self::Result {
-        let applied = parse_batch(&message).and_then(|movements| {
-            Ok(self.store.apply(&movements, (self.config.clock_ms)())?)
-        });
+        let applied = parse_batch(&message)
+            .and_then(|movements| Ok(self.store.apply(&movements, (self.config.clock_ms)())?));
         let outcome = match applied {
             Ok(outcome) => outcome,
             Err(error) => return Box::pin(async move { Err(error) }),
@@ -233,12 +247,18 @@ impl Handler<ApplyMovements> for InventoryActor {
 fn parse_batch(message: &ApplyMovements) -> Result<Vec<Movement>, InventoryError> {
     let inputs = &message.movements;
     if inputs.len() > store::MAX_BATCH {
-        return Err(LedgerError::BatchTooLarge { len: inputs.len(), max: store::MAX_BATCH }.into());
+        return Err(LedgerError::BatchTooLarge {
+            len: inputs.len(),
+            max: store::MAX_BATCH,
+        }
+        .into());
     }
     let movements = inputs
         .iter()
         .enumerate()
-        .map(|(index, input)| Movement::parse(input).map_err(|error| LedgerError::InvalidMovement { index, error }))
+        .map(|(index, input)| {
+            Movement::parse(input).map_err(|error| LedgerError::InvalidMovement { index, error })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(movements)
 }
@@ -248,7 +268,12 @@ impl Handler<GetStock> for InventoryActor {
 
     fn handle(&mut self, message: GetStock, _ctx: &mut Context<Self>) -> Self::Result {
         match message.skus {
-            None => Ok(self.store.balances()?.into_iter().map(|(sku, balance)| StockLevel::new(sku, balance)).collect()),
+            None => Ok(self
+                .store
+                .balances()?
+                .into_iter()
+                .map(|(sku, balance)| StockLevel::new(sku, balance))
+                .collect()),
             Some(skus) => skus
                 .into_iter()
                 .map(|sku| {
@@ -264,7 +289,11 @@ impl Handler<GetJournal> for InventoryActor {
     type Result = Result<Vec<ledger::JournalEntry>, InventoryError>;
 
     fn handle(&mut self, message: GetJournal, _ctx: &mut Context<Self>) -> Self::Result {
-        let query = JournalQuery { sku: message.sku, after_seq: message.after_seq, limit: message.limit };
+        let query = JournalQuery {
+            sku: message.sku,
+            after_seq: message.after_seq,
+            limit: message.limit,
+        };
         Ok(self.store.journal(&query)?)
     }
 }

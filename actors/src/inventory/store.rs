@@ -67,7 +67,11 @@ pub enum LedgerError {
     InvalidMovement { index: usize, error: MovementError },
     /// A valid movement that cannot apply to the current balance; the whole batch was refused.
     #[error("movement {index} (key {key:?}) was refused: {reason}")]
-    Rejected { index: usize, key: String, reason: Rejection },
+    Rejected {
+        index: usize,
+        key: String,
+        reason: Rejection,
+    },
     /// An idempotency key already used for a different movement; the whole batch was refused.
     #[error(
         "movement {index}: idempotency key {key:?} was already used for a different movement \
@@ -89,10 +93,14 @@ impl LedgerError {
             LedgerError::EmptyBatch => "empty_batch",
             LedgerError::BatchTooLarge { .. } => "batch_too_large",
             LedgerError::InvalidMovement { error, .. } => error.kind(),
-            LedgerError::Rejected { reason: Rejection::ExceedsReserved { .. }, .. } => {
-                "exceeds_reserved"
-            }
-            LedgerError::Rejected { reason: Rejection::OutOfRange, .. } => "balance_out_of_range",
+            LedgerError::Rejected {
+                reason: Rejection::ExceedsReserved { .. },
+                ..
+            } => "exceeds_reserved",
+            LedgerError::Rejected {
+                reason: Rejection::OutOfRange,
+                ..
+            } => "balance_out_of_range",
             LedgerError::KeyReused { .. } => "idempotency_key_reused",
             LedgerError::Storage(_) => "storage",
             LedgerError::Corrupt(_) => "corrupt",
@@ -192,7 +200,9 @@ impl LedgerStore {
         match tree.get(VERSION_KEY)? {
             None => {
                 if !tree.is_empty() {
-                    return Err(LedgerError::Corrupt("the tree holds data but no schema version".into()));
+                    return Err(LedgerError::Corrupt(
+                        "the tree holds data but no schema version".into(),
+                    ));
                 }
                 tree.insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
@@ -220,7 +230,9 @@ impl LedgerStore {
 
     /// Returns the last sequence number (0 for an empty journal).
     pub fn head_seq(&self) -> Result<u64, LedgerError> {
-        self.tree.get(HEAD_KEY)?.map_or(Ok(0), |bytes| decode_u64(&bytes))
+        self.tree
+            .get(HEAD_KEY)?
+            .map_or(Ok(0), |bytes| decode_u64(&bytes))
     }
 
     /// Applies a batch of movements in one transaction, at time `at_ms`. Not durable until
@@ -230,7 +242,10 @@ impl LedgerStore {
             return Err(LedgerError::EmptyBatch);
         }
         if movements.len() > MAX_BATCH {
-            return Err(LedgerError::BatchTooLarge { len: movements.len(), max: MAX_BATCH });
+            return Err(LedgerError::BatchTooLarge {
+                len: movements.len(),
+                max: MAX_BATCH,
+            });
         }
         self.tree
             .transaction(|tx| apply_in_transaction(tx, movements, at_ms))
@@ -248,7 +263,10 @@ impl LedgerStore {
 
     /// Returns the balance of `sku`, if it has ever moved.
     pub fn balance(&self, sku: &Sku) -> Result<Option<Balance>, LedgerError> {
-        self.tree.get(balance_key(sku))?.map(|bytes| decode(&bytes)).transpose()
+        self.tree
+            .get(balance_key(sku))?
+            .map(|bytes| decode(&bytes))
+            .transpose()
     }
 
     /// Returns every balance, in SKU order.
@@ -267,7 +285,10 @@ impl LedgerStore {
 
     /// Returns one journal entry.
     pub fn journal_entry(&self, seq: u64) -> Result<Option<JournalEntry>, LedgerError> {
-        self.tree.get(journal_key(seq))?.map(|bytes| decode(&bytes)).transpose()
+        self.tree
+            .get(journal_key(seq))?
+            .map(|bytes| decode(&bytes))
+            .transpose()
     }
 
     /// Returns a page of the journal, in sequence order.
@@ -285,7 +306,11 @@ impl LedgerStore {
                 let start = sku_index_key(sku, first);
                 let end = sku_index_key(sku, u64::MAX);
                 let mut entries = Vec::new();
-                for item in self.tree.range::<Vec<u8>, _>((Bound::Included(start), Bound::Included(end))).take(limit) {
+                for item in self
+                    .tree
+                    .range::<Vec<u8>, _>((Bound::Included(start), Bound::Included(end)))
+                    .take(limit)
+                {
                     let (key, _) = item?;
                     let seq = decode_u64(&key[key.len() - 8..])?;
                     let entry = self.journal_entry(seq)?.ok_or_else(|| {
@@ -300,7 +325,10 @@ impl LedgerStore {
 
     /// Returns every order exception, oldest first.
     pub fn exceptions(&self) -> Result<Vec<OrderException>, LedgerError> {
-        self.tree.scan_prefix([EXCEPTION]).map(|item| decode(&item?.1)).collect()
+        self.tree
+            .scan_prefix([EXCEPTION])
+            .map(|item| decode(&item?.1))
+            .collect()
     }
 
     /// Returns the number of SKUs with a balance.
@@ -320,12 +348,18 @@ impl LedgerStore {
             let entry: JournalEntry = decode(&value)?;
             let expected = journal.len() as u64 + 1;
             if decode_u64(&key[1..])? != expected || entry.seq != expected {
-                return Err(LedgerError::Corrupt(format!("journal gap: expected entry {expected}, found {}", entry.seq)));
+                return Err(LedgerError::Corrupt(format!(
+                    "journal gap: expected entry {expected}, found {}",
+                    entry.seq
+                )));
             }
             journal.push(entry);
         }
         if journal.len() as u64 != head_seq {
-            return Err(LedgerError::Corrupt(format!("head {head_seq} but {} journal entries", journal.len())));
+            return Err(LedgerError::Corrupt(format!(
+                "head {head_seq} but {} journal entries",
+                journal.len()
+            )));
         }
         let refolded = fold(&journal);
         let stored = self.balances()?;
@@ -340,23 +374,38 @@ impl LedgerStore {
             let seq = decode_u64(&value)?;
             let entry = journal.get((seq as usize).wrapping_sub(1));
             if entry.is_none_or(|entry| entry.key.as_str().as_bytes() != &key[1..]) {
-                return Err(LedgerError::Corrupt(format!("idempotency key {key:?} names entry {seq}, which has another key")));
+                return Err(LedgerError::Corrupt(format!(
+                    "idempotency key {key:?} names entry {seq}, which has another key"
+                )));
             }
             keys += 1;
         }
         if keys != journal.len() {
-            return Err(LedgerError::Corrupt(format!("{keys} idempotency keys for {} journal entries", journal.len())));
+            return Err(LedgerError::Corrupt(format!(
+                "{keys} idempotency keys for {} journal entries",
+                journal.len()
+            )));
         }
         let indexed = self.tree.scan_prefix([SKU_INDEX]).count();
         if indexed != journal.len() {
-            return Err(LedgerError::Corrupt(format!("{indexed} SKU index entries for {} journal entries", journal.len())));
+            return Err(LedgerError::Corrupt(format!(
+                "{indexed} SKU index entries for {} journal entries",
+                journal.len()
+            )));
         }
         let exceptions = self.exceptions()?;
         let oversells = journal.iter().filter(|entry| entry.oversold()).count();
         if exceptions.len() != oversells {
-            return Err(LedgerError::Corrupt(format!("{} exceptions for {oversells} oversold entries", exceptions.len())));
+            return Err(LedgerError::Corrupt(format!(
+                "{} exceptions for {oversells} oversold entries",
+                exceptions.len()
+            )));
         }
-        Ok(VerifyReport { head_seq, skus: stored.len(), exceptions: exceptions.len() })
+        Ok(VerifyReport {
+            head_seq,
+            skus: stored.len(),
+            exceptions: exceptions.len(),
+        })
     }
 }
 
@@ -368,7 +417,10 @@ fn apply_in_transaction(
     movements: &[Movement],
     at_ms: u64,
 ) -> TxResult<ApplyOutcome> {
-    let mut head = tx.get(HEAD_KEY)?.map_or(Ok(0), |bytes| decode_u64(&bytes)).map_err(abort)?;
+    let mut head = tx
+        .get(HEAD_KEY)?
+        .map_or(Ok(0), |bytes| decode_u64(&bytes))
+        .map_err(abort)?;
     let mut results = Vec::with_capacity(movements.len());
     for (index, movement) in movements.iter().enumerate() {
         let idempotency_key = idempotency_key(&movement.key);
@@ -376,7 +428,11 @@ fn apply_in_transaction(
             let seq = decode_u64(&bytes).map_err(abort)?;
             let first: JournalEntry = match tx.get(journal_key(seq))? {
                 Some(bytes) => decode(&bytes).map_err(abort)?,
-                None => return Err(abort(LedgerError::Corrupt(format!("key names missing entry {seq}")))),
+                None => {
+                    return Err(abort(LedgerError::Corrupt(format!(
+                        "key names missing entry {seq}"
+                    ))))
+                }
             };
             if !movement.same_as(&first) {
                 let key = movement.key.as_str().to_string();
@@ -397,7 +453,11 @@ fn apply_in_transaction(
             None => Balance::default(),
         };
         let effect = effect_of(&balance, movement.kind, movement.quantity).map_err(|reason| {
-            abort(LedgerError::Rejected { index, key: movement.key.as_str().to_string(), reason })
+            abort(LedgerError::Rejected {
+                index,
+                key: movement.key.as_str().to_string(),
+                reason,
+            })
         })?;
         head += 1;
         let entry = JournalEntry {
@@ -437,7 +497,10 @@ fn apply_in_transaction(
         });
     }
     tx.insert(HEAD_KEY, &head.to_be_bytes())?;
-    Ok(ApplyOutcome { results, head_seq: head })
+    Ok(ApplyOutcome {
+        results,
+        head_seq: head,
+    })
 }
 
 fn abort(error: LedgerError) -> ConflictableTransactionError<LedgerError> {
@@ -481,11 +544,13 @@ fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("ledger records serialise: plain structs of strings and integers")
+    serde_json::to_vec(value)
+        .expect("ledger records serialise: plain structs of strings and integers")
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, LedgerError> {
-    serde_json::from_slice(bytes).map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
+    serde_json::from_slice(bytes)
+        .map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
 }
 
 fn decode_u64(bytes: &[u8]) -> Result<u64, LedgerError> {

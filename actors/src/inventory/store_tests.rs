@@ -42,13 +42,34 @@ fn movements_update_balances_and_journal() {
         )
         .unwrap();
     assert_eq!(outcome.head_seq, 7);
-    assert_eq!(outcome.results.iter().map(|applied| applied.seq).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+    assert_eq!(
+        outcome
+            .results
+            .iter()
+            .map(|applied| applied.seq)
+            .collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
     let hat = store.balance(&Sku::parse("hat").unwrap()).unwrap().unwrap();
     // receipt 10 → sale reserves 3 → ship 2 (on-hand 8, reserved 1) → cancel 1 (reserved 0)
     // → count 6 → adjustment −1 → refund restock +2.
-    assert_eq!(hat, Balance { on_hand: 7, reserved: 0, last_seq: 7 });
+    assert_eq!(
+        hat,
+        Balance {
+            on_hand: 7,
+            reserved: 0,
+            last_seq: 7
+        }
+    );
     let count_entry = store.journal_entry(5).unwrap().unwrap();
-    assert_eq!((count_entry.kind, count_entry.quantity, count_entry.on_hand_delta), (MovementKind::Count, 6, -2));
+    assert_eq!(
+        (
+            count_entry.kind,
+            count_entry.quantity,
+            count_entry.on_hand_delta
+        ),
+        (MovementKind::Count, 6, -2)
+    );
     assert_eq!(count_entry.at_ms, 1_000);
     assert_eq!(store.verify().unwrap().head_seq, 7);
 }
@@ -56,7 +77,9 @@ fn movements_update_balances_and_journal() {
 #[test]
 fn a_duplicate_changes_nothing_and_returns_the_first_result() {
     let (_dir, _db, store) = temp_store();
-    store.apply(&[movement("r1", "HAT", "receipt", 1)], 1).unwrap();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 1)], 1)
+        .unwrap();
     let first = store.apply(&[movement("s1", "HAT", "sale", 3)], 2).unwrap();
     let before = snapshot(&store);
     let again = store.apply(&[movement("s1", "HAT", "sale", 3)], 3).unwrap();
@@ -70,16 +93,33 @@ fn a_duplicate_changes_nothing_and_returns_the_first_result() {
 #[test]
 fn a_duplicate_inside_one_batch_is_applied_once() {
     let (_dir, _db, store) = temp_store();
-    let outcome = store.apply(&[movement("r1", "HAT", "receipt", 4), movement("r1", "HAT", "receipt", 4)], 1).unwrap();
+    let outcome = store
+        .apply(
+            &[
+                movement("r1", "HAT", "receipt", 4),
+                movement("r1", "HAT", "receipt", 4),
+            ],
+            1,
+        )
+        .unwrap();
     assert_eq!(outcome.head_seq, 1);
     assert!(outcome.results[1].duplicate);
-    assert_eq!(store.balance(&Sku::parse("HAT").unwrap()).unwrap().unwrap().on_hand, 4);
+    assert_eq!(
+        store
+            .balance(&Sku::parse("HAT").unwrap())
+            .unwrap()
+            .unwrap()
+            .on_hand,
+        4
+    );
 }
 
 #[test]
 fn an_oversell_is_applied_flagged_and_raised_as_an_exception() {
     let (_dir, _db, store) = temp_store();
-    store.apply(&[movement("r1", "HAT", "receipt", 1)], 1).unwrap();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 1)], 1)
+        .unwrap();
     let outcome = store.apply(&[movement("s1", "HAT", "sale", 3)], 2).unwrap();
     assert_eq!(outcome.results[0].oversold_units, 2);
     let hat = store.balance(&Sku::parse("HAT").unwrap()).unwrap().unwrap();
@@ -87,9 +127,14 @@ fn an_oversell_is_applied_flagged_and_raised_as_an_exception() {
     assert!(store.journal_entry(2).unwrap().unwrap().oversold());
     let exceptions = store.exceptions().unwrap();
     assert_eq!(exceptions.len(), 1);
-    assert_eq!((exceptions[0].seq, exceptions[0].kind, exceptions[0].units), (2, ExceptionKind::Oversold, 2));
+    assert_eq!(
+        (exceptions[0].seq, exceptions[0].kind, exceptions[0].units),
+        (2, ExceptionKind::Oversold, 2)
+    );
     // A sale of a SKU never seen is an oversell of all its units.
-    let unknown = store.apply(&[movement("s2", "GLOVE", "sale", 1)], 3).unwrap();
+    let unknown = store
+        .apply(&[movement("s2", "GLOVE", "sale", 1)], 3)
+        .unwrap();
     assert_eq!(unknown.results[0].oversold_units, 1);
     store.verify().unwrap();
 }
@@ -97,16 +142,39 @@ fn an_oversell_is_applied_flagged_and_raised_as_an_exception() {
 #[test]
 fn a_refused_movement_refuses_the_whole_batch_and_changes_nothing() {
     let (_dir, _db, store) = temp_store();
-    store.apply(&[movement("r1", "HAT", "receipt", 5), movement("s1", "HAT", "sale", 2)], 1).unwrap();
+    store
+        .apply(
+            &[
+                movement("r1", "HAT", "receipt", 5),
+                movement("s1", "HAT", "sale", 2),
+            ],
+            1,
+        )
+        .unwrap();
     let before = snapshot(&store);
     let error = store
-        .apply(&[movement("r2", "HAT", "receipt", 5), movement("c1", "HAT", "cancel", 3)], 2)
+        .apply(
+            &[
+                movement("r2", "HAT", "receipt", 5),
+                movement("c1", "HAT", "cancel", 3),
+            ],
+            2,
+        )
         .unwrap_err();
     assert_eq!(error.kind(), "exceeds_reserved");
     assert!(error.is_caller_error());
-    assert_eq!(error.to_string(), r#"movement 1 (key "c1") was refused: cancel of 3 exceeds the 2 units reserved"#);
-    assert_eq!(snapshot(&store), before, "the receipt before the refused cancel must not stay");
-    let ship_error = store.apply(&[movement("p1", "GLOVE", "ship", 1)], 3).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        r#"movement 1 (key "c1") was refused: cancel of 3 exceeds the 2 units reserved"#
+    );
+    assert_eq!(
+        snapshot(&store),
+        before,
+        "the receipt before the refused cancel must not stay"
+    );
+    let ship_error = store
+        .apply(&[movement("p1", "GLOVE", "ship", 1)], 3)
+        .unwrap_err();
     assert_eq!(ship_error.kind(), "exceeds_reserved");
     assert_eq!(snapshot(&store), before);
 }
@@ -114,10 +182,24 @@ fn a_refused_movement_refuses_the_whole_batch_and_changes_nothing() {
 #[test]
 fn a_reused_key_with_another_movement_is_refused() {
     let (_dir, _db, store) = temp_store();
-    store.apply(&[movement("k", "HAT", "receipt", 5)], 1).unwrap();
+    store
+        .apply(&[movement("k", "HAT", "receipt", 5)], 1)
+        .unwrap();
     let before = snapshot(&store);
-    let error = store.apply(&[movement("k", "HAT", "receipt", 6)], 2).unwrap_err();
-    assert!(matches!(error, LedgerError::KeyReused { index: 0, seq: 1, .. }), "{error:?}");
+    let error = store
+        .apply(&[movement("k", "HAT", "receipt", 6)], 2)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LedgerError::KeyReused {
+                index: 0,
+                seq: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert_eq!(snapshot(&store), before);
 }
 
@@ -126,9 +208,14 @@ fn empty_and_oversize_batches_are_refused() {
     let (_dir, _db, store) = temp_store();
     let before = snapshot(&store);
     assert_eq!(store.apply(&[], 1).unwrap_err().kind(), "empty_batch");
-    let oversize: Vec<_> = (0..=MAX_BATCH).map(|i| movement(&format!("r{i}"), "HAT", "receipt", 1)).collect();
+    let oversize: Vec<_> = (0..=MAX_BATCH)
+        .map(|i| movement(&format!("r{i}"), "HAT", "receipt", 1))
+        .collect();
     let error = store.apply(&oversize, 1).unwrap_err();
-    assert_eq!(error.to_string(), "the batch holds 1001 movements; at most 1000 are accepted in one call");
+    assert_eq!(
+        error.to_string(),
+        "the batch holds 1001 movements; at most 1000 are accepted in one call"
+    );
     assert_eq!(snapshot(&store), before);
 }
 
@@ -137,13 +224,39 @@ fn the_journal_pages_by_seq_and_by_sku() {
     let (_dir, _db, store) = temp_store();
     for i in 0..10 {
         let sku = if i % 2 == 0 { "EVEN" } else { "ODD" };
-        store.apply(&[movement(&format!("r{i}"), sku, "receipt", 1)], i).unwrap();
+        store
+            .apply(&[movement(&format!("r{i}"), sku, "receipt", 1)], i)
+            .unwrap();
     }
-    let page = store.journal(&JournalQuery { sku: None, after_seq: 3, limit: 4 }).unwrap();
-    assert_eq!(page.iter().map(|entry| entry.seq).collect::<Vec<_>>(), vec![4, 5, 6, 7]);
-    let odd = store.journal(&JournalQuery { sku: Some(Sku::parse("odd").unwrap()), after_seq: 2, limit: 100 }).unwrap();
-    assert_eq!(odd.iter().map(|entry| entry.seq).collect::<Vec<_>>(), vec![4, 6, 8, 10]);
-    let zero_limit = store.journal(&JournalQuery { sku: None, after_seq: 0, limit: 0 }).unwrap();
+    let page = store
+        .journal(&JournalQuery {
+            sku: None,
+            after_seq: 3,
+            limit: 4,
+        })
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+    let odd = store
+        .journal(&JournalQuery {
+            sku: Some(Sku::parse("odd").unwrap()),
+            after_seq: 2,
+            limit: 100,
+        })
+        .unwrap();
+    assert_eq!(
+        odd.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+        vec![4, 6, 8, 10]
+    );
+    let zero_limit = store
+        .journal(&JournalQuery {
+            sku: None,
+            after_seq: 0,
+            limit: 0,
+        })
+        .unwrap();
     assert_eq!(zero_limit.len(), 1, "a limit of 0 is clamped to 1");
 }
 
@@ -151,9 +264,26 @@ fn the_journal_pages_by_seq_and_by_sku() {
 fn a_sku_that_prefixes_another_has_its_own_index() {
     // Regression guard for the NUL separator of the SKU index: "HAT" must not see "HAT2"'s entries.
     let (_dir, _db, store) = temp_store();
-    store.apply(&[movement("a", "HAT2", "receipt", 1), movement("b", "HAT", "receipt", 1)], 1).unwrap();
-    let hat = store.journal(&JournalQuery { sku: Some(Sku::parse("HAT").unwrap()), after_seq: 0, limit: 10 }).unwrap();
-    assert_eq!(hat.iter().map(|entry| entry.seq).collect::<Vec<_>>(), vec![2]);
+    store
+        .apply(
+            &[
+                movement("a", "HAT2", "receipt", 1),
+                movement("b", "HAT", "receipt", 1),
+            ],
+            1,
+        )
+        .unwrap();
+    let hat = store
+        .journal(&JournalQuery {
+            sku: Some(Sku::parse("HAT").unwrap()),
+            after_seq: 0,
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(
+        hat.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+        vec![2]
+    );
 }
 
 #[test]
@@ -162,15 +292,35 @@ fn reopening_recovers_everything_from_the_tree() {
     {
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let store = LedgerStore::open(db.open_tree("ACME").unwrap()).unwrap();
-        store.apply(&[movement("r1", "HAT", "receipt", 4), movement("s1", "HAT", "sale", 1)], 1).unwrap();
+        store
+            .apply(
+                &[
+                    movement("r1", "HAT", "receipt", 4),
+                    movement("s1", "HAT", "sale", 1),
+                ],
+                1,
+            )
+            .unwrap();
         db.flush().unwrap();
     }
     let db = sled::Config::new().path(dir.path()).open().unwrap();
     let store = LedgerStore::open(db.open_tree("ACME").unwrap()).unwrap();
     assert_eq!(store.head_seq().unwrap(), 2);
-    assert_eq!(store.balance(&Sku::parse("HAT").unwrap()).unwrap().unwrap(), Balance { on_hand: 4, reserved: 1, last_seq: 2 });
-    let next = store.apply(&[movement("r2", "HAT", "receipt", 1)], 2).unwrap();
-    assert_eq!(next.results[0].seq, 3, "sequence numbers continue without a gap");
+    assert_eq!(
+        store.balance(&Sku::parse("HAT").unwrap()).unwrap().unwrap(),
+        Balance {
+            on_hand: 4,
+            reserved: 1,
+            last_seq: 2
+        }
+    );
+    let next = store
+        .apply(&[movement("r2", "HAT", "receipt", 1)], 2)
+        .unwrap();
+    assert_eq!(
+        next.results[0].seq, 3,
+        "sequence numbers continue without a gap"
+    );
 }
 
 #[test]
@@ -184,18 +334,33 @@ fn open_refuses_a_tree_it_did_not_write() {
 #[test]
 fn open_refuses_a_head_that_disagrees_with_the_journal() {
     let (_dir, db, store) = temp_store();
-    store.apply(&[movement("r1", "HAT", "receipt", 4)], 1).unwrap();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 4)], 1)
+        .unwrap();
     let tree = db.open_tree("ACME").unwrap();
     tree.insert(HEAD_KEY, &5u64.to_be_bytes()).unwrap();
     let error = LedgerStore::open(tree).unwrap_err();
-    assert_eq!(error.to_string(), "ledger data is corrupt: the head is 5 but the last journal entry is 1");
+    assert_eq!(
+        error.to_string(),
+        "ledger data is corrupt: the head is 5 but the last journal entry is 1"
+    );
 }
 
 #[test]
 fn verify_detects_balances_that_disagree_with_the_journal() {
     let (_dir, db, store) = temp_store();
-    store.apply(&[movement("r1", "HAT", "receipt", 4)], 1).unwrap();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 4)], 1)
+        .unwrap();
     let tree = db.open_tree("ACME").unwrap();
-    tree.insert(balance_key(&Sku::parse("HAT").unwrap()), encode(&Balance { on_hand: 5, reserved: 0, last_seq: 1 })).unwrap();
+    tree.insert(
+        balance_key(&Sku::parse("HAT").unwrap()),
+        encode(&Balance {
+            on_hand: 5,
+            reserved: 0,
+            last_seq: 1,
+        }),
+    )
+    .unwrap();
     assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
 }

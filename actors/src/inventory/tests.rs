@@ -23,14 +23,27 @@ impl Fixture {
     fn start(&self) -> Addr<InventoryActor> {
         let client = ClientCode::parse("ACME").unwrap();
         let tree = self.db.open_tree(client.as_str()).unwrap();
-        InventoryActor::open(client, tree, InventoryConfig { clock_ms: || 42, ..InventoryConfig::default() })
-            .unwrap()
-            .start_bounded()
+        InventoryActor::open(
+            client,
+            tree,
+            InventoryConfig {
+                clock_ms: || 42,
+                ..InventoryConfig::default()
+            },
+        )
+        .unwrap()
+        .start_bounded()
     }
 }
 
 fn input(key: &str, sku: &str, kind: &str, quantity: i64) -> MovementInput {
-    MovementInput { key: key.into(), source: "channel:etsy".into(), sku: sku.into(), kind: kind.into(), quantity }
+    MovementInput {
+        key: key.into(),
+        source: "channel:etsy".into(),
+        sku: sku.into(),
+        kind: kind.into(),
+        quantity,
+    }
 }
 
 fn apply(movements: Vec<MovementInput>) -> ApplyMovements {
@@ -42,18 +55,48 @@ async fn an_applied_batch_is_acknowledged_after_a_flush() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
     let outcome = inventory
-        .send(apply(vec![input("r1", "hat", "receipt", 5), input("s1", "hat", "sale", 2)]))
+        .send(apply(vec![
+            input("r1", "hat", "receipt", 5),
+            input("s1", "hat", "sale", 2),
+        ]))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(outcome.head_seq, 2);
     let state = inventory.send(GetState).await.unwrap().unwrap();
     assert_eq!(state.completed_flushes, 1, "the answer came from the flush");
-    assert_eq!((state.head_seq, state.skus, state.pending_acks, state.flushing), (2, 1, 0, false));
+    assert_eq!(
+        (
+            state.head_seq,
+            state.skus,
+            state.pending_acks,
+            state.flushing
+        ),
+        (2, 1, 0, false)
+    );
     let stock = inventory.send(GetStock::default()).await.unwrap().unwrap();
-    assert_eq!(stock, vec![StockLevel { sku: Sku::parse("HAT").unwrap(), on_hand: 5, reserved: 2, available: 3, last_seq: 2 }]);
-    let journal = inventory.send(GetJournal { limit: 10, ..GetJournal::default() }).await.unwrap().unwrap();
-    assert_eq!(journal[0].at_ms, 42, "entries are stamped by the injected clock");
+    assert_eq!(
+        stock,
+        vec![StockLevel {
+            sku: Sku::parse("HAT").unwrap(),
+            on_hand: 5,
+            reserved: 2,
+            available: 3,
+            last_seq: 2
+        }]
+    );
+    let journal = inventory
+        .send(GetJournal {
+            limit: 10,
+            ..GetJournal::default()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        journal[0].at_ms, 42,
+        "entries are stamped by the injected clock"
+    );
 }
 
 #[actix::test]
@@ -64,9 +107,16 @@ async fn concurrent_commands_share_flushes() {
         .map(|i| inventory.send(apply(vec![input(&format!("r{i}"), "HAT", "receipt", 1)])))
         .collect();
     let outcomes = futures_util::future::join_all(sends).await;
-    let mut seqs: Vec<u64> = outcomes.into_iter().map(|outcome| outcome.unwrap().unwrap().results[0].seq).collect();
+    let mut seqs: Vec<u64> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap().unwrap().results[0].seq)
+        .collect();
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "every command acknowledged once, gap-free");
+    assert_eq!(
+        seqs,
+        (1..=200).collect::<Vec<_>>(),
+        "every command acknowledged once, gap-free"
+    );
     let state = inventory.send(GetState).await.unwrap().unwrap();
     assert!(
         state.completed_flushes < 200 / 4,
@@ -79,15 +129,45 @@ async fn concurrent_commands_share_flushes() {
 async fn bad_input_is_rejected_with_a_typed_error_and_changes_nothing() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
-    inventory.send(apply(vec![input("r1", "HAT", "receipt", 5)])).await.unwrap().unwrap();
+    inventory
+        .send(apply(vec![input("r1", "HAT", "receipt", 5)]))
+        .await
+        .unwrap()
+        .unwrap();
     let bad_batches = [
-        (vec![input("a", "HAT", "receipt", 1), input("b", "HAT", "teleport", 1)], "unknown_movement_kind"),
-        (vec![input("a", "HAT", "receipt", -1)], "quantity_out_of_range"),
+        (
+            vec![
+                input("a", "HAT", "receipt", 1),
+                input("b", "HAT", "teleport", 1),
+            ],
+            "unknown_movement_kind",
+        ),
+        (
+            vec![input("a", "HAT", "receipt", -1)],
+            "quantity_out_of_range",
+        ),
         (vec![input("a", "HAT", "sale", 0)], "quantity_out_of_range"),
         (vec![input("a", "   ", "receipt", 1)], "invalid_sku"),
-        (vec![MovementInput { source: "channel:Etsy!".into(), ..input("a", "HAT", "receipt", 1) }], "invalid_channel_id"),
-        (vec![input("a", "HAT", "receipt", 1), input("b", "HAT", "ship", 9)], "exceeds_reserved"),
-        ((0..1001).map(|i| input(&format!("k{i}"), "HAT", "receipt", 1)).collect(), "batch_too_large"),
+        (
+            vec![MovementInput {
+                source: "channel:Etsy!".into(),
+                ..input("a", "HAT", "receipt", 1)
+            }],
+            "invalid_channel_id",
+        ),
+        (
+            vec![
+                input("a", "HAT", "receipt", 1),
+                input("b", "HAT", "ship", 9),
+            ],
+            "exceeds_reserved",
+        ),
+        (
+            (0..1001)
+                .map(|i| input(&format!("k{i}"), "HAT", "receipt", 1))
+                .collect(),
+            "batch_too_large",
+        ),
         (vec![], "empty_batch"),
     ];
     for (movements, kind) in bad_batches {
@@ -96,7 +176,13 @@ async fn bad_input_is_rejected_with_a_typed_error_and_changes_nothing() {
         let state = inventory.send(GetState).await.unwrap().unwrap();
         assert_eq!(state.head_seq, 1, "{kind}: nothing may be written");
     }
-    let stock = inventory.send(GetStock { skus: Some(vec![Sku::parse("HAT").unwrap()]) }).await.unwrap().unwrap();
+    let stock = inventory
+        .send(GetStock {
+            skus: Some(vec![Sku::parse("HAT").unwrap()]),
+        })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stock[0].on_hand, 5);
 }
 
@@ -105,7 +191,10 @@ async fn the_message_of_an_invalid_movement_says_which_and_why() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
     let error = inventory
-        .send(apply(vec![input("a", "HAT", "receipt", 1), input("b", "HAT", "teleport", 1)]))
+        .send(apply(vec![
+            input("a", "HAT", "receipt", 1),
+            input("b", "HAT", "teleport", 1),
+        ]))
         .await
         .unwrap()
         .unwrap_err();
@@ -120,10 +209,24 @@ async fn the_message_of_an_invalid_movement_says_which_and_why() {
 async fn get_stock_of_listed_skus_includes_those_that_never_moved() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
-    inventory.send(apply(vec![input("r1", "HAT", "receipt", 5)])).await.unwrap().unwrap();
+    inventory
+        .send(apply(vec![input("r1", "HAT", "receipt", 5)]))
+        .await
+        .unwrap()
+        .unwrap();
     let skus = vec![Sku::parse("GLOVE").unwrap(), Sku::parse("HAT").unwrap()];
-    let stock = inventory.send(GetStock { skus: Some(skus) }).await.unwrap().unwrap();
-    assert_eq!(stock.iter().map(|level| (level.sku.as_str(), level.on_hand)).collect::<Vec<_>>(), vec![("GLOVE", 0), ("HAT", 5)]);
+    let stock = inventory
+        .send(GetStock { skus: Some(skus) })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stock
+            .iter()
+            .map(|level| (level.sku.as_str(), level.on_hand))
+            .collect::<Vec<_>>(),
+        vec![("GLOVE", 0), ("HAT", 5)]
+    );
 }
 
 #[actix::test]
@@ -133,12 +236,19 @@ async fn oversells_and_duplicates_are_counted_once_durable() {
     let _guard = ::metrics::set_default_local_recorder(&recorder);
     let fixture = Fixture::new();
     let inventory = fixture.start();
-    inventory.send(apply(vec![input("r1", "HAT", "receipt", 1)])).await.unwrap().unwrap();
+    inventory
+        .send(apply(vec![input("r1", "HAT", "receipt", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
     let sale = vec![input("order:etsy:77:1:v1", "HAT", "sale", 3)];
     inventory.send(apply(sale.clone())).await.unwrap().unwrap();
     let redelivery = inventory.send(apply(sale)).await.unwrap().unwrap();
     assert!(redelivery.results[0].duplicate);
-    assert_eq!(redelivery.results[0].oversold_units, 2, "the duplicate returns the first result");
+    assert_eq!(
+        redelivery.results[0].oversold_units, 2,
+        "the duplicate returns the first result"
+    );
 
     let exceptions = inventory.send(GetOrderExceptions).await.unwrap().unwrap();
     assert_eq!(exceptions.len(), 1);
@@ -156,23 +266,52 @@ async fn oversells_and_duplicates_are_counted_once_durable() {
             _ => None,
         })
         .collect();
-    let value_of = |name: &str| counters.iter().find(|(n, _, _)| n == name).map(|(_, labels, value)| (labels.clone(), *value));
+    let value_of = |name: &str| {
+        counters
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, labels, value)| (labels.clone(), *value))
+    };
     let labels = vec![Label::new("client", "ACME"), Label::new("channel", "etsy")];
-    assert_eq!(value_of(crate::metrics::OVERSOLD_UNITS_TOTAL.name), Some((labels.clone(), 2)), "oversold once, not per delivery");
-    assert_eq!(value_of(crate::metrics::ORDERS_INGESTED_TOTAL.name), Some((labels.clone(), 2)));
-    assert_eq!(value_of(crate::metrics::ORDER_DUPLICATES_TOTAL.name), Some((labels, 1)));
+    assert_eq!(
+        value_of(crate::metrics::OVERSOLD_UNITS_TOTAL.name),
+        Some((labels.clone(), 2)),
+        "oversold once, not per delivery"
+    );
+    assert_eq!(
+        value_of(crate::metrics::ORDERS_INGESTED_TOTAL.name),
+        Some((labels.clone(), 2))
+    );
+    assert_eq!(
+        value_of(crate::metrics::ORDER_DUPLICATES_TOTAL.name),
+        Some((labels, 1))
+    );
 }
 
 #[actix::test]
 async fn a_new_actor_recovers_the_ledger_from_the_tree() {
     let fixture = Fixture::new();
     let first = fixture.start();
-    first.send(apply(vec![input("r1", "HAT", "receipt", 5), input("s1", "HAT", "sale", 1)])).await.unwrap().unwrap();
+    first
+        .send(apply(vec![
+            input("r1", "HAT", "receipt", 5),
+            input("s1", "HAT", "sale", 1),
+        ]))
+        .await
+        .unwrap()
+        .unwrap();
     drop(first);
     let second = fixture.start();
     let state = second.send(GetState).await.unwrap().unwrap();
     assert_eq!((state.head_seq, state.skus), (2, 1));
-    let redelivery = second.send(apply(vec![input("s1", "HAT", "sale", 1)])).await.unwrap().unwrap();
-    assert!(redelivery.results[0].duplicate, "idempotency keys survive the restart");
+    let redelivery = second
+        .send(apply(vec![input("s1", "HAT", "sale", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        redelivery.results[0].duplicate,
+        "idempotency keys survive the restart"
+    );
     assert_eq!(redelivery.results[0].seq, 2);
 }
