@@ -4,7 +4,7 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Balance, JournalEntry, MovementInput};
-use super::store::{ApplyOutcome, OrderException};
+use super::store::{ApplyOutcome, OrderException, VerifyReport};
 use super::InventoryError;
 use crate::ids::{ClientCode, Sku};
 
@@ -40,6 +40,12 @@ pub struct GetJournal {
 #[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<Vec<OrderException>, InventoryError>")]
 pub struct GetOrderExceptions;
+
+/// Checks the whole ledger (gap-free journal, refold equals balances, indexes consistent) off
+/// the arbiter thread.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<VerifyReport, InventoryError>")]
+pub struct VerifyLedger;
 
 /// Returns the actor's observable state.
 #[derive(Debug, Clone, Default, Message)]

@@ -24,8 +24,11 @@ use self::group_commit::GroupCommit;
 use self::ledger::{Movement, Source};
 use self::messages::{
     ApplyMovements, GetJournal, GetOrderExceptions, GetState, GetStock, InventoryState, StockLevel,
+    VerifyLedger,
 };
-use self::store::{ApplyOutcome, JournalQuery, LedgerError, LedgerStore, OrderException};
+use self::store::{
+    ApplyOutcome, JournalQuery, LedgerError, LedgerStore, OrderException, VerifyReport,
+};
 use crate::ids::ClientCode;
 use crate::metrics::{self, label};
 
@@ -35,6 +38,9 @@ pub enum InventoryError {
     /// The ledger refused or failed the call (see [`LedgerError::is_caller_error`]).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A background check could not run to its end.
+    #[error("the ledger check did not complete: {0}")]
+    CheckAborted(String),
     /// The actor stopped before the write was durable; the command was not acknowledged and may
     /// be retried with the same idempotency keys.
     #[error("the inventory actor stopped before the write was durable")]
@@ -46,6 +52,7 @@ impl InventoryError {
     pub fn kind(&self) -> &'static str {
         match self {
             InventoryError::Ledger(error) => error.kind(),
+            InventoryError::CheckAborted(_) => "check_aborted",
             InventoryError::Stopped => "stopped",
         }
     }
@@ -318,6 +325,21 @@ impl Handler<GetState> for InventoryActor {
             flushing: self.commit.flushing(),
             completed_flushes: self.commit.completed_flushes(),
             exceptions: self.store.exceptions()?.len(),
+        })
+    }
+}
+
+impl Handler<VerifyLedger> for InventoryActor {
+    type Result = ResponseFuture<Result<VerifyReport, InventoryError>>;
+
+    fn handle(&mut self, _message: VerifyLedger, _ctx: &mut Context<Self>) -> Self::Result {
+        // A full scan: it runs on tokio's blocking pool, never on the arbiter thread (DESIGN §2).
+        let store = self.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || store.verify())
+                .await
+                .map_err(|error| InventoryError::CheckAborted(error.to_string()))?
+                .map_err(InventoryError::from)
         })
     }
 }
