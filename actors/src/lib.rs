@@ -13,6 +13,7 @@
 //! [`inventory::group_commit`] for the flush batching; [`inventory`] for the actor and its
 //! messages; [`metrics`] for every metric name.
 
+pub mod channel;
 pub mod ids;
 pub mod inventory;
 pub mod metrics;

@@ -324,7 +324,7 @@ impl Handler<GetState> for InventoryActor {
             pending_acks: self.commit.pending(),
             flushing: self.commit.flushing(),
             completed_flushes: self.commit.completed_flushes(),
-            exceptions: self.store.exceptions()?.len(),
+            exceptions: self.store.exception_count(),
         })
     }
 }

@@ -331,9 +331,14 @@ impl LedgerStore {
             .collect()
     }
 
+    /// Returns the number of order exceptions (reads keys only).
+    pub fn exception_count(&self) -> usize {
+        self.tree.scan_prefix([EXCEPTION]).keys().count()
+    }
+
     /// Returns the number of SKUs with a balance.
     pub fn sku_count(&self) -> usize {
-        self.tree.scan_prefix([BALANCE]).count()
+        self.tree.scan_prefix([BALANCE]).keys().count()
     }
 
     /// Checks the whole ledger: the journal is gap-free from 1 to the head, refolding it gives the

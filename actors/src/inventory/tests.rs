@@ -320,12 +320,23 @@ async fn a_new_actor_recovers_the_ledger_from_the_tree() {
 async fn verify_ledger_checks_the_whole_ledger_off_the_arbiter() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
-    inventory.send(apply(vec![input("r1", "HAT", "receipt", 1), input("s1", "HAT", "sale", 3)])).await.unwrap().unwrap();
+    inventory
+        .send(apply(vec![
+            input("r1", "HAT", "receipt", 1),
+            input("s1", "HAT", "sale", 3),
+        ]))
+        .await
+        .unwrap()
+        .unwrap();
     let report = inventory.send(VerifyLedger).await.unwrap().unwrap();
     assert_eq!((report.head_seq, report.skus, report.exceptions), (2, 1, 1));
     // Damage a balance behind the actor's back: the check must notice.
     let tree = fixture.db.open_tree("ACME").unwrap();
-    tree.insert(b"bHAT", br#"{"on_hand":9,"reserved":3,"last_seq":2}"#.as_slice()).unwrap();
+    tree.insert(
+        b"bHAT",
+        br#"{"on_hand":9,"reserved":3,"last_seq":2}"#.as_slice(),
+    )
+    .unwrap();
     let error = inventory.send(VerifyLedger).await.unwrap().unwrap_err();
     assert_eq!(error.kind(), "corrupt");
 }

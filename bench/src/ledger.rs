@@ -1,0 +1,582 @@
+//! The ledger throughput benchmark.
+//!
+//! For every concurrency level N it measures, on a fresh sled database each time:
+//!
+//! * **engine**: N callers, each sending one `ApplyMovements` of one movement to an
+//!   `InventoryActor` and awaiting the acknowledgement (which comes only after the group-committed
+//!   flush covering it) before sending the next;
+//! * **raw sled**: the same events applied with `LedgerStore::apply` (the very transaction the
+//!   actor runs) on one thread without any actor, with one `Tree::flush` after every N
+//!   transactions: the ideal group commit at level N;
+//! * **raw sled, one transaction per batch** (extra column): the N events of each batch applied as
+//!   ONE `LedgerStore::apply` (at most `MAX_BATCH` movements), then one flush: the ceiling an
+//!   engine would have if it merged the commands of a group commit into one sled transaction.
+//!
+//! Both sides first receive the same untimed seed batch (a large receipt for every SKU) so that no
+//! timed sale oversells: every timed event writes exactly the journal entry, balance, idempotency
+//! key, SKU index entry and head, and nothing else.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _};
+use clap::{Args, ValueEnum};
+use shelfsync_actors::ids::ClientCode;
+use shelfsync_actors::inventory::ledger::{Movement, MovementInput};
+use shelfsync_actors::inventory::messages::{ApplyMovements, GetState, InventoryState};
+use shelfsync_actors::inventory::store::{LedgerStore, MAX_BATCH};
+use shelfsync_actors::inventory::{system_clock_ms, InventoryActor, InventoryConfig};
+
+/// Events per level when `--events-per-level` is not given: level 1 pays one flush per event.
+const DEFAULT_EVENTS_LEVEL_1: usize = 5_000;
+/// Events per level above 1 when `--events-per-level` is not given.
+const DEFAULT_EVENTS: usize = 50_000;
+/// On-hand given to every SKU by the untimed seed batch, far above the timed sales.
+const SEED_ON_HAND: i64 = 1_000_000;
+
+/// Options of `shelfsync-bench ledger`.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// Concurrency levels (concurrent callers), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    levels: Vec<usize>,
+    /// Events per level [default: 5000 for level 1, 50000 for every other level].
+    #[arg(long)]
+    events_per_level: Option<usize>,
+    /// Distinct SKUs the events are spread over (1 to 1000).
+    #[arg(long, default_value_t = 300)]
+    skus: usize,
+    /// Directory in which each level's temporary sled database is created [default: the system
+    /// temporary directory]. Put it on the disk you want to measure.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Where the actor runs: on the same thread as the callers (`shared`), or on its own arbiter
+    /// thread (`dedicated`), as it would beside HTTP workers in the service.
+    #[arg(long, value_enum, default_value_t = ActorThread::Shared)]
+    actor_thread: ActorThread,
+    /// Measurements to run at every level, comma-separated (a subset is handy under a profiler).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "engine,raw,raw-batched"
+    )]
+    phases: Vec<Phase>,
+    /// Also print the results as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One measurement of a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    /// Callers through the InventoryActor.
+    Engine,
+    /// `LedgerStore::apply` per event, one flush per batch of <level> events.
+    Raw,
+    /// One `LedgerStore::apply` per batch of <level> events, one flush per batch.
+    RawBatched,
+}
+
+/// Where the InventoryActor runs relative to its callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ActorThread {
+    /// `start_bounded()` on the System thread that also runs every caller task.
+    Shared,
+    /// `start_bounded_in()` on a dedicated arbiter; the callers stay on the System thread.
+    Dedicated,
+}
+
+impl ActorThread {
+    fn name(self) -> &'static str {
+        match self {
+            ActorThread::Shared => "shared",
+            ActorThread::Dedicated => "dedicated",
+        }
+    }
+}
+
+/// What one engine run measured.
+#[derive(Debug, Clone, Copy)]
+struct EngineResult {
+    events: usize,
+    elapsed: Duration,
+    flushes: u64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl EngineResult {
+    fn mean_batch(&self) -> f64 {
+        self.events as f64 / self.flushes.max(1) as f64
+    }
+}
+
+/// How the raw sled baseline groups events into transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawMode {
+    /// One transaction per event, one flush per batch: the engine's transaction shape.
+    TxPerEvent,
+    /// One transaction per batch (of at most `MAX_BATCH` events), one flush per batch.
+    TxPerBatch,
+}
+
+/// What one raw sled run measured.
+#[derive(Debug, Clone, Copy)]
+struct RawResult {
+    events: usize,
+    elapsed: Duration,
+    flushes: usize,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Copy)]
+struct LevelResult {
+    level: usize,
+    events: usize,
+    engine: Option<EngineResult>,
+    raw: Option<RawResult>,
+    raw_batched: Option<RawResult>,
+}
+
+/// Runs the benchmark and prints its report.
+pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
+    ensure!(!args.levels.is_empty(), "--levels names no level");
+    ensure!(
+        args.levels.iter().all(|&level| level > 0),
+        "every level must be at least 1"
+    );
+    ensure!(
+        (1..=MAX_BATCH).contains(&args.skus),
+        "--skus must be between 1 and {MAX_BATCH}"
+    );
+    if let Some(events) = args.events_per_level {
+        ensure!(events > 0, "--events-per-level must be at least 1");
+    }
+
+    print_machine(args);
+    let started = Instant::now();
+    let mut results = Vec::with_capacity(args.levels.len());
+    for &level in &args.levels {
+        let events = args.events_per_level.unwrap_or(if level == 1 {
+            DEFAULT_EVENTS_LEVEL_1
+        } else {
+            DEFAULT_EVENTS
+        });
+        let engine = if args.phases.contains(&Phase::Engine) {
+            eprintln!("level {level}: {events} events through the engine…");
+            Some(
+                run_engine(args, level, events)
+                    .with_context(|| format!("engine at level {level}"))?,
+            )
+        } else {
+            None
+        };
+        let raw = if args.phases.contains(&Phase::Raw) {
+            eprintln!("level {level}: {events} events straight to sled…");
+            Some(
+                run_raw(args, level, events, RawMode::TxPerEvent)
+                    .with_context(|| format!("raw sled at level {level}"))?,
+            )
+        } else {
+            None
+        };
+        let raw_batched = if args.phases.contains(&Phase::RawBatched) {
+            eprintln!(
+                "level {level}: {events} events straight to sled, one transaction per batch…"
+            );
+            Some(
+                run_raw(args, level, events, RawMode::TxPerBatch).with_context(|| {
+                    format!("raw sled (one transaction per batch) at level {level}")
+                })?,
+            )
+        } else {
+            None
+        };
+        results.push(LevelResult {
+            level,
+            events,
+            engine,
+            raw,
+            raw_batched,
+        });
+    }
+    print_table(&results);
+    println!("total wall time: {:.1} s", started.elapsed().as_secs_f64());
+    if args.json {
+        println!("{}", to_json(args, &results));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload
+
+fn sku(index: usize) -> String {
+    format!("BENCH-ITEM-{index:04}")
+}
+
+/// The untimed seed: a receipt of [`SEED_ON_HAND`] for every SKU, in one batch.
+fn seed_inputs(skus: usize) -> Vec<MovementInput> {
+    (0..skus)
+        .map(|index| MovementInput {
+            key: format!("seed-{index:04}"),
+            source: "import".into(),
+            sku: sku(index),
+            kind: "receipt".into(),
+            quantity: SEED_ON_HAND,
+        })
+        .collect()
+}
+
+/// Event `index` of a level: alternately a receipt through the API and a sale from a channel,
+/// spread round-robin over the SKUs, each with its own idempotency key.
+fn event_input(level: usize, index: usize, skus: usize) -> MovementInput {
+    let (source, kind, quantity) = if index % 2 == 0 {
+        ("api", "receipt", 2)
+    } else {
+        ("channel:bench", "sale", 1)
+    };
+    MovementInput {
+        key: format!("bench-l{level}-e{index:08}"),
+        source: source.into(),
+        sku: sku(index % skus),
+        kind: kind.into(),
+        quantity,
+    }
+}
+
+fn temp_dir(args: &LedgerArgs) -> anyhow::Result<tempfile::TempDir> {
+    let builder = {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("shelfsync-bench-");
+        builder
+    };
+    Ok(match &args.dir {
+        Some(dir) => builder.tempdir_in(dir)?,
+        None => builder.tempdir()?,
+    })
+}
+
+fn open_tree(dir: &tempfile::TempDir) -> anyhow::Result<(sled::Db, sled::Tree)> {
+    let db = sled::Config::new().path(dir.path()).open()?;
+    let tree = db.open_tree("BENCH")?;
+    Ok((db, tree))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+fn run_engine(args: &LedgerArgs, level: usize, events: usize) -> anyhow::Result<EngineResult> {
+    let dir = temp_dir(args)?;
+    let (db, tree) = open_tree(&dir)?;
+    let client = ClientCode::parse("BENCH")?;
+    let actor = InventoryActor::open(client, tree, InventoryConfig::default())?;
+
+    // Caller c sends events c, c + level, c + 2·level, …; messages are built before the clock
+    // starts so that the callers cost as little as possible.
+    let mut work: Vec<Vec<ApplyMovements>> = (0..level)
+        .map(|_| Vec::with_capacity(events / level + 1))
+        .collect();
+    for index in 0..events {
+        work[index % level].push(ApplyMovements {
+            movements: vec![event_input(level, index, args.skus)],
+        });
+    }
+    let seed = ApplyMovements {
+        movements: seed_inputs(args.skus),
+    };
+    let mode = args.actor_thread;
+
+    let system = actix_rt::System::new();
+    let (result, arbiter) = system.block_on(async move {
+        let arbiter = (mode == ActorThread::Dedicated).then(actix_rt::Arbiter::new);
+        let addr = match &arbiter {
+            Some(arbiter) => actor.start_bounded_in(&arbiter.handle()),
+            None => actor.start_bounded(),
+        };
+        let result = drive_engine(addr, seed, work, events).await;
+        (result, arbiter)
+    });
+    if let Some(arbiter) = arbiter {
+        arbiter.stop();
+        if arbiter.join().is_err() {
+            bail!("the actor's arbiter thread panicked");
+        }
+    }
+    // Dropping the runner drops the actor (and its tree handle) before the database goes.
+    drop(system);
+    drop(db);
+    drop(dir);
+    result
+}
+
+async fn drive_engine(
+    addr: actix::Addr<InventoryActor>,
+    seed: ApplyMovements,
+    work: Vec<Vec<ApplyMovements>>,
+    events: usize,
+) -> anyhow::Result<EngineResult> {
+    addr.send(seed).await??;
+    let before: InventoryState = addr.send(GetState).await??;
+
+    let started = Instant::now();
+    let callers: Vec<_> = work
+        .into_iter()
+        .map(|messages| {
+            let addr = addr.clone();
+            actix_rt::spawn(async move {
+                let mut latencies = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let sent = Instant::now();
+                    let outcome = addr.send(message).await??;
+                    latencies.push(sent.elapsed());
+                    ensure!(
+                        outcome.results.len() == 1 && !outcome.results[0].duplicate,
+                        "unexpected outcome {outcome:?}"
+                    );
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(events);
+    for caller in callers {
+        latencies.extend(caller.await??);
+    }
+    let elapsed = started.elapsed();
+
+    let after: InventoryState = addr.send(GetState).await??;
+    ensure!(
+        latencies.len() == events,
+        "{} events acknowledged, {events} sent",
+        latencies.len()
+    );
+    ensure!(
+        after.head_seq == before.head_seq + events as u64,
+        "the journal head moved from {} to {} for {events} events",
+        before.head_seq,
+        after.head_seq
+    );
+    ensure!(
+        after.pending_acks == 0 && !after.flushing,
+        "the actor still owes answers: {after:?}"
+    );
+    latencies.sort_unstable();
+    Ok(EngineResult {
+        events,
+        elapsed,
+        flushes: after.completed_flushes - before.completed_flushes,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        max: latencies.last().copied().unwrap_or_default(),
+    })
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw sled
+
+fn run_raw(
+    args: &LedgerArgs,
+    level: usize,
+    events: usize,
+    mode: RawMode,
+) -> anyhow::Result<RawResult> {
+    let dir = temp_dir(args)?;
+    let (db, tree) = open_tree(&dir)?;
+    let store = LedgerStore::open(tree.clone())?;
+
+    let seed = seed_inputs(args.skus)
+        .iter()
+        .map(Movement::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    store.apply(&seed, system_clock_ms())?;
+    tree.flush()?;
+    // Parsed before the clock starts: the baseline is the storage work alone.
+    let movements = (0..events)
+        .map(|index| Movement::parse(&event_input(level, index, args.skus)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let before = store.head_seq()?;
+
+    let started = Instant::now();
+    let mut flushes = 0;
+    for batch in movements.chunks(level) {
+        match mode {
+            RawMode::TxPerEvent => {
+                for movement in batch {
+                    store.apply(std::slice::from_ref(movement), system_clock_ms())?;
+                }
+            }
+            RawMode::TxPerBatch => {
+                for transaction in batch.chunks(MAX_BATCH) {
+                    store.apply(transaction, system_clock_ms())?;
+                }
+            }
+        }
+        tree.flush()?;
+        flushes += 1;
+    }
+    let elapsed = started.elapsed();
+
+    let after = store.head_seq()?;
+    ensure!(
+        after == before + events as u64,
+        "the journal head moved from {before} to {after} for {events} events"
+    );
+    drop(store);
+    drop(tree);
+    drop(db);
+    drop(dir);
+    Ok(RawResult {
+        events,
+        elapsed,
+        flushes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+fn per_second(events: usize, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+}
+
+fn first_line_with(path: &str, prefix: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, value)| value.trim().to_string())
+}
+
+fn print_machine(args: &LedgerArgs) {
+    let nproc = std::thread::available_parallelism().map_or(0, usize::from);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "?".into(), |text| text.trim().to_string());
+    let cpu = first_line_with("/proc/cpuinfo", "model name").unwrap_or_else(|| "?".into());
+    let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    println!("shelfsync-bench ledger");
+    println!("machine: nproc {nproc}, kernel {kernel}, cpu {cpu}");
+    println!(
+        "sled 0.34.7 (default config), db dir {}, actor thread {}, {} SKUs, one movement per command",
+        dir.display(),
+        args.actor_thread.name(),
+        args.skus
+    );
+    println!();
+}
+
+fn print_table(results: &[LevelResult]) {
+    let dash = || "-".to_string();
+    println!();
+    println!(
+        "{:>6} {:>8} {:>12} {:>12} {:>11} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
+        "level",
+        "events",
+        "engine ev/s",
+        "raw ev/s",
+        "engine/raw",
+        "flushes",
+        "mean batch",
+        "p50 ack",
+        "p99 ack",
+        "max ack",
+        "raw 1tx/batch"
+    );
+    for result in results {
+        let engine = result
+            .engine
+            .map(|engine| per_second(engine.events, engine.elapsed));
+        let raw = result.raw.map(|raw| per_second(raw.events, raw.elapsed));
+        let raw_batched = result
+            .raw_batched
+            .map(|raw| per_second(raw.events, raw.elapsed));
+        let ratio = engine.zip(raw).map_or_else(dash, |(engine, raw)| {
+            format!("{:.1}%", 100.0 * engine / raw)
+        });
+        let rate = |value: Option<f64>| value.map_or_else(dash, |value| format!("{value:.0}"));
+        let engine_field =
+            |field: fn(&EngineResult) -> String| result.engine.as_ref().map_or_else(dash, field);
+        println!(
+            "{:>6} {:>8} {:>12} {:>12} {:>11} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
+            result.level,
+            result.events,
+            rate(engine),
+            rate(raw),
+            ratio,
+            engine_field(|engine| engine.flushes.to_string()),
+            engine_field(|engine| format!("{:.1}", engine.mean_batch())),
+            engine_field(|engine| format_latency(engine.p50)),
+            engine_field(|engine| format_latency(engine.p99)),
+            engine_field(|engine| format_latency(engine.max)),
+            rate(raw_batched),
+        );
+    }
+    println!();
+    println!(
+        "engine ev/s:   acknowledged (durable) events / wall time, each caller awaiting its ack"
+    );
+    println!("raw ev/s:      LedgerStore::apply per event on one thread, Tree::flush every <level> events");
+    println!(
+        "flushes, mean batch: engine flushes during the timed run (GetState), events per flush"
+    );
+    println!("ack latencies: engine send-to-acknowledgement time per command");
+    println!("raw 1tx/batch: as raw, but each batch of <level> events is ONE LedgerStore::apply");
+}
+
+fn format_latency(duration: Duration) -> String {
+    let micros = duration.as_secs_f64() * 1e6;
+    if micros >= 1_000.0 {
+        format!("{:.1} ms", micros / 1_000.0)
+    } else {
+        format!("{micros:.0} µs")
+    }
+}
+
+fn to_json(args: &LedgerArgs, results: &[LevelResult]) -> serde_json::Value {
+    let raw_json = |raw: &RawResult| {
+        serde_json::json!({
+            "events_per_s": per_second(raw.events, raw.elapsed),
+            "seconds": raw.elapsed.as_secs_f64(),
+            "flushes": raw.flushes,
+        })
+    };
+    let levels: Vec<_> = results
+        .iter()
+        .map(|result| {
+            let engine = result.engine.as_ref().map(|engine| {
+                serde_json::json!({
+                    "events_per_s": per_second(engine.events, engine.elapsed),
+                    "seconds": engine.elapsed.as_secs_f64(),
+                    "flushes": engine.flushes,
+                    "mean_flush_batch": engine.mean_batch(),
+                    "ack_p50_us": engine.p50.as_secs_f64() * 1e6,
+                    "ack_p99_us": engine.p99.as_secs_f64() * 1e6,
+                    "ack_max_us": engine.max.as_secs_f64() * 1e6,
+                })
+            });
+            serde_json::json!({
+                "level": result.level,
+                "events": result.events,
+                "engine": engine,
+                "raw": result.raw.as_ref().map(raw_json),
+                "raw_one_tx_per_batch": result.raw_batched.as_ref().map(raw_json),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "nproc": std::thread::available_parallelism().map_or(0, usize::from),
+        "actor_thread": args.actor_thread.name(),
+        "skus": args.skus,
+        "levels": levels,
+    })
+}
