@@ -291,8 +291,8 @@ fn print_header() {
         "reserved",
         "available",
         "oversold",
-        "flushes",
-        "per flush"
+        "rounds",
+        "per round"
     );
 }
 
@@ -303,7 +303,7 @@ async fn print_row(elapsed: Duration, client: &DemoClient) -> anyhow::Result<()>
     let sum = |field: fn(&shelfsync_actors::inventory::messages::StockLevel) -> i64| {
         stock.iter().map(field).sum::<i64>()
     };
-    let per_flush = state.head_seq as f64 / state.completed_flushes.max(1) as f64;
+    let per_round = state.head_seq as f64 / state.completed_rounds.max(1) as f64;
     println!(
         "{:>4}s  {:<6} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9.1}",
         elapsed.as_secs(),
@@ -315,8 +315,8 @@ async fn print_row(elapsed: Duration, client: &DemoClient) -> anyhow::Result<()>
         sum(|level| level.reserved),
         sum(|level| level.available),
         tally.oversold_units,
-        state.completed_flushes,
-        per_flush,
+        state.completed_rounds,
+        per_round,
     );
     Ok(())
 }

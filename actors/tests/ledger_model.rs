@@ -1,8 +1,9 @@
-//! Model-based test of the ledger store (a proptest state machine): random batches of movements,
-//! with reused keys, exact re-deliveries and restarts, run against a deliberately simple reference
-//! model written from the rules of DESIGN §3 (it shares no code with the store). After every step
-//! the store's balances must equal the model's, the batch's answer must be the one the model
-//! predicts, and refolding the journal must give the stored balances exactly.
+//! Model-based test of the ledger store (a proptest state machine): rounds of several commands
+//! (each a batch of movements) written in one transaction, as the InventoryActor's group commit
+//! writes them, with reused keys, exact re-deliveries and restarts, run against a deliberately
+//! simple reference model written from the rules of DESIGN §3 (it shares no code with the store).
+//! After every step the store's balances must equal the model's, every command's answer must be
+//! the one the model predicts, and refolding the journal must give the stored balances exactly.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,10 +42,10 @@ impl Spec {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Applies a batch of freshly generated movements (keys come from a small pool, so some
-    /// repeat earlier keys with the same or a different movement).
-    Apply(Vec<Spec>),
-    /// Delivers an earlier batch again, exactly as it was.
+    /// Applies a round of commands of freshly generated movements in one transaction (keys come
+    /// from a small pool, so some repeat earlier keys with the same or a different movement).
+    Round(Vec<Vec<Spec>>),
+    /// Delivers an earlier command again, alone, exactly as it was.
     Redeliver(usize),
     /// Closes and reopens the database.
     Restart,
@@ -66,9 +67,10 @@ struct Model {
     /// Key → (movement, seq, oversold units) of its first application.
     applied: BTreeMap<String, (Spec, u64, i64)>,
     head: u64,
-    /// Every batch ever sent, for re-deliveries.
+    /// Every command ever sent, for re-deliveries.
     sent: Vec<Vec<Spec>>,
-    expected: Option<Expected>,
+    /// The answers the last step must give, one per command.
+    expected: Vec<Expected>,
 }
 
 impl Model {
@@ -156,7 +158,8 @@ impl ReferenceStateMachine for LedgerModel {
     }
 
     fn transitions(state: &Model) -> BoxedStrategy<Step> {
-        let apply = prop::collection::vec(spec(), 1..5).prop_map(Step::Apply);
+        let apply =
+            prop::collection::vec(prop::collection::vec(spec(), 1..5), 1..4).prop_map(Step::Round);
         if state.sent.is_empty() {
             return apply.boxed();
         }
@@ -177,18 +180,24 @@ impl ReferenceStateMachine for LedgerModel {
     }
 
     fn apply(state: Model, step: &Step) -> Model {
-        let batch = match step {
-            Step::Apply(batch) => batch.clone(),
-            Step::Redeliver(index) => state.sent[*index].clone(),
+        let commands = match step {
+            Step::Round(commands) => commands.clone(),
+            Step::Redeliver(index) => vec![state.sent[*index].clone()],
             Step::Restart => {
                 return Model {
-                    expected: None,
+                    expected: Vec::new(),
                     ..state
                 }
             }
         };
-        let (expected, mut next) = state.run_batch(&batch);
-        next.expected = Some(expected);
+        let mut next = state;
+        let mut expected = Vec::new();
+        for command in &commands {
+            let (answer, after) = next.run_batch(command);
+            expected.push(answer);
+            next = after;
+        }
+        next.expected = expected;
         next
     }
 }
@@ -225,9 +234,9 @@ impl StateMachineTest for LedgerUnderTest {
     }
 
     fn apply(mut sut: Self, model: &Model, step: Step) -> Self {
-        let batch = match step {
-            Step::Apply(batch) => batch,
-            Step::Redeliver(index) => model.sent[index].clone(),
+        let commands = match step {
+            Step::Round(commands) => commands,
+            Step::Redeliver(index) => vec![model.sent[index].clone()],
             Step::Restart => {
                 sut.db.flush().unwrap();
                 drop(sut.store);
@@ -238,25 +247,37 @@ impl StateMachineTest for LedgerUnderTest {
                 return sut;
             }
         };
-        let movements: Vec<Movement> = batch
+        let movements: Vec<Vec<Movement>> = commands
             .iter()
-            .map(|spec| Movement::parse(&spec.input()).unwrap())
-            .collect();
-        assert!(movements.len() <= MAX_BATCH);
-        let actual = match sut.store.apply(&movements, 0) {
-            Ok(outcome) => Expected::Accepted(
-                outcome
-                    .results
+            .map(|command| {
+                command
                     .iter()
-                    .map(|applied| (applied.seq, applied.duplicate, applied.oversold_units))
-                    .collect(),
-            ),
-            Err(error) => {
-                assert!(error.is_caller_error(), "store failure: {error}");
-                Expected::Refused(error.kind())
-            }
-        };
-        assert_eq!(Some(actual), model.expected, "batch {batch:?}");
+                    .map(|spec| Movement::parse(&spec.input()).unwrap())
+                    .collect()
+            })
+            .collect();
+        assert!(movements.iter().all(|command| command.len() <= MAX_BATCH));
+        let answers = sut
+            .store
+            .apply_commands(&movements, 0)
+            .unwrap_or_else(|error| panic!("store failure: {error}"));
+        let actual: Vec<Expected> = answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(outcome) => Expected::Accepted(
+                    outcome
+                        .results
+                        .iter()
+                        .map(|applied| (applied.seq, applied.duplicate, applied.oversold_units))
+                        .collect(),
+                ),
+                Err(error) => {
+                    assert!(error.is_caller_error(), "store failure: {error}");
+                    Expected::Refused(error.kind())
+                }
+            })
+            .collect();
+        assert_eq!(actual, model.expected, "round {commands:?}");
         sut
     }
 

@@ -360,14 +360,14 @@ async fn drive_engine(
         after.head_seq
     );
     ensure!(
-        after.pending_acks == 0 && !after.flushing,
+        after.pending_acks == 0 && !after.round_running,
         "the actor still owes answers: {after:?}"
     );
     latencies.sort_unstable();
     Ok(EngineResult {
         events,
         elapsed,
-        flushes: after.completed_flushes - before.completed_flushes,
+        flushes: after.completed_rounds - before.completed_rounds,
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),

@@ -1,73 +1,91 @@
-//! Group commit: many writers, one flush. A plain state machine over waiters, tested without
-//! actix; the InventoryActor drives it.
+//! Group commit: many commands, one transaction and one flush per round. A plain state machine
+//! over waiting commands, tested without actix; the InventoryActor drives it.
 //!
-//! A waiter is enqueued only after its transaction has committed. A flush covers exactly the
-//! waiters that were enqueued before it started, because sled's flush makes durable every write
-//! made before the call. Waiters that arrive while a flush is running wait for the next one, which
-//! starts as soon as the running one ends, so at most one flush runs at a time and a busy ledger
-//! pays one flush per round rather than one per writer (`reference/reliability.md` §2.4 measures
-//! why: 6.5 k flushed writes/s one by one, 160 k/s a thousand at a time).
+//! A round takes the commands waiting when it starts, writes them in one sled transaction, flushes,
+//! and only then answers them. Commands that arrive while a round runs wait for the next one,
+//! which starts as soon as the running one ends, so at most one round runs per ledger and a busy
+//! ledger pays one transaction and one flush per round rather than per command. Both costs matter
+//! with sled 0.34.7: its flush batches (`reference/reliability.md` §2.4: 6.5 k flushed writes/s
+//! one by one, 160 k/s a thousand at a time), and every transaction writes its log buffer to disk
+//! by itself (`bench/RESULTS.md`).
+
+use std::collections::VecDeque;
 
 /// The state of group commit for one ledger.
 #[derive(Debug)]
 pub struct GroupCommit<W> {
-    waiting: Vec<W>,
-    in_flight: Option<Vec<W>>,
-    completed_flushes: u64,
+    waiting: VecDeque<W>,
+    in_round: usize,
+    round_running: bool,
+    completed_rounds: u64,
 }
 
 impl<W> Default for GroupCommit<W> {
     fn default() -> Self {
         Self {
-            waiting: Vec::new(),
-            in_flight: None,
-            completed_flushes: 0,
+            waiting: VecDeque::new(),
+            in_round: 0,
+            round_running: false,
+            completed_rounds: 0,
         }
     }
 }
 
 impl<W> GroupCommit<W> {
-    /// Enqueues a waiter whose write has committed. Returns true when the caller must start a
-    /// flush now (none is running).
+    /// Enqueues a command. Returns true when the caller must start a round now (none is running).
     #[must_use]
     pub fn enqueue(&mut self, waiter: W) -> bool {
-        self.waiting.push(waiter);
-        self.in_flight.is_none()
+        self.waiting.push_back(waiter);
+        !self.round_running
     }
 
-    /// Marks a flush as started, covering every waiter enqueued so far; returns how many it
-    /// covers. Returns `None` when a flush is already running or nobody is waiting.
-    pub fn start_flush(&mut self) -> Option<usize> {
-        if self.in_flight.is_some() || self.waiting.is_empty() {
+    /// Starts a round with the oldest waiting commands whose total `weight` stays within
+    /// `max_weight` (always at least one, so no command can starve). Returns `None` when a round
+    /// is already running or nothing waits.
+    pub fn start_round(
+        &mut self,
+        max_weight: usize,
+        weight: impl Fn(&W) -> usize,
+    ) -> Option<Vec<W>> {
+        if self.round_running || self.waiting.is_empty() {
             return None;
         }
-        let batch = std::mem::take(&mut self.waiting);
-        let size = batch.len();
-        self.in_flight = Some(batch);
-        Some(size)
+        let mut taken = Vec::new();
+        let mut total = 0;
+        while let Some(next) = self.waiting.front() {
+            let next_weight = weight(next);
+            if !taken.is_empty() && total + next_weight > max_weight {
+                break;
+            }
+            total += next_weight;
+            taken.extend(self.waiting.pop_front());
+        }
+        self.in_round = taken.len();
+        self.round_running = true;
+        Some(taken)
     }
 
-    /// Marks the running flush as finished; returns the waiters it covered (to be answered) and
-    /// whether another flush must start for waiters that arrived meanwhile.
-    pub fn finish_flush(&mut self) -> (Vec<W>, bool) {
-        let covered = self.in_flight.take().unwrap_or_default();
-        self.completed_flushes += 1;
-        (covered, !self.waiting.is_empty())
+    /// Marks the running round as finished; returns whether commands are waiting for the next.
+    pub fn finish_round(&mut self) -> bool {
+        self.in_round = 0;
+        self.round_running = false;
+        self.completed_rounds += 1;
+        !self.waiting.is_empty()
     }
 
-    /// Returns the number of waiters not yet answered (waiting or in flight).
+    /// Returns the number of commands not yet answered (waiting or in the running round).
     pub fn pending(&self) -> usize {
-        self.waiting.len() + self.in_flight.as_ref().map_or(0, Vec::len)
+        self.waiting.len() + self.in_round
     }
 
-    /// Tells whether a flush is running.
-    pub fn flushing(&self) -> bool {
-        self.in_flight.is_some()
+    /// Tells whether a round is running.
+    pub fn round_running(&self) -> bool {
+        self.round_running
     }
 
-    /// Returns the number of flushes finished so far.
-    pub fn completed_flushes(&self) -> u64 {
-        self.completed_flushes
+    /// Returns the number of rounds finished so far.
+    pub fn completed_rounds(&self) -> u64 {
+        self.completed_rounds
     }
 }
 
@@ -75,37 +93,51 @@ impl<W> GroupCommit<W> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_waiter_starts_a_flush_and_later_ones_wait_for_the_next() {
-        let mut commit = GroupCommit::default();
-        assert!(commit.enqueue(1));
-        assert_eq!(commit.start_flush(), Some(1));
-        assert!(
-            !commit.enqueue(2),
-            "a flush is running: 2 must wait for the next"
-        );
-        assert!(!commit.enqueue(3));
-        assert_eq!(commit.start_flush(), None, "one flush at a time");
-        assert_eq!(commit.pending(), 3);
-        let (covered, again) = commit.finish_flush();
-        assert_eq!(
-            covered,
-            vec![1],
-            "a flush never answers a waiter that came after it started"
-        );
-        assert!(again);
-        assert_eq!(commit.start_flush(), Some(2));
-        let (covered, again) = commit.finish_flush();
-        assert_eq!(covered, vec![2, 3]);
-        assert!(!again);
-        assert_eq!(commit.completed_flushes(), 2);
-        assert_eq!(commit.pending(), 0);
-        assert!(!commit.flushing());
+    fn unit(_: &u32) -> usize {
+        1
     }
 
     #[test]
-    fn nothing_to_flush_starts_nothing() {
-        let mut commit: GroupCommit<u8> = GroupCommit::default();
-        assert_eq!(commit.start_flush(), None);
+    fn first_command_starts_a_round_and_later_ones_wait_for_the_next() {
+        let mut commit = GroupCommit::default();
+        assert!(commit.enqueue(1));
+        assert_eq!(commit.start_round(100, unit), Some(vec![1]));
+        assert!(
+            !commit.enqueue(2),
+            "a round is running: 2 must wait for the next"
+        );
+        assert!(!commit.enqueue(3));
+        assert_eq!(commit.start_round(100, unit), None, "one round at a time");
+        assert_eq!(commit.pending(), 3);
+        assert!(commit.finish_round(), "2 and 3 are waiting");
+        assert_eq!(commit.start_round(100, unit), Some(vec![2, 3]));
+        assert!(!commit.finish_round());
+        assert_eq!(commit.completed_rounds(), 2);
+        assert_eq!(commit.pending(), 0);
+        assert!(!commit.round_running());
+    }
+
+    #[test]
+    fn a_round_stays_within_its_weight_but_always_takes_one() {
+        let mut commit = GroupCommit::default();
+        for weight in [600, 300, 200, 5000] {
+            let _ = commit.enqueue(weight);
+        }
+        let identity = |weight: &u32| *weight as usize;
+        assert_eq!(commit.start_round(1000, identity), Some(vec![600, 300]));
+        commit.finish_round();
+        assert_eq!(commit.start_round(1000, identity), Some(vec![200]));
+        commit.finish_round();
+        assert_eq!(
+            commit.start_round(1000, identity),
+            Some(vec![5000]),
+            "an oversize command goes alone"
+        );
+    }
+
+    #[test]
+    fn nothing_waiting_starts_nothing() {
+        let mut commit: GroupCommit<u32> = GroupCommit::default();
+        assert_eq!(commit.start_round(10, unit), None);
     }
 }

@@ -89,12 +89,12 @@ pub struct InventoryState {
     pub head_seq: u64,
     /// SKUs with a balance.
     pub skus: usize,
-    /// Commands written but not yet acknowledged (waiting for or inside a flush).
+    /// Commands received but not yet answered (waiting for a round, or inside the running one).
     pub pending_acks: usize,
-    /// Whether a flush is running.
-    pub flushing: bool,
-    /// Flushes finished since the actor started.
-    pub completed_flushes: u64,
+    /// Whether a group-commit round (one transaction, one flush) is running.
+    pub round_running: bool,
+    /// Rounds finished since the actor started.
+    pub completed_rounds: u64,
     /// Order exceptions in the ledger.
     pub exceptions: usize,
 }

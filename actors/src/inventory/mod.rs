@@ -1,11 +1,14 @@
 //! The InventoryActor: one per client, the only holder of that client's sled tree.
 //!
 //! It applies movements through the [`store::LedgerStore`] and acknowledges a command only after
-//! its writes are durable. Durability is group-committed ([`group_commit`]): the transactions of
-//! every command that arrives while a flush runs share the next `flush_async`, which runs on
-//! sled's thread pool, so the arbiter thread never blocks on the disk. The actor keeps no state
-//! that exists only in memory: waiters are answers owed, never data, and a restarted actor
-//! recovers everything from its tree.
+//! its writes are durable. Writes are group-committed in rounds ([`group_commit`]): the commands
+//! that arrive while a round runs are written together in the next round's single sled
+//! transaction and made durable by its single `flush_async`, and only then answered. The
+//! transaction runs on tokio's blocking pool and the flush on sled's thread pool, so the arbiter
+//! thread never waits for the disk (sled 0.34.7 makes a transaction wait while any flush of the
+//! database runs: `bench/RESULTS.md`). The actor keeps no state that exists only in memory:
+//! waiting commands are answers owed, never acknowledged data, and a restarted actor recovers
+//! everything from its tree.
 
 pub mod group_commit;
 pub mod ledger;
@@ -33,14 +36,14 @@ use crate::ids::ClientCode;
 use crate::metrics::{self, label};
 
 /// Why an InventoryActor call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum InventoryError {
     /// The ledger refused or failed the call (see [`LedgerError::is_caller_error`]).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// A background check could not run to its end.
-    #[error("the ledger check did not complete: {0}")]
-    CheckAborted(String),
+    /// A task on the blocking pool (a transaction, a full check) did not run to its end.
+    #[error("a ledger task did not complete: {0}")]
+    TaskFailed(String),
     /// The actor stopped before the write was durable; the command was not acknowledged and may
     /// be retried with the same idempotency keys.
     #[error("the inventory actor stopped before the write was durable")]
@@ -52,7 +55,7 @@ impl InventoryError {
     pub fn kind(&self) -> &'static str {
         match self {
             InventoryError::Ledger(error) => error.kind(),
-            InventoryError::CheckAborted(_) => "check_aborted",
+            InventoryError::TaskFailed(_) => "task_failed",
             InventoryError::Stopped => "stopped",
         }
     }
@@ -64,8 +67,9 @@ pub enum AckPolicy {
     /// After the flush that covers its writes: the only policy the service uses.
     #[default]
     AfterFlush,
-    /// Immediately after the transaction, before any flush. Exists only so that the crash test's
-    /// negative control can prove its oracle detects lost acknowledged events.
+    /// Right after the round's transaction, with no flush at all (sled's background flusher is
+    /// all that ever makes it durable). Exists only so that the crash test's negative control can
+    /// prove its oracle detects lost acknowledged events.
     #[cfg(feature = "testsuite")]
     BeforeFlushUnsafe,
 }
@@ -100,11 +104,15 @@ pub fn system_clock_ms() -> u64 {
 
 type Reply = oneshot::Sender<Result<ApplyOutcome, InventoryError>>;
 
-/// An answer owed once the flush covering its writes completes.
+/// The most movements written in one round's transaction. A larger backlog is split over several
+/// rounds, so one transaction stays short (tens of milliseconds) on the blocking pool.
+pub const MAX_ROUND_MOVEMENTS: usize = 2 * store::MAX_BATCH;
+
+/// A validated command waiting for its round.
 #[derive(Debug)]
-struct PendingAck {
+struct StagedCommand {
+    movements: Vec<Movement>,
     reply: Reply,
-    outcome: ApplyOutcome,
 }
 
 /// The owner of one client's ledger.
@@ -114,7 +122,7 @@ pub struct InventoryActor {
     client_label: String,
     store: LedgerStore,
     config: InventoryConfig,
-    commit: GroupCommit<PendingAck>,
+    commit: GroupCommit<StagedCommand>,
 }
 
 impl InventoryActor {
@@ -154,71 +162,114 @@ impl InventoryActor {
         })
     }
 
-    fn start_flush(&mut self, ctx: &mut Context<Self>) {
-        let Some(batch_size) = self.commit.start_flush() else {
+    fn start_round(&mut self, ctx: &mut Context<Self>) {
+        let Some(commands) = self
+            .commit
+            .start_round(MAX_ROUND_MOVEMENTS, |command| command.movements.len())
+        else {
             return;
         };
-        let store = self.store.clone();
-        let started = Instant::now();
-        let flush = async move { store.flush().await };
-        ctx.spawn(flush.into_actor(self).map(move |result, actor, ctx| {
-            ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name)
-                .record(started.elapsed().as_secs_f64());
-            ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(batch_size as f64);
-            actor.finish_flush(result, ctx);
-        }));
-    }
-
-    fn finish_flush(&mut self, result: Result<usize, LedgerError>, ctx: &mut Context<Self>) {
-        let (covered, again) = self.commit.finish_flush();
-        match result {
-            Ok(_) => {
-                for ack in covered {
-                    self.record_durable(&ack.outcome);
-                    // The caller may have gone away; the write is durable either way.
-                    let _ = ack.reply.send(Ok(ack.outcome));
-                }
-                if again {
-                    self.start_flush(ctx);
-                }
-            }
-            Err(error) => {
-                tracing::error!(client = %self.client, error = %error, "ledger flush failed, stopping the actor");
-                for ack in covered {
-                    let _ = ack.reply.send(Err(storage_error(&error)));
-                }
-                // A store that cannot flush must not acknowledge anything more; stopping drops
-                // the remaining waiters (their callers see `Stopped`) and lets the supervisor
-                // respawn the actor from durable state.
+        let round = Round {
+            store: self.store.clone(),
+            commands,
+            at_ms: (self.config.clock_ms)(),
+            ack: self.config.ack,
+            client_label: self.client_label.clone(),
+        };
+        ctx.spawn(round.run().into_actor(self).map(|result, actor, ctx| {
+            let more_waiting = actor.commit.finish_round();
+            if let Err(error) = result {
+                tracing::error!(client = %actor.client, error = %error, "ledger round failed, stopping the actor");
+                // A store that cannot write or flush must not acknowledge anything more;
+                // stopping drops the waiting commands (their callers see `Stopped`) and lets the
+                // supervisor respawn the actor from durable state.
                 ctx.stop();
+                return;
             }
-        }
-    }
-
-    fn record_durable(&self, outcome: &ApplyOutcome) {
-        for applied in &outcome.results {
-            let channel = applied.source.label().to_string();
-            if applied.oversold_units > 0 && !applied.duplicate {
-                ::metrics::counter!(metrics::OVERSOLD_UNITS_TOTAL.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => channel.clone())
-                    .increment(applied.oversold_units as u64);
+            if more_waiting {
+                actor.start_round(ctx);
             }
-            if matches!(applied.source, Source::Channel(_)) {
-                let counted = if applied.duplicate {
-                    metrics::ORDER_DUPLICATES_TOTAL
-                } else {
-                    metrics::ORDERS_INGESTED_TOTAL
-                };
-                ::metrics::counter!(counted.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => channel)
-                    .increment(1);
-            }
-        }
+        }));
     }
 }
 
-fn storage_error(error: &LedgerError) -> InventoryError {
-    match error {
-        LedgerError::Storage(error) => InventoryError::Ledger(LedgerError::Storage(error.clone())),
-        other => InventoryError::Ledger(LedgerError::Corrupt(other.to_string())),
+/// One round of group commit, moved out of the actor so the actor keeps taking messages (which
+/// stage the next round) while it runs.
+#[derive(Debug)]
+struct Round {
+    store: LedgerStore,
+    commands: Vec<StagedCommand>,
+    at_ms: u64,
+    ack: AckPolicy,
+    client_label: String,
+}
+
+impl Round {
+    /// Writes every command in one transaction, flushes, then answers each command. A failure of
+    /// the store answers every command with it and is returned.
+    async fn run(self) -> Result<(), InventoryError> {
+        let started = Instant::now();
+        let round_size = self.commands.len();
+        let (batches, replies): (Vec<Vec<Movement>>, Vec<Reply>) = self
+            .commands
+            .into_iter()
+            .map(|command| (command.movements, command.reply))
+            .unzip();
+        let store = self.store.clone();
+        let at_ms = self.at_ms;
+        // On the blocking pool: a sled transaction waits while any flush of the database runs.
+        let written = tokio::task::spawn_blocking(move || store.apply_commands(&batches, at_ms))
+            .await
+            .map_err(|error| InventoryError::TaskFailed(error.to_string()))
+            .and_then(|written| written.map_err(InventoryError::from));
+        let outcomes = match written {
+            Ok(outcomes) => outcomes,
+            Err(error) => return Err(answer_all(replies, error)),
+        };
+        if self.ack == AckPolicy::AfterFlush {
+            if let Err(error) = self.store.flush().await {
+                return Err(answer_all(replies, error.into()));
+            }
+        }
+        ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name)
+            .record(started.elapsed().as_secs_f64());
+        ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(round_size as f64);
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            if let Ok(outcome) = &outcome {
+                record_durable(&self.client_label, outcome);
+            }
+            // The caller may have gone away; the write is durable either way.
+            let _ = reply.send(outcome.map_err(InventoryError::from));
+        }
+        Ok(())
+    }
+}
+
+/// Answers every command of a failed round with the failure and returns it.
+fn answer_all(replies: Vec<Reply>, error: InventoryError) -> InventoryError {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+    error
+}
+
+/// Counts what a durable round changed: oversold units, order events and duplicates.
+fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
+    for applied in &outcome.results {
+        let channel = applied.source.label().to_string();
+        if applied.oversold_units > 0 && !applied.duplicate {
+            ::metrics::counter!(metrics::OVERSOLD_UNITS_TOTAL.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel.clone())
+                .increment(applied.oversold_units as u64);
+        }
+        if matches!(applied.source, Source::Channel(_)) {
+            let counted = if applied.duplicate {
+                metrics::ORDER_DUPLICATES_TOTAL
+            } else {
+                metrics::ORDERS_INGESTED_TOTAL
+            };
+            ::metrics::counter!(counted.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel)
+                .increment(1);
+        }
     }
 }
 
@@ -230,21 +281,15 @@ impl Handler<ApplyMovements> for InventoryActor {
     type Result = ResponseFuture<Result<ApplyOutcome, InventoryError>>;
 
     fn handle(&mut self, message: ApplyMovements, ctx: &mut Context<Self>) -> Self::Result {
-        let applied = parse_batch(&message)
-            .and_then(|movements| Ok(self.store.apply(&movements, (self.config.clock_ms)())?));
-        let outcome = match applied {
-            Ok(outcome) => outcome,
+        let movements = match parse_batch(&message) {
+            Ok(movements) => movements,
             Err(error) => return Box::pin(async move { Err(error) }),
         };
-        #[cfg(feature = "testsuite")]
-        if self.config.ack == AckPolicy::BeforeFlushUnsafe {
-            return Box::pin(async move { Ok(outcome) });
-        }
-        // Even a batch of pure duplicates waits for a flush: the first delivery may have been
-        // written by a command whose flush has not finished yet.
+        // Every command, even one of pure duplicates, is answered only after its round's flush:
+        // the first delivery may have been written by a round that is not durable yet.
         let (reply, answer) = oneshot::channel();
-        if self.commit.enqueue(PendingAck { reply, outcome }) {
-            self.start_flush(ctx);
+        if self.commit.enqueue(StagedCommand { movements, reply }) {
+            self.start_round(ctx);
         }
         Box::pin(async move { answer.await.unwrap_or(Err(InventoryError::Stopped)) })
     }
@@ -322,8 +367,8 @@ impl Handler<GetState> for InventoryActor {
             head_seq: self.store.head_seq()?,
             skus: self.store.sku_count(),
             pending_acks: self.commit.pending(),
-            flushing: self.commit.flushing(),
-            completed_flushes: self.commit.completed_flushes(),
+            round_running: self.commit.round_running(),
+            completed_rounds: self.commit.completed_rounds(),
             exceptions: self.store.exception_count(),
         })
     }
@@ -338,7 +383,7 @@ impl Handler<VerifyLedger> for InventoryActor {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || store.verify())
                 .await
-                .map_err(|error| InventoryError::CheckAborted(error.to_string()))?
+                .map_err(|error| InventoryError::TaskFailed(error.to_string()))?
                 .map_err(InventoryError::from)
         })
     }

@@ -54,7 +54,7 @@ const EXCEPTION: u8 = b'x';
 
 /// Why a ledger call failed. Variants up to `KeyReused` are the caller's mistake and changed
 /// nothing; `Storage` and `Corrupt` are failures of the store itself.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
     /// A batch without movements.
     #[error("the batch holds no movements")]
@@ -235,20 +235,50 @@ impl LedgerStore {
             .map_or(Ok(0), |bytes| decode_u64(&bytes))
     }
 
-    /// Applies a batch of movements in one transaction, at time `at_ms`. Not durable until
-    /// [`LedgerStore::flush`] returns.
+    /// Applies one command (a batch of movements) in one transaction, at time `at_ms`. Not
+    /// durable until [`LedgerStore::flush`] returns.
     pub fn apply(&self, movements: &[Movement], at_ms: u64) -> Result<ApplyOutcome, LedgerError> {
-        if movements.is_empty() {
-            return Err(LedgerError::EmptyBatch);
-        }
-        if movements.len() > MAX_BATCH {
-            return Err(LedgerError::BatchTooLarge {
-                len: movements.len(),
-                max: MAX_BATCH,
-            });
-        }
+        let mut outcomes = self.apply_commands(&[movements], at_ms)?;
+        outcomes.pop().unwrap_or(Err(LedgerError::EmptyBatch))
+    }
+
+    /// Applies several commands, in order, in **one** sled transaction. Each command stays
+    /// all-or-nothing: a refused command writes nothing and gets its own error, later commands
+    /// see the writes of earlier accepted ones (so a key repeated across two commands is a
+    /// duplicate, exactly as if they had been applied one after the other).
+    ///
+    /// One transaction per group-commit round rather than one per command, because sled 0.34.7
+    /// seals and writes its log buffer on every transaction: measured in `bench/RESULTS.md`, two
+    /// synced disk writes per transaction whatever the flush policy.
+    ///
+    /// The outer error is a failure of the store (nothing was written); the inner ones are the
+    /// commands' own answers. Not durable until [`LedgerStore::flush`] returns.
+    pub fn apply_commands<M: AsRef<[Movement]>>(
+        &self,
+        commands: &[M],
+        at_ms: u64,
+    ) -> Result<Vec<Result<ApplyOutcome, LedgerError>>, LedgerError> {
         self.tree
-            .transaction(|tx| apply_in_transaction(tx, movements, at_ms))
+            .transaction(|tx| {
+                let first_head = read_head(tx)?;
+                let mut head = first_head;
+                let mut outcomes = Vec::with_capacity(commands.len());
+                for command in commands {
+                    let mut staged = Staged::new(tx, head);
+                    match apply_command(&mut staged, command.as_ref(), at_ms)? {
+                        Ok(outcome) => {
+                            head = staged.head;
+                            staged.write_through()?;
+                            outcomes.push(Ok(outcome));
+                        }
+                        Err(refused) => outcomes.push(Err(refused)),
+                    }
+                }
+                if head != first_head {
+                    tx.insert(HEAD_KEY, &head.to_be_bytes())?;
+                }
+                Ok(outcomes)
+            })
             .map_err(|error| match error {
                 TransactionError::Abort(error) => error,
                 TransactionError::Storage(error) => LedgerError::Storage(error),
@@ -416,32 +446,82 @@ impl LedgerStore {
 
 type TxResult<T> = Result<T, ConflictableTransactionError<LedgerError>>;
 
-/// The body of the batch transaction. No side effects: sled may run it more than once.
-fn apply_in_transaction(
-    tx: &TransactionalTree,
+fn read_head(tx: &TransactionalTree) -> TxResult<u64> {
+    tx.get(HEAD_KEY)?
+        .map_or(Ok(0), |bytes| decode_u64(&bytes))
+        .map_err(abort)
+}
+
+/// The writes of one command, held back until the whole command is accepted: sled transactions
+/// have no savepoints, so a refused command must never have touched the transaction.
+struct Staged<'a> {
+    tx: &'a TransactionalTree,
+    writes: BTreeMap<Vec<u8>, Vec<u8>>,
+    head: u64,
+}
+
+impl<'a> Staged<'a> {
+    fn new(tx: &'a TransactionalTree, head: u64) -> Self {
+        Self {
+            tx,
+            writes: BTreeMap::new(),
+            head,
+        }
+    }
+
+    /// Reads through the command's own writes, then the transaction (which sees the writes of the
+    /// earlier commands of the round).
+    fn get(&self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        if let Some(value) = self.writes.get(key) {
+            return Ok(Some(value.clone()));
+        }
+        Ok(self.tx.get(key)?.map(|value| value.to_vec()))
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, value);
+    }
+
+    fn write_through(self) -> TxResult<()> {
+        for (key, value) in self.writes {
+            self.tx.insert(key, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// One command inside the round's transaction. The outer error aborts the round (storage,
+/// corruption); the inner one refuses this command only. No side effects: sled may run the
+/// transaction more than once.
+fn apply_command(
+    staged: &mut Staged<'_>,
     movements: &[Movement],
     at_ms: u64,
-) -> TxResult<ApplyOutcome> {
-    let mut head = tx
-        .get(HEAD_KEY)?
-        .map_or(Ok(0), |bytes| decode_u64(&bytes))
-        .map_err(abort)?;
+) -> TxResult<Result<ApplyOutcome, LedgerError>> {
+    if movements.is_empty() {
+        return Ok(Err(LedgerError::EmptyBatch));
+    }
+    if movements.len() > MAX_BATCH {
+        return Ok(Err(LedgerError::BatchTooLarge {
+            len: movements.len(),
+            max: MAX_BATCH,
+        }));
+    }
     let mut results = Vec::with_capacity(movements.len());
     for (index, movement) in movements.iter().enumerate() {
         let idempotency_key = idempotency_key(&movement.key);
-        if let Some(bytes) = tx.get(&idempotency_key)? {
+        if let Some(bytes) = staged.get(&idempotency_key)? {
             let seq = decode_u64(&bytes).map_err(abort)?;
-            let first: JournalEntry = match tx.get(journal_key(seq))? {
+            let first: JournalEntry = match staged.get(&journal_key(seq))? {
                 Some(bytes) => decode(&bytes).map_err(abort)?,
                 None => {
-                    return Err(abort(LedgerError::Corrupt(format!(
-                        "key names missing entry {seq}"
-                    ))))
+                    let missing = format!("idempotency key names missing entry {seq}");
+                    return Err(abort(LedgerError::Corrupt(missing)));
                 }
             };
             if !movement.same_as(&first) {
                 let key = movement.key.as_str().to_string();
-                return Err(abort(LedgerError::KeyReused { index, key, seq }));
+                return Ok(Err(LedgerError::KeyReused { index, key, seq }));
             }
             results.push(Applied {
                 key: movement.key.clone(),
@@ -453,20 +533,21 @@ fn apply_in_transaction(
             continue;
         }
         let balance_key = balance_key(&movement.sku);
-        let balance: Balance = match tx.get(&balance_key)? {
+        let balance: Balance = match staged.get(&balance_key)? {
             Some(bytes) => decode(&bytes).map_err(abort)?,
             None => Balance::default(),
         };
-        let effect = effect_of(&balance, movement.kind, movement.quantity).map_err(|reason| {
-            abort(LedgerError::Rejected {
-                index,
-                key: movement.key.as_str().to_string(),
-                reason,
-            })
-        })?;
-        head += 1;
+        let effect = match effect_of(&balance, movement.kind, movement.quantity) {
+            Ok(effect) => effect,
+            Err(reason) => {
+                let key = movement.key.as_str().to_string();
+                return Ok(Err(LedgerError::Rejected { index, key, reason }));
+            }
+        };
+        staged.head += 1;
+        let seq = staged.head;
         let entry = JournalEntry {
-            seq: head,
+            seq,
             at_ms,
             key: movement.key.clone(),
             source: movement.source.clone(),
@@ -477,13 +558,9 @@ fn apply_in_transaction(
             reserved_delta: effect.reserved_delta,
             oversold_units: effect.oversold_units,
         };
-        tx.insert(journal_key(head).to_vec(), encode(&entry))?;
-        tx.insert(balance_key, encode(&balance.after(&effect, head)))?;
-        tx.insert(idempotency_key, &head.to_be_bytes())?;
-        tx.insert(sku_index_key(&movement.sku, head), &[])?;
         if entry.oversold() {
             let exception = OrderException {
-                seq: head,
+                seq,
                 kind: ExceptionKind::Oversold,
                 sku: entry.sku.clone(),
                 key: entry.key.clone(),
@@ -491,21 +568,24 @@ fn apply_in_transaction(
                 units: entry.oversold_units,
                 at_ms,
             };
-            tx.insert(exception_key(head).to_vec(), encode(&exception))?;
+            staged.insert(exception_key(seq).to_vec(), encode(&exception));
         }
+        staged.insert(journal_key(seq).to_vec(), encode(&entry));
+        staged.insert(balance_key, encode(&balance.after(&effect, seq)));
+        staged.insert(idempotency_key, seq.to_be_bytes().to_vec());
+        staged.insert(sku_index_key(&movement.sku, seq), Vec::new());
         results.push(Applied {
             key: movement.key.clone(),
-            seq: head,
+            seq,
             duplicate: false,
             oversold_units: effect.oversold_units,
             source: movement.source.clone(),
         });
     }
-    tx.insert(HEAD_KEY, &head.to_be_bytes())?;
-    Ok(ApplyOutcome {
+    Ok(Ok(ApplyOutcome {
         results,
-        head_seq: head,
-    })
+        head_seq: staged.head,
+    }))
 }
 
 fn abort(error: LedgerError) -> ConflictableTransactionError<LedgerError> {

@@ -64,13 +64,13 @@ async fn an_applied_batch_is_acknowledged_after_a_flush() {
         .unwrap();
     assert_eq!(outcome.head_seq, 2);
     let state = inventory.send(GetState).await.unwrap().unwrap();
-    assert_eq!(state.completed_flushes, 1, "the answer came from the flush");
+    assert_eq!(state.completed_rounds, 1, "the answer came from the round");
     assert_eq!(
         (
             state.head_seq,
             state.skus,
             state.pending_acks,
-            state.flushing
+            state.round_running
         ),
         (2, 1, 0, false)
     );
@@ -119,9 +119,9 @@ async fn concurrent_commands_share_flushes() {
     );
     let state = inventory.send(GetState).await.unwrap().unwrap();
     assert!(
-        state.completed_flushes < 200 / 4,
+        state.completed_rounds < 200 / 4,
         "200 concurrent commands took {} flushes: group commit is not grouping",
-        state.completed_flushes
+        state.completed_rounds
     );
 }
 
@@ -339,4 +339,44 @@ async fn verify_ledger_checks_the_whole_ledger_off_the_arbiter() {
     .unwrap();
     let error = inventory.send(VerifyLedger).await.unwrap().unwrap_err();
     assert_eq!(error.kind(), "corrupt");
+}
+
+#[actix::test]
+async fn a_refused_command_does_not_disturb_the_others_of_its_round() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    inventory
+        .send(apply(vec![input("r0", "HAT", "receipt", 5)]))
+        .await
+        .unwrap()
+        .unwrap();
+    // Sent together: the first starts a round at once, the other two wait and share the next
+    // round (one transaction), where the refused command sits beside an accepted one.
+    let good = inventory.send(apply(vec![input("s1", "HAT", "sale", 2)]));
+    let refused = inventory.send(apply(vec![
+        input("r1", "HAT", "receipt", 1),
+        input("c1", "HAT", "cancel", 9),
+    ]));
+    let duplicate = inventory.send(apply(vec![input("s1", "HAT", "sale", 2)]));
+    let (good, refused, duplicate) = futures_util::future::join3(good, refused, duplicate).await;
+    let good = good.unwrap().unwrap();
+    assert_eq!(refused.unwrap().unwrap_err().kind(), "exceeds_reserved");
+    let duplicate = duplicate.unwrap().unwrap();
+    assert_eq!((good.results[0].seq, good.results[0].duplicate), (2, false));
+    assert_eq!(
+        (duplicate.results[0].seq, duplicate.results[0].duplicate),
+        (2, true)
+    );
+    let stock = inventory.send(GetStock::default()).await.unwrap().unwrap();
+    assert_eq!(
+        (stock[0].on_hand, stock[0].reserved),
+        (5, 2),
+        "the refused receipt left no trace"
+    );
+    let state = inventory.send(GetState).await.unwrap().unwrap();
+    assert_eq!(
+        (state.head_seq, state.completed_rounds),
+        (2, 3),
+        "rounds: the receipt, the sale, then the refused command with the duplicate"
+    );
 }
