@@ -187,9 +187,17 @@ impl InventoryActor {
                 return;
             }
             if more_waiting {
-                actor.start_round(ctx);
+                actor.schedule_round(ctx);
             }
         }));
+    }
+
+    /// Starts the scheduled round after the thread's other ready tasks have run once, so that
+    /// commands they send at this instant join it (see [`group_commit`]). Costs one scheduler turn
+    /// of latency.
+    fn schedule_round(&mut self, ctx: &mut Context<Self>) {
+        let one_turn = actix::fut::wrap_future::<_, Self>(tokio::task::yield_now());
+        ctx.spawn(one_turn.map(|(), actor, ctx| actor.start_round(ctx)));
     }
 }
 
@@ -289,7 +297,7 @@ impl Handler<ApplyMovements> for InventoryActor {
         // the first delivery may have been written by a round that is not durable yet.
         let (reply, answer) = oneshot::channel();
         if self.commit.enqueue(StagedCommand { movements, reply }) {
-            self.start_round(ctx);
+            self.schedule_round(ctx);
         }
         Box::pin(async move { answer.await.unwrap_or(Err(InventoryError::Stopped)) })
     }

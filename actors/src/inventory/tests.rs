@@ -350,8 +350,8 @@ async fn a_refused_command_does_not_disturb_the_others_of_its_round() {
         .await
         .unwrap()
         .unwrap();
-    // Sent together: the first starts a round at once, the other two wait and share the next
-    // round (one transaction), where the refused command sits beside an accepted one.
+    // Sent together, the three share one round (one transaction): the refused command sits
+    // between two accepted ones.
     let good = inventory.send(apply(vec![input("s1", "HAT", "sale", 2)]));
     let refused = inventory.send(apply(vec![
         input("r1", "HAT", "receipt", 1),
@@ -376,7 +376,7 @@ async fn a_refused_command_does_not_disturb_the_others_of_its_round() {
     let state = inventory.send(GetState).await.unwrap().unwrap();
     assert_eq!(
         (state.head_seq, state.completed_rounds),
-        (2, 3),
-        "rounds: the receipt, the sale, then the refused command with the duplicate"
+        (2, 2),
+        "one round for the receipt, one for the three"
     );
 }
