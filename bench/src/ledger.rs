@@ -107,7 +107,7 @@ impl ActorThread {
 struct EngineResult {
     events: usize,
     elapsed: Duration,
-    flushes: u64,
+    rounds: u64,
     p50: Duration,
     p99: Duration,
     max: Duration,
@@ -115,7 +115,7 @@ struct EngineResult {
 
 impl EngineResult {
     fn mean_batch(&self) -> f64 {
-        self.events as f64 / self.flushes.max(1) as f64
+        self.events as f64 / self.rounds.max(1) as f64
     }
 }
 
@@ -375,7 +375,7 @@ async fn drive_engine(
     Ok(EngineResult {
         events,
         elapsed,
-        flushes: after.completed_rounds - before.completed_rounds,
+        rounds: after.completed_rounds - before.completed_rounds,
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),
@@ -525,7 +525,7 @@ fn print_table(results: &[LevelResult]) {
             rate(engine),
             rate(raw),
             ratio,
-            engine_field(|engine| engine.flushes.to_string()),
+            engine_field(|engine| engine.rounds.to_string()),
             engine_field(|engine| format!("{:.1}", engine.mean_batch())),
             engine_field(|engine| format_latency(engine.p50)),
             engine_field(|engine| format_latency(engine.p99)),
@@ -569,8 +569,8 @@ fn to_json(args: &LedgerArgs, results: &[LevelResult]) -> serde_json::Value {
                 serde_json::json!({
                     "events_per_s": per_second(engine.events, engine.elapsed),
                     "seconds": engine.elapsed.as_secs_f64(),
-                    "flushes": engine.flushes,
-                    "mean_flush_batch": engine.mean_batch(),
+                    "rounds": engine.rounds,
+                    "mean_round_batch": engine.mean_batch(),
                     "ack_p50_us": engine.p50.as_secs_f64() * 1e6,
                     "ack_p99_us": engine.p99.as_secs_f64() * 1e6,
                     "ack_max_us": engine.max.as_secs_f64() * 1e6,
