@@ -5,13 +5,15 @@
 //!
 //! ```text
 //! InventoryActor (one per client)   owns the client's sled::Tree through a LedgerStore,
-//!                                   acknowledges movements only after a group-committed flush
+//!                                   acknowledges movements only after its group-commit round
+//!                                   (one transaction, one flush) is durable
 //! ```
 //!
 //! Where to look: [`ids`] for `ClientCode`, `ChannelId`, `Sku`; [`inventory::ledger`] for the
 //! movement rules; [`inventory::store`] for the sled layout and transactions;
-//! [`inventory::group_commit`] for the flush batching; [`inventory`] for the actor and its
-//! messages; [`metrics`] for every metric name.
+//! [`inventory::group_commit`] for the rounds of group commit; [`inventory`] for the actor and its
+//! messages; [`channel::policy`] for listing policies; [`storage`] for opening sled; [`metrics`]
+//! for every metric name.
 
 pub mod channel;
 pub mod ids;
