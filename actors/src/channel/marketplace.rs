@@ -1,0 +1,228 @@
+//! The `Marketplace` port: what the engine needs of a marketplace connection. Connectors
+//! (reqwest, in the service crate) and test fakes implement it; the ChannelActor only talks to
+//! this trait.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::platform::Platform;
+use crate::ids::Sku;
+
+/// The future a marketplace call returns: boxed so that `dyn Marketplace` works, `Send` so that a
+/// connector may run on any thread.
+pub type MarketFuture<T> = Pin<Box<dyn Future<Output = Result<T, MarketplaceError>> + Send>>;
+
+/// One listed quantity to set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushItem {
+    /// The SKU whose listing is set.
+    pub sku: Sku,
+    /// The quantity to list.
+    pub quantity: u32,
+    /// The quantity the marketplace last confirmed, for compare-and-set where the platform has
+    /// it (`None` when never confirmed).
+    pub previous: Option<u32>,
+    /// The ledger sequence number the quantity was computed from (explainability).
+    pub ledger_seq: u64,
+}
+
+/// What became of one item of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The marketplace now lists `quantity` (for platforms that apply asynchronously, such as
+    /// Amazon's ACCEPTED, the connector confirms only once a read shows it).
+    Confirmed {
+        /// The SKU.
+        sku: Sku,
+        /// The quantity now listed.
+        quantity: u32,
+    },
+    /// Compare-and-set lost: the listing no longer showed `previous` (the marketplace sold or
+    /// someone edited it). `actual` is what it shows, when the reply says.
+    Stale {
+        /// The SKU.
+        sku: Sku,
+        /// The quantity the marketplace lists now, if known.
+        actual: Option<u32>,
+    },
+    /// This item failed; the rest of the batch may have succeeded (eBay's 207).
+    Failed {
+        /// The SKU.
+        sku: Sku,
+        /// Why.
+        error: MarketplaceError,
+    },
+}
+
+/// A listed quantity read back from the marketplace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedQuantity {
+    /// The SKU.
+    pub sku: Sku,
+    /// What the listing shows.
+    pub quantity: u32,
+}
+
+/// What an order event does to stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderEventKind {
+    /// Units sold.
+    Sale,
+    /// A sale cancelled before shipping.
+    Cancel,
+    /// A refunded order restocked.
+    RefundRestock,
+}
+
+/// One line of an order event, with its natural key (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    /// The marketplace's order id.
+    pub external_order_id: String,
+    /// The line within the order.
+    pub line: u32,
+    /// The version of the event (for example `updated_at`), so a later change is a new event.
+    pub version: String,
+    /// The SKU of the line.
+    pub sku: Sku,
+    /// What happened.
+    pub kind: OrderEventKind,
+    /// Units.
+    pub quantity: u32,
+}
+
+/// A page of order events since a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPage {
+    /// The events, oldest first.
+    pub events: Vec<OrderEvent>,
+    /// The cursor to ask from next time; stored durably with the events it covers.
+    pub next_cursor: String,
+    /// True when more events are waiting beyond this page.
+    pub more: bool,
+}
+
+/// Why a permanent error will not go away by retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermanentKind {
+    /// The credentials were refused.
+    Auth,
+    /// The listing or account does not exist.
+    NotFound,
+    /// The marketplace suspended the listing.
+    ListingSuspended,
+    /// The marketplace flagged the seller account.
+    AccountFlagged,
+    /// The marketplace refused the request as invalid.
+    Invalid,
+}
+
+/// Why a marketplace call failed, in the engine's terms. Connectors map each platform's throttle
+/// signals and errors onto these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarketplaceError {
+    /// The marketplace throttled the call; `retry_after` is its own word on when to come back.
+    #[error("throttled by the marketplace (retry after {retry_after:?})")]
+    Throttled {
+        /// The wait the marketplace asked for, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// A failure worth retrying with backoff (5xx, connection reset).
+    #[error("transient marketplace failure: {0}")]
+    Transient(String),
+    /// No answer in time; the call may or may not have been applied.
+    #[error("the marketplace did not answer in time")]
+    Timeout,
+    /// Compare-and-set lost for a whole call.
+    #[error("the listing changed since the last confirmed quantity")]
+    Stale,
+    /// A failure retrying will not fix.
+    #[error("permanent marketplace failure ({kind:?}): {message}")]
+    Permanent {
+        /// Which kind.
+        kind: PermanentKind,
+        /// The marketplace's message, for logs and the channel's last error (never a label).
+        message: String,
+    },
+}
+
+impl MarketplaceError {
+    /// Returns a stable, bounded name of the error, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MarketplaceError::Throttled { .. } => "throttled",
+            MarketplaceError::Transient(_) => "transient",
+            MarketplaceError::Timeout => "timeout",
+            MarketplaceError::Stale => "stale",
+            MarketplaceError::Permanent { kind, .. } => match kind {
+                PermanentKind::Auth => "auth",
+                PermanentKind::NotFound => "not_found",
+                PermanentKind::ListingSuspended => "listing_suspended",
+                PermanentKind::AccountFlagged => "account_flagged",
+                PermanentKind::Invalid => "invalid",
+            },
+        }
+    }
+
+    /// Returns the `outcome` label of `shelfsync_marketplace_requests_total` for this error.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            MarketplaceError::Throttled { .. } => "throttled",
+            MarketplaceError::Timeout => "timeout",
+            _ => "error",
+        }
+    }
+
+    /// Tells whether retrying later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, MarketplaceError::Permanent { .. })
+    }
+}
+
+/// One marketplace connection of a client.
+pub trait Marketplace: Send + Sync + std::fmt::Debug {
+    /// The platform it speaks.
+    fn platform(&self) -> Platform;
+
+    /// Sets listed quantities; at most `platform().batch_size()` items. The outer error means the
+    /// whole call failed; per-item results otherwise.
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>>;
+
+    /// Reads back what the listings of `skus` show (reconciliation).
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>>;
+
+    /// Fetches order events after `cursor` (`None`: from the start of the connection).
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_bounded_kinds_and_outcomes() {
+        let throttled = MarketplaceError::Throttled {
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(
+            (throttled.kind(), throttled.outcome()),
+            ("throttled", "throttled")
+        );
+        assert_eq!(MarketplaceError::Timeout.outcome(), "timeout");
+        let suspended = MarketplaceError::Permanent {
+            kind: PermanentKind::ListingSuspended,
+            message: "listing 123 suspended".into(),
+        };
+        assert_eq!(
+            (suspended.kind(), suspended.outcome()),
+            ("listing_suspended", "error")
+        );
+        assert!(!suspended.is_retryable());
+        assert!(MarketplaceError::Transient("502".into()).is_retryable());
+    }
+}
