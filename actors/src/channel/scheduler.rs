@@ -1,0 +1,350 @@
+//! Push scheduling for one channel: per SKU the target listed quantity and the last quantity the
+//! marketplace confirmed; pending changes coalesce (only the latest target is ever sent); batches
+//! fill to the platform's batch size in **risk-first** order (zero-outs, then decreases by
+//! exposure, then increases), with FIFO kept as the baseline the bench compares against.
+//!
+//! The no-re-raise rule (DESIGN §4) lives here too: a push never overwrites a marketplace's own
+//! post-sale decrement with a stale higher number. On a compare-and-set platform every push
+//! carries the last confirmed quantity and the marketplace refuses a stale one; elsewhere an
+//! increase waits until the channel's order feed has been read past the previous push of that
+//! SKU, so any sale the marketplace made meanwhile is already in the ledger and in the target.
+//!
+//! Plain data and functions, no actix and no clock of its own: every call takes `now`.
+
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::marketplace::PushItem;
+use crate::ids::Sku;
+
+/// The order in which pending changes are pushed when the rate limit binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushOrder {
+    /// Zero-outs first, then decreases by exposure (largest first), then increases (oldest
+    /// first): the units a buyer could buy that the client does not have go away first.
+    #[default]
+    RiskFirst,
+    /// In the order the changes became pending: the baseline of the bench.
+    Fifo,
+}
+
+/// What the scheduler knows of one SKU's listing on this channel.
+#[derive(Debug, Clone)]
+struct Listing {
+    target: u32,
+    ledger_seq: u64,
+    /// The quantity the marketplace last confirmed (`None`: never confirmed).
+    confirmed: Option<u32>,
+    /// The quantity of the push in flight, if any.
+    in_flight: Option<u32>,
+    /// When the SKU last became out of step with the marketplace (pending or in flight).
+    pending_since: Option<Instant>,
+    /// When the target last changed: the start of the sync lag.
+    target_changed_at: Instant,
+    /// When this SKU was last pushed (for the no-re-raise rule).
+    last_push_at: Option<Instant>,
+    /// Position in FIFO order.
+    fifo_position: u64,
+}
+
+impl Listing {
+    /// The quantity the marketplace may be showing: an in-flight push may already have landed.
+    fn listed_at_most(&self) -> Option<u32> {
+        match (self.confirmed, self.in_flight) {
+            (Some(confirmed), Some(in_flight)) => Some(confirmed.max(in_flight)),
+            (confirmed, in_flight) => confirmed.or(in_flight),
+        }
+    }
+
+    fn needs_push(&self) -> bool {
+        self.in_flight.is_none() && self.confirmed != Some(self.target)
+    }
+
+    fn out_of_step(&self) -> bool {
+        self.in_flight.is_some() || self.confirmed != Some(self.target)
+    }
+
+    /// Units listed beyond the target (0 when unknown or at or below target).
+    fn exposure(&self) -> u32 {
+        self.listed_at_most()
+            .map_or(0, |listed| listed.saturating_sub(self.target))
+    }
+}
+
+/// A sample of sync lag: a target became confirmed by the marketplace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The SKU.
+    pub sku: Sku,
+    /// From the target change to the marketplace's confirmation.
+    pub lag: Duration,
+}
+
+/// Exposure and staleness of a channel, for its gauges and its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// SKUs whose listing is out of step with the target (pending or in flight).
+    pub pending: usize,
+    /// SKUs with a push in flight.
+    pub in_flight: usize,
+    /// Σ over SKUs of max(0, listed − target).
+    pub exposure_units: u64,
+    /// SKUs whose listed quantity may be above target.
+    pub skus_at_risk: usize,
+    /// Age of the oldest change not yet confirmed, in milliseconds.
+    pub oldest_pending_ms: Option<u64>,
+}
+
+/// The push queue of one channel.
+#[derive(Debug)]
+pub struct PushQueue {
+    order: PushOrder,
+    compare_and_set: bool,
+    listings: HashMap<Sku, Listing>,
+    /// SKUs that are out of step, so a batch never scans settled SKUs.
+    out_of_step: HashSet<Sku>,
+    next_fifo_position: u64,
+    /// The order feed has been read through this moment.
+    feed_read_through: Option<Instant>,
+}
+
+impl PushQueue {
+    /// Creates an empty queue. `compare_and_set` tells whether the platform refuses a push whose
+    /// `previous` is stale ([`super::platform::Platform::compare_and_set`]).
+    pub fn new(order: PushOrder, compare_and_set: bool) -> Self {
+        Self {
+            order,
+            compare_and_set,
+            listings: HashMap::new(),
+            out_of_step: HashSet::new(),
+            next_fifo_position: 0,
+            feed_read_through: None,
+        }
+    }
+
+    /// Returns the push order in force.
+    pub fn order(&self) -> PushOrder {
+        self.order
+    }
+
+    /// Records what the marketplace is known to list for `sku` (recovered from durable state or
+    /// read back by reconciliation), without changing the target.
+    pub fn set_confirmed(&mut self, sku: &Sku, quantity: u32, now: Instant) {
+        if let Some(listing) = self.listings.get_mut(sku) {
+            listing.confirmed = Some(quantity);
+            self.refresh(sku, now);
+        }
+    }
+
+    /// Sets the target of `sku`, computed from the ledger at `ledger_seq`. Coalesces: a SKU
+    /// already pending keeps its place and only the latest target is ever sent.
+    pub fn set_target(&mut self, sku: &Sku, target: u32, ledger_seq: u64, now: Instant) {
+        let listing = self.listings.entry(sku.clone()).or_insert_with(|| Listing {
+            target,
+            ledger_seq,
+            confirmed: None,
+            in_flight: None,
+            pending_since: None,
+            target_changed_at: now,
+            last_push_at: None,
+            fifo_position: 0,
+        });
+        if listing.target != target {
+            listing.target = target;
+            listing.target_changed_at = now;
+        }
+        listing.ledger_seq = ledger_seq;
+        self.refresh(sku, now);
+    }
+
+    /// Records a sale the marketplace made itself: it has already decremented its own listing,
+    /// so the confirmed quantity drops by the units sold.
+    pub fn note_marketplace_sale(&mut self, sku: &Sku, units: u32, now: Instant) {
+        if let Some(listing) = self.listings.get_mut(sku) {
+            listing.confirmed = listing
+                .confirmed
+                .map(|confirmed| confirmed.saturating_sub(units));
+            self.refresh(sku, now);
+        }
+    }
+
+    /// Records that the channel's order feed has been read through `at`: every sale the
+    /// marketplace made before `at` is in the ledger.
+    pub fn note_feed_read(&mut self, at: Instant) {
+        self.feed_read_through = Some(self.feed_read_through.map_or(at, |before| before.max(at)));
+    }
+
+    /// Takes the next batch of at most `max_items` pushes, in the queue's order, and marks them
+    /// in flight. Increases held by the no-re-raise rule are skipped.
+    pub fn next_batch(&mut self, max_items: usize, now: Instant) -> Vec<PushItem> {
+        let mut candidates: Vec<&Listing> = Vec::new();
+        let mut candidate_skus: Vec<&Sku> = Vec::new();
+        for sku in &self.out_of_step {
+            let listing = &self.listings[sku];
+            if listing.needs_push() && self.may_push(listing) {
+                candidates.push(listing);
+                candidate_skus.push(sku);
+            }
+        }
+        let mut ranked: Vec<usize> = (0..candidates.len()).collect();
+        match self.order {
+            PushOrder::Fifo => ranked.sort_by_key(|&index| candidates[index].fifo_position),
+            PushOrder::RiskFirst => ranked.sort_by_key(|&index| risk_rank(candidates[index])),
+        }
+        let chosen: Vec<Sku> = ranked
+            .into_iter()
+            .take(max_items)
+            .map(|index| candidate_skus[index].clone())
+            .collect();
+        chosen
+            .into_iter()
+            .map(|sku| {
+                let listing = self
+                    .listings
+                    .get_mut(&sku)
+                    .expect("chosen from the listings");
+                listing.in_flight = Some(listing.target);
+                listing.last_push_at = Some(now);
+                PushItem {
+                    quantity: listing.target,
+                    previous: listing.confirmed,
+                    ledger_seq: listing.ledger_seq,
+                    sku,
+                }
+            })
+            .collect()
+    }
+
+    /// Tells whether any push could be sent now.
+    pub fn has_sendable(&self) -> bool {
+        self.out_of_step.iter().any(|sku| {
+            let listing = &self.listings[sku];
+            listing.needs_push() && self.may_push(listing)
+        })
+    }
+
+    /// Records that the marketplace confirmed `quantity` for `sku`. Returns a sync-lag sample
+    /// when the listing is now in step with the target.
+    pub fn confirm(&mut self, sku: &Sku, quantity: u32, now: Instant) -> Option<Confirmed> {
+        let listing = self.listings.get_mut(sku)?;
+        listing.in_flight = None;
+        listing.confirmed = Some(quantity);
+        let in_step = listing.target == quantity;
+        let lag = now.saturating_duration_since(listing.target_changed_at);
+        self.refresh(sku, now);
+        in_step.then(|| Confirmed {
+            sku: sku.clone(),
+            lag,
+        })
+    }
+
+    /// Records that compare-and-set lost: the listing shows `actual` (if known). The SKU is pushed
+    /// again, against the new value.
+    pub fn stale(&mut self, sku: &Sku, actual: Option<u32>, now: Instant) {
+        if let Some(listing) = self.listings.get_mut(sku) {
+            listing.in_flight = None;
+            if actual.is_some() {
+                listing.confirmed = actual;
+            }
+            self.refresh(sku, now);
+        }
+    }
+
+    /// Records that a push failed without a verdict on the listing: it goes back to pending.
+    pub fn failed(&mut self, sku: &Sku, now: Instant) {
+        if let Some(listing) = self.listings.get_mut(sku) {
+            listing.in_flight = None;
+            self.refresh(sku, now);
+        }
+    }
+
+    /// Returns the target, confirmed quantity and in-flight quantity of `sku`.
+    pub fn listing(&self, sku: &Sku) -> Option<(u32, Option<u32>, Option<u32>)> {
+        self.listings
+            .get(sku)
+            .map(|listing| (listing.target, listing.confirmed, listing.in_flight))
+    }
+
+    /// Returns exposure and staleness figures.
+    pub fn stats(&self, now: Instant) -> QueueStats {
+        let mut stats = QueueStats {
+            pending: self.out_of_step.len(),
+            ..QueueStats::default()
+        };
+        let mut oldest: Option<Instant> = None;
+        for sku in &self.out_of_step {
+            let listing = &self.listings[sku];
+            if listing.in_flight.is_some() {
+                stats.in_flight += 1;
+            }
+            let exposure = listing.exposure();
+            if exposure > 0 {
+                stats.exposure_units += u64::from(exposure);
+                stats.skus_at_risk += 1;
+            }
+            if let Some(since) = listing.pending_since {
+                oldest = Some(oldest.map_or(since, |before| before.min(since)));
+            }
+        }
+        stats.oldest_pending_ms =
+            oldest.map(|since| now.saturating_duration_since(since).as_millis() as u64);
+        stats
+    }
+
+    fn may_push(&self, listing: &Listing) -> bool {
+        let increase = listing
+            .confirmed
+            .is_some_and(|confirmed| listing.target > confirmed);
+        if self.compare_and_set || !increase {
+            return true;
+        }
+        match (listing.last_push_at, self.feed_read_through) {
+            (None, _) => true,
+            (Some(pushed), Some(read)) => read >= pushed,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Keeps `out_of_step`, `pending_since` and the FIFO position in line with the listing.
+    fn refresh(&mut self, sku: &Sku, now: Instant) {
+        let Some(listing) = self.listings.get_mut(sku) else {
+            return;
+        };
+        if listing.out_of_step() {
+            if listing.pending_since.is_none() {
+                listing.pending_since = Some(now);
+                listing.fifo_position = self.next_fifo_position;
+                self.next_fifo_position += 1;
+            }
+            self.out_of_step.insert(sku.clone());
+        } else {
+            listing.pending_since = None;
+            self.out_of_step.remove(sku);
+        }
+    }
+}
+
+/// Sort key of risk-first order: zero-outs, then decreases by exposure (largest first), then
+/// increases; ties go to the oldest change. A listing never confirmed counts as a decrease of
+/// unknown, so maximal, exposure: the marketplace may show anything.
+fn risk_rank(listing: &Listing) -> (u8, Reverse<u32>, u64) {
+    let listed = listing.confirmed;
+    let class = match listed {
+        Some(listed) if listing.target == 0 && listed > 0 => 0,
+        None if listing.target == 0 => 0,
+        Some(listed) if listing.target < listed => 1,
+        None => 1,
+        _ => 2,
+    };
+    let exposure = listed.map_or(u32::MAX, |listed| listed.saturating_sub(listing.target));
+    (class, Reverse(exposure), listing.fifo_position)
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;
