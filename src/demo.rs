@@ -158,9 +158,7 @@ async fn start_client(db: &sled::Db, code: &str) -> anyhow::Result<DemoClient> {
             )
         })
         .collect();
-    inventory
-        .send(ApplyMovements { movements: opening })
-        .await??;
+    inventory.send(ApplyMovements::new(opening)).await??;
     Ok(DemoClient {
         code,
         inventory,
@@ -219,9 +217,7 @@ async fn shop(
             movement(&key, &format!("channel:{channel}"), &sku, "sale", quantity)
         };
         let outcome = inventory
-            .send(ApplyMovements {
-                movements: vec![sale.clone()],
-            })
+            .send(ApplyMovements::new(vec![sale.clone()]))
             .await??;
         let applied = &outcome.results[0];
         let mut tally = tally.borrow_mut();
@@ -272,7 +268,7 @@ async fn restock(
             }
         }
         if !movements.is_empty() {
-            inventory.send(ApplyMovements { movements }).await??;
+            inventory.send(ApplyMovements::new(movements)).await??;
             tally.borrow_mut().restocks += 1;
         }
     }

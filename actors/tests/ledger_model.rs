@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use shelfsync_actors::inventory::ledger::{Movement, MovementInput};
-use shelfsync_actors::inventory::store::{LedgerStore, MAX_BATCH};
+use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
 
 /// One movement as the generator builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,16 +247,19 @@ impl StateMachineTest for LedgerUnderTest {
                 return sut;
             }
         };
-        let movements: Vec<Vec<Movement>> = commands
+        let movements: Vec<LedgerCommand> = commands
             .iter()
             .map(|command| {
-                command
+                let movements: Vec<Movement> = command
                     .iter()
                     .map(|spec| Movement::parse(&spec.input()).unwrap())
-                    .collect()
+                    .collect();
+                LedgerCommand::from(movements)
             })
             .collect();
-        assert!(movements.iter().all(|command| command.len() <= MAX_BATCH));
+        assert!(movements
+            .iter()
+            .all(|command| command.movements.len() <= MAX_BATCH));
         let answers = sut
             .store
             .apply_commands(&movements, 0)

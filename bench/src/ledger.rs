@@ -26,7 +26,7 @@ use clap::{Args, ValueEnum};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::inventory::ledger::{Movement, MovementInput};
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetState, InventoryState};
-use shelfsync_actors::inventory::store::{LedgerStore, MAX_BATCH};
+use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
 use shelfsync_actors::inventory::{
     system_clock_ms, InventoryActor, InventoryConfig, MAX_ROUND_MOVEMENTS,
 };
@@ -288,13 +288,11 @@ fn run_engine(args: &LedgerArgs, level: usize, events: usize) -> anyhow::Result<
         .map(|_| Vec::with_capacity(events / level + 1))
         .collect();
     for index in 0..events {
-        work[index % level].push(ApplyMovements {
-            movements: vec![event_input(level, index, args.skus)],
-        });
+        work[index % level].push(ApplyMovements::new(vec![event_input(
+            level, index, args.skus,
+        )]));
     }
-    let seed = ApplyMovements {
-        movements: seed_inputs(args.skus),
-    };
+    let seed = ApplyMovements::new(seed_inputs(args.skus));
     let mode = args.actor_thread;
 
     let system = actix_rt::System::new();
@@ -413,11 +411,16 @@ fn run_raw(
     let movements = (0..events)
         .map(|index| Movement::parse(&event_input(level, index, args.skus)))
         .collect::<Result<Vec<_>, _>>()?;
+    // One single-movement command per event, as the actor receives them.
+    let commands: Vec<LedgerCommand> = movements
+        .iter()
+        .map(|movement| LedgerCommand::from(vec![movement.clone()]))
+        .collect();
     let before = store.head_seq()?;
 
     let started = Instant::now();
     let mut flushes = 0;
-    for batch in movements.chunks(level) {
+    for (batch_index, batch) in movements.chunks(level).enumerate() {
         match mode {
             RawMode::TxPerEvent => {
                 for movement in batch {
@@ -425,10 +428,10 @@ fn run_raw(
                 }
             }
             RawMode::Rounds => {
-                for round in batch.chunks(MAX_ROUND_MOVEMENTS) {
-                    let commands: Vec<&[Movement]> =
-                        round.iter().map(std::slice::from_ref).collect();
-                    for outcome in store.apply_commands(&commands, system_clock_ms())? {
+                let first = batch_index * level;
+                let batch_commands = &commands[first..first + batch.len()];
+                for round in batch_commands.chunks(MAX_ROUND_MOVEMENTS) {
+                    for outcome in store.apply_commands(round, system_clock_ms())? {
                         outcome?;
                     }
                 }

@@ -407,7 +407,7 @@ async fn caller_loop(
                 .collect()
         };
         let movements = batch.iter().map(|(input, _)| input.clone()).collect();
-        let outcome = match inventory.send(ApplyMovements { movements }).await {
+        let outcome = match inventory.send(ApplyMovements::new(movements)).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(error)) => {
                 eprintln!("the ledger refused a valid batch: {error}");

@@ -1,19 +1,78 @@
 //! Messages of the InventoryActor. Commands are imperative, queries are `Get*`.
 
-use actix::Message;
+use actix::{Message, Recipient};
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{Balance, JournalEntry, MovementInput};
-use super::store::{ApplyOutcome, OrderException, VerifyReport};
+use super::store::{
+    ApplyOutcome, CursorUpdate, ListingRecord, ListingsUpdate, OrderException, VerifyReport,
+};
 use super::InventoryError;
-use crate::ids::{ClientCode, Sku};
+use crate::ids::{ChannelId, ClientCode, Sku};
 
 /// Applies a batch of movements as one transaction; answers once the batch is durable.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<ApplyOutcome, InventoryError>")]
 pub struct ApplyMovements {
     /// The movements as given; each is validated before anything is written.
     pub movements: Vec<MovementInput>,
+    /// The order-feed cursor these movements advance, written in the same transaction.
+    pub cursor: Option<CursorUpdate>,
+}
+
+impl ApplyMovements {
+    /// A batch of movements that advances no cursor.
+    pub fn new(movements: Vec<MovementInput>) -> Self {
+        Self {
+            movements,
+            cursor: None,
+        }
+    }
+}
+
+/// Records listed quantities a marketplace confirmed; answers once they are durable.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ApplyOutcome, InventoryError>")]
+pub struct RecordListings {
+    /// The channel and its confirmed listings.
+    pub update: ListingsUpdate,
+}
+
+/// Returns what the ledger keeps for one channel: its order-feed cursor and its confirmed
+/// listings, from which a ChannelActor recovers.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ChannelRecord, InventoryError>")]
+pub struct GetChannelRecord {
+    /// The channel.
+    pub channel: ChannelId,
+}
+
+/// What the ledger keeps for one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// The order-feed cursor, if the feed was ever read.
+    pub cursor: Option<String>,
+    /// What the marketplace last confirmed, per listing.
+    pub listings: Vec<ListingRecord>,
+}
+
+/// Subscribes a channel to durable stock changes (replacing an earlier subscription of the same
+/// channel).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), InventoryError>")]
+pub struct Subscribe {
+    /// The subscribing channel.
+    pub channel: ChannelId,
+    /// Where [`StockChanged`] goes.
+    pub recipient: Recipient<StockChanged>,
+}
+
+/// Stock levels changed durably (the latest level per SKU; earlier undelivered ones coalesced).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct StockChanged {
+    /// The new levels.
+    pub levels: Vec<StockLevel>,
 }
 
 /// Returns balances: of every SKU, or only of the listed ones.

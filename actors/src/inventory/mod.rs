@@ -18,7 +18,8 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -26,13 +27,14 @@ use tokio::sync::oneshot;
 use self::group_commit::GroupCommit;
 use self::ledger::{Movement, Source};
 use self::messages::{
-    ApplyMovements, GetJournal, GetOrderExceptions, GetState, GetStock, InventoryState, StockLevel,
-    VerifyLedger,
+    ApplyMovements, ChannelRecord, GetChannelRecord, GetJournal, GetOrderExceptions, GetState,
+    GetStock, InventoryState, RecordListings, StockChanged, StockLevel, Subscribe, VerifyLedger,
 };
 use self::store::{
-    ApplyOutcome, JournalQuery, LedgerError, LedgerStore, OrderException, VerifyReport,
+    ApplyOutcome, JournalQuery, LedgerCommand, LedgerError, LedgerStore, OrderException,
+    VerifyReport,
 };
-use crate::ids::ClientCode;
+use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::metrics::{self, label};
 
 /// Why an InventoryActor call failed.
@@ -111,9 +113,22 @@ pub const MAX_ROUND_MOVEMENTS: usize = 2 * store::MAX_BATCH;
 /// A validated command waiting for its round.
 #[derive(Debug)]
 struct StagedCommand {
-    movements: Vec<Movement>,
+    command: LedgerCommand,
     reply: Reply,
 }
+
+/// A channel that wants to hear of every durable stock change, with the changes it has not yet
+/// taken (its mailbox was full): coalesced per SKU, latest wins, so the backlog is bounded by the
+/// number of SKUs.
+#[derive(Debug)]
+struct Subscriber {
+    channel: ChannelId,
+    recipient: Recipient<StockChanged>,
+    backlog: BTreeMap<Sku, StockLevel>,
+}
+
+/// How soon undelivered stock changes are offered again to a subscriber whose mailbox was full.
+const NOTIFY_RETRY: Duration = Duration::from_millis(5);
 
 /// The owner of one client's ledger.
 #[derive(Debug)]
@@ -123,6 +138,8 @@ pub struct InventoryActor {
     store: LedgerStore,
     config: InventoryConfig,
     commit: GroupCommit<StagedCommand>,
+    subscribers: Vec<Subscriber>,
+    notify_retry_scheduled: bool,
 }
 
 impl InventoryActor {
@@ -139,6 +156,8 @@ impl InventoryActor {
             store,
             config,
             commit: GroupCommit::default(),
+            subscribers: Vec::new(),
+            notify_retry_scheduled: false,
         })
     }
 
@@ -165,7 +184,7 @@ impl InventoryActor {
     fn start_round(&mut self, ctx: &mut Context<Self>) {
         let Some(commands) = self
             .commit
-            .start_round(MAX_ROUND_MOVEMENTS, |command| command.movements.len())
+            .start_round(MAX_ROUND_MOVEMENTS, |staged| staged.command.movements.len())
         else {
             return;
         };
@@ -178,6 +197,9 @@ impl InventoryActor {
         };
         ctx.spawn(round.run().into_actor(self).map(|result, actor, ctx| {
             let more_waiting = actor.commit.finish_round();
+            if let Ok(changed) = &result {
+                actor.notify_subscribers(changed, ctx);
+            }
             if let Err(error) = result {
                 tracing::error!(client = %actor.client, error = %error, "ledger round failed, stopping the actor");
                 // A store that cannot write or flush must not acknowledge anything more;
@@ -190,6 +212,46 @@ impl InventoryActor {
                 actor.schedule_round(ctx);
             }
         }));
+    }
+
+    /// Offers durable stock changes to every subscriber, keeping what a full mailbox refused for a
+    /// retry shortly after. Never waits on a channel: `try_send`, not `send().await`, so a slow
+    /// channel cannot hold up the ledger or the other channels.
+    fn notify_subscribers(&mut self, changed: &[StockLevel], ctx: &mut Context<Self>) {
+        for subscriber in &mut self.subscribers {
+            for level in changed {
+                subscriber.backlog.insert(level.sku.clone(), level.clone());
+            }
+        }
+        let mut refused = false;
+        self.subscribers.retain_mut(|subscriber| {
+            if subscriber.backlog.is_empty() {
+                return true;
+            }
+            let levels = std::mem::take(&mut subscriber.backlog)
+                .into_values()
+                .collect();
+            match subscriber.recipient.try_send(StockChanged { levels }) {
+                Ok(()) => true,
+                Err(SendError::Full(message)) => {
+                    for level in message.levels {
+                        subscriber.backlog.insert(level.sku.clone(), level);
+                    }
+                    refused = true;
+                    true
+                }
+                // The channel is gone; its supervisor subscribes the next generation, which
+                // starts from `GetStock`.
+                Err(SendError::Closed(_)) => false,
+            }
+        });
+        if refused && !self.notify_retry_scheduled {
+            self.notify_retry_scheduled = true;
+            ctx.run_later(NOTIFY_RETRY, |actor, ctx| {
+                actor.notify_retry_scheduled = false;
+                actor.notify_subscribers(&[], ctx);
+            });
+        }
     }
 
     /// Starts the scheduled round after the thread's other ready tasks have run once, so that
@@ -213,24 +275,29 @@ struct Round {
 }
 
 impl Round {
-    /// Writes every command in one transaction, flushes, then answers each command. A failure of
-    /// the store answers every command with it and is returned.
-    async fn run(self) -> Result<(), InventoryError> {
+    /// Writes every command in one transaction, flushes, then answers each command; returns the
+    /// stock levels the round changed. A failure of the store answers every command with it and
+    /// is returned.
+    async fn run(self) -> Result<Vec<StockLevel>, InventoryError> {
         let started = Instant::now();
         let round_size = self.commands.len();
-        let (batches, replies): (Vec<Vec<Movement>>, Vec<Reply>) = self
+        let (commands, replies): (Vec<LedgerCommand>, Vec<Reply>) = self
             .commands
             .into_iter()
-            .map(|command| (command.movements, command.reply))
+            .map(|staged| (staged.command, staged.reply))
             .unzip();
         let store = self.store.clone();
         let at_ms = self.at_ms;
         // On the blocking pool: a sled transaction waits while any flush of the database runs.
-        let written = tokio::task::spawn_blocking(move || store.apply_commands(&batches, at_ms))
-            .await
-            .map_err(|error| InventoryError::TaskFailed(error.to_string()))
-            .and_then(|written| written.map_err(InventoryError::from));
-        let outcomes = match written {
+        let written = tokio::task::spawn_blocking(move || {
+            let outcomes = store.apply_commands(&commands, at_ms)?;
+            let changed = changed_levels(&store, &commands, &outcomes)?;
+            Ok::<_, LedgerError>((outcomes, changed))
+        })
+        .await
+        .map_err(|error| InventoryError::TaskFailed(error.to_string()))
+        .and_then(|written| written.map_err(InventoryError::from));
+        let (outcomes, changed) = match written {
             Ok(outcomes) => outcomes,
             Err(error) => return Err(answer_all(replies, error)),
         };
@@ -249,8 +316,35 @@ impl Round {
             // The caller may have gone away; the write is durable either way.
             let _ = reply.send(outcome.map_err(InventoryError::from));
         }
-        Ok(())
+        Ok(changed)
     }
+}
+
+/// Reads the balances of the SKUs that accepted commands of a round moved (duplicates move
+/// nothing).
+fn changed_levels(
+    store: &LedgerStore,
+    commands: &[LedgerCommand],
+    outcomes: &[Result<ApplyOutcome, LedgerError>],
+) -> Result<Vec<StockLevel>, LedgerError> {
+    let mut moved: BTreeSet<&Sku> = BTreeSet::new();
+    for (command, outcome) in commands.iter().zip(outcomes) {
+        let Ok(outcome) = outcome else {
+            continue;
+        };
+        for (movement, applied) in command.movements.iter().zip(&outcome.results) {
+            if !applied.duplicate {
+                moved.insert(&movement.sku);
+            }
+        }
+    }
+    moved
+        .into_iter()
+        .map(|sku| {
+            let balance = store.balance(sku)?.unwrap_or_default();
+            Ok(StockLevel::new(sku.clone(), balance))
+        })
+        .collect()
 }
 
 /// Answers every command of a failed round with the failure and returns it.
@@ -293,13 +387,68 @@ impl Handler<ApplyMovements> for InventoryActor {
             Ok(movements) => movements,
             Err(error) => return Box::pin(async move { Err(error) }),
         };
-        // Every command, even one of pure duplicates, is answered only after its round's flush:
-        // the first delivery may have been written by a round that is not durable yet.
+        let command = LedgerCommand {
+            movements,
+            cursor: message.cursor,
+            listings: None,
+        };
+        self.stage(command, ctx)
+    }
+}
+
+impl InventoryActor {
+    /// Stages a command for the next round and returns the answer it will get. Every command,
+    /// even one of pure duplicates, is answered only after its round's flush: the first delivery
+    /// may have been written by a round that is not durable yet.
+    fn stage(
+        &mut self,
+        command: LedgerCommand,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<ApplyOutcome, InventoryError>> {
         let (reply, answer) = oneshot::channel();
-        if self.commit.enqueue(StagedCommand { movements, reply }) {
+        if self.commit.enqueue(StagedCommand { command, reply }) {
             self.schedule_round(ctx);
         }
         Box::pin(async move { answer.await.unwrap_or(Err(InventoryError::Stopped)) })
+    }
+}
+
+impl Handler<RecordListings> for InventoryActor {
+    type Result = ResponseFuture<Result<ApplyOutcome, InventoryError>>;
+
+    fn handle(&mut self, message: RecordListings, ctx: &mut Context<Self>) -> Self::Result {
+        let command = LedgerCommand {
+            listings: Some(message.update),
+            ..LedgerCommand::default()
+        };
+        self.stage(command, ctx)
+    }
+}
+
+impl Handler<GetChannelRecord> for InventoryActor {
+    type Result = Result<ChannelRecord, InventoryError>;
+
+    fn handle(&mut self, message: GetChannelRecord, _ctx: &mut Context<Self>) -> Self::Result {
+        Ok(ChannelRecord {
+            cursor: self.store.cursor(&message.channel)?,
+            listings: self.store.listings(&message.channel)?,
+        })
+    }
+}
+
+impl Handler<Subscribe> for InventoryActor {
+    type Result = Result<(), InventoryError>;
+
+    fn handle(&mut self, message: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        // A new generation of a channel replaces the old one's subscription.
+        self.subscribers
+            .retain(|subscriber| subscriber.channel != message.channel);
+        self.subscribers.push(Subscriber {
+            channel: message.channel,
+            recipient: message.recipient,
+            backlog: BTreeMap::new(),
+        });
+        Ok(())
     }
 }
 

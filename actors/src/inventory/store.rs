@@ -11,6 +11,8 @@
 //! | `i`    | `i` + idempotency key            | seq of the entry it produced (u64 BE) |
 //! | `s`    | `s` + SKU + `0x00` + seq (u64 BE) | empty: the journal by SKU |
 //! | `x`    | `x` + seq (u64 BE)               | [`OrderException`] (JSON)  |
+//! | `k`    | `k` + channel id                 | the channel's order-feed cursor (UTF-8) |
+//! | `l`    | `l` + channel id + `0x00` + SKU  | [`ListingRecord`] (JSON): what the marketplace last confirmed |
 //!
 //! Sequence numbers are big-endian so that sled's byte order is numeric order
 //! (`reference/reliability.md` §2.1, "Limits"). A SKU never holds a control character, so the NUL
@@ -34,7 +36,7 @@ use super::ledger::{
     effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, MovementError, Rejection,
     Source,
 };
-use crate::ids::Sku;
+use crate::ids::{ChannelId, Sku};
 
 /// The most movements one batch may carry: large enough for a catalog recount of a big client in
 /// a few calls, small enough that one transaction stays short on the arbiter thread.
@@ -51,6 +53,12 @@ const BALANCE: u8 = b'b';
 const IDEMPOTENCY: u8 = b'i';
 const SKU_INDEX: u8 = b's';
 const EXCEPTION: u8 = b'x';
+const CURSOR: u8 = b'k';
+const LISTING: u8 = b'l';
+
+/// The longest order-feed cursor kept, in bytes (marketplace page tokens are far shorter; a
+/// longer one is a bug, not a cursor).
+pub const MAX_CURSOR_BYTES: usize = 2_048;
 
 /// Why a ledger call failed. Variants up to `KeyReused` are the caller's mistake and changed
 /// nothing; `Storage` and `Corrupt` are failures of the store itself.
@@ -78,6 +86,9 @@ pub enum LedgerError {
          (journal entry {seq})"
     )]
     KeyReused { index: usize, key: String, seq: u64 },
+    /// A cursor longer than [`MAX_CURSOR_BYTES`].
+    #[error("the order-feed cursor is {len} bytes long; at most {max} are kept")]
+    CursorTooLong { len: usize, max: usize },
     /// sled failed (I/O error, or a bug it reports).
     #[error("ledger storage failed: {0}")]
     Storage(#[from] sled::Error),
@@ -102,6 +113,7 @@ impl LedgerError {
                 ..
             } => "balance_out_of_range",
             LedgerError::KeyReused { .. } => "idempotency_key_reused",
+            LedgerError::CursorTooLong { .. } => "cursor_too_long",
             LedgerError::Storage(_) => "storage",
             LedgerError::Corrupt(_) => "corrupt",
         }
@@ -163,6 +175,60 @@ pub struct OrderException {
     pub units: i64,
     /// When it was raised, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+}
+
+/// A channel's order-feed cursor, written in the same transaction as the order events it covers
+/// (DESIGN §3): a cursor never advances past an event that is not in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorUpdate {
+    /// The channel whose feed it is.
+    pub channel: ChannelId,
+    /// The cursor to resume from.
+    pub cursor: String,
+}
+
+/// What a marketplace last confirmed for one listing of a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingRecord {
+    /// The SKU.
+    pub sku: Sku,
+    /// The quantity the marketplace confirmed.
+    pub quantity: u32,
+    /// The ledger sequence number the pushed quantity was computed from.
+    pub ledger_seq: u64,
+    /// When it was confirmed, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Listed quantities a marketplace confirmed for one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingsUpdate {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The confirmed listings.
+    pub listings: Vec<ListingRecord>,
+}
+
+/// One command of a group-commit round: movements, and with them (in the same transaction) the
+/// order-feed cursor they advance and listed quantities a marketplace confirmed. At least one
+/// part must be present.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerCommand {
+    /// Stock movements.
+    pub movements: Vec<Movement>,
+    /// The cursor of the feed the movements came from.
+    pub cursor: Option<CursorUpdate>,
+    /// Confirmed listed quantities.
+    pub listings: Option<ListingsUpdate>,
+}
+
+impl From<Vec<Movement>> for LedgerCommand {
+    fn from(movements: Vec<Movement>) -> Self {
+        Self {
+            movements,
+            ..Self::default()
+        }
+    }
 }
 
 /// A page request on the journal.
@@ -238,7 +304,8 @@ impl LedgerStore {
     /// Applies one command (a batch of movements) in one transaction, at time `at_ms`. Not
     /// durable until [`LedgerStore::flush`] returns.
     pub fn apply(&self, movements: &[Movement], at_ms: u64) -> Result<ApplyOutcome, LedgerError> {
-        let mut outcomes = self.apply_commands(&[movements], at_ms)?;
+        let command = LedgerCommand::from(movements.to_vec());
+        let mut outcomes = self.apply_commands(std::slice::from_ref(&command), at_ms)?;
         outcomes.pop().unwrap_or(Err(LedgerError::EmptyBatch))
     }
 
@@ -253,9 +320,9 @@ impl LedgerStore {
     ///
     /// The outer error is a failure of the store (nothing was written); the inner ones are the
     /// commands' own answers. Not durable until [`LedgerStore::flush`] returns.
-    pub fn apply_commands<M: AsRef<[Movement]>>(
+    pub fn apply_commands(
         &self,
-        commands: &[M],
+        commands: &[LedgerCommand],
         at_ms: u64,
     ) -> Result<Vec<Result<ApplyOutcome, LedgerError>>, LedgerError> {
         self.tree
@@ -265,7 +332,7 @@ impl LedgerStore {
                 let mut outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
                     let mut staged = Staged::new(tx, head);
-                    match apply_command(&mut staged, command.as_ref(), at_ms)? {
+                    match apply_command(&mut staged, command, at_ms)? {
                         Ok(outcome) => {
                             head = staged.head;
                             staged.write_through()?;
@@ -351,6 +418,27 @@ impl LedgerStore {
                 Ok(entries)
             }
         }
+    }
+
+    /// Returns the order-feed cursor of `channel`, if one was ever written.
+    pub fn cursor(&self, channel: &ChannelId) -> Result<Option<String>, LedgerError> {
+        self.tree
+            .get(cursor_key(channel))?
+            .map(|bytes| {
+                String::from_utf8(bytes.to_vec())
+                    .map_err(|_| LedgerError::Corrupt(format!("unreadable cursor of {channel}")))
+            })
+            .transpose()
+    }
+
+    /// Returns what the marketplace of `channel` last confirmed for each of its listings.
+    pub fn listings(&self, channel: &ChannelId) -> Result<Vec<ListingRecord>, LedgerError> {
+        let mut prefix = prefixed(LISTING, channel.as_str().as_bytes());
+        prefix.push(0);
+        self.tree
+            .scan_prefix(prefix)
+            .map(|item| decode(&item?.1))
+            .collect()
     }
 
     /// Returns every order exception, oldest first.
@@ -495,11 +583,40 @@ impl<'a> Staged<'a> {
 /// transaction more than once.
 fn apply_command(
     staged: &mut Staged<'_>,
-    movements: &[Movement],
+    command: &LedgerCommand,
     at_ms: u64,
 ) -> TxResult<Result<ApplyOutcome, LedgerError>> {
-    if movements.is_empty() {
+    let movements = &command.movements;
+    let listings = command.listings.as_ref();
+    if movements.is_empty() && command.cursor.is_none() && listings.is_none() {
         return Ok(Err(LedgerError::EmptyBatch));
+    }
+    if let Some(update) = listings.filter(|update| update.listings.len() > MAX_BATCH) {
+        return Ok(Err(LedgerError::BatchTooLarge {
+            len: update.listings.len(),
+            max: MAX_BATCH,
+        }));
+    }
+    if let Some(update) = command
+        .cursor
+        .as_ref()
+        .filter(|update| update.cursor.len() > MAX_CURSOR_BYTES)
+    {
+        return Ok(Err(LedgerError::CursorTooLong {
+            len: update.cursor.len(),
+            max: MAX_CURSOR_BYTES,
+        }));
+    }
+    if let Some(update) = &command.cursor {
+        staged.insert(
+            cursor_key(&update.channel),
+            update.cursor.clone().into_bytes(),
+        );
+    }
+    if let Some(update) = listings {
+        for record in &update.listings {
+            staged.insert(listing_key(&update.channel, &record.sku), encode(record));
+        }
     }
     if movements.len() > MAX_BATCH {
         return Ok(Err(LedgerError::BatchTooLarge {
@@ -603,6 +720,17 @@ fn exception_key(seq: u64) -> [u8; 9] {
 fn prefixed_seq(prefix: u8, seq: u64) -> [u8; 9] {
     let mut key = [prefix; 9];
     key[1..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn cursor_key(channel: &ChannelId) -> Vec<u8> {
+    prefixed(CURSOR, channel.as_str().as_bytes())
+}
+
+fn listing_key(channel: &ChannelId, sku: &Sku) -> Vec<u8> {
+    let mut key = prefixed(LISTING, channel.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(sku.as_str().as_bytes());
     key
 }
 

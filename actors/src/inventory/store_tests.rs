@@ -1,4 +1,5 @@
 use super::*;
+use crate::ids::ChannelId;
 use crate::inventory::ledger::{MovementInput, MovementKind};
 
 fn temp_store() -> (tempfile::TempDir, sled::Db, LedgerStore) {
@@ -363,4 +364,75 @@ fn verify_detects_balances_that_disagree_with_the_journal() {
     )
     .unwrap();
     assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
+}
+
+#[test]
+fn a_cursor_and_listings_are_written_with_the_command_or_not_at_all() {
+    let (_dir, _db, store) = temp_store();
+    let etsy = ChannelId::parse("etsy").unwrap();
+    let command = LedgerCommand {
+        movements: vec![movement("r1", "HAT", "receipt", 5)],
+        cursor: Some(CursorUpdate {
+            channel: etsy.clone(),
+            cursor: "page-2".into(),
+        }),
+        listings: Some(ListingsUpdate {
+            channel: etsy.clone(),
+            listings: vec![ListingRecord {
+                sku: Sku::parse("HAT").unwrap(),
+                quantity: 5,
+                ledger_seq: 1,
+                at_ms: 9,
+            }],
+        }),
+    };
+    let refused = LedgerCommand {
+        movements: vec![movement("c1", "HAT", "cancel", 1)],
+        cursor: Some(CursorUpdate {
+            channel: etsy.clone(),
+            cursor: "page-3".into(),
+        }),
+        listings: None,
+    };
+    let outcomes = store.apply_commands(&[command, refused], 1).unwrap();
+    assert!(outcomes[0].is_ok());
+    assert_eq!(outcomes[1].as_ref().unwrap_err().kind(), "exceeds_reserved");
+    assert_eq!(
+        store.cursor(&etsy).unwrap().as_deref(),
+        Some("page-2"),
+        "the refused command's cursor is not written"
+    );
+    assert_eq!(store.listings(&etsy).unwrap()[0].quantity, 5);
+    assert_eq!(
+        store.cursor(&ChannelId::parse("ebay").unwrap()).unwrap(),
+        None
+    );
+    store.verify().unwrap();
+}
+
+#[test]
+fn a_cursor_alone_is_a_command_and_an_oversize_cursor_is_refused() {
+    let (_dir, _db, store) = temp_store();
+    let etsy = ChannelId::parse("etsy").unwrap();
+    let only_cursor = LedgerCommand {
+        cursor: Some(CursorUpdate {
+            channel: etsy.clone(),
+            cursor: "c".into(),
+        }),
+        ..LedgerCommand::default()
+    };
+    let huge = LedgerCommand {
+        cursor: Some(CursorUpdate {
+            channel: etsy.clone(),
+            cursor: "x".repeat(MAX_CURSOR_BYTES + 1),
+        }),
+        ..LedgerCommand::default()
+    };
+    let outcomes = store
+        .apply_commands(&[only_cursor, huge, LedgerCommand::default()], 1)
+        .unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap().head_seq, 0);
+    assert_eq!(outcomes[1].as_ref().unwrap_err().kind(), "cursor_too_long");
+    assert_eq!(outcomes[2].as_ref().unwrap_err().kind(), "empty_batch");
+    assert_eq!(store.cursor(&etsy).unwrap().as_deref(), Some("c"));
 }

@@ -5,7 +5,9 @@ use metrics_util::MetricKind as RecordedKind;
 
 use super::ledger::MovementInput;
 use super::messages::*;
+use super::store::{CursorUpdate, ListingRecord, ListingsUpdate};
 use super::*;
+use crate::ids::ChannelId;
 use crate::ids::Sku;
 
 struct Fixture {
@@ -47,7 +49,7 @@ fn input(key: &str, sku: &str, kind: &str, quantity: i64) -> MovementInput {
 }
 
 fn apply(movements: Vec<MovementInput>) -> ApplyMovements {
-    ApplyMovements { movements }
+    ApplyMovements::new(movements)
 }
 
 #[actix::test]
@@ -378,5 +380,147 @@ async fn a_refused_command_does_not_disturb_the_others_of_its_round() {
         (state.head_seq, state.completed_rounds),
         (2, 2),
         "one round for the receipt, one for the three"
+    );
+}
+
+#[actix::test]
+async fn a_cursor_advances_only_with_its_movements_and_listings_are_recorded() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    let etsy = ChannelId::parse("etsy").unwrap();
+    let cursor = |text: &str| {
+        Some(CursorUpdate {
+            channel: etsy.clone(),
+            cursor: text.into(),
+        })
+    };
+    let page = ApplyMovements {
+        movements: vec![input("order:etsy:1:1:v1", "HAT", "sale", 1)],
+        cursor: cursor("after-1"),
+    };
+    inventory.send(page).await.unwrap().unwrap();
+    let refused = ApplyMovements {
+        movements: vec![input("x", "HAT", "ship", 5)],
+        cursor: cursor("after-2"),
+    };
+    assert!(inventory.send(refused).await.unwrap().is_err());
+    let listings = ListingsUpdate {
+        channel: etsy.clone(),
+        listings: vec![ListingRecord {
+            sku: Sku::parse("HAT").unwrap(),
+            quantity: 0,
+            ledger_seq: 1,
+            at_ms: 42,
+        }],
+    };
+    inventory
+        .send(RecordListings { update: listings })
+        .await
+        .unwrap()
+        .unwrap();
+    let record = inventory
+        .send(GetChannelRecord { channel: etsy })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.cursor.as_deref(), Some("after-1"));
+    assert_eq!(record.listings.len(), 1);
+    assert_eq!(record.listings[0].quantity, 0);
+}
+
+/// Stands in for a ChannelActor: forwards every `StockChanged` to the test; its first message can
+/// hold it busy until the test opens a gate, so its one-message mailbox fills up.
+struct StockRecorder {
+    forward: tokio::sync::mpsc::UnboundedSender<StockChanged>,
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Actor for StockRecorder {
+    type Context = Context<Self>;
+}
+
+impl Handler<StockChanged> for StockRecorder {
+    type Result = ();
+
+    fn handle(&mut self, message: StockChanged, ctx: &mut Context<Self>) {
+        let _ = self.forward.send(message);
+        if let Some(gate) = self.gate.take() {
+            ctx.wait(actix::fut::wrap_future(async move {
+                let _ = gate.await;
+            }));
+        }
+    }
+}
+
+#[actix::test]
+async fn subscribers_hear_durable_changes_and_a_busy_one_gets_them_coalesced() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    let (forward, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (open_gate, gate) = tokio::sync::oneshot::channel();
+    let recorder = StockRecorder::create(|ctx| {
+        ctx.set_mailbox_capacity(1);
+        StockRecorder {
+            forward,
+            gate: Some(gate),
+        }
+    });
+    let channel = ChannelId::parse("ebay").unwrap();
+    inventory
+        .send(Subscribe {
+            channel,
+            recipient: recorder.recipient(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+
+    inventory
+        .send(apply(vec![input("r0", "HAT", "receipt", 10)]))
+        .await
+        .unwrap()
+        .unwrap();
+    // The recorder is now held by its gate: these rounds fill its mailbox and then the backlog.
+    for round in 1..=5 {
+        let movements = vec![
+            input(&format!("s{round}"), "HAT", "sale", 1),
+            input(&format!("g{round}"), "GLOVE", "receipt", 1),
+        ];
+        inventory.send(apply(movements)).await.unwrap().unwrap();
+    }
+    open_gate.send(()).unwrap();
+    let final_hat = StockLevel {
+        sku: Sku::parse("HAT").unwrap(),
+        on_hand: 10,
+        reserved: 5,
+        available: 5,
+        last_seq: 10,
+    };
+    let mut messages = Vec::new();
+    let mut levels = Vec::new();
+    // Bounded: the backlog is retried every few milliseconds; a missing delivery fails here.
+    let delivered = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = received.recv().await {
+            levels.extend(message.levels.iter().cloned());
+            messages.push(message);
+            if levels.contains(&final_hat) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        delivered,
+        Ok(true),
+        "the latest HAT level arrives: {levels:?}"
+    );
+    assert!(levels
+        .iter()
+        .any(|level| level.sku.as_str() == "GLOVE" && level.on_hand == 5));
+    assert!(
+        messages.len() < 6,
+        "6 rounds, {} messages: the backlog coalesces",
+        messages.len()
     );
 }
