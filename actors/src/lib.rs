@@ -19,4 +19,7 @@ pub mod channel;
 pub mod ids;
 pub mod inventory;
 pub mod metrics;
+pub mod ratelimit;
 pub mod storage;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod testing;

@@ -1,0 +1,717 @@
+//! The registry of limiters: one per budget, keyed the way the marketplace scopes it, with fair
+//! shares of app-wide budgets and the marketplace's throttle on top.
+//!
+//! Each budget is paced by governor limiters built on an injected [`Clock`] (reliability.md §5:
+//! `FakeRelativeClock` in tests, because governor's default clock is real time). The registry
+//! only answers "may this call go now, and if not, how long to wait"; it never sleeps, since the
+//! actor schedules its own retry on actix/tokio time (governor's futures do not follow tokio's
+//! paused time).
+//!
+//! Governor keyed limiters hold one quota for every key, while here quotas differ per key (channel
+//! overrides, tier shares), so each key gets a direct limiter of its own and this registry does
+//! governor's `retain_recent` housekeeping itself: a limiter unused for as long as its burst
+//! takes to refill is indistinguishable from a new one and is dropped.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::RateLimiter;
+use serde::{Deserialize, Serialize};
+
+use super::defaults::{Bucket, Operation, Pacing, Rate, RateLimitSpec, RemoteLimit};
+use super::overrides::{OverrideTarget, RateLimitConfigError, RateLimitOverrides};
+use super::throttle::{ThrottleGate, ThrottleSignal};
+use crate::channel::marketplace::MarketplaceError;
+use crate::channel::platform::Platform;
+use crate::ids::{ChannelId, ClientCode};
+
+type DirectLimiter<C> =
+    RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// The name under which the agency's credentials for one marketplace app are configured (never
+/// the key itself). Clients connected through the same app share its app-wide budgets.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AppId(String);
+
+impl AppId {
+    /// Creates an app id from its configured name.
+    pub fn new(name: impl Into<String>) -> Self {
+        AppId(name.into())
+    }
+
+    /// Returns the name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client's service tier, which weighs its share of an app-wide budget (DESIGN §4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceTier {
+    /// Weight 1.
+    #[default]
+    Standard,
+    /// Weight 2.
+    Premium,
+    /// Weight 4.
+    Enterprise,
+}
+
+impl ServiceTier {
+    /// Returns the tier's weight in a shared budget.
+    pub fn weight(self) -> NonZeroU32 {
+        let weight = match self {
+            ServiceTier::Standard => 1,
+            ServiceTier::Premium => 2,
+            ServiceTier::Enterprise => 4,
+        };
+        NonZeroU32::new(weight).unwrap_or(NonZeroU32::MIN)
+    }
+}
+
+/// One call the engine wants to make: who makes it, through which app, on which bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    client: ClientCode,
+    channel: ChannelId,
+    app: AppId,
+    bucket: Bucket,
+    operation: Operation,
+}
+
+impl RequestKey {
+    /// Creates the key of `operation` on a channel of `platform`, charged to the operation's own
+    /// bucket.
+    pub fn new(
+        client: ClientCode,
+        channel: ChannelId,
+        app: AppId,
+        platform: Platform,
+        operation: Operation,
+    ) -> Self {
+        let bucket = Bucket::for_operation(platform, operation);
+        Self::for_bucket(client, channel, app, bucket, operation)
+    }
+
+    /// Creates the key of a call charged to `bucket` on behalf of `operation`, for calls an
+    /// operation makes outside its own bucket (Amazon's `getOrderItems` while fetching orders,
+    /// a legacy Shopify REST connector).
+    pub fn for_bucket(
+        client: ClientCode,
+        channel: ChannelId,
+        app: AppId,
+        bucket: Bucket,
+        operation: Operation,
+    ) -> Self {
+        RequestKey {
+            client,
+            channel,
+            app,
+            bucket,
+            operation,
+        }
+    }
+
+    /// Returns the client.
+    pub fn client(&self) -> &ClientCode {
+        &self.client
+    }
+
+    /// Returns the channel.
+    pub fn channel(&self) -> &ChannelId {
+        &self.channel
+    }
+
+    /// Returns the app.
+    pub fn app(&self) -> &AppId {
+        &self.app
+    }
+
+    /// Returns the platform.
+    pub fn platform(&self) -> Platform {
+        self.bucket.platform()
+    }
+
+    /// Returns the operation.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// Returns the bucket the call is charged to.
+    pub fn bucket(&self) -> Bucket {
+        self.bucket
+    }
+
+    /// Returns the key of the budget the call draws on: the app for app-wide budgets (Etsy,
+    /// eBay), the channel (its store or seller) otherwise.
+    pub fn limiter_key(&self) -> LimiterKey {
+        let owner = if self.bucket.scope().is_app_wide() {
+            Owner::App(self.app.clone())
+        } else {
+            Owner::Channel {
+                client: self.client.clone(),
+                channel: self.channel.clone(),
+            }
+        };
+        LimiterKey {
+            bucket: self.bucket,
+            owner,
+        }
+    }
+}
+
+/// Who owns a budget.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// One channel's store or seller account (Shopify app+store, Amazon seller, Walmart seller).
+    Channel {
+        /// The client.
+        client: ClientCode,
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// An app key, shared by every client connected through it (Etsy, eBay).
+    App(AppId),
+}
+
+/// The key of one budget: a bucket and its owner. A throttle on one key never delays another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LimiterKey {
+    /// The bucket.
+    pub bucket: Bucket,
+    /// Its owner.
+    pub owner: Owner,
+}
+
+/// Why a call has to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// The marketplace throttled this key and its wait has not passed.
+    Throttled,
+    /// The budget's short-term pacing is used up.
+    Pacing,
+    /// The budget's daily quota pacing is used up.
+    DailyQuota,
+    /// The client's share of an app-wide budget is used up.
+    FairShare,
+}
+
+/// How long a call has to wait before it may be tried again, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    /// The time to wait from now.
+    pub duration: Duration,
+    /// Why.
+    pub reason: WaitReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    ShortTerm,
+    Daily,
+}
+
+/// One governor limiter in the chain a call passes, with the cells already paid for by callers
+/// whose call a later stage refused.
+///
+/// Governor cannot test a limiter without consuming from it, and it has no refund. A call passes
+/// several limiters in turn (share, daily, per second); when a later one refuses, the cells the
+/// earlier ones took stay paid to that caller and are spent by its next try, so that no capacity
+/// is lost and no share is skewed. The app's own short-term stage is checked last and so never
+/// holds a paid cell: each of its cells goes out at the instant it is taken, which keeps the
+/// per-second bound of the whole budget exact (a share's paid cell may be spent late; the shares
+/// are for fairness, the app stages for the marketplace's limit).
+struct Stage<C: Clock> {
+    window: Window,
+    rate: Rate,
+    limiter: DirectLimiter<C>,
+    last_used: Option<C::Instant>,
+    prepaid: HashMap<ClientCode, u32>,
+}
+
+impl<C: Clock + Clone> Stage<C> {
+    fn new(window: Window, rate: Rate, clock: &C) -> Self {
+        Stage {
+            window,
+            rate,
+            limiter: RateLimiter::direct_with_clock(rate.quota(), clock.clone()),
+            last_used: None,
+            prepaid: HashMap::new(),
+        }
+    }
+
+    /// Charges a call of `cost` (clamped to 1..=burst: a call bigger than the burst waits for a
+    /// full bucket rather than never passing).
+    fn charge(&self, cost: u32) -> u32 {
+        cost.clamp(1, self.rate.burst())
+    }
+
+    fn pass(&mut self, client: &ClientCode, cost: u32, now: C::Instant) -> Result<(), Duration> {
+        let charge = self.charge(cost);
+        let prepaid = self.prepaid.get(client).copied().unwrap_or(0);
+        let Some(need) = NonZeroU32::new(charge.saturating_sub(prepaid)) else {
+            return Ok(());
+        };
+        match self.limiter.check_n(need) {
+            Ok(Ok(())) => {
+                *self.prepaid.entry(client.clone()).or_insert(0) += need.get();
+                self.last_used = Some(now);
+                Ok(())
+            }
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(now)),
+            // `need` never exceeds the burst; were it to, a full refill is the safe wait.
+            Err(_insufficient) => Err(self.rate.refill_time()),
+        }
+    }
+
+    fn settle(&mut self, client: &ClientCode, cost: u32) {
+        let charge = self.charge(cost);
+        if let Some(prepaid) = self.prepaid.get_mut(client) {
+            *prepaid = prepaid.saturating_sub(charge);
+            if *prepaid == 0 {
+                self.prepaid.remove(client);
+            }
+        }
+    }
+
+    fn is_fresh(&self, now: C::Instant) -> bool {
+        let refilled = match self.last_used {
+            None => true,
+            Some(used) => Duration::from(now.duration_since(used)) >= self.rate.refill_time(),
+        };
+        refilled && self.prepaid.is_empty()
+    }
+}
+
+/// Builds the chain of a pacing: the daily stage first, the short-term stage last.
+fn stages<C: Clock + Clone>(pacing: Pacing, clock: &C) -> Vec<Stage<C>> {
+    let daily = pacing
+        .daily
+        .map(|rate| Stage::new(Window::Daily, rate, clock));
+    let short_term = pacing
+        .short_term
+        .map(|rate| Stage::new(Window::ShortTerm, rate, clock));
+    daily.into_iter().chain(short_term).collect()
+}
+
+fn share_of(pacing: Pacing, weight: u32, total: u32) -> Pacing {
+    Pacing {
+        short_term: pacing.short_term.map(|rate| rate.share(weight, total)),
+        daily: pacing.daily.map(|rate| rate.share(weight, total)),
+    }
+}
+
+/// A client's share of an app-wide budget, built for one weight out of one total.
+struct Share<C: Clock> {
+    weights: (u32, u32),
+    stages: Vec<Stage<C>>,
+}
+
+/// Everything the registry keeps for one budget key.
+struct BucketState<C: Clock> {
+    remote: RemoteLimit,
+    gate: ThrottleGate<C::Instant>,
+    guards: Vec<Stage<C>>,
+    shares: HashMap<ClientCode, Share<C>>,
+}
+
+impl<C: Clock + Clone> BucketState<C> {
+    fn new(remote: RemoteLimit, clock: &C) -> Self {
+        BucketState {
+            remote,
+            gate: ThrottleGate::new(),
+            guards: stages(remote.pacing(), clock),
+            shares: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds the limiters when the configured limit changed since they were built; the
+    /// throttle gate stays, since the marketplace's word does not change with our configuration.
+    fn follow(&mut self, remote: RemoteLimit, clock: &C) {
+        if self.remote != remote {
+            self.remote = remote;
+            self.guards = stages(remote.pacing(), clock);
+            self.shares.clear();
+        }
+    }
+
+    fn is_idle(&self, now: C::Instant) -> bool {
+        self.gate.is_open(now)
+            && self.shares.is_empty()
+            && self.guards.iter().all(|stage| stage.is_fresh(now))
+    }
+}
+
+struct ChannelEntry {
+    platform: Platform,
+    app: AppId,
+    remotes: BTreeMap<Bucket, RemoteLimit>,
+}
+
+struct Registry<C: Clock> {
+    channels: HashMap<(ClientCode, ChannelId), ChannelEntry>,
+    apps: HashMap<(Platform, AppId), BTreeMap<Bucket, RemoteLimit>>,
+    weights: HashMap<ClientCode, NonZeroU32>,
+    members: HashMap<(Platform, AppId), BTreeSet<ClientCode>>,
+    buckets: HashMap<LimiterKey, BucketState<C>>,
+}
+
+impl<C: Clock> Registry<C> {
+    /// Returns the limit a request's bucket has: the app's or the channel's override, or the
+    /// default.
+    fn remote_for(&self, request: &RequestKey) -> RemoteLimit {
+        let bucket = request.bucket;
+        let configured = if bucket.scope().is_app_wide() {
+            self.apps
+                .get(&(request.platform(), request.app.clone()))
+                .and_then(|remotes| remotes.get(&bucket))
+        } else {
+            self.channels
+                .get(&(request.client.clone(), request.channel.clone()))
+                .filter(|entry| entry.platform == request.platform() && entry.app == request.app)
+                .and_then(|entry| entry.remotes.get(&bucket))
+        };
+        configured
+            .copied()
+            .unwrap_or_else(|| bucket.default_limit())
+    }
+
+    fn weight(&self, client: &ClientCode) -> u32 {
+        self.weights
+            .get(client)
+            .copied()
+            .unwrap_or_else(|| ServiceTier::Standard.weight())
+            .get()
+    }
+
+    /// Returns the client's weight and the total weight of the app's clients, the client
+    /// included even if it never registered.
+    fn share_weights(&self, request: &RequestKey) -> (u32, u32) {
+        let own = self.weight(&request.client);
+        let others: u32 = self
+            .members
+            .get(&(request.platform(), request.app.clone()))
+            .into_iter()
+            .flatten()
+            .filter(|member| **member != request.client)
+            .map(|member| self.weight(member))
+            .sum();
+        (own, own + others)
+    }
+
+    /// Drops the client from the app's members unless another of its channels still uses it.
+    fn leave_app_if_unused(&mut self, client: &ClientCode, platform: Platform, app: &AppId) {
+        let still_used = self.channels.iter().any(|((other_client, _), entry)| {
+            other_client == client && entry.platform == platform && entry.app == *app
+        });
+        if !still_used {
+            if let Some(members) = self.members.get_mut(&(platform, app.clone())) {
+                members.remove(client);
+                if members.is_empty() {
+                    self.members.remove(&(platform, app.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The engine's rate limiters: a registry of budgets keyed the way each platform scopes them,
+/// shared by every ChannelActor (wrap it in an `Arc`). Generic over governor's [`Clock`] so that
+/// tests run on `FakeRelativeClock`.
+pub struct RateLimiters<C: Clock = DefaultClock> {
+    clock: C,
+    registry: Mutex<Registry<C>>,
+}
+
+impl RateLimiters<DefaultClock> {
+    /// Creates an empty registry on the real clock.
+    pub fn new() -> Self {
+        Self::with_clock(DefaultClock::default())
+    }
+}
+
+impl Default for RateLimiters<DefaultClock> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> fmt::Debug for RateLimiters<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let registry = self.lock();
+        f.debug_struct("RateLimiters")
+            .field("channels", &registry.channels.len())
+            .field("apps", &registry.apps.len())
+            .field("keys", &registry.buckets.len())
+            .finish()
+    }
+}
+
+impl<C: Clock> RateLimiters<C> {
+    fn lock(&self) -> MutexGuard<'_, Registry<C>> {
+        // Every update leaves the registry consistent before anything can panic, so a poisoned
+        // lock still guards valid state.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<C: Clock + Clone> RateLimiters<C> {
+    /// Creates an empty registry on `clock`.
+    pub fn with_clock(clock: C) -> Self {
+        RateLimiters {
+            clock,
+            registry: Mutex::new(Registry {
+                channels: HashMap::new(),
+                apps: HashMap::new(),
+                weights: HashMap::new(),
+                members: HashMap::new(),
+                buckets: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Returns the registry's clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Registers a channel with its overrides (validated: errors say what is wrong) and makes its
+    /// client a member of the app's shared budgets. Registering again with the same settings
+    /// changes nothing, so a restarted actor does not get a fresh burst.
+    pub fn register_channel(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+        platform: Platform,
+        app: &AppId,
+        overrides: &RateLimitOverrides,
+    ) -> Result<(), RateLimitConfigError> {
+        let remotes = overrides.resolve(platform, OverrideTarget::Channel)?;
+        let mut registry = self.lock();
+        let previous = registry.channels.insert(
+            (client.clone(), channel.clone()),
+            ChannelEntry {
+                platform,
+                app: app.clone(),
+                remotes,
+            },
+        );
+        if let Some(previous) = previous {
+            registry.leave_app_if_unused(client, previous.platform, &previous.app);
+        }
+        registry
+            .members
+            .entry((platform, app.clone()))
+            .or_default()
+            .insert(client.clone());
+        Ok(())
+    }
+
+    /// Forgets a channel; its client leaves the app's shared budgets unless another of its
+    /// channels uses the same app, and the remaining clients' shares grow.
+    pub fn remove_channel(&self, client: &ClientCode, channel: &ChannelId) {
+        let mut registry = self.lock();
+        if let Some(entry) = registry.channels.remove(&(client.clone(), channel.clone())) {
+            registry.leave_app_if_unused(client, entry.platform, &entry.app);
+        }
+    }
+
+    /// Sets the overrides of an app's shared budgets (Etsy's QPS and QPD, eBay's daily quotas),
+    /// validated: errors say what is wrong.
+    pub fn configure_app(
+        &self,
+        platform: Platform,
+        app: &AppId,
+        overrides: &RateLimitOverrides,
+    ) -> Result<(), RateLimitConfigError> {
+        let remotes = overrides.resolve(platform, OverrideTarget::App)?;
+        self.lock().apps.insert((platform, app.clone()), remotes);
+        Ok(())
+    }
+
+    /// Sets a client's weight in shared budgets from its service tier.
+    pub fn set_tier(&self, client: &ClientCode, tier: ServiceTier) {
+        self.set_share_weight(client, tier.weight());
+    }
+
+    /// Sets a client's weight in shared budgets.
+    pub fn set_share_weight(&self, client: &ClientCode, weight: NonZeroU32) {
+        self.lock().weights.insert(client.clone(), weight);
+    }
+
+    /// Forgets a client: its channels, weight, memberships and limiter state.
+    pub fn remove_client(&self, client: &ClientCode) {
+        let mut registry = self.lock();
+        registry
+            .channels
+            .retain(|(channel_client, _), _| channel_client != client);
+        registry.weights.remove(client);
+        registry.members.retain(|_, members| {
+            members.remove(client);
+            !members.is_empty()
+        });
+        registry.buckets.retain(|key, state| {
+            state.shares.remove(client);
+            !matches!(&key.owner, Owner::Channel { client: owner, .. } if owner == client)
+        });
+    }
+
+    /// Returns the spec a request is limited by: the default with the channel's or app's
+    /// override applied.
+    pub fn effective_spec(&self, request: &RequestKey) -> RateLimitSpec {
+        let remote = self.lock().remote_for(request);
+        RateLimitSpec {
+            remote,
+            ..RateLimitSpec::for_bucket(request.bucket, request.operation)
+        }
+    }
+
+    /// Returns the pacing the request's client gets: its share of an app-wide budget, or the
+    /// whole budget of its own store or seller.
+    pub fn pacing(&self, request: &RequestKey) -> Pacing {
+        let registry = self.lock();
+        let pacing = registry.remote_for(request).pacing();
+        if request.bucket.scope().is_app_wide() {
+            let (weight, total) = registry.share_weights(request);
+            share_of(pacing, weight, total)
+        } else {
+            pacing
+        }
+    }
+
+    /// Takes `cost` (in the bucket's unit: points on Shopify GraphQL, calls elsewhere) from the
+    /// request's budget if the call may go now; otherwise says how long to wait, and takes
+    /// nothing that would be lost.
+    ///
+    /// A client that calls before registering is made a member of the app's shared budgets with
+    /// its current weight (Standard unless set), so that every caller has a share.
+    pub fn check(&self, request: &RequestKey, cost: u32) -> Result<(), Wait> {
+        let now = self.clock.now();
+        let mut registry = self.lock();
+        let remote = registry.remote_for(request);
+        let app_wide = request.bucket.scope().is_app_wide();
+        let weights = if app_wide {
+            registry
+                .members
+                .entry((request.platform(), request.app.clone()))
+                .or_default()
+                .insert(request.client.clone());
+            Some(registry.share_weights(request))
+        } else {
+            None
+        };
+        let state = registry
+            .buckets
+            .entry(request.limiter_key())
+            .or_insert_with(|| BucketState::new(remote, &self.clock));
+        state.follow(remote, &self.clock);
+        if let Some(duration) = state.gate.wait_from(now) {
+            return Err(Wait {
+                duration,
+                reason: WaitReason::Throttled,
+            });
+        }
+
+        let client = &request.client;
+        if let Some(weights) = weights {
+            // Shares are recomputed when a client joins or leaves the app or a weight changes:
+            // the new share starts fresh, and the app-wide guards still bound the sum.
+            let pacing = share_of(state.remote.pacing(), weights.0, weights.1);
+            let fresh = || Share {
+                weights,
+                stages: stages(pacing, &self.clock),
+            };
+            let share = match state.shares.entry(client.clone()) {
+                Entry::Occupied(entry) => {
+                    let share = entry.into_mut();
+                    if share.weights != weights {
+                        *share = fresh();
+                    }
+                    share
+                }
+                Entry::Vacant(entry) => entry.insert(fresh()),
+            };
+            for stage in &mut share.stages {
+                stage.pass(client, cost, now).map_err(|duration| Wait {
+                    duration,
+                    reason: WaitReason::FairShare,
+                })?;
+            }
+        }
+        for stage in &mut state.guards {
+            stage.pass(client, cost, now).map_err(|duration| Wait {
+                duration,
+                reason: match stage.window {
+                    Window::Daily => WaitReason::DailyQuota,
+                    Window::ShortTerm => WaitReason::Pacing,
+                },
+            })?;
+        }
+
+        // Every stage passed: the cells paid for this call are spent.
+        if let Some(share) = state.shares.get_mut(client) {
+            for stage in &mut share.stages {
+                stage.settle(client, cost);
+            }
+        }
+        for stage in &mut state.guards {
+            stage.settle(client, cost);
+        }
+        Ok(())
+    }
+
+    /// Closes the request's key for as long as the marketplace said (or the default 1 s), so
+    /// nothing is sent on it until then; other keys are untouched. Returns the wait.
+    pub fn throttled(&self, request: &RequestKey, signal: ThrottleSignal) -> Duration {
+        let wait = signal.wait();
+        let now = self.clock.now();
+        let mut registry = self.lock();
+        let remote = registry.remote_for(request);
+        registry
+            .buckets
+            .entry(request.limiter_key())
+            .or_insert_with(|| BucketState::new(remote, &self.clock))
+            .gate
+            .close_for(now, wait);
+        wait
+    }
+
+    /// Applies a failed call's throttle, if the error is one, and returns the wait it imposed.
+    pub fn record_error(&self, request: &RequestKey, error: &MarketplaceError) -> Option<Duration> {
+        ThrottleSignal::from_error(error).map(|signal| self.throttled(request, signal))
+    }
+
+    /// Drops the state of keys that are indistinguishable from new ones (unused for as long as
+    /// their bursts take to refill, no throttle pending, nothing prepaid), so that keys do not
+    /// pile up (reliability.md §5, "Memory"). Call it on a timer, every few minutes.
+    pub fn retain_recent(&self) {
+        let now = self.clock.now();
+        let mut registry = self.lock();
+        registry.buckets.retain(|_, state| {
+            state
+                .shares
+                .retain(|_, share| !share.stages.iter().all(|stage| stage.is_fresh(now)));
+            !state.is_idle(now)
+        });
+        registry.buckets.shrink_to_fit();
+    }
+
+    /// Returns the number of budget keys holding limiter state.
+    pub fn len(&self) -> usize {
+        self.lock().buckets.len()
+    }
+
+    /// Tells whether no budget key holds limiter state.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,1023 @@
+//! An in-memory marketplace for the engine's actor tests.
+//!
+//! `FakeMarketplace` implements the [`Marketplace`] port for a chosen [`Platform`] and behaves the
+//! way the engine must survive a real one behaving:
+//!
+//! - it holds one listed quantity per SKU and applies pushes to them, with Shopify-style
+//!   compare-and-set when [`Platform::compare_and_set`] says so, refusing batches larger than
+//!   [`Platform::batch_size`];
+//! - it keeps its own token bucket and answers `Throttled` with a `retry_after` when it is empty;
+//! - it sells units itself ([`FakeMarketplace::sell`]): only what the listing shows, decrementing
+//!   the listing and logging an order event that [`Marketplace::fetch_orders`] returns;
+//! - faults can be injected: throttle everything, fail everything, fail the next `n` calls, fail one
+//!   SKU's items, and answer every call only after a latency.
+//!
+//! All time is tokio time ([`tokio::time::Instant`], [`tokio::time::sleep`]), so the fake is
+//! deterministic under paused time: an idle runtime jumps straight to the next refill or answer.
+//!
+//! # How a call is answered
+//!
+//! A call does nothing until its future is polled. Once polled it first sleeps the configured
+//! latency, then is answered atomically at that instant ("now" below), in this order:
+//!
+//! 1. [`FakeMarketplace::set_throttle_all`] → `Throttled` (no token taken);
+//! 2. the token bucket: without enough tokens → `Throttled { retry_after: Some(wait) }`, `wait` being
+//!    exactly the time until the call's cost is available; otherwise the tokens are taken;
+//! 3. [`FakeMarketplace::fail_next`], then [`FakeMarketplace::set_fail_all`] → that error (the
+//!    call got past the gateway, so its tokens are spent, and nothing is applied);
+//! 4. validation (batch size, cursor) → `Permanent { kind: Invalid }` (tokens spent);
+//! 5. the call itself: a push sets listings and logs each confirmed item with "now".
+//!
+//! Every answer is counted: [`FakeMarketplace::requests`] counts them all, and each falls into
+//! exactly one of `throttled_replies`, `failed_replies`, `pushes`, `reads` or `fetches`. A
+//! `Throttled` error injected through `fail_all`/`fail_next` counts as a throttled reply too.
+//!
+//! # Compare-and-set
+//!
+//! On a compare-and-set platform an item with `previous: Some(p)` is applied only when the listing
+//! shows exactly `p`; otherwise it is answered `Stale { actual }` (`actual: None` when the SKU was
+//! never listed) and the listing is left alone. An item with `previous: None` follows
+//! [`NoPrevious`]: by default ([`NoPrevious::SetIfUnlisted`]) it is applied only when the SKU has
+//! never been listed, so an engine that lost its confirmed quantity cannot blindly overwrite a
+//! post-sale decrement in a test; [`NoPrevious::SetAlways`] models Shopify's literal
+//! `changeFromQuantity: null` (check skipped). On other platforms `previous` is ignored.
+//!
+//! A push to a SKU that has no listing yet creates it (the fake treats every SKU as listed);
+//! [`Marketplace::read_quantities`] leaves SKUs without a listing out of its answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::channel::marketplace::{
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
+};
+use crate::channel::platform::Platform;
+use crate::ids::Sku;
+
+/// The `retry_after` of the replies throttled by [`FakeMarketplace::set_throttle_all`].
+pub const THROTTLE_ALL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The default number of order events per [`Marketplace::fetch_orders`] page.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// A kind of marketplace call, for per-call token costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// [`Marketplace::push_quantities`].
+    Push,
+    /// [`Marketplace::read_quantities`].
+    Read,
+    /// [`Marketplace::fetch_orders`].
+    Fetch,
+}
+
+/// What a compare-and-set platform does with an item whose `previous` is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NoPrevious {
+    /// Applies the item only when the SKU has never been listed; otherwise answers `Stale`.
+    #[default]
+    SetIfUnlisted,
+    /// Applies the item unconditionally (Shopify's `changeFromQuantity: null`).
+    SetAlways,
+}
+
+/// One item the fake confirmed, with the tokio instant of the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmedPush {
+    /// The instant the push was answered (after any latency).
+    pub at: Instant,
+    /// The SKU.
+    pub sku: Sku,
+    /// The quantity now listed.
+    pub quantity: u32,
+    /// The ledger sequence number the engine sent with the item.
+    pub ledger_seq: u64,
+}
+
+/// Why [`FakeMarketplace::sell`] refused a purchase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SaleRefused {
+    /// A purchase of zero units.
+    #[error("a sale must be of at least one unit")]
+    ZeroUnits,
+    /// The listing shows fewer units than asked for.
+    #[error("cannot sell {requested} of {sku}: the listing shows {listed}")]
+    NotEnoughListed {
+        /// The SKU.
+        sku: Sku,
+        /// The units the buyer asked for.
+        requested: u32,
+        /// What the listing shows (0 when never listed).
+        listed: u32,
+    },
+}
+
+/// A token bucket kept as GCRA in integer tokio time, so waits are exact under paused time.
+#[derive(Debug, Clone)]
+struct Bucket {
+    /// The most tokens the bucket holds.
+    capacity: u32,
+    /// The time one token takes to refill.
+    interval: Duration,
+    /// The theoretical arrival time: when the bucket will be full again (`None`: full).
+    tat: Option<Instant>,
+}
+
+impl Bucket {
+    fn new(capacity: u32, per_second: f64) -> Self {
+        assert!(capacity >= 1, "a bucket holds at least one token");
+        assert!(
+            per_second.is_finite() && per_second > 0.0,
+            "the refill rate must be positive"
+        );
+        Self {
+            capacity,
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            tat: None,
+        }
+    }
+
+    /// Takes `cost` tokens at `now`, or says how long until they are there.
+    fn try_take(&mut self, now: Instant, cost: u32) -> Result<(), Duration> {
+        let tat = self.tat.map_or(now, |tat| tat.max(now));
+        let new_tat = tat + self.interval.saturating_mul(cost);
+        let allowed_at = new_tat.checked_sub(self.interval.saturating_mul(self.capacity));
+        match allowed_at {
+            Some(at) if at > now => Err(at - now),
+            _ => {
+                self.tat = Some(new_tat);
+                Ok(())
+            }
+        }
+    }
+
+    /// The tokens in the bucket at `now` (fractional while refilling).
+    fn tokens(&self, now: Instant) -> f64 {
+        let owed = self
+            .tat
+            .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+        f64::from(self.capacity) - owed.as_secs_f64() / self.interval.as_secs_f64()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    listings: HashMap<Sku, u32>,
+    orders: Vec<OrderEvent>,
+    push_log: Vec<ConfirmedPush>,
+    bucket: Option<Bucket>,
+    costs: HashMap<Call, u32>,
+    page_size: usize,
+    no_previous: NoPrevious,
+    latency: Duration,
+    throttle_all: bool,
+    fail_all: Option<MarketplaceError>,
+    fail_next: Option<(u32, MarketplaceError)>,
+    item_failures: HashMap<Sku, MarketplaceError>,
+    requests: u64,
+    throttled_replies: u64,
+    failed_replies: u64,
+    pushes: u64,
+    reads: u64,
+    fetches: u64,
+}
+
+impl State {
+    fn cost(&self, call: Call) -> u32 {
+        self.costs.get(&call).copied().unwrap_or(1)
+    }
+
+    /// Runs the gates shared by every call (throttling and injected faults).
+    fn admit(&mut self, call: Call, now: Instant) -> Result<(), MarketplaceError> {
+        if self.throttle_all {
+            return Err(MarketplaceError::Throttled {
+                retry_after: Some(THROTTLE_ALL_RETRY_AFTER),
+            });
+        }
+        let cost = self.cost(call);
+        if let Some(bucket) = &mut self.bucket {
+            bucket
+                .try_take(now, cost)
+                .map_err(|wait| MarketplaceError::Throttled {
+                    retry_after: Some(wait),
+                })?;
+        }
+        if let Some((remaining, error)) = self.fail_next.take() {
+            if remaining > 1 {
+                self.fail_next = Some((remaining - 1, error.clone()));
+            }
+            if remaining > 0 {
+                return Err(error);
+            }
+        }
+        match &self.fail_all {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn count(&mut self, call: Call, ok: bool, error: Option<&MarketplaceError>) {
+        self.requests += 1;
+        match error {
+            Some(MarketplaceError::Throttled { .. }) => self.throttled_replies += 1,
+            Some(_) => self.failed_replies += 1,
+            None if ok => match call {
+                Call::Push => self.pushes += 1,
+                Call::Read => self.reads += 1,
+                Call::Fetch => self.fetches += 1,
+            },
+            None => {}
+        }
+    }
+
+    fn push(
+        &mut self,
+        platform: Platform,
+        items: Vec<PushItem>,
+        now: Instant,
+    ) -> Result<Vec<PushOutcome>, MarketplaceError> {
+        if items.len() > platform.batch_size() {
+            return Err(invalid(format!(
+                "{} items in one push; {platform} takes at most {}",
+                items.len(),
+                platform.batch_size()
+            )));
+        }
+        let outcomes = items
+            .into_iter()
+            .map(|item| {
+                if let Some(error) = self.item_failures.get(&item.sku) {
+                    return PushOutcome::Failed {
+                        sku: item.sku,
+                        error: error.clone(),
+                    };
+                }
+                let current = self.listings.get(&item.sku).copied();
+                if platform.compare_and_set() {
+                    let matches = match item.previous {
+                        Some(previous) => current == Some(previous),
+                        None => match self.no_previous {
+                            NoPrevious::SetIfUnlisted => current.is_none(),
+                            NoPrevious::SetAlways => true,
+                        },
+                    };
+                    if !matches {
+                        return PushOutcome::Stale {
+                            sku: item.sku,
+                            actual: current,
+                        };
+                    }
+                }
+                self.listings.insert(item.sku.clone(), item.quantity);
+                self.push_log.push(ConfirmedPush {
+                    at: now,
+                    sku: item.sku.clone(),
+                    quantity: item.quantity,
+                    ledger_seq: item.ledger_seq,
+                });
+                PushOutcome::Confirmed {
+                    sku: item.sku,
+                    quantity: item.quantity,
+                }
+            })
+            .collect();
+        Ok(outcomes)
+    }
+
+    fn read(&self, skus: Vec<Sku>) -> Vec<ListedQuantity> {
+        skus.into_iter()
+            .filter_map(|sku| {
+                let quantity = *self.listings.get(&sku)?;
+                Some(ListedQuantity { sku, quantity })
+            })
+            .collect()
+    }
+
+    fn fetch(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
+        let start = match cursor {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .ok()
+                .filter(|&index| index <= self.orders.len())
+                .ok_or_else(|| invalid(format!("unknown order cursor {cursor:?}")))?,
+        };
+        let end = (start + self.page_size).min(self.orders.len());
+        Ok(OrderPage {
+            events: self.orders[start..end].to_vec(),
+            next_cursor: end.to_string(),
+            more: end < self.orders.len(),
+        })
+    }
+}
+
+fn invalid(message: String) -> MarketplaceError {
+    MarketplaceError::Permanent {
+        kind: PermanentKind::Invalid,
+        message,
+    }
+}
+
+/// An in-memory marketplace whose clones share one state (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct FakeMarketplace {
+    platform: Platform,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeMarketplace {
+    /// Creates an empty marketplace of `platform`, without rate limit, latency or faults.
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            platform,
+            state: Arc::new(Mutex::new(State {
+                listings: HashMap::new(),
+                orders: Vec::new(),
+                push_log: Vec::new(),
+                bucket: None,
+                costs: HashMap::new(),
+                page_size: DEFAULT_PAGE_SIZE,
+                no_previous: NoPrevious::default(),
+                latency: Duration::ZERO,
+                throttle_all: false,
+                fail_all: None,
+                fail_next: None,
+                item_failures: HashMap::new(),
+                requests: 0,
+                throttled_replies: 0,
+                failed_replies: 0,
+                pushes: 0,
+                reads: 0,
+                fetches: 0,
+            })),
+        }
+    }
+
+    /// Gives the marketplace a full token bucket of `capacity` tokens refilled at `per_second`.
+    ///
+    /// Panics when `capacity` is 0, `per_second` is not positive, or a call cost exceeds `capacity`.
+    pub fn with_bucket(self, capacity: u32, per_second: f64) -> Self {
+        {
+            let mut state = self.lock();
+            assert!(
+                state.costs.values().all(|&cost| cost <= capacity),
+                "a call cost exceeds the bucket capacity"
+            );
+            state.bucket = Some(Bucket::new(capacity, per_second));
+        }
+        self
+    }
+
+    /// Sets how many tokens one `call` takes (1 by default).
+    ///
+    /// Panics when the cost exceeds the capacity of the bucket, as such a call could never pass.
+    pub fn with_cost(self, call: Call, cost: u32) -> Self {
+        {
+            let mut state = self.lock();
+            if let Some(bucket) = &state.bucket {
+                assert!(
+                    cost <= bucket.capacity,
+                    "a call cost exceeds the bucket capacity"
+                );
+            }
+            state.costs.insert(call, cost);
+        }
+        self
+    }
+
+    /// Sets how many order events one `fetch_orders` page holds (panics on 0).
+    pub fn with_page_size(self, page_size: usize) -> Self {
+        assert!(page_size >= 1, "a page holds at least one event");
+        self.lock().page_size = page_size;
+        self
+    }
+
+    /// Sets what compare-and-set does with `previous: None` (default `SetIfUnlisted`).
+    pub fn with_no_previous(self, no_previous: NoPrevious) -> Self {
+        self.lock().no_previous = no_previous;
+        self
+    }
+
+    /// Lists `quantity` of `sku` as a seller's own edit would: no call, no push log entry.
+    pub fn set_listing(&self, sku: &Sku, quantity: u32) {
+        self.lock().listings.insert(sku.clone(), quantity);
+    }
+
+    /// Returns what the listing of `sku` shows (`None` when never listed).
+    pub fn listing(&self, sku: &Sku) -> Option<u32> {
+        self.lock().listings.get(sku).copied()
+    }
+
+    /// Returns a copy of every listing.
+    pub fn listings(&self) -> HashMap<Sku, u32> {
+        self.lock().listings.clone()
+    }
+
+    /// Sells `units` of `sku` to a buyer when the listing shows at least that many, decrementing
+    /// the listing and logging a `Sale` event for `fetch_orders`.
+    ///
+    /// Sales bypass the rate limit and injected faults: buyers do not use the seller's API.
+    pub fn sell(&self, sku: &Sku, units: u32) -> Result<OrderEvent, SaleRefused> {
+        if units == 0 {
+            return Err(SaleRefused::ZeroUnits);
+        }
+        let mut state = self.lock();
+        let listed = state.listings.get(sku).copied().unwrap_or(0);
+        if listed < units {
+            return Err(SaleRefused::NotEnoughListed {
+                sku: sku.clone(),
+                requested: units,
+                listed,
+            });
+        }
+        state.listings.insert(sku.clone(), listed - units);
+        let event = OrderEvent {
+            external_order_id: format!("FAKE-{}", state.orders.len() + 1),
+            line: 1,
+            version: "1".to_string(),
+            sku: sku.clone(),
+            kind: OrderEventKind::Sale,
+            quantity: units,
+        };
+        state.orders.push(event.clone());
+        Ok(event)
+    }
+
+    /// Appends `event` to the order log as is (duplicates, cancels), leaving listings alone.
+    pub fn inject_order(&self, event: OrderEvent) {
+        self.lock().orders.push(event);
+    }
+
+    /// Returns a copy of the order log, oldest first.
+    pub fn orders(&self) -> Vec<OrderEvent> {
+        self.lock().orders.clone()
+    }
+
+    /// Throttles every call while `on`, answering `retry_after: THROTTLE_ALL_RETRY_AFTER`.
+    pub fn set_throttle_all(&self, on: bool) {
+        self.lock().throttle_all = on;
+    }
+
+    /// Fails every call that gets past throttling with `error` while `Some`.
+    pub fn set_fail_all(&self, error: Option<MarketplaceError>) {
+        self.lock().fail_all = error;
+    }
+
+    /// Fails the next `n` calls that get past throttling with `error` (replacing any earlier one).
+    pub fn fail_next(&self, n: u32, error: MarketplaceError) {
+        self.lock().fail_next = (n > 0).then_some((n, error));
+    }
+
+    /// Answers every item of `sku` in a push with `Failed { error }` while `Some` (eBay's 207).
+    pub fn set_item_failure(&self, sku: &Sku, error: Option<MarketplaceError>) {
+        let mut state = self.lock();
+        match error {
+            Some(error) => state.item_failures.insert(sku.clone(), error),
+            None => state.item_failures.remove(sku),
+        };
+    }
+
+    /// Makes every call sleep `latency` of tokio time before it is answered.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// Returns the tokens in the bucket now (`None` without a bucket).
+    pub fn bucket_tokens(&self) -> Option<f64> {
+        let now = Instant::now();
+        self.lock().bucket.as_ref().map(|bucket| bucket.tokens(now))
+    }
+
+    /// Returns the number of calls answered, whatever the answer.
+    pub fn requests(&self) -> u64 {
+        self.lock().requests
+    }
+
+    /// Returns the number of calls answered `Throttled`.
+    pub fn throttled_replies(&self) -> u64 {
+        self.lock().throttled_replies
+    }
+
+    /// Returns the number of calls answered with an error other than `Throttled`.
+    pub fn failed_replies(&self) -> u64 {
+        self.lock().failed_replies
+    }
+
+    /// Returns the number of push calls accepted (answered with per-item outcomes).
+    pub fn pushes(&self) -> u64 {
+        self.lock().pushes
+    }
+
+    /// Returns the number of read calls answered successfully.
+    pub fn reads(&self) -> u64 {
+        self.lock().reads
+    }
+
+    /// Returns the number of order fetches answered successfully.
+    pub fn fetches(&self) -> u64 {
+        self.lock().fetches
+    }
+
+    /// Returns a copy of the log of confirmed push items, in confirmation order.
+    pub fn push_log(&self) -> Vec<ConfirmedPush> {
+        self.lock().push_log.clone()
+    }
+
+    /// Returns the confirmed push items of `sku`, in confirmation order.
+    pub fn pushes_of(&self, sku: &Sku) -> Vec<ConfirmedPush> {
+        self.lock()
+            .push_log
+            .iter()
+            .filter(|push| &push.sku == sku)
+            .cloned()
+            .collect()
+    }
+
+    /// Returns the last confirmed push item of `sku`, if any.
+    pub fn last_push(&self, sku: &Sku) -> Option<ConfirmedPush> {
+        self.lock()
+            .push_log
+            .iter()
+            .rev()
+            .find(|push| &push.sku == sku)
+            .cloned()
+    }
+
+    /// Returns when a push first confirmed `quantity` for `sku` (for example the zero-out).
+    pub fn first_confirmed(&self, sku: &Sku, quantity: u32) -> Option<Instant> {
+        self.lock()
+            .push_log
+            .iter()
+            .find(|push| &push.sku == sku && push.quantity == quantity)
+            .map(|push| push.at)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps the latency, then answers `call` through the shared gates and `body`, counting it.
+    async fn answer<T>(
+        self,
+        call: Call,
+        body: impl FnOnce(&mut State, Instant) -> Result<T, MarketplaceError>,
+    ) -> Result<T, MarketplaceError> {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        let result = state.admit(call, now).and_then(|()| body(&mut state, now));
+        state.count(call, result.is_ok(), result.as_ref().err());
+        result
+    }
+}
+
+impl Marketplace for FakeMarketplace {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let platform = self.platform;
+        Box::pin(self.clone().answer(Call::Push, move |state, now| {
+            state.push(platform, items, now)
+        }))
+    }
+
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        Box::pin(
+            self.clone()
+                .answer(Call::Read, move |state, _| Ok(state.read(skus))),
+        )
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        Box::pin(
+            self.clone()
+                .answer(Call::Fetch, move |state, _| state.fetch(cursor)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::advance;
+
+    fn sku(value: &str) -> Sku {
+        Sku::parse(value).unwrap()
+    }
+
+    fn item(value: &str, quantity: u32, previous: Option<u32>) -> PushItem {
+        PushItem {
+            sku: sku(value),
+            quantity,
+            previous,
+            ledger_seq: 1,
+        }
+    }
+
+    fn throttled_after(result: Result<impl std::fmt::Debug, MarketplaceError>) -> Duration {
+        match result {
+            Err(MarketplaceError::Throttled {
+                retry_after: Some(wait),
+            }) => wait,
+            other => panic!("expected a throttled reply, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_throttles_beyond_capacity_and_refills_at_the_rate() {
+        let fake = FakeMarketplace::new(Platform::Shopify).with_bucket(2, 4.0);
+        let a = sku("A");
+        assert!(fake.read_quantities(vec![a.clone()]).await.is_ok());
+        assert!(fake.fetch_orders(None).await.is_ok());
+        let wait = throttled_after(fake.read_quantities(vec![a.clone()]).await);
+        assert_eq!(wait, Duration::from_millis(250));
+        assert_eq!(fake.throttled_replies(), 1);
+
+        advance(Duration::from_millis(100)).await;
+        let wait = throttled_after(fake.push_quantities(vec![item("A", 1, None)]).await);
+        assert_eq!(
+            wait,
+            Duration::from_millis(150),
+            "throttled calls take no token"
+        );
+        assert_eq!(fake.listing(&a), None, "a throttled push is not applied");
+
+        advance(wait).await;
+        assert!(fake.push_quantities(vec![item("A", 1, None)]).await.is_ok());
+        assert!(fake.read_quantities(vec![a.clone()]).await.is_err());
+
+        // A long idle refills to capacity and no further.
+        advance(Duration::from_secs(60)).await;
+        assert_eq!(fake.bucket_tokens(), Some(2.0));
+        assert!(fake.read_quantities(vec![a.clone()]).await.is_ok());
+        assert!(fake.read_quantities(vec![a.clone()]).await.is_ok());
+        assert!(fake.read_quantities(vec![a.clone()]).await.is_err());
+
+        assert_eq!(fake.requests(), 9);
+        assert_eq!(fake.throttled_replies(), 4);
+        assert_eq!(
+            (fake.pushes(), fake.reads(), fake.fetches()),
+            (1, 3, 1),
+            "accepted calls by kind"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn call_costs_and_slow_rates_give_exact_waits() {
+        let fake = FakeMarketplace::new(Platform::Ebay)
+            .with_bucket(10, 0.5)
+            .with_cost(Call::Push, 10);
+        assert!(fake.push_quantities(vec![item("A", 3, None)]).await.is_ok());
+        let wait = throttled_after(fake.read_quantities(vec![]).await);
+        assert_eq!(wait, Duration::from_secs(2), "one token at 0.5 per second");
+        let wait = throttled_after(fake.push_quantities(vec![item("A", 4, None)]).await);
+        assert_eq!(
+            wait,
+            Duration::from_secs(20),
+            "ten tokens at 0.5 per second"
+        );
+        advance(wait).await;
+        assert!(fake.push_quantities(vec![item("A", 4, None)]).await.is_ok());
+        assert_eq!(fake.listing(&sku("A")), Some(4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn compare_and_set_answers_stale_on_a_mismatch_and_leaves_the_listing() {
+        let fake = FakeMarketplace::new(Platform::Shopify);
+        let a = sku("A");
+        fake.set_listing(&a, 5);
+        let outcomes = fake
+            .push_quantities(vec![item("A", 9, Some(7)), item("B", 2, Some(1))])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                PushOutcome::Stale {
+                    sku: a.clone(),
+                    actual: Some(5)
+                },
+                PushOutcome::Stale {
+                    sku: sku("B"),
+                    actual: None
+                },
+            ]
+        );
+        assert_eq!(fake.listing(&a), Some(5));
+        assert_eq!(fake.listing(&sku("B")), None);
+        assert!(fake.push_log().is_empty());
+        assert_eq!(
+            fake.pushes(),
+            1,
+            "a call with stale items is still accepted"
+        );
+
+        let outcomes = fake
+            .push_quantities(vec![item("A", 9, Some(5))])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes,
+            vec![PushOutcome::Confirmed {
+                sku: a.clone(),
+                quantity: 9
+            }]
+        );
+        assert_eq!(fake.listing(&a), Some(9));
+        assert_eq!(fake.last_push(&a).map(|push| push.quantity), Some(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn compare_and_set_without_previous_sets_only_unlisted_skus_by_default() {
+        let fake = FakeMarketplace::new(Platform::Shopify);
+        fake.set_listing(&sku("A"), 5);
+        let outcomes = fake
+            .push_quantities(vec![item("A", 8, None), item("B", 2, None)])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                PushOutcome::Stale {
+                    sku: sku("A"),
+                    actual: Some(5)
+                },
+                PushOutcome::Confirmed {
+                    sku: sku("B"),
+                    quantity: 2
+                },
+            ]
+        );
+
+        let always =
+            FakeMarketplace::new(Platform::Shopify).with_no_previous(NoPrevious::SetAlways);
+        always.set_listing(&sku("A"), 5);
+        let outcomes = always
+            .push_quantities(vec![item("A", 8, None)])
+            .await
+            .unwrap();
+        assert!(matches!(
+            outcomes[0],
+            PushOutcome::Confirmed { quantity: 8, .. }
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn platforms_without_compare_and_set_ignore_previous() {
+        let fake = FakeMarketplace::new(Platform::Etsy);
+        fake.set_listing(&sku("A"), 5);
+        let outcomes = fake
+            .push_quantities(vec![item("A", 8, Some(1))])
+            .await
+            .unwrap();
+        assert!(matches!(
+            outcomes[0],
+            PushOutcome::Confirmed { quantity: 8, .. }
+        ));
+        assert_eq!(fake.listing(&sku("A")), Some(8));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sale_beyond_the_listed_quantity_is_refused() {
+        let fake = FakeMarketplace::new(Platform::Shopify);
+        let a = sku("A");
+        fake.set_listing(&a, 2);
+        assert_eq!(
+            fake.sell(&a, 3),
+            Err(SaleRefused::NotEnoughListed {
+                sku: a.clone(),
+                requested: 3,
+                listed: 2
+            })
+        );
+        assert_eq!(fake.listing(&a), Some(2));
+        let sale = fake.sell(&a, 2).unwrap();
+        assert_eq!(
+            (sale.kind, sale.quantity, sale.line, sale.version.as_str()),
+            (OrderEventKind::Sale, 2, 1, "1")
+        );
+        assert_eq!(fake.listing(&a), Some(0), "the marketplace's own decrement");
+        assert!(fake.sell(&a, 1).is_err());
+        assert!(matches!(
+            fake.sell(&sku("NEVER"), 1),
+            Err(SaleRefused::NotEnoughListed { listed: 0, .. })
+        ));
+        assert_eq!(fake.sell(&a, 0), Err(SaleRefused::ZeroUnits));
+        assert_eq!(fake.orders().len(), 1);
+        assert_eq!(fake.requests(), 0, "buyers do not use the seller's API");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sales_appear_in_fetch_orders_with_a_working_cursor_and_paging() {
+        let fake = FakeMarketplace::new(Platform::Ebay).with_page_size(2);
+        let a = sku("A");
+        fake.set_listing(&a, 10);
+        let sold: Vec<OrderEvent> = (1..=5)
+            .map(|units| fake.sell(&a, units % 2 + 1).unwrap())
+            .collect();
+        let ids: std::collections::HashSet<&str> =
+            sold.iter().map(|e| e.external_order_id.as_str()).collect();
+        assert_eq!(ids.len(), 5, "order ids are unique");
+
+        let empty = FakeMarketplace::new(Platform::Ebay);
+        let page = empty.fetch_orders(None).await.unwrap();
+        assert_eq!(
+            (page.events.len(), page.next_cursor.as_str(), page.more),
+            (0, "0", false)
+        );
+
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = fake.fetch_orders(cursor.clone()).await.unwrap();
+            pages += 1;
+            assert!(page.events.len() <= 2);
+            seen.extend(page.events);
+            cursor = Some(page.next_cursor);
+            if !page.more {
+                break;
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, sold);
+        assert_eq!(cursor.as_deref(), Some("5"));
+
+        let page = fake.fetch_orders(cursor.clone()).await.unwrap();
+        assert!(page.events.is_empty() && !page.more);
+        assert_eq!(page.next_cursor, "5", "an empty page keeps the cursor");
+
+        let later = fake.sell(&a, 1).unwrap();
+        let page = fake.fetch_orders(cursor).await.unwrap();
+        assert_eq!(
+            (page.events, page.next_cursor),
+            (vec![later], "6".to_string())
+        );
+
+        for bad in ["7", "x", "-1"] {
+            let error = fake.fetch_orders(Some(bad.into())).await.unwrap_err();
+            assert_eq!(error.kind(), "invalid", "{bad}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_all_counts_every_reply_and_applies_nothing() {
+        let fake = FakeMarketplace::new(Platform::Shopify).with_bucket(100, 10.0);
+        fake.set_throttle_all(true);
+        let push = fake.push_quantities(vec![item("A", 3, None)]).await;
+        assert_eq!(throttled_after(push), THROTTLE_ALL_RETRY_AFTER);
+        assert!(fake.read_quantities(vec![sku("A")]).await.is_err());
+        assert!(fake.fetch_orders(None).await.is_err());
+        assert_eq!((fake.requests(), fake.throttled_replies()), (3, 3));
+        assert_eq!(fake.pushes(), 0);
+        assert_eq!(fake.listing(&sku("A")), None);
+        assert_eq!(fake.bucket_tokens(), Some(100.0), "no token taken");
+
+        fake.set_throttle_all(false);
+        assert!(fake.push_quantities(vec![item("A", 3, None)]).await.is_ok());
+        assert_eq!(
+            (fake.requests(), fake.throttled_replies(), fake.pushes()),
+            (4, 3, 1)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_over_the_batch_size_is_refused() {
+        let fake = FakeMarketplace::new(Platform::Ebay);
+        let batch = |n: usize| {
+            (0..n)
+                .map(|i| item(&format!("S{i}"), 1, None))
+                .collect::<Vec<_>>()
+        };
+        let error = fake.push_quantities(batch(26)).await.unwrap_err();
+        assert!(matches!(
+            error,
+            MarketplaceError::Permanent {
+                kind: PermanentKind::Invalid,
+                ..
+            }
+        ));
+        assert!(
+            fake.listings().is_empty(),
+            "nothing of a refused batch applies"
+        );
+        assert_eq!(fake.push_quantities(batch(25)).await.unwrap().len(), 25);
+        assert_eq!((fake.pushes(), fake.failed_replies()), (1, 1));
+
+        let etsy = FakeMarketplace::new(Platform::Etsy);
+        assert!(etsy.push_quantities(batch(2)).await.is_err());
+        assert!(etsy.push_quantities(batch(1)).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_delays_answers_by_exactly_the_configured_time() {
+        let fake = FakeMarketplace::new(Platform::Shopify);
+        let latency = Duration::from_millis(150);
+        fake.set_latency(latency);
+        let start = Instant::now();
+        let (pushed, read) = tokio::join!(
+            fake.push_quantities(vec![item("A", 0, None)]),
+            fake.read_quantities(vec![sku("A")]),
+        );
+        assert_eq!(Instant::now() - start, latency, "concurrent calls overlap");
+        assert!(pushed.is_ok());
+        assert!(read.is_ok());
+        assert_eq!(fake.first_confirmed(&sku("A"), 0), Some(start + latency));
+
+        let before = Instant::now();
+        fake.fetch_orders(None).await.unwrap();
+        assert_eq!(Instant::now() - before, latency);
+
+        fake.set_latency(Duration::ZERO);
+        let before = Instant::now();
+        fake.fetch_orders(None).await.unwrap();
+        assert_eq!(Instant::now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn injected_failures_fail_calls_and_are_counted() {
+        let fake = FakeMarketplace::new(Platform::Ebay);
+        fake.fail_next(2, MarketplaceError::Transient("502".into()));
+        for _ in 0..2 {
+            let error = fake.read_quantities(vec![]).await.unwrap_err();
+            assert_eq!(error, MarketplaceError::Transient("502".into()));
+        }
+        assert!(fake.read_quantities(vec![]).await.is_ok());
+
+        fake.set_fail_all(Some(MarketplaceError::Timeout));
+        let error = fake
+            .push_quantities(vec![item("A", 1, None)])
+            .await
+            .unwrap_err();
+        assert_eq!(error, MarketplaceError::Timeout);
+        assert_eq!(fake.listing(&sku("A")), None);
+        fake.set_fail_all(Some(MarketplaceError::Throttled { retry_after: None }));
+        assert!(fake.fetch_orders(None).await.is_err());
+        fake.set_fail_all(None);
+
+        fake.set_item_failure(
+            &sku("B"),
+            Some(MarketplaceError::Permanent {
+                kind: PermanentKind::ListingSuspended,
+                message: "suspended".into(),
+            }),
+        );
+        let outcomes = fake
+            .push_quantities(vec![item("A", 1, None), item("B", 1, None)])
+            .await
+            .unwrap();
+        assert!(matches!(outcomes[0], PushOutcome::Confirmed { .. }));
+        assert!(matches!(outcomes[1], PushOutcome::Failed { .. }));
+        assert_eq!(fake.listing(&sku("B")), None);
+
+        assert_eq!(fake.requests(), 6);
+        assert_eq!(fake.failed_replies(), 3);
+        assert_eq!(
+            fake.throttled_replies(),
+            1,
+            "an injected Throttled counts as throttled"
+        );
+        assert_eq!((fake.reads(), fake.pushes()), (1, 1));
+    }
+
+    #[actix::test]
+    async fn clones_share_state_through_dyn_marketplace_under_actix_paused_time() {
+        tokio::time::pause();
+        let fake = FakeMarketplace::new(Platform::Shopify).with_bucket(1, 1.0);
+        let engine: Arc<dyn Marketplace> = Arc::new(fake.clone());
+        assert_eq!(engine.platform(), Platform::Shopify);
+        fake.set_latency(Duration::from_millis(40));
+
+        let start = Instant::now();
+        engine
+            .push_quantities(vec![item("A", 4, None)])
+            .await
+            .unwrap();
+        assert_eq!(fake.listing(&sku("A")), Some(4));
+        fake.sell(&sku("A"), 1).unwrap();
+
+        let wait = throttled_after(engine.fetch_orders(None).await);
+        tokio::time::sleep(wait).await;
+        let page = engine.fetch_orders(None).await.unwrap();
+        assert_eq!(page.events.len(), 1);
+        // Paused after the runtime started, tokio's timer rounds each sleep up to its next
+        // millisecond tick: never early, at most a millisecond late per sleep (three here).
+        let elapsed = Instant::now() - start;
+        assert!(
+            elapsed >= Duration::from_millis(1080) && elapsed < Duration::from_millis(1084),
+            "{elapsed:?}"
+        );
+        let listed = engine.read_quantities(vec![sku("A")]);
+        assert!(listed.await.is_err(), "the bucket is shared by the clones");
+        assert_eq!(fake.requests(), 4);
+    }
+}
