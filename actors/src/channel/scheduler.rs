@@ -40,6 +40,8 @@ struct Listing {
     ledger_seq: u64,
     /// The quantity the marketplace last confirmed (`None`: never confirmed).
     confirmed: Option<u32>,
+    /// When it was confirmed (or learnt).
+    confirmed_at: Option<Instant>,
     /// The quantity of the push in flight, if any.
     in_flight: Option<u32>,
     /// When the SKU last became out of step with the marketplace (pending or in flight).
@@ -137,23 +139,30 @@ impl PushQueue {
     pub fn set_confirmed(&mut self, sku: &Sku, quantity: u32, now: Instant) {
         if let Some(listing) = self.listings.get_mut(sku) {
             listing.confirmed = Some(quantity);
+            listing.confirmed_at = Some(now);
             self.refresh(sku, now);
         }
     }
 
     /// Sets the target of `sku`, computed from the ledger at `ledger_seq`. Coalesces: a SKU
-    /// already pending keeps its place and only the latest target is ever sent.
+    /// already pending keeps its place and only the latest target is ever sent. A target computed
+    /// from an older ledger state than the one already known is ignored (a stock snapshot and a
+    /// change notification may arrive in either order).
     pub fn set_target(&mut self, sku: &Sku, target: u32, ledger_seq: u64, now: Instant) {
         let listing = self.listings.entry(sku.clone()).or_insert_with(|| Listing {
             target,
             ledger_seq,
             confirmed: None,
+            confirmed_at: None,
             in_flight: None,
             pending_since: None,
             target_changed_at: now,
             last_push_at: None,
             fifo_position: 0,
         });
+        if ledger_seq < listing.ledger_seq {
+            return;
+        }
         if listing.target != target {
             listing.target = target;
             listing.target_changed_at = now;
@@ -162,14 +171,29 @@ impl PushQueue {
         self.refresh(sku, now);
     }
 
-    /// Records a sale the marketplace made itself: it has already decremented its own listing,
-    /// so the confirmed quantity drops by the units sold.
-    pub fn note_marketplace_sale(&mut self, sku: &Sku, units: u32, now: Instant) {
+    /// Records a sale the marketplace made itself after `sold_after`: it has already decremented
+    /// its own listing, so the confirmed quantity drops by the units sold. Only when the listing's
+    /// confirmed quantity is known to predate the sale (confirmed no later than `sold_after`, no
+    /// push in flight); otherwise a push of ours may have overwritten the decrement, and keeping
+    /// the higher confirmed value makes the next push correct the listing.
+    pub fn note_marketplace_sale(
+        &mut self,
+        sku: &Sku,
+        units: u32,
+        sold_after: Instant,
+        now: Instant,
+    ) {
         if let Some(listing) = self.listings.get_mut(sku) {
-            listing.confirmed = listing
-                .confirmed
-                .map(|confirmed| confirmed.saturating_sub(units));
-            self.refresh(sku, now);
+            let confirmed_before_sale = listing
+                .confirmed_at
+                .is_some_and(|confirmed_at| confirmed_at <= sold_after);
+            if listing.in_flight.is_none() && confirmed_before_sale {
+                listing.confirmed = listing
+                    .confirmed
+                    .map(|confirmed| confirmed.saturating_sub(units));
+                listing.confirmed_at = Some(now);
+                self.refresh(sku, now);
+            }
         }
     }
 
@@ -234,6 +258,7 @@ impl PushQueue {
         let listing = self.listings.get_mut(sku)?;
         listing.in_flight = None;
         listing.confirmed = Some(quantity);
+        listing.confirmed_at = Some(now);
         let in_step = listing.target == quantity;
         let lag = now.saturating_duration_since(listing.target_changed_at);
         self.refresh(sku, now);
@@ -250,6 +275,7 @@ impl PushQueue {
             listing.in_flight = None;
             if actual.is_some() {
                 listing.confirmed = actual;
+                listing.confirmed_at = Some(now);
             }
             self.refresh(sku, now);
         }

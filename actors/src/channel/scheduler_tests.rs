@@ -169,10 +169,42 @@ fn with_compare_and_set_an_increase_goes_at_once() {
 fn a_sale_on_this_marketplace_needs_no_push_when_the_target_follows() {
     let now = Instant::now();
     let mut queue = settled(PushOrder::RiskFirst, true, &[("HAT", 5)], now);
-    queue.note_marketplace_sale(&sku("HAT"), 1, now);
-    queue.set_target(&sku("HAT"), 4, 2, now);
-    assert_eq!(queue.stats(now).pending, 0);
-    assert!(queue.next_batch(10, now).is_empty());
+    let later = now + Duration::from_secs(1);
+    queue.note_marketplace_sale(&sku("HAT"), 1, now, later);
+    queue.set_target(&sku("HAT"), 4, 2, later);
+    assert_eq!(queue.stats(later).pending, 0);
+    assert!(queue.next_batch(10, later).is_empty());
+}
+
+#[test]
+fn a_sale_that_may_predate_our_last_push_is_not_assumed_decremented() {
+    // The re-raise race without compare-and-set: our push of 5 may have landed after the
+    // marketplace's own decrement and overwritten it, so the listing must be pushed again.
+    let start = Instant::now();
+    let mut queue = settled(PushOrder::RiskFirst, false, &[("HAT", 3)], start);
+    queue.note_feed_read(start);
+    let pushed = start + Duration::from_secs(1);
+    queue.set_target(&sku("HAT"), 5, 2, pushed);
+    queue.next_batch(1, pushed);
+    queue.confirm(&sku("HAT"), 5, pushed);
+    // The feed page read from `start` holds a sale: it may have happened before the push.
+    let read = pushed + Duration::from_secs(1);
+    queue.note_marketplace_sale(&sku("HAT"), 1, start, read);
+    queue.set_target(&sku("HAT"), 4, 3, read);
+    assert_eq!(
+        queue.next_batch(1, read)[0].quantity,
+        4,
+        "the listing is corrected to the truth"
+    );
+}
+
+#[test]
+fn an_older_ledger_state_never_overwrites_a_newer_target() {
+    let now = Instant::now();
+    let mut queue = settled(PushOrder::RiskFirst, true, &[("HAT", 5)], now);
+    queue.set_target(&sku("HAT"), 2, 9, now);
+    queue.set_target(&sku("HAT"), 5, 4, now);
+    assert_eq!(queue.listing(&sku("HAT")).unwrap().0, 2);
 }
 
 #[test]
