@@ -16,6 +16,7 @@
 //! for every metric name.
 
 pub mod channel;
+pub mod clock;
 pub mod ids;
 pub mod inventory;
 pub mod metrics;

@@ -99,6 +99,13 @@ pub const CHANNEL_OLDEST_PENDING_SECONDS: Metric = metric(
     &[CLIENT, CHANNEL],
     "age of the oldest listed-quantity change not yet confirmed by the marketplace",
 );
+/// Listings found different from the last confirmed quantity at a read-back, and corrected.
+pub const CHANNEL_DRIFT_CORRECTIONS_TOTAL: Metric = metric(
+    "shelfsync_channel_drift_corrections_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL],
+    "listings whose marketplace quantity drifted from the last confirmed one, corrected",
+);
 /// Ledger change → marketplace confirmed.
 pub const SYNC_LAG_SECONDS: Metric = metric(
     "shelfsync_sync_lag_seconds",
@@ -168,6 +175,7 @@ pub const ALL: &[Metric] = &[
     CHANNEL_EXPOSURE_UNITS,
     CHANNEL_SKUS_AT_RISK,
     CHANNEL_OLDEST_PENDING_SECONDS,
+    CHANNEL_DRIFT_CORRECTIONS_TOTAL,
     SYNC_LAG_SECONDS,
     OVERSOLD_UNITS_TOTAL,
     ORDERS_INGESTED_TOTAL,

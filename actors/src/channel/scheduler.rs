@@ -296,6 +296,13 @@ impl PushQueue {
             .map(|listing| (listing.target, listing.confirmed, listing.in_flight))
     }
 
+    /// Returns every SKU the queue knows, in SKU order.
+    pub fn skus(&self) -> Vec<Sku> {
+        let mut skus: Vec<Sku> = self.listings.keys().cloned().collect();
+        skus.sort();
+        skus
+    }
+
     /// Returns exposure and staleness figures.
     pub fn stats(&self, now: Instant) -> QueueStats {
         let mut stats = QueueStats {

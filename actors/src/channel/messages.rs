@@ -1,0 +1,62 @@
+//! Messages of the ChannelActor. Notifications are past tense, self-ticks end in `Tick`, queries
+//! are `Get*`. Stock changes arrive as the InventoryActor's
+//! [`StockChanged`](crate::inventory::messages::StockChanged).
+
+use actix::Message;
+use serde::{Deserialize, Serialize};
+
+use super::platform::Platform;
+use super::scheduler::{PushOrder, QueueStats};
+use super::ChannelError;
+use crate::ids::{ChannelId, ClientCode};
+
+/// Tries to send the next batch of pushes (self-tick).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) struct PushTick;
+
+/// Reads the next page of the order feed (self-tick).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) struct PollTick;
+
+/// Reads listed quantities back and corrects drift (self-tick).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ReconcileTick;
+
+/// Returns the channel's observable state.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<ChannelState, ChannelError>")]
+pub struct GetState;
+
+/// What a ChannelActor is doing, for tests, the supervisor and the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// Whose channel.
+    pub client: ClientCode,
+    /// Which channel.
+    pub channel: ChannelId,
+    /// Its platform.
+    pub platform: Platform,
+    /// The push order in force.
+    pub order: PushOrder,
+    /// Exposure, pending changes and staleness.
+    pub queue: QueueStats,
+    /// Push calls answered by the marketplace.
+    pub push_calls: u64,
+    /// Listings confirmed by those calls.
+    pub confirmed_items: u64,
+    /// Calls the marketplace throttled.
+    pub throttled: u64,
+    /// Calls that failed otherwise.
+    pub failed: u64,
+    /// Order-feed pages applied to the ledger.
+    pub pages_applied: u64,
+    /// The durable order-feed cursor.
+    pub cursor: Option<String>,
+    /// Listings whose marketplace quantity differed from the last confirmed one at a read-back.
+    pub drift_corrected: u64,
+    /// The last error, for a person (never a metric label).
+    pub last_error: Option<String>,
+}

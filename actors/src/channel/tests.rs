@@ -1,0 +1,600 @@
+//! ChannelActor tests under paused tokio time, against the in-memory fake marketplace (its own
+//! token bucket, throttle counts, its own sales) and a fake ledger standing in for the
+//! InventoryActor (answers at once, so virtual time means something).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use super::*;
+use crate::ids::Sku;
+use crate::inventory::ledger::{Movement, MovementKind};
+use crate::inventory::messages::StockLevel;
+use crate::inventory::store::{Applied, ApplyOutcome, ListingRecord};
+use crate::ratelimit::RateLimitOverride;
+use crate::testing::fake_marketplace::{Call, FakeMarketplace};
+
+/// The state of the fake ledger, shared with the test.
+#[derive(Debug, Default)]
+struct LedgerState {
+    /// SKU → (on hand, reserved, last seq).
+    balances: BTreeMap<Sku, (i64, i64, u64)>,
+    seq: u64,
+    applied_keys: HashMap<String, u64>,
+    cursors: HashMap<ChannelId, String>,
+    listings: HashMap<(ChannelId, Sku), ListingRecord>,
+    subscribers: Vec<(ChannelId, Recipient<StockChanged>)>,
+}
+
+impl LedgerState {
+    fn level(&self, sku: &Sku) -> StockLevel {
+        let (on_hand, reserved, last_seq) = self.balances.get(sku).copied().unwrap_or_default();
+        StockLevel {
+            sku: sku.clone(),
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+            last_seq,
+        }
+    }
+
+    fn notify(&self, skus: &[Sku]) {
+        let levels: Vec<StockLevel> = skus.iter().map(|sku| self.level(sku)).collect();
+        for (_, subscriber) in &self.subscribers {
+            subscriber
+                .try_send(StockChanged {
+                    levels: levels.clone(),
+                })
+                .expect("test channels keep up");
+        }
+    }
+}
+
+/// An in-memory ledger answering the InventoryActor's messages at once.
+struct FakeLedger {
+    state: Rc<RefCell<LedgerState>>,
+}
+
+impl Actor for FakeLedger {
+    type Context = Context<Self>;
+}
+
+impl Handler<ApplyMovements> for FakeLedger {
+    type Result = Result<ApplyOutcome, InventoryError>;
+
+    fn handle(&mut self, message: ApplyMovements, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.borrow_mut();
+        let mut results = Vec::new();
+        let mut moved = Vec::new();
+        for input in &message.movements {
+            let movement = Movement::parse(input).expect("channels send valid movements");
+            if let Some(seq) = state.applied_keys.get(movement.key.as_str()).copied() {
+                results.push(Applied {
+                    key: movement.key,
+                    seq,
+                    duplicate: true,
+                    oversold_units: 0,
+                    source: movement.source,
+                });
+                continue;
+            }
+            state.seq += 1;
+            let seq = state.seq;
+            let balance = state.balances.entry(movement.sku.clone()).or_default();
+            match movement.kind {
+                MovementKind::Sale => balance.1 += movement.quantity,
+                MovementKind::Cancel => balance.1 -= movement.quantity,
+                _ => balance.0 += movement.quantity,
+            }
+            balance.2 = seq;
+            state
+                .applied_keys
+                .insert(movement.key.as_str().to_string(), seq);
+            moved.push(movement.sku.clone());
+            results.push(Applied {
+                key: movement.key,
+                seq,
+                duplicate: false,
+                oversold_units: 0,
+                source: movement.source,
+            });
+        }
+        if let Some(update) = message.cursor {
+            state.cursors.insert(update.channel, update.cursor);
+        }
+        state.notify(&moved);
+        Ok(ApplyOutcome {
+            results,
+            head_seq: state.seq,
+        })
+    }
+}
+
+impl Handler<RecordListings> for FakeLedger {
+    type Result = Result<ApplyOutcome, InventoryError>;
+
+    fn handle(&mut self, message: RecordListings, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.borrow_mut();
+        for record in message.update.listings {
+            state
+                .listings
+                .insert((message.update.channel.clone(), record.sku.clone()), record);
+        }
+        Ok(ApplyOutcome {
+            results: Vec::new(),
+            head_seq: state.seq,
+        })
+    }
+}
+
+impl Handler<GetChannelRecord> for FakeLedger {
+    type Result = Result<ChannelRecord, InventoryError>;
+
+    fn handle(&mut self, message: GetChannelRecord, _ctx: &mut Context<Self>) -> Self::Result {
+        let state = self.state.borrow();
+        let listings = state
+            .listings
+            .iter()
+            .filter(|((channel, _), _)| *channel == message.channel)
+            .map(|(_, record)| record.clone())
+            .collect();
+        Ok(ChannelRecord {
+            cursor: state.cursors.get(&message.channel).cloned(),
+            listings,
+        })
+    }
+}
+
+impl Handler<GetStock> for FakeLedger {
+    type Result = Result<Vec<StockLevel>, InventoryError>;
+
+    fn handle(&mut self, _message: GetStock, _ctx: &mut Context<Self>) -> Self::Result {
+        let state = self.state.borrow();
+        Ok(state.balances.keys().map(|sku| state.level(sku)).collect())
+    }
+}
+
+impl Handler<Subscribe> for FakeLedger {
+    type Result = Result<(), InventoryError>;
+
+    fn handle(&mut self, message: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.borrow_mut();
+        state
+            .subscribers
+            .retain(|(channel, _)| *channel != message.channel);
+        state.subscribers.push((message.channel, message.recipient));
+        Ok(())
+    }
+}
+
+struct Harness {
+    ledger: Rc<RefCell<LedgerState>>,
+    port: LedgerPort,
+    limiters: Arc<RateLimiters<TokioClock>>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let ledger = Rc::new(RefCell::new(LedgerState::default()));
+        let actor = FakeLedger {
+            state: ledger.clone(),
+        }
+        .start();
+        let port = LedgerPort {
+            apply: actor.clone().recipient(),
+            record_listings: actor.clone().recipient(),
+            channel_record: actor.clone().recipient(),
+            stock: actor.clone().recipient(),
+            subscribe: actor.recipient(),
+        };
+        Self {
+            ledger,
+            port,
+            limiters: Arc::new(RateLimiters::with_clock(TokioClock)),
+        }
+    }
+
+    /// Sets a SKU's on-hand stock (an API movement) and tells every subscribed channel.
+    fn set_stock(&self, name: &str, on_hand: i64) {
+        let sku = sku(name);
+        let mut state = self.ledger.borrow_mut();
+        state.seq += 1;
+        let seq = state.seq;
+        let balance = state.balances.entry(sku.clone()).or_default();
+        balance.0 = on_hand + balance.1;
+        balance.2 = seq;
+        state.notify(&[sku]);
+    }
+
+    fn available(&self, name: &str) -> i64 {
+        self.ledger.borrow().level(&sku(name)).available
+    }
+
+    fn channel(
+        &self,
+        id: &str,
+        fake: &FakeMarketplace,
+        configure: impl FnOnce(&mut ChannelConfig),
+    ) -> Addr<ChannelActor> {
+        let platform = fake.platform();
+        let mut config = ChannelConfig::new(client(), ChannelId::parse(id).unwrap(), platform);
+        config.poll_interval = Duration::from_secs(1);
+        configure(&mut config);
+        let marketplace: Arc<dyn Marketplace> = Arc::new(fake.clone());
+        ChannelActor::new(
+            config,
+            marketplace,
+            self.port.clone(),
+            self.limiters.clone(),
+        )
+        .unwrap()
+        .start_bounded()
+    }
+}
+
+fn client() -> ClientCode {
+    ClientCode::parse("ACME").unwrap()
+}
+
+fn sku(name: &str) -> Sku {
+    Sku::parse(name).unwrap()
+}
+
+/// Lets virtual time run in 5 ms steps until `done` holds or `limit` has passed; returns whether
+/// it held.
+async fn run_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    done()
+}
+
+fn push_limit(per_second: f64, burst: u32) -> RateLimitOverrides {
+    let mut overrides = RateLimitOverrides::default();
+    overrides.0.insert(
+        Operation::PushQuantities,
+        RateLimitOverride {
+            per_second: Some(per_second),
+            burst: Some(burst),
+            per_day: None,
+        },
+    );
+    overrides
+}
+
+#[actix::test]
+async fn a_sale_on_one_channel_pushes_the_new_target_to_every_sibling_and_not_back() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 10);
+    let origin = FakeMarketplace::new(Platform::Walmart);
+    let siblings = [
+        FakeMarketplace::new(Platform::Shopify),
+        FakeMarketplace::new(Platform::Ebay),
+    ];
+    let _origin_actor = harness.channel("walmart", &origin, |_| {});
+    let _sibling_actors: Vec<_> = siblings
+        .iter()
+        .enumerate()
+        .map(|(index, fake)| harness.channel(&format!("sibling-{index}"), fake, |_| {}))
+        .collect();
+    let everyone = || std::iter::once(&origin).chain(siblings.iter());
+    assert!(
+        run_until(Duration::from_secs(5), || everyone()
+            .all(|fake| fake.listing(&sku("HAT")) == Some(10)))
+        .await
+    );
+    // Let a poll of the origin's (empty) feed pass, so the sale comes after a read.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pushes_before: Vec<usize> = everyone()
+        .map(|fake| fake.pushes_of(&sku("HAT")).len())
+        .collect();
+
+    origin.sell(&sku("HAT"), 1).unwrap();
+    assert!(
+        run_until(Duration::from_secs(5), || siblings
+            .iter()
+            .all(|fake| fake.listing(&sku("HAT")) == Some(9)))
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    assert_eq!(harness.available("HAT"), 9, "the sale reached the ledger");
+    for (fake, before) in siblings.iter().zip(&pushes_before[1..]) {
+        let after = fake.pushes_of(&sku("HAT"));
+        assert_eq!(
+            after.len(),
+            before + 1,
+            "{}: one push for the sale",
+            fake.platform()
+        );
+        assert_eq!(after.last().unwrap().quantity, 9);
+    }
+    assert_eq!(
+        origin.pushes_of(&sku("HAT")).len(),
+        pushes_before[0],
+        "the origin already shows 9"
+    );
+    assert_eq!(origin.listing(&sku("HAT")), Some(9));
+}
+
+#[actix::test]
+async fn a_thousand_changes_in_a_second_stay_within_two_pushes_per_second() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    // The fake's bucket stands for the push endpoint's own limit: feed reads draw on another.
+    let fake = FakeMarketplace::new(Platform::Walmart)
+        .with_bucket(2, 2.0)
+        .with_cost(Call::Fetch, 0)
+        .with_cost(Call::Read, 0);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.rate_limit = push_limit(2.0, 2)
+    });
+    let started = Instant::now();
+    for change in 0..1000i64 {
+        let available = 500 + (change * 37) % 400;
+        let level = StockLevel {
+            sku: sku("HAT"),
+            on_hand: available,
+            reserved: 0,
+            available,
+            last_seq: change as u64 + 1,
+        };
+        channel
+            .send(StockChanged {
+                levels: vec![level],
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let final_target = 500 + (999 * 37) % 400;
+    assert!(
+        run_until(Duration::from_secs(10), || fake.listing(&sku("HAT"))
+            == Some(final_target as u32))
+        .await
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let pushes = fake.pushes_of(&sku("HAT"));
+    let allowed = 2.0 + 2.0 * elapsed;
+    assert!(
+        (pushes.len() as f64) <= allowed,
+        "{} pushes in {elapsed:.2} s, the limit allows {allowed:.1}",
+        pushes.len()
+    );
+    assert_eq!(
+        pushes.last().unwrap().quantity,
+        final_target as u32,
+        "the last push carries the final target"
+    );
+    assert_eq!(fake.throttled_replies(), 0);
+}
+
+#[actix::test]
+async fn at_full_load_the_steady_state_draws_no_throttle() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    // Walmart's own bucket for PUT /v3/inventory: 200 a minute (reference §4.3).
+    let fake = FakeMarketplace::new(Platform::Walmart)
+        .with_bucket(200, 200.0 / 60.0)
+        .with_cost(Call::Fetch, 0)
+        .with_cost(Call::Read, 0);
+    let channel = harness.channel("walmart", &fake, |_| {});
+    // 20 changes a second over 50 SKUs for two minutes: far more than 200 a minute can carry.
+    for tick in 0..2400u64 {
+        let name = format!("SKU-{}", tick % 50);
+        let available = (tick % 7) as i64 + 1;
+        let level = StockLevel {
+            sku: sku(&name),
+            on_hand: available,
+            reserved: 0,
+            available,
+            last_seq: tick + 1,
+        };
+        channel
+            .send(StockChanged {
+                levels: vec![level],
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert!(
+        fake.pushes() > 300,
+        "the limit bound and pushes went on: {}",
+        fake.pushes()
+    );
+    assert_eq!(
+        fake.throttled_replies(),
+        0,
+        "steady state must cause zero 429s"
+    );
+    assert_eq!(state.throttled, 0);
+}
+
+/// Confirms 40 listings at 5, queues increases for all of them, then a zero-out; returns how long
+/// the zero-out took to be confirmed.
+async fn zero_out_confirm_time(order: PushOrder) -> Duration {
+    let harness = Harness::new();
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.order = order;
+        config.rate_limit = push_limit(2.0, 1);
+    });
+    let names: Vec<String> = (0..40).map(|index| format!("SKU-{index:02}")).collect();
+    for name in &names {
+        harness.set_stock(name, 5);
+    }
+    harness.set_stock("HAT", 5);
+    assert!(
+        run_until(Duration::from_secs(60), || fake
+            .listings()
+            .values()
+            .filter(|quantity| **quantity == 5)
+            .count()
+            == 41)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for name in &names {
+        harness.set_stock(name, 10);
+    }
+    let zeroed_at = Instant::now();
+    harness.set_stock("HAT", 0);
+    assert!(
+        run_until(Duration::from_secs(60), || fake.listing(&sku("HAT"))
+            == Some(0))
+        .await
+    );
+    let confirmed_at = fake.first_confirmed(&sku("HAT"), 0).unwrap();
+    let _ = channel.send(GetState).await;
+    confirmed_at - zeroed_at
+}
+
+#[actix::test]
+async fn a_zero_out_overtakes_a_backlog_of_increases() {
+    tokio::time::pause();
+    let risk_first = zero_out_confirm_time(PushOrder::RiskFirst).await;
+    let fifo = zero_out_confirm_time(PushOrder::Fifo).await;
+    println!("zero-out confirmed after {risk_first:?} risk-first, {fifo:?} FIFO (40 increases queued before it, 2 pushes/s)");
+    assert!(
+        risk_first <= Duration::from_secs(1),
+        "risk-first took {risk_first:?}"
+    );
+    assert!(
+        fifo >= Duration::from_secs(10),
+        "FIFO took {fifo:?}: the backlog did not bind"
+    );
+}
+
+/// The re-raise race: the marketplace sells while a higher push is in flight.
+async fn listed_after_the_race(platform: Platform) -> (Option<u32>, i64) {
+    tokio::time::pause();
+    let harness = Harness::new();
+    let fake = FakeMarketplace::new(platform);
+    let _channel = harness.channel("market", &fake, |_| {});
+    harness.set_stock("HAT", 5);
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(5))
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    fake.set_latency(Duration::from_millis(400));
+    harness.set_stock("HAT", 7);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    fake.sell(&sku("HAT"), 1).unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    (fake.listing(&sku("HAT")), harness.available("HAT"))
+}
+
+#[actix::test]
+async fn the_re_raise_race_ends_at_the_truth_with_compare_and_set() {
+    let (listed, truth) = listed_after_the_race(Platform::Shopify).await;
+    assert_eq!(truth, 6);
+    assert_eq!(listed, Some(6));
+}
+
+#[actix::test]
+async fn the_re_raise_race_ends_at_the_truth_without_compare_and_set() {
+    let (listed, truth) = listed_after_the_race(Platform::Walmart).await;
+    assert_eq!(truth, 6);
+    assert_eq!(listed, Some(6));
+}
+
+#[actix::test]
+async fn confirmed_listings_and_the_cursor_are_recovered_by_a_new_generation() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Shopify);
+    let first = harness.channel("shopify", &fake, |_| {});
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(4))
+        .await
+    );
+    fake.sell(&sku("HAT"), 1).unwrap();
+    assert!(run_until(Duration::from_secs(5), || harness.available("HAT") == 3).await);
+    let state = first.send(GetState).await.unwrap().unwrap();
+    assert!(state.cursor.is_some());
+    drop(first);
+    let pushes = fake.pushes();
+    let second = harness.channel("shopify", &fake, |_| {});
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let state = second.send(GetState).await.unwrap().unwrap();
+    assert_eq!(
+        state.cursor,
+        harness
+            .ledger
+            .borrow()
+            .cursors
+            .get(&ChannelId::parse("shopify").unwrap())
+            .cloned()
+    );
+    assert_eq!(
+        harness.available("HAT"),
+        3,
+        "the sale was not applied twice"
+    );
+    assert_eq!(fake.listing(&sku("HAT")), Some(3));
+    assert!(
+        fake.pushes() <= pushes + 1,
+        "the new generation knows what is listed"
+    );
+}
+
+#[actix::test]
+async fn reconciliation_counts_and_corrects_drift() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.reconcile_interval = Duration::from_secs(30)
+    });
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(4))
+        .await
+    );
+    // Someone edits the listing by hand on the marketplace.
+    fake.set_listing(&sku("HAT"), 9);
+    assert!(
+        run_until(Duration::from_secs(60), || fake.listing(&sku("HAT"))
+            == Some(4))
+        .await
+    );
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.drift_corrected, 1);
+}
+
+#[actix::test]
+async fn a_throttled_marketplace_is_retried_after_its_own_wait() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    fake.set_throttle_all(true);
+    let channel = harness.channel("walmart", &fake, |_| {});
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let throttled = fake.throttled_replies();
+    // Retry-After is 1 s: about one push and one poll per second, not a storm.
+    assert!(
+        (5..=25).contains(&throttled),
+        "{throttled} throttled replies in 10 s"
+    );
+    fake.set_throttle_all(false);
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(4))
+        .await
+    );
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert!(state.throttled >= 5);
+}
