@@ -22,5 +22,6 @@ pub mod inventory;
 pub mod metrics;
 pub mod ratelimit;
 pub mod storage;
+pub mod tenant;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testing;

@@ -155,6 +155,13 @@ pub const ACTOR_RESTARTS_TOTAL: Metric = metric(
     &[ACTOR, REASON],
     "actors respawned by their supervisor, by reason",
 );
+/// Children a supervisor has quarantined.
+pub const ACTOR_QUARANTINED: Metric = metric(
+    "shelfsync_actor_quarantined",
+    MetricKind::Gauge,
+    &[CLIENT],
+    "actors of a client that died too often and are no longer respawned",
+);
 /// Duration of one group-commit flush.
 pub const LEDGER_COMMIT_SECONDS: Metric = metric(
     "shelfsync_ledger_commit_seconds",
@@ -183,6 +190,7 @@ pub const ALL: &[Metric] = &[
     MARKETPLACE_REQUESTS_TOTAL,
     RATELIMIT_WAIT_SECONDS,
     ACTOR_RESTARTS_TOTAL,
+    ACTOR_QUARANTINED,
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
 ];

@@ -60,3 +60,14 @@ pub struct ChannelState {
     /// The last error, for a person (never a metric label).
     pub last_error: Option<String>,
 }
+
+/// Stops the channel (its supervisor replaces it with a new generation, or removes it).
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Makes the actor panic inside a handler: fault injection for the supervisor's tests.
+#[cfg(any(test, feature = "testsuite"))]
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;

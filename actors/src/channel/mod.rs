@@ -836,3 +836,23 @@ impl Handler<GetState> for ChannelActor {
         })
     }
 }
+
+impl Handler<messages::Shutdown> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+#[cfg(any(test, feature = "testsuite"))]
+impl Handler<messages::InjectPanic> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!(
+            "injected panic in channel {} of {}",
+            self.config.channel, self.config.client
+        );
+    }
+}

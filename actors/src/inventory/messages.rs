@@ -157,3 +157,9 @@ pub struct InventoryState {
     /// Order exceptions in the ledger.
     pub exceptions: usize,
 }
+
+/// Makes the actor panic inside a handler: fault injection for the supervisor's tests.
+#[cfg(any(test, feature = "testsuite"))]
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;

@@ -545,3 +545,12 @@ impl Handler<VerifyLedger> for InventoryActor {
         })
     }
 }
+
+#[cfg(any(test, feature = "testsuite"))]
+impl Handler<messages::InjectPanic> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!("injected panic in the inventory actor of {}", self.client);
+    }
+}
