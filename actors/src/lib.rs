@@ -21,6 +21,8 @@ pub mod ids;
 pub mod inventory;
 pub mod metrics;
 pub mod ratelimit;
+pub mod registry;
+pub mod runtime;
 pub mod storage;
 pub mod tenant;
 #[cfg(any(test, feature = "testsuite"))]

@@ -60,10 +60,13 @@ pub fn open_database(path: &Path, cache_bytes: u64) -> Result<sled::Db, StorageE
     }
 }
 
+/// The prefix of every client's tree name.
+pub const CLIENT_TREE_PREFIX: &str = "client/";
+
 /// Opens the tree of `client`. The tree is named by the client code alone, so nothing from a
 /// payload can select it; the InventoryActor of that client is its only holder.
 pub fn client_tree(db: &sled::Db, client: &ClientCode) -> Result<sled::Tree, sled::Error> {
-    db.open_tree(format!("client/{client}"))
+    db.open_tree(format!("{CLIENT_TREE_PREFIX}{client}"))
 }
 
 #[cfg(test)]

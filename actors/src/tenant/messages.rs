@@ -77,3 +77,8 @@ pub struct TenantState {
     /// Each ChannelActor.
     pub channels: Vec<(ChannelId, ChildState)>,
 }
+
+/// Stops the supervisor and its children (channels first, then the inventory).
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;

@@ -332,6 +332,14 @@ impl Actor for TenantSupervisor {
     }
 }
 
+impl Handler<messages::Shutdown> for TenantSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Handler<SuperviseTick> for TenantSupervisor {
     type Result = ();
 
