@@ -11,6 +11,7 @@ use crate::ids::Sku;
 use crate::inventory::ledger::{Movement, MovementKind};
 use crate::inventory::messages::StockLevel;
 use crate::inventory::store::{Applied, ApplyOutcome, ListingRecord};
+use crate::metrics;
 use crate::ratelimit::RateLimitOverride;
 use crate::testing::fake_marketplace::{Call, FakeMarketplace};
 
@@ -216,8 +217,18 @@ impl Harness {
         fake: &FakeMarketplace,
         configure: impl FnOnce(&mut ChannelConfig),
     ) -> Addr<ChannelActor> {
+        self.channel_of(client(), id, fake, configure)
+    }
+
+    fn channel_of(
+        &self,
+        client: ClientCode,
+        id: &str,
+        fake: &FakeMarketplace,
+        configure: impl FnOnce(&mut ChannelConfig),
+    ) -> Addr<ChannelActor> {
         let platform = fake.platform();
-        let mut config = ChannelConfig::new(client(), ChannelId::parse(id).unwrap(), platform);
+        let mut config = ChannelConfig::new(client, ChannelId::parse(id).unwrap(), platform);
         config.poll_interval = Duration::from_secs(1);
         configure(&mut config);
         let marketplace: Arc<dyn Marketplace> = Arc::new(fake.clone());
@@ -597,4 +608,120 @@ async fn a_throttled_marketplace_is_retried_after_its_own_wait() {
     );
     let state = channel.send(GetState).await.unwrap().unwrap();
     assert!(state.throttled >= 5);
+}
+
+/// Runs 30 rounds of stock changes over 100 SKUs with a sibling channel and another client's
+/// channel beside a channel whose marketplace fails (or not); returns when the sibling and the
+/// other client confirmed each round, and the failing channel's final state.
+async fn push_times_beside(
+    failing: Option<MarketplaceError>,
+) -> (Vec<Duration>, Vec<Duration>, ChannelState) {
+    let harness = Harness::new();
+    let sick = FakeMarketplace::new(Platform::Walmart);
+    sick.set_fail_all(failing);
+    let sibling = FakeMarketplace::new(Platform::Shopify);
+    let other = FakeMarketplace::new(Platform::Shopify);
+    let sick_channel = harness.channel("sick", &sick, |_| {});
+    let _sibling = harness.channel("sibling", &sibling, |_| {});
+    let _other = harness.channel_of(ClientCode::parse("BOLT").unwrap(), "other", &other, |_| {});
+    let start = Instant::now();
+    let (mut sibling_times, mut other_times) = (Vec::new(), Vec::new());
+    for round in 1..=30i64 {
+        let changed_at = Instant::now();
+        for index in 0..100 {
+            harness.set_stock(&format!("SKU-{index:03}"), round);
+        }
+        let target = Some(round as u32);
+        let last = sku("SKU-099");
+        assert!(
+            run_until(Duration::from_secs(30), || sibling.listing(&last) == target
+                && other.listing(&last) == target)
+            .await
+        );
+        sibling_times.push(sibling.first_confirmed(&last, round as u32).unwrap() - changed_at);
+        other_times.push(other.first_confirmed(&last, round as u32).unwrap() - changed_at);
+        tokio::time::sleep_until(start + Duration::from_secs(round as u64 * 2)).await;
+    }
+    let state = sick_channel.send(GetState).await.unwrap().unwrap();
+    (sibling_times, other_times, state)
+}
+
+#[actix::test]
+async fn a_failing_marketplace_delays_no_sibling_and_no_other_client_and_its_queue_stays_bounded() {
+    tokio::time::pause();
+    let (sibling_healthy, other_healthy, _) = push_times_beside(None).await;
+    let failing = MarketplaceError::Transient("503 Service Unavailable".into());
+    let (sibling_sick, other_sick, sick) = push_times_beside(Some(failing)).await;
+    assert_eq!(
+        sibling_sick, sibling_healthy,
+        "the sibling's push times are unchanged"
+    );
+    assert_eq!(
+        other_sick, other_healthy,
+        "the other client's push times are unchanged"
+    );
+    assert!(
+        sick.queue.pending <= 100,
+        "the failing channel's queue holds one entry per SKU at most: {}",
+        sick.queue.pending
+    );
+    assert!(
+        sick.failed > 0 && sick.failed < 200,
+        "the failing marketplace is retried with backoff, not stormed: {} failures in 60 s",
+        sick.failed
+    );
+    assert!(sick
+        .last_error
+        .as_deref()
+        .is_some_and(|error| error.contains("503")));
+}
+
+#[actix::test]
+async fn a_channel_emits_the_metrics_of_the_table() {
+    use metrics_util::debugging::DebuggingRecorder;
+    tokio::time::pause();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = ::metrics::set_default_local_recorder(&recorder);
+    let harness = Harness::new();
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.rate_limit = push_limit(2.0, 1);
+        config.reconcile_interval = Duration::from_secs(20);
+    });
+    for index in 0..10 {
+        harness.set_stock(&format!("SKU-{index}"), 5);
+    }
+    assert!(run_until(Duration::from_secs(30), || fake.listings().len() == 10).await);
+    fake.set_listing(&sku("SKU-0"), 50);
+    fake.fail_next(
+        1,
+        MarketplaceError::Throttled {
+            retry_after: Some(Duration::from_secs(1)),
+        },
+    );
+    harness.set_stock("SKU-1", 0);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let _ = channel.send(GetState).await;
+    let names: std::collections::HashSet<String> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, _)| key.key().name().to_string())
+        .collect();
+    for metric in [
+        metrics::MARKETPLACE_REQUESTS_TOTAL,
+        metrics::SYNC_LAG_SECONDS,
+        metrics::RATELIMIT_WAIT_SECONDS,
+        metrics::CHANNEL_EXPOSURE_UNITS,
+        metrics::CHANNEL_SKUS_AT_RISK,
+        metrics::CHANNEL_OLDEST_PENDING_SECONDS,
+        metrics::CHANNEL_DRIFT_CORRECTIONS_TOTAL,
+    ] {
+        assert!(
+            names.contains(metric.name),
+            "{} was not emitted; emitted: {names:?}",
+            metric.name
+        );
+    }
 }
