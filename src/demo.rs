@@ -20,6 +20,7 @@ use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::inventory::ledger::MovementInput;
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetState, GetStock, VerifyLedger};
 use shelfsync_actors::inventory::{InventoryActor, InventoryConfig};
+use shelfsync_actors::runtime::BoundedStart;
 use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
 
 use crate::cli::DemoArgs;

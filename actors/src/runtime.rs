@@ -2,7 +2,7 @@
 //! supervisor, inventory and channels on the same arbiter, chosen by a stable hash of the client
 //! code, so a client's messages never cross threads and clients spread evenly.
 
-use actix::{Arbiter, ArbiterHandle};
+use actix::{Actor, Addr, Arbiter, ArbiterHandle, Context};
 
 use crate::ids::ClientCode;
 
@@ -54,6 +54,32 @@ impl ArbiterPool {
         for arbiter in self.arbiters {
             let _ = arbiter.join();
         }
+    }
+}
+
+/// Starting an actor with its mailbox capacity set before any sender can see the default of 16:
+/// the capacity is set in the create closure, not in `started()`
+/// (`reference/style-anchors.md` §6 (d)).
+pub trait BoundedStart: Actor<Context = Context<Self>> + Send {
+    /// The capacity of the actor's mailbox.
+    fn mailbox_capacity(&self) -> usize;
+
+    /// Starts the actor on the current arbiter.
+    fn start_bounded(self) -> Addr<Self> {
+        let capacity = self.mailbox_capacity();
+        Self::create(move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            self
+        })
+    }
+
+    /// Starts the actor on `arbiter`.
+    fn start_bounded_in(self, arbiter: &ArbiterHandle) -> Addr<Self> {
+        let capacity = self.mailbox_capacity();
+        Self::start_in_arbiter(arbiter, move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            self
+        })
     }
 }
 

@@ -30,6 +30,7 @@ use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
 use shelfsync_actors::inventory::{
     system_clock_ms, InventoryActor, InventoryConfig, MAX_ROUND_MOVEMENTS,
 };
+use shelfsync_actors::runtime::BoundedStart;
 use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
 
 /// Events per level when `--events-per-level` is not given: level 1 pays one flush per event.

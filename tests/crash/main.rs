@@ -38,6 +38,7 @@ use shelfsync_actors::inventory::ledger::MovementInput;
 use shelfsync_actors::inventory::messages::ApplyMovements;
 use shelfsync_actors::inventory::store::LedgerStore;
 use shelfsync_actors::inventory::{AckPolicy, InventoryActor, InventoryConfig};
+use shelfsync_actors::runtime::BoundedStart;
 use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
 
 const ROLE_VAR: &str = "SHELFSYNC_CRASH_CHILD";

@@ -49,6 +49,7 @@ use crate::ratelimit::{
     AppId, Backoff, BackoffConfig, Operation, RateLimitConfigError, RateLimitOverrides,
     RateLimiters, RequestKey, ThrottleSignal,
 };
+use crate::runtime::BoundedStart;
 
 /// Why a ChannelActor could not be built or could not start.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -240,24 +241,6 @@ impl ChannelActor {
             feed_read_at: None,
             counters: Counters::default(),
             last_error: None,
-        })
-    }
-
-    /// Starts the actor on the current arbiter with its configured mailbox capacity.
-    pub fn start_bounded(self) -> Addr<Self> {
-        let capacity = self.config.mailbox_capacity;
-        Self::create(move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            self
-        })
-    }
-
-    /// Starts the actor on `arbiter` with its configured mailbox capacity.
-    pub fn start_bounded_in(self, arbiter: &ArbiterHandle) -> Addr<Self> {
-        let capacity = self.config.mailbox_capacity;
-        Self::start_in_arbiter(arbiter, move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            self
         })
     }
 
@@ -731,6 +714,12 @@ fn refused_index(error: &LedgerError) -> Option<usize> {
         | LedgerError::Rejected { index, .. }
         | LedgerError::KeyReused { index, .. } => Some(*index),
         _ => None,
+    }
+}
+
+impl BoundedStart for ChannelActor {
+    fn mailbox_capacity(&self) -> usize {
+        self.config.mailbox_capacity
     }
 }
 

@@ -36,6 +36,7 @@ use self::store::{
 };
 use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::metrics::{self, label};
+use crate::runtime::BoundedStart;
 
 /// Why an InventoryActor call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -158,26 +159,6 @@ impl InventoryActor {
             commit: GroupCommit::default(),
             subscribers: Vec::new(),
             notify_retry_scheduled: false,
-        })
-    }
-
-    /// Starts the actor on the current arbiter with its configured mailbox capacity.
-    pub fn start_bounded(self) -> Addr<Self> {
-        let capacity = self.config.mailbox_capacity;
-        // The capacity is set in the create closure, not in `started()`, so that no early sender
-        // sees the default of 16 (`reference/style-anchors.md` §6 (d)).
-        Self::create(move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            self
-        })
-    }
-
-    /// Starts the actor on `arbiter` with its configured mailbox capacity.
-    pub fn start_bounded_in(self, arbiter: &ArbiterHandle) -> Addr<Self> {
-        let capacity = self.config.mailbox_capacity;
-        Self::start_in_arbiter(arbiter, move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            self
         })
     }
 
@@ -372,6 +353,12 @@ fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
             ::metrics::counter!(counted.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel)
                 .increment(1);
         }
+    }
+}
+
+impl BoundedStart for InventoryActor {
+    fn mailbox_capacity(&self) -> usize {
+        self.config.mailbox_capacity
     }
 }
 

@@ -39,6 +39,7 @@ use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::{InventoryActor, InventoryConfig};
 use crate::metrics::{self, label};
 use crate::ratelimit::RateLimiters;
+use crate::runtime::BoundedStart;
 
 /// Why a supervisor call failed.
 #[derive(Debug, Clone, thiserror::Error)]
