@@ -1,9 +1,12 @@
 //! Benchmarks of shelfsync.
 //!
 //! `shelfsync-bench ledger` measures durable ledger throughput through the InventoryActor against
-//! the same transactions written straight to sled with an ideal group commit (see `README.md`).
+//! the same transactions written straight to sled with an ideal group commit;
+//! `shelfsync-bench scheduler` measures risk-first against FIFO push order under a binding budget
+//! (virtual time) and sale-to-sibling propagation through the real actors (see `README.md`).
 
 mod ledger;
+mod scheduler;
 
 use clap::{Parser, Subcommand};
 
@@ -20,10 +23,14 @@ enum Command {
     /// Durable events per second: the InventoryActor against raw sled, at several concurrency
     /// levels.
     Ledger(ledger::LedgerArgs),
+    /// Risk-first against FIFO under a binding push budget (virtual time), and propagation of a
+    /// sale to every sibling marketplace through the real actors (real time).
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ledger(args) => ledger::run(&args),
+        Command::Scheduler(args) => scheduler::run(&args),
     }
 }
