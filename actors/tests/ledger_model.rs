@@ -210,8 +210,23 @@ struct LedgerUnderTest {
 }
 
 impl LedgerUnderTest {
+    /// Opens the database, waiting (bounded) for the previous handle's background threads to
+    /// let go of sled's file lock: dropping a `Db` does not release it synchronously, and under
+    /// load a reopen can come first (regression: a loaded CI-like machine saw
+    /// "could not acquire lock" here).
     fn open(path: &PathBuf) -> (sled::Db, LedgerStore) {
-        let db = sled::Config::new().path(path).open().unwrap();
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(error) if attempts < 500 => {
+                    attempts += 1;
+                    let _ = error;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(error) => panic!("cannot reopen the database: {error}"),
+            }
+        };
         let store = LedgerStore::open(db.open_tree("ACME").unwrap()).unwrap();
         (db, store)
     }

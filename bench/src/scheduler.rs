@@ -1763,7 +1763,7 @@ fn print_engine(params: &EngineParams, report: &EngineReport) {
         report.oversold
     );
     println!(
-        "background: {:.0} feed reads/s over all channels (each an ApplyMovements with the cursor, one ledger round)",
+        "background: {:.0} feed reads/s over all channels (a ledger round only for a page with events or a new cursor)",
         report.fetches_per_second
     );
     println!(

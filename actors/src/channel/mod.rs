@@ -494,6 +494,18 @@ impl ChannelActor {
                     .note_marketplace_sale(&event.sku, event.quantity, sold_after, now);
             }
         }
+        if page.events.is_empty() && self.cursor.as_ref() == Some(&page.next_cursor) {
+            // Nothing new and the cursor stands: no ledger write (an idle channel would
+            // otherwise cost a transaction and a flush per poll).
+            return self.on_page(
+                Ok(AppliedPage {
+                    page,
+                    skipped: None,
+                }),
+                sent_at,
+                ctx,
+            );
+        }
         let apply = apply_page(page, self.ledger.apply.clone(), self.config.channel.clone());
         ctx.spawn(
             actix::fut::wrap_future::<_, Self>(apply).map(move |result, actor, ctx| {

@@ -353,9 +353,17 @@ impl LedgerStore {
     }
 
     /// Makes every write so far durable against a process crash; returns the bytes written.
-    /// Runs on sled's thread pool, never blocking the caller's thread.
+    ///
+    /// Runs `Tree::flush` on tokio's blocking pool, not sled's `flush_async`: `flush_async` runs
+    /// on sled's own small thread pool, which also writes sled's log, and with many clients
+    /// flushing at once every pool thread ended up waiting for a log write queued behind them
+    /// (a deadlock found by the scheduler bench with 8+ clients; sled issues #1308, #1241).
     pub async fn flush(&self) -> Result<usize, LedgerError> {
-        Ok(self.tree.flush_async().await?)
+        let tree = self.tree.clone();
+        tokio::task::spawn_blocking(move || tree.flush())
+            .await
+            .map_err(|error| LedgerError::Corrupt(format!("the flush task failed: {error}")))?
+            .map_err(LedgerError::Storage)
     }
 
     /// Returns the balance of `sku`, if it has ever moved.
