@@ -524,3 +524,52 @@ async fn subscribers_hear_durable_changes_and_a_busy_one_gets_them_coalesced() {
         messages.len()
     );
 }
+
+/// Regression (found by the scheduler bench): with many clients flushing at once, sled's
+/// `flush_async` filled sled's own thread pool with flush jobs waiting for a log write queued
+/// behind them, and every ledger stopped answering for good (sled #1308). The flush now runs on
+/// tokio's blocking pool. The scenario runs on its own thread so that a deadlock (which blocks
+/// the actors' thread itself) fails the test after a bound instead of hanging it.
+#[test]
+fn regression_many_clients_flushing_at_once_do_not_deadlock() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let heads = actix::System::new().block_on(async {
+            let fixture = Fixture::new();
+            let ledgers: Vec<Addr<InventoryActor>> = (0..16)
+                .map(|index| {
+                    let client = ClientCode::parse(&format!("C{index:02}")).unwrap();
+                    let tree = fixture.db.open_tree(client.as_str()).unwrap();
+                    InventoryActor::open(client, tree, InventoryConfig::default())
+                        .unwrap()
+                        .start_bounded()
+                })
+                .collect();
+            for round in 0..20 {
+                let sends = ledgers.iter().flat_map(|ledger| {
+                    (0..8).map(move |caller| {
+                        ledger.send(apply(vec![input(
+                            &format!("r{round}-{caller}"),
+                            "HAT",
+                            "receipt",
+                            1,
+                        )]))
+                    })
+                });
+                for outcome in futures_util::future::join_all(sends).await {
+                    outcome.unwrap().unwrap();
+                }
+            }
+            let mut heads = Vec::new();
+            for ledger in &ledgers {
+                heads.push(ledger.send(GetState).await.unwrap().unwrap().head_seq);
+            }
+            heads
+        });
+        let _ = done.send(heads);
+    });
+    let heads = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the ledgers stopped answering within 60 s: deadlock");
+    assert_eq!(heads, vec![160; 16]);
+}
