@@ -3,10 +3,10 @@
 //! It applies movements through the [`store::LedgerStore`] and acknowledges a command only after
 //! its writes are durable. Writes are group-committed in rounds ([`group_commit`]): the commands
 //! that arrive while a round runs are written together in the next round's single sled
-//! transaction and made durable by its single `flush_async`, and only then answered. The
-//! transaction runs on tokio's blocking pool and the flush on sled's thread pool, so the arbiter
-//! thread never waits for the disk (sled 0.34.7 makes a transaction wait while any flush of the
-//! database runs: `bench/RESULTS.md`). The actor keeps no state that exists only in memory:
+//! transaction and made durable by its single flush, and only then answered. The transaction and
+//! the flush both run on tokio's blocking pool ([`store::LedgerStore::flush`] says why not
+//! sled's `flush_async`), so the arbiter thread never waits for the disk (sled 0.34.7 makes a
+//! transaction wait while any flush of the database runs: `bench/RESULTS.md`). The actor keeps no state that exists only in memory:
 //! waiting commands are answers owed, never acknowledged data, and a restarted actor recovers
 //! everything from its tree.
 
