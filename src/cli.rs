@@ -19,6 +19,38 @@ pub struct Cli {
 pub enum Command {
     /// Runs demo clients with simulated shopper traffic against their ledgers and shows them live.
     Demo(DemoArgs),
+    /// Serves one mock marketplace speaking the platform's real wire format, with shoppers,
+    /// throttling and faults driven through `/_mock/` (runs until SIGINT or SIGTERM).
+    MockMarketplace(MockMarketplaceArgs),
+}
+
+/// Options of `shelfsync mock-marketplace`.
+#[derive(Debug, Clone, Args)]
+pub struct MockMarketplaceArgs {
+    /// The platform to mock: shopify, etsy, amazon, walmart or ebay.
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: crate::platforms::Platform,
+    /// Where to listen; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The one credential the mock accepts, in the platform's own auth header(s).
+    #[arg(long, default_value = crate::platforms::mock::DEFAULT_TOKEN)]
+    pub token: String,
+    /// The platform plan whose limits apply (`default`, the platform's own plans, or `unlimited`).
+    #[arg(long, default_value = "default")]
+    pub plan: String,
+    /// Seed of the mock's random draws (faults; shoppers bring their own).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// actix-web worker threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+}
+
+fn parse_platform(value: &str) -> Result<crate::platforms::Platform, String> {
+    crate::platforms::Platform::parse(value).ok_or_else(|| {
+        format!("unknown platform {value:?}: expected shopify, etsy, amazon, walmart or ebay")
+    })
 }
 
 /// Options of `shelfsync demo`.
@@ -53,7 +85,29 @@ mod tests {
     fn demo_options_are_bounded() {
         assert!(Cli::try_parse_from(["shelfsync", "demo", "--seconds", "0"]).is_err());
         assert!(Cli::try_parse_from(["shelfsync", "demo", "--clients", "9"]).is_err());
-        let Command::Demo(args) = Cli::try_parse_from(["shelfsync", "demo"]).unwrap().command;
+        let Command::Demo(args) = Cli::try_parse_from(["shelfsync", "demo"]).unwrap().command
+        else {
+            panic!("demo parses as the demo");
+        };
         assert_eq!((args.seconds, args.clients), (15, 3));
+    }
+
+    #[test]
+    fn mock_marketplace_needs_a_known_platform() {
+        assert!(Cli::try_parse_from(["shelfsync", "mock-marketplace"]).is_err());
+        assert!(
+            Cli::try_parse_from(["shelfsync", "mock-marketplace", "--platform", "tiktok"]).is_err()
+        );
+        let parsed =
+            Cli::try_parse_from(["shelfsync", "mock-marketplace", "--platform", "etsy"]).unwrap();
+        let Command::MockMarketplace(args) = parsed.command else {
+            panic!("mock-marketplace parses as itself");
+        };
+        assert_eq!(args.platform, crate::platforms::Platform::Etsy);
+        assert_eq!(
+            (args.token.as_str(), args.plan.as_str()),
+            ("mock-token", "default")
+        );
+        assert_eq!(args.listen.port(), 0);
     }
 }

@@ -1,6 +1,7 @@
-//! The shelfsync service shell: command line and the demo. The HTTP API, the credential vault,
-//! the platform connectors and the mock marketplaces join it in later issues (DESIGN §6, §7);
+//! The shelfsync service shell: command line, the demo and the mock marketplaces. The HTTP API,
+//! the credential vault and the platform connectors join it in the service issue (DESIGN §6);
 //! the engine lives in the `shelfsync-actors` crate.
 
 pub mod cli;
 pub mod demo;
+pub mod platforms;

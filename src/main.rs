@@ -12,5 +12,36 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => shelfsync::demo::run(args),
+        Command::MockMarketplace(args) => run_mock(args),
     }
+}
+
+/// `shelfsync mock-marketplace`: one mock in the foreground until SIGINT or SIGTERM.
+fn run_mock(args: shelfsync::cli::MockMarketplaceArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use shelfsync::platforms::mock::{MockOptions, MockServer};
+
+    let options = MockOptions {
+        listen: args.listen,
+        token: args.token,
+        plan: args.plan,
+        seed: args.seed,
+        workers: usize::from(args.workers),
+        handle_signals: true,
+    };
+    let server = MockServer::start(args.platform, options)?;
+    // The first line is the contract with scripts and the bench: they read the port from it.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", server.base_url())?;
+    writeln!(
+        stdout,
+        "platform {}; control surface at {}/_mock/info",
+        args.platform,
+        server.base_url()
+    )?;
+    stdout.flush()?;
+    drop(stdout);
+    server.wait()?;
+    Ok(())
 }

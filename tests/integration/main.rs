@@ -1,3 +1,10 @@
 //! Integration tests of the service: one test binary (one link), one module per feature.
 
 mod demo;
+mod mock_amazon;
+mod mock_core;
+mod mock_ebay;
+mod mock_etsy;
+mod mock_shopify;
+mod mock_support;
+mod mock_walmart;

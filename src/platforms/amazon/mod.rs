@@ -1,0 +1,3 @@
+//! Amazon (reference/marketplace-apis.md).
+
+pub mod mock;

@@ -1,0 +1,3 @@
+//! Ebay (reference/marketplace-apis.md).
+
+pub mod mock;

@@ -1,0 +1,3 @@
+//! Etsy (reference/marketplace-apis.md).
+
+pub mod mock;

@@ -1,0 +1,235 @@
+//! Webhook subscriptions and their delivery: one sender per mock posting each delivery to its
+//! receiver, retrying failures with exponential backoff (Shopify: 8 retries, reference §1.2,
+//! compressed from 4 hours to about 2 minutes so that a test or a bench sees them), sending some
+//! twice and shuffling waiting ones when those faults are set.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::{MockError, MockState};
+
+/// Retries after a failed delivery (Shopify retries 8 times).
+pub const RETRIES: u32 = 8;
+/// The wait before the first retry; each further retry waits twice as long (0.5 s ... 64 s).
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Shopify gives a receiver 1 s to connect and 5 s in all (reference §1.2).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// See [`CONNECT_TIMEOUT`].
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the sender gathers deliveries before shuffling them when `reorder_webhooks` is set.
+const REORDER_WINDOW: Duration = Duration::from_millis(50);
+/// The most subscriptions a mock keeps.
+pub const MAX_SUBSCRIPTIONS: usize = 16;
+
+/// A receiver of the mock's webhooks.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Its id.
+    pub id: u64,
+    /// Where deliveries are posted (loopback in tests).
+    pub url: String,
+    /// The secret the platform signs with (Shopify: the app's client secret).
+    pub secret: String,
+}
+
+/// A subscription as `GET /_mock/webhooks` shows it: never the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionView {
+    /// Its id.
+    pub id: u64,
+    /// Its receiver.
+    pub url: String,
+}
+
+/// One delivery: the signed request, and which attempt this is.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The receiver.
+    pub url: String,
+    /// Headers, the signature among them.
+    pub headers: Vec<(String, String)>,
+    /// The raw body the signature covers.
+    pub body: Bytes,
+    /// 0 for the first attempt, then the retry number.
+    pub attempt: u32,
+}
+
+/// The subscriptions of one mock and the queue of its sender.
+#[derive(Debug)]
+pub struct WebhookHub {
+    subscriptions: Mutex<Vec<Subscription>>,
+    queue: mpsc::UnboundedSender<Delivery>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Delivery>>>,
+}
+
+impl Default for WebhookHub {
+    fn default() -> WebhookHub {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        WebhookHub {
+            subscriptions: Mutex::new(Vec::new()),
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+}
+
+impl WebhookHub {
+    /// Adds a receiver; the URL must be http(s) and the secret non-empty.
+    pub fn subscribe(&self, url: &str, secret: &str) -> Result<SubscriptionView, MockError> {
+        let bad = |message: String| MockError::BadControlRequest { message };
+        let parsed =
+            reqwest::Url::parse(url).map_err(|error| bad(format!("url {url:?}: {error}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad(format!("url {url:?} is not http or https")));
+        }
+        if secret.is_empty() {
+            return Err(bad("secret is empty".to_string()));
+        }
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(bad(format!(
+                "a mock keeps at most {MAX_SUBSCRIPTIONS} subscriptions"
+            )));
+        }
+        let id = subscriptions.last().map_or(1, |last| last.id + 1);
+        subscriptions.push(Subscription {
+            id,
+            url: url.to_string(),
+            secret: secret.to_string(),
+        });
+        Ok(SubscriptionView {
+            id,
+            url: url.to_string(),
+        })
+    }
+
+    /// The receivers, with their secrets (for the platform's signer).
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The receivers as shown to a caller.
+    pub fn views(&self) -> Vec<SubscriptionView> {
+        self.subscriptions()
+            .into_iter()
+            .map(|subscription| SubscriptionView {
+                id: subscription.id,
+                url: subscription.url,
+            })
+            .collect()
+    }
+
+    /// Queues a delivery for the sender.
+    pub fn enqueue(&self, delivery: Delivery) {
+        // The receiver lives as long as the mock's runtime; after it, nothing is delivered anyway.
+        let _ = self.queue.send(delivery);
+    }
+
+    fn take_receiver(&self) -> Option<mpsc::UnboundedReceiver<Delivery>> {
+        self.receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+/// Runs the sender of `state`'s webhooks until the mock stops.
+pub async fn run(state: Arc<MockState>) {
+    let Some(mut receiver) = state.webhooks().take_receiver() else {
+        return;
+    };
+    let client = match reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(DELIVERY_TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "the webhook sender has no HTTP client; no webhook is sent");
+            return;
+        }
+    };
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        if state.faults().reorder_webhooks() {
+            actix_rt::time::sleep(REORDER_WINDOW).await;
+            while let Ok(more) = receiver.try_recv() {
+                batch.push(more);
+            }
+            batch.shuffle(state.faults().rng());
+        }
+        for delivery in batch {
+            let twice = state.faults().duplicate_webhook();
+            if twice {
+                state.world().stats.webhooks_duplicated += 1;
+                send(&state, &client, delivery.clone()).await;
+            }
+            send(&state, &client, delivery).await;
+        }
+    }
+}
+
+/// Posts one delivery; on failure schedules its retry (a later, separate attempt, so retries
+/// arrive out of order as Shopify's do) or gives up after the last.
+async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delivery) {
+    let mut request = client.post(&delivery.url).body(delivery.body.clone());
+    for (name, value) in &delivery.headers {
+        request = request.header(name, value);
+    }
+    let delivered = matches!(request.send().await, Ok(reply) if reply.status().is_success());
+    let mut world = state.world();
+    if delivered {
+        world.stats.webhooks_delivered += 1;
+        return;
+    }
+    world.stats.webhook_attempts_failed += 1;
+    if delivery.attempt >= RETRIES {
+        world.stats.webhooks_given_up += 1;
+        return;
+    }
+    drop(world);
+    let delay = FIRST_RETRY_DELAY * 2u32.pow(delivery.attempt);
+    let retry = Delivery {
+        attempt: delivery.attempt + 1,
+        ..delivery
+    };
+    let state = Arc::clone(state);
+    actix_rt::spawn(async move {
+        actix_rt::time::sleep(delay).await;
+        state.webhooks().enqueue(retry);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_need_an_http_url_and_a_secret_and_never_show_it() {
+        let hub = WebhookHub::default();
+        assert!(hub.subscribe("ftp://127.0.0.1/x", "s").is_err());
+        assert!(hub.subscribe("not a url", "s").is_err());
+        assert!(hub.subscribe("http://127.0.0.1:9/hook", "").is_err());
+        let view = hub.subscribe("http://127.0.0.1:9/hook", "shh").unwrap();
+        assert_eq!(view.id, 1);
+        let shown = serde_json::to_string(&hub.views()).unwrap();
+        assert!(!shown.contains("shh"), "{shown}");
+        assert_eq!(hub.subscriptions()[0].secret, "shh");
+    }
+
+    #[test]
+    fn retries_back_off_to_about_two_minutes_in_all() {
+        let total: Duration = (0..RETRIES)
+            .map(|attempt| FIRST_RETRY_DELAY * 2u32.pow(attempt))
+            .sum();
+        assert_eq!(total, Duration::from_millis(127_500));
+    }
+}

@@ -1,0 +1,3 @@
+//! Shopify (reference/marketplace-apis.md).
+
+pub mod mock;

@@ -1,0 +1,1 @@
+//! The amazon mock against the documented request shapes (in progress).

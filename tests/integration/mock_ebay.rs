@@ -1,0 +1,1 @@
+//! The ebay mock against the documented request shapes (in progress).

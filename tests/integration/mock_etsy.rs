@@ -1,0 +1,1 @@
+//! The etsy mock against the documented request shapes (in progress).

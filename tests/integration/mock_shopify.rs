@@ -1,0 +1,1 @@
+//! The shopify mock against the documented request shapes (in progress).

@@ -1,0 +1,118 @@
+//! What the mock marketplace tests share: starting a mock on a loopback port, and the control
+//! surface calls.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shelfsync::platforms::mock::{MockOptions, MockServer};
+use shelfsync::platforms::Platform;
+
+/// Starts a mock of `platform` on a free loopback port with `plan`.
+pub fn start(platform: Platform, plan: &str) -> MockServer {
+    MockServer::start(
+        platform,
+        MockOptions {
+            plan: plan.to_string(),
+            ..MockOptions::default()
+        },
+    )
+    .expect("the mock starts")
+}
+
+/// A client with a short timeout (every call is on loopback).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Reads a golden fixture of `tests/fixtures/<platform>/<name>`.
+pub fn fixture(platform: &str, name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(platform)
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// `POST /_mock/listings`; returns the created listings.
+pub async fn create_listings(mock: &MockServer, listings: &[(&str, i64)]) -> Vec<Value> {
+    let body: Vec<Value> = listings
+        .iter()
+        .map(|(sku, quantity)| json!({ "sku": sku, "quantity": quantity }))
+        .collect();
+    let reply = client()
+        .post(format!("{}/_mock/listings", mock.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "listings are created");
+    reply.json::<Vec<Value>>().await.unwrap()
+}
+
+/// `GET /_mock/listings` as SKU → quantity.
+pub async fn listed(mock: &MockServer) -> std::collections::BTreeMap<String, i64> {
+    let reply = client()
+        .get(format!("{}/_mock/listings", mock.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let listings: Vec<Value> = reply.json().await.unwrap();
+    listings
+        .into_iter()
+        .map(|listing| {
+            (
+                listing["sku"].as_str().unwrap().to_string(),
+                listing["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `GET /_mock/stats`.
+pub async fn stats(mock: &MockServer) -> Value {
+    client()
+        .get(format!("{}/_mock/stats", mock.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /_mock/<path>` with a JSON body; returns the status and the JSON reply.
+pub async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value) {
+    let reply = client()
+        .post(format!("{}/_mock/{path}", mock.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `check` until it holds, for at most `limit` of wall time (the mock works on its own
+/// threads; the test only waits for it).
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
