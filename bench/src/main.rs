@@ -3,9 +3,12 @@
 //! `shelfsync-bench ledger` measures durable ledger throughput through the InventoryActor against
 //! the same transactions written straight to sled with an ideal group commit;
 //! `shelfsync-bench scheduler` measures risk-first against FIFO push order under a binding budget
-//! (virtual time) and sale-to-sibling propagation through the real actors (see `README.md`).
+//! (virtual time) and sale-to-sibling propagation through the real actors;
+//! `shelfsync-bench mocks` measures the set-quantity calls per second one mock marketplace
+//! sustains (see `README.md`).
 
 mod ledger;
+mod mocks;
 mod scheduler;
 
 use clap::{Parser, Subcommand};
@@ -26,11 +29,14 @@ enum Command {
     /// Risk-first against FIFO under a binding push budget (virtual time), and propagation of a
     /// sale to every sibling marketplace through the real actors (real time).
     Scheduler(scheduler::SchedulerArgs),
+    /// Set-quantity calls per second one mock marketplace sustains, per platform, limits raised.
+    Mocks(mocks::MocksArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ledger(args) => ledger::run(&args),
         Command::Scheduler(args) => scheduler::run(&args),
+        Command::Mocks(args) => mocks::run(&args),
     }
 }

@@ -2,6 +2,7 @@
 
 mod demo;
 mod mock_amazon;
+mod mock_cli;
 mod mock_core;
 mod mock_ebay;
 mod mock_etsy;

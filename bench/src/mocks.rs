@@ -1,0 +1,255 @@
+//! The mock marketplace load benchmark: `shelfsync-bench mocks`. For each platform it starts one
+//! mock in-process (the same server `shelfsync mock-marketplace` runs) on a loopback port with its
+//! limits raised (`--plan unlimited`), lists `--listings` SKUs, and drives the platform's
+//! set-quantity call in its real wire format from `--concurrency` client tasks over keep-alive
+//! connections, until `--requests` calls are answered or `--max-seconds` pass (both bounds always
+//! apply, so the run stops by itself). The client runs on one tokio thread beside the mock's
+//! workers on the same machine, so the figure is what one mock sustains while sharing the CPU
+//! with its caller, as in the service benchmarks.
+//!
+//! Checked after each run: every reply was 2xx, and the mock counted exactly the calls the client
+//! sent (its `/_mock/stats` ground truth).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _};
+use clap::Args;
+use serde_json::{json, Value};
+use shelfsync::platforms::mock::{MockOptions, MockServer, UNLIMITED_PLAN};
+use shelfsync::platforms::Platform;
+
+/// Options of `shelfsync-bench mocks`.
+#[derive(Debug, Clone, Args)]
+pub struct MocksArgs {
+    /// Platforms to load, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "walmart")]
+    pub platforms: Vec<String>,
+    /// Set-quantity calls per platform (upper bound).
+    #[arg(long, default_value_t = 60_000)]
+    pub requests: u64,
+    /// Wall-time bound per platform, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub max_seconds: u64,
+    /// Client tasks sending concurrently (each waits for its reply before the next call).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// The mock's actix-web worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Listings on each mock; calls go round-robin over them.
+    #[arg(long, default_value_t = 1000)]
+    pub listings: usize,
+}
+
+/// One platform's set-quantity call, built from the listing the mock created.
+struct SetQuantity {
+    platform: Platform,
+    base_url: String,
+    listings: Vec<Value>,
+    account: Value,
+}
+
+impl SetQuantity {
+    /// The request that sets listing `index` to `quantity`, in the platform's wire format.
+    fn request(
+        &self,
+        http: &reqwest::Client,
+        index: usize,
+        quantity: i64,
+        call: u64,
+    ) -> reqwest::RequestBuilder {
+        let listing = &self.listings[index % self.listings.len()];
+        let sku = listing["sku"].as_str().unwrap_or_default();
+        let base = &self.base_url;
+        match self.platform {
+            Platform::Walmart => http
+                .put(format!("{base}/v3/inventory?sku={sku}"))
+                .header("WM_SEC.ACCESS_TOKEN", "mock-token")
+                .header("WM_QOS.CORRELATION_ID", format!("bench-{call}"))
+                .header("WM_SVC.NAME", "Walmart Marketplace")
+                .json(&json!({ "sku": sku, "quantity": { "unit": "EACH", "amount": quantity } })),
+            Platform::Shopify | Platform::Etsy | Platform::Amazon | Platform::Ebay => {
+                let _ = &self.account;
+                unreachable!("run_platform refuses platforms whose call is not wired")
+            }
+        }
+    }
+}
+
+/// Figures of one platform's run.
+struct Outcome {
+    platform: Platform,
+    answered: u64,
+    failed: u64,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    counted_by_mock: u64,
+}
+
+/// Runs the benchmark and prints one line per platform.
+pub fn run(args: &MocksArgs) -> anyhow::Result<()> {
+    ensure!(
+        args.concurrency >= 1 && args.listings >= 1,
+        "--concurrency and --listings must be at least 1"
+    );
+    let platforms: Vec<Platform> = args
+        .platforms
+        .iter()
+        .map(|name| Platform::parse(name).with_context(|| format!("unknown platform {name:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    println!(
+        "mock load: set-quantity calls, plan {UNLIMITED_PLAN}, {} mock workers, {} client tasks on 1 client thread, \
+         at most {} calls or {} s per platform",
+        args.workers, args.concurrency, args.requests, args.max_seconds
+    );
+    println!(
+        "{:<9} {:>9} {:>8} {:>10} {:>9} {:>9} {:>7}",
+        "platform", "calls", "seconds", "calls/s", "p50 ms", "p99 ms", "errors"
+    );
+    let mut failures = Vec::new();
+    for platform in platforms {
+        let outcome = run_platform(platform, args)?;
+        println!(
+            "{:<9} {:>9} {:>8.2} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            outcome.platform.as_str(),
+            outcome.answered,
+            outcome.seconds,
+            outcome.answered as f64 / outcome.seconds,
+            outcome.p50_ms,
+            outcome.p99_ms,
+            outcome.failed
+        );
+        if outcome.failed > 0 {
+            failures.push(format!(
+                "{platform}: {} calls were not answered 2xx",
+                outcome.failed
+            ));
+        }
+        if outcome.counted_by_mock != outcome.answered + outcome.failed {
+            failures.push(format!(
+                "{platform}: the mock counted {} calls, the client sent {}",
+                outcome.counted_by_mock,
+                outcome.answered + outcome.failed
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!("the mock load run failed: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome> {
+    ensure!(
+        platform == Platform::Walmart,
+        "the {platform} set-quantity call is not wired into the bench yet"
+    );
+    let mock = MockServer::start(
+        platform,
+        MockOptions {
+            plan: UNLIMITED_PLAN.to_string(),
+            workers: args.workers,
+            ..MockOptions::default()
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(args.concurrency)
+            .build()?;
+        let base_url = mock.base_url();
+        let listings: Vec<Value> = (0..args.listings)
+            .map(|n| json!({ "sku": format!("BENCH-{n:05}"), "quantity": 100 }))
+            .collect();
+        let reply = http
+            .post(format!("{base_url}/_mock/listings"))
+            .json(&listings)
+            .send()
+            .await?;
+        ensure!(
+            reply.status() == 201,
+            "listings were not created: {}",
+            reply.status()
+        );
+        let listings: Vec<Value> = reply.json().await?;
+        let info: Value = http
+            .get(format!("{base_url}/_mock/info"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let call = Arc::new(SetQuantity {
+            platform,
+            base_url,
+            listings,
+            account: info["account"].clone(),
+        });
+        let next = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..args.concurrency {
+            let (http, call, next) = (http.clone(), Arc::clone(&call), Arc::clone(&next));
+            let limit = args.requests;
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failed = 0u64;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= limit || Instant::now() >= deadline {
+                        break;
+                    }
+                    let request = call.request(&http, n as usize, (n % 50) as i64, n);
+                    let sent = Instant::now();
+                    match request.send().await {
+                        Ok(reply) if reply.status().is_success() => {
+                            let _ = reply.bytes().await;
+                            latencies.push(sent.elapsed());
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (latencies, failed)
+            }));
+        }
+        let mut latencies = Vec::new();
+        let mut failed = 0;
+        for task in tasks {
+            let (task_latencies, task_failed) = task.await?;
+            latencies.extend(task_latencies);
+            failed += task_failed;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        latencies.sort();
+        let percentile = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+        };
+        let stats: Value = http
+            .get(format!("{}/_mock/stats", call.base_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let counted_by_mock = stats["requests"].as_object().map_or(0, |requests| {
+            requests.values().filter_map(Value::as_u64).sum()
+        });
+        Ok(Outcome {
+            platform,
+            answered: latencies.len() as u64,
+            failed,
+            seconds,
+            p50_ms: percentile(0.50),
+            p99_ms: percentile(0.99),
+            counted_by_mock,
+        })
+    })
+}
