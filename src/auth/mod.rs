@@ -1,0 +1,216 @@
+//! Members, their bearer tokens and what each may do (DESIGN §6, issue 5 "Auth"). Tokens are 256
+//! random bits shown once at creation; only their SHA-256 is kept, so a copy of the data
+//! directory yields no usable token. (A slow password hash buys nothing for 256-bit random
+//! tokens: there is nothing to guess, and every request must hash its token.) Roles: `admin` sees
+//! and does everything; `manager` reads and writes the clients it lists; `viewer` only reads them.
+//! A client outside a member's list does not exist for that member: a 404, never a 403, so that
+//! client codes do not leak across the agency's teams.
+
+pub mod store;
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::vault::Secret;
+
+/// The prefix of every token, so that a leaked one is recognisable (secret scanners, logs).
+pub const TOKEN_PREFIX: &str = "ssk_";
+
+/// What a member may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, every client, members included.
+    Admin,
+    /// Reads and writes its listed clients.
+    Manager,
+    /// Reads its listed clients.
+    Viewer,
+}
+
+/// The SHA-256 of a token, hex: what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// The hash of `token`.
+    pub fn of(token: &str) -> TokenHash {
+        let digest = Sha256::digest(token.as_bytes());
+        TokenHash(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    }
+
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A fresh token and its hash.
+pub fn new_token() -> (Secret, TokenHash) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = TokenHash::of(&token);
+    (Secret::new(token), hash)
+}
+
+/// A member of the agency's team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Its id (`m1`, `m2`, ...).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The clients it may see (ignored for admins, who see all).
+    pub clients: BTreeSet<String>,
+    /// Its token's hash.
+    pub token_hash: TokenHash,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read a client's data.
+    Read,
+    /// Change a client's data.
+    Write,
+    /// Manage members or create clients.
+    Administer,
+}
+
+/// Why a member may not do something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The client is outside the member's list: it does not exist for this member (404).
+    #[error("no client {client:?}")]
+    UnknownClient {
+        /// The client code asked for.
+        client: String,
+    },
+    /// The member may see the client but not do this (403).
+    #[error("a {role:?} may not do this")]
+    Forbidden {
+        /// The member's role.
+        role: Role,
+    },
+}
+
+impl Denied {
+    /// The stable code of the refusal.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Denied::UnknownClient { .. } => "not_found",
+            Denied::Forbidden { .. } => "forbidden",
+        }
+    }
+}
+
+impl Member {
+    /// Whether the member may see `client` at all.
+    pub fn sees(&self, client: &str) -> bool {
+        self.role == Role::Admin || self.clients.contains(client)
+    }
+
+    /// Decides `action` on `client` (none for agency-wide actions). Visibility is checked first, so
+    /// a client outside the list is unknown whatever the action.
+    pub fn authorize(&self, action: Action, client: Option<&str>) -> Result<(), Denied> {
+        if let Some(client) = client {
+            if !self.sees(client) {
+                return Err(Denied::UnknownClient {
+                    client: client.to_string(),
+                });
+            }
+        }
+        let allowed = match (self.role, action) {
+            (Role::Admin, _) => true,
+            (Role::Manager, Action::Read | Action::Write) => true,
+            (Role::Viewer, Action::Read) => true,
+            _ => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Denied::Forbidden { role: self.role })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(role: Role, clients: &[&str]) -> Member {
+        Member {
+            id: "m1".into(),
+            name: "n".into(),
+            role,
+            clients: clients.iter().map(|c| c.to_string()).collect(),
+            token_hash: TokenHash::of("x"),
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn tokens_are_random_prefixed_and_only_their_hash_is_kept() {
+        let (a, hash_a) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert!(
+            a.expose().starts_with(TOKEN_PREFIX) && a.expose().len() == TOKEN_PREFIX.len() + 43
+        );
+        assert_eq!(TokenHash::of(a.expose()), hash_a);
+        assert_eq!(hash_a.as_str().len(), 64);
+        assert!(!hash_a.as_str().contains(&a.expose()[TOKEN_PREFIX.len()..]));
+    }
+
+    #[test]
+    fn roles_and_scopes() {
+        let admin = member(Role::Admin, &[]);
+        let manager = member(Role::Manager, &["ACME"]);
+        let viewer = member(Role::Viewer, &["ACME"]);
+        assert!(admin.authorize(Action::Write, Some("BOLT")).is_ok());
+        assert!(admin.authorize(Action::Administer, None).is_ok());
+        assert!(manager.authorize(Action::Write, Some("ACME")).is_ok());
+        assert_eq!(
+            manager
+                .authorize(Action::Read, Some("BOLT"))
+                .unwrap_err()
+                .kind(),
+            "not_found"
+        );
+        assert_eq!(
+            manager
+                .authorize(Action::Administer, None)
+                .unwrap_err()
+                .kind(),
+            "forbidden"
+        );
+        assert!(viewer.authorize(Action::Read, Some("ACME")).is_ok());
+        assert_eq!(
+            viewer
+                .authorize(Action::Write, Some("ACME"))
+                .unwrap_err()
+                .kind(),
+            "forbidden"
+        );
+        assert_eq!(
+            viewer
+                .authorize(Action::Write, Some("BOLT"))
+                .unwrap_err()
+                .kind(),
+            "not_found",
+            "an unseen client is unknown before anything else"
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Members kept in the service's sled database, in their own tree: `m/{id}` → the member (JSON),
+//! `t/{token hash}` → its id, `next` → the next id number. A member and its token index are written
+//! in one transaction and flushed before the call returns, so a token handed out works after a
+//! crash and a revoked one never works again.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Member, TokenHash};
+
+/// The tree's name.
+pub const MEMBERS_TREE: &str = "members";
+
+/// Errors of the member store.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberStoreError {
+    /// sled failed.
+    #[error("the member store failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored member does not decode.
+    #[error("member record {key} is damaged: {source}")]
+    Corrupt {
+        /// Its key.
+        key: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// No member has the id.
+    #[error("no member {id:?}")]
+    UnknownMember {
+        /// The id.
+        id: String,
+    },
+}
+
+impl MemberStoreError {
+    /// The stable code of the error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MemberStoreError::Storage(_) => "storage",
+            MemberStoreError::Corrupt { .. } => "corrupt",
+            MemberStoreError::UnknownMember { .. } => "not_found",
+        }
+    }
+}
+
+/// The members of the agency.
+#[derive(Debug, Clone)]
+pub struct MemberStore {
+    tree: sled::Tree,
+}
+
+impl MemberStore {
+    /// The store in `db`.
+    pub fn open(db: &sled::Db) -> Result<MemberStore, MemberStoreError> {
+        Ok(MemberStore {
+            tree: db.open_tree(MEMBERS_TREE)?,
+        })
+    }
+
+    /// Adds a member; `build` receives its new id. Durable when it returns.
+    pub fn add(&self, build: impl Fn(String) -> Member) -> Result<Member, MemberStoreError> {
+        let result = self.tree.transaction(|tx| {
+            let next = tx
+                .get(b"next")?
+                .map(|bytes| u64::from_be_bytes(bytes.as_ref().try_into().unwrap_or([0; 8])))
+                .unwrap_or(1);
+            let member = build(format!("m{next}"));
+            let json = serde_json::to_vec(&member).map_err(ConflictableTransactionError::Abort)?;
+            tx.insert(
+                b"next".as_slice(),
+                next.saturating_add(1).to_be_bytes().as_slice(),
+            )?;
+            tx.insert(format!("m/{}", member.id).as_bytes(), json)?;
+            tx.insert(
+                format!("t/{}", member.token_hash.as_str()).as_bytes(),
+                member.id.as_bytes(),
+            )?;
+            Ok(member)
+        });
+        let member = result.map_err(|error| match error {
+            TransactionError::Abort(source) => MemberStoreError::Corrupt {
+                key: "new member".into(),
+                source,
+            },
+            TransactionError::Storage(error) => MemberStoreError::Storage(error),
+        })?;
+        self.tree.flush()?;
+        Ok(member)
+    }
+
+    /// The member whose token hashes to `hash`.
+    pub fn by_token(&self, hash: &TokenHash) -> Result<Option<Member>, MemberStoreError> {
+        match self.tree.get(format!("t/{}", hash.as_str()))? {
+            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The member with `id`.
+    pub fn get(&self, id: &str) -> Result<Option<Member>, MemberStoreError> {
+        let key = format!("m/{id}");
+        match self.tree.get(&key)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| MemberStoreError::Corrupt { key, source }),
+            None => Ok(None),
+        }
+    }
+
+    /// Every member, by id.
+    pub fn list(&self) -> Result<Vec<Member>, MemberStoreError> {
+        self.tree
+            .scan_prefix(b"m/")
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                serde_json::from_slice(&bytes).map_err(|source| MemberStoreError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a member and its token, durably: the token stops working when this returns.
+    pub fn remove(&self, id: &str) -> Result<Member, MemberStoreError> {
+        let member = self
+            .get(id)?
+            .ok_or_else(|| MemberStoreError::UnknownMember { id: id.to_string() })?;
+        self.tree
+            .transaction(|tx| {
+                tx.remove(format!("m/{id}").as_bytes())?;
+                tx.remove(format!("t/{}", member.token_hash.as_str()).as_bytes())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|error| match error {
+                TransactionError::Storage(error) => MemberStoreError::Storage(error),
+                TransactionError::Abort(()) => {
+                    MemberStoreError::UnknownMember { id: id.to_string() }
+                }
+            })?;
+        self.tree.flush()?;
+        Ok(member)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{new_token, Role};
+
+    fn member(token_hash: TokenHash, role: Role) -> impl Fn(String) -> Member {
+        move |id| Member {
+            id,
+            name: "Dana".into(),
+            role,
+            clients: ["ACME".to_string()].into(),
+            token_hash: token_hash.clone(),
+            created_at: "2026-11-21T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_member_is_found_by_its_token_until_removed_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (token, hash) = new_token();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let store = MemberStore::open(&db).unwrap();
+            let added = store.add(member(hash.clone(), Role::Manager)).unwrap();
+            assert_eq!(added.id, "m1");
+            let (_, other) = new_token();
+            assert_eq!(store.add(member(other, Role::Viewer)).unwrap().id, "m2");
+        }
+        let db = sled::open(dir.path()).unwrap();
+        let store = MemberStore::open(&db).unwrap();
+        let found = store
+            .by_token(&TokenHash::of(token.expose()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.id.as_str(), found.role), ("m1", Role::Manager));
+        assert_eq!(store.list().unwrap().len(), 2);
+        store.remove("m1").unwrap();
+        assert!(
+            store.by_token(&hash).unwrap().is_none(),
+            "a removed member's token stops working"
+        );
+        assert_eq!(store.remove("m1").unwrap_err().kind(), "not_found");
+        let (_, third) = new_token();
+        assert_eq!(
+            store.add(member(third, Role::Viewer)).unwrap().id,
+            "m3",
+            "ids are not reused"
+        );
+    }
+}
