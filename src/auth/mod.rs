@@ -132,12 +132,12 @@ impl Member {
                 });
             }
         }
-        let allowed = match (self.role, action) {
-            (Role::Admin, _) => true,
-            (Role::Manager, Action::Read | Action::Write) => true,
-            (Role::Viewer, Action::Read) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (self.role, action),
+            (Role::Admin, _)
+                | (Role::Manager, Action::Read | Action::Write)
+                | (Role::Viewer, Action::Read)
+        );
         if allowed {
             Ok(())
         } else {
