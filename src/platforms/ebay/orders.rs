@@ -116,14 +116,8 @@ pub fn parse_filter(text: &str) -> Result<OrderFilter, ErrorDetail> {
             return Err(invalid_filter(text, &format!("{part:?} is not name:value")));
         };
         let duplicate = match name {
-            "creationdate" => filter
-                .created
-                .replace(parse_range(name, value)?)
-                .is_some(),
-            "lastmodifieddate" => filter
-                .modified
-                .replace(parse_range(name, value)?)
-                .is_some(),
+            "creationdate" => filter.created.replace(parse_range(name, value)?).is_some(),
+            "lastmodifieddate" => filter.modified.replace(parse_range(name, value)?).is_some(),
             "orderfulfillmentstatus" => filter
                 .fulfillment
                 .replace(parse_statuses(name, value)?)

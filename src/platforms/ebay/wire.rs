@@ -324,7 +324,10 @@ fn check_price(price: &Amount) -> Option<ErrorDetail> {
     (price.currency != CURRENCY).then(|| {
         invalid_value(
             "price.currency",
-            &format!("The marketplace sells in {CURRENCY}, not {:?}.", price.currency),
+            &format!(
+                "The marketplace sells in {CURRENCY}, not {:?}.",
+                price.currency
+            ),
         )
     })
 }
@@ -490,7 +493,10 @@ mod tests {
         );
         let entry = entity_not_found("A").to_json();
         assert!(entry.get("longMessage").is_none());
-        assert_eq!(entry["parameters"], json!([{ "name": "sku", "value": "A" }]));
+        assert_eq!(
+            entry["parameters"],
+            json!([{ "name": "sku", "value": "A" }])
+        );
     }
 
     #[test]
@@ -522,8 +528,10 @@ mod tests {
     fn the_listed_quantity_is_the_smaller_of_item_and_offer() {
         let listing = known(3, None);
         let outcome = apply_item(
-            &request(json!({"sku":"A","shipToLocationAvailability":{"quantity":12},
-                "offers":[{"offerId": offer_id(1), "availableQuantity":5}]})),
+            &request(
+                json!({"sku":"A","shipToLocationAvailability":{"quantity":12},
+                "offers":[{"offerId": offer_id(1), "availableQuantity":5}]}),
+            ),
             Some(&listing),
         );
         assert_eq!(outcome.status, 200);
@@ -556,8 +564,10 @@ mod tests {
         );
         assert_eq!((unknown.status, unknown.applied), (404, None));
         let foreign = apply_item(
-            &request(json!({"sku":"A","shipToLocationAvailability":{"quantity":1},
-                "offers":[{"offerId":"999","availableQuantity":1}]})),
+            &request(
+                json!({"sku":"A","shipToLocationAvailability":{"quantity":1},
+                "offers":[{"offerId":"999","availableQuantity":1}]}),
+            ),
             Some(&known(3, None)),
         );
         assert_eq!(foreign.status, 400);
