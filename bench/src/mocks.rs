@@ -70,7 +70,11 @@ impl SetQuantity {
                 .header("WM_QOS.CORRELATION_ID", format!("bench-{call}"))
                 .header("WM_SVC.NAME", "Walmart Marketplace")
                 .json(&json!({ "sku": sku, "quantity": { "unit": "EACH", "amount": quantity } })),
-            Platform::Shopify | Platform::Etsy | Platform::Amazon | Platform::Ebay => {
+            Platform::Ebay => http
+                .post(format!("{base}/sell/inventory/v1/bulk_update_price_quantity"))
+                .bearer_auth("mock-token")
+                .json(&json!({ "requests": [{ "sku": sku, "shipToLocationAvailability": { "quantity": quantity } }] })),
+            Platform::Shopify | Platform::Etsy | Platform::Amazon => {
                 let _ = &self.account;
                 unreachable!("run_platform refuses platforms whose call is not wired")
             }
@@ -144,7 +148,7 @@ pub fn run(args: &MocksArgs) -> anyhow::Result<()> {
 
 fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome> {
     ensure!(
-        platform == Platform::Walmart,
+        matches!(platform, Platform::Walmart | Platform::Ebay),
         "the {platform} set-quantity call is not wired into the bench yet"
     );
     let mock = MockServer::start(
