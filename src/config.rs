@@ -1,0 +1,341 @@
+//! The configuration of `shelfsync serve` (issue 5): a TOML file, then `SHELFSYNC_…` environment
+//! overrides, then command-line flags, validated at start with errors that name the bad key and
+//! where it came from. Every setting has a default, so the service starts with no file at all.
+//!
+//! Keys (TOML path → environment variable):
+//!
+//! | key | env | default | meaning |
+//! |---|---|---|---|
+//! | `listen` | `SHELFSYNC_LISTEN` | `127.0.0.1:8080` | the API's address |
+//! | `data_dir` | `SHELFSYNC_DATA_DIR` | `./shelfsync-data` | sled database, key file |
+//! | `api.max_body_bytes` | `SHELFSYNC_API_MAX_BODY_BYTES` | 4 MiB | largest request body (a catalog) |
+//! | `engine.cache_mb` | `SHELFSYNC_ENGINE_CACHE_MB` | 128 | sled page cache |
+//! | `engine.arbiters` | `SHELFSYNC_ENGINE_ARBITERS` | 0 (one per core) | actor threads |
+//! | `shutdown.drain_secs` | `SHELFSYNC_SHUTDOWN_DRAIN_SECS` | 10 | how long SIGTERM waits for work in flight |
+//!
+//! Secrets are not configuration: the admin token and the master key come only from their own
+//! environment variables (`SHELFSYNC_ADMIN_TOKEN`, `SHELFSYNC_MASTER_KEY`), never from the file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Errors of loading the configuration, each naming the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key no setting has (a typo).
+    #[error("{origin}: unknown key `{key}` (known: {known})")]
+    UnknownKey {
+        /// Where it came from.
+        origin: String,
+        /// The key.
+        key: String,
+        /// The known keys.
+        known: String,
+    },
+    /// A value of the wrong type or out of range.
+    #[error("{origin}: `{key}` {message}")]
+    BadValue {
+        /// Where it came from.
+        origin: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The stable code of the error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "config_read",
+            ConfigError::Syntax { .. } => "config_syntax",
+            ConfigError::UnknownKey { .. } => "config_unknown_key",
+            ConfigError::BadValue { .. } => "config_bad_value",
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The API's address.
+    pub listen: SocketAddr,
+    /// Where the database and the key file live.
+    pub data_dir: PathBuf,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// sled's page cache, MiB.
+    pub cache_mb: u64,
+    /// Actor threads (0: one per core).
+    pub arbiters: usize,
+    /// How long a SIGTERM waits for work in flight, seconds.
+    pub drain_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./shelfsync-data"),
+            max_body_bytes: 4 * 1024 * 1024,
+            cache_mb: 128,
+            arbiters: 0,
+            drain_secs: 10,
+        }
+    }
+}
+
+/// Every key, as its TOML path ([`Config::set`] knows how each is parsed).
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "api.max_body_bytes",
+    "engine.cache_mb",
+    "engine.arbiters",
+    "shutdown.drain_secs",
+];
+
+/// The environment variable of a key.
+pub fn env_name(key: &str) -> String {
+    format!("SHELFSYNC_{}", key.replace('.', "_").to_uppercase())
+}
+
+fn parse_in_range<T>(text: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let value: T = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("must be a whole number, not {text:?}"))?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "must be within {}..={}, not {value}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+impl Config {
+    /// Sets `key` from `text`; the message says what is wrong.
+    fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+        match key {
+            "listen" => {
+                self.listen = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("must be an address like 127.0.0.1:8080, not {text:?}"))?
+            }
+            "data_dir" => {
+                if text.trim().is_empty() {
+                    return Err("must not be empty".into());
+                }
+                self.data_dir = PathBuf::from(text.trim());
+            }
+            "api.max_body_bytes" => {
+                self.max_body_bytes = parse_in_range(text, 1024..=256 * 1024 * 1024)?
+            }
+            "engine.cache_mb" => self.cache_mb = parse_in_range(text, 8..=64 * 1024)?,
+            "engine.arbiters" => self.arbiters = parse_in_range(text, 0..=256)?,
+            "shutdown.drain_secs" => self.drain_secs = parse_in_range(text, 0..=3600)?,
+            other => return Err(format!("is not a setting ({other})")),
+        }
+        Ok(())
+    }
+
+    /// Loads the file (when given), then the environment (`env` yields the process's variables;
+    /// tests pass their own), and validates every value.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.into(),
+                source,
+            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|error: toml::de::Error| ConfigError::Syntax {
+                        path: path.into(),
+                        message: error.to_string(),
+                    })?;
+            let origin = path.display().to_string();
+            for (key, value) in flatten(&table) {
+                if !KEYS.contains(&key.as_str()) {
+                    return Err(ConfigError::UnknownKey {
+                        origin,
+                        key,
+                        known: KEYS.join(", "),
+                    });
+                }
+                let text = match value {
+                    toml::Value::String(text) => text.clone(),
+                    toml::Value::Integer(number) => number.to_string(),
+                    other => {
+                        return Err(ConfigError::BadValue {
+                            origin,
+                            key,
+                            message: format!(
+                                "must be a string or a whole number, not {}",
+                                other.type_str()
+                            ),
+                        })
+                    }
+                };
+                config
+                    .set(&key, &text)
+                    .map_err(|message| ConfigError::BadValue {
+                        origin: origin.clone(),
+                        key,
+                        message,
+                    })?;
+            }
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        for key in KEYS {
+            let name = env_name(key);
+            if let Some(text) = env.get(&name) {
+                config
+                    .set(key, text)
+                    .map_err(|message| ConfigError::BadValue {
+                        origin: format!("environment {name}"),
+                        key: key.to_string(),
+                        message,
+                    })?;
+            }
+        }
+        let reserved = [
+            "SHELFSYNC_ADMIN_TOKEN",
+            "SHELFSYNC_MASTER_KEY",
+            "SHELFSYNC_LOG",
+        ];
+        if let Some(name) = env.keys().find(|name| {
+            name.starts_with("SHELFSYNC_")
+                && !reserved.contains(&name.as_str())
+                && !KEYS.iter().any(|key| env_name(key) == **name)
+        }) {
+            return Err(ConfigError::UnknownKey {
+                origin: "environment".into(),
+                key: name.clone(),
+                known: KEYS
+                    .iter()
+                    .map(|key| env_name(key))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// The leaves of a TOML table as dotted keys.
+fn flatten(table: &toml::Table) -> Vec<(String, &toml::Value)> {
+    let mut leaves = Vec::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(inner) => leaves.extend(
+                flatten(inner)
+                    .into_iter()
+                    .map(|(sub, value)| (format!("{key}.{sub}"), value)),
+            ),
+            value => leaves.push((key.clone(), value)),
+        }
+    }
+    leaves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn no_file_no_env_gives_the_defaults() {
+        assert_eq!(Config::load(None, env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let toml = file("listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/shelfsync\"\n[engine]\ncache_mb = 256\n");
+        let config = Config::load(
+            Some(toml.path()),
+            env(&[("SHELFSYNC_ENGINE_CACHE_MB", "512"), ("PATH", "/bin")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/shelfsync"));
+        assert_eq!(config.cache_mb, 512);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_where_it_came_from() {
+        let typo = file("[engine]\ncache_mbs = 256\n");
+        let error = Config::load(Some(typo.path()), env(&[])).unwrap_err();
+        assert_eq!(error.kind(), "config_unknown_key");
+        assert!(error.to_string().contains("`engine.cache_mbs`"), "{error}");
+        let range = file("[shutdown]\ndrain_secs = 99999\n");
+        let error = Config::load(Some(range.path()), env(&[])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`shutdown.drain_secs` must be within 0..=3600"),
+            "{error}"
+        );
+        let error = Config::load(None, env(&[("SHELFSYNC_LISTEN", "localhost")])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("environment SHELFSYNC_LISTEN: `listen`"),
+            "{error}"
+        );
+        let error = Config::load(None, env(&[("SHELFSYNC_LISTN", "127.0.0.1:1")])).unwrap_err();
+        assert!(error.to_string().contains("SHELFSYNC_LISTN"), "{error}");
+        let error = Config::load(Some(file("listen = [1]").path()), env(&[])).unwrap_err();
+        assert_eq!(error.kind(), "config_bad_value");
+        let error = Config::load(Some(file("listen = ").path()), env(&[])).unwrap_err();
+        assert_eq!(error.kind(), "config_syntax");
+        assert!(Config::load(
+            None,
+            env(&[
+                ("SHELFSYNC_ADMIN_TOKEN", "x"),
+                ("SHELFSYNC_MASTER_KEY", "y")
+            ])
+        )
+        .is_ok());
+    }
+}
