@@ -356,7 +356,9 @@ fn check_body(body: &PutBody, rules: InventoryRules) -> Result<(), String> {
         check_product(product, p, rules)?;
         if let Some(sku) = &product.sku {
             if !skus.insert(sku.as_str()) {
-                return Err(format!("products[{p}].sku {sku:?} is used by another product"));
+                return Err(format!(
+                    "products[{p}].sku {sku:?} is used by another product"
+                ));
             }
         }
     }
@@ -376,12 +378,16 @@ fn check_product(product: &PutProduct, p: usize, rules: InventoryRules) -> Resul
         validate_sku(sku).map_err(|message| format!("products[{p}].sku: {message}"))?;
     }
     if product.offerings.is_empty() {
-        return Err(format!("products[{p}].offerings must hold at least one offering"));
+        return Err(format!(
+            "products[{p}].offerings must hold at least one offering"
+        ));
     }
     for (v, value) in product.property_values.iter().enumerate() {
         let at = format!("products[{p}].property_values[{v}]");
         if value.value_ids.is_empty() || value.value_ids.len() != value.values.len() {
-            return Err(format!("{at}: value_ids and values must be non-empty and agree"));
+            return Err(format!(
+                "{at}: value_ids and values must be non-empty and agree"
+            ));
         }
         if value.values.iter().any(|text| text.contains(['(', ')'])) {
             return Err(format!("{at}: values must not contain parentheses"));
@@ -464,17 +470,35 @@ fn check_properties(body: &PutBody) -> Result<(), String> {
             ));
         }
     }
-    let field = |f: fn(&PutProduct) -> String| -> Vec<String> {
-        body.products.iter().map(f).collect()
-    };
-    agree(&keys, &body.price_on_property, &field(|p| prices(p)), "price")?;
-    agree(&keys, &body.quantity_on_property, &field(|p| quantities(p)), "quantity")?;
-    agree(&keys, &body.sku_on_property, &field(|p| format!("{:?}", p.sku)), "sku")?;
-    agree(&keys, &readiness, &field(|p| readiness_ids(p)), "readiness_state_id")
+    let field =
+        |f: fn(&PutProduct) -> String| -> Vec<String> { body.products.iter().map(f).collect() };
+    agree(&keys, &body.price_on_property, &field(prices), "price")?;
+    agree(
+        &keys,
+        &body.quantity_on_property,
+        &field(quantities),
+        "quantity",
+    )?;
+    agree(
+        &keys,
+        &body.sku_on_property,
+        &field(|p| format!("{:?}", p.sku)),
+        "sku",
+    )?;
+    agree(
+        &keys,
+        &readiness,
+        &field(readiness_ids),
+        "readiness_state_id",
+    )
 }
 
 fn prices(product: &PutProduct) -> String {
-    let cents: Vec<Option<i64>> = product.offerings.iter().map(|o| price_cents(o.price)).collect();
+    let cents: Vec<Option<i64>> = product
+        .offerings
+        .iter()
+        .map(|o| price_cents(o.price))
+        .collect();
     format!("{cents:?}")
 }
 
@@ -484,7 +508,11 @@ fn quantities(product: &PutProduct) -> String {
 }
 
 fn readiness_ids(product: &PutProduct) -> String {
-    let ids: Vec<Option<u64>> = product.offerings.iter().map(|o| o.readiness_state_id).collect();
+    let ids: Vec<Option<u64>> = product
+        .offerings
+        .iter()
+        .map(|o| o.readiness_state_id)
+        .collect();
     format!("{ids:?}")
 }
 
@@ -624,7 +652,10 @@ mod tests {
             json!({"amount": 2200, "divisor": 100, "currency_code": "USD"})
         );
         assert_eq!(
-            (offering["offering_id"].as_u64(), offering["quantity"].as_i64()),
+            (
+                offering["offering_id"].as_u64(),
+                offering["quantity"].as_i64()
+            ),
             (Some(20), Some(7))
         );
         assert_eq!(shown["products"][0]["product_id"], 10);
@@ -634,11 +665,16 @@ mod tests {
 
     #[test]
     fn get_only_fields_and_money_prices_are_refused() {
-        let with_product_id = DOCS_EXAMPLE.replace(r#""sku":"MUG-RED""#, r#""product_id":1,"sku":"MUG-RED""#);
+        let with_product_id =
+            DOCS_EXAMPLE.replace(r#""sku":"MUG-RED""#, r#""product_id":1,"sku":"MUG-RED""#);
         assert!(parse(&with_product_id).unwrap_err().contains("product_id"));
-        let with_offering_id = DOCS_EXAMPLE.replace(r#""price":22.0"#, r#""offering_id":5,"price":22.0"#);
-        assert!(parse(&with_offering_id).unwrap_err().contains("offering_id"));
-        let with_deleted = DOCS_EXAMPLE.replace(r#""price":22.0"#, r#""is_deleted":false,"price":22.0"#);
+        let with_offering_id =
+            DOCS_EXAMPLE.replace(r#""price":22.0"#, r#""offering_id":5,"price":22.0"#);
+        assert!(parse(&with_offering_id)
+            .unwrap_err()
+            .contains("offering_id"));
+        let with_deleted =
+            DOCS_EXAMPLE.replace(r#""price":22.0"#, r#""is_deleted":false,"price":22.0"#);
         assert!(parse(&with_deleted).unwrap_err().contains("is_deleted"));
         let with_money = DOCS_EXAMPLE.replace(
             r#""price":22.0"#,
@@ -659,7 +695,10 @@ mod tests {
             (r#""is_enabled":true,"#, ""),
             (r#""values":["Red"]"#, r#""values":["Red (dark)"]"#),
             (r#""values":["Red"]"#, r#""values":[]"#),
-            (r#""quantity_on_property":[200]"#, r#""quantity_on_property":[513]"#),
+            (
+                r#""quantity_on_property":[200]"#,
+                r#""quantity_on_property":[513]"#,
+            ),
             (r#""price_on_property":[]"#, r#""colour":[]"#),
         ] {
             let body = DOCS_EXAMPLE.replace(from, to);
@@ -704,23 +743,40 @@ mod tests {
 
     #[test]
     fn on_property_arrays_must_agree_with_the_products() {
-        let varied = r#""price_on_property":[200],"quantity_on_property":[200],"sku_on_property":[200]"#;
+        let varied =
+            r#""price_on_property":[200],"quantity_on_property":[200],"sku_on_property":[200]"#;
         assert!(parse(&two_colors(varied, 25.0, "MUG-BLUE")).is_ok());
         let fixed_price = r#""quantity_on_property":[200],"sku_on_property":[200]"#;
         assert!(parse(&two_colors(fixed_price, 22.0, "MUG-BLUE")).is_ok());
-        assert!(parse(&two_colors(fixed_price, 25.0, "MUG-BLUE")).is_err(), "price varies");
+        assert!(
+            parse(&two_colors(fixed_price, 25.0, "MUG-BLUE")).is_err(),
+            "price varies"
+        );
         let fixed_quantity = r#""sku_on_property":[200]"#;
-        assert!(parse(&two_colors(fixed_quantity, 22.0, "MUG-BLUE")).is_err(), "quantity varies");
+        assert!(
+            parse(&two_colors(fixed_quantity, 22.0, "MUG-BLUE")).is_err(),
+            "quantity varies"
+        );
         let fixed_sku = r#""quantity_on_property":[200]"#;
-        assert!(parse(&two_colors(fixed_sku, 22.0, "MUG-BLUE")).is_err(), "sku varies");
-        assert!(parse(&two_colors(varied, 25.0, "MUG-RED")).is_err(), "duplicate sku");
+        assert!(
+            parse(&two_colors(fixed_sku, 22.0, "MUG-BLUE")).is_err(),
+            "sku varies"
+        );
+        assert!(
+            parse(&two_colors(varied, 25.0, "MUG-RED")).is_err(),
+            "duplicate sku"
+        );
         let same_values = two_colors(varied, 25.0, "MUG-BLUE").replace(r#"[2]"#, "[1]");
-        assert!(parse(&same_values).is_err(), "two products with the same values");
+        assert!(
+            parse(&same_values).is_err(),
+            "two products with the same values"
+        );
     }
 
     #[test]
     fn ids_are_kept_for_known_skus_and_fresh_otherwise() {
-        let varied = r#""price_on_property":[200],"quantity_on_property":[200],"sku_on_property":[200]"#;
+        let varied =
+            r#""price_on_property":[200],"quantity_on_property":[200],"sku_on_property":[200]"#;
         let mut next = 100;
         let first = parse(&two_colors(varied, 25.0, "MUG-BLUE"))
             .unwrap()
@@ -748,7 +804,11 @@ mod tests {
             readiness_state_id: 1,
         });
         inventory.reconcile("A", 3);
-        let quantities: Vec<i64> = inventory.products[0].offerings.iter().map(|o| o.quantity).collect();
+        let quantities: Vec<i64> = inventory.products[0]
+            .offerings
+            .iter()
+            .map(|o| o.quantity)
+            .collect();
         assert_eq!(quantities, [0, 3]);
         inventory.reconcile("A", 10);
         assert_eq!(enabled_quantity(&inventory.products[0]), 10);

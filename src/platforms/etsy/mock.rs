@@ -389,12 +389,9 @@ async fn get_listing_inventory(
         Err(reply) => return reply,
     };
     let mut store = wire.store();
-    let inventory = store
-        .inventories
-        .entry(listing.number)
-        .or_insert_with(|| {
-            Inventory::initial(&listing.sku, listing.quantity, own_ids(listing.number))
-        });
+    let inventory = store.inventories.entry(listing.number).or_insert_with(|| {
+        Inventory::initial(&listing.sku, listing.quantity, own_ids(listing.number))
+    });
     inventory.reconcile(&listing.sku, listing.quantity);
     ok(allowance, inventory.to_json())
 }
@@ -541,7 +538,10 @@ async fn get_shop_receipt(
     };
     let world = state.world();
     match world.order(&receipt_id.to_string()) {
-        Some(order) => ok(allowance, receipt_json(order, receipt_context(&world, order))),
+        Some(order) => ok(
+            allowance,
+            receipt_json(order, receipt_context(&world, order)),
+        ),
         None => not_found(&format!("Receipt {receipt_id} not found")),
     }
 }

@@ -302,7 +302,8 @@ mod tests {
         ] {
             assert!(ReceiptQuery::parse(&pairs(bad)).is_err(), "{bad}");
         }
-        let ok = ReceiptQuery::parse(&pairs("limit=100&offset=12000&sort_order=asc&foo=bar")).unwrap();
+        let ok =
+            ReceiptQuery::parse(&pairs("limit=100&offset=12000&sort_order=asc&foo=bar")).unwrap();
         assert_eq!((ok.limit, ok.offset, ok.descending), (100, 12_000, false));
     }
 
@@ -321,12 +322,18 @@ mod tests {
         };
         assert_eq!(select(""), (3, vec![3, 2, 1]));
         assert_eq!(select("sort_order=asc&sort_on=updated"), (3, vec![2, 3, 1]));
-        assert_eq!(select("sort_on=receipt_id&sort_order=asc&limit=2&offset=1"), (3, vec![2, 3]));
+        assert_eq!(
+            select("sort_on=receipt_id&sort_order=asc&limit=2&offset=1"),
+            (3, vec![2, 3])
+        );
         assert_eq!(
             select(&format!("min_last_modified={}&sort_order=asc", base + 20)),
             (2, vec![1, 3])
         );
-        assert_eq!(select(&format!("max_created={}", base + 10)), (2, vec![2, 1]));
+        assert_eq!(
+            select(&format!("max_created={}", base + 10)),
+            (2, vec![2, 1])
+        );
         assert_eq!(select("was_canceled=true"), (1, vec![1]));
         assert_eq!(select("was_canceled=false&sort_order=asc"), (2, vec![2, 3]));
         assert_eq!(select("was_shipped=true"), (0, vec![]));
@@ -344,10 +351,14 @@ mod tests {
         assert_eq!(shown["status"], "canceled");
         assert_eq!(shown["receipt_id"], 3_000_000_001u64);
         assert_eq!(
-            shown["updated_timestamp"].as_i64().unwrap() - shown["created_timestamp"].as_i64().unwrap(),
+            shown["updated_timestamp"].as_i64().unwrap()
+                - shown["created_timestamp"].as_i64().unwrap(),
             50
         );
         assert_eq!(shown["transactions"][0]["product_id"], 4);
-        assert_eq!(receipt_json(&order(2, 0, 0, false), context)["status"], "paid");
+        assert_eq!(
+            receipt_json(&order(2, 0, 0, false), context)["status"],
+            "paid"
+        );
     }
 }
