@@ -39,6 +39,12 @@
 //!   products (variations of other SKUs) are kept and shown but not sold by the mock's shoppers.
 //!   Sales and cancellations since the last `PUT` are moved onto that product's enabled offerings
 //!   when the inventory is read.
+//! - Prices: a `PUT` price is rounded to cents and must lie in (0, 50 000]; `GET` shows it as
+//!   Money `{amount, divisor: 100, currency_code: "USD"}`. Unknown body fields are refused (400),
+//!   except `scale_name` in property values, which `GET` shows and a round trip may echo.
+//! - `*_on_property` agreement: all products have the same properties and distinct values; each
+//!   listed property is one of them; price, quantity, SKU and processing profile may differ between
+//!   products only on the properties their array names.
 //! - A `PUT` that drops the listing's SKU is refused with 400 (the mock's listings are keyed by
 //!   SKU), as are two products with the same SKU.
 //! - `readiness_state_id` [U]: accepted with or without; when left out the offering shows the
