@@ -1,3 +1,6 @@
-//! Etsy (reference/marketplace-apis.md).
+//! Etsy Open API v3 (reference/marketplace-apis.md §2): the mock marketplace's wire format, with
+//! its pure inventory and receipt rules in their own modules.
 
+pub mod inventory;
 pub mod mock;
+pub mod receipts;
