@@ -175,10 +175,10 @@ impl OrderFilter {
         };
         status_ok
             && self.times.iter().all(|(field, cmp, time)| {
-                let value = match field {
+                let value = shown(match field {
                     TimeField::CreatedAt => order.created_at,
                     TimeField::UpdatedAt => order.updated_at,
-                };
+                });
                 match cmp {
                     Cmp::After => value > *time,
                     Cmp::AtOrAfter => value >= *time,
@@ -187,6 +187,12 @@ impl OrderFilter {
                 }
             })
     }
+}
+
+/// A time at the precision the API shows it (milliseconds), so that `updated_at:>` the last
+/// `updatedAt` a poll saw never matches that same order again.
+fn shown(time: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time)
 }
 
 /// The sort key of an order: (value, legacy id), unique.
@@ -345,6 +351,11 @@ mod tests {
         assert!(parse_order_query("updated_at:>'yesterday'").is_err());
         assert!(parse_order_query("vendor:acme").is_err());
         assert!(parse_order_query("updated_at:2027-01-01").is_err());
+        let mut precise = order(1, 5, false);
+        precise.updated_at += chrono::Duration::microseconds(300);
+        let shown_time = rfc3339(precise.updated_at);
+        let since_shown = parse_order_query(&format!("updated_at:>'{shown_time}'")).unwrap();
+        assert!(!since_shown.matches(&precise), "compared at the shown precision");
     }
 
     #[test]
