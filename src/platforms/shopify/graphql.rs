@@ -176,7 +176,10 @@ pub fn select_operation<'d>(
             .iter()
             .find(|operation| named(operation) == Some(name))
             .ok_or_else(|| {
-                GqlError::coded(format!("No operation named \"{name}\""), "operationNotFound")
+                GqlError::coded(
+                    format!("No operation named \"{name}\""),
+                    "operationNotFound",
+                )
             })?,
         None if operations.len() == 1 => &operations[0],
         None => {
@@ -349,7 +352,7 @@ pub fn argument_variable<'f>(
 }
 
 /// The field's response key: its alias, else its name.
-pub fn response_key<'f>(field: &'f Field) -> &'f str {
+pub fn response_key(field: &Field) -> &str {
     field.alias.as_deref().unwrap_or(&field.name)
 }
 
@@ -418,7 +421,10 @@ fn collect_into<'d>(
                     .get(spread.fragment_name.as_str())
                     .ok_or_else(|| {
                         GqlError::coded(
-                            format!("Fragment {} was used, but not defined", spread.fragment_name),
+                            format!(
+                                "Fragment {} was used, but not defined",
+                                spread.fragment_name
+                            ),
                             "useAndDefineFragment",
                         )
                     })?;
@@ -494,10 +500,9 @@ pub fn field_kind(type_name: &str, field: &str) -> Option<Kind> {
         }
         ("InventorySetQuantitiesPayload", "userErrors") => List("InventorySetQuantitiesUserError"),
         ("InventorySetQuantitiesUserError", "code" | "field" | "message") => Scalar,
-        (
-            "InventoryAdjustmentGroup",
-            "id" | "createdAt" | "reason" | "referenceDocumentUri",
-        ) => Scalar,
+        ("InventoryAdjustmentGroup", "id" | "createdAt" | "reason" | "referenceDocumentUri") => {
+            Scalar
+        }
         ("InventoryAdjustmentGroup", "changes") => List("InventoryChange"),
         ("InventoryChange", "name" | "delta" | "quantityAfterChange" | "ledgerDocumentUri") => {
             Scalar
@@ -518,30 +523,32 @@ pub fn field_kind(type_name: &str, field: &str) -> Option<Kind> {
         ("InventoryLevel", "location") => Object("Location"),
         ("InventoryQuantity", "id" | "name" | "quantity" | "updatedAt") => Scalar,
         ("Location", "id" | "legacyResourceId" | "name" | "isActive") => Scalar,
-        (
-            "ProductVariant",
-            "id" | "legacyResourceId" | "sku" | "title" | "inventoryQuantity",
-        ) => Scalar,
+        ("ProductVariant", "id" | "legacyResourceId" | "sku" | "title" | "inventoryQuantity") => {
+            Scalar
+        }
         ("ProductVariant", "product") => Object("Product"),
         ("ProductVariant", "inventoryItem") => Object("InventoryItem"),
         ("Product", "id" | "legacyResourceId" | "title" | "handle") => Scalar,
         (
             "Order",
-            "id" | "legacyResourceId" | "name" | "createdAt" | "updatedAt" | "cancelledAt"
-            | "cancelReason" | "closed" | "displayFinancialStatus" | "displayFulfillmentStatus",
+            "id"
+            | "legacyResourceId"
+            | "name"
+            | "createdAt"
+            | "updatedAt"
+            | "cancelledAt"
+            | "cancelReason"
+            | "closed"
+            | "displayFinancialStatus"
+            | "displayFulfillmentStatus",
         ) => Scalar,
         ("Order", "lineItems") => Connection("LineItemConnection"),
-        (
-            "LineItem",
-            "id" | "sku" | "name" | "title" | "quantity" | "currentQuantity",
-        ) => Scalar,
+        ("LineItem", "id" | "sku" | "name" | "title" | "quantity" | "currentQuantity") => Scalar,
         ("LineItem", "variant") => Object("ProductVariant"),
         ("Shop", "id" | "name" | "myshopifyDomain" | "currencyCode") => Scalar,
         ("Node", "id") => Scalar,
         ("PageInfo", "hasNextPage" | "hasPreviousPage" | "startCursor" | "endCursor") => Scalar,
-        (connection, "edges") if connection.ends_with("Connection") => {
-            List(edge_type(connection))
-        }
+        (connection, "edges") if connection.ends_with("Connection") => List(edge_type(connection)),
         (connection, "nodes") if connection.ends_with("Connection") => {
             List(connection_node(connection))
         }
@@ -698,7 +705,9 @@ fn field_cost(field: &Field, on_type: &str, ctx: &Ctx<'_>, out: Option<&Value>) 
             1u64.saturating_add(cost(&field.selection_set, &concrete, ctx, inner_out))
         }
         // A plain list is costed as one object of the list (its children counted once).
-        Some(Kind::List(inner)) => 1u64.saturating_add(cost(&field.selection_set, inner, ctx, None)),
+        Some(Kind::List(inner)) => {
+            1u64.saturating_add(cost(&field.selection_set, inner, ctx, None))
+        }
         Some(Kind::Connection(connection)) => connection_cost(field, connection, ctx, out),
     }
 }
@@ -744,8 +753,7 @@ fn connection_cost(
                     };
                     for (edge_field, _) in edge_fields {
                         if edge_field.name == "node" {
-                            let item = edge_out
-                                .and_then(|edge| edge.get(response_key(edge_field)));
+                            let item = edge_out.and_then(|edge| edge.get(response_key(edge_field)));
                             total = total.saturating_add(
                                 1 + cost(&edge_field.selection_set, node, ctx, item),
                             );
@@ -800,9 +808,10 @@ mod tests {
         assert!(parse_request(b"[]").is_err());
         assert!(parse_request(br#"{"query":1}"#).is_err());
         assert!(parse_request(br#"{"query":"{shop{id}}","variables":[]}"#).is_err());
-        let request =
-            parse_request(br#"{"query":"{shop{id}}","variables":"{\"a\":1}","operationName":null}"#)
-                .unwrap();
+        let request = parse_request(
+            br#"{"query":"{shop{id}}","variables":"{\"a\":1}","operationName":null}"#,
+        )
+        .unwrap();
         assert_eq!(request.variables["a"], 1);
     }
 
@@ -811,9 +820,18 @@ mod tests {
         let text = "query($n: Int!) { orders(first: $n) { edges { cursor node { id lineItems(first: 5) { nodes { sku } } } } pageInfo { hasNextPage } } shop { id } }";
         let document = q::parse_query::<String>(text).unwrap().into_static();
         let operation = operation_of(&document, json!({ "n": 10 }));
-        validate(operation.selection, "QueryRoot", &operation.ctx, &mut vec![]).unwrap();
+        validate(
+            operation.selection,
+            "QueryRoot",
+            &operation.ctx,
+            &mut vec![],
+        )
+        .unwrap();
         // orders: 2 + 10 × (node 1 + lineItems (2 + 5 × 1)); shop: 1.
-        assert_eq!(cost(operation.selection, "QueryRoot", &operation.ctx, None), 83);
+        assert_eq!(
+            cost(operation.selection, "QueryRoot", &operation.ctx, None),
+            83
+        );
         let data = json!({
             "orders": { "edges": [
                 { "cursor": "a", "node": { "id": "x", "lineItems": { "nodes": [{ "sku": "A" }] } } }
@@ -822,7 +840,12 @@ mod tests {
         });
         // One order with one line: 2 + (1 + 2 + 1) + shop 1.
         assert_eq!(
-            cost(operation.selection, "QueryRoot", &operation.ctx, Some(&data)),
+            cost(
+                operation.selection,
+                "QueryRoot",
+                &operation.ctx,
+                Some(&data)
+            ),
             7
         );
     }
@@ -833,20 +856,34 @@ mod tests {
         let document = q::parse_query::<String>(text).unwrap().into_static();
         let operation = operation_of(&document, json!({}));
         assert_eq!(operation.kind, OperationKind::Mutation);
-        assert_eq!(cost(operation.selection, "Mutation", &operation.ctx, None), 10);
+        assert_eq!(
+            cost(operation.selection, "Mutation", &operation.ctx, None),
+            10
+        );
     }
 
     #[test]
     fn unknown_fields_and_missing_page_sizes_are_refused() {
         let document = q::parse_query::<String>("{ shop { id bogus } }").unwrap();
         let operation = operation_of(&document, json!({}));
-        let error =
-            validate(operation.selection, "QueryRoot", &operation.ctx, &mut vec![]).unwrap_err();
+        let error = validate(
+            operation.selection,
+            "QueryRoot",
+            &operation.ctx,
+            &mut vec![],
+        )
+        .unwrap_err();
         assert_eq!(error.message, "Field 'bogus' doesn't exist on type 'Shop'");
         assert_eq!(error.path, Some(vec![json!("shop"), json!("bogus")]));
         let document = q::parse_query::<String>("{ orders { nodes { id } } }").unwrap();
         let operation = operation_of(&document, json!({}));
-        assert!(validate(operation.selection, "QueryRoot", &operation.ctx, &mut vec![]).is_err());
+        assert!(validate(
+            operation.selection,
+            "QueryRoot",
+            &operation.ctx,
+            &mut vec![]
+        )
+        .is_err());
     }
 
     #[test]
@@ -855,12 +892,11 @@ mod tests {
         let document = q::parse_query::<String>(text).unwrap().into_static();
         let operation = operation_of(&document, json!({}));
         let shop = collect_fields(operation.selection, "QueryRoot", &operation.ctx).unwrap();
-        let fields: Vec<&str> =
-            collect_fields(&shop[0].0.selection_set, "Shop", &operation.ctx)
-                .unwrap()
-                .into_iter()
-                .map(|(field, _)| field.name.as_str())
-                .collect();
+        let fields: Vec<&str> = collect_fields(&shop[0].0.selection_set, "Shop", &operation.ctx)
+            .unwrap()
+            .into_iter()
+            .map(|(field, _)| field.name.as_str())
+            .collect();
         assert_eq!(fields, ["id"]);
         let document = q::parse_query::<String>("query($x: Int!) { shop { id } }").unwrap();
         let error = select_operation(&document, None, &Map::new()).unwrap_err();

@@ -73,7 +73,8 @@ pub fn listing_number(kind: &str, id: u64) -> Option<u64> {
         "Product" => PRODUCT_BASE,
         _ => return None,
     };
-    id.checked_sub(base).filter(|number| *number > 0 && *number < 1_000_000_000)
+    id.checked_sub(base)
+        .filter(|number| *number > 0 && *number < 1_000_000_000)
 }
 
 /// The location's gid.
@@ -99,8 +100,14 @@ mod tests {
         assert_eq!(item, "gid://shopify/InventoryItem/44000000007");
         assert_eq!(parse_gid("InventoryItem", &item), Some(44_000_000_007));
         assert_eq!(parse_gid("Location", &item), None);
-        assert_eq!(parse_gid("InventoryItem", "gid://shopify/InventoryItem/"), None);
-        assert_eq!(parse_gid("InventoryItem", "gid://shopify/InventoryItemX/1"), None);
+        assert_eq!(
+            parse_gid("InventoryItem", "gid://shopify/InventoryItem/"),
+            None
+        );
+        assert_eq!(
+            parse_gid("InventoryItem", "gid://shopify/InventoryItemX/1"),
+            None
+        );
         assert_eq!(
             parse_gid("InventoryLevel", &inventory_level_gid(1)),
             Some(LOCATION_ID)

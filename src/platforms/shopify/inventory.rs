@@ -187,7 +187,12 @@ const QUANTITY_FIELDS_2026_01: &[&str] = &[
     "changeFromQuantity",
     "compareQuantity",
 ];
-const QUANTITY_FIELDS_OLD: &[&str] = &["inventoryItemId", "locationId", "quantity", "compareQuantity"];
+const QUANTITY_FIELDS_OLD: &[&str] = &[
+    "inventoryItemId",
+    "locationId",
+    "quantity",
+    "compareQuantity",
+];
 
 /// Reads the input of `version`. `Err(Ok(problem))` is a shape error (the whole request fails
 /// with `INVALID_VARIABLE`); `Err(Err(error))` is a top-level error of its own
@@ -202,16 +207,29 @@ pub fn parse_set_input(
     let top_fields: &[&str] = if version >= ApiVersion::V2026_04 {
         &["name", "reason", "referenceDocumentUri", "quantities"]
     } else {
-        &["name", "reason", "referenceDocumentUri", "quantities", "ignoreCompareQuantity"]
+        &[
+            "name",
+            "reason",
+            "referenceDocumentUri",
+            "quantities",
+            "ignoreCompareQuantity",
+        ]
     };
-    if let Some(unknown) = object.keys().find(|key| !top_fields.contains(&key.as_str())) {
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !top_fields.contains(&key.as_str()))
+    {
         return Err(Ok(problem(
             &[json!(unknown)],
             "Field is not defined on InventorySetQuantitiesInput",
         )));
     }
-    let name = string_field(object, "name", &[], true).map_err(Ok)?.unwrap_or_default();
-    let reason = string_field(object, "reason", &[], true).map_err(Ok)?.unwrap_or_default();
+    let name = string_field(object, "name", &[], true)
+        .map_err(Ok)?
+        .unwrap_or_default();
+    let reason = string_field(object, "reason", &[], true)
+        .map_err(Ok)?
+        .unwrap_or_default();
     let reference_document_uri =
         string_field(object, "referenceDocumentUri", &[], false).map_err(Ok)?;
     let ignore_compare = match object.get("ignoreCompareQuantity") {
@@ -227,10 +245,16 @@ pub fn parse_set_input(
     let items = match object.get("quantities") {
         Some(Value::Array(items)) => items,
         None | Some(Value::Null) => {
-            return Err(Ok(problem(&[json!("quantities")], "Expected value to not be null")))
+            return Err(Ok(problem(
+                &[json!("quantities")],
+                "Expected value to not be null",
+            )))
         }
         Some(_) => {
-            return Err(Ok(problem(&[json!("quantities")], "Expected value to be a list")))
+            return Err(Ok(problem(
+                &[json!("quantities")],
+                "Expected value to be a list",
+            )))
         }
     };
     if items.len() as i64 > MAX_PAGE_SIZE {
@@ -276,9 +300,13 @@ fn parse_quantity(
     if let Some(unknown) = object.keys().find(|key| !allowed.contains(&key.as_str())) {
         let mut at = path.to_vec();
         at.push(json!(unknown));
-        return Err(problem(&at, "Field is not defined on InventoryQuantityInput"));
+        return Err(problem(
+            &at,
+            "Field is not defined on InventoryQuantityInput",
+        ));
     }
-    let inventory_item_id = string_field(object, "inventoryItemId", &path, true)?.unwrap_or_default();
+    let inventory_item_id =
+        string_field(object, "inventoryItemId", &path, true)?.unwrap_or_default();
     let location_id = string_field(object, "locationId", &path, true)?.unwrap_or_default();
     let Some(quantity) = int_field(object, "quantity", &path)? else {
         let mut at = path.to_vec();
@@ -619,7 +647,9 @@ mod tests {
     fn versions_parse_and_order() {
         assert!(ApiVersion::parse("2026-04").unwrap().idempotency_required());
         assert!(!ApiVersion::parse("2026-01").unwrap().idempotency_required());
-        assert!(ApiVersion::parse("unstable").unwrap().idempotency_required());
+        assert!(ApiVersion::parse("unstable")
+            .unwrap()
+            .idempotency_required());
         for bad in ["2026-02", "2023-10", "26-04", "latest", "2026-4"] {
             assert_eq!(ApiVersion::parse(bad), None, "{bad}");
         }
@@ -647,7 +677,9 @@ mod tests {
         let mut value = input(1, Value::Null);
         let one = value["quantities"][0].clone();
         value["quantities"] = Value::Array(vec![one; 251]);
-        let error = parse_set_input(&value, ApiVersion::V2026_04).unwrap_err().unwrap_err();
+        let error = parse_set_input(&value, ApiVersion::V2026_04)
+            .unwrap_err()
+            .unwrap_err();
         assert_eq!(error.extensions.unwrap()["code"], "MAX_INPUT_SIZE_EXCEEDED");
     }
 
@@ -667,7 +699,13 @@ mod tests {
         let fresh = parse_set_input(&input(9, json!(5)), ApiVersion::V2026_04).unwrap();
         let payload = set_quantities(&fresh, &mut world, Utc::now(), 2);
         let group = payload.group.unwrap();
-        assert_eq!((group.changes[0].delta, group.changes[0].quantity_after_change), (4, 9));
+        assert_eq!(
+            (
+                group.changes[0].delta,
+                group.changes[0].quantity_after_change
+            ),
+            (4, 9)
+        );
         assert_eq!(world.listing(1).unwrap().quantity, 9);
     }
 
@@ -678,7 +716,8 @@ mod tests {
             (-1, "INVALID_QUANTITY_NEGATIVE"),
             (MAX_QUANTITY + 1, "INVALID_QUANTITY_TOO_HIGH"),
         ] {
-            let parsed = parse_set_input(&input(quantity, Value::Null), ApiVersion::V2026_04).unwrap();
+            let parsed =
+                parse_set_input(&input(quantity, Value::Null), ApiVersion::V2026_04).unwrap();
             let payload = set_quantities(&parsed, &mut world, Utc::now(), 1);
             assert_eq!(payload.user_errors[0].code, code);
         }
@@ -702,6 +741,10 @@ mod tests {
         assert_eq!(cache.lookup("a", "y"), Replay::Mismatch);
         cache.store("b", "x", payload.clone());
         cache.store("c", "x", payload);
-        assert_eq!(cache.lookup("a", "x"), Replay::New, "the oldest key is forgotten");
+        assert_eq!(
+            cache.lookup("a", "x"),
+            Replay::New,
+            "the oldest key is forgotten"
+        );
     }
 }

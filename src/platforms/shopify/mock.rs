@@ -77,9 +77,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::graphql::{
-    cost, parse_request, select_operation, validate, GqlError, MAX_QUERY_COST,
-};
+use super::graphql::{cost, parse_request, select_operation, validate, GqlError, MAX_QUERY_COST};
 use super::ids;
 use super::inventory::{ApiVersion, IdempotencyCache, MAX_QUANTITY};
 use super::orders;
@@ -351,7 +349,10 @@ impl PlatformMock for ShopifyMock {
                     "X-Shopify-Hmac-Sha256".to_string(),
                     sign(&subscription.secret, &body),
                 ),
-                ("X-Shopify-Shop-Domain".to_string(), ids::SHOP_DOMAIN.to_string()),
+                (
+                    "X-Shopify-Shop-Domain".to_string(),
+                    ids::SHOP_DOMAIN.to_string(),
+                ),
                 ("X-Shopify-API-Version".to_string(), API_VERSION.to_string()),
                 (
                     "X-Shopify-Webhook-Id".to_string(),
@@ -500,9 +501,11 @@ fn requested_cost_of(body: &[u8]) -> u64 {
     let Ok(document) = parse_query::<String>(&request.query).map(|d| d.into_static()) else {
         return 0;
     };
-    let Ok(operation) =
-        select_operation(&document, request.operation_name.as_deref(), &request.variables)
-    else {
+    let Ok(operation) = select_operation(
+        &document,
+        request.operation_name.as_deref(),
+        &request.variables,
+    ) else {
         return 0;
     };
     let root = operation.kind.root_type();
@@ -730,7 +733,9 @@ async fn rest_set(
     let item_gid = ids::gid("InventoryItem", set.inventory_item_id);
     let now = state.now();
     let mut world = state.world();
-    let number = world.listing_by_ref(&item_gid).map(|listing| listing.number);
+    let number = world
+        .listing_by_ref(&item_gid)
+        .map(|listing| listing.number);
     let (Some(number), true) = (number, set.location_id == ids::LOCATION_ID) else {
         return refuse((StatusCode::NOT_FOUND, json!({ "errors": "Not Found" })));
     };
@@ -763,13 +768,17 @@ async fn rest_levels(
         Err(reply) => return reply,
     };
     if ApiVersion::parse(&version).is_none() {
-        return rest_reply(&shop, used, StatusCode::NOT_FOUND, json!({ "errors": "Not Found" }));
+        return rest_reply(
+            &shop,
+            used,
+            StatusCode::NOT_FOUND,
+            json!({ "errors": "Not Found" }),
+        );
     }
-    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(
-        request.query_string(),
-    )
-    .map(web::Query::into_inner)
-    .unwrap_or_default();
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+            .map(web::Query::into_inner)
+            .unwrap_or_default();
     let mut filters = Vec::new();
     for name in ["inventory_item_ids", "location_ids"] {
         match query.get(name).map(|text| id_list(text)) {
@@ -783,7 +792,8 @@ async fn rest_levels(
     }
     let (items, locations) = (filters[0].take(), filters[1].take());
     if items.is_none() && locations.is_none() {
-        let body = json!({ "errors": { "inventory_item_ids": "Required parameter missing or invalid" } });
+        let body =
+            json!({ "errors": { "inventory_item_ids": "Required parameter missing or invalid" } });
         return rest_reply(&shop, used, StatusCode::BAD_REQUEST, body);
     }
     let here = locations.is_none_or(|ids| ids.contains(&ids::LOCATION_ID));
@@ -817,7 +827,11 @@ mod tests {
         let standard = plan_limits("default").unwrap();
         assert_eq!(standard, plan_limits("standard").unwrap());
         assert_eq!(
-            (standard.graphql_maximum, standard.graphql_restore, standard.rest_bucket),
+            (
+                standard.graphql_maximum,
+                standard.graphql_restore,
+                standard.rest_bucket
+            ),
             (2000.0, 100.0, 40)
         );
         assert_eq!(plan_limits("plus").unwrap().rest_bucket, 400);

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
 use super::ids;
-use crate::platforms::mock::world::{Order, OrderStatus};
 use crate::platforms::mock::rfc3339;
+use crate::platforms::mock::world::{Order, OrderStatus};
 
 /// The time fields the search syntax filters on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,11 @@ pub fn parse_order_query(query: &str) -> Result<OrderFilter, String> {
         let field = match field {
             "updated_at" => TimeField::UpdatedAt,
             "created_at" => TimeField::CreatedAt,
-            _ => return Err(format!("search field {field:?} is not supported by the mock")),
+            _ => {
+                return Err(format!(
+                    "search field {field:?} is not supported by the mock"
+                ))
+            }
         };
         let (cmp, rest) = if let Some(rest) = value.strip_prefix(">=") {
             (Cmp::AtOrAfter, rest)
@@ -218,7 +222,10 @@ pub fn decode_cursor(cursor: &str) -> Option<(i64, u64)> {
         .decode(cursor)
         .ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((value.get("last_value")?.as_i64()?, value.get("last_id")?.as_u64()?))
+    Some((
+        value.get("last_value")?.as_i64()?,
+        value.get("last_id")?.as_u64()?,
+    ))
 }
 
 /// How to page a sorted sequence.
@@ -355,7 +362,10 @@ mod tests {
         precise.updated_at += chrono::Duration::microseconds(300);
         let shown_time = rfc3339(precise.updated_at);
         let since_shown = parse_order_query(&format!("updated_at:>'{shown_time}'")).unwrap();
-        assert!(!since_shown.matches(&precise), "compared at the shown precision");
+        assert!(
+            !since_shown.matches(&precise),
+            "compared at the shown precision"
+        );
     }
 
     #[test]
@@ -369,7 +379,10 @@ mod tests {
             reverse: false,
         };
         let first = page(items.clone(), request);
-        assert_eq!(first.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            first.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert!(first.has_next && !first.has_previous);
         let cursor = decode_cursor(&encode_cursor(first.items[1].0)).unwrap();
         let second = page(
@@ -379,7 +392,10 @@ mod tests {
                 ..request
             },
         );
-        assert_eq!(second.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            second.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [3, 4]
+        );
         assert!(second.has_previous);
         let last = page(
             items,
@@ -389,7 +405,10 @@ mod tests {
                 ..request
             },
         );
-        assert_eq!(last.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            last.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [2, 1]
+        );
         assert_eq!(decode_cursor("not a cursor"), None);
     }
 

@@ -15,8 +15,8 @@ use super::graphql::{
 };
 use super::ids;
 use super::inventory::{
-    parse_set_input, set_quantities, AdjustmentGroup, ApiVersion, Change, IdempotencyCache,
-    Replay, SetPayload, UserError,
+    parse_set_input, set_quantities, AdjustmentGroup, ApiVersion, Change, IdempotencyCache, Replay,
+    SetPayload, UserError,
 };
 use super::orders::{self, decode_cursor, encode_cursor, PageRequest, SortKey};
 use crate::platforms::mock::world::{Listing, Order, OrderStatus};
@@ -212,12 +212,7 @@ impl<'d> Exec<'_, '_, 'd> {
         Value::Object(object)
     }
 
-    fn complete(
-        &mut self,
-        out: Out,
-        selection: &'d SelectionSet,
-        path: &mut Vec<Value>,
-    ) -> Value {
+    fn complete(&mut self, out: Out, selection: &'d SelectionSet, path: &mut Vec<Value>) -> Value {
         match out {
             Out::Leaf(value) => value,
             Out::Object(entity) => self.project(&entity, selection, path),
@@ -374,7 +369,11 @@ impl<'d> Exec<'_, '_, 'd> {
             }
             "inventoryItem" => {
                 let id = required_string(field, "id", self.ctx)?;
-                object_or_null(self.world.listing_by_ref(&id).map(|l| Entity::Item(Item::of(l))))
+                object_or_null(
+                    self.world
+                        .listing_by_ref(&id)
+                        .map(|l| Entity::Item(Item::of(l))),
+                )
             }
             "inventoryLevel" => {
                 let id = required_string(field, "id", self.ctx)?;
@@ -411,7 +410,11 @@ impl<'d> Exec<'_, '_, 'd> {
 
     fn level_by_gid(&self, id: &str) -> Option<Entity> {
         let location = ids::parse_gid("InventoryLevel", id)?;
-        let item = id.split_once("?inventory_item_id=")?.1.parse::<u64>().ok()?;
+        let item = id
+            .split_once("?inventory_item_id=")?
+            .1
+            .parse::<u64>()
+            .ok()?;
         let number = ids::listing_number("InventoryItem", item)?;
         (location == ids::LOCATION_ID)
             .then(|| self.item(number).map(Entity::Level))
@@ -446,7 +449,9 @@ impl<'d> Exec<'_, '_, 'd> {
         match field.name.as_str() {
             "inventoryLevel" => {
                 let location = required_string(field, "locationId", self.ctx)?;
-                object_or_null((location == ids::location_gid()).then(|| Entity::Level(item.clone())))
+                object_or_null(
+                    (location == ids::location_gid()).then(|| Entity::Level(item.clone())),
+                )
             }
             "inventoryLevels" => {
                 let size = page_size(field, self.ctx)?;
@@ -545,8 +550,8 @@ impl<'d> Exec<'_, '_, 'd> {
 
     fn page_request(&self, field: &Field) -> Result<PageRequest, GqlError> {
         let size = page_size(field, self.ctx)? as usize;
-        let from_start = argument(&field.arguments, "first", self.ctx)?
-            .is_some_and(|first| !first.is_null());
+        let from_start =
+            argument(&field.arguments, "first", self.ctx)?.is_some_and(|first| !first.is_null());
         let cursor = |name: &str| -> Result<Option<(i64, u64)>, GqlError> {
             match argument(&field.arguments, name, self.ctx)? {
                 None | Some(Value::Null) => Ok(None),
