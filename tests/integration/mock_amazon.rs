@@ -13,7 +13,9 @@ use shelfsync::platforms::amazon::mock::{build_with, AmazonKnobs, MARKETPLACE_ID
 use shelfsync::platforms::mock::{control as control_surface, MockOptions, MockServer, MockState};
 use shelfsync::platforms::Platform;
 
-use crate::mock_support::{client, control, create_listings, eventually, fixture, listed, start, stats};
+use crate::mock_support::{
+    client, control, create_listings, eventually, fixture, listed, start, stats,
+};
 
 const TOKEN: &str = "mock-token";
 
@@ -89,11 +91,14 @@ fn millis(time: DateTime<Utc>) -> String {
 async fn get_orders(base: &str, query: &[(&str, String)]) -> (u16, Value) {
     let mut query: Vec<(&str, String)> = query.to_vec();
     query.push(("MarketplaceIds", MARKETPLACE_ID.to_string()));
-    let reply = amazon(client().get(format!("{base}/orders/v0/orders")), Some(TOKEN))
-        .query(&query)
-        .send()
-        .await
-        .unwrap();
+    let reply = amazon(
+        client().get(format!("{base}/orders/v0/orders")),
+        Some(TOKEN),
+    )
+    .query(&query)
+    .send()
+    .await
+    .unwrap();
     let status = reply.status().as_u16();
     (status, reply.json().await.unwrap_or(Value::Null))
 }
@@ -115,7 +120,9 @@ async fn set_then_read_back() {
         (&accepted["sku"], &accepted["status"], &accepted["issues"]),
         (&json!("SKU-0001"), &json!("ACCEPTED"), &json!([]))
     );
-    assert!(accepted["submissionId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(accepted["submissionId"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
     // Waits on the control surface, which has no limits, then reads through the API.
     assert!(
         eventually(Duration::from_secs(3), || async {
@@ -123,19 +130,29 @@ async fn set_then_read_back() {
         })
         .await
     );
-    assert_eq!(try_read_quantity(&mock.base_url(), "SKU-0001").await, Some(10));
+    assert_eq!(
+        try_read_quantity(&mock.base_url(), "SKU-0001").await,
+        Some(10)
+    );
     // Without includedData the read holds the summaries only.
-    let read: Value = amazon(client().get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001")), Some(TOKEN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = amazon(
+        client().get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001")),
+        Some(TOKEN),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert!(read.get("fulfillmentAvailability").is_none());
     let summary = &read["summaries"][0];
     assert_eq!(
-        (&summary["asin"], &summary["marketplaceId"], &summary["status"]),
+        (
+            &summary["asin"],
+            &summary["marketplaceId"],
+            &summary["status"]
+        ),
         (&json!(asin), &json!(MARKETPLACE_ID), &json!(["BUYABLE"]))
     );
     let info: Value = client()
@@ -219,10 +236,21 @@ async fn accepted_is_applied_later_not_at_once() {
     assert_eq!(created.status(), 201);
     let sent = Instant::now();
     let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", body).await.json().await.unwrap();
+    let reply: Value = patch(&base, "SKU-0001", "", body)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(reply["status"], "ACCEPTED");
-    assert_eq!(try_read_quantity(&base, "SKU-0001").await, Some(3), "accepted is not applied");
-    assert!(sent.elapsed() < delay, "the immediate read came before the delay");
+    assert_eq!(
+        try_read_quantity(&base, "SKU-0001").await,
+        Some(3),
+        "accepted is not applied"
+    );
+    assert!(
+        sent.elapsed() < delay,
+        "the immediate read came before the delay"
+    );
     assert!(
         eventually(Duration::from_secs(3), || async {
             try_read_quantity(&base, "SKU-0001").await == Some(10)
@@ -244,7 +272,10 @@ async fn validation_preview_and_invalid_patches_change_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!((&preview["status"], &preview["issues"]), (&json!("VALID"), &json!([])));
+    assert_eq!(
+        (&preview["status"], &preview["issues"]),
+        (&json!("VALID"), &json!([]))
+    );
     let mut no_channel = patch_body(json!(4));
     no_channel["patches"][0]["value"][0]
         .as_object_mut()
@@ -278,11 +309,14 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
     create_listings(&mock, &[("SKU-0001", 3)]).await;
     let base = mock.base_url();
     for token in [None, Some("wrong-token")] {
-        let reply = amazon(client().patch(item_url(&base, SELLER_ID, "SKU-0001")), token)
-            .json(&fixture("amazon", "patch_listings_item.json"))
-            .send()
-            .await
-            .unwrap();
+        let reply = amazon(
+            client().patch(item_url(&base, SELLER_ID, "SKU-0001")),
+            token,
+        )
+        .json(&fixture("amazon", "patch_listings_item.json"))
+        .send()
+        .await
+        .unwrap();
         assert_eq!(reply.status(), 403);
         let body: Value = reply.json().await.unwrap();
         assert_eq!(body, fixture("amazon", "unauthorized.json"));
@@ -311,7 +345,10 @@ async fn a_get_orders_burst_of_21_gets_the_exact_quota_exceeded_reply() {
         client().get(format!("{}/orders/v0/orders", mock.base_url())),
         Some(TOKEN),
     )
-    .query(&[("MarketplaceIds", MARKETPLACE_ID), ("CreatedAfter", since.as_str())])
+    .query(&[
+        ("MarketplaceIds", MARKETPLACE_ID),
+        ("CreatedAfter", since.as_str()),
+    ])
     .send()
     .await
     .unwrap();
@@ -333,7 +370,10 @@ async fn a_patch_burst_past_five_is_throttled() {
         let reply = patch(&mock.base_url(), "SKU-0001", "", body.clone()).await;
         statuses.push(reply.status().as_u16());
         if reply.status() == 429 {
-            assert_eq!(reply.json::<Value>().await.unwrap(), fixture("amazon", "throttled.json"));
+            assert_eq!(
+                reply.json::<Value>().await.unwrap(),
+                fixture("amazon", "throttled.json")
+            );
             break;
         }
     }
@@ -349,10 +389,18 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
     let base = mock.base_url();
     let good = serde_json::to_vec(&patch_body(json!(4))).unwrap();
     let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
-        (item_url(&base, SELLER_ID, "SKU-0001"), b"{\"productType\":".to_vec(), 400, "InvalidInput"),
         (
             item_url(&base, SELLER_ID, "SKU-0001"),
-            serde_json::to_vec(&json!({ "productType": "LUGGAGE", "patches": { "op": "replace" } })).unwrap(),
+            b"{\"productType\":".to_vec(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            item_url(&base, SELLER_ID, "SKU-0001"),
+            serde_json::to_vec(
+                &json!({ "productType": "LUGGAGE", "patches": { "op": "replace" } }),
+            )
+            .unwrap(),
             400,
             "InvalidInput",
         ),
@@ -362,8 +410,18 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
             400,
             "InvalidInput",
         ),
-        (item_url(&base, "A0THERSELLER00", "SKU-0001"), good.clone(), 400, "InvalidInput"),
-        (item_url(&base, SELLER_ID, "NO-SUCH-SKU"), good.clone(), 404, "NotFound"),
+        (
+            item_url(&base, "A0THERSELLER00", "SKU-0001"),
+            good.clone(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            item_url(&base, SELLER_ID, "NO-SUCH-SKU"),
+            good.clone(),
+            404,
+            "NotFound",
+        ),
     ];
     for (url, body, status, code) in cases {
         let reply = amazon(client().patch(&url), Some(TOKEN))
@@ -378,7 +436,11 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
         assert_eq!(body["errors"][0]["details"], "");
     }
     let out_of_range = serde_json::to_vec(&patch_body(json!(-5))).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", out_of_range).await.json().await.unwrap();
+    let reply: Value = patch(&base, "SKU-0001", "", out_of_range)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(reply["status"], "INVALID");
     let (status, body) = get_orders(
         &base,
@@ -388,19 +450,28 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
         ],
     )
     .await;
-    assert_eq!((status, &body["errors"][0]["code"]), (400, &json!("InvalidInput")));
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (400, &json!("InvalidInput"))
+    );
     let (status, _) = get_orders(
         &base,
         &[
             ("CreatedAfter", "2026-01-01T00:00:00Z".into()),
-            ("CreatedBefore", millis(Utc::now() - chrono::Duration::seconds(60))),
+            (
+                "CreatedBefore",
+                millis(Utc::now() - chrono::Duration::seconds(60)),
+            ),
         ],
     )
     .await;
     assert_eq!(status, 400, "CreatedBefore must be 2 minutes old");
     let (status, _) = get_orders(
         &base,
-        &[("CreatedAfter", "2026-01-01T00:00:00Z".into()), ("MaxResultsPerPage", "101".into())],
+        &[
+            ("CreatedAfter", "2026-01-01T00:00:00Z".into()),
+            ("MaxResultsPerPage", "101".into()),
+        ],
     )
     .await;
     assert_eq!(status, 400);
@@ -419,14 +490,22 @@ async fn a_listings_feed_message_is_a_valid_patch_body() {
     let message = &document["messages"][0];
     let body = json!({ "productType": message["productType"], "patches": message["patches"] });
     let sku = message["sku"].as_str().unwrap();
-    let reply: Value = patch(&mock.base_url(), sku, "", serde_json::to_vec(&body).unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = patch(
+        &mock.base_url(),
+        sku,
+        "",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(reply["status"], "ACCEPTED");
     assert!(
-        eventually(Duration::from_secs(3), || async { listed(&mock).await[sku] == 10 }).await
+        eventually(Duration::from_secs(3), || async {
+            listed(&mock).await[sku] == 10
+        })
+        .await
     );
 }
 
@@ -453,12 +532,20 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     let since = millis(Utc::now() - chrono::Duration::seconds(1));
     let mut placed = Vec::new();
     for _ in 0..3 {
-        let (status, order) = control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 2 })).await;
+        let (status, order) =
+            control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 2 })).await;
         assert_eq!(status, 201);
         placed.push(order["order_id"].as_str().unwrap().to_string());
     }
-    assert!(placed[0].split('-').map(str::len).eq([3, 7, 7]), "{}", placed[0]);
-    let query = [("LastUpdatedAfter", since.clone()), ("MaxResultsPerPage", "2".to_string())];
+    assert!(
+        placed[0].split('-').map(str::len).eq([3, 7, 7]),
+        "{}",
+        placed[0]
+    );
+    let query = [
+        ("LastUpdatedAfter", since.clone()),
+        ("MaxResultsPerPage", "2".to_string()),
+    ];
     let seen = std::cell::RefCell::new(Value::Null);
     let cell = &seen;
     let poll_base = base.clone();
@@ -480,10 +567,23 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     assert_eq!(order_ids(&first), placed[..2]);
     let order = &first["payload"]["Orders"][0];
     assert_eq!(
-        (&order["OrderStatus"], &order["FulfillmentChannel"], &order["NumberOfItemsUnshipped"], &order["MarketplaceId"]),
-        (&json!("Unshipped"), &json!("MFN"), &json!(2), &json!(MARKETPLACE_ID))
+        (
+            &order["OrderStatus"],
+            &order["FulfillmentChannel"],
+            &order["NumberOfItemsUnshipped"],
+            &order["MarketplaceId"]
+        ),
+        (
+            &json!("Unshipped"),
+            &json!("MFN"),
+            &json!(2),
+            &json!(MARKETPLACE_ID)
+        )
     );
-    let bound = first["payload"]["LastUpdatedBefore"].as_str().unwrap().to_string();
+    let bound = first["payload"]["LastUpdatedBefore"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let token = first["payload"]["NextToken"].as_str().unwrap().to_string();
     // With a NextToken the other filters come from the token.
     let (status, second) = get_orders(&base, &[("NextToken", token)]).await;
@@ -515,7 +615,8 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     let cancelled = &next["payload"]["Orders"][0];
     assert_eq!(cancelled["OrderStatus"], "Canceled");
     assert_eq!(cancelled["NumberOfItemsUnshipped"], 0);
-    let updated = DateTime::parse_from_rfc3339(cancelled["LastUpdateDate"].as_str().unwrap()).unwrap();
+    let updated =
+        DateTime::parse_from_rfc3339(cancelled["LastUpdateDate"].as_str().unwrap()).unwrap();
     let before = DateTime::parse_from_rfc3339(order["LastUpdateDate"].as_str().unwrap()).unwrap();
     assert!(updated > before, "the cancellation is a later update");
     assert_eq!(cancelled["PurchaseDate"], order["PurchaseDate"]);
@@ -523,7 +624,10 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     // By creation, with a status filter.
     let (status, canceled) = get_orders(
         &base,
-        &[("CreatedAfter", since.clone()), ("OrderStatuses", "Canceled".to_string())],
+        &[
+            ("CreatedAfter", since.clone()),
+            ("OrderStatuses", "Canceled".to_string()),
+        ],
     )
     .await;
     assert_eq!(status, 200);
@@ -538,7 +642,10 @@ async fn order_items_name_the_sku_asin_and_quantity() {
     let (_, order) = control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 3 })).await;
     let order_id = order["order_id"].as_str().unwrap();
     let reply = amazon(
-        client().get(format!("{}/orders/v0/orders/{order_id}/orderItems", mock.base_url())),
+        client().get(format!(
+            "{}/orders/v0/orders/{order_id}/orderItems",
+            mock.base_url()
+        )),
         Some(TOKEN),
     )
     .send()
@@ -550,12 +657,25 @@ async fn order_items_name_the_sku_asin_and_quantity() {
     assert_eq!(body["payload"]["AmazonOrderId"], order_id);
     let item = &body["payload"]["OrderItems"][0];
     assert_eq!(
-        (&item["SellerSKU"], &item["ASIN"], &item["QuantityOrdered"], &item["QuantityShipped"]),
-        (&json!("SKU-0001"), &created[0]["ids"]["asin"], &json!(3), &json!(0))
+        (
+            &item["SellerSKU"],
+            &item["ASIN"],
+            &item["QuantityOrdered"],
+            &item["QuantityShipped"]
+        ),
+        (
+            &json!("SKU-0001"),
+            &created[0]["ids"]["asin"],
+            &json!(3),
+            &json!(0)
+        )
     );
     assert!(item["OrderItemId"].is_string() && item["Title"].is_string());
     let missing = amazon(
-        client().get(format!("{}/orders/v0/orders/902-0000000-0000000/orderItems", mock.base_url())),
+        client().get(format!(
+            "{}/orders/v0/orders/902-0000000-0000000/orderItems",
+            mock.base_url()
+        )),
         Some(TOKEN),
     )
     .send()
