@@ -1,1 +1,689 @@
-//! The amazon mock against the documented request shapes (in progress).
+//! The Amazon SP-API mock against the documented request shapes (tests/fixtures/amazon/, from
+//! reference/marketplace-apis.md §3).
+
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpServer};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use shelfsync::platforms::amazon::mock::{build_with, AmazonKnobs, MARKETPLACE_ID, SELLER_ID};
+use shelfsync::platforms::mock::{control as control_surface, MockOptions, MockServer, MockState};
+use shelfsync::platforms::Platform;
+
+use crate::mock_support::{
+    client, control, create_listings, eventually, fixture, listed, start, stats,
+};
+
+const TOKEN: &str = "mock-token";
+
+fn item_url(base: &str, seller: &str, sku: &str) -> String {
+    format!("{base}/listings/2021-08-01/items/{seller}/{sku}?marketplaceIds={MARKETPLACE_ID}")
+}
+
+fn amazon(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    let request = request.header("Accept", "application/json");
+    match token {
+        Some(token) => request.header("x-amz-access-token", token),
+        None => request,
+    }
+}
+
+/// The reference's patch body with another quantity.
+fn patch_body(quantity: Value) -> Value {
+    let mut body = fixture("amazon", "patch_listings_item.json");
+    body["patches"][0]["value"][0]["quantity"] = quantity;
+    body
+}
+
+async fn patch(base: &str, sku: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
+    amazon(
+        client().patch(format!("{}{query}", item_url(base, SELLER_ID, sku))),
+        Some(TOKEN),
+    )
+    .header("Content-Type", "application/json")
+    .body(body)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// The quantity a read shows, or `None` while the read is throttled (polls back off and retry).
+async fn try_read_quantity(base: &str, sku: &str) -> Option<i64> {
+    let reply = amazon(
+        client().get(format!(
+            "{}&includedData=fulfillmentAvailability",
+            item_url(base, SELLER_ID, sku)
+        )),
+        Some(TOKEN),
+    )
+    .send()
+    .await
+    .unwrap();
+    if reply.status() == 429 {
+        return None;
+    }
+    assert_eq!(reply.status(), 200);
+    let body: Value = reply.json().await.unwrap();
+    body["fulfillmentAvailability"][0]["quantity"].as_i64()
+}
+
+/// Sends a valid patch to `quantity` and waits until it shows: every change queued before it has
+/// been applied by then (changes apply in submission order).
+async fn settle(mock: &MockServer, sku: &str, quantity: i64) {
+    let body = serde_json::to_vec(&patch_body(json!(quantity))).unwrap();
+    let reply = patch(&mock.base_url(), sku, "", body).await;
+    assert_eq!(reply.status(), 200);
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            listed(mock).await[sku] == quantity
+        })
+        .await
+    );
+}
+
+fn millis(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn get_orders(base: &str, query: &[(&str, String)]) -> (u16, Value) {
+    let mut query: Vec<(&str, String)> = query.to_vec();
+    query.push(("MarketplaceIds", MARKETPLACE_ID.to_string()));
+    let reply = amazon(
+        client().get(format!("{base}/orders/v0/orders")),
+        Some(TOKEN),
+    )
+    .query(&query)
+    .send()
+    .await
+    .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn set_then_read_back() {
+    let mock = start(Platform::Amazon, "default");
+    let created = create_listings(&mock, &[("SKU-0001", 3)]).await;
+    assert_eq!(created[0]["listing_ref"], "SKU-0001");
+    let asin = created[0]["ids"]["asin"].as_str().unwrap().to_string();
+    assert!(asin.starts_with("B0") && asin.len() == 10, "{asin}");
+    let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
+    let reply = patch(&mock.base_url(), "SKU-0001", "", body).await;
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["x-amzn-RateLimit-Limit"], "5.0");
+    assert!(reply.headers().contains_key("x-amzn-RequestId"));
+    let accepted: Value = reply.json().await.unwrap();
+    assert_eq!(
+        (&accepted["sku"], &accepted["status"], &accepted["issues"]),
+        (&json!("SKU-0001"), &json!("ACCEPTED"), &json!([]))
+    );
+    assert!(accepted["submissionId"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    // Waits on the control surface, which has no limits, then reads through the API.
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            listed(&mock).await["SKU-0001"] == 10
+        })
+        .await
+    );
+    assert_eq!(
+        try_read_quantity(&mock.base_url(), "SKU-0001").await,
+        Some(10)
+    );
+    // Without includedData the read holds the summaries only.
+    let read: Value = amazon(
+        client().get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001")),
+        Some(TOKEN),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(read.get("fulfillmentAvailability").is_none());
+    let summary = &read["summaries"][0];
+    assert_eq!(
+        (
+            &summary["asin"],
+            &summary["marketplaceId"],
+            &summary["status"]
+        ),
+        (&json!(asin), &json!(MARKETPLACE_ID), &json!(["BUYABLE"]))
+    );
+    let info: Value = client()
+        .get(format!("{}/_mock/info", mock.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["account"]["seller_id"], SELLER_ID);
+    assert_eq!(info["account"]["marketplace_id"], MARKETPLACE_ID);
+    assert_eq!(info["limits"]["token_buckets"]["getOrders"]["burst"], 20);
+}
+
+/// A mock started with explicit knobs (the shared server helper builds `build(options)` only).
+struct KnobbedMock {
+    base_url: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KnobbedMock {
+    fn start(knobs: AmazonKnobs) -> KnobbedMock {
+        let options = MockOptions::default();
+        let wire = build_with(&options, knobs).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(MockState::new(wire, options));
+        let (started, handle) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let data = web::Data::from(state);
+                let server = HttpServer::new(move || {
+                    let platform = Arc::clone(data.platform());
+                    App::new()
+                        .app_data(data.clone())
+                        .service(control_surface::scope())
+                        .configure(|cfg| platform.configure(cfg))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .unwrap()
+                .run();
+                started.send(server.handle()).unwrap();
+                let _ = server.await;
+            })
+        });
+        KnobbedMock {
+            base_url,
+            handle: handle.recv().unwrap(),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for KnobbedMock {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[tokio::test]
+async fn accepted_is_applied_later_not_at_once() {
+    let delay = Duration::from_millis(300);
+    let mock = KnobbedMock::start(AmazonKnobs {
+        apply_delay: delay,
+        ..AmazonKnobs::default()
+    });
+    let base = mock.base_url.clone();
+    let created = client()
+        .post(format!("{base}/_mock/listings"))
+        .json(&json!([{ "sku": "SKU-0001", "quantity": 3 }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let sent = Instant::now();
+    let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
+    let reply: Value = patch(&base, "SKU-0001", "", body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["status"], "ACCEPTED");
+    assert_eq!(
+        try_read_quantity(&base, "SKU-0001").await,
+        Some(3),
+        "accepted is not applied"
+    );
+    assert!(
+        sent.elapsed() < delay,
+        "the immediate read came before the delay"
+    );
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            try_read_quantity(&base, "SKU-0001").await == Some(10)
+        })
+        .await
+    );
+    assert!(sent.elapsed() >= delay, "applied no sooner than the delay");
+}
+
+#[tokio::test]
+async fn validation_preview_and_invalid_patches_change_nothing() {
+    // More patches than the burst of 5: the limits are tested on their own below.
+    let mock = start(Platform::Amazon, UNLIMITED_PLAN);
+    create_listings(&mock, &[("SKU-0001", 3)]).await;
+    let base = mock.base_url();
+    let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
+    let preview: Value = patch(&base, "SKU-0001", "&mode=VALIDATION_PREVIEW", body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&preview["status"], &preview["issues"]),
+        (&json!("VALID"), &json!([]))
+    );
+    let mut no_channel = patch_body(json!(4));
+    no_channel["patches"][0]["value"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("fulfillment_channel_code");
+    let mut wrong_path = patch_body(json!(4));
+    wrong_path["patches"][0]["path"] = json!("/attributes/item_name");
+    let mut wrong_op = patch_body(json!(4));
+    wrong_op["patches"][0]["op"] = json!("move");
+    for bad in [patch_body(json!(-1)), no_channel, wrong_path, wrong_op] {
+        let reply = patch(&base, "SKU-0001", "", serde_json::to_vec(&bad).unwrap()).await;
+        assert_eq!(reply.status(), 200);
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["status"], "INVALID", "{bad}");
+        let issue = &body["issues"][0];
+        assert_eq!(issue["severity"], "ERROR");
+        assert_eq!(issue["attributeNames"], json!(["fulfillment_availability"]));
+        assert!(issue["code"].is_string() && issue["message"].is_string());
+    }
+    settle(&mock, "SKU-0001", 6).await;
+    assert_eq!(
+        stats(&mock).await["quantity_writes"],
+        1,
+        "only the last, valid patch was applied"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
+    let mock = start(Platform::Amazon, "default");
+    create_listings(&mock, &[("SKU-0001", 3)]).await;
+    let base = mock.base_url();
+    for token in [None, Some("wrong-token")] {
+        let reply = amazon(
+            client().patch(item_url(&base, SELLER_ID, "SKU-0001")),
+            token,
+        )
+        .json(&fixture("amazon", "patch_listings_item.json"))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(reply.status(), 403);
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body, fixture("amazon", "unauthorized.json"));
+        let read = amazon(client().get(item_url(&base, SELLER_ID, "SKU-0001")), token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 403);
+    }
+    let counted = stats(&mock).await;
+    assert_eq!(counted["auth_refused"]["patchListingsItem"], 2);
+    assert_eq!(counted["auth_refused"]["getListingsItem"], 2);
+    settle(&mock, "SKU-0001", 6).await;
+    assert_eq!(stats(&mock).await["quantity_writes"], 1);
+}
+
+#[tokio::test]
+async fn a_get_orders_burst_of_21_gets_the_exact_quota_exceeded_reply() {
+    let mock = start(Platform::Amazon, "default");
+    let since = millis(Utc::now() - chrono::Duration::hours(1));
+    for call in 1..=20 {
+        let (status, _) = get_orders(&mock.base_url(), &[("CreatedAfter", since.clone())]).await;
+        assert_eq!(status, 200, "call {call} of the burst of 20");
+    }
+    let reply = amazon(
+        client().get(format!("{}/orders/v0/orders", mock.base_url())),
+        Some(TOKEN),
+    )
+    .query(&[
+        ("MarketplaceIds", MARKETPLACE_ID),
+        ("CreatedAfter", since.as_str()),
+    ])
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 429);
+    assert!(reply.headers().contains_key("x-amzn-RequestId"));
+    assert!(!reply.headers().contains_key("x-amzn-RateLimit-Limit"));
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body, fixture("amazon", "throttled.json"));
+    assert_eq!(stats(&mock).await["throttled"]["getOrders"], 1);
+}
+
+#[tokio::test]
+async fn a_patch_burst_past_five_is_throttled() {
+    let mock = start(Platform::Amazon, "default");
+    create_listings(&mock, &[("SKU-0001", 3)]).await;
+    let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let reply = patch(&mock.base_url(), "SKU-0001", "", body.clone()).await;
+        statuses.push(reply.status().as_u16());
+        if reply.status() == 429 {
+            assert_eq!(
+                reply.json::<Value>().await.unwrap(),
+                fixture("amazon", "throttled.json")
+            );
+            break;
+        }
+    }
+    assert_eq!(statuses[..5], [200; 5], "the burst of 5 passes");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_amazon_errors_and_changes_nothing() {
+    // More patches than the burst of 5: the limits are tested on their own below.
+    let mock = start(Platform::Amazon, UNLIMITED_PLAN);
+    create_listings(&mock, &[("SKU-0001", 3)]).await;
+    let base = mock.base_url();
+    let good = serde_json::to_vec(&patch_body(json!(4))).unwrap();
+    let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
+        (
+            item_url(&base, SELLER_ID, "SKU-0001"),
+            b"{\"productType\":".to_vec(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            item_url(&base, SELLER_ID, "SKU-0001"),
+            serde_json::to_vec(
+                &json!({ "productType": "LUGGAGE", "patches": { "op": "replace" } }),
+            )
+            .unwrap(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            format!("{base}/listings/2021-08-01/items/{SELLER_ID}/SKU-0001"),
+            good.clone(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            item_url(&base, "A0THERSELLER00", "SKU-0001"),
+            good.clone(),
+            400,
+            "InvalidInput",
+        ),
+        (
+            item_url(&base, SELLER_ID, "NO-SUCH-SKU"),
+            good.clone(),
+            404,
+            "NotFound",
+        ),
+    ];
+    for (url, body, status, code) in cases {
+        let reply = amazon(client().patch(&url), Some(TOKEN))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), status, "{url}");
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], code, "{url}");
+        assert_eq!(body["errors"][0]["details"], "");
+    }
+    let out_of_range = serde_json::to_vec(&patch_body(json!(-5))).unwrap();
+    let reply: Value = patch(&base, "SKU-0001", "", out_of_range)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["status"], "INVALID");
+    let (status, body) = get_orders(
+        &base,
+        &[
+            ("CreatedAfter", "2026-01-01T00:00:00Z".into()),
+            ("LastUpdatedAfter", "2026-01-01T00:00:00Z".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (400, &json!("InvalidInput"))
+    );
+    let (status, _) = get_orders(
+        &base,
+        &[
+            ("CreatedAfter", "2026-01-01T00:00:00Z".into()),
+            (
+                "CreatedBefore",
+                millis(Utc::now() - chrono::Duration::seconds(60)),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "CreatedBefore must be 2 minutes old");
+    let (status, _) = get_orders(
+        &base,
+        &[
+            ("CreatedAfter", "2026-01-01T00:00:00Z".into()),
+            ("MaxResultsPerPage", "101".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = get_orders(&base, &[("NextToken", "not-a-token".into())]).await;
+    assert_eq!(status, 400);
+    assert_eq!(listed(&mock).await["SKU-0001"], 3);
+    settle(&mock, "SKU-0001", 6).await;
+    assert_eq!(stats(&mock).await["quantity_writes"], 1);
+}
+
+#[tokio::test]
+async fn a_listings_feed_message_is_a_valid_patch_body() {
+    let mock = start(Platform::Amazon, "default");
+    create_listings(&mock, &[("My-SKU-D", 0)]).await;
+    let document = fixture("amazon", "listings_feed_document.json");
+    let message = &document["messages"][0];
+    let body = json!({ "productType": message["productType"], "patches": message["patches"] });
+    let sku = message["sku"].as_str().unwrap();
+    let reply: Value = patch(
+        &mock.base_url(),
+        sku,
+        "",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(reply["status"], "ACCEPTED");
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            listed(&mock).await[sku] == 10
+        })
+        .await
+    );
+}
+
+/// The orders of a `getOrders` reply by id.
+fn order_ids(body: &Value) -> Vec<String> {
+    body["payload"]["Orders"]
+        .as_array()
+        .map(|orders| {
+            orders
+                .iter()
+                .map(|order| order["AmazonOrderId"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// The order feed tests run on the `unlimited` plan: getOrders refills one call a minute, and
+// waiting (with `eventually`) for the feed's lag would spend the burst of 20.
+#[tokio::test]
+async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
+    let mock = start(Platform::Amazon, UNLIMITED_PLAN);
+    create_listings(&mock, &[("SKU-0001", 10)]).await;
+    let base = mock.base_url();
+    let since = millis(Utc::now() - chrono::Duration::seconds(1));
+    let mut placed = Vec::new();
+    for _ in 0..3 {
+        let (status, order) =
+            control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 2 })).await;
+        assert_eq!(status, 201);
+        placed.push(order["order_id"].as_str().unwrap().to_string());
+    }
+    assert!(
+        placed[0].split('-').map(str::len).eq([3, 7, 7]),
+        "{}",
+        placed[0]
+    );
+    let query = [
+        ("LastUpdatedAfter", since.clone()),
+        ("MaxResultsPerPage", "2".to_string()),
+    ];
+    let seen = std::cell::RefCell::new(Value::Null);
+    let cell = &seen;
+    let poll_base = base.clone();
+    assert!(
+        eventually(Duration::from_secs(3), move || {
+            let base = poll_base.clone();
+            let query = query.clone();
+            async move {
+                let (status, body) = get_orders(&base, &query).await;
+                assert_eq!(status, 200);
+                let more = body["payload"]["NextToken"].is_string();
+                *cell.borrow_mut() = body;
+                more
+            }
+        })
+        .await
+    );
+    let first = seen.take();
+    assert_eq!(order_ids(&first), placed[..2]);
+    let order = &first["payload"]["Orders"][0];
+    assert_eq!(
+        (
+            &order["OrderStatus"],
+            &order["FulfillmentChannel"],
+            &order["NumberOfItemsUnshipped"],
+            &order["MarketplaceId"]
+        ),
+        (
+            &json!("Unshipped"),
+            &json!("MFN"),
+            &json!(2),
+            &json!(MARKETPLACE_ID)
+        )
+    );
+    let bound = first["payload"]["LastUpdatedBefore"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = first["payload"]["NextToken"].as_str().unwrap().to_string();
+    // With a NextToken the other filters come from the token.
+    let (status, second) = get_orders(&base, &[("NextToken", token)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(order_ids(&second), placed[2..]);
+    assert!(second["payload"].get("NextToken").is_none());
+    assert_eq!(second["payload"]["LastUpdatedBefore"], bound.as_str());
+
+    // A cancellation shows in the next poll, from where the last one ended.
+    let (status, _) = control(&mock, &format!("orders/{}/cancel", placed[0]), json!({})).await;
+    assert_eq!(status, 200);
+    let seen = std::cell::RefCell::new(Value::Null);
+    let cell = &seen;
+    let (poll_base, poll_bound) = (base.clone(), bound.clone());
+    assert!(
+        eventually(Duration::from_secs(3), move || {
+            let (base, bound) = (poll_base.clone(), poll_bound.clone());
+            async move {
+                let (_, body) = get_orders(&base, &[("LastUpdatedAfter", bound)]).await;
+                let found = !order_ids(&body).is_empty();
+                *cell.borrow_mut() = body;
+                found
+            }
+        })
+        .await
+    );
+    let next = seen.take();
+    assert_eq!(order_ids(&next), placed[..1]);
+    let cancelled = &next["payload"]["Orders"][0];
+    assert_eq!(cancelled["OrderStatus"], "Canceled");
+    assert_eq!(cancelled["NumberOfItemsUnshipped"], 0);
+    let updated =
+        DateTime::parse_from_rfc3339(cancelled["LastUpdateDate"].as_str().unwrap()).unwrap();
+    let before = DateTime::parse_from_rfc3339(order["LastUpdateDate"].as_str().unwrap()).unwrap();
+    assert!(updated > before, "the cancellation is a later update");
+    assert_eq!(cancelled["PurchaseDate"], order["PurchaseDate"]);
+
+    // By creation, with a status filter.
+    let (status, canceled) = get_orders(
+        &base,
+        &[
+            ("CreatedAfter", since.clone()),
+            ("OrderStatuses", "Canceled".to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(order_ids(&canceled), placed[..1]);
+    assert!(canceled["payload"]["CreatedBefore"].is_string());
+}
+
+#[tokio::test]
+async fn order_items_name_the_sku_asin_and_quantity() {
+    let mock = start(Platform::Amazon, UNLIMITED_PLAN);
+    let created = create_listings(&mock, &[("SKU-0001", 10)]).await;
+    let (_, order) = control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 3 })).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let reply = amazon(
+        client().get(format!(
+            "{}/orders/v0/orders/{order_id}/orderItems",
+            mock.base_url()
+        )),
+        Some(TOKEN),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.headers().contains_key("x-amzn-RateLimit-Limit"));
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["payload"]["AmazonOrderId"], order_id);
+    let item = &body["payload"]["OrderItems"][0];
+    assert_eq!(
+        (
+            &item["SellerSKU"],
+            &item["ASIN"],
+            &item["QuantityOrdered"],
+            &item["QuantityShipped"]
+        ),
+        (
+            &json!("SKU-0001"),
+            &created[0]["ids"]["asin"],
+            &json!(3),
+            &json!(0)
+        )
+    );
+    assert!(item["OrderItemId"].is_string() && item["Title"].is_string());
+    let missing = amazon(
+        client().get(format!(
+            "{}/orders/v0/orders/902-0000000-0000000/orderItems",
+            mock.base_url()
+        )),
+        Some(TOKEN),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "NotFound");
+}
+
+const UNLIMITED_PLAN: &str = shelfsync::platforms::mock::UNLIMITED_PLAN;
