@@ -7,8 +7,10 @@
 //! workers on the same machine, so the figure is what one mock sustains while sharing the CPU
 //! with its caller, as in the service benchmarks.
 //!
-//! Checked after each run: every reply was 2xx, and the mock counted exactly the calls the client
-//! sent (its `/_mock/stats` ground truth).
+//! Checked after each run, from the mock's `/_mock/stats` ground truth: every reply was 2xx, the
+//! mock counted exactly the calls the client sent, and it applied exactly one listing write per
+//! answered call (a 2xx that carried a GraphQL `userErrors`, a 207 item failure or an Amazon
+//! `INVALID` would show as a missing write).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +26,11 @@ use shelfsync::platforms::Platform;
 #[derive(Debug, Clone, Args)]
 pub struct MocksArgs {
     /// Platforms to load, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "walmart")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "shopify,etsy,amazon,walmart,ebay"
+    )]
     pub platforms: Vec<String>,
     /// Set-quantity calls per platform (upper bound).
     #[arg(long, default_value_t = 60_000)]
@@ -42,6 +48,10 @@ pub struct MocksArgs {
     #[arg(long, default_value_t = 1000)]
     pub listings: usize,
 }
+
+/// Shopify's set-quantity mutation (reference §1.1, 2026-04: `changeFromQuantity` on every
+/// quantity, `@idempotent` required).
+const SHOPIFY_SET: &str = "mutation($input: InventorySetQuantitiesInput!, $key: String!) { inventorySetQuantities(input: $input) @idempotent(key: $key) { inventoryAdjustmentGroup { changes { name delta quantityAfterChange } } userErrors { code field message } } }";
 
 /// One platform's set-quantity call, built from the listing the mock created.
 struct SetQuantity {
@@ -74,10 +84,54 @@ impl SetQuantity {
                 .post(format!("{base}/sell/inventory/v1/bulk_update_price_quantity"))
                 .bearer_auth("mock-token")
                 .json(&json!({ "requests": [{ "sku": sku, "shipToLocationAvailability": { "quantity": quantity } }] })),
-            Platform::Shopify | Platform::Etsy | Platform::Amazon => {
-                let _ = &self.account;
-                unreachable!("run_platform refuses platforms whose call is not wired")
-            }
+            Platform::Shopify => http
+                .post(format!("{base}/admin/api/2026-04/graphql.json"))
+                .header("X-Shopify-Access-Token", "mock-token")
+                .json(&json!({
+                    "query": SHOPIFY_SET,
+                    "variables": {
+                        "key": format!("bench-{call}"),
+                        "input": {
+                            "name": "available",
+                            "reason": "correction",
+                            "quantities": [{
+                                "inventoryItemId": listing["listing_ref"],
+                                "locationId": self.account["location_id"],
+                                "quantity": quantity,
+                                "changeFromQuantity": null,
+                            }],
+                        },
+                    },
+                })),
+            Platform::Etsy => http
+                .put(format!("{base}/v3/application/listings/{}/inventory", listing["listing_ref"].as_str().unwrap_or_default()))
+                .header("x-api-key", format!("{}:bench-shared-secret", self.account["keystring"].as_str().unwrap_or_default()))
+                .header("Authorization", format!("Bearer {}.mock-token", self.account["user_id"]))
+                .json(&json!({
+                    "products": [{
+                        "sku": sku,
+                        "property_values": [],
+                        "offerings": [{ "price": 22.0, "quantity": quantity, "is_enabled": true }],
+                    }],
+                    "price_on_property": [],
+                    "quantity_on_property": [],
+                    "sku_on_property": [],
+                })),
+            Platform::Amazon => http
+                .patch(format!(
+                    "{base}/listings/2021-08-01/items/{}/{sku}?marketplaceIds={}",
+                    self.account["seller_id"].as_str().unwrap_or_default(),
+                    self.account["marketplace_id"].as_str().unwrap_or_default()
+                ))
+                .header("x-amz-access-token", "mock-token")
+                .json(&json!({
+                    "productType": "LUGGAGE",
+                    "patches": [{
+                        "op": "replace",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": quantity }],
+                    }],
+                })),
         }
     }
 }
@@ -91,6 +145,7 @@ struct Outcome {
     p50_ms: f64,
     p99_ms: f64,
     counted_by_mock: u64,
+    writes: u64,
 }
 
 /// Runs the benchmark and prints one line per platform.
@@ -132,6 +187,12 @@ pub fn run(args: &MocksArgs) -> anyhow::Result<()> {
                 outcome.failed
             ));
         }
+        if outcome.writes != outcome.answered {
+            failures.push(format!(
+                "{platform}: {} calls were answered but the mock applied {} writes",
+                outcome.answered, outcome.writes
+            ));
+        }
         if outcome.counted_by_mock != outcome.answered + outcome.failed {
             failures.push(format!(
                 "{platform}: the mock counted {} calls, the client sent {}",
@@ -147,10 +208,6 @@ pub fn run(args: &MocksArgs) -> anyhow::Result<()> {
 }
 
 fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome> {
-    ensure!(
-        matches!(platform, Platform::Walmart | Platform::Ebay),
-        "the {platform} set-quantity call is not wired into the bench yet"
-    );
     let mock = MockServer::start(
         platform,
         MockOptions {
@@ -237,12 +294,23 @@ fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome>
                 .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
                 .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
         };
-        let stats: Value = http
-            .get(format!("{}/_mock/stats", call.base_url))
-            .send()
-            .await?
-            .json()
-            .await?;
+        // Every answered call must have been applied (Amazon applies ACCEPTED patches shortly
+        // after): wait, bounded, for the mock's own count of listing writes to reach the calls.
+        let answered = latencies.len() as u64;
+        let settle = Instant::now() + Duration::from_secs(10);
+        let stats = loop {
+            let stats: Value = http
+                .get(format!("{}/_mock/stats", call.base_url))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if stats["quantity_writes"].as_u64() == Some(answered) || Instant::now() >= settle {
+                break stats;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let writes = stats["quantity_writes"].as_u64().unwrap_or(0);
         let counted_by_mock = stats["requests"].as_object().map_or(0, |requests| {
             requests.values().filter_map(Value::as_u64).sum()
         });
@@ -254,6 +322,7 @@ fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome>
             p50_ms: percentile(0.50),
             p99_ms: percentile(0.99),
             counted_by_mock,
+            writes,
         })
     })
 }

@@ -1,16 +1,12 @@
 //! The Amazon SP-API mock against the documented request shapes (tests/fixtures/amazon/, from
 //! reference/marketplace-apis.md §3).
 
-use std::net::TcpListener;
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpServer};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use shelfsync::platforms::amazon::mock::{build_with, AmazonKnobs, MARKETPLACE_ID, SELLER_ID};
-use shelfsync::platforms::mock::{control as control_surface, MockOptions, MockServer, MockState};
+use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
@@ -168,65 +164,20 @@ async fn set_then_read_back() {
     assert_eq!(info["limits"]["token_buckets"]["getOrders"]["burst"], 20);
 }
 
-/// A mock started with explicit knobs (the shared server helper builds `build(options)` only).
-struct KnobbedMock {
-    base_url: String,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl KnobbedMock {
-    fn start(knobs: AmazonKnobs) -> KnobbedMock {
-        let options = MockOptions::default();
-        let wire = build_with(&options, knobs).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(MockState::new(wire, options));
-        let (started, handle) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let data = web::Data::from(state);
-                let server = HttpServer::new(move || {
-                    let platform = Arc::clone(data.platform());
-                    App::new()
-                        .app_data(data.clone())
-                        .service(control_surface::scope())
-                        .configure(|cfg| platform.configure(cfg))
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run();
-                started.send(server.handle()).unwrap();
-                let _ = server.await;
-            })
-        });
-        KnobbedMock {
-            base_url,
-            handle: handle.recv().unwrap(),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for KnobbedMock {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A mock started with explicit knobs.
+fn start_with_knobs(knobs: AmazonKnobs) -> MockServer {
+    let options = MockOptions::default();
+    MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap()
 }
 
 #[tokio::test]
 async fn accepted_is_applied_later_not_at_once() {
     let delay = Duration::from_millis(300);
-    let mock = KnobbedMock::start(AmazonKnobs {
+    let mock = start_with_knobs(AmazonKnobs {
         apply_delay: delay,
         ..AmazonKnobs::default()
     });
-    let base = mock.base_url.clone();
+    let base = mock.base_url();
     let created = client()
         .post(format!("{base}/_mock/listings"))
         .json(&json!([{ "sku": "SKU-0001", "quantity": 3 }]))

@@ -293,14 +293,26 @@ async fn the_graphql_throttle_can_answer_429() {
         graphql_throttle_status: actix_web::http::StatusCode::TOO_MANY_REQUESTS,
         ..ShopifyKnobs::default()
     };
-    // The server starts mocks with `build` (default knobs); the knob is checked on the reply
-    // builder that both the bucket and the throttle storm use.
-    let wire = build_with(&MockOptions::default(), knobs).unwrap();
-    let reply = wire.throttled_reply();
-    assert_eq!(reply.status(), 429);
-    assert!(reply.headers().contains_key("retry-after"));
-    let default = build_with(&MockOptions::default(), ShopifyKnobs::default()).unwrap();
-    assert_eq!(default.throttled_reply().status(), 200);
+    let options = MockOptions::default();
+    let mock = MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap();
+    let created = create_listings(&mock, &[("SKU-1", 5)]).await;
+    // A throttle storm answers every call with the platform's throttled reply.
+    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
+    assert_eq!(status, 200);
+    let body = available_query(&created[0]).to_string().into_bytes();
+    let (status, headers, reply) = graphql_at(&mock, "2026-04", Some(TOKEN), body).await;
+    assert_eq!(status, 429, "{reply}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(reply["errors"][0]["extensions"]["code"], "THROTTLED");
+    let default = start(Platform::Shopify, "default");
+    let created = create_listings(&default, &[("SKU-1", 5)]).await;
+    control(&default, "faults", json!({ "throttle_all_secs": 30 })).await;
+    let body = available_query(&created[0]).to_string().into_bytes();
+    let (status, _, reply) = graphql_at(&default, "2026-04", Some(TOKEN), body).await;
+    assert_eq!(
+        (status, &reply["errors"][0]["extensions"]["code"]),
+        (200, &json!("THROTTLED"))
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use shelfsync_actors::channel::platform::Platform;
 
-use super::{control, shoppers, webhooks, MockError, MockOptions, MockState};
+use super::{control, shoppers, webhooks, MockError, MockOptions, MockState, PlatformMock};
 
 /// A running mock marketplace. Dropping it stops the server.
 #[derive(Debug)]
@@ -25,6 +25,16 @@ impl MockServer {
     /// Starts a mock of `platform`; returns once it accepts connections.
     pub fn start(platform: Platform, options: MockOptions) -> Result<MockServer, MockError> {
         let wire = crate::platforms::platform_mock(platform, &options)?;
+        MockServer::start_with(wire, options)
+    }
+
+    /// Starts a mock of a wire format built by the caller: a platform's `build_with` and its
+    /// knobs (Amazon's apply delay, Shopify's throttle status), for tests and embedders.
+    pub fn start_with(
+        wire: Arc<dyn PlatformMock>,
+        options: MockOptions,
+    ) -> Result<MockServer, MockError> {
+        let platform = wire.platform();
         let listener = TcpListener::bind(options.listen).map_err(|source| MockError::Bind {
             addr: options.listen,
             source,
