@@ -34,14 +34,15 @@ fn run_mock(args: shelfsync::cli::MockMarketplaceArgs) -> anyhow::Result<()> {
     // The first line is the contract with scripts and the bench: they read the port from it.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.base_url())?;
-    writeln!(
-        stdout,
+    stdout.flush()?;
+    drop(stdout);
+    // Nothing more goes to stdout: a caller that read the first line may have closed it, and a
+    // write to a closed pipe would end the mock.
+    eprintln!(
         "platform {}; control surface at {}/_mock/info",
         args.platform,
         server.base_url()
-    )?;
-    stdout.flush()?;
-    drop(stdout);
+    );
     server.wait()?;
     Ok(())
 }
