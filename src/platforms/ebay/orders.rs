@@ -257,26 +257,19 @@ pub fn page(total: usize, limit: usize, offset: usize) -> Page {
     }
 }
 
-/// Percent-encodes a query value (filters carry `:`, `[`, `]`, `|` and `{`).
-pub fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 /// The link to the page at `offset` of `query`, under `base` (the URL of `getOrders`).
 pub fn page_href(base: &str, query: &OrdersQuery, offset: usize) -> String {
     let mut href = format!("{base}?");
     if let Some(ids) = &query.order_ids {
-        href.push_str(&format!("orderIds={}&", urlencode(&ids.join(","))));
+        href.push_str(&format!(
+            "orderIds={}&",
+            crate::platforms::mock::query_value(&ids.join(","))
+        ));
     } else if let Some(filter) = &query.filter_text {
-        href.push_str(&format!("filter={}&", urlencode(filter)));
+        href.push_str(&format!(
+            "filter={}&",
+            crate::platforms::mock::query_value(filter)
+        ));
     }
     href.push_str(&format!("limit={}&offset={offset}", query.limit));
     href

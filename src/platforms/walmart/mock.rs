@@ -498,7 +498,10 @@ async fn get_orders(
             ("lastModifiedEndDate", &query.last_modified_end_date),
         ] {
             if let Some(value) = value {
-                cursor.push_str(&format!("&{name}={}", urlencode(value)));
+                cursor.push_str(&format!(
+                    "&{name}={}",
+                    crate::platforms::mock::query_value(value)
+                ));
             }
         }
         meta["nextCursor"] = Value::String(cursor);
@@ -507,17 +510,4 @@ async fn get_orders(
         tokens,
         json!({ "list": { "meta": meta, "elements": { "order": page } } }),
     )
-}
-
-/// Percent-encodes a query value (dates carry `:` and `+`).
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
