@@ -1,5 +1,7 @@
 //! One folder per marketplace platform: its mock (`mock.rs`, the platform's real wire format served
-//! by actix-web, DESIGN §7) and, with the service issue, its connector. `mock/` is what every mock
+//! by actix-web, DESIGN §7) and its connector (`connector.rs`, a reqwest client implementing the
+//! engine's `Marketplace` trait against that wire format). `connector.rs` here is what every
+//! connector shares. `mock/` is what every mock
 //! shares: listings, shoppers, faults, webhooks, the `/_mock/` control surface and the server.
 
 // A mock's request path returns the platform's reply as the `Err` of a `Result` (an auth refusal,
@@ -8,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod amazon;
+pub mod connector;
 pub mod ebay;
 pub mod etsy;
 pub mod mock;

@@ -288,20 +288,35 @@ fn an_unknown_plan_is_refused_at_start() {
 #[tokio::test]
 async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
     use shelfsync::platforms::mock::{start_mocks, MockOptions};
-    let specs: Vec<(Platform, MockOptions)> =
-        Platform::ALL.iter().map(|platform| (*platform, MockOptions::default())).collect();
+    let specs: Vec<(Platform, MockOptions)> = Platform::ALL
+        .iter()
+        .map(|platform| (*platform, MockOptions::default()))
+        .collect();
     let mocks = start_mocks(&specs).unwrap();
     let mut ports = std::collections::BTreeSet::new();
     for (mock, platform) in mocks.iter().zip(Platform::ALL) {
         assert!(mock.addr().ip().is_loopback() && mock.addr().port() != 0);
         ports.insert(mock.addr().port());
-        let info: Value =
-            client().get(format!("{}/_mock/info", mock.base_url())).send().await.unwrap().json().await.unwrap();
+        let info: Value = client()
+            .get(format!("{}/_mock/info", mock.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(info["platform"], platform.as_str());
-        assert!(!info["account"].as_object().unwrap().is_empty(), "{platform} names its account");
+        assert!(
+            !info["account"].as_object().unwrap().is_empty(),
+            "{platform} names its account"
+        );
         assert!(!info["limits"].is_null(), "{platform} shows its limits");
         let webhooks = info["webhooks"].as_bool().unwrap();
-        assert_eq!(webhooks, platform == Platform::Shopify, "only Shopify pushes webhooks");
+        assert_eq!(
+            webhooks,
+            platform == Platform::Shopify,
+            "only Shopify pushes webhooks"
+        );
     }
     assert_eq!(ports.len(), 5, "five ports");
 }

@@ -4,6 +4,7 @@
 //! `inventory` (the set-quantities rules), `orders` (search syntax, cursors, webhook JSON),
 //! `resolve` (running an operation against the world), `ids`, and `mock` (HTTP, limits, webhooks).
 
+pub mod connector;
 pub mod graphql;
 pub mod ids;
 pub mod inventory;

@@ -1,0 +1,327 @@
+//! What every platform connector shares (issue 5): its configuration, the SKU → listing map, the
+//! HTTP client with its timeouts, and the mapping of transport failures and HTTP statuses onto the
+//! engine's [`MarketplaceError`] kinds. Each platform's connector lives in
+//! `src/platforms/<platform>/connector.rs` and implements the engine's `Marketplace` trait against
+//! the platform's real wire format (the same one its mock speaks).
+//!
+//! Order intake contract, the same on every platform: each order line yields one `Sale` event
+//! (version `placed`) and, once the order is cancelled, one `Cancel` event (version `cancelled`).
+//! Re-reading an order yields the same events again, so the ledger's idempotency keys
+//! (`order_event(channel, order, line, version)`) make overlapping pages harmless; a cursor may
+//! therefore start a little before what was last read and never skip anything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::Value;
+use shelfsync_actors::channel::marketplace::{Marketplace, MarketplaceError, PermanentKind};
+use shelfsync_actors::ids::Sku;
+
+use super::Platform;
+use crate::vault::Secret;
+
+/// How long a connector waits for a marketplace by default (connect and whole call).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Errors of building a connector from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The base URL is not an http(s) URL.
+    #[error("base_url {url:?} is not an http or https URL")]
+    BadBaseUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// A platform account id the connector needs is missing or not a string.
+    #[error("account.{field} is required for {platform} (a string)")]
+    MissingAccountField {
+        /// The platform.
+        platform: Platform,
+        /// The field.
+        field: &'static str,
+    },
+    /// The HTTP client could not be built.
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+impl ConnectorError {
+    /// The stable code of the error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorError::BadBaseUrl { .. } => "bad_base_url",
+            ConnectorError::MissingAccountField { .. } => "missing_account_field",
+            ConnectorError::Client(_) => "http_client",
+        }
+    }
+}
+
+/// Which listing of a channel each SKU is: the `listing_ref` of the catalog import. Shared with
+/// the catalog so that a new mapping reaches the connector at once.
+#[derive(Debug, Clone, Default)]
+pub struct ListingMap(Arc<RwLock<HashMap<Sku, String>>>);
+
+impl ListingMap {
+    /// Maps `sku` to `listing_ref`.
+    pub fn insert(&self, sku: Sku, listing_ref: String) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sku, listing_ref);
+    }
+
+    /// The listing of `sku`.
+    pub fn get(&self, sku: &Sku) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sku)
+            .cloned()
+    }
+
+    /// The SKU whose listing is `listing_ref`.
+    pub fn sku_of(&self, listing_ref: &str) -> Option<Sku> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(_, known)| known.as_str() == listing_ref)
+            .map(|(sku, _)| sku.clone())
+    }
+
+    /// How many SKUs are mapped.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no SKU is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A connector's settings.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    /// The platform's API root (the mock's `http://127.0.0.1:PORT` in tests and the demo).
+    pub base_url: reqwest::Url,
+    /// The credential, sent only in the platform's auth header.
+    pub credential: Secret,
+    /// The platform's account ids (shop id, location id, seller id, keystring, ...).
+    pub account: Value,
+    /// SKU → listing.
+    pub listings: ListingMap,
+    /// The whole-call timeout.
+    pub timeout: Duration,
+}
+
+impl ConnectorConfig {
+    /// Settings with the default timeout; the base URL must be http(s).
+    pub fn new(
+        base_url: &str,
+        credential: Secret,
+        account: Value,
+        listings: ListingMap,
+    ) -> Result<ConnectorConfig, ConnectorError> {
+        let url = reqwest::Url::parse(base_url.trim_end_matches('/')).map_err(|_| {
+            ConnectorError::BadBaseUrl {
+                url: base_url.to_string(),
+            }
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(ConnectorError::BadBaseUrl {
+                url: base_url.to_string(),
+            });
+        }
+        Ok(ConnectorConfig {
+            base_url: url,
+            credential,
+            account,
+            listings,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// `base_url` joined with `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The account id `field`, required.
+    pub fn account_str(
+        &self,
+        platform: Platform,
+        field: &'static str,
+    ) -> Result<String, ConnectorError> {
+        match self.account.get(field) {
+            Some(Value::String(value)) if !value.is_empty() => Ok(value.clone()),
+            Some(Value::Number(number)) => Ok(number.to_string()),
+            _ => Err(ConnectorError::MissingAccountField { platform, field }),
+        }
+    }
+
+    /// The HTTP client of the connector, with its timeouts.
+    pub fn http_client(&self) -> Result<reqwest::Client, ConnectorError> {
+        reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(self.timeout))
+            .timeout(self.timeout)
+            .build()
+            .map_err(|error| ConnectorError::Client(error.to_string()))
+    }
+}
+
+/// A transport failure in the engine's terms: no answer in time is a `Timeout` (the call may have
+/// been applied), anything else (refused, reset) is `Transient`.
+pub fn send_error(error: &reqwest::Error) -> MarketplaceError {
+    if error.is_timeout() {
+        MarketplaceError::Timeout
+    } else {
+        MarketplaceError::Transient(format!("transport: {error}"))
+    }
+}
+
+/// The `Retry-After` header in seconds (Shopify sends `2.0`, Etsy whole seconds).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+/// A non-2xx status in the engine's terms, for platforms whose reply says nothing more precise:
+/// 429 throttled (with `Retry-After` when sent), 5xx and 408 transient, 401/403 auth, 404 not
+/// found, other 4xx invalid. `body` goes into the message, cut short.
+pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &str) -> MarketplaceError {
+    let message = || {
+        format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            body.chars().take(300).collect::<String>()
+        )
+    };
+    match status.as_u16() {
+        429 => MarketplaceError::Throttled {
+            retry_after: retry_after(headers),
+        },
+        408 | 500..=599 => MarketplaceError::Transient(message()),
+        401 | 403 => MarketplaceError::Permanent {
+            kind: PermanentKind::Auth,
+            message: message(),
+        },
+        404 => MarketplaceError::Permanent {
+            kind: PermanentKind::NotFound,
+            message: message(),
+        },
+        _ => MarketplaceError::Permanent {
+            kind: PermanentKind::Invalid,
+            message: message(),
+        },
+    }
+}
+
+/// A SKU as a marketplace wrote it, in the engine's form; `None` (and a warning) when it is not a
+/// valid SKU, so that one bad line does not stop the feed.
+pub fn parse_sku(platform: Platform, raw: &str) -> Option<Sku> {
+    match Sku::parse(raw) {
+        Ok(sku) => Some(sku),
+        Err(error) => {
+            tracing::warn!(%platform, %error, "an order line has a SKU the engine does not accept; skipped");
+            None
+        }
+    }
+}
+
+/// The connector of `platform` with `config`.
+pub fn connector(
+    platform: Platform,
+    config: ConnectorConfig,
+) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+    match platform {
+        Platform::Shopify => super::shopify::connector::build(config),
+        Platform::Etsy => super::etsy::connector::build(config),
+        Platform::Amazon => super::amazon::connector::build(config),
+        Platform::Walmart => super::walmart::connector::build(config),
+        Platform::Ebay => super::ebay::connector::build(config),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_engine_kinds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("2.0"),
+        );
+        assert_eq!(
+            status_error(StatusCode::TOO_MANY_REQUESTS, &headers, ""),
+            MarketplaceError::Throttled {
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+        let none = HeaderMap::new();
+        assert_eq!(
+            status_error(StatusCode::BAD_GATEWAY, &none, "x").kind(),
+            "transient"
+        );
+        assert_eq!(
+            status_error(StatusCode::UNAUTHORIZED, &none, "x").kind(),
+            "auth"
+        );
+        assert_eq!(
+            status_error(StatusCode::FORBIDDEN, &none, "x").kind(),
+            "auth"
+        );
+        assert_eq!(
+            status_error(StatusCode::NOT_FOUND, &none, "x").kind(),
+            "not_found"
+        );
+        assert_eq!(
+            status_error(StatusCode::BAD_REQUEST, &none, "x").kind(),
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_ignores_nonsense() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn the_base_url_must_be_http() {
+        let new = |url: &str| {
+            ConnectorConfig::new(url, Secret::new("t"), Value::Null, ListingMap::default())
+        };
+        assert!(new("http://127.0.0.1:8080/").is_ok());
+        assert_eq!(new("ftp://x").unwrap_err().kind(), "bad_base_url");
+        assert_eq!(new("not a url").unwrap_err().kind(), "bad_base_url");
+        assert_eq!(
+            new("http://127.0.0.1:8080/").unwrap().url("/v3/inventory"),
+            "http://127.0.0.1:8080/v3/inventory"
+        );
+    }
+
+    #[test]
+    fn listing_map_both_ways() {
+        let map = ListingMap::default();
+        let sku = Sku::parse("ACME-MUG-RED").unwrap();
+        map.insert(sku.clone(), "123".into());
+        assert_eq!(map.get(&sku).as_deref(), Some("123"));
+        assert_eq!(map.sku_of("123"), Some(sku));
+        assert_eq!(map.len(), 1);
+    }
+}
