@@ -2,6 +2,7 @@
 //! the credential vault and the platform connectors join it in the service issue (DESIGN §6);
 //! the engine lives in the `shelfsync-actors` crate.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -121,6 +121,33 @@ impl MemberStore {
             .collect()
     }
 
+    /// Makes sure the agency has a first admin: when there is no member at all, adds `admin` with
+    /// `preset` as its token (`SHELFSYNC_ADMIN_TOKEN`) or a generated one. Returns the generated
+    /// token, the one time it exists in clear, for the caller to print once.
+    pub fn ensure_admin(
+        &self,
+        preset: Option<&str>,
+        now: &str,
+    ) -> Result<Option<crate::vault::Secret>, MemberStoreError> {
+        if self.tree.scan_prefix(b"m/").next().is_some() {
+            return Ok(None);
+        }
+        let (token, generated) = match preset {
+            Some(token) => (crate::vault::Secret::new(token), false),
+            None => (super::new_token().0, true),
+        };
+        let hash = super::TokenHash::of(token.expose());
+        self.add(|id| Member {
+            id,
+            name: "admin".into(),
+            role: super::Role::Admin,
+            clients: Default::default(),
+            token_hash: hash.clone(),
+            created_at: now.to_string(),
+        })?;
+        Ok(generated.then_some(token))
+    }
+
     /// Removes a member and its token, durably: the token stops working when this returns.
     pub fn remove(&self, id: &str) -> Result<Member, MemberStoreError> {
         let member = self
@@ -185,11 +212,53 @@ mod tests {
             "a removed member's token stops working"
         );
         assert_eq!(store.remove("m1").unwrap_err().kind(), "not_found");
+        assert!(
+            store.ensure_admin(None, "now").unwrap().is_none(),
+            "members exist: no admin is added"
+        );
         let (_, third) = new_token();
         assert_eq!(
             store.add(member(third, Role::Viewer)).unwrap().id,
             "m3",
             "ids are not reused"
         );
+    }
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+    use crate::auth::Role;
+
+    #[test]
+    fn the_first_admin_comes_from_the_preset_or_is_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = MemberStore::open(&db).unwrap();
+        assert!(store
+            .ensure_admin(Some("ssk_preset-token-of-the-operator"), "now")
+            .unwrap()
+            .is_none());
+        let admin = store
+            .by_token(&TokenHash::of("ssk_preset-token-of-the-operator"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert!(
+            store.ensure_admin(None, "now").unwrap().is_none(),
+            "only on an empty store"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = MemberStore::open(&db).unwrap();
+        let generated = store
+            .ensure_admin(None, "now")
+            .unwrap()
+            .expect("a generated token is returned");
+        assert!(store
+            .by_token(&TokenHash::of(generated.expose()))
+            .unwrap()
+            .is_some());
     }
 }

@@ -1,0 +1,128 @@
+//! `POST /v1/members`, `GET /v1/members`, `DELETE /v1/members/{id}` (admins only). A new member's
+//! token is in the 201 reply and nowhere else: only its hash is kept.
+
+use std::collections::BTreeSet;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use shelfsync_actors::ids::ClientCode;
+
+use super::error::ApiError;
+use super::{read_json, ApiState, Caller};
+use crate::auth::{new_token, Action, Member, Role};
+
+/// The body of `POST /v1/members`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    name: String,
+    role: Role,
+    #[serde(default)]
+    clients: Vec<String>,
+}
+
+/// A member as the API shows it: never its token or token hash.
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    id: String,
+    name: String,
+    role: Role,
+    clients: BTreeSet<String>,
+    created_at: String,
+}
+
+impl From<Member> for MemberView {
+    fn from(member: Member) -> MemberView {
+        MemberView {
+            id: member.id,
+            name: member.name,
+            role: member.role,
+            clients: member.clients,
+            created_at: member.created_at,
+        }
+    }
+}
+
+/// The longest member name.
+pub const MAX_NAME: usize = 100;
+
+/// `POST /v1/members`: 201 with the member and its token, shown once.
+pub async fn create(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.may(Action::Administer, None)?;
+    let body: NewMember = read_json(&state, &request, payload).await?;
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("name must be 1 to {MAX_NAME} printable characters"),
+        ));
+    }
+    let mut clients = BTreeSet::new();
+    for code in &body.clients {
+        let code = ClientCode::parse(code)
+            .map_err(|error| ApiError::new("invalid_field", format!("clients: {error}")))?;
+        clients.insert(code.as_str().to_string());
+    }
+    if body.role != Role::Admin && clients.is_empty() {
+        return Err(ApiError::new(
+            "invalid_field",
+            "a manager or viewer needs at least one client in `clients`",
+        ));
+    }
+    let (token, token_hash) = new_token();
+    let created_at = crate::platforms::mock::rfc3339(chrono::Utc::now());
+    let member = state
+        .members
+        .add(|id| Member {
+            id,
+            name: name.clone(),
+            role: body.role,
+            clients: clients.clone(),
+            token_hash: token_hash.clone(),
+            created_at: created_at.clone(),
+        })
+        .map_err(ApiError::internal)?;
+    let mut reply = serde_json::to_value(MemberView::from(member)).map_err(ApiError::internal)?;
+    reply["token"] = serde_json::Value::String(token.expose().to_string());
+    Ok(HttpResponse::Created().json(reply))
+}
+
+/// `GET /v1/members`: every member, without tokens.
+pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    caller.may(Action::Administer, None)?;
+    let members: Vec<MemberView> = state
+        .members
+        .list()
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(MemberView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(members))
+}
+
+/// `DELETE /v1/members/{id}`: removes the member; its token stops working when this answers.
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may(Action::Administer, None)?;
+    if id.as_str() == caller.0.id {
+        return Err(ApiError::new(
+            "conflict",
+            "a member cannot remove itself (another admin can)",
+        ));
+    }
+    match state.members.remove(&id) {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(error) if error.kind() == "not_found" => {
+            Err(ApiError::not_found(format!("no member {id}")))
+        }
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}

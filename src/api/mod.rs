@@ -1,0 +1,206 @@
+//! The agency HTTP API (issue 5, DESIGN §6), served by actix-web: JSON under `/v1`, errors as
+//! `application/problem+json` with a stable code ([`error`]), bearer tokens checked against the
+//! member store (`crate::auth`). Handlers are thin: they authenticate, parse, call the stores or
+//! the engine, and answer.
+//!
+//! Built so far: members (`POST`/`GET /v1/members`, `DELETE /v1/members/{id}`), `/healthz` and
+//! `/readyz`. Clients, credentials, channels, catalog, stock, ledger, orders, webhooks and
+//! `/metrics` join as the service issue goes on.
+
+pub mod error;
+pub mod members;
+pub mod server;
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+
+use self::error::ApiError;
+use crate::auth::store::MemberStore;
+use crate::auth::{Action, Member, TokenHash};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The members and their token hashes.
+    pub members: MemberStore,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// Adds every API route to an actix-web app whose data holds a `web::Data<ApiState>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .service(
+            web::scope("/v1")
+                .route("/members", web::post().to(members::create))
+                .route("/members", web::get().to(members::list))
+                .route("/members/{id}", web::delete().to(members::delete)),
+        )
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))
+        }));
+}
+
+/// `GET /healthz`: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the stores answer (a read of the member tree).
+async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    state
+        .members
+        .list()
+        .map_err(|_| ApiError::new("unavailable", "the member store does not answer"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+}
+
+/// The member a request's bearer token belongs to. A missing, malformed, unknown or revoked
+/// token is a 401 before anything else is looked at.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Member);
+
+impl Caller {
+    /// Refuses `action` on `client` (404 for a client outside the member's list, 403 for a role
+    /// that may not).
+    pub fn may(&self, action: Action, client: Option<&str>) -> Result<(), ApiError> {
+        self.0
+            .authorize(action, client)
+            .map_err(|denied| match denied {
+                crate::auth::Denied::UnknownClient { client } => {
+                    ApiError::not_found(format!("no client {client}"))
+                }
+                crate::auth::Denied::Forbidden { role } => ApiError::new(
+                    "forbidden",
+                    format!("a {role:?} token may not do this").to_lowercase(),
+                ),
+            })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(request))
+    }
+}
+
+fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
+    let unauthorized = || {
+        ApiError::new(
+            "unauthorized",
+            "send `Authorization: Bearer <token>` with a valid token",
+        )
+    };
+    let state = request
+        .app_data::<web::Data<ApiState>>()
+        .ok_or_else(|| ApiError::internal("no API state"))?;
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(unauthorized)?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(unauthorized)?;
+    match state.members.by_token(&TokenHash::of(token)) {
+        Ok(Some(member)) => Ok(Caller(member)),
+        Ok(None) => Err(unauthorized()),
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}
+
+/// Reads a JSON body of at most the configured size into `T` (whose fields deny unknown keys):
+/// too large → 413, not JSON → `malformed_json`, wrong shape → `invalid_field`, each saying where.
+pub async fn read_json<T: DeserializeOwned>(
+    state: &ApiState,
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if !content_type.is_empty() && !content_type.starts_with("application/json") {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            format!("expected application/json, got {content_type}"),
+        ));
+    }
+    let limit = state.max_body_bytes;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::new(
+                "malformed_json",
+                format!("the body could not be read: {error}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                "body_too_large",
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_json(&body)
+}
+
+/// Parses a JSON body, telling a syntax error from a shape error.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        let code = match error.classify() {
+            serde_json::error::Category::Data => "invalid_field",
+            _ => "malformed_json",
+        };
+        ApiError::new(code, error.to_string())
+    })
+}
+
+/// The API as an actix-web app factory's data, for `serve`, the demo and tests.
+pub fn state_data(state: ApiState) -> web::Data<ApiState> {
+    web::Data::from(Arc::new(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_have_their_own_codes() {
+        assert_eq!(
+            parse_json::<Body>(b"{\"name\":").unwrap_err().code,
+            "malformed_json"
+        );
+        assert_eq!(
+            parse_json::<Body>(b"{\"name\":1}").unwrap_err().code,
+            "invalid_field"
+        );
+        let unknown = parse_json::<Body>(b"{\"name\":\"a\",\"x\":1}").unwrap_err();
+        assert_eq!(unknown.code, "invalid_field");
+        assert!(
+            unknown.detail.contains("unknown field `x`"),
+            "{}",
+            unknown.detail
+        );
+        assert!(parse_json::<Body>(b"{\"name\":\"a\"}").is_ok());
+    }
+}

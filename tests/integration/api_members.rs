@@ -1,0 +1,202 @@
+//! The members API through HTTP: tokens shown once, roles, revocation, and problem+json refusals
+//! that change nothing.
+
+use serde_json::{json, Value};
+use shelfsync::api::server::ApiServer;
+use shelfsync::api::ApiState;
+use shelfsync::auth::store::MemberStore;
+
+const ADMIN: &str = "ssk_test-admin-token-0123456789abcdef";
+
+struct Api {
+    server: ApiServer,
+    _dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn start() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let members = MemberStore::open(&db).unwrap();
+        members
+            .ensure_admin(Some(ADMIN), "2026-11-22T00:00:00Z")
+            .unwrap();
+        let state = ApiState {
+            members,
+            max_body_bytes: 64 * 1024,
+        };
+        let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
+        Api {
+            server,
+            _dir: dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Value, String) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.server.base_url()));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let reply = request.send().await.unwrap();
+        let status = reply.status().as_u16();
+        let content_type = reply
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (
+            status,
+            reply.json().await.unwrap_or(Value::Null),
+            content_type,
+        )
+    }
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
+    let api = Api::start();
+    let (status, created, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/members",
+            Some(ADMIN),
+            Some(json!({"name": "Dana", "role": "manager", "clients": ["ACME"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("ssk_"));
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let (status, members, _) = api
+        .call(reqwest::Method::GET, "/v1/members", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    assert!(
+        !members.to_string().contains(&token) && !members.to_string().contains("token_hash"),
+        "no token is shown again"
+    );
+
+    let (status, body, content_type) = api
+        .call(reqwest::Method::GET, "/v1/members", Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str(), content_type.as_str()),
+        (403, Some("forbidden"), "application/problem+json")
+    );
+
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/members/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, body, _) = api
+        .call(reqwest::Method::GET, "/v1/members", Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "a revoked token stops at once"
+    );
+    let (status, body, _) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/members/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn bad_member_requests_get_a_stable_code_and_change_nothing() {
+    let api = Api::start();
+    let big = format!(
+        "{{\"name\":\"{}\",\"role\":\"admin\"}}",
+        "x".repeat(70 * 1024)
+    );
+    for (body, code) in [
+        ("{\"name\":".to_string(), "malformed_json"),
+        (
+            json!({"name": "A", "role": "owner", "clients": ["ACME"]}).to_string(),
+            "invalid_field",
+        ),
+        (
+            json!({"name": "A", "role": "viewer", "clients": ["ACME"], "admin": true}).to_string(),
+            "invalid_field",
+        ),
+        (
+            json!({"name": "A", "role": "viewer", "clients": ["acme corp"]}).to_string(),
+            "invalid_field",
+        ),
+        (
+            json!({"name": "A", "role": "viewer", "clients": []}).to_string(),
+            "invalid_field",
+        ),
+        (
+            json!({"name": "  ", "role": "admin"}).to_string(),
+            "invalid_field",
+        ),
+        (big, "body_too_large"),
+    ] {
+        let (status, reply, content_type) = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/members",
+                Some(ADMIN),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            reply["code"],
+            code,
+            "{}: {reply}",
+            &body[..body.len().min(80)]
+        );
+        assert!((400..500).contains(&status));
+        assert_eq!(content_type, "application/problem+json");
+        assert!(!reply["detail"].as_str().unwrap().is_empty());
+    }
+    let (status, body, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/members",
+            None,
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (_, members, _) = api
+        .call(reqwest::Method::GET, "/v1/members", Some(ADMIN), None)
+        .await;
+    assert_eq!(members.as_array().unwrap().len(), 1, "nothing was created");
+    let (status, body, _) = api
+        .call(reqwest::Method::GET, "/v1/nothing-here", Some(ADMIN), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, _, _) = api.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = api.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200);
+}
