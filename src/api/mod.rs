@@ -3,10 +3,13 @@
 //! member store (`crate::auth`). Handlers are thin: they authenticate, parse, call the stores or
 //! the engine, and answer.
 //!
-//! Built so far: members (`POST`/`GET /v1/members`, `DELETE /v1/members/{id}`), `/healthz` and
-//! `/readyz`. Clients, credentials, channels, catalog, stock, ledger, orders, webhooks and
+//! Built so far: members (`POST`/`GET /v1/members`, `DELETE /v1/members/{id}`), clients
+//! (`POST`/`GET /v1/clients`, `GET /v1/clients/{code}`), credentials
+//! (`PUT /v1/clients/{code}/credentials/{name}`, `GET /v1/clients/{code}/credentials`), `/healthz`
+//! and `/readyz`. Clients are stored but not yet started in the engine; channels, catalog, stock, ledger, orders, webhooks and
 //! `/metrics` join as the service issue goes on.
 
+pub mod clients;
 pub mod error;
 pub mod members;
 pub mod server;
@@ -27,6 +30,10 @@ use crate::auth::{Action, Member, TokenHash};
 pub struct ApiState {
     /// The members and their token hashes.
     pub members: MemberStore,
+    /// The clients and their sealed credentials.
+    pub clients: crate::clients::ClientStore,
+    /// Seals and opens credentials.
+    pub vault: Arc<crate::vault::Vault>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
 }
@@ -39,7 +46,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .route("/members", web::post().to(members::create))
                 .route("/members", web::get().to(members::list))
-                .route("/members/{id}", web::delete().to(members::delete)),
+                .route("/members/{id}", web::delete().to(members::delete))
+                .route("/clients", web::post().to(clients::create))
+                .route("/clients", web::get().to(clients::list))
+                .route("/clients/{code}", web::get().to(clients::get))
+                .route(
+                    "/clients/{code}/credentials",
+                    web::get().to(clients::credentials),
+                )
+                .route(
+                    "/clients/{code}/credentials/{name}",
+                    web::put().to(clients::put_credential),
+                ),
         )
         .default_service(web::to(|| async {
             Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))

@@ -148,6 +148,21 @@ impl MemberStore {
         Ok(generated.then_some(token))
     }
 
+    /// Adds `client` to the clients member `id` may see (a manager that creates a client manages
+    /// it). Durable when it returns.
+    pub fn grant(&self, id: &str, client: &str) -> Result<Member, MemberStoreError> {
+        let key = format!("m/{id}");
+        let updated = self.tree.update_and_fetch(key.as_bytes(), |old| {
+            let mut member: Member = serde_json::from_slice(old?).ok()?;
+            member.clients.insert(client.to_string());
+            serde_json::to_vec(&member).ok()
+        })?;
+        let bytes =
+            updated.ok_or_else(|| MemberStoreError::UnknownMember { id: id.to_string() })?;
+        self.tree.flush()?;
+        serde_json::from_slice(&bytes).map_err(|source| MemberStoreError::Corrupt { key, source })
+    }
+
     /// Removes a member and its token, durably: the token stops working when this returns.
     pub fn remove(&self, id: &str) -> Result<Member, MemberStoreError> {
         let member = self

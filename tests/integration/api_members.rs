@@ -1,71 +1,9 @@
 //! The members API through HTTP: tokens shown once, roles, revocation, and problem+json refusals
 //! that change nothing.
 
-use serde_json::{json, Value};
-use shelfsync::api::server::ApiServer;
-use shelfsync::api::ApiState;
-use shelfsync::auth::store::MemberStore;
+use serde_json::json;
 
-const ADMIN: &str = "ssk_test-admin-token-0123456789abcdef";
-
-struct Api {
-    server: ApiServer,
-    _dir: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        let members = MemberStore::open(&db).unwrap();
-        members
-            .ensure_admin(Some(ADMIN), "2026-11-22T00:00:00Z")
-            .unwrap();
-        let state = ApiState {
-            members,
-            max_body_bytes: 64 * 1024,
-        };
-        let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
-        Api {
-            server,
-            _dir: dir,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> (u16, Value, String) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.server.base_url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
-        }
-        let reply = request.send().await.unwrap();
-        let status = reply.status().as_u16();
-        let content_type = reply
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (
-            status,
-            reply.json().await.unwrap_or(Value::Null),
-            content_type,
-        )
-    }
-}
+use crate::api_support::{Api, ADMIN};
 
 #[tokio::test]
 async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {

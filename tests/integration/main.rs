@@ -1,6 +1,8 @@
 //! Integration tests of the service: one test binary (one link), one module per feature.
 
+mod api_clients;
 mod api_members;
+mod api_support;
 mod connector_walmart;
 mod demo;
 mod mock_amazon;

@@ -1,0 +1,174 @@
+//! Clients and their credentials: `POST`/`GET /v1/clients`, `GET /v1/clients/{code}`,
+//! `PUT /v1/clients/{code}/credentials/{name}`, `GET /v1/clients/{code}/credentials`. A client the
+//! caller may not see is a 404 on every route; a credential's secret is sealed by the vault and
+//! never shown again.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use shelfsync_actors::ids::ClientCode;
+use shelfsync_actors::ratelimit::ServiceTier;
+
+use super::error::ApiError;
+use super::{read_json, ApiState, Caller};
+use crate::auth::{Action, Role};
+use crate::clients::{ClientRecord, ClientStoreError};
+use crate::vault::Secret;
+
+/// The longest client name.
+pub const MAX_NAME: usize = 200;
+
+fn store_error(error: ClientStoreError) -> ApiError {
+    match error.kind() {
+        "conflict" => ApiError::new("conflict", error.to_string()),
+        "not_found" => ApiError::not_found(error.to_string()),
+        "invalid_field" => ApiError::new("invalid_field", error.to_string()),
+        _ => ApiError::internal(error),
+    }
+}
+
+/// The client code of a path, checked, and visible to the caller for `action` (else 404/403).
+pub fn visible_client(
+    caller: &Caller,
+    state: &ApiState,
+    code: &str,
+    action: Action,
+) -> Result<ClientCode, ApiError> {
+    let code =
+        ClientCode::parse(code).map_err(|_| ApiError::not_found(format!("no client {code}")))?;
+    caller.may(action, Some(code.as_str()))?;
+    if state.clients.get(&code).map_err(store_error)?.is_none() {
+        return Err(ApiError::not_found(format!("no client {}", code.as_str())));
+    }
+    Ok(code)
+}
+
+/// The body of `POST /v1/clients`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    code: String,
+    name: String,
+    #[serde(default)]
+    tier: ServiceTier,
+}
+
+/// `POST /v1/clients`: admins and managers; a manager then manages the new client.
+pub async fn create(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if caller.0.role == Role::Viewer {
+        return Err(ApiError::new(
+            "forbidden",
+            "a viewer token may not create clients",
+        ));
+    }
+    let body: NewClient = read_json(&state, &request, payload).await?;
+    let code = ClientCode::parse(&body.code)
+        .map_err(|error| ApiError::new("invalid_field", format!("code: {error}")))?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("name must be 1 to {MAX_NAME} printable characters"),
+        ));
+    }
+    let record = ClientRecord {
+        code: code.as_str().to_string(),
+        name: name.to_string(),
+        tier: body.tier,
+        created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
+    };
+    state.clients.create(&record).map_err(store_error)?;
+    if caller.0.role == Role::Manager {
+        state
+            .members
+            .grant(&caller.0.id, code.as_str())
+            .map_err(ApiError::internal)?;
+    }
+    Ok(HttpResponse::Created().json(record))
+}
+
+/// `GET /v1/clients`: the clients the caller may see.
+pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let clients: Vec<ClientRecord> = state
+        .clients
+        .list()
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|client| caller.0.sees(&client.code))
+        .collect();
+    Ok(HttpResponse::Ok().json(clients))
+}
+
+/// `GET /v1/clients/{code}`.
+pub async fn get(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let record = state
+        .clients
+        .get(&code)
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("no such client"))?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// The body of `PUT /v1/clients/{code}/credentials/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutCredential {
+    secret: String,
+    #[serde(default)]
+    rotate_by: Option<String>,
+}
+
+/// `PUT /v1/clients/{code}/credentials/{name}`: seals and stores a secret; answers its metadata.
+pub async fn put_credential(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (code, name) = path.into_inner();
+    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let body: PutCredential = read_json(&state, &request, payload).await?;
+    if let Some(rotate_by) = &body.rotate_by {
+        let valid = chrono::DateTime::parse_from_rfc3339(rotate_by).is_ok()
+            || chrono::NaiveDate::parse_from_str(rotate_by, "%Y-%m-%d").is_ok();
+        if !valid {
+            return Err(ApiError::new(
+                "invalid_field",
+                "rotate_by must be a date (YYYY-MM-DD) or an RFC 3339 time",
+            ));
+        }
+    }
+    let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+    let metadata = state
+        .clients
+        .put_credential(
+            &state.vault,
+            &code,
+            &name,
+            &Secret::new(body.secret),
+            body.rotate_by,
+            &now,
+        )
+        .map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(metadata))
+}
+
+/// `GET /v1/clients/{code}/credentials`: metadata only.
+pub async fn credentials(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    Ok(HttpResponse::Ok().json(state.clients.credentials(&code).map_err(store_error)?))
+}

@@ -1,0 +1,205 @@
+//! Clients and credentials through HTTP: a manager creates and manages its client, other scopes
+//! get 404, viewers cannot write, and no secret is shown or stored in clear.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::api_support::{Api, ADMIN};
+
+#[tokio::test]
+async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown() {
+    let api = Api::start();
+    let manager = api.member("manager", &["BOLT"]).await;
+    let body = json!({ "code": "ACME", "name": "Acme Mugs", "tier": "premium" }).to_string();
+    let (status, created, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients",
+            Some(&manager),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, created["tier"].as_str()),
+        (201, Some("premium")),
+        "{created}"
+    );
+    let (status, reply, _) = api
+        .call(Method::POST, "/v1/clients", Some(&manager), Some(body))
+        .await;
+    assert_eq!((status, reply["code"].as_str()), (409, Some("conflict")));
+    let (status, listed, _) = api
+        .call(Method::GET, "/v1/clients", Some(&manager), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "the manager now manages ACME: {listed}"
+    );
+
+    let secret = "shpat_this-must-never-be-seen-again-7c1d";
+    let put = json!({ "secret": secret, "rotate_by": "2027-03-01" }).to_string();
+    let (status, metadata, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/credentials/shopify-token",
+            Some(&manager),
+            Some(put),
+        )
+        .await;
+    assert_eq!(
+        (status, metadata["name"].as_str()),
+        (200, Some("shopify-token")),
+        "{metadata}"
+    );
+    let (status, listed, _) = api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/credentials",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["rotate_by"], "2027-03-01");
+    assert!(!listed.to_string().contains(secret) && !metadata.to_string().contains(secret));
+    drop(api.call(Method::GET, "/healthz", None, None).await);
+    for file in walk(api.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is in {}",
+            file.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_scopes_get_404_and_viewers_cannot_write() {
+    let api = Api::start();
+    for code in ["ACME", "BOLT"] {
+        let body = json!({ "code": code, "name": code }).to_string();
+        assert_eq!(
+            api.call(Method::POST, "/v1/clients", Some(ADMIN), Some(body))
+                .await
+                .0,
+            201
+        );
+    }
+    let acme_manager = api.member("manager", &["ACME"]).await;
+    let acme_viewer = api.member("viewer", &["ACME"]).await;
+    let put = json!({ "secret": "s" }).to_string();
+    for (method, path, body) in [
+        (Method::GET, "/v1/clients/BOLT", None),
+        (Method::GET, "/v1/clients/BOLT/credentials", None),
+        (
+            Method::PUT,
+            "/v1/clients/BOLT/credentials/token",
+            Some(put.clone()),
+        ),
+        (Method::GET, "/v1/clients/NOPE", None),
+    ] {
+        let (status, reply, _) = api
+            .call(method.clone(), path, Some(&acme_manager), body)
+            .await;
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (404, Some("not_found")),
+            "{method} {path}"
+        );
+    }
+    let (_, listed, _) = api
+        .call(Method::GET, "/v1/clients", Some(&acme_viewer), None)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let (status, reply, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/credentials/token",
+            Some(&acme_viewer),
+            Some(put),
+        )
+        .await;
+    assert_eq!((status, reply["code"].as_str()), (403, Some("forbidden")));
+    let create = json!({ "code": "CORE", "name": "x" }).to_string();
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients",
+            Some(&acme_viewer),
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (_, credentials, _) = api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/credentials",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        credentials.as_array().unwrap().len(),
+        0,
+        "nothing was stored"
+    );
+    for (body, code) in [
+        (json!({ "code": "acme corp", "name": "x" }), "invalid_field"),
+        (
+            json!({ "code": "CORE", "name": "x", "tier": "gold" }),
+            "invalid_field",
+        ),
+        (
+            json!({ "code": "CORE", "name": "x", "extra": 1 }),
+            "invalid_field",
+        ),
+    ] {
+        let (status, reply, _) = api
+            .call(
+                Method::POST,
+                "/v1/clients",
+                Some(ADMIN),
+                Some(body.to_string()),
+            )
+            .await;
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+    let bad_date = json!({ "secret": "s", "rotate_by": "soon" }).to_string();
+    let (status, _, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/credentials/token",
+            Some(ADMIN),
+            Some(bad_date),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/credentials/Bad%20Name",
+            Some(ADMIN),
+            Some(json!({"secret": "s"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
