@@ -22,6 +22,22 @@ pub enum Command {
     /// Serves one mock marketplace speaking the platform's real wire format, with shoppers,
     /// throttling and faults driven through `/_mock/` (runs until SIGINT or SIGTERM).
     MockMarketplace(MockMarketplaceArgs),
+    /// Runs the service: the agency API over the data directory, until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+}
+
+/// Options of `shelfsync serve` (each overrides the config file and the environment).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see `config.rs` for the keys).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The API's address (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where the database and the key file live (default ./shelfsync-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Options of `shelfsync mock-marketplace`.

@@ -9,4 +9,5 @@ pub mod clients;
 pub mod config;
 pub mod demo;
 pub mod platforms;
+pub mod serve;
 pub mod vault;

@@ -13,6 +13,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => shelfsync::demo::run(args),
         Command::MockMarketplace(args) => run_mock(args),
+        Command::Serve(args) => shelfsync::serve::run(args),
     }
 }
 
