@@ -105,7 +105,10 @@ pub fn build_with_page_size(
                 ))
             })
     };
-    let api_key = sensitive(format!("{keystring}:{shared_secret}"), "keystring or shared secret")?;
+    let api_key = sensitive(
+        format!("{keystring}:{shared_secret}"),
+        "keystring or shared secret",
+    )?;
     let bearer = sensitive(
         format!("Bearer {user_id}.{}", config.credential.expose()),
         "user id or token",
@@ -197,12 +200,14 @@ impl Inner {
 
     /// The listing id of `sku`; `Err` is the item's failure.
     fn listing_of(&self, sku: &Sku) -> Result<String, MarketplaceError> {
-        let listing = self.config.listings.get(sku).ok_or_else(|| {
-            MarketplaceError::Permanent {
+        let listing = self
+            .config
+            .listings
+            .get(sku)
+            .ok_or_else(|| MarketplaceError::Permanent {
                 kind: PermanentKind::NotFound,
                 message: format!("no Etsy listing is mapped to SKU {}", sku.as_str()),
-            }
-        })?;
+            })?;
         // The id goes into the path: anything but digits would address another resource.
         if listing.is_empty() || !listing.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(format!(
