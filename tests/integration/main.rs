@@ -4,6 +4,7 @@ mod api_clients;
 mod api_members;
 mod api_support;
 mod connector_ebay;
+mod connector_etsy;
 mod connector_walmart;
 mod demo;
 mod mock_amazon;
