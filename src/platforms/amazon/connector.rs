@@ -1,14 +1,1125 @@
-//! The amazon connector: not built yet (issue 5 in progress); building it is refused.
+//! The Amazon Selling Partner API connector (reference/marketplace-apis.md §3.1–§3.4, §0; the
+//! mock's wire decisions in `platforms::amazon::mock`).
+//!
+//! What it does:
+//! - **Push** (§3.1): `PATCH /listings/2021-08-01/items/{seller_id}/{sku}?marketplaceIds=` with a
+//!   `replace` of `/attributes/fulfillment_availability` (`DEFAULT`, the merchant-fulfilled
+//!   channel). `ACCEPTED` only means *queued*, so it is not a confirmation: the connector reads
+//!   the listing back (`GET …?includedData=fulfillmentAvailability`) a bounded number of times
+//!   with a doubling wait ([`AmazonTuning::confirm_reads`], [`AmazonTuning::confirm_first_wait`],
+//!   [`AmazonTuning::confirm_max_wait`]) and returns `Confirmed` once the read shows the quantity.
+//!   If it never shows within the bound the item is `Failed` with a `Transient` error (or the
+//!   read's own throttle), so that the engine retries: re-sending an absolute quantity is
+//!   harmless, and a later read finds the applied value. `INVALID` is `Failed` `Permanent
+//!   Invalid` with the issues' codes and messages. A push with the quantity the listing already
+//!   shows is confirmed at the first read even if an older patch is still queued behind it; the
+//!   engine's next reconciliation corrects that rare case.
+//! - **productType** is required by the patch body. It comes from `account.product_type` when
+//!   set, otherwise from the listing's own summary (`includedData=summaries`), read once per
+//!   listing and cached: Amazon refuses a patch under another product type.
+//! - **Read** (`read_quantities`): the `DEFAULT` entry of `fulfillmentAvailability`; a listing
+//!   without one offers nothing merchant-fulfilled and reads as 0.
+//! - **listing_ref** is the seller SKU (the catalog's `ListingMap` entry when present, else the
+//!   engine's SKU), percent-encoded as a path segment.
+//! - **Orders** (§3.2): Orders v0 `getOrders` by `LastUpdatedAfter`, paged by `NextToken`, then
+//!   `getOrderItems` per order for the SKU lines (getOrders carries no SKUs). Every order line
+//!   yields a `Sale` (version `placed`) and, when the order is `Canceled`, a `Cancel` (version
+//!   `cancelled`), per the contract in `platforms::connector`. Amazon has no line numbers: a
+//!   line is its 1-based position in `OrderItems`. Every other status (`Pending` included, since
+//!   Amazon reserves stock for it) is a sale. The lines of an order are cached by order id
+//!   (bounded, cleared when full): they do not change, a cancellation then costs no second
+//!   `getOrderItems`, and a page retried after a throttle makes progress instead of spending the
+//!   same tokens again.
+//!
+//! **The cursor** is durable text in one of two forms:
+//! - `<LastUpdatedAfter>`, an RFC 3339 UTC time with milliseconds: the next poll's window start.
+//!   It is the previous reply's `LastUpdatedBefore` (the mock's window is start-inclusive,
+//!   end-exclusive, so every change is seen once; overlap would be harmless anyway).
+//! - `<LastUpdatedAfter>|<NextToken>` while a window has more pages (`more` is true). The token
+//!   is everything after the first `|` (an RFC 3339 time has none). If Amazon refuses a stored
+//!   token (expired), the window is read again from its start: the events repeat with the same
+//!   idempotency keys.
+//!
+//! A poll with no cursor starts when the connector was built: the catalog's stock already counts
+//! what was sold before. Amazon's `LastUpdatedBefore` defaults to about two minutes before now
+//! (the mock: `orders_lag_ms` of `/_mock/info`), and a window that would end before it starts is
+//! a 400; so while the cursor is younger than [`AmazonTuning::orders_lag`] (plus a small margin)
+//! the poll answers an empty page at the same cursor without calling Amazon, which also saves
+//! the getOrders budget.
+//!
+//! **Cost** on the default plan (§3.3): getOrders is 0.0167/s (one a minute) with a burst of 20,
+//! so a steady poll should not come more often than once a minute; each page is one call (up to
+//! [`AmazonTuning::orders_per_page`] orders). getOrderItems is 0.5/s, burst 30: one call per new
+//! order. A push costs one patch (5/s, burst 5), one getListingsItem per confirmation read (5/s,
+//! burst 10) and one more the first time a listing's product type is needed.
+//!
+//! **Errors.** A 429 `QuotaExceeded` carries no wait header, so `Throttled.retry_after` is one
+//! token of the operation's documented default rate (1/rate: 200 ms for the listings
+//! operations, 2 s for getOrderItems, 60 s for getOrders). 5xx and transport failures are
+//! `Transient` (`Timeout` when no answer came), 401/403 `Permanent Auth`, 404 `NotFound`, other
+//! 4xx `Invalid`; messages are the `errors` envelope's codes and messages, never the credential.
+//! In a push, a throttle or outage before the patch was accepted fails the whole call (the
+//! engine retries the batch); a permanent failure is that item's `Failed`.
+//!
+//! Auth (§3.4): the credential is the Login with Amazon access token, sent as
+//! `x-amz-access-token` and nowhere else.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use shelfsync_actors::channel::marketplace::Marketplace;
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shelfsync_actors::channel::marketplace::{
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
+};
+use shelfsync_actors::ids::Sku;
 
-use crate::platforms::connector::{ConnectorConfig, ConnectorError};
+use crate::platforms::connector::{
+    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError,
+};
+use crate::platforms::Platform;
 
-/// Refuses: this connector is not built yet.
-pub fn build(_config: ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-    Err(ConnectorError::Client(
-        "the amazon connector is not built yet".into(),
+/// The auth header (reference §3.4).
+const TOKEN_HEADER: &str = "x-amz-access-token";
+/// The merchant-fulfilled channel code (reference §3.1).
+const DEFAULT_CHANNEL: &str = "DEFAULT";
+/// How many orders' lines the cache keeps before it starts over.
+const LINE_CACHE_LIMIT: usize = 10_000;
+/// How many `getOrderItems` pages one order may have (a guard against a looping token).
+const MAX_ITEM_PAGES: usize = 20;
+/// Added to the orders lag before a window is asked for, so that a clock tick between the
+/// connector and Amazon never makes the window end before it starts.
+const LAG_MARGIN: Duration = Duration::from_millis(50);
+
+/// How the connector paces confirmation reads and the order feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmazonTuning {
+    /// How many reads may look for a pushed quantity before the item is `Failed` (retried).
+    pub confirm_reads: u32,
+    /// The wait before the first confirmation read; it doubles up to `confirm_max_wait`.
+    pub confirm_first_wait: Duration,
+    /// The longest wait between two confirmation reads.
+    pub confirm_max_wait: Duration,
+    /// `MaxResultsPerPage` of getOrders (1–100).
+    pub orders_per_page: u32,
+    /// How far behind now Amazon's order feed ends; a younger cursor is not asked about yet.
+    pub orders_lag: Duration,
+}
+
+impl Default for AmazonTuning {
+    /// Six reads from 250 ms (the mock's apply delay) up to 2 s: about 7.75 s at most; 100 orders
+    /// a page (the maximum, fewest getOrders calls); Amazon's documented two-minute lag.
+    fn default() -> AmazonTuning {
+        AmazonTuning {
+            confirm_reads: 6,
+            confirm_first_wait: Duration::from_millis(250),
+            confirm_max_wait: Duration::from_secs(2),
+            orders_per_page: 100,
+            orders_lag: Duration::from_secs(120),
+        }
+    }
+}
+
+impl AmazonTuning {
+    /// The defaults, with the optional account fields `apply_delay_ms` (the first confirmation
+    /// wait) and `orders_lag_ms` (as `/_mock/info` shows them) when present.
+    pub fn from_account(account: &Value) -> AmazonTuning {
+        let millis = |field: &str| {
+            account
+                .get(field)
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis)
+        };
+        let defaults = AmazonTuning::default();
+        AmazonTuning {
+            confirm_first_wait: millis("apply_delay_ms").unwrap_or(defaults.confirm_first_wait),
+            orders_lag: millis("orders_lag_ms").unwrap_or(defaults.orders_lag),
+            ..defaults
+        }
+    }
+}
+
+/// The Amazon connector for `config`, tuned by [`AmazonTuning::from_account`]. Needs
+/// `account.seller_id` and `account.marketplace_id`.
+pub fn build(config: ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+    let tuning = AmazonTuning::from_account(&config.account);
+    build_with(config, tuning)
+}
+
+/// The Amazon connector for `config` with explicit `tuning`.
+pub fn build_with(
+    config: ConnectorConfig,
+    tuning: AmazonTuning,
+) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+    let seller_id = config.account_str(Platform::Amazon, "seller_id")?;
+    let marketplace_id = config.account_str(Platform::Amazon, "marketplace_id")?;
+    let product_type = config
+        .account
+        .get("product_type")
+        .and_then(Value::as_str)
+        .filter(|value| !value.trim().is_empty())
+        .map(str::to_string);
+    let http = config.http_client()?;
+    // Whole milliseconds, the precision of the cursor text.
+    let started = millis_floor(Utc::now());
+    Ok(Arc::new(AmazonConnector {
+        inner: Arc::new(Inner {
+            config,
+            http,
+            seller_id,
+            marketplace_id,
+            product_type,
+            tuning: AmazonTuning {
+                orders_per_page: tuning.orders_per_page.clamp(1, 100),
+                ..tuning
+            },
+            started,
+            product_types: Mutex::new(HashMap::new()),
+            lines: Mutex::new(HashMap::new()),
+        }),
+    }))
+}
+
+/// An Amazon seller account in one marketplace.
+#[derive(Debug, Clone)]
+pub struct AmazonConnector {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ConnectorConfig,
+    http: reqwest::Client,
+    seller_id: String,
+    marketplace_id: String,
+    product_type: Option<String>,
+    tuning: AmazonTuning,
+    started: DateTime<Utc>,
+    /// listing_ref → productType, learnt from the listing's summary.
+    product_types: Mutex<HashMap<String, String>>,
+    /// AmazonOrderId → its lines.
+    lines: Mutex<HashMap<String, Vec<Line>>>,
+}
+
+/// The SP-API operations the connector calls, with their documented default rates (§3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    PatchListingsItem,
+    GetListingsItem,
+    GetOrders,
+    GetOrderItems,
+}
+
+impl Operation {
+    /// Requests per second of the default usage plan.
+    fn rate(self) -> f64 {
+        match self {
+            Operation::PatchListingsItem | Operation::GetListingsItem => 5.0,
+            Operation::GetOrders => 0.0167,
+            Operation::GetOrderItems => 0.5,
+        }
+    }
+
+    /// The wait for one token of the bucket: Amazon's 429 names none.
+    fn throttle_wait(self) -> Duration {
+        // 1/0.0167 s is 59.9 s: rounded to whole milliseconds.
+        Duration::from_millis((1000.0 / self.rate()).round() as u64)
+    }
+}
+
+/// A non-2xx reply in the engine's terms: 429 is a throttle with the operation's token wait,
+/// anything else goes by status with the `errors` envelope as the message.
+fn reply_error(operation: Operation, status: u16, body: &str) -> MarketplaceError {
+    if status == 429 {
+        return MarketplaceError::Throttled {
+            retry_after: Some(operation.throttle_wait()),
+        };
+    }
+    let detail = error_summary(body).unwrap_or_else(|| body.to_string());
+    let status =
+        reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    status_error(status, &reqwest::header::HeaderMap::new(), &detail)
+}
+
+/// `code: message` of each entry of Amazon's `{"errors": [...]}` envelope, joined by `; `.
+fn error_summary(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let errors = value.get("errors")?.as_array()?;
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|error| {
+            let field = |name: &str| error.get(name).and_then(Value::as_str).unwrap_or("");
+            format!("{}: {}", field("code"), field("message"))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn invalid(message: String) -> MarketplaceError {
+    MarketplaceError::Permanent {
+        kind: PermanentKind::Invalid,
+        message,
+    }
+}
+
+fn millis_floor(time: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time)
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// What a `patchListingsItem` reply said about the patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatchVerdict {
+    /// Queued: confirm by reading.
+    Accepted,
+    /// Refused, with the issues in words.
+    Refused(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct PatchReply {
+    status: String,
+    #[serde(default)]
+    issues: Vec<PatchIssue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PatchIssue {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The verdict of a 2xx patch reply; `Err` when the reply is not one.
+fn patch_verdict(body: &str) -> Result<PatchVerdict, MarketplaceError> {
+    let reply: PatchReply = serde_json::from_str(body)
+        .map_err(|error| invalid(format!("unexpected Amazon patch reply: {error}")))?;
+    let issues = || {
+        let words: Vec<String> = reply
+            .issues
+            .iter()
+            .map(|issue| format!("{}: {}", issue.code, issue.message))
+            .collect();
+        if words.is_empty() {
+            "no issues given".to_string()
+        } else {
+            words.join("; ")
+        }
+    };
+    match reply.status.as_str() {
+        "ACCEPTED" => Ok(PatchVerdict::Accepted),
+        "INVALID" => Ok(PatchVerdict::Refused(format!(
+            "Amazon refused the patch: {}",
+            issues()
+        ))),
+        // VALID only answers a VALIDATION_PREVIEW, which the connector never sends.
+        other => Err(invalid(format!(
+            "unexpected Amazon patch status {other:?}: {}",
+            issues()
+        ))),
+    }
+}
+
+/// The merchant-fulfilled quantity a `getListingsItem` reply shows (0 without a `DEFAULT` entry).
+fn listed_quantity(body: &str) -> Result<u32, MarketplaceError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| invalid(format!("unexpected Amazon listing reply: {error}")))?;
+    let entries = match value.get("fulfillmentAvailability") {
+        None | Some(Value::Null) => return Ok(0),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(invalid(
+                "unexpected Amazon listing reply: fulfillmentAvailability is not a list".into(),
+            ))
+        }
+    };
+    let Some(entry) = entries.iter().find(|entry| {
+        entry.get("fulfillmentChannelCode").and_then(Value::as_str) == Some(DEFAULT_CHANNEL)
+    }) else {
+        return Ok(0);
+    };
+    match entry.get("quantity") {
+        None | Some(Value::Null) => Ok(0),
+        Some(quantity) => quantity
+            .as_u64()
+            .map(|quantity| quantity.min(u64::from(u32::MAX)) as u32)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "unexpected Amazon listing reply: quantity {quantity} is not a whole number"
+                ))
+            }),
+    }
+}
+
+/// The product type of a `getListingsItem` reply with `summaries` in `marketplace_id`.
+fn summary_product_type(body: &str, marketplace_id: &str) -> Result<String, MarketplaceError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| invalid(format!("unexpected Amazon listing reply: {error}")))?;
+    let summaries = value
+        .get("summaries")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let in_marketplace = summaries.iter().find(|summary| {
+        summary.get("marketplaceId").and_then(Value::as_str) == Some(marketplace_id)
+    });
+    in_marketplace
+        .or(summaries.first())
+        .and_then(|summary| summary.get("productType"))
+        .and_then(Value::as_str)
+        .filter(|product_type| !product_type.trim().is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            invalid(
+                "the Amazon listing's summary names no productType (set account.product_type)"
+                    .into(),
+            )
+        })
+}
+
+/// A cursor of the order feed (see the module doc for its text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    /// The window start, inclusive.
+    after: DateTime<Utc>,
+    /// The next page of the window, when one is waiting.
+    next_token: Option<String>,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, MarketplaceError> {
+        let (time, token) = match text.split_once('|') {
+            Some((time, token)) => (time, Some(token)),
+            None => (text, None),
+        };
+        let after = DateTime::parse_from_rfc3339(time.trim())
+            .map_err(|_| {
+                invalid(format!(
+                    "the stored Amazon cursor {text:?} does not start with an RFC 3339 time"
+                ))
+            })?
+            .with_timezone(&Utc);
+        Ok(Cursor {
+            after,
+            next_token: token.filter(|token| !token.is_empty()).map(str::to_string),
+        })
+    }
+
+    fn to_text(&self) -> String {
+        match &self.next_token {
+            Some(token) => format!("{}|{token}", rfc3339(self.after)),
+            None => rfc3339(self.after),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OrdersReply {
+    payload: OrdersPayload,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OrdersPayload {
+    #[serde(default)]
+    orders: Vec<AmazonOrder>,
+    next_token: Option<String>,
+    last_updated_before: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AmazonOrder {
+    amazon_order_id: String,
+    order_status: String,
+    last_update_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ItemsReply {
+    payload: ItemsPayload,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ItemsPayload {
+    #[serde(default)]
+    order_items: Vec<OrderItem>,
+    next_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OrderItem {
+    #[serde(rename = "SellerSKU")]
+    seller_sku: Option<String>,
+    #[serde(default)]
+    quantity_ordered: i64,
+}
+
+/// One order line in the engine's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    line: u32,
+    sku: Sku,
+    quantity: u32,
+}
+
+/// The lines of `items` (all pages of one order, in order): a line is its 1-based position;
+/// lines with a SKU the engine cannot take, or no units, are skipped.
+fn lines_of(items: &[OrderItem], sku_of: impl Fn(&str) -> Option<Sku>) -> Vec<Line> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            let sku = sku_of(item.seller_sku.as_deref()?)?;
+            let quantity = u32::try_from(item.quantity_ordered)
+                .ok()
+                .filter(|q| *q > 0)?;
+            Some(Line {
+                line: index as u32 + 1,
+                sku,
+                quantity,
+            })
+        })
+        .collect()
+}
+
+/// The events of one order: a sale per line and, once `Canceled`, a cancellation per line.
+fn order_events(order: &AmazonOrder, lines: &[Line]) -> Vec<OrderEvent> {
+    let cancelled = order.order_status == "Canceled";
+    let mut events = Vec::new();
+    for line in lines {
+        let event = |kind, version: &str| OrderEvent {
+            external_order_id: order.amazon_order_id.clone(),
+            line: line.line,
+            version: version.to_string(),
+            sku: line.sku.clone(),
+            kind,
+            quantity: line.quantity,
+        };
+        events.push(event(OrderEventKind::Sale, "placed"));
+        if cancelled {
+            events.push(event(OrderEventKind::Cancel, "cancelled"));
+        }
+    }
+    events
+}
+
+/// Where the feed goes on after `payload` read at `cursor`, and whether more is waiting: the
+/// same window's next page, else the window's end (`LastUpdatedBefore`; without one, the latest
+/// update seen, read again next time rather than skipped).
+fn next_cursor(
+    cursor: &Cursor,
+    payload: &OrdersPayload,
+) -> Result<(Cursor, bool), MarketplaceError> {
+    if let Some(token) = payload
+        .next_token
+        .as_ref()
+        .filter(|token| !token.is_empty())
+    {
+        return Ok((
+            Cursor {
+                after: cursor.after,
+                next_token: Some(token.clone()),
+            },
+            true,
+        ));
+    }
+    let parse = |name: &str, text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|_| invalid(format!("unexpected Amazon orders reply: {name} {text:?}")))
+    };
+    let end = match &payload.last_updated_before {
+        Some(before) => parse("LastUpdatedBefore", before)?,
+        None => {
+            let mut latest = cursor.after;
+            for order in &payload.orders {
+                if let Some(updated) = &order.last_update_date {
+                    latest = latest.max(parse("LastUpdateDate", updated)?);
+                }
+            }
+            latest
+        }
+    };
+    Ok((
+        Cursor {
+            after: end.max(cursor.after),
+            next_token: None,
+        },
+        false,
     ))
+}
+
+impl Inner {
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        let mut url = self.config.base_url.clone();
+        // Path segments are percent-encoded, so a SKU with `/` or spaces stays one segment.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn listing_url(&self, listing_ref: &str) -> reqwest::Url {
+        self.url(&[
+            "listings",
+            "2021-08-01",
+            "items",
+            &self.seller_id,
+            listing_ref,
+        ])
+    }
+
+    /// Sends with the token and returns the body of a 2xx, or the engine's error.
+    async fn call(
+        &self,
+        operation: Operation,
+        request: reqwest::RequestBuilder,
+    ) -> Result<String, MarketplaceError> {
+        let reply = request
+            .header(TOKEN_HEADER, self.config.credential.expose())
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|error| send_error(&error))?;
+        let status = reply.status();
+        let body = reply.text().await.map_err(|error| send_error(&error))?;
+        if !status.is_success() {
+            return Err(reply_error(operation, status.as_u16(), &body));
+        }
+        Ok(body)
+    }
+
+    /// The seller SKU of an engine SKU: the catalog's listing reference, else the SKU itself.
+    fn listing_ref(&self, sku: &Sku) -> String {
+        self.config
+            .listings
+            .get(sku)
+            .unwrap_or_else(|| sku.as_str().to_string())
+    }
+
+    /// The engine SKU of a seller SKU of an order line.
+    fn sku_of(&self, seller_sku: &str) -> Option<Sku> {
+        self.config
+            .listings
+            .sku_of(seller_sku)
+            .or_else(|| parse_sku(Platform::Amazon, seller_sku))
+    }
+
+    async fn get_listing(
+        &self,
+        listing_ref: &str,
+        included: &str,
+    ) -> Result<String, MarketplaceError> {
+        let request = self
+            .http
+            .request(Method::GET, self.listing_url(listing_ref))
+            .query(&[
+                ("marketplaceIds", self.marketplace_id.as_str()),
+                ("includedData", included),
+            ]);
+        self.call(Operation::GetListingsItem, request).await
+    }
+
+    async fn read_one(&self, listing_ref: &str) -> Result<u32, MarketplaceError> {
+        let body = self
+            .get_listing(listing_ref, "fulfillmentAvailability")
+            .await?;
+        listed_quantity(&body)
+    }
+
+    async fn product_type(&self, listing_ref: &str) -> Result<String, MarketplaceError> {
+        if let Some(product_type) = &self.product_type {
+            return Ok(product_type.clone());
+        }
+        let cached = self
+            .product_types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(listing_ref)
+            .cloned();
+        if let Some(product_type) = cached {
+            return Ok(product_type);
+        }
+        let body = self.get_listing(listing_ref, "summaries").await?;
+        let product_type = summary_product_type(&body, &self.marketplace_id)?;
+        self.product_types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(listing_ref.to_string(), product_type.clone());
+        Ok(product_type)
+    }
+
+    async fn patch(
+        &self,
+        listing_ref: &str,
+        quantity: u32,
+    ) -> Result<PatchVerdict, MarketplaceError> {
+        let product_type = self.product_type(listing_ref).await?;
+        let body = json!({
+            "productType": product_type,
+            "patches": [{
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{ "fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": quantity }],
+            }],
+        });
+        let request = self
+            .http
+            .request(Method::PATCH, self.listing_url(listing_ref))
+            .query(&[("marketplaceIds", self.marketplace_id.as_str())])
+            .json(&body);
+        let reply = self.call(Operation::PatchListingsItem, request).await?;
+        patch_verdict(&reply)
+    }
+
+    async fn push(&self, items: Vec<PushItem>) -> Result<Vec<PushOutcome>, MarketplaceError> {
+        let mut outcomes: Vec<Option<PushOutcome>> = vec![None; items.len()];
+        // (index, listing_ref, quantity) of the accepted patches, waiting to show.
+        let mut waiting: Vec<(usize, String, u32)> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let listing_ref = self.listing_ref(&item.sku);
+            let failed = |error| {
+                Some(PushOutcome::Failed {
+                    sku: item.sku.clone(),
+                    error,
+                })
+            };
+            match self.patch(&listing_ref, item.quantity).await {
+                Ok(PatchVerdict::Accepted) => waiting.push((index, listing_ref, item.quantity)),
+                Ok(PatchVerdict::Refused(message)) => {
+                    outcomes[index] = failed(invalid(message));
+                }
+                // A throttle or an outage stops the call: the engine retries the whole batch,
+                // and re-sending an absolute quantity is harmless.
+                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) => outcomes[index] = failed(error),
+            }
+        }
+        self.confirm(&items, waiting, &mut outcomes).await;
+        Ok(items
+            .into_iter()
+            .zip(outcomes)
+            .map(|(item, outcome)| {
+                outcome.unwrap_or(PushOutcome::Failed {
+                    sku: item.sku,
+                    error: MarketplaceError::Transient("the push was not answered".into()),
+                })
+            })
+            .collect())
+    }
+
+    /// Reads the accepted patches back until each shows its quantity, within the bound.
+    async fn confirm(
+        &self,
+        items: &[PushItem],
+        mut waiting: Vec<(usize, String, u32)>,
+        outcomes: &mut [Option<PushOutcome>],
+    ) {
+        let mut wait = self.tuning.confirm_first_wait;
+        let mut last_error: Option<MarketplaceError> = None;
+        for _ in 0..self.tuning.confirm_reads {
+            if waiting.is_empty() {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.tuning.confirm_max_wait);
+            let mut still = Vec::new();
+            for (index, listing_ref, quantity) in waiting {
+                let sku = items[index].sku.clone();
+                match self.read_one(&listing_ref).await {
+                    Ok(shown) if shown == quantity => {
+                        outcomes[index] = Some(PushOutcome::Confirmed { sku, quantity });
+                    }
+                    Ok(_) => still.push((index, listing_ref, quantity)),
+                    // A throttled or failed read is tried again at the next round.
+                    Err(error) if error.is_retryable() => {
+                        last_error = Some(error);
+                        still.push((index, listing_ref, quantity));
+                    }
+                    Err(error) => outcomes[index] = Some(PushOutcome::Failed { sku, error }),
+                }
+            }
+            waiting = still;
+        }
+        for (index, _, quantity) in waiting {
+            let error = match &last_error {
+                Some(error @ MarketplaceError::Throttled { .. }) => error.clone(),
+                _ => MarketplaceError::Transient(format!(
+                    "Amazon accepted quantity {quantity} but {} reads did not show it yet",
+                    self.tuning.confirm_reads
+                )),
+            };
+            outcomes[index] = Some(PushOutcome::Failed {
+                sku: items[index].sku.clone(),
+                error,
+            });
+        }
+    }
+
+    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
+        let mut listed = Vec::with_capacity(skus.len());
+        for sku in skus {
+            let quantity = self.read_one(&self.listing_ref(&sku)).await?;
+            listed.push(ListedQuantity { sku, quantity });
+        }
+        Ok(listed)
+    }
+
+    async fn get_orders(&self, cursor: &Cursor) -> Result<OrdersPayload, MarketplaceError> {
+        let mut query = vec![("MarketplaceIds", self.marketplace_id.clone())];
+        match &cursor.next_token {
+            Some(token) => query.push(("NextToken", token.clone())),
+            None => {
+                query.push(("LastUpdatedAfter", rfc3339(cursor.after)));
+                query.push(("MaxResultsPerPage", self.tuning.orders_per_page.to_string()));
+            }
+        }
+        let request = self
+            .http
+            .request(Method::GET, self.url(&["orders", "v0", "orders"]))
+            .query(&query);
+        let body = self.call(Operation::GetOrders, request).await?;
+        let reply: OrdersReply = serde_json::from_str(&body)
+            .map_err(|error| invalid(format!("unexpected Amazon orders reply: {error}")))?;
+        Ok(reply.payload)
+    }
+
+    /// The lines of an order: from the cache, else every page of `getOrderItems`.
+    async fn order_lines(&self, order_id: &str) -> Result<Vec<Line>, MarketplaceError> {
+        if let Some(lines) = self
+            .lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(order_id)
+        {
+            return Ok(lines.clone());
+        }
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_ITEM_PAGES {
+            let mut request = self.http.request(
+                Method::GET,
+                self.url(&["orders", "v0", "orders", order_id, "orderItems"]),
+            );
+            if let Some(token) = &token {
+                request = request.query(&[("NextToken", token)]);
+            }
+            let body = self.call(Operation::GetOrderItems, request).await?;
+            let reply: ItemsReply = serde_json::from_str(&body).map_err(|error| {
+                invalid(format!("unexpected Amazon order items reply: {error}"))
+            })?;
+            items.extend(reply.payload.order_items);
+            token = reply.payload.next_token.filter(|token| !token.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        let lines = lines_of(&items, |seller_sku| self.sku_of(seller_sku));
+        let mut cache = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= LINE_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(order_id.to_string(), lines.clone());
+        Ok(lines)
+    }
+
+    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
+        let cursor = match cursor.as_deref() {
+            Some(text) => Cursor::parse(text)?,
+            None => Cursor {
+                after: self.started,
+                next_token: None,
+            },
+        };
+        let open_from = Utc::now()
+            - chrono::Duration::from_std(self.tuning.orders_lag + LAG_MARGIN).unwrap_or_default();
+        if cursor.next_token.is_none() && cursor.after > open_from {
+            // Amazon's window ends `orders_lag` before now: nothing to ask for yet.
+            return Ok(OrderPage {
+                events: Vec::new(),
+                next_cursor: cursor.to_text(),
+                more: false,
+            });
+        }
+        let (cursor, payload) = match self.get_orders(&cursor).await {
+            // A stored token Amazon no longer takes: read the window again from its start.
+            Err(MarketplaceError::Permanent {
+                kind: PermanentKind::Invalid,
+                ..
+            }) if cursor.next_token.is_some() => {
+                let restart = Cursor {
+                    after: cursor.after,
+                    next_token: None,
+                };
+                let payload = self.get_orders(&restart).await?;
+                (restart, payload)
+            }
+            other => (cursor, other?),
+        };
+        let mut events = Vec::new();
+        for order in &payload.orders {
+            let lines = self.order_lines(&order.amazon_order_id).await?;
+            events.extend(order_events(order, &lines));
+        }
+        let (next, more) = next_cursor(&cursor, &payload)?;
+        Ok(OrderPage {
+            events,
+            next_cursor: next.to_text(),
+            more,
+        })
+    }
+}
+
+impl Marketplace for AmazonConnector {
+    fn platform(&self) -> Platform {
+        Platform::Amazon
+    }
+
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.push(items).await })
+    }
+
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.read(skus).await })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { inner.orders(cursor).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku(text: &str) -> Sku {
+        Sku::parse(text).unwrap()
+    }
+
+    #[test]
+    fn patch_replies_map_to_verdicts() {
+        assert_eq!(
+            patch_verdict(r#"{"sku":"A","status":"ACCEPTED","submissionId":"x","issues":[]}"#)
+                .unwrap(),
+            PatchVerdict::Accepted
+        );
+        let refused = patch_verdict(
+            r#"{"sku":"A","status":"INVALID","submissionId":"x","issues":[
+                {"code":"90244","message":"quantity too large","severity":"ERROR"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            refused,
+            PatchVerdict::Refused("Amazon refused the patch: 90244: quantity too large".into())
+        );
+        assert_eq!(
+            patch_verdict(r#"{"status":"VALID"}"#).unwrap_err().kind(),
+            "invalid"
+        );
+        assert_eq!(patch_verdict("<html>").unwrap_err().kind(), "invalid");
+    }
+
+    #[test]
+    fn the_default_channel_quantity_is_read() {
+        let body = r#"{"sku":"A","fulfillmentAvailability":[
+            {"fulfillmentChannelCode":"AMAZON_NA","quantity":50},
+            {"fulfillmentChannelCode":"DEFAULT","quantity":7}]}"#;
+        assert_eq!(listed_quantity(body).unwrap(), 7);
+        assert_eq!(listed_quantity(r#"{"sku":"A"}"#).unwrap(), 0);
+        assert_eq!(
+            listed_quantity(r#"{"fulfillmentAvailability":[{"fulfillmentChannelCode":"DEFAULT","quantity":-1}]}"#)
+                .unwrap_err()
+                .kind(),
+            "invalid"
+        );
+        assert_eq!(
+            listed_quantity(r#"{"fulfillmentAvailability":3}"#)
+                .unwrap_err()
+                .kind(),
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn the_product_type_comes_from_the_marketplace_summary() {
+        let body = r#"{"summaries":[{"marketplaceId":"OTHER","productType":"SHOES"},
+            {"marketplaceId":"ATVPDKIKX0DER","productType":"LUGGAGE"}]}"#;
+        assert_eq!(
+            summary_product_type(body, "ATVPDKIKX0DER").unwrap(),
+            "LUGGAGE"
+        );
+        assert_eq!(
+            summary_product_type(r#"{"summaries":[]}"#, "X")
+                .unwrap_err()
+                .kind(),
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn errors_map_to_engine_kinds_with_the_operation_wait() {
+        let throttled = r#"{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource.","details":""}]}"#;
+        assert_eq!(
+            reply_error(Operation::GetOrders, 429, throttled),
+            MarketplaceError::Throttled {
+                retry_after: Some(Duration::from_millis(59_880))
+            }
+        );
+        assert_eq!(
+            reply_error(Operation::PatchListingsItem, 429, ""),
+            MarketplaceError::Throttled {
+                retry_after: Some(Duration::from_millis(200))
+            }
+        );
+        assert_eq!(
+            reply_error(Operation::GetOrderItems, 429, ""),
+            MarketplaceError::Throttled {
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+        let denied = r#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":""}]}"#;
+        assert_eq!(
+            reply_error(Operation::GetListingsItem, 403, denied),
+            MarketplaceError::Permanent {
+                kind: PermanentKind::Auth,
+                message: "HTTP 403: Unauthorized: Access to requested resource is denied.".into()
+            }
+        );
+        assert_eq!(
+            reply_error(Operation::GetListingsItem, 503, "").kind(),
+            "transient"
+        );
+        assert_eq!(
+            reply_error(Operation::GetListingsItem, 404, "").kind(),
+            "not_found"
+        );
+        assert_eq!(
+            reply_error(Operation::GetOrders, 400, "{}").kind(),
+            "invalid"
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_nonsense() {
+        let plain = Cursor::parse("2026-01-01T00:00:00.250Z").unwrap();
+        assert_eq!(plain.next_token, None);
+        assert_eq!(plain.to_text(), "2026-01-01T00:00:00.250Z");
+        let paged = Cursor::parse("2026-01-01T00:00:00.250Z|abc|def==").unwrap();
+        assert_eq!(paged.next_token.as_deref(), Some("abc|def=="));
+        assert_eq!(Cursor::parse(&paged.to_text()).unwrap(), paged);
+        assert_eq!(Cursor::parse("yesterday").unwrap_err().kind(), "invalid");
+    }
+
+    fn order(id: &str, status: &str) -> AmazonOrder {
+        AmazonOrder {
+            amazon_order_id: id.into(),
+            order_status: status.into(),
+            last_update_date: Some("2026-01-01T00:00:05.000Z".into()),
+        }
+    }
+
+    #[test]
+    fn an_order_yields_a_sale_per_line_and_a_cancel_once_canceled() {
+        let items: ItemsReply = serde_json::from_value(json!({"payload": {
+        "AmazonOrderId": "902-1",
+        "OrderItems": [
+            {"SellerSKU": "ACME-MUG", "QuantityOrdered": 2, "OrderItemId": "1"},
+            {"SellerSKU": "   ", "QuantityOrdered": 1},
+            {"SellerSKU": "ACME-CAP", "QuantityOrdered": 1}
+        ]}}))
+        .unwrap();
+        let lines = lines_of(&items.payload.order_items, |raw| Sku::parse(raw).ok());
+        assert_eq!(
+            lines,
+            [
+                Line {
+                    line: 1,
+                    sku: sku("ACME-MUG"),
+                    quantity: 2
+                },
+                Line {
+                    line: 3,
+                    sku: sku("ACME-CAP"),
+                    quantity: 1
+                }
+            ]
+        );
+        let placed = order_events(&order("902-1", "Unshipped"), &lines);
+        assert_eq!(placed.len(), 2);
+        assert!(placed
+            .iter()
+            .all(|event| event.kind == OrderEventKind::Sale && event.version == "placed"));
+        let cancelled = order_events(&order("902-1", "Canceled"), &lines);
+        let kinds: Vec<(u32, OrderEventKind)> = cancelled
+            .iter()
+            .map(|event| (event.line, event.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, OrderEventKind::Sale),
+                (1, OrderEventKind::Cancel),
+                (3, OrderEventKind::Sale),
+                (3, OrderEventKind::Cancel)
+            ]
+        );
+        assert_eq!(cancelled[0], placed[0], "the sale is the same event again");
+    }
+
+    #[test]
+    fn the_next_cursor_is_the_next_page_or_the_window_end() {
+        let cursor = Cursor::parse("2026-01-01T00:00:00.000Z").unwrap();
+        let paged: OrdersReply = serde_json::from_value(json!({"payload": {
+            "Orders": [], "NextToken": "tok", "LastUpdatedBefore": "2026-01-01T00:01:00.000Z"}}))
+        .unwrap();
+        let (next, more) = next_cursor(&cursor, &paged.payload).unwrap();
+        assert!(more);
+        assert_eq!(next.to_text(), "2026-01-01T00:00:00.000Z|tok");
+        let last: OrdersReply = serde_json::from_value(json!({"payload": {
+            "Orders": [], "LastUpdatedBefore": "2026-01-01T00:01:00.000Z"}}))
+        .unwrap();
+        let (next, more) = next_cursor(&next, &last.payload).unwrap();
+        assert!(!more);
+        assert_eq!(next.to_text(), "2026-01-01T00:01:00.000Z");
+        // Without a window end: the latest update seen, never before the start.
+        let bare = OrdersPayload {
+            orders: vec![order("902-1", "Unshipped")],
+            next_token: None,
+            last_updated_before: None,
+        };
+        let (next, _) = next_cursor(&cursor, &bare).unwrap();
+        assert_eq!(next.to_text(), "2026-01-01T00:00:05.000Z");
+        let broken = OrdersPayload {
+            orders: vec![],
+            next_token: None,
+            last_updated_before: Some("soon".into()),
+        };
+        assert_eq!(next_cursor(&cursor, &broken).unwrap_err().kind(), "invalid");
+    }
+
+    #[test]
+    fn tuning_takes_the_mock_account_hints() {
+        let tuning =
+            AmazonTuning::from_account(&json!({"apply_delay_ms": 300, "orders_lag_ms": 200}));
+        assert_eq!(tuning.confirm_first_wait, Duration::from_millis(300));
+        assert_eq!(tuning.orders_lag, Duration::from_millis(200));
+        assert_eq!(
+            AmazonTuning::from_account(&json!({})).orders_lag,
+            Duration::from_secs(120)
+        );
+    }
 }
