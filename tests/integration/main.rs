@@ -1,5 +1,6 @@
 //! Integration tests of the service: one test binary (one link), one module per feature.
 
+mod connector_shopify;
 mod connector_walmart;
 mod demo;
 mod mock_amazon;
