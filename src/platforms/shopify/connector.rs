@@ -126,7 +126,10 @@ pub fn build_with(
     config: ConnectorConfig,
     options: ShopifyOptions,
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-    let location = gid("Location", &config.account_str(Platform::Shopify, "location_id")?);
+    let location = gid(
+        "Location",
+        &config.account_str(Platform::Shopify, "location_id")?,
+    );
     let http = config.http_client()?;
     Ok(Arc::new(ShopifyConnector {
         inner: Arc::new(Inner {
@@ -328,7 +331,10 @@ impl Inner {
     }
 
     /// Pushes at most 250 items, sending again without the items Shopify refused.
-    async fn push_chunk(&self, mut pending: Vec<Sent>) -> Result<Vec<PushOutcome>, MarketplaceError> {
+    async fn push_chunk(
+        &self,
+        mut pending: Vec<Sent>,
+    ) -> Result<Vec<PushOutcome>, MarketplaceError> {
         let mut outcomes = Vec::with_capacity(pending.len());
         for _ in 0..MAX_ROUNDS {
             if pending.is_empty() {
@@ -415,10 +421,7 @@ impl Inner {
         for chunk in mapped.chunks(MAX_BATCH) {
             let ids: Vec<&str> = chunk.iter().map(|(_, item)| item.as_str()).collect();
             let data = self
-                .graphql(
-                    READ_QUERY,
-                    json!({ "ids": ids, "location": self.location }),
-                )
+                .graphql(READ_QUERY, json!({ "ids": ids, "location": self.location }))
                 .await?;
             let levels = read_levels(&data)?;
             for (sku, item) in chunk {
@@ -427,7 +430,9 @@ impl Inner {
                         sku: sku.clone(),
                         quantity: *quantity,
                     }),
-                    None => tracing::warn!(%sku, "Shopify shows no available quantity at the location"),
+                    None => {
+                        tracing::warn!(%sku, "Shopify shows no available quantity at the location")
+                    }
                 }
             }
         }
@@ -578,8 +583,8 @@ struct UserError {
 
 /// Reads the mutation's payload for the items `sent`, in order.
 fn set_result(data: &Value, sent: &[Sent]) -> Result<SetResult, MarketplaceError> {
-    let payload: SetPayload =
-        serde_json::from_value(data["inventorySetQuantities"].clone()).map_err(|error| {
+    let payload: SetPayload = serde_json::from_value(data["inventorySetQuantities"].clone())
+        .map_err(|error| {
             invalid(format!(
                 "unexpected Shopify inventorySetQuantities reply: {error}"
             ))
@@ -701,6 +706,12 @@ fn bad_cursor(text: &str) -> MarketplaceError {
     ))
 }
 
+/// One order line: the SKU as written (Shopify allows none) and the ordered quantity.
+type Line = (Option<String>, i64);
+
+/// A page of an order's lines and the cursor of more, when more wait.
+type LinesPage = (Vec<Line>, Option<String>);
+
 /// One order as polling or a webhook shows it.
 #[derive(Debug, Clone, PartialEq)]
 struct ShopifyOrder {
@@ -709,7 +720,7 @@ struct ShopifyOrder {
     updated_at: Option<DateTime<Utc>>,
     cancelled: bool,
     /// (SKU as written, ordered quantity), in the order's line order.
-    lines: Vec<(Option<String>, i64)>,
+    lines: Vec<Line>,
     /// The end cursor of the line items when more lines wait.
     more_lines: Option<String>,
 }
@@ -763,7 +774,7 @@ struct GqlLine {
     quantity: i64,
 }
 
-fn lines_of(lines: GqlLines) -> (Vec<(Option<String>, i64)>, Option<String>) {
+fn lines_of(lines: GqlLines) -> LinesPage {
     let more = if lines.page_info.has_next_page {
         lines.page_info.end_cursor
     } else {
@@ -817,7 +828,7 @@ fn orders_reply(data: &Value) -> Result<OrdersReply, MarketplaceError> {
 }
 
 /// Reads the follow-up page of one order's lines: the lines and the cursor of more.
-fn more_lines(data: &Value) -> Result<(Vec<(Option<String>, i64)>, Option<String>), MarketplaceError> {
+fn more_lines(data: &Value) -> Result<LinesPage, MarketplaceError> {
     let lines: GqlLines = serde_json::from_value(data["order"]["lineItems"].clone())
         .map_err(|error| invalid(format!("unexpected Shopify order lines reply: {error}")))?;
     Ok(lines_of(lines))
@@ -1005,7 +1016,10 @@ mod tests {
             .unwrap()
             .contains_key("changeFromQuantity"));
         assert_eq!(input["quantities"][1]["changeFromQuantity"], Value::Null);
-        assert_eq!(input["quantities"][1]["locationId"], "gid://shopify/Location/9");
+        assert_eq!(
+            input["quantities"][1]["locationId"],
+            "gid://shopify/Location/9"
+        );
         let key = idempotency_key("L", &items);
         assert_eq!(key, idempotency_key("L", &items), "a retry reuses the key");
         let mut other = items.clone();
@@ -1032,8 +1046,14 @@ mod tests {
         assert_eq!(
             set_result(&data, &items).unwrap(),
             SetResult::Applied(vec![
-                PushOutcome::Confirmed { sku: sku("SKU-1"), quantity: 3 },
-                PushOutcome::Confirmed { sku: sku("SKU-2"), quantity: 4 },
+                PushOutcome::Confirmed {
+                    sku: sku("SKU-1"),
+                    quantity: 3
+                },
+                PushOutcome::Confirmed {
+                    sku: sku("SKU-2"),
+                    quantity: 4
+                },
             ])
         );
     }
@@ -1100,7 +1120,12 @@ mod tests {
             "a 429 throttle waits at least Retry-After"
         );
         assert_eq!(
-            http_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), "{\"errors\":\"[API] Invalid\"}").kind(),
+            http_error(
+                StatusCode::UNAUTHORIZED,
+                &HeaderMap::new(),
+                "{\"errors\":\"[API] Invalid\"}"
+            )
+            .kind(),
             "auth"
         );
         assert_eq!(
@@ -1143,7 +1168,14 @@ mod tests {
         let events: Vec<(&str, u32, OrderEventKind, &str)> = page
             .events
             .iter()
-            .map(|e| (e.external_order_id.as_str(), e.line, e.kind, e.version.as_str()))
+            .map(|e| {
+                (
+                    e.external_order_id.as_str(),
+                    e.line,
+                    e.kind,
+                    e.version.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             events,
@@ -1167,7 +1199,10 @@ mod tests {
         assert_eq!(page.next_cursor, "2026-05-01T00:00:03.000Z");
         let empty = json!({ "orders": { "edges": [], "pageInfo": { "hasNextPage": false, "endCursor": null } } });
         let page = order_page(orders_reply(&empty).unwrap(), &since);
-        assert_eq!(page.next_cursor, "2026-05-01T00:00:00.000Z", "never goes back");
+        assert_eq!(
+            page.next_cursor, "2026-05-01T00:00:00.000Z",
+            "never goes back"
+        );
         assert!(Cursor::parse("yesterday").is_err());
         assert!(Cursor::parse("2026-05-01T00:00:00.000Z|").is_err());
         assert!(orders_reply(&json!({ "orders": { "edges": [{}] } })).is_err());
@@ -1205,7 +1240,10 @@ mod tests {
         );
         assert_eq!(cancelled, polled.events, "the same events as polling");
         assert_eq!(created.len(), 2);
-        assert_eq!(created[..], [polled.events[0].clone(), polled.events[2].clone()]);
+        assert_eq!(
+            created[..],
+            [polled.events[0].clone(), polled.events[2].clone()]
+        );
         assert!(matches!(
             webhook_events("products/update", &body),
             Err(WebhookError::UnsupportedTopic(_))
@@ -1218,7 +1256,10 @@ mod tests {
 
     #[test]
     fn bare_ids_become_gids() {
-        assert_eq!(gid("Location", "124656943"), "gid://shopify/Location/124656943");
+        assert_eq!(
+            gid("Location", "124656943"),
+            "gid://shopify/Location/124656943"
+        );
         assert_eq!(
             gid("InventoryItem", "gid://shopify/InventoryItem/5"),
             "gid://shopify/InventoryItem/5"
