@@ -6,6 +6,7 @@ mod api_support;
 mod connector_amazon;
 mod connector_ebay;
 mod connector_etsy;
+mod connector_shopify;
 mod connector_walmart;
 mod demo;
 mod mock_amazon;
