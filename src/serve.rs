@@ -34,11 +34,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(data_dir) = args.data_dir {
         config.data_dir = data_dir;
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let vault = Vault::open(&config.data_dir, std::env::var(MASTER_KEY_ENV).ok().as_deref())?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let vault = Vault::open(
+        &config.data_dir,
+        std::env::var(MASTER_KEY_ENV).ok().as_deref(),
+    )?;
     tracing::info!(source = ?vault.source(), "vault key loaded");
-    let db = shelfsync_actors::storage::open_database(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
+    let db = shelfsync_actors::storage::open_database(
+        &config.data_dir.join("db"),
+        config.cache_mb * 1024 * 1024,
+    )?;
     let members = MemberStore::open(&db)?;
     let preset = std::env::var(ADMIN_TOKEN_ENV).ok();
     if let Some(token) = &preset {
@@ -47,16 +57,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "{ADMIN_TOKEN_ENV} must be at least {MIN_ADMIN_TOKEN_LEN} characters"
         );
     }
-    let generated = members.ensure_admin(preset.as_deref(), &crate::platforms::mock::rfc3339(chrono::Utc::now()))?;
+    let generated = members.ensure_admin(
+        preset.as_deref(),
+        &crate::platforms::mock::rfc3339(chrono::Utc::now()),
+    )?;
     let state = ApiState {
         members,
         clients: ClientStore::open(&db)?,
         vault: Arc::new(vault),
         max_body_bytes: config.max_body_bytes,
     };
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
-    let server = ApiServer::start_with(config.listen, state, workers, Some(Duration::from_secs(config.drain_secs)))
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let server = ApiServer::start_with(
+        config.listen,
+        state,
+        workers,
+        Some(Duration::from_secs(config.drain_secs)),
+    )
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.base_url())?;
     if let Some(token) = generated {

@@ -21,7 +21,11 @@ pub struct ApiServer {
 impl ApiServer {
     /// Starts the API on `listen` (port 0 picks one) with `workers` threads; returns once it
     /// accepts connections. Stops only when told (tests, the demo).
-    pub fn start(listen: SocketAddr, state: ApiState, workers: usize) -> std::io::Result<ApiServer> {
+    pub fn start(
+        listen: SocketAddr,
+        state: ApiState,
+        workers: usize,
+    ) -> std::io::Result<ApiServer> {
         ApiServer::start_with(listen, state, workers, None)
     }
 
@@ -37,17 +41,25 @@ impl ApiServer {
         let addr = listener.local_addr()?;
         let data = state_data(state);
         let (started, handle) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("api".into()).spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure))
+        let thread = std::thread::Builder::new()
+            .name("api".into())
+            .spawn(move || {
+                actix_rt::System::new().block_on(async move {
+                    let server = HttpServer::new(move || {
+                        App::new().app_data(data.clone()).configure(configure)
+                    })
                     .workers(workers.max(1))
                     .shutdown_timeout(on_signal.map_or(10, |drain| drain.as_secs()));
-                let server = if on_signal.is_some() { server } else { server.disable_signals() };
-                let server = server.listen(listener)?.run();
-                let _ = started.send(server.handle());
-                server.await
-            })
-        })?;
+                    let server = if on_signal.is_some() {
+                        server
+                    } else {
+                        server.disable_signals()
+                    };
+                    let server = server.listen(listener)?.run();
+                    let _ = started.send(server.handle());
+                    server.await
+                })
+            })?;
         let handle = handle
             .recv()
             .map_err(|_| std::io::Error::other("the API server thread ended before it started"))?;

@@ -17,3 +17,4 @@ mod mock_etsy;
 mod mock_shopify;
 mod mock_support;
 mod mock_walmart;
+mod serve;

@@ -1,0 +1,149 @@
+//! `shelfsync serve` as a process: the first line names the address, a generated admin token is
+//! printed once, members survive a restart, SIGTERM stops it cleanly, and a bad configuration is
+//! refused naming the key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// Starts `serve`; reads the first line, and the second when a generated token is expected (a
+/// first start without `SHELFSYNC_ADMIN_TOKEN`).
+fn serve(
+    data_dir: &std::path::Path,
+    admin_token: Option<&str>,
+    expect_generated: bool,
+) -> (
+    Child,
+    String,
+    Option<String>,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shelfsync"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("SHELFSYNC_ADMIN_TOKEN")
+        .env_remove("SHELFSYNC_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(token) = admin_token {
+        command.env("SHELFSYNC_ADMIN_TOKEN", token);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line {first:?}"))
+        .to_string();
+    let generated = if expect_generated {
+        let mut second = String::new();
+        reader.read_line(&mut second).unwrap();
+        second
+            .trim()
+            .strip_prefix("admin token (shown once): ")
+            .map(str::to_string)
+    } else {
+        None
+    };
+    (child, url, generated, reader)
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "SIGTERM stops serve cleanly"
+    );
+}
+
+#[tokio::test]
+async fn serve_prints_a_generated_admin_token_once_and_keeps_members_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, url, generated, _) = serve(dir.path(), None, true);
+    let admin = generated.expect("the first start prints a generated admin token");
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let created: Value = http
+        .post(format!("{url}/v1/members"))
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "Dana", "role": "viewer", "clients": ["ACME"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let viewer = created["token"].as_str().unwrap().to_string();
+    stop(child);
+
+    let (child, url, _, mut rest) = serve(dir.path(), None, false);
+    let members = http
+        .get(format!("{url}/v1/members"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members.status(), 200, "the admin token survives a restart");
+    let as_viewer = http
+        .get(format!("{url}/v1/clients"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_viewer.status(), 200, "so does the viewer's");
+    stop(child);
+    let mut after = String::new();
+    std::io::Read::read_to_string(&mut rest, &mut after).unwrap();
+    assert!(
+        !after.contains("admin token"),
+        "no second admin token is generated: {after:?}"
+    );
+    let key = dir.path().join("master.key");
+    assert!(
+        key.exists(),
+        "the vault key file is created in the data dir"
+    );
+}
+
+#[test]
+fn a_bad_configuration_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shelfsync.toml");
+    std::fs::write(&config, "[engine]\ncache_mbs = 64\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shelfsync"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown key `engine.cache_mbs`"),
+        "{stderr}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_shelfsync"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("SHELFSYNC_ADMIN_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 32 characters"));
+}
