@@ -11,13 +11,17 @@
 //! therefore start a little before what was last read and never skip anything.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shelfsync_actors::channel::marketplace::{Marketplace, MarketplaceError, PermanentKind};
+use shelfsync_actors::channel::marketplace::{
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderPage, PermanentKind,
+    PushItem, PushOutcome,
+};
 use shelfsync_actors::ids::Sku;
 
 use super::Platform;
@@ -233,6 +237,87 @@ pub fn parse_sku(platform: Platform, raw: &str) -> Option<Sku> {
             None
         }
     }
+}
+
+/// One platform's calls as plain async methods; [`Connector`] turns them into the engine's
+/// `Marketplace` port, so that each platform writes its wire format and nothing else.
+pub trait PlatformCalls: Send + Sync + std::fmt::Debug + 'static {
+    /// The platform.
+    const PLATFORM: Platform;
+
+    /// Sets listed quantities (at most the platform's batch size); per-item outcomes, or the
+    /// error that failed the whole call.
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send;
+
+    /// Reads back what the listings of `skus` show.
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send;
+
+    /// Fetches the order events after `cursor`.
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send;
+}
+
+/// A platform's calls behind the engine's `Marketplace` port.
+#[derive(Debug)]
+pub struct Connector<C>(Arc<C>);
+
+impl<C: PlatformCalls> Connector<C> {
+    /// The port over `calls`.
+    pub fn shared(calls: C) -> Arc<dyn Marketplace> {
+        Arc::new(Connector(Arc::new(calls)))
+    }
+}
+
+impl<C: PlatformCalls> Marketplace for Connector<C> {
+    fn platform(&self) -> Platform {
+        C::PLATFORM
+    }
+
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let calls = Arc::clone(&self.0);
+        Box::pin(async move { calls.push_items(items).await })
+    }
+
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let calls = Arc::clone(&self.0);
+        Box::pin(async move { calls.read_listed(skus).await })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let calls = Arc::clone(&self.0);
+        Box::pin(async move { calls.order_page(cursor).await })
+    }
+}
+
+/// Pushes items one call each, for platforms that set one listing per call: a retryable failure
+/// (throttle, outage) stops the call so that the engine retries the batch; a permanent one fails
+/// its item and the rest go on.
+pub async fn push_each<F, Fut>(
+    items: Vec<PushItem>,
+    mut push_one: F,
+) -> Result<Vec<PushOutcome>, MarketplaceError>
+where
+    F: FnMut(PushItem) -> Fut,
+    Fut: Future<Output = Result<PushOutcome, MarketplaceError>>,
+{
+    let mut outcomes = Vec::with_capacity(items.len());
+    for item in items {
+        let sku = item.sku.clone();
+        match push_one(item).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) if error.is_retryable() => return Err(error),
+            Err(error) => outcomes.push(PushOutcome::Failed { sku, error }),
+        }
+    }
+    Ok(outcomes)
 }
 
 /// The connector of `platform` with `config`.

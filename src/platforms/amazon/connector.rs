@@ -64,7 +64,9 @@
 //! Auth (§3.4): the credential is the Login with Amazon access token, sent as
 //! `x-amz-access-token` and nowhere else.
 
+use crate::platforms::connector::{Connector, PlatformCalls};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,8 +75,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
-    OrderPage, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -166,30 +168,23 @@ pub fn build_with(
     let http = config.http_client()?;
     // Whole milliseconds, the precision of the cursor text.
     let started = millis_floor(Utc::now());
-    Ok(Arc::new(AmazonConnector {
-        inner: Arc::new(Inner {
-            config,
-            http,
-            seller_id,
-            marketplace_id,
-            product_type,
-            tuning: AmazonTuning {
-                orders_per_page: tuning.orders_per_page.clamp(1, 100),
-                ..tuning
-            },
-            started,
-            product_types: Mutex::new(HashMap::new()),
-            lines: Mutex::new(HashMap::new()),
-        }),
+    Ok(Connector::shared(Inner {
+        config,
+        http,
+        seller_id,
+        marketplace_id,
+        product_type,
+        tuning: AmazonTuning {
+            orders_per_page: tuning.orders_per_page.clamp(1, 100),
+            ..tuning
+        },
+        started,
+        product_types: Mutex::new(HashMap::new()),
+        lines: Mutex::new(HashMap::new()),
     }))
 }
 
 /// An Amazon seller account in one marketplace.
-#[derive(Debug, Clone)]
-pub struct AmazonConnector {
-    inner: Arc<Inner>,
-}
-
 #[derive(Debug)]
 struct Inner {
     config: ConnectorConfig,
@@ -881,24 +876,28 @@ impl Inner {
     }
 }
 
-impl Marketplace for AmazonConnector {
-    fn platform(&self) -> Platform {
-        Platform::Amazon
+impl PlatformCalls for Inner {
+    const PLATFORM: Platform = Platform::Amazon;
+
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
+        self.push(items)
     }
 
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.push(items).await })
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
+        self.read(skus)
     }
 
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.read(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.orders(cursor).await })
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
+        self.orders(cursor)
     }
 }
 

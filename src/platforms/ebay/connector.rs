@@ -54,6 +54,8 @@
 //! maximum, 200.) A poll with no cursor starts when the connector was built: the catalog's stock
 //! already counts what was sold before the channel was connected.
 
+use crate::platforms::connector::{Connector, PlatformCalls};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,8 +64,8 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
-    OrderPage, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -95,23 +97,16 @@ pub fn build_with_page_size(
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     let marketplace_id = config.account_str(Platform::Ebay, "marketplace_id")?;
     let http = config.http_client()?;
-    Ok(Arc::new(EbayConnector {
-        inner: Arc::new(Inner {
-            config,
-            http,
-            marketplace_id,
-            started: now_millis(),
-            page_size: page_size.clamp(1, MAX_ORDERS_PER_PAGE),
-        }),
+    Ok(Connector::shared(Inner {
+        config,
+        http,
+        marketplace_id,
+        started: now_millis(),
+        page_size: page_size.clamp(1, MAX_ORDERS_PER_PAGE),
     }))
 }
 
 /// An eBay seller account on one marketplace.
-#[derive(Debug, Clone)]
-pub struct EbayConnector {
-    inner: Arc<Inner>,
-}
-
 #[derive(Debug)]
 struct Inner {
     config: ConnectorConfig,
@@ -568,24 +563,28 @@ fn order_page(
     })
 }
 
-impl Marketplace for EbayConnector {
-    fn platform(&self) -> Platform {
-        Platform::Ebay
+impl PlatformCalls for Inner {
+    const PLATFORM: Platform = Platform::Ebay;
+
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
+        self.push(items)
     }
 
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.push(items).await })
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
+        self.read(skus)
     }
 
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.read(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.orders(cursor).await })
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
+        self.orders(cursor)
     }
 }
 

@@ -53,6 +53,8 @@
 //!   no finer key. A page at offset beyond Etsy's 12 000 is refused as `Permanent Invalid`
 //!   rather than skipping receipts.
 
+use crate::platforms::connector::{push_each, Connector, PlatformCalls};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -60,8 +62,8 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
-    OrderPage, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -114,25 +116,18 @@ pub fn build_with_page_size(
         "user id or token",
     )?;
     let http = config.http_client()?;
-    Ok(Arc::new(EtsyConnector {
-        inner: Arc::new(Inner {
-            config,
-            http,
-            shop_id,
-            api_key,
-            bearer,
-            started_secs: now_secs(),
-            page_size: page_size.clamp(1, RECEIPTS_PER_PAGE),
-        }),
+    Ok(Connector::shared(Inner {
+        config,
+        http,
+        shop_id,
+        api_key,
+        bearer,
+        started_secs: now_secs(),
+        page_size: page_size.clamp(1, RECEIPTS_PER_PAGE),
     }))
 }
 
 /// An Etsy shop.
-#[derive(Debug, Clone)]
-pub struct EtsyConnector {
-    inner: Arc<Inner>,
-}
-
 struct Inner {
     config: ConnectorConfig,
     http: reqwest::Client,
@@ -610,38 +605,28 @@ fn order_page(
     })
 }
 
-impl Marketplace for EtsyConnector {
-    fn platform(&self) -> Platform {
-        Platform::Etsy
+impl PlatformCalls for Inner {
+    const PLATFORM: Platform = Platform::Etsy;
+
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
+        push_each(items, move |item| async move { self.push_one(&item).await })
     }
 
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            let mut outcomes = Vec::with_capacity(items.len());
-            for item in items {
-                match inner.push_one(&item).await {
-                    Ok(outcome) => outcomes.push(outcome),
-                    // A throttle or an outage stops the call: the engine retries the whole batch.
-                    Err(error) if error.is_retryable() => return Err(error),
-                    Err(error) => outcomes.push(PushOutcome::Failed {
-                        sku: item.sku,
-                        error,
-                    }),
-                }
-            }
-            Ok(outcomes)
-        })
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
+        self.read(skus)
     }
 
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.read(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.orders(cursor).await })
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
+        self.orders(cursor)
     }
 }
 

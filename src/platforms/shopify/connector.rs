@@ -54,7 +54,9 @@
 //! - The credential goes only into `X-Shopify-Access-Token`; error messages carry Shopify's reply,
 //!   never the request headers.
 
+use crate::platforms::connector::{Connector, PlatformCalls};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,8 +69,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
-    OrderPage, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -131,23 +133,16 @@ pub fn build_with(
         &config.account_str(Platform::Shopify, "location_id")?,
     );
     let http = config.http_client()?;
-    Ok(Arc::new(ShopifyConnector {
-        inner: Arc::new(Inner {
-            config,
-            http,
-            location,
-            orders_per_page: options.orders_per_page.clamp(1, 15),
-            started: Utc::now(),
-        }),
+    Ok(Connector::shared(Inner {
+        config,
+        http,
+        location,
+        orders_per_page: options.orders_per_page.clamp(1, 15),
+        started: Utc::now(),
     }))
 }
 
 /// A Shopify shop at one location.
-#[derive(Debug, Clone)]
-pub struct ShopifyConnector {
-    inner: Arc<Inner>,
-}
-
 #[derive(Debug)]
 struct Inner {
     config: ConnectorConfig,
@@ -960,24 +955,28 @@ pub fn webhook_events(topic: &str, raw_body: &[u8]) -> Result<Vec<OrderEvent>, W
     Ok(order_events(&order))
 }
 
-impl Marketplace for ShopifyConnector {
-    fn platform(&self) -> Platform {
-        Platform::Shopify
+impl PlatformCalls for Inner {
+    const PLATFORM: Platform = Platform::Shopify;
+
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
+        self.push(items)
     }
 
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.push(items).await })
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
+        self.read(skus)
     }
 
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.read(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.orders(cursor).await })
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
+        self.orders(cursor)
     }
 }
 

@@ -12,6 +12,8 @@
 //! A 429 is `Throttled` with the wait until `X-Next-Replenishment-Time` (epoch milliseconds, the
 //! header matched case-insensitively under both names Walmart is seen to use).
 
+use crate::platforms::connector::{push_each, Connector, PlatformCalls};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,8 +21,8 @@ use rand::RngCore;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
-    OrderPage, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -36,21 +38,14 @@ const ORDERS_PER_PAGE: usize = 200;
 pub fn build(config: ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     let http = config.http_client()?;
     let started_ms = now_ms();
-    Ok(Arc::new(WalmartConnector {
-        inner: Arc::new(Inner {
-            config,
-            http,
-            started_ms,
-        }),
+    Ok(Connector::shared(Inner {
+        config,
+        http,
+        started_ms,
     }))
 }
 
 /// A Walmart seller account.
-#[derive(Debug, Clone)]
-pub struct WalmartConnector {
-    inner: Arc<Inner>,
-}
-
 #[derive(Debug)]
 struct Inner {
     config: ConnectorConfig,
@@ -285,36 +280,28 @@ fn order_page(reply: OrdersReply, since_ms: i64) -> OrderPage {
     }
 }
 
-impl Marketplace for WalmartConnector {
-    fn platform(&self) -> Platform {
-        Platform::Walmart
+impl PlatformCalls for Inner {
+    const PLATFORM: Platform = Platform::Walmart;
+
+    fn push_items(
+        &self,
+        items: Vec<PushItem>,
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
+        push_each(items, |item| self.push_one(item))
     }
 
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            let mut outcomes = Vec::with_capacity(items.len());
-            for item in items {
-                let sku = item.sku.clone();
-                match inner.push_one(item).await {
-                    Ok(outcome) => outcomes.push(outcome),
-                    // A throttle or an outage stops the call: the engine retries the whole batch.
-                    Err(error) if error.is_retryable() => return Err(error),
-                    Err(error) => outcomes.push(PushOutcome::Failed { sku, error }),
-                }
-            }
-            Ok(outcomes)
-        })
+    fn read_listed(
+        &self,
+        skus: Vec<Sku>,
+    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
+        self.read(skus)
     }
 
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.read(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.orders(cursor).await })
+    fn order_page(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
+        self.orders(cursor)
     }
 }
 
