@@ -34,6 +34,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(data_dir) = args.data_dir {
         config.data_dir = data_dir;
     }
+    // Everything is checked before anything is created: a refused start leaves no data dir behind.
+    let preset = std::env::var(ADMIN_TOKEN_ENV).ok();
+    if let Some(token) = &preset {
+        anyhow::ensure!(
+            token.len() >= MIN_ADMIN_TOKEN_LEN,
+            "{ADMIN_TOKEN_ENV} must be at least {MIN_ADMIN_TOKEN_LEN} characters"
+        );
+    }
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -50,13 +58,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.cache_mb * 1024 * 1024,
     )?;
     let members = MemberStore::open(&db)?;
-    let preset = std::env::var(ADMIN_TOKEN_ENV).ok();
-    if let Some(token) = &preset {
-        anyhow::ensure!(
-            token.len() >= MIN_ADMIN_TOKEN_LEN,
-            "{ADMIN_TOKEN_ENV} must be at least {MIN_ADMIN_TOKEN_LEN} characters"
-        );
-    }
     let generated = members.ensure_admin(
         preset.as_deref(),
         &crate::platforms::mock::rfc3339(chrono::Utc::now()),

@@ -146,4 +146,8 @@ fn a_bad_configuration_is_refused_naming_the_key() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("at least 32 characters"));
+    assert!(
+        !dir.path().join("master.key").exists() && !dir.path().join("db").exists(),
+        "a refused start creates nothing"
+    );
 }
