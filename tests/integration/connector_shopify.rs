@@ -278,9 +278,22 @@ async fn orders_become_events_page_and_show_their_cancellation() {
     );
     let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[1]), json!({})).await;
     assert_eq!(status, 200);
-    let after = shopify.fetch_orders(Some(seen)).await.unwrap();
-    let of_cancelled: Vec<_> = after
-        .events
+    // The read from `seen` overlaps: orders placed in the same millisecond as the last one seen
+    // come again first, so the cancellation may be on a later page (bounded: three orders).
+    let mut after = shopify.fetch_orders(Some(seen)).await.unwrap();
+    let mut events = after.events.clone();
+    for _ in 0..3 {
+        if !after.more {
+            break;
+        }
+        after = shopify
+            .fetch_orders(Some(after.next_cursor.clone()))
+            .await
+            .unwrap();
+        events.extend(after.events.clone());
+    }
+    assert!(!after.more, "the feed ends within three pages");
+    let of_cancelled: Vec<_> = events
         .iter()
         .filter(|event| event.external_order_id == ids[1])
         .collect();
