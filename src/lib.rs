@@ -10,4 +10,6 @@ pub mod config;
 pub mod demo;
 pub mod platforms;
 pub mod serve;
+pub mod service;
+pub mod telemetry;
 pub mod vault;

@@ -18,6 +18,7 @@ use crate::auth::store::MemberStore;
 use crate::cli::ServeArgs;
 use crate::clients::ClientStore;
 use crate::config::Config;
+use crate::service::{Service, ServiceOptions};
 use crate::vault::{Vault, MASTER_KEY_ENV};
 
 /// The environment variable of the first admin's token.
@@ -62,11 +63,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         preset.as_deref(),
         &crate::platforms::mock::rfc3339(chrono::Utc::now()),
     )?;
+    let clients = ClientStore::open(&db)?;
+    let vault = Arc::new(vault);
+    let mut options = ServiceOptions::default();
+    if config.arbiters > 0 {
+        options.arbiters = config.arbiters;
+    }
+    // Every stored client and channel is running before the API answers its first request.
+    let service = actix_rt::System::new().block_on(Service::start(
+        &db,
+        clients.clone(),
+        vault.clone(),
+        options,
+    ))?;
+    let service = Arc::new(service);
     let state = ApiState {
         members,
-        clients: ClientStore::open(&db)?,
-        vault: Arc::new(vault),
+        clients,
+        vault,
         max_body_bytes: config.max_body_bytes,
+        service: service.clone(),
     };
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -86,6 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     stdout.flush()?;
     drop(stdout);
     server.wait()?;
+    service.shutdown();
     // Everything acknowledged was flushed when it was answered; this flush is for tidiness.
     db.flush()?;
     Ok(())

@@ -82,6 +82,12 @@ pub async fn create(
         created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
     };
     state.clients.create(&record).map_err(store_error)?;
+    // The client's ledger and supervisor start now; its channels join as they are connected.
+    state
+        .service
+        .start_client(&record)
+        .await
+        .map_err(super::channels::service_error)?;
     if caller.0.role == Role::Manager {
         state
             .members

@@ -27,10 +27,32 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("invalid_sku", 400, "The SKU is not valid"),
     ("invalid_quantity", 400, "The quantity is not valid"),
+    ("unknown_channel", 400, "The client has no such channel"),
+    ("duplicate_sku", 400, "The SKU appears twice in one import"),
     ("unauthorized", 401, "A valid bearer token is required"),
+    (
+        "bad_signature",
+        401,
+        "The webhook signature does not match the body",
+    ),
     ("forbidden", 403, "The token's role may not do this"),
     ("not_found", 404, "No such resource"),
+    (
+        "webhooks_unsupported",
+        404,
+        "This channel's platform delivers no webhooks here",
+    ),
     ("conflict", 409, "The resource exists already or changed"),
+    (
+        "movement_rejected",
+        409,
+        "The movement cannot apply to the current stock",
+    ),
+    (
+        "webhooks_not_configured",
+        409,
+        "The channel has no webhook secret",
+    ),
     ("body_too_large", 413, "The body is too large"),
     (
         "unsupported_media_type",

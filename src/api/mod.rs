@@ -9,10 +9,14 @@
 //! and `/readyz`. Clients are stored but not yet started in the engine; channels, catalog, stock, ledger, orders, webhooks and
 //! `/metrics` join as the service issue goes on.
 
+pub mod channels;
 pub mod clients;
 pub mod error;
 pub mod members;
+pub mod openapi;
 pub mod server;
+pub mod stock;
+pub mod webhooks;
 
 use std::future::{ready, Ready};
 use std::sync::Arc;
@@ -36,12 +40,20 @@ pub struct ApiState {
     pub vault: Arc<crate::vault::Vault>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// The running engine: clients, channels, ledgers.
+    pub service: Arc<crate::service::Service>,
 }
 
 /// Adds every API route to an actix-web app whose data holds a `web::Data<ApiState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/openapi.json", web::get().to(openapi::serve))
+        .route(
+            "/webhooks/{code}/{channel}",
+            web::post().to(webhooks::receive),
+        )
         .service(
             web::scope("/v1")
                 .route("/members", web::post().to(members::create))
@@ -57,11 +69,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/clients/{code}/credentials/{name}",
                     web::put().to(clients::put_credential),
-                ),
+                )
+                .route("/clients/{code}/channels", web::post().to(channels::create))
+                .route("/clients/{code}/channels", web::get().to(channels::list))
+                .route(
+                    "/clients/{code}/catalog",
+                    web::put().to(stock::import_catalog),
+                )
+                .route("/clients/{code}/stock", web::get().to(stock::list_stock))
+                .route(
+                    "/clients/{code}/stock/{sku}",
+                    web::get().to(stock::get_stock),
+                )
+                .route(
+                    "/clients/{code}/stock/{sku}/movements",
+                    web::post().to(stock::post_movement),
+                )
+                .route("/clients/{code}/ledger", web::get().to(stock::ledger))
+                .route("/clients/{code}/orders", web::get().to(stock::orders)),
         )
         .default_service(web::to(|| async {
             Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))
         }));
+}
+
+/// `GET /metrics`: the Prometheus text of every metric of the table.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::telemetry::render())
 }
 
 /// `GET /healthz`: the process answers.
@@ -142,7 +178,7 @@ fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
 pub async fn read_json<T: DeserializeOwned>(
     state: &ApiState,
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<T, ApiError> {
     let content_type = request
         .headers()
@@ -155,6 +191,15 @@ pub async fn read_json<T: DeserializeOwned>(
             format!("expected application/json, got {content_type}"),
         ));
     }
+    let body = read_body(state, payload).await?;
+    parse_json(&body)
+}
+
+/// Reads a raw body of at most the configured size (too large → 413 `body_too_large`).
+pub async fn read_body(
+    state: &ApiState,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, ApiError> {
     let limit = state.max_body_bytes;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -172,7 +217,7 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    parse_json(&body)
+    Ok(body.freeze())
 }
 
 /// Parses a JSON body, telling a syntax error from a shape error.

@@ -3,6 +3,8 @@
 //! vault, never in clear, and its metadata). Every write is one sled operation or transaction,
 //! flushed before it returns, so an acknowledged write survives a crash.
 
+pub mod channels;
+
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;

@@ -320,17 +320,49 @@ where
     Ok(outcomes)
 }
 
-/// The connector of `platform` with `config`.
+/// The connector of `platform` with `config`. It lists exactly the SKUs of its listing map, so
+/// the channel neither keeps a target for nor pushes a SKU the client does not sell there.
 pub fn connector(
     platform: Platform,
     config: ConnectorConfig,
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-    match platform {
+    let listings = config.listings.clone();
+    let inner = match platform {
         Platform::Shopify => super::shopify::connector::build(config),
         Platform::Etsy => super::etsy::connector::build(config),
         Platform::Amazon => super::amazon::connector::build(config),
         Platform::Walmart => super::walmart::connector::build(config),
         Platform::Ebay => super::ebay::connector::build(config),
+    }?;
+    Ok(Arc::new(Listed { inner, listings }))
+}
+
+/// A connector that lists only the SKUs of its catalog mapping.
+#[derive(Debug)]
+struct Listed {
+    inner: Arc<dyn Marketplace>,
+    listings: ListingMap,
+}
+
+impl Marketplace for Listed {
+    fn platform(&self) -> Platform {
+        self.inner.platform()
+    }
+
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        self.inner.push_quantities(items)
+    }
+
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        self.inner.read_quantities(skus)
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        self.inner.fetch_orders(cursor)
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.listings.get(sku).is_some()
     }
 }
 
@@ -398,6 +430,23 @@ mod tests {
             new("http://127.0.0.1:8080/").unwrap().url("/v3/inventory"),
             "http://127.0.0.1:8080/v3/inventory"
         );
+    }
+
+    #[test]
+    fn a_connector_lists_only_the_skus_of_its_map() {
+        let map = ListingMap::default();
+        let config = ConnectorConfig::new(
+            "http://127.0.0.1:9/",
+            Secret::new("t"),
+            serde_json::json!({"seller_id": "S", "marketplace_id": "M"}),
+            map.clone(),
+        )
+        .unwrap();
+        let amazon = connector(Platform::Amazon, config).unwrap();
+        let mug = Sku::parse("ACME-MUG").unwrap();
+        assert!(!amazon.lists(&mug));
+        map.insert(mug.clone(), "ACME-MUG".into());
+        assert!(amazon.lists(&mug), "a mapping added later is seen at once");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::api_support::{Api, ADMIN};
 
 #[tokio::test]
 async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown() {
-    let api = Api::start();
+    let api = Api::start().await;
     let manager = api.member("manager", &["BOLT"]).await;
     let body = json!({ "code": "ACME", "name": "Acme Mugs", "tier": "premium" }).to_string();
     let (status, created, _) = api
@@ -77,7 +77,7 @@ async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown(
 
 #[tokio::test]
 async fn other_scopes_get_404_and_viewers_cannot_write() {
-    let api = Api::start();
+    let api = Api::start().await;
     for code in ["ACME", "BOLT"] {
         let body = json!({ "code": code, "name": code }).to_string();
         assert_eq!(

@@ -7,7 +7,7 @@ use crate::api_support::{Api, ADMIN};
 
 #[tokio::test]
 async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
-    let api = Api::start();
+    let api = Api::start().await;
     let (status, created, _) = api
         .call(
             reqwest::Method::POST,
@@ -69,7 +69,7 @@ async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
 
 #[tokio::test]
 async fn bad_member_requests_get_a_stable_code_and_change_nothing() {
-    let api = Api::start();
+    let api = Api::start().await;
     let big = format!(
         "{{\"name\":\"{}\",\"role\":\"admin\"}}",
         "x".repeat(70 * 1024)

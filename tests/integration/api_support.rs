@@ -6,6 +6,7 @@ use shelfsync::api::server::ApiServer;
 use shelfsync::api::ApiState;
 use shelfsync::auth::store::MemberStore;
 use shelfsync::clients::ClientStore;
+use shelfsync::service::{Service, ServiceOptions};
 use shelfsync::vault::Vault;
 
 /// The first admin's token.
@@ -14,14 +15,16 @@ pub const ADMIN: &str = "ssk_test-admin-token-0123456789abcdef";
 /// A running API and its data directory.
 pub struct Api {
     server: ApiServer,
+    /// The engine behind it.
+    pub service: std::sync::Arc<Service>,
     /// The data directory (scanned by the secret tests).
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
 }
 
 impl Api {
-    /// Starts the API with a 64 KiB body limit.
-    pub fn start() -> Api {
+    /// Starts the API and the engine with a 64 KiB body limit.
+    pub async fn start() -> Api {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let members = MemberStore::open(&db).unwrap();
@@ -30,18 +33,59 @@ impl Api {
             .unwrap();
         let clients = ClientStore::open(&db).unwrap();
         let vault = std::sync::Arc::new(Vault::open(dir.path(), None).unwrap());
+        let options = ServiceOptions {
+            arbiters: 1,
+            ..ServiceOptions::default()
+        };
+        let service = Service::start(&db, clients.clone(), vault.clone(), options)
+            .await
+            .unwrap();
+        let service = std::sync::Arc::new(service);
         let state = ApiState {
             members,
             clients,
             vault,
             max_body_bytes: 64 * 1024,
+            service: service.clone(),
         };
         let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
         Api {
             server,
+            service,
             dir,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// `http://ADDR` of the API.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// One call with a raw body and content type: status and JSON reply (or null).
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.server.base_url()))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let reply = request.send().await.unwrap();
+        let status = reply.status().as_u16();
+        (status, reply.json().await.unwrap_or(Value::Null))
     }
 
     /// One call: status, JSON reply (or null) and content type.
@@ -90,5 +134,11 @@ impl Api {
             .await;
         assert_eq!(status, 201, "{created}");
         created["token"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.service.shutdown();
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the service: one test binary (one link), one module per feature.
 
+mod api_agency;
 mod api_clients;
 mod api_members;
 mod api_support;

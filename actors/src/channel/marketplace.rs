@@ -198,6 +198,14 @@ pub trait Marketplace: Send + Sync + std::fmt::Debug {
 
     /// Fetches order events after `cursor` (`None`: from the start of the connection).
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage>;
+
+    /// Tells whether `sku` has a listing on this connection. A client's catalog need not list
+    /// every SKU everywhere; the channel keeps no target for (and never pushes) a SKU its
+    /// connection does not list. The default lists every SKU (test fakes, single-catalog shops).
+    fn lists(&self, sku: &Sku) -> bool {
+        let _ = sku;
+        true
+    }
 }
 
 #[cfg(test)]

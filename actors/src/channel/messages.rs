@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::platform::Platform;
 use super::scheduler::{PushOrder, QueueStats};
 use super::ChannelError;
-use crate::ids::{ChannelId, ClientCode};
+use crate::ids::{ChannelId, ClientCode, Sku};
 
 /// Tries to send the next batch of pushes (self-tick).
 #[derive(Debug, Clone, Copy, Message)]
@@ -59,6 +59,27 @@ pub struct ChannelState {
     pub drift_corrected: u64,
     /// The last error, for a person (never a metric label).
     pub last_error: Option<String>,
+}
+
+/// Returns the channel's view of listings: of every SKU it lists, or only of the given ones.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<ListingView>, ChannelError>")]
+pub struct GetListings {
+    /// Only these SKUs (a SKU the channel does not list is left out).
+    pub skus: Option<Vec<Sku>>,
+}
+
+/// One listing as the channel sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingView {
+    /// The SKU.
+    pub sku: Sku,
+    /// The quantity the policy wants listed.
+    pub target: u32,
+    /// What the marketplace last confirmed (`None`: never confirmed).
+    pub listed: Option<u32>,
+    /// Whether the listing is out of step with the target (pending or in flight).
+    pub pending: bool,
 }
 
 /// Stops the channel (its supervisor replaces it with a new generation, or removes it).

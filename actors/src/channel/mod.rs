@@ -31,7 +31,9 @@ use tokio::time::Instant;
 use self::marketplace::{
     Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem, PushOutcome,
 };
-use self::messages::{ChannelState, GetState, PollTick, PushTick, ReconcileTick};
+use self::messages::{
+    ChannelState, GetListings, GetState, ListingView, PollTick, PushTick, ReconcileTick,
+};
 use self::platform::Platform;
 use self::policy::{ListingPolicy, PolicyError};
 use self::scheduler::{PushOrder, PushQueue};
@@ -42,7 +44,9 @@ use crate::inventory::messages::{
     ApplyMovements, ChannelRecord, GetChannelRecord, GetStock, RecordListings, StockChanged,
     StockLevel, Subscribe,
 };
-use crate::inventory::store::{CursorUpdate, LedgerError, ListingRecord, ListingsUpdate};
+use crate::inventory::store::{
+    ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate,
+};
 use crate::inventory::{system_clock_ms, InventoryActor, InventoryError};
 use crate::metrics::{self, label};
 use crate::ratelimit::{
@@ -266,7 +270,10 @@ impl ChannelActor {
     /// cursor from the channel's record.
     fn recover(&mut self, record: ChannelRecord, stock: Vec<StockLevel>) {
         let now = Instant::now();
-        for level in &stock {
+        for level in stock
+            .iter()
+            .filter(|level| self.marketplace.lists(&level.sku))
+        {
             self.queue.set_target(
                 &level.sku,
                 self.config.policy.target(level.available),
@@ -633,8 +640,10 @@ enum PollFailure {
     Ledger(ChannelError),
 }
 
-/// Turns an order event into the ledger movement it stands for, keyed by its natural key.
-fn movement_of(channel: &ChannelId, event: &OrderEvent) -> Result<MovementInput, LedgerError> {
+/// Turns an order event into the ledger movement it stands for, keyed by its natural key. Public
+/// because webhook deliveries (handled by the service, not by this actor) must land under the very
+/// same keys as the polled feed, so that the two intake paths deduplicate each other.
+pub fn movement_of(channel: &ChannelId, event: &OrderEvent) -> Result<MovementInput, LedgerError> {
     let key = IdempotencyKey::order_event(
         channel,
         &event.external_order_id,
@@ -656,21 +665,49 @@ fn movement_of(channel: &ChannelId, event: &OrderEvent) -> Result<MovementInput,
     })
 }
 
-/// Applies a page with its cursor in one ledger command. An event the ledger
-/// refuses (a cancel of a sale it never saw, say) is left out and the rest applied again, so one
-/// bad event cannot stall the feed; what was skipped is reported.
+/// Applies a page with its cursor in one ledger command (see [`apply_order_events`]).
 async fn apply_page(
     page: OrderPage,
     ledger: Recipient<ApplyMovements>,
     channel: ChannelId,
 ) -> Result<AppliedPage, PollFailure> {
-    let mut events = page.events.clone();
+    let cursor = CursorUpdate {
+        channel: channel.clone(),
+        cursor: page.next_cursor.clone(),
+    };
+    let applied = apply_order_events(&channel, page.events.clone(), Some(cursor), &ledger)
+        .await
+        .map_err(PollFailure::Ledger)?;
+    let skipped = (!applied.skipped.is_empty())
+        .then(|| format!("skipped order events: {}", applied.skipped.join("; ")));
+    Ok(AppliedPage { page, skipped })
+}
+
+/// What [`apply_order_events`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedEvents {
+    /// The ledger's answer for the events it took (durable when returned).
+    pub outcome: ApplyOutcome,
+    /// The events the ledger refused and that were left out, described.
+    pub skipped: Vec<String>,
+}
+
+/// Applies a channel's order events (a polled page, or a webhook delivery) to the ledger in one
+/// command, with the feed's cursor when there is one. An event the ledger refuses (a cancel of a
+/// sale it never saw, say) is left out and the rest applied again, so one bad event cannot stall
+/// the feed; what was skipped is reported. Returns once the batch is durable.
+pub async fn apply_order_events(
+    channel: &ChannelId,
+    mut events: Vec<OrderEvent>,
+    cursor: Option<CursorUpdate>,
+    ledger: &Recipient<ApplyMovements>,
+) -> Result<AppliedEvents, ChannelError> {
     let mut skipped = Vec::new();
     loop {
         let mut movements = Vec::with_capacity(events.len());
         let mut unusable = None;
         for (index, event) in events.iter().enumerate() {
-            match movement_of(&channel, event) {
+            match movement_of(channel, event) {
                 Ok(movement) => movements.push(movement),
                 Err(_) => {
                     unusable = Some(index);
@@ -688,25 +725,14 @@ async fn apply_page(
         }
         let command = ApplyMovements {
             movements,
-            cursor: Some(CursorUpdate {
-                channel: channel.clone(),
-                cursor: page.next_cursor.clone(),
-            }),
+            cursor: cursor.clone(),
         };
-        let answer = ledger
-            .send(command)
-            .await
-            .map_err(|error| PollFailure::Ledger(error.into()))?;
-        match answer {
-            Ok(_) => {
-                let skipped = (!skipped.is_empty())
-                    .then(|| format!("skipped order events: {}", skipped.join("; ")));
-                return Ok(AppliedPage { page, skipped });
-            }
+        match ledger.send(command).await? {
+            Ok(outcome) => return Ok(AppliedEvents { outcome, skipped }),
             Err(InventoryError::Ledger(error)) if error.is_caller_error() => {
                 let Some(index) = refused_index(&error).filter(|index| *index < events.len())
                 else {
-                    return Err(PollFailure::Ledger(InventoryError::Ledger(error).into()));
+                    return Err(InventoryError::Ledger(error).into());
                 };
                 let event = events.remove(index);
                 skipped.push(format!(
@@ -714,7 +740,7 @@ async fn apply_page(
                     event.external_order_id, event.line
                 ));
             }
-            Err(error) => return Err(PollFailure::Ledger(error.into())),
+            Err(error) => return Err(error.into()),
         }
     }
 }
@@ -781,7 +807,11 @@ impl Handler<StockChanged> for ChannelActor {
 
     fn handle(&mut self, message: StockChanged, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        for level in message.levels {
+        for level in message
+            .levels
+            .into_iter()
+            .filter(|level| self.marketplace.lists(&level.sku))
+        {
             let target = self.config.policy.target(level.available);
             self.queue
                 .set_target(&level.sku, target, level.last_seq, now);
@@ -835,6 +865,26 @@ impl Handler<GetState> for ChannelActor {
             drift_corrected: self.counters.drift_corrected,
             last_error: self.last_error.clone(),
         })
+    }
+}
+
+impl Handler<GetListings> for ChannelActor {
+    type Result = Result<Vec<ListingView>, ChannelError>;
+
+    fn handle(&mut self, message: GetListings, _ctx: &mut Context<Self>) -> Self::Result {
+        let skus = message.skus.unwrap_or_else(|| self.queue.skus());
+        Ok(skus
+            .into_iter()
+            .filter_map(|sku| {
+                let (target, listed, in_flight) = self.queue.listing(&sku)?;
+                Some(ListingView {
+                    pending: in_flight.is_some() || listed != Some(target),
+                    sku,
+                    target,
+                    listed,
+                })
+            })
+            .collect())
     }
 }
 

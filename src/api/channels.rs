@@ -1,0 +1,216 @@
+//! A client's marketplace connections: `POST /v1/clients/{code}/channels` connects one (validated
+//! completely, including its connector settings and credentials, before anything is stored), and
+//! `GET /v1/clients/{code}/channels` shows each with its live state from the engine.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shelfsync_actors::channel::platform::Platform;
+use shelfsync_actors::channel::policy::ListingPolicy;
+use shelfsync_actors::channel::scheduler::PushOrder;
+use shelfsync_actors::ids::ChannelId;
+use shelfsync_actors::ratelimit::RateLimitOverrides;
+use shelfsync_actors::tenant::restart::ChildStatus;
+
+use super::clients::visible_client;
+use super::error::ApiError;
+use super::{read_json, ApiState, Caller};
+use crate::auth::Action;
+use crate::clients::channels::ChannelRecord;
+use crate::clients::validate_credential_name;
+use crate::service::ServiceError;
+use crate::vault::Secret;
+
+/// The longest marketplace app name.
+const MAX_APP: usize = 64;
+/// Order feeds are polled at most this often (an agency's budget is shared by many clients).
+const MIN_POLL_MS: u64 = 100;
+/// And at least this often.
+const MAX_POLL_MS: u64 = 300_000;
+/// Account keys that would hold a secret; secrets go into credentials (`<name>_credential`).
+const SECRET_WORDS: [&str; 4] = ["secret", "token", "password", "private"];
+
+/// The body of `POST /v1/clients/{code}/channels`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewChannelBody {
+    id: String,
+    platform: String,
+    base_url: String,
+    credential: String,
+    #[serde(default)]
+    account: serde_json::Map<String, Value>,
+    #[serde(default)]
+    webhook_secret: Option<String>,
+    #[serde(default)]
+    policy: ListingPolicy,
+    #[serde(default)]
+    rate_limit: RateLimitOverrides,
+    #[serde(default)]
+    app: Option<String>,
+    #[serde(default)]
+    push_order: PushOrder,
+    #[serde(default)]
+    poll_interval_ms: Option<u64>,
+}
+
+/// Maps a service error onto the API's codes.
+pub fn service_error(error: ServiceError) -> ApiError {
+    match error.kind() {
+        "conflict" | "channel_exists" => ApiError::new("conflict", error.to_string()),
+        "not_found" => ApiError::new("invalid_field", error.to_string()),
+        "unavailable" | "inventory_unavailable" | "stopped" => {
+            ApiError::new("unavailable", error.to_string())
+        }
+        "storage" | "corrupt" | "task_failed" | "http_client" => ApiError::internal(error),
+        _ => ApiError::new("invalid_field", error.to_string()),
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new("invalid_field", detail)
+}
+
+/// `POST /v1/clients/{code}/channels`: managers and admins.
+pub async fn create(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let body: NewChannelBody = read_json(&state, &request, payload).await?;
+    let id = ChannelId::parse(&body.id).map_err(|error| invalid(format!("id: {error}")))?;
+    let platform = Platform::parse(&body.platform).ok_or_else(|| {
+        invalid(format!(
+            "platform {:?} is not one of shopify, etsy, amazon, walmart, ebay",
+            body.platform
+        ))
+    })?;
+    validate_credential_name(&body.credential)
+        .map_err(|error| invalid(format!("credential: {error}")))?;
+    for (key, value) in &body.account {
+        let lower = key.to_lowercase();
+        if key.ends_with("_credential") {
+            let name = value
+                .as_str()
+                .ok_or_else(|| invalid(format!("account.{key} must name a credential")))?;
+            validate_credential_name(name)
+                .map_err(|error| invalid(format!("account.{key}: {error}")))?;
+        } else if SECRET_WORDS.iter().any(|word| lower.contains(word)) {
+            return Err(invalid(format!(
+                "account.{key} looks like a secret: store it as a credential and send \
+                 account.{key}_credential with its name instead"
+            )));
+        }
+    }
+    let app = body.app.unwrap_or_else(|| "default".to_string());
+    if app.is_empty() || app.len() > MAX_APP || app.chars().any(char::is_control) {
+        return Err(invalid(format!("app must be 1 to {MAX_APP} characters")));
+    }
+    let poll_interval_ms = body.poll_interval_ms.unwrap_or(5_000);
+    if !(MIN_POLL_MS..=MAX_POLL_MS).contains(&poll_interval_ms) {
+        return Err(invalid(format!(
+            "poll_interval_ms must be {MIN_POLL_MS} to {MAX_POLL_MS}"
+        )));
+    }
+    let webhook_secret = body.webhook_secret.map(Secret::new);
+    let record = ChannelRecord {
+        webhook_credential: webhook_secret
+            .as_ref()
+            .map(|_| format!("webhook.{}", id.as_str())),
+        id,
+        platform,
+        base_url: body.base_url,
+        credential: body.credential,
+        account: Value::Object(body.account),
+        policy: body.policy,
+        rate_limit: body.rate_limit,
+        app,
+        push_order: body.push_order,
+        poll_interval_ms,
+        created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
+    };
+    state
+        .service
+        .add_channel(&code, record.clone(), webhook_secret)
+        .await
+        .map_err(service_error)?;
+    Ok(HttpResponse::Created().json(channel_json(&record)))
+}
+
+/// What the API shows of a stored channel (no secret is in a record).
+fn channel_json(record: &ChannelRecord) -> Value {
+    json!({
+        "id": record.id,
+        "platform": record.platform,
+        "base_url": record.base_url,
+        "credential": record.credential,
+        "account": record.account,
+        "webhooks": record.webhook_credential.is_some(),
+        "policy": record.policy,
+        "rate_limit": record.rate_limit,
+        "app": record.app,
+        "push_order": record.push_order,
+        "poll_interval_ms": record.poll_interval_ms,
+        "created_at": record.created_at,
+    })
+}
+
+/// `GET /v1/clients/{code}/channels`: each channel with its live state.
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let records = state
+        .service
+        .channels()
+        .list(&code)
+        .map_err(|error| service_error(error.into()))?;
+    let supervision = state.service.tenant_state(&code).await.ok();
+    let mut channels = Vec::with_capacity(records.len());
+    for record in records {
+        let mut shown = channel_json(&record);
+        let status = supervision
+            .as_ref()
+            .and_then(|tenant| tenant.channels.iter().find(|(id, _)| *id == record.id))
+            .map(|(_, child)| child.clone());
+        shown["state"] = json!(match status.as_ref().map(|child| child.status) {
+            Some(ChildStatus::Running) => "running",
+            Some(ChildStatus::Restarting) => "restarting",
+            Some(ChildStatus::Quarantined) => "quarantined",
+            None => "stopped",
+        });
+        shown["restarts"] = json!(status.map_or(0, |child| child.restarts));
+        shown["listings"] = json!(state
+            .service
+            .channels()
+            .listings(&code, &record.id)
+            .map_or(0, |listings| listings.len()));
+        if let Some(live) = state
+            .service
+            .channel_state(&code, &record.id)
+            .await
+            .map_err(service_error)?
+        {
+            shown["pending"] = json!(live.queue.pending);
+            shown["in_flight"] = json!(live.queue.in_flight);
+            shown["oldest_pending_seconds"] = json!(live
+                .queue
+                .oldest_pending_ms
+                .map_or(0.0, |ms| ms as f64 / 1000.0));
+            shown["exposure_units"] = json!(live.queue.exposure_units);
+            shown["skus_at_risk"] = json!(live.queue.skus_at_risk);
+            shown["push_calls"] = json!(live.push_calls);
+            shown["confirmed_items"] = json!(live.confirmed_items);
+            shown["throttled"] = json!(live.throttled);
+            shown["failed"] = json!(live.failed);
+            shown["last_error"] = json!(live.last_error);
+        }
+        channels.push(shown);
+    }
+    Ok(HttpResponse::Ok().json(channels))
+}

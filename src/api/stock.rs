@@ -1,0 +1,809 @@
+//! A client's stock: catalog import (`PUT /v1/clients/{code}/catalog`, JSON or CSV), stock with
+//! each channel's target, listed and pending quantities (`GET …/stock`, `GET …/stock/{sku}`),
+//! stock movements with idempotency keys (`POST …/stock/{sku}/movements`), the journal
+//! (`GET …/ledger`) and the orders it holds (`GET …/orders`).
+//!
+//! Every write goes through the client's InventoryActor and is answered only once durable.
+
+use std::collections::{BTreeMap, HashSet};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use shelfsync_actors::channel::messages::ListingView;
+use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
+use shelfsync_actors::inventory::ledger::{JournalEntry, MovementInput, MovementKind, Source};
+use shelfsync_actors::inventory::messages::{ApplyMovements, GetJournal, GetStock, StockLevel};
+use shelfsync_actors::inventory::store::{MAX_BATCH, MAX_JOURNAL_PAGE};
+use shelfsync_actors::inventory::InventoryError;
+
+use super::channels::service_error;
+use super::clients::visible_client;
+use super::error::ApiError;
+use super::{parse_json, read_body, read_json, ApiState, Caller};
+use crate::auth::Action;
+
+/// The longest listing reference of a catalog row.
+const MAX_LISTING_REF: usize = 200;
+/// The longest caller-chosen idempotency key (the ledger key adds a prefix).
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// The longest reason of a movement.
+const MAX_REASON: usize = 500;
+/// Journal pages one `GET …/orders` reads at most before answering with where to go on.
+const ORDER_SCAN_PAGES: usize = 10;
+
+/// A row the import refused, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedRow {
+    /// The JSON item (1-based) or CSV line (the header is line 1).
+    pub line: usize,
+    /// A stable code.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A catalog row, checked.
+#[derive(Debug)]
+struct CatalogRow {
+    line: usize,
+    sku: Sku,
+    on_hand: i64,
+    listings: Vec<(ChannelId, String)>,
+}
+
+/// A JSON catalog item as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogItem {
+    sku: String,
+    on_hand: i64,
+    #[serde(default)]
+    listings: BTreeMap<String, String>,
+}
+
+/// The JSON catalog body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogBody {
+    items: Vec<Value>,
+}
+
+fn reject(line: usize, code: &'static str, message: impl Into<String>) -> RejectedRow {
+    RejectedRow {
+        line,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Checks one row: the SKU, the quantity, each channel and listing.
+fn check_row(
+    line: usize,
+    sku: &str,
+    on_hand: i64,
+    listings: impl IntoIterator<Item = (String, String)>,
+    channels: &HashSet<ChannelId>,
+) -> Result<CatalogRow, RejectedRow> {
+    let sku = Sku::parse(sku).map_err(|error| reject(line, "invalid_sku", error.to_string()))?;
+    if on_hand < 0 {
+        return Err(reject(
+            line,
+            "invalid_quantity",
+            format!("on_hand {on_hand} is negative"),
+        ));
+    }
+    let mut checked = Vec::new();
+    for (channel, listing) in listings {
+        let listing = listing.trim().to_string();
+        if listing.is_empty() {
+            continue;
+        }
+        let id = ChannelId::parse(&channel)
+            .ok()
+            .filter(|id| channels.contains(id))
+            .ok_or_else(|| {
+                reject(
+                    line,
+                    "unknown_channel",
+                    format!("the client has no channel {channel:?}"),
+                )
+            })?;
+        if listing.len() > MAX_LISTING_REF || listing.chars().any(char::is_control) {
+            return Err(reject(
+                line,
+                "invalid_field",
+                format!("the listing of {id} must be 1 to {MAX_LISTING_REF} printable characters"),
+            ));
+        }
+        checked.push((id, listing));
+    }
+    Ok(CatalogRow {
+        line,
+        sku,
+        on_hand,
+        listings: checked,
+    })
+}
+
+/// Parses a JSON catalog into checked rows and rejected rows. A body that is not the catalog's
+/// shape is refused whole; a row with a bad value is rejected alone.
+fn json_rows(
+    body: &[u8],
+    channels: &HashSet<ChannelId>,
+) -> Result<(Vec<CatalogRow>, Vec<RejectedRow>), ApiError> {
+    let body: CatalogBody = parse_json(body)?;
+    let mut rows = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, item) in body.items.into_iter().enumerate() {
+        let line = index + 1;
+        let item: CatalogItem = match serde_json::from_value(item) {
+            Ok(item) => item,
+            Err(error) => {
+                rejected.push(reject(line, "invalid_field", error.to_string()));
+                continue;
+            }
+        };
+        match check_row(line, &item.sku, item.on_hand, item.listings, channels) {
+            Ok(row) => rows.push(row),
+            Err(row) => rejected.push(row),
+        }
+    }
+    Ok((rows, rejected))
+}
+
+/// Parses a CSV catalog (`sku,on_hand,<channel id>…`; an empty cell: not listed there). A header
+/// without `sku` and `on_hand` first, or naming a channel the client lacks, refuses the file.
+fn csv_rows(
+    body: &[u8],
+    channels: &HashSet<ChannelId>,
+) -> Result<(Vec<CatalogRow>, Vec<RejectedRow>), ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let header = reader
+        .headers()
+        .map_err(|error| ApiError::new("invalid_field", format!("the CSV header: {error}")))?
+        .clone();
+    if header.get(0) != Some("sku") || header.get(1) != Some("on_hand") {
+        return Err(ApiError::new(
+            "invalid_field",
+            "the CSV header must start with sku,on_hand followed by channel ids",
+        ));
+    }
+    let mut columns = Vec::new();
+    for name in header.iter().skip(2) {
+        match ChannelId::parse(name)
+            .ok()
+            .filter(|id| channels.contains(id))
+        {
+            Some(id) => columns.push(id),
+            None => {
+                return Err(ApiError::new(
+                    "unknown_channel",
+                    format!("the CSV header names {name:?}, which is not a channel of the client"),
+                ))
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                rejected.push(reject(line, "invalid_field", error.to_string()));
+                continue;
+            }
+        };
+        if record.len() > header.len() {
+            rejected.push(reject(
+                line,
+                "invalid_field",
+                format!("{} cells, the header has {}", record.len(), header.len()),
+            ));
+            continue;
+        }
+        let on_hand = match record.get(1).unwrap_or("").parse::<i64>() {
+            Ok(on_hand) => on_hand,
+            Err(_) => {
+                rejected.push(reject(
+                    line,
+                    "invalid_quantity",
+                    format!(
+                        "on_hand {:?} is not a whole number",
+                        record.get(1).unwrap_or("")
+                    ),
+                ));
+                continue;
+            }
+        };
+        let listings = columns.iter().enumerate().map(|(column, id)| {
+            (
+                id.as_str().to_string(),
+                record.get(column + 2).unwrap_or("").to_string(),
+            )
+        });
+        match check_row(
+            line,
+            record.get(0).unwrap_or(""),
+            on_hand,
+            listings,
+            channels,
+        ) {
+            Ok(row) => rows.push(row),
+            Err(row) => rejected.push(row),
+        }
+    }
+    Ok((rows, rejected))
+}
+
+/// `PUT /v1/clients/{code}/catalog`: sets on-hand (a count) and maps listings, per row. Good rows
+/// are imported, bad rows reported; a body that is not a catalog changes nothing.
+pub async fn import_catalog(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let is_csv = content_type.starts_with("text/csv");
+    if !is_csv && !content_type.starts_with("application/json") {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            format!("expected application/json or text/csv, got {content_type}"),
+        ));
+    }
+    let body = read_body(&state, payload).await?;
+    let channels: HashSet<ChannelId> = state
+        .service
+        .channels()
+        .list(&code)
+        .map_err(|error| service_error(error.into()))?
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
+    let (rows, mut rejected) = if is_csv {
+        csv_rows(&body, &channels)?
+    } else {
+        json_rows(&body, &channels)?
+    };
+    let mut seen = HashSet::new();
+    let mut good = Vec::with_capacity(rows.len());
+    for row in rows {
+        if seen.insert(row.sku.clone()) {
+            good.push(row);
+        } else {
+            rejected.push(reject(
+                row.line,
+                "duplicate_sku",
+                format!("{} appears earlier in this import", row.sku),
+            ));
+        }
+    }
+    rejected.sort_by_key(|row| row.line);
+    let inventory = state
+        .service
+        .inventory(&code)
+        .await
+        .map_err(service_error)?;
+    let mappings: Vec<(ChannelId, Sku, String)> = good
+        .iter()
+        .flat_map(|row| {
+            row.listings
+                .iter()
+                .map(|(channel, listing)| (channel.clone(), row.sku.clone(), listing.clone()))
+        })
+        .collect();
+    // Mappings first: the stock change the counts cause then finds every channel listing the SKU.
+    state
+        .service
+        .put_listings(&code, &mappings)
+        .map_err(service_error)?;
+    let import = format!("{:016x}", rand::random::<u64>());
+    for chunk in good.chunks(MAX_BATCH) {
+        let movements = chunk
+            .iter()
+            .map(|row| MovementInput {
+                key: format!("import:{import}:{}", row.line),
+                source: "import".into(),
+                sku: row.sku.as_str().to_string(),
+                kind: "count".into(),
+                quantity: row.on_hand,
+            })
+            .collect();
+        inventory
+            .send(ApplyMovements::new(movements))
+            .await
+            .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+            .map_err(inventory_error)?;
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "imported": good.len(),
+        "rejected": rejected,
+    })))
+}
+
+/// Maps a ledger refusal onto the API's codes.
+fn inventory_error(error: InventoryError) -> ApiError {
+    match &error {
+        InventoryError::Ledger(ledger) if ledger.is_caller_error() => match ledger.kind() {
+            "idempotency_key_reused" => ApiError::new("conflict", error.to_string()),
+            "exceeds_reserved" | "balance_out_of_range" => {
+                ApiError::new("movement_rejected", error.to_string())
+            }
+            "invalid_sku" => ApiError::new("invalid_sku", error.to_string()),
+            "invalid_quantity" => ApiError::new("invalid_quantity", error.to_string()),
+            _ => ApiError::new("invalid_field", error.to_string()),
+        },
+        InventoryError::Stopped => ApiError::new("unavailable", error.to_string()),
+        _ => ApiError::internal(error),
+    }
+}
+
+/// The stock of one SKU as the API shows it.
+#[derive(Debug, Serialize)]
+struct StockView {
+    sku: Sku,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+    last_seq: u64,
+    channels: BTreeMap<String, ChannelView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChannelView {
+    target: u32,
+    listed: Option<u32>,
+    pending: bool,
+}
+
+/// Stock levels joined with every channel's view of those SKUs.
+async fn stock_views(
+    state: &ApiState,
+    code: &ClientCode,
+    skus: Option<Vec<Sku>>,
+) -> Result<Vec<StockView>, ApiError> {
+    let inventory = state.service.inventory(code).await.map_err(service_error)?;
+    let levels: Vec<StockLevel> = inventory
+        .send(GetStock { skus: skus.clone() })
+        .await
+        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(inventory_error)?;
+    let mut per_channel: Vec<(ChannelId, Vec<ListingView>)> = Vec::new();
+    for record in state
+        .service
+        .channels()
+        .list(code)
+        .map_err(|error| service_error(error.into()))?
+    {
+        let listings = state
+            .service
+            .channel_listings(code, &record.id, skus.clone())
+            .await
+            .map_err(service_error)?
+            .unwrap_or_default();
+        per_channel.push((record.id, listings));
+    }
+    Ok(levels
+        .into_iter()
+        .map(|level| {
+            let channels = per_channel
+                .iter()
+                .filter_map(|(id, listings)| {
+                    let view = listings.iter().find(|view| view.sku == level.sku)?;
+                    Some((
+                        id.as_str().to_string(),
+                        ChannelView {
+                            target: view.target,
+                            listed: view.listed,
+                            pending: view.pending,
+                        },
+                    ))
+                })
+                .collect();
+            StockView {
+                sku: level.sku,
+                on_hand: level.on_hand,
+                reserved: level.reserved,
+                available: level.available,
+                last_seq: level.last_seq,
+                channels,
+            }
+        })
+        .collect())
+}
+
+/// `GET /v1/clients/{code}/stock`: every SKU with a balance.
+pub async fn list_stock(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    Ok(HttpResponse::Ok().json(stock_views(&state, &code, None).await?))
+}
+
+fn path_sku(sku: &str) -> Result<Sku, ApiError> {
+    Sku::parse(sku).map_err(|error| ApiError::new("invalid_sku", error.to_string()))
+}
+
+/// `GET /v1/clients/{code}/stock/{sku}`: 404 for a SKU that never moved.
+pub async fn get_stock(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, sku) = path.into_inner();
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let sku = path_sku(&sku)?;
+    let view = stock_views(&state, &code, Some(vec![sku.clone()]))
+        .await?
+        .into_iter()
+        .next()
+        .filter(|view| view.last_seq > 0)
+        .ok_or_else(|| ApiError::not_found(format!("no stock of {sku}")))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The body of `POST …/stock/{sku}/movements`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMovement {
+    kind: String,
+    quantity: i64,
+    #[serde(default)]
+    reason: Option<String>,
+    idempotency_key: String,
+}
+
+/// `POST /v1/clients/{code}/stock/{sku}/movements`: a receipt, adjustment, count or shipment.
+/// 201 once durable; the same key again answers 200 with the first result and changes nothing.
+pub async fn post_movement(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (code, sku) = path.into_inner();
+    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let sku = path_sku(&sku)?;
+    let body: NewMovement = read_json(&state, &request, payload).await?;
+    let kind = MovementKind::parse(&body.kind)
+        .ok()
+        .filter(|kind| {
+            matches!(
+                kind,
+                MovementKind::Receipt
+                    | MovementKind::Adjustment
+                    | MovementKind::Count
+                    | MovementKind::Ship
+            )
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                "invalid_field",
+                format!(
+                    "kind {:?} is not one of receipt, adjustment, count, ship",
+                    body.kind
+                ),
+            )
+        })?;
+    let valid_quantity = match kind {
+        MovementKind::Adjustment => body.quantity != 0,
+        MovementKind::Count => body.quantity >= 0,
+        _ => body.quantity > 0,
+    };
+    if !valid_quantity {
+        return Err(ApiError::new(
+            "invalid_quantity",
+            format!(
+                "quantity {} is not allowed for {}: receipts and shipments take a positive \
+                 quantity, counts zero or more, adjustments a non-zero delta",
+                body.quantity,
+                kind.as_str()
+            ),
+        ));
+    }
+    let key = body.idempotency_key.trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"),
+        ));
+    }
+    let reason = body.reason.map(|reason| reason.trim().to_string());
+    if reason
+        .as_ref()
+        .is_some_and(|reason| reason.len() > MAX_REASON || reason.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("reason must be at most {MAX_REASON} printable characters"),
+        ));
+    }
+    let ledger_key = format!("api:{key}");
+    let inventory = state
+        .service
+        .inventory(&code)
+        .await
+        .map_err(service_error)?;
+    let outcome = inventory
+        .send(ApplyMovements::new(vec![MovementInput {
+            key: ledger_key.clone(),
+            source: "api".into(),
+            sku: sku.as_str().to_string(),
+            kind: kind.as_str().into(),
+            quantity: body.quantity,
+        }]))
+        .await
+        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(inventory_error)?;
+    let applied = outcome
+        .results
+        .first()
+        .ok_or_else(|| ApiError::internal("the ledger answered no result"))?;
+    if let Some(reason) = reason.filter(|reason| !reason.is_empty() && !applied.duplicate) {
+        // The reason is an annotation kept beside the journal; losing it in a crash between the
+        // two writes loses no stock.
+        state
+            .service
+            .put_reason(&code, &ledger_key, &reason)
+            .map_err(service_error)?;
+    }
+    let level = stock_views(&state, &code, Some(vec![sku.clone()]))
+        .await?
+        .into_iter()
+        .next();
+    let reply = json!({
+        "seq": applied.seq,
+        "duplicate": applied.duplicate,
+        "stock": level,
+    });
+    Ok(if applied.duplicate {
+        HttpResponse::Ok().json(reply)
+    } else {
+        HttpResponse::Created().json(reply)
+    })
+}
+
+/// The query of `GET …/ledger` and `GET …/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalQuery {
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(default)]
+    after_seq: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_JOURNAL_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("limit must be 1 to {MAX_JOURNAL_PAGE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+fn journal_query(
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<JournalQuery, ApiError> {
+    query
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))
+}
+
+async fn journal_page(
+    state: &ApiState,
+    code: &ClientCode,
+    sku: Option<Sku>,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<JournalEntry>, ApiError> {
+    let inventory = state.service.inventory(code).await.map_err(service_error)?;
+    inventory
+        .send(GetJournal {
+            sku,
+            after_seq,
+            limit,
+        })
+        .await
+        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(inventory_error)
+}
+
+/// `GET /v1/clients/{code}/ledger?sku=&after_seq=&limit=`: journal entries in sequence order,
+/// each movement's reason where one was given.
+pub async fn ledger(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let query = journal_query(query)?;
+    let limit = page_limit(query.limit)?;
+    let sku = query.sku.as_deref().map(path_sku).transpose()?;
+    let entries = journal_page(&state, &code, sku, query.after_seq, limit).await?;
+    let next_after_seq = entries.last().map(|entry| entry.seq);
+    let mut shown = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let reason = match entry.source {
+            Source::Api => state
+                .service
+                .reason(&code, entry.key.as_str())
+                .map_err(service_error)?,
+            _ => None,
+        };
+        let mut value = serde_json::to_value(&entry).map_err(ApiError::internal)?;
+        value["reason"] = json!(reason);
+        shown.push(value);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "entries": shown,
+        "next_after_seq": next_after_seq,
+    })))
+}
+
+/// One order line event as `GET …/orders` shows it.
+#[derive(Debug, Serialize)]
+struct OrderLine {
+    seq: u64,
+    at_ms: u64,
+    channel: String,
+    order_id: String,
+    line: String,
+    event: String,
+    sku: Sku,
+    kind: MovementKind,
+    quantity: i64,
+    oversold_units: i64,
+}
+
+/// Splits an order event key `order:{channel}:{order id}:{line}:{version}`.
+fn order_line(entry: &JournalEntry) -> Option<OrderLine> {
+    let Source::Channel(channel) = &entry.source else {
+        return None;
+    };
+    let rest = entry
+        .key
+        .as_str()
+        .strip_prefix(&format!("order:{channel}:"))?;
+    let mut parts = rest.rsplitn(3, ':');
+    let event = parts.next()?.to_string();
+    let line = parts.next()?.to_string();
+    let order_id = parts.next()?.to_string();
+    Some(OrderLine {
+        seq: entry.seq,
+        at_ms: entry.at_ms,
+        channel: channel.as_str().to_string(),
+        order_id,
+        line,
+        event,
+        sku: entry.sku.clone(),
+        kind: entry.kind,
+        quantity: entry.quantity,
+        oversold_units: entry.oversold_units,
+    })
+}
+
+/// `GET /v1/clients/{code}/orders?after_seq=&limit=`: the marketplace order events in the
+/// journal (sales, cancellations, restocks), oldest first, with oversells flagged. Reads at most
+/// a bounded number of journal pages per call; `next_after_seq` says where to go on.
+pub async fn orders(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let query = journal_query(query)?;
+    let limit = page_limit(query.limit)?;
+    let sku = query.sku.as_deref().map(path_sku).transpose()?;
+    let mut after = query.after_seq;
+    let mut lines = Vec::new();
+    for _ in 0..ORDER_SCAN_PAGES {
+        let entries = journal_page(&state, &code, sku.clone(), after, MAX_JOURNAL_PAGE).await?;
+        let Some(last) = entries.last() else {
+            break;
+        };
+        after = last.seq;
+        for entry in &entries {
+            if let Some(line) = order_line(entry) {
+                lines.push(line);
+                if lines.len() == limit {
+                    after = entry.seq;
+                    break;
+                }
+            }
+        }
+        if lines.len() == limit || entries.len() < MAX_JOURNAL_PAGE {
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "orders": lines,
+        "next_after_seq": after,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels() -> HashSet<ChannelId> {
+        ["shop", "etsy"]
+            .into_iter()
+            .map(|id| ChannelId::parse(id).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn csv_rows_are_checked_one_by_one() {
+        let body = b"sku,on_hand,shop,etsy\nACME-MUG,5,gid-1,111\n,3,,\nACME-CUP,-1,,\nacme-pen,2,,222\nACME-BAD,x,,\n";
+        let (rows, rejected) = csv_rows(body, &channels()).unwrap();
+        let skus: Vec<&str> = rows.iter().map(|row| row.sku.as_str()).collect();
+        assert_eq!(skus, ["ACME-MUG", "ACME-PEN"]);
+        assert_eq!(rows[0].listings.len(), 2);
+        assert_eq!(rows[1].listings.len(), 1, "an empty cell is not a listing");
+        let codes: Vec<(usize, &str)> = rejected.iter().map(|row| (row.line, row.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                (3, "invalid_sku"),
+                (4, "invalid_quantity"),
+                (6, "invalid_quantity")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_csv_header_naming_an_unknown_channel_refuses_the_file() {
+        let error = csv_rows(b"sku,on_hand,ebay\nA,1,x\n", &channels()).unwrap_err();
+        assert_eq!(error.code, "unknown_channel");
+        let error = csv_rows(b"on_hand,sku\n1,A\n", &channels()).unwrap_err();
+        assert_eq!(error.code, "invalid_field");
+    }
+
+    #[test]
+    fn json_rows_reject_bad_items_alone() {
+        let body = br#"{"items":[
+            {"sku":"ACME-MUG","on_hand":4,"listings":{"shop":"gid-1"}},
+            {"sku":"ACME-CUP","on_hand":4,"listings":{"ebay":"9"}},
+            {"sku":"ACME-PEN","on_hand":"four"},
+            {"sku":"ACME-INK","on_hand":1,"colour":"red"}
+        ]}"#;
+        let (rows, rejected) = json_rows(body, &channels()).unwrap();
+        assert_eq!(rows.len(), 1);
+        let codes: Vec<(usize, &str)> = rejected.iter().map(|row| (row.line, row.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                (2, "unknown_channel"),
+                (3, "invalid_field"),
+                (4, "invalid_field")
+            ]
+        );
+        assert_eq!(
+            json_rows(br#"{"rows":[]}"#, &channels()).unwrap_err().code,
+            "invalid_field"
+        );
+    }
+}
