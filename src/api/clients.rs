@@ -166,6 +166,12 @@ pub async fn put_credential(
             &now,
         )
         .map_err(store_error)?;
+    // Connectors hold the secret in memory: the channels using it reconnect with the new one.
+    state
+        .service
+        .credential_changed(&code, &name)
+        .await
+        .map_err(super::channels::service_error)?;
     Ok(HttpResponse::Ok().json(metadata))
 }
 

@@ -26,7 +26,9 @@ use shelfsync_actors::inventory::InventoryActor;
 use shelfsync_actors::ratelimit::{AppId, OverrideTarget, RateLimiters};
 use shelfsync_actors::registry::{RegistryError, TenantRegistry};
 use shelfsync_actors::runtime::ArbiterPool;
-use shelfsync_actors::tenant::messages::{AddChannel, GetChannel, GetInventory, GetState};
+use shelfsync_actors::tenant::messages::{
+    AddChannel, GetChannel, GetInventory, GetState, RemoveChannel,
+};
 use shelfsync_actors::tenant::{ChannelSpec, SupervisorConfig, TenantError, TenantSupervisor};
 
 use crate::clients::channels::{ChannelRecord, ChannelStore};
@@ -235,6 +237,46 @@ impl Service {
                 Err(error.into())
             }
         }
+    }
+
+    /// Reconnects every channel of `client` whose connector uses credential `name` (its main
+    /// credential or an account `*_credential`), so that a rotated secret is used at once rather
+    /// than at the next restart. A channel is replaced by a new generation that recovers from the
+    /// ledger. Webhook secrets are read per delivery and need nothing. Returns the channels
+    /// reconnected.
+    pub async fn credential_changed(
+        &self,
+        client: &ClientCode,
+        name: &str,
+    ) -> Result<Vec<ChannelId>, ServiceError> {
+        let Ok(supervisor) = self.supervisor(client) else {
+            return Ok(Vec::new());
+        };
+        let mut reconnected = Vec::new();
+        for record in self.channels.list(client)? {
+            let uses = record.credential == name
+                || record.account.as_object().is_some_and(|account| {
+                    account.iter().any(|(key, value)| {
+                        key.ends_with("_credential") && value.as_str() == Some(name)
+                    })
+                });
+            if !uses {
+                continue;
+            }
+            let spec = self.channel_spec(client, &record)?;
+            match supervisor
+                .send(RemoveChannel {
+                    channel: record.id.clone(),
+                })
+                .await?
+            {
+                Ok(()) | Err(TenantError::UnknownChannel(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+            supervisor.send(AddChannel { spec }).await??;
+            reconnected.push(record.id);
+        }
+        Ok(reconnected)
     }
 
     /// Builds the engine's spec of a stored channel: its connector with credentials opened in

@@ -17,8 +17,8 @@ use shelfsync::platforms::Platform;
 use crate::api_support::Api;
 use crate::mock_support::{client, control, create_listings, eventually, listed, start};
 
-const WEBHOOK_SECRET: &str = "whsec-acme-0123456789";
-const ETSY_SHARED_SECRET: &str = "etsy-shared-secret-abcdef";
+pub const WEBHOOK_SECRET: &str = "whsec-acme-0123456789";
+pub const ETSY_SHARED_SECRET: &str = "etsy-shared-secret-abcdef";
 
 async fn info(mock: &MockServer) -> Value {
     client()
@@ -42,15 +42,20 @@ async fn listings(mock: &MockServer, skus: &[&str], quantity: i64) -> Vec<String
 }
 
 /// The mocks of one client and its connected API.
-struct Agency {
-    api: Api,
-    manager: String,
-    shopify: MockServer,
-    etsy: MockServer,
-    amazon: MockServer,
+pub struct Agency {
+    /// The API and engine.
+    pub api: Api,
+    /// ACME's manager token.
+    pub manager: String,
+    /// ACME's Shopify mock.
+    pub shopify: MockServer,
+    /// ACME's Etsy mock.
+    pub etsy: MockServer,
+    /// ACME's Amazon mock.
+    pub amazon: MockServer,
 }
 
-fn sign(body: &[u8], secret: &str) -> String {
+pub fn sign(body: &[u8], secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -58,7 +63,7 @@ fn sign(body: &[u8], secret: &str) -> String {
 
 /// Sets up the agency: manager, client ACME, credentials, three channels, a catalog of two SKUs
 /// (one by JSON, one by CSV) with every listing in step.
-async fn agency() -> Agency {
+pub async fn agency() -> Agency {
     let api = Api::start().await;
     let manager = api.member("manager", &["ACME"]).await;
     let (status, created, _) = api
@@ -170,7 +175,7 @@ async fn agency() -> Agency {
     agency
 }
 
-async fn stock(agency: &Agency, sku: &str) -> Value {
+pub async fn stock(agency: &Agency, sku: &str) -> Value {
     let (status, stock, _) = agency
         .api
         .call(
@@ -274,10 +279,34 @@ async fn a_sale_on_shopify_reaches_etsy_and_amazon_and_the_ledger_explains_it() 
         .map(|channel| channel["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["running"; 3], "{channels}");
+
+    // Must-show 4: no secret in plaintext anywhere under the data dir (every file, every byte).
+    let secrets = [
+        WEBHOOK_SECRET,
+        ETSY_SHARED_SECRET,
+        "mock-token",
+        agency.manager.as_str(),
+        crate::api_support::ADMIN,
+    ];
+    let files = crate::api_support::files_under(agency.api.dir.path());
+    assert!(
+        files.iter().any(|file| file.ends_with("master.key")) && files.len() >= 3,
+        "the data dir holds the database and the key file: {files:?}"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret:?} is in {}",
+                file.display()
+            );
+        }
+    }
 }
 
 /// A Shopify `orders/create` delivery for one line.
-fn order_body(order_id: u64, sku: &str, quantity: u32) -> Vec<u8> {
+pub fn order_body(order_id: u64, sku: &str, quantity: u32) -> Vec<u8> {
     json!({
         "id": order_id,
         "updated_at": "2026-11-22T10:00:00Z",
@@ -368,4 +397,70 @@ async fn a_duplicated_webhook_changes_nothing_and_a_bad_signature_is_refused() {
         (status, refused["code"].as_str()),
         (404, Some("webhooks_unsupported"))
     );
+}
+
+async fn put_credential(agency: &Agency, name: &str, secret: &str) {
+    let (status, reply, _) = agency
+        .api
+        .call(
+            Method::PUT,
+            &format!("/v1/clients/ACME/credentials/{name}"),
+            Some(&agency.manager),
+            Some(json!({ "secret": secret }).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+async fn receive(agency: &Agency, quantity: i64, key: &str) {
+    let (status, reply, _) = agency
+        .api
+        .call(
+            Method::POST,
+            "/v1/clients/ACME/stock/ACME-CAP/movements",
+            Some(&agency.manager),
+            Some(
+                json!({"kind": "receipt", "quantity": quantity, "idempotency_key": key})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{reply}");
+}
+
+#[tokio::test]
+async fn a_rotated_credential_is_used_at_once() {
+    let agency = agency().await;
+    // The Etsy mock accepts only its token: a wrong one stalls that channel alone.
+    put_credential(&agency, "etsy", "revoked-by-etsy").await;
+    receive(&agency, 2, "rotation-1").await;
+    let amazon_moved = eventually(Duration::from_secs(20), || async {
+        listed(&agency.amazon).await.get("ACME-CAP") == Some(&6)
+    })
+    .await;
+    assert!(amazon_moved, "{:?}", listed(&agency.amazon).await);
+    let refused = eventually(Duration::from_secs(20), || async {
+        let (_, channels, _) = agency
+            .api
+            .call(
+                Method::GET,
+                "/v1/clients/ACME/channels",
+                Some(&agency.manager),
+                None,
+            )
+            .await;
+        channels[1]["last_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("auth") || error.contains("401"))
+    })
+    .await;
+    assert!(refused, "the Etsy channel reports the refused credential");
+    assert_eq!(listed(&agency.etsy).await.get("ACME-CAP"), Some(&4));
+
+    put_credential(&agency, "etsy", "mock-token").await;
+    let etsy_moved = eventually(Duration::from_secs(30), || async {
+        listed(&agency.etsy).await.get("ACME-CAP") == Some(&6)
+    })
+    .await;
+    assert!(etsy_moved, "{:?}", listed(&agency.etsy).await);
 }

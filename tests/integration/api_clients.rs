@@ -65,7 +65,7 @@ async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown(
     assert_eq!(listed[0]["rotate_by"], "2027-03-01");
     assert!(!listed.to_string().contains(secret) && !metadata.to_string().contains(secret));
     drop(api.call(Method::GET, "/healthz", None, None).await);
-    for file in walk(api.dir.path()) {
+    for file in crate::api_support::files_under(api.dir.path()) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -189,17 +189,4 @@ async fn other_scopes_get_404_and_viewers_cannot_write() {
         )
         .await;
     assert_eq!(status, 400);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -334,6 +334,34 @@ async fn a_sale_on_one_channel_pushes_the_new_target_to_every_sibling_and_not_ba
 }
 
 #[actix::test]
+async fn a_sku_the_connection_does_not_list_is_never_pushed_there() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 10);
+    harness.set_stock("SCARF", 4);
+    let etsy = FakeMarketplace::new(Platform::Etsy).with_only_listed(&[sku("HAT")]);
+    let actor = harness.channel("etsy", &etsy, |_| {});
+    assert!(
+        run_until(Duration::from_secs(5), || etsy.listing(&sku("HAT"))
+            == Some(10))
+        .await
+    );
+    harness.set_stock("SCARF", 3);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        etsy.pushes_of(&sku("SCARF")).is_empty(),
+        "SCARF is not sold on this channel: no push, no failing retries"
+    );
+    let listings = actor.send(GetListings::default()).await.unwrap().unwrap();
+    let skus: Vec<&str> = listings.iter().map(|view| view.sku.as_str()).collect();
+    assert_eq!(skus, ["HAT"]);
+    assert_eq!(
+        actor.send(GetState).await.unwrap().unwrap().queue.pending,
+        0
+    );
+}
+
+#[actix::test]
 async fn a_thousand_changes_in_a_second_stay_within_two_pushes_per_second() {
     tokio::time::pause();
     let harness = Harness::new();

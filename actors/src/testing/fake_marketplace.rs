@@ -184,6 +184,8 @@ struct State {
     pushes: u64,
     reads: u64,
     fetches: u64,
+    /// When set, the only SKUs the connection lists (`Marketplace::lists`).
+    only_lists: Option<std::collections::HashSet<Sku>>,
 }
 
 impl State {
@@ -353,8 +355,15 @@ impl FakeMarketplace {
                 pushes: 0,
                 reads: 0,
                 fetches: 0,
+                only_lists: None,
             })),
         }
+    }
+
+    /// Lists only `skus` on this connection (a catalog that does not sell everything here).
+    pub fn with_only_listed(self, skus: &[Sku]) -> Self {
+        self.lock().only_lists = Some(skus.iter().cloned().collect());
+        self
     }
 
     /// Gives the marketplace a full token bucket of `capacity` tokens refilled at `per_second`.
@@ -595,6 +604,13 @@ impl Marketplace for FakeMarketplace {
             self.clone()
                 .answer(Call::Read, move |state, _| Ok(state.read(skus))),
         )
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.lock()
+            .only_lists
+            .as_ref()
+            .is_none_or(|listed| listed.contains(sku))
     }
 
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {

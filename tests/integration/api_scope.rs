@@ -1,0 +1,421 @@
+//! Isolation and bad input through HTTP (issue 5, must-show 3 and 5), walking the API's own route
+//! table (`shelfsync::api::openapi::ROUTES`), so a route added later is covered without editing
+//! this file: a token scoped to another client gets 404 on everything of ACME, a viewer cannot
+//! write, a revoked token gets 401; every write route refuses malformed JSON, unknown fields, bad
+//! SKUs, negative quantities, unknown channels and oversize bodies with a stable code, and
+//! nothing changes.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use shelfsync::api::openapi::{Auth, ROUTES};
+
+use crate::api_agency::{agency, Agency};
+use crate::api_support::ADMIN;
+
+/// A route's path for client `code` with ACME's channel, SKU and credential names.
+fn concrete(path: &str, code: &str) -> String {
+    path.replace("{code}", code)
+        .replace("{channel}", "etsy")
+        .replace("{sku}", "ACME-MUG")
+        .replace("{name}", "etsy")
+        .replace("{id}", "m-unknown")
+}
+
+/// A body a route would accept (so a refusal is the scope's, not the body's).
+fn good_body(method: &str, path: &str) -> Option<String> {
+    let body = match (method, path) {
+        ("POST", "/v1/members") => json!({"name": "x", "role": "viewer", "clients": ["ACME"]}),
+        ("POST", "/v1/clients") => json!({"code": "ZED", "name": "Zed"}),
+        ("PUT", "/v1/clients/{code}/credentials/{name}") => json!({"secret": "s-new"}),
+        ("POST", "/v1/clients/{code}/channels") => json!({
+            "id": "walmart", "platform": "walmart", "base_url": "http://127.0.0.1:9",
+            "credential": "etsy", "account": {"partner_id": "1", "ship_node": "2"}}),
+        ("PUT", "/v1/clients/{code}/catalog") => {
+            json!({"items": [{"sku": "ACME-MUG", "on_hand": 1}]})
+        }
+        ("POST", "/v1/clients/{code}/stock/{sku}/movements") => {
+            json!({"kind": "receipt", "quantity": 5, "idempotency_key": "scope-1"})
+        }
+        ("POST", "/webhooks/{code}/{channel}") => json!({}),
+        _ => return None,
+    };
+    Some(body.to_string())
+}
+
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap()
+}
+
+/// Everything a caller could observe of ACME and of the service, to compare before and after.
+async fn snapshot(agency: &Agency) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        "/v1/members",
+        "/v1/clients",
+        "/v1/clients/ACME/credentials",
+        "/v1/clients/ACME/stock",
+        "/v1/clients/ACME/ledger?limit=1000",
+    ] {
+        let (status, reply, _) = agency.api.call(Method::GET, path, Some(ADMIN), None).await;
+        assert_eq!(status, 200, "{path}: {reply}");
+        seen.push(reply);
+    }
+    let (_, channels, _) = agency
+        .api
+        .call(Method::GET, "/v1/clients/ACME/channels", Some(ADMIN), None)
+        .await;
+    // Only the stored settings: live counters move on their own.
+    let settings: Vec<Value> = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|channel| {
+            json!([
+                channel["id"],
+                channel["platform"],
+                channel["account"],
+                channel["policy"]
+            ])
+        })
+        .collect();
+    seen.push(Value::Array(settings));
+    seen
+}
+
+#[tokio::test]
+async fn every_client_route_hides_other_clients_refuses_viewers_writes_and_revoked_tokens() {
+    let agency = agency().await;
+    let api = &agency.api;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients",
+            Some(ADMIN),
+            Some(json!({"code": "ZETA", "name": "Zeta"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let other_manager = api.member("manager", &["ZETA"]).await;
+    let acme_viewer = api.member("viewer", &["ACME"]).await;
+    let before = snapshot(&agency).await;
+
+    let mut client_routes = 0;
+    for route in ROUTES.iter().filter(|route| route.auth == Auth::Bearer) {
+        if route.path.contains("{code}") {
+            client_routes += 1;
+            let (status, reply) = api
+                .send_raw(
+                    method(route.method),
+                    &concrete(route.path, "ACME"),
+                    Some(&other_manager),
+                    "application/json",
+                    good_body(route.method, route.path)
+                        .unwrap_or_default()
+                        .into_bytes(),
+                    &[],
+                )
+                .await;
+            assert_eq!(
+                (status, reply["code"].as_str()),
+                (404, Some("not_found")),
+                "ZETA's manager on {} {}: {reply}",
+                route.method,
+                route.path
+            );
+            let (status, reply) = api
+                .send_raw(
+                    method(route.method),
+                    &concrete(route.path, "ACME"),
+                    Some(&acme_viewer),
+                    "application/json",
+                    good_body(route.method, route.path)
+                        .unwrap_or_default()
+                        .into_bytes(),
+                    &[],
+                )
+                .await;
+            if route.writes {
+                assert_eq!(
+                    (status, reply["code"].as_str()),
+                    (403, Some("forbidden")),
+                    "ACME's viewer on {} {}: {reply}",
+                    route.method,
+                    route.path
+                );
+            } else {
+                assert_eq!(status, 200, "ACME's viewer reads {}: {reply}", route.path);
+            }
+        }
+    }
+    assert!(client_routes >= 10, "the table lists the client routes");
+    assert_eq!(
+        snapshot(&agency).await,
+        before,
+        "no refused call changed anything"
+    );
+
+    // Revoked: 401 on every bearer route, at once.
+    let (_, members, _) = api
+        .call(Method::GET, "/v1/members", Some(ADMIN), None)
+        .await;
+    let viewer_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["role"] == "viewer")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/members/{viewer_id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status}");
+    for route in ROUTES.iter().filter(|route| route.auth == Auth::Bearer) {
+        let (status, reply) = api
+            .send_raw(
+                method(route.method),
+                &concrete(route.path, "ACME"),
+                Some(&acme_viewer),
+                "application/json",
+                good_body(route.method, route.path)
+                    .unwrap_or_default()
+                    .into_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (401, Some("unauthorized")),
+            "revoked token on {} {}: {reply}",
+            route.method,
+            route.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_on_every_write_route_gets_a_stable_code_and_changes_nothing() {
+    let agency = agency().await;
+    let api = &agency.api;
+    let before = snapshot(&agency).await;
+    let oversize = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    let cases: Vec<(Method, &str, String, u16, &str)> = vec![
+        // Malformed JSON and oversize bodies on every write route that takes a body.
+        (Method::POST, "/v1/members", "{\"name\":".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients", "{\"code\":".into(), 400, "malformed_json"),
+        (Method::PUT, "/v1/clients/ACME/credentials/etsy", "[".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/channels", "{".into(), 400, "malformed_json"),
+        (Method::PUT, "/v1/clients/ACME/catalog", "{\"items\": [".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", "nope".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/members", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients", oversize.clone(), 413, "body_too_large"),
+        (Method::PUT, "/v1/clients/ACME/credentials/etsy", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/channels", oversize.clone(), 413, "body_too_large"),
+        (Method::PUT, "/v1/clients/ACME/catalog", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", oversize.clone(), 413, "body_too_large"),
+        // Unknown fields.
+        (Method::POST, "/v1/members", json!({"name": "x", "role": "viewer", "clients": ["ACME"], "admin": true}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients", json!({"code": "NEW", "name": "n", "plan": "x"}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/credentials/etsy", json!({"secret": "s", "note": 1}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "etsy", "colour": 1}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/catalog", json!({"items": [], "mode": "replace"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", json!({"kind": "receipt", "quantity": 1, "idempotency_key": "k", "by": "me"}).to_string(), 400, "invalid_field"),
+        // Bad SKU, negative quantity, unknown channel.
+        (Method::POST, "/v1/clients/ACME/stock/%20%20/movements", json!({"kind": "receipt", "quantity": 1, "idempotency_key": "k2"}).to_string(), 400, "invalid_sku"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", json!({"kind": "receipt", "quantity": -4, "idempotency_key": "k3"}).to_string(), 400, "invalid_quantity"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", json!({"kind": "ship", "quantity": 0, "idempotency_key": "k4"}).to_string(), 400, "invalid_quantity"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", json!({"kind": "sale", "quantity": 1, "idempotency_key": "k5"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/stock/ACME-MUG/movements", json!({"kind": "ship", "quantity": 500, "idempotency_key": "k6"}).to_string(), 409, "movement_rejected"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "shop", "platform": "shopify", "base_url": "http://127.0.0.1:9", "credential": "shopify", "account": {"location_id": "x"}}).to_string(), 409, "conflict"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w2", "platform": "myspace", "base_url": "http://127.0.0.1:9", "credential": "etsy"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w3", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "no-such-credential", "account": {"partner_id": "1", "ship_node": "2"}}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w4", "platform": "walmart", "base_url": "ftp://x", "credential": "etsy", "account": {"partner_id": "1", "ship_node": "2"}}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w5", "platform": "amazon", "base_url": "http://127.0.0.1:9", "credential": "etsy", "account": {"seller_id": "2"}}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w6", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "etsy", "account": {"partner_id": "1", "ship_node": "2", "client_secret": "plain"}}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "w7", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "etsy", "account": {"partner_id": "1", "ship_node": "2"}, "policy": {"percent": 150}}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/channels", json!({"id": "Bad Id", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "etsy"}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/credentials/BAD%20NAME", json!({"secret": "s"}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/catalog", "sku,on_hand,nowhere\nACME-MUG,1,x\n".into(), 400, "unknown_channel"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let content_type = if body.starts_with("sku,") {
+            "text/csv"
+        } else {
+            "application/json"
+        };
+        let (got, reply) = api
+            .send_raw(
+                method.clone(),
+                path,
+                Some(ADMIN),
+                content_type,
+                body.into_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (got, reply["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {reply}"
+        );
+        assert_eq!(
+            reply
+                .get("detail")
+                .and_then(Value::as_str)
+                .map(str::is_empty),
+            Some(false),
+            "{method} {path}: the detail says what is wrong"
+        );
+    }
+    assert_eq!(
+        snapshot(&agency).await,
+        before,
+        "no refused call changed anything"
+    );
+
+    // A catalog with bad rows imports the good ones and reports each bad one.
+    let catalog = json!({"items": [
+        {"sku": "ACME-NEW", "on_hand": 3},
+        {"sku": "  ", "on_hand": 1},
+        {"sku": "ACME-NEG", "on_hand": -1},
+        {"sku": "ACME-ELSEWHERE", "on_hand": 1, "listings": {"walmart": "1"}},
+        {"sku": "ACME-NEW", "on_hand": 9},
+    ]});
+    let (status, reply, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/catalog",
+            Some(ADMIN),
+            Some(catalog.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let rejected: Vec<(u64, &str)> = reply["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["line"].as_u64().unwrap(), row["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reply["imported"], 1);
+    assert_eq!(
+        rejected,
+        [
+            (2, "invalid_sku"),
+            (3, "invalid_quantity"),
+            (4, "unknown_channel"),
+            (5, "duplicate_sku")
+        ]
+    );
+    let (status, stock, _) = api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/stock/ACME-NEW",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!((status, &stock["on_hand"]), (200, &json!(3)), "{stock}");
+    for sku in ["ACME-NEG", "ACME-ELSEWHERE"] {
+        let (status, _, _) = api
+            .call(
+                Method::GET,
+                &format!("/v1/clients/ACME/stock/{sku}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 404, "{sku} was not imported");
+    }
+}
+
+#[tokio::test]
+async fn a_movement_is_applied_once_per_idempotency_key_with_its_reason() {
+    let agency = agency().await;
+    let api = &agency.api;
+    let body = json!({"kind": "receipt", "quantity": 5, "reason": "PO 1142 arrived", "idempotency_key": "po-1142"}).to_string();
+    let (status, first, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients/ACME/stock/ACME-MUG/movements",
+            Some(&agency.manager),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["stock"]["on_hand"], 15, "{first}");
+    let (status, again, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients/ACME/stock/ACME-MUG/movements",
+            Some(&agency.manager),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (200, &json!(true)),
+        "{again}"
+    );
+    assert_eq!(again["seq"], first["seq"]);
+    assert_eq!(again["stock"]["on_hand"], 15, "applied once");
+    let reused =
+        json!({"kind": "receipt", "quantity": 6, "idempotency_key": "po-1142"}).to_string();
+    let (status, reply, _) = api
+        .call(
+            Method::POST,
+            "/v1/clients/ACME/stock/ACME-MUG/movements",
+            Some(&agency.manager),
+            Some(reused),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (409, Some("conflict")),
+        "{reply}"
+    );
+    let (_, ledger, _) = api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/ledger?sku=ACME-MUG",
+            Some(&agency.manager),
+            None,
+        )
+        .await;
+    let last = ledger["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&last["kind"], &last["source"], &last["reason"]),
+        (&json!("receipt"), &json!("api"), &json!("PO 1142 arrived")),
+        "{ledger}"
+    );
+    for (query, code) in [
+        ("limit=0", "invalid_field"),
+        ("limit=5000", "invalid_field"),
+        ("after_seq=x", "invalid_field"),
+        ("sku=%20", "invalid_sku"),
+    ] {
+        let (status, reply, _) = api
+            .call(
+                Method::GET,
+                &format!("/v1/clients/ACME/ledger?{query}"),
+                Some(&agency.manager),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (400, Some(code)),
+            "{query}: {reply}"
+        );
+    }
+}
