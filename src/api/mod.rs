@@ -105,12 +105,18 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the stores answer (a read of the member tree).
+/// `GET /readyz`: the stores answer and the engine runs every stored client.
 async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state
         .members
         .list()
         .map_err(|_| ApiError::new("unavailable", "the member store does not answer"))?;
+    if !state.service.is_ready() {
+        return Err(ApiError::new(
+            "unavailable",
+            "the engine is not running every client",
+        ));
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
 

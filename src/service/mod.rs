@@ -473,6 +473,23 @@ impl Service {
         &self.vault
     }
 
+    /// Tells whether the engine thread runs and every stored client has a supervisor.
+    pub fn is_ready(&self) -> bool {
+        let engine_runs = self
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|engine| !engine.thread.is_finished());
+        engine_runs
+            && self.clients.list().is_ok_and(|clients| {
+                clients.iter().all(|record| {
+                    ClientCode::parse(&record.code)
+                        .is_ok_and(|code| self.registry.get(&code).is_some())
+                })
+            })
+    }
+
     /// Stops every client, then the engine's threads. Everything acknowledged is durable already;
     /// this lets actors finish the round they are in.
     pub fn shutdown(&self) {
