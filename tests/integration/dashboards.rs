@@ -627,17 +627,8 @@ async fn the_metrics_route_serves_prometheus_text_without_a_token() {
     shelfsync::telemetry::install().unwrap();
     ::metrics::counter!(ACTOR_RESTARTS_TOTAL.name, label::ACTOR => "channel", label::REASON => "died")
         .increment(1);
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
-    let state = shelfsync::api::ApiState {
-        members: shelfsync::auth::store::MemberStore::open(&db).unwrap(),
-        clients: shelfsync::clients::ClientStore::open(&db).unwrap(),
-        vault: std::sync::Arc::new(shelfsync::vault::Vault::open(dir.path(), None).unwrap()),
-        max_body_bytes: 64 * 1024,
-    };
-    let server =
-        shelfsync::api::server::ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
-    let reply = reqwest::get(format!("{}/metrics", server.base_url()))
+    let api = crate::api_support::Api::start().await;
+    let reply = reqwest::get(format!("{}/metrics", api.base_url()))
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
