@@ -28,6 +28,8 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// Runs the service until a signal stops it.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before the engine starts: what it records before the first scrape would otherwise be lost.
+    crate::telemetry::install()?;
     let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
     if let Some(listen) = args.listen {
         config.listen = listen;

@@ -10,6 +10,7 @@ mod connector_ebay;
 mod connector_etsy;
 mod connector_shopify;
 mod connector_walmart;
+mod dashboards;
 mod demo;
 mod mock_amazon;
 mod mock_cli;
