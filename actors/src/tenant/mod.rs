@@ -66,6 +66,14 @@ impl TenantError {
     }
 }
 
+/// Every `(actor, reason)` pair of `shelfsync_actor_restarts_total`.
+const RESTART_SERIES: [(&str, &str); 4] = [
+    ("inventory", "open_failed"),
+    ("inventory", "died"),
+    ("channel", "inventory_restarted"),
+    ("channel", "died"),
+];
+
 /// A marketplace connection to supervise: its settings and the connector (or fake) it uses.
 #[derive(Debug, Clone)]
 pub struct ChannelSpec {
@@ -319,6 +327,13 @@ impl Actor for TenantSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Every restart series exists from the start at 0: `increase()` over a series that
+        // appears with its first restart misses that restart, and a dashboard shows 0, not
+        // "no data", for a healthy service.
+        for (actor, reason) in RESTART_SERIES {
+            ::metrics::counter!(metrics::ACTOR_RESTARTS_TOTAL.name, label::ACTOR => actor, label::REASON => reason).increment(0);
+        }
+        self.update_quarantine_gauge();
         self.supervise();
         ctx.run_interval(self.config.watchdog_interval, |_actor, ctx| {
             ctx.notify(SuperviseTick)
