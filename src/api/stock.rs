@@ -602,14 +602,32 @@ fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     Ok(limit)
 }
 
-fn journal_query(
-    query: Result<web::Query<JournalQuery>, actix_web::Error>,
-) -> Result<JournalQuery, ApiError> {
-    query
-        .map(web::Query::into_inner)
-        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))
+/// A journal query, checked.
+#[derive(Debug)]
+struct JournalRequest {
+    sku: Option<Sku>,
+    after_seq: u64,
+    limit: usize,
 }
 
+/// The client (visible to the caller for reading) and the checked query of a journal route.
+fn journal_request(
+    caller: &Caller,
+    state: &ApiState,
+    code: &str,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<(ClientCode, JournalRequest), ApiError> {
+    let code = visible_client(caller, state, code, Action::Read)?;
+    let query = query
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))?;
+    let request = JournalRequest {
+        sku: query.sku.as_deref().map(path_sku).transpose()?,
+        after_seq: query.after_seq,
+        limit: page_limit(query.limit)?,
+    };
+    Ok((code, request))
+}
 async fn journal_page(
     state: &ApiState,
     code: &ClientCode,
@@ -637,11 +655,8 @@ pub async fn ledger(
     code: web::Path<String>,
     query: Result<web::Query<JournalQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
-    let query = journal_query(query)?;
-    let limit = page_limit(query.limit)?;
-    let sku = query.sku.as_deref().map(path_sku).transpose()?;
-    let entries = journal_page(&state, &code, sku, query.after_seq, limit).await?;
+    let (code, query) = journal_request(&caller, &state, &code, query)?;
+    let entries = journal_page(&state, &code, query.sku, query.after_seq, query.limit).await?;
     let next_after_seq = entries.last().map(|entry| entry.seq);
     let mut shown = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -713,10 +728,8 @@ pub async fn orders(
     code: web::Path<String>,
     query: Result<web::Query<JournalQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
-    let query = journal_query(query)?;
-    let limit = page_limit(query.limit)?;
-    let sku = query.sku.as_deref().map(path_sku).transpose()?;
+    let (code, query) = journal_request(&caller, &state, &code, query)?;
+    let (sku, limit) = (query.sku, query.limit);
     let mut after = query.after_seq;
     let mut lines = Vec::new();
     for _ in 0..ORDER_SCAN_PAGES {

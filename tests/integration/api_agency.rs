@@ -15,21 +15,10 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::api_support::Api;
-use crate::mock_support::{client, control, create_listings, eventually, listed, start};
+use crate::mock_support::{control, create_listings, eventually, info, listed, start};
 
 pub const WEBHOOK_SECRET: &str = "whsec-acme-0123456789";
 pub const ETSY_SHARED_SECRET: &str = "etsy-shared-secret-abcdef";
-
-async fn info(mock: &MockServer) -> Value {
-    client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 /// Listing refs of `skus` on a mock, created with `quantity` each.
 async fn listings(mock: &MockServer, skus: &[&str], quantity: i64) -> Vec<String> {

@@ -86,6 +86,18 @@ pub async fn stats(mock: &MockServer) -> Value {
         .unwrap()
 }
 
+/// `GET /_mock/info` (account ids, limits).
+pub async fn info(mock: &MockServer) -> Value {
+    client()
+        .get(format!("{}/_mock/info", mock.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `POST /_mock/<path>` with a JSON body; returns the status and the JSON reply.
 pub async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value) {
     let reply = client()
