@@ -643,7 +643,7 @@ impl Report {
             "{} cycles: {} deliveries sent, {} acknowledged, all in the ledger exactly once; {} \
              in flight at the kills ({} of them durable anyway), {} refused connections, {} \
              non-2xx replies; redelivered {} unacknowledged and {} acknowledged (no change); \
-             {} orders in the ledger never acknowledged; {} kills during recovery; slowest \
+             orders in the ledger never acknowledged: {}; {} kills during recovery; slowest \
              restart {:.2} s, slowest reconvergence {:.2} s; journal {} entries, verified on \
              disk at the end (head {})",
             self.cycles,
