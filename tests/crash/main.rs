@@ -20,8 +20,15 @@
 //! (`AckPolicy::BeforeFlushUnsafe`); the same oracle must catch lost acknowledged events, or the
 //! oracle proves nothing.
 //!
+//! The second scenario, in [`serve`], kills the real `shelfsync serve` process under webhook load
+//! and checks the acknowledged deliveries and the listings through the HTTP API after each restart
+//! (issue 5, must-show 6).
+//!
 //! Environment: `SHELFSYNC_CRASH_CYCLES` (default 200) raises the cycle count for a soak;
+//! `SHELFSYNC_CRASH_SERVE_CYCLES` (default 8, 0 skips it) does the same for the serve scenario;
 //! `SHELFSYNC_CRASH_SEED` replays a run.
+
+mod serve;
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -62,12 +69,15 @@ fn main() -> ExitCode {
         return child();
     }
     let cycles = env_number("SHELFSYNC_CRASH_CYCLES", 200);
+    let serve_cycles = env_number("SHELFSYNC_CRASH_SERVE_CYCLES", 8);
     let seed = env_number("SHELFSYNC_CRASH_SEED", rand::random::<u32>() as usize) as u64;
     println!(
-        "crash test: {cycles} kill -9 cycles, seed {seed} (SHELFSYNC_CRASH_SEED={seed} replays it)"
+        "crash test: {cycles} kill -9 cycles of the ledger, {serve_cycles} of serve, seed {seed} \
+         (SHELFSYNC_CRASH_SEED={seed} replays it)"
     );
     let started = Instant::now();
     let mut failures = 0;
+    let mut checks = 2;
 
     let mut total = Summary::default();
     let mut remaining = cycles;
@@ -113,11 +123,27 @@ fn main() -> ExitCode {
         ),
     }
 
+    let serve_started = Instant::now();
+    for outcome in serve::run(serve_cycles, seed) {
+        checks += 1;
+        match outcome.result {
+            Ok(summary) => println!("{}: {summary}", outcome.name),
+            Err(violation) => {
+                println!("{}: VIOLATION: {violation}", outcome.name);
+                failures += 1;
+            }
+        }
+    }
+    println!(
+        "serve kill -9 scenario took {:.1} s",
+        serve_started.elapsed().as_secs_f64()
+    );
+
     println!(
         "crash test finished in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    println!("crash: {} passed, {failures} failed", 2 - failures);
+    println!("crash: {} passed, {failures} failed", checks - failures);
     if failures == 0 {
         ExitCode::SUCCESS
     } else {
