@@ -258,6 +258,17 @@ impl ChannelActor {
         )
     }
 
+    /// The quantity to list for `available` units: the channel's policy, capped at what the
+    /// platform can list at all (a target above it could never be confirmed and would stay
+    /// pending forever).
+    fn target(&self, available: i64) -> u32 {
+        let wanted = self.config.policy.target(available);
+        self.config
+            .platform
+            .max_listed_quantity()
+            .map_or(wanted, |max| wanted.min(max))
+    }
+
     fn platform_label(&self) -> &'static str {
         self.config.platform.as_str()
     }
@@ -276,7 +287,7 @@ impl ChannelActor {
         {
             self.queue.set_target(
                 &level.sku,
-                self.config.policy.target(level.available),
+                self.target(level.available),
                 level.last_seq,
                 now,
             );
@@ -812,7 +823,7 @@ impl Handler<StockChanged> for ChannelActor {
             .into_iter()
             .filter(|level| self.marketplace.lists(&level.sku))
         {
-            let target = self.config.policy.target(level.available);
+            let target = self.target(level.available);
             self.queue
                 .set_target(&level.sku, target, level.last_seq, now);
         }

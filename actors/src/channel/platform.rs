@@ -61,6 +61,15 @@ impl Platform {
         }
     }
 
+    /// The most units one listing can show, where the platform caps it: Etsy's offering
+    /// quantity is 0–999 (`reference/marketplace-apis.md` §2.1).
+    pub fn max_listed_quantity(self) -> Option<u32> {
+        match self {
+            Platform::Etsy => Some(999),
+            Platform::Shopify | Platform::Amazon | Platform::Walmart | Platform::Ebay => None,
+        }
+    }
+
     /// Whether a push can say "only if the listing still shows N" (Shopify's mandatory
     /// `changeFromQuantity` since 2026-04). Elsewhere the no-re-raise rule is kept by reading the
     /// order feed past the previous push before any increase (DESIGN §4).
@@ -94,5 +103,7 @@ mod tests {
         assert_eq!(Platform::Etsy.batch_size(), 1);
         assert!(Platform::Shopify.compare_and_set());
         assert!(!Platform::Etsy.compare_and_set());
+        assert_eq!(Platform::Etsy.max_listed_quantity(), Some(999));
+        assert_eq!(Platform::Shopify.max_listed_quantity(), None);
     }
 }

@@ -362,6 +362,26 @@ async fn a_sku_the_connection_does_not_list_is_never_pushed_there() {
 }
 
 #[actix::test]
+async fn etsy_lists_at_most_999_and_the_capped_listing_is_in_step() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 5_000);
+    let etsy = FakeMarketplace::new(Platform::Etsy);
+    let actor = harness.channel("etsy", &etsy, |_| {});
+    assert!(
+        run_until(Duration::from_secs(5), || etsy.listing(&sku("HAT"))
+            == Some(999))
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let state = actor.send(GetState).await.unwrap().unwrap();
+    assert_eq!(
+        state.queue.pending, 0,
+        "999 is the target, not a push that never lands"
+    );
+}
+
+#[actix::test]
 async fn a_thousand_changes_in_a_second_stay_within_two_pushes_per_second() {
     tokio::time::pause();
     let harness = Harness::new();
