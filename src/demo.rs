@@ -134,11 +134,13 @@ fn shopper_rate(platform: Platform) -> f64 {
 }
 
 /// How often a channel polls its order feed. Shopify's orders come by webhook (the poll only
-/// reconciles); Amazon's `getOrders` burst of 20 lasts about a minute at 3 s.
+/// reconciles). Amazon's `getOrders` allows a burst of 20, then one call a minute (reference
+/// §3.3): at 5 s the burst lasts about two minutes, so a short demo never waits a minute for its
+/// last Amazon orders, and a long one shows what Amazon's limit does to order latency.
 fn poll_interval_ms(platform: Platform) -> u64 {
     match platform {
         Platform::Shopify | Platform::Etsy => 2_000,
-        Platform::Amazon => 3_000,
+        Platform::Amazon => 5_000,
         Platform::Walmart | Platform::Ebay => 1_000,
     }
 }
@@ -1233,12 +1235,12 @@ impl View<'_> {
             None => format!("{} s, until Ctrl-C", self.elapsed.as_secs()),
         };
         text.push_str(&format!(
-            "shelfsync demo · shoppers buying · {until}\r\n\
-             api: {0}   metrics: {0}/metrics ({1} shelfsync_ samples)   admin token: {2}\r\n\r\n",
+            "shelfsync demo · shoppers buying · {until}\n\
+             api: {0}   metrics: {0}/metrics ({1} shelfsync_ samples)   admin token: {2}\n\n",
             self.setup.api_url, self.metrics_samples, self.setup.token
         ));
         text.push_str(&format!(
-            "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9}\r\n",
+            "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9}\n",
             "client",
             "channel",
             "state",
@@ -1256,7 +1258,7 @@ impl View<'_> {
         for client in self.clients {
             for (index, channel) in client.channels.iter().enumerate() {
                 text.push_str(&format!(
-                    "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\r\n",
+                    "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\n",
                     if index == 0 { client.code.as_str() } else { "" },
                     channel.channel,
                     channel.state,
@@ -1276,7 +1278,7 @@ impl View<'_> {
             }
             let total = Totals::of(std::slice::from_ref(client));
             text.push_str(&format!(
-                "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\r\n\r\n",
+                "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\n\n",
                 "",
                 "all",
                 "",
@@ -1293,12 +1295,12 @@ impl View<'_> {
         }
         text.push_str(
             "orders: placed on the marketplace (ground truth); ledger: sales the service recorded; \
-             oversold: units sold after the last one had gone;\r\nexposure: units listed above the \
-             ledger now; oldest: age of the oldest change not yet on the marketplace\r\n",
+             oversold: units sold after the last one had gone;\nexposure: units listed above the \
+             ledger now; oldest: age of the oldest change not yet on the marketplace\n",
         );
         for error in errors.iter().take(5) {
             let shown: String = error.chars().take(150).collect();
-            text.push_str(&format!("last error {shown}\r\n"));
+            text.push_str(&format!("last error {shown}\n"));
         }
         text
     }
