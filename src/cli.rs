@@ -17,7 +17,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Runs demo clients with simulated shopper traffic against their ledgers and shows them live.
+    /// Runs the service on demo clients connected to mock marketplaces with live shoppers, serves
+    /// the API and `/metrics`, and shows orders, oversells and sync risk live (until Ctrl-C or
+    /// `--duration`).
     Demo(DemoArgs),
     /// Serves one mock marketplace speaking the platform's real wire format, with shoppers,
     /// throttling and faults driven through `/_mock/` (runs until SIGINT or SIGTERM).
@@ -72,18 +74,36 @@ fn parse_platform(value: &str) -> Result<crate::platforms::Platform, String> {
 /// Options of `shelfsync demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// How long the shoppers buy, in seconds (the demo stops by itself).
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub seconds: u64,
+    /// How long the shoppers buy, in seconds, once every listing is in step; without it the demo
+    /// runs until SIGINT (Ctrl-C) or SIGTERM.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: Option<u64>,
     /// Number of demo clients (1–8).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub clients: u8,
-    /// Keep the ledgers in this directory instead of a temporary one that is removed at the end.
+    /// The API's (and `/metrics`') address; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Keep the data (database, vault key) in this new or empty directory instead of a temporary
+    /// one that is removed at the end.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Seed of the shoppers' random choices.
+    /// Seed of the catalogs and of the shoppers' random choices.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+}
+
+impl Default for DemoArgs {
+    /// The command line's defaults: three clients until a signal, on a free loopback port.
+    fn default() -> Self {
+        DemoArgs {
+            duration: None,
+            clients: 3,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            seed: 7,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -99,13 +119,33 @@ mod tests {
 
     #[test]
     fn demo_options_are_bounded() {
-        assert!(Cli::try_parse_from(["shelfsync", "demo", "--seconds", "0"]).is_err());
+        assert!(Cli::try_parse_from(["shelfsync", "demo", "--duration", "0"]).is_err());
         assert!(Cli::try_parse_from(["shelfsync", "demo", "--clients", "9"]).is_err());
+        assert!(Cli::try_parse_from(["shelfsync", "demo", "--seconds", "5"]).is_err());
         let Command::Demo(args) = Cli::try_parse_from(["shelfsync", "demo"]).unwrap().command
         else {
             panic!("demo parses as the demo");
         };
-        assert_eq!((args.seconds, args.clients), (15, 3));
+        let defaults = DemoArgs::default();
+        assert_eq!(
+            (args.duration, args.clients, args.listen, args.seed),
+            (None, 3, defaults.listen, defaults.seed)
+        );
+        let Command::Demo(args) = Cli::try_parse_from([
+            "shelfsync",
+            "demo",
+            "--duration",
+            "20",
+            "--listen",
+            "127.0.0.1:9400",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("demo parses as the demo");
+        };
+        assert_eq!(args.duration, Some(20));
+        assert_eq!(args.listen.port(), 9400);
     }
 
     #[test]

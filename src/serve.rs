@@ -7,6 +7,7 @@
 //! ssk_…` and it is never shown again (only its hash is stored).
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use crate::cli::ServeArgs;
 use crate::clients::ClientStore;
 use crate::config::Config;
 use crate::service::{Service, ServiceOptions};
-use crate::vault::{Vault, MASTER_KEY_ENV};
+use crate::vault::{Secret, Vault, MASTER_KEY_ENV};
 
 /// The environment variable of the first admin's token.
 pub const ADMIN_TOKEN_ENV: &str = "SHELFSYNC_ADMIN_TOKEN";
@@ -51,41 +52,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    let vault = Vault::open(
-        &config.data_dir,
-        std::env::var(MASTER_KEY_ENV).ok().as_deref(),
-    )?;
-    tracing::info!(source = ?vault.source(), "vault key loaded");
-    let db = shelfsync_actors::storage::open_database(
-        &config.data_dir.join("db"),
-        config.cache_mb * 1024 * 1024,
-    )?;
-    let members = MemberStore::open(&db)?;
-    let generated = members.ensure_admin(
-        preset.as_deref(),
-        &crate::platforms::mock::rfc3339(chrono::Utc::now()),
-    )?;
-    let clients = ClientStore::open(&db)?;
-    let vault = Arc::new(vault);
     let mut options = ServiceOptions::default();
     if config.arbiters > 0 {
         options.arbiters = config.arbiters;
     }
-    // Every stored client and channel is running before the API answers its first request.
-    let service = actix_rt::System::new().block_on(Service::start(
-        &db,
-        clients.clone(),
-        vault.clone(),
+    let Started {
+        db,
+        state,
+        service,
+        generated_admin,
+    } = start_service(
+        &config.data_dir,
+        std::env::var(MASTER_KEY_ENV).ok().as_deref(),
+        preset.as_deref(),
+        config.cache_mb * 1024 * 1024,
         options,
-    ))?;
-    let service = Arc::new(service);
-    let state = ApiState {
-        members,
-        clients,
-        vault,
-        max_body_bytes: config.max_body_bytes,
-        service: service.clone(),
-    };
+        config.max_body_bytes,
+    )?;
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
@@ -98,7 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_context(|| format!("cannot listen on {}", config.listen))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.base_url())?;
-    if let Some(token) = generated {
+    if let Some(token) = generated_admin {
         writeln!(stdout, "admin token (shown once): {}", token.expose())?;
     }
     stdout.flush()?;
@@ -108,4 +91,68 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Everything acknowledged was flushed when it was answered; this flush is for tidiness.
     db.flush()?;
     Ok(())
+}
+
+/// What [`start_service`] started: the database, the API's state with the running engine in it,
+/// and the first admin's token when it was generated now.
+#[derive(Debug)]
+pub struct Started {
+    /// The sled database under the data directory (flushed by the caller at the end).
+    pub db: sled::Db,
+    /// Everything the API's handlers share.
+    pub state: ApiState,
+    /// The engine (also in `state`), for its shutdown.
+    pub service: Arc<Service>,
+    /// The first admin's token, when no admin existed and none was preset (shown once).
+    pub generated_admin: Option<Secret>,
+}
+
+/// The service over one data directory, shared by `serve` and the demo so that both run the same
+/// wiring: installs the metrics recorder (first, so the engine's early metrics are kept), opens
+/// the vault key (`master_key`, else the owner-only key file in `data_dir`) and the sled database,
+/// makes sure a first admin exists (`admin_token`, else a generated one), and starts the engine
+/// with every stored client and channel running. Blocking: call it outside any async runtime.
+pub fn start_service(
+    data_dir: &Path,
+    master_key: Option<&str>,
+    admin_token: Option<&str>,
+    cache_bytes: u64,
+    options: ServiceOptions,
+    max_body_bytes: usize,
+) -> anyhow::Result<Started> {
+    if let Err(error) = crate::telemetry::install() {
+        // The API still runs; /metrics says why it is empty.
+        tracing::warn!(%error, "no metrics recorder");
+    }
+    let vault = Vault::open(data_dir, master_key)?;
+    tracing::info!(source = ?vault.source(), "vault key loaded");
+    let db = shelfsync_actors::storage::open_database(&data_dir.join("db"), cache_bytes)?;
+    let members = MemberStore::open(&db)?;
+    let generated_admin = members.ensure_admin(
+        admin_token,
+        &crate::platforms::mock::rfc3339(chrono::Utc::now()),
+    )?;
+    let clients = ClientStore::open(&db)?;
+    let vault = Arc::new(vault);
+    // Every stored client and channel is running before the API answers its first request.
+    let service = actix_rt::System::new().block_on(Service::start(
+        &db,
+        clients.clone(),
+        vault.clone(),
+        options,
+    ))?;
+    let service = Arc::new(service);
+    let state = ApiState {
+        members,
+        clients,
+        vault,
+        max_body_bytes,
+        service: service.clone(),
+    };
+    Ok(Started {
+        db,
+        state,
+        service,
+        generated_admin,
+    })
 }
