@@ -152,7 +152,8 @@ async fn sweep(tool: &ToolChannel, stop: &AtomicBool, deadline: Instant, counter
         .skus
         .iter()
         .map(|(sku, position)| {
-            let left = i64::from(tool.stock[*position]) - sold.get(sku.as_str()).copied().unwrap_or(0);
+            let left =
+                i64::from(tool.stock[*position]) - sold.get(sku.as_str()).copied().unwrap_or(0);
             PushItem {
                 sku: sku.clone(),
                 quantity: u32::try_from(left.max(0)).unwrap_or(0),

@@ -138,7 +138,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         Variant::Shelfsync(PushOrder::RiskFirst),
         Variant::Shelfsync(PushOrder::Fifo),
     ];
-    variants.extend(scenario.interval_minutes.iter().map(|&m| Variant::Interval(m)));
+    variants.extend(
+        scenario
+            .interval_minutes
+            .iter()
+            .map(|&m| Variant::Interval(m)),
+    );
     if !args.only.is_empty() {
         variants.retain(|variant| args.only.contains(&variant.short()));
     }
@@ -193,7 +198,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 /// The arguments after the binary's path.
 fn command_tail(command: &str) -> String {
-    command.split_once(' ').map_or("", |(_, tail)| tail).to_string()
+    command
+        .split_once(' ')
+        .map_or("", |(_, tail)| tail)
+        .to_string()
 }
 
 /// A random admin token (at least 32 characters, as `serve` requires).
@@ -475,15 +483,31 @@ fn budgets(
         // Each account's own bucket; Etsy's and eBay's are per app, added once below.
         let (bucket, used, allowed) = match platform {
             // 100 points/s restored, 1000 deep; a mutation costs 10 points (reference §1.3).
-            Platform::Shopify => ("graphql calls at 10 points", delta("graphql"), (100.0 * window + 1000.0) / 10.0),
+            Platform::Shopify => (
+                "graphql calls at 10 points",
+                delta("graphql"),
+                (100.0 * window + 1000.0) / 10.0,
+            ),
             // 10 QPS / 10 000 QPD per app, every call counts (reference §2.3).
             Platform::Etsy => ("app QPS/QPD, every call", all, 0.0),
             // patchListingsItem 5/s, burst 5, per seller (reference §3.3).
-            Platform::Amazon => ("patchListingsItem", delta("patchListingsItem"), 5.0 * window + 5.0),
+            Platform::Amazon => (
+                "patchListingsItem",
+                delta("patchListingsItem"),
+                5.0 * window + 5.0,
+            ),
             // PUT /v3/inventory 200/min, bucket of 200, per seller (reference §4.3).
-            Platform::Walmart => ("PUT /v3/inventory", delta("update_inventory"), 200.0 / 60.0 * window + 200.0),
+            Platform::Walmart => (
+                "PUT /v3/inventory",
+                delta("update_inventory"),
+                200.0 / 60.0 * window + 200.0,
+            ),
             // Inventory API 2 000 000 a day per app (reference §5.3).
-            Platform::Ebay => ("Inventory API calls", delta("bulk_update_price_quantity") + delta("get_inventory_item"), 0.0),
+            Platform::Ebay => (
+                "Inventory API calls",
+                delta("bulk_update_price_quantity") + delta("get_inventory_item"),
+                0.0,
+            ),
         };
         let entry = out.entry(*platform).or_insert(Budget {
             requests: 0,

@@ -112,7 +112,10 @@ impl Observer {
                     .collect()
             })
             .collect();
-        let listings: usize = clients.iter().map(|c| c.skus.len() * c.platforms.len()).sum();
+        let listings: usize = clients
+            .iter()
+            .map(|c| c.skus.len() * c.platforms.len())
+            .sum();
         let exposure_every = listings.div_ceil(LISTINGS_PER_SAMPLE).max(1) as u64;
         Observer {
             mocks,

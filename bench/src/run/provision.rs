@@ -179,12 +179,7 @@ pub async fn provision(
             .map(|(position, (sku, on_hand))| {
                 let listings: serde_json::Map<String, Value> = channels
                     .iter()
-                    .map(|channel| {
-                        (
-                            channel.id.clone(),
-                            json!(channel.listing_refs[position].1),
-                        )
-                    })
+                    .map(|channel| (channel.id.clone(), json!(channel.listing_refs[position].1)))
                     .collect();
                 json!({"sku": sku, "on_hand": on_hand, "listings": listings})
             })

@@ -33,7 +33,8 @@ impl LagFigures {
         }
         let mut sorted = lags.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let rank = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Some(LagFigures {
             count: sorted.len(),
             unresolved,
@@ -180,7 +181,9 @@ impl Report {
         for variant in &self.variants {
             let name = &variant.variant;
             if let Some(status) = &variant.service_crashed {
-                problems.push(format!("{name}: the service ended during the run ({status})"));
+                problems.push(format!(
+                    "{name}: the service ended during the run ({status})"
+                ));
             }
             if variant.orders == 0 {
                 problems.push(format!("{name}: no orders were placed"));

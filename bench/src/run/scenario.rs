@@ -157,7 +157,7 @@ impl Scenario {
         if !(self.time_compression >= 1.0 && self.time_compression.is_finite()) {
             return Err("time_compression must be at least 1".into());
         }
-        if self.interval_minutes.iter().any(|m| !(*m > 0.0)) {
+        if self.interval_minutes.iter().any(|m| m.is_nan() || *m <= 0.0) {
             return Err("interval_minutes must be positive".into());
         }
         if !(10..=5_000).contains(&self.sample_ms) {
@@ -165,7 +165,10 @@ impl Scenario {
         }
         for fault in &self.faults {
             if Platform::parse(&fault.platform).is_none() {
-                return Err(format!("fault platform {:?} is not a platform", fault.platform));
+                return Err(format!(
+                    "fault platform {:?} is not a platform",
+                    fault.platform
+                ));
             }
         }
         Ok(())
