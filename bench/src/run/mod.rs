@@ -323,6 +323,13 @@ async fn run_variant(
         exposure_by_platform: observations.exposure_by_platform.clone(),
         lag_by_target,
         lag_by_source,
+        lag_by_pair: observations
+            .lag_by_pair
+            .iter()
+            .filter_map(|(pair, lags)| {
+                report::LagFigures::of(lags, 0).map(|figures| (pair.clone(), figures))
+            })
+            .collect(),
         throttled_total: sum(&after, throttled),
         throttled_window: sum(&after, throttled) - sum(&before, throttled),
         budgets: budgets(scenario, &before, &after, window_secs),

@@ -54,6 +54,9 @@ pub struct Observations {
     pub lag_by_target: BTreeMap<Platform, Vec<f64>>,
     /// Lags in milliseconds by the platform the sale happened on.
     pub lag_by_source: BTreeMap<Platform, Vec<f64>>,
+    /// Lags in milliseconds by `source→target` pair: a pair whose budgets do not bind shows the
+    /// engine's own speed, apart from the slow order feeds and push budgets of the others.
+    pub lag_by_pair: BTreeMap<String, Vec<f64>>,
     /// Sibling listings that had not shown a sale when the run ended, by target platform.
     pub unresolved_by_target: BTreeMap<Platform, u64>,
     /// Exposure-unit-seconds, by the platform of the listing.
@@ -215,6 +218,11 @@ impl Observer {
                         .entry(front.source)
                         .or_default()
                         .push(lag);
+                    self.out
+                        .lag_by_pair
+                        .entry(format!("{}→{target}", front.source))
+                        .or_default()
+                        .push(lag);
                     queue.pop_front();
                 }
                 !queue.is_empty()
@@ -267,6 +275,11 @@ impl Observer {
                     self.out
                         .lag_by_source
                         .entry(waiting.source)
+                        .or_default()
+                        .push(age);
+                    self.out
+                        .lag_by_pair
+                        .entry(format!("{}→{}", waiting.source, mock.platform))
                         .or_default()
                         .push(age);
                     *self

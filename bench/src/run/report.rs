@@ -114,6 +114,8 @@ pub struct VariantReport {
     pub lag_by_target: BTreeMap<Platform, LagFigures>,
     /// Sync lag by the platform where the sale happened.
     pub lag_by_source: BTreeMap<Platform, LagFigures>,
+    /// Sync lag by `source→target` platform pair (unresolved included, as above).
+    pub lag_by_pair: BTreeMap<String, LagFigures>,
     /// Throttled replies over the whole variant (provisioning and settling included).
     pub throttled_total: u64,
     /// Throttled replies during the measured window.

@@ -157,7 +157,11 @@ impl Scenario {
         if !(self.time_compression >= 1.0 && self.time_compression.is_finite()) {
             return Err("time_compression must be at least 1".into());
         }
-        if self.interval_minutes.iter().any(|m| m.is_nan() || *m <= 0.0) {
+        if self
+            .interval_minutes
+            .iter()
+            .any(|m| m.is_nan() || *m <= 0.0)
+        {
             return Err("interval_minutes must be positive".into());
         }
         if !(10..=5_000).contains(&self.sample_ms) {
