@@ -5,10 +5,12 @@
 //! `shelfsync-bench scheduler` measures risk-first against FIFO push order under a binding budget
 //! (virtual time) and sale-to-sibling propagation through the real actors;
 //! `shelfsync-bench mocks` measures the set-quantity calls per second one mock marketplace
-//! sustains (see `README.md`).
+//! sustains; `shelfsync-bench run SCENARIO` drives the real service against mock marketplaces
+//! beside FIFO and interval-sync baselines (see `README.md`).
 
 mod ledger;
 mod mocks;
+mod run;
 mod scheduler;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,10 @@ enum Command {
     Scheduler(scheduler::SchedulerArgs),
     /// Set-quantity calls per second one mock marketplace sustains, per platform, limits raised.
     Mocks(mocks::MocksArgs),
+    /// A load scenario against the real service (`shelfsync serve`) and mock marketplaces,
+    /// side by side with FIFO pushes and interval-sync baselines; figures from the mocks' ground
+    /// truth.
+    Run(run::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +44,6 @@ fn main() -> anyhow::Result<()> {
         Command::Ledger(args) => ledger::run(&args),
         Command::Scheduler(args) => scheduler::run(&args),
         Command::Mocks(args) => mocks::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }

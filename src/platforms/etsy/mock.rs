@@ -154,6 +154,19 @@ impl EtsyMock {
         })
     }
 
+    /// Another shop of the same app: its own listings and inventories, drawing on this mock's
+    /// limiter. Etsy's QPS and QPD are per app key, so every shop an agency connects through one
+    /// app shares them; the `agency-100` bench starts one mock per client shop this way.
+    pub fn sharing_app_budget(&self) -> EtsyMock {
+        EtsyMock {
+            store: Arc::new(Mutex::new(Store {
+                inventories: HashMap::new(),
+                next_id: FIRST_FRESH_ID,
+            })),
+            ..self.clone()
+        }
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }

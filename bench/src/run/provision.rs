@@ -1,0 +1,240 @@
+//! Connects the fleet to the service through its HTTP API, as an agency would (and as
+//! `tests/integration/api_agency.rs` does): client, credentials, channels, Shopify webhook
+//! subscriptions, catalog.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use shelfsync::platforms::Platform;
+
+use super::fleet::{ClientPlan, Fleet};
+use super::service::Service;
+use super::RunError;
+
+/// The credential every mock accepts.
+pub const MOCK_TOKEN: &str = "mock-token";
+/// The Etsy app's shared secret (any non-empty value is accepted by the mock).
+pub const ETSY_SHARED_SECRET: &str = "bench-etsy-shared-secret-0123456789";
+/// The name of the Etsy app every client's Etsy channel draws its budget from.
+pub const ETSY_APP: &str = "agency-etsy";
+
+/// How the service pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOrder {
+    /// Risk first (the default).
+    RiskFirst,
+    /// The FIFO baseline.
+    Fifo,
+}
+
+impl PushOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            PushOrder::RiskFirst => "risk_first",
+            PushOrder::Fifo => "fifo",
+        }
+    }
+}
+
+/// A client of the service API with the admin token.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    /// The API of `service`.
+    pub fn new(service: &Service) -> Result<Api, RunError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| RunError::Http(error.to_string()))?;
+        Ok(Api {
+            http,
+            base: service.base_url.clone(),
+            token: service.token.clone(),
+        })
+    }
+
+    /// Sends `body` and returns the JSON reply; a status other than `expect` is an error.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        expect: &[u16],
+    ) -> Result<Value, RunError> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let reply = request
+            .send()
+            .await
+            .map_err(|error| RunError::Http(format!("{method} {path}: {error}")))?;
+        let status = reply.status().as_u16();
+        let text = reply.text().await.unwrap_or_default();
+        if !expect.contains(&status) {
+            return Err(RunError::Api {
+                call: format!("{method} {path}"),
+                status,
+                body: text.chars().take(500).collect(),
+            });
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// The webhook secret of a client's Shopify channel.
+fn webhook_secret(code: &str) -> String {
+    format!("whsec-bench-{code}-0123456789abcdef")
+}
+
+/// Connects every client of the plan and its channels; `poll_interval_ms` for every order feed.
+pub async fn provision(
+    api: &Api,
+    clients: &[ClientPlan],
+    fleet: &Fleet,
+    order: PushOrder,
+    poll_interval_ms: u64,
+) -> Result<(), RunError> {
+    for (index, client) in clients.iter().enumerate() {
+        let code = &client.code;
+        api.call(
+            Method::POST,
+            "/v1/clients",
+            Some(json!({"code": code, "name": format!("Bench client {code}"), "tier": "standard"})),
+            &[201],
+        )
+        .await?;
+        for (name, secret) in [("mock", MOCK_TOKEN), ("etsy-shared", ETSY_SHARED_SECRET)] {
+            api.call(
+                Method::PUT,
+                &format!("/v1/clients/{code}/credentials/{name}"),
+                Some(json!({ "secret": secret })),
+                &[200, 201],
+            )
+            .await?;
+        }
+        let channels: Vec<_> = fleet
+            .channels
+            .iter()
+            .filter(|channel| channel.client == index)
+            .collect();
+        for channel in &channels {
+            let mut body = json!({
+                "id": channel.id,
+                "platform": channel.platform.as_str(),
+                "base_url": channel.server.base_url(),
+                "credential": "mock",
+                "account": channel.account(),
+                "push_order": order.as_str(),
+                "poll_interval_ms": poll_interval_ms,
+            });
+            match channel.platform {
+                Platform::Shopify => {
+                    body["webhook_secret"] = json!(webhook_secret(code));
+                }
+                Platform::Etsy => {
+                    let account = channel.account();
+                    body["account"] = json!({
+                        "shop_id": account["shop_id"],
+                        "user_id": account["user_id"],
+                        "keystring": account["keystring"],
+                        "shared_secret_credential": "etsy-shared",
+                    });
+                    body["app"] = json!(ETSY_APP);
+                }
+                _ => {}
+            }
+            api.call(
+                Method::POST,
+                &format!("/v1/clients/{code}/channels"),
+                Some(body),
+                &[201],
+            )
+            .await?;
+            if channel.platform == Platform::Shopify {
+                let hub = channel.state().webhooks();
+                hub.subscribe(
+                    &format!("{}/webhooks/{code}/{}", api.base, channel.id),
+                    &webhook_secret(code),
+                )
+                .map_err(|error| RunError::Mock(error.to_string()))?;
+            }
+        }
+        let items: Vec<Value> = client
+            .skus
+            .iter()
+            .zip(&client.stock)
+            .enumerate()
+            .map(|(position, (sku, on_hand))| {
+                let listings: serde_json::Map<String, Value> = channels
+                    .iter()
+                    .map(|channel| (channel.id.clone(), json!(channel.listing_refs[position].1)))
+                    .collect();
+                json!({"sku": sku, "on_hand": on_hand, "listings": listings})
+            })
+            .collect();
+        let imported = api
+            .call(
+                Method::PUT,
+                &format!("/v1/clients/{code}/catalog"),
+                Some(json!({ "items": items })),
+                &[200],
+            )
+            .await?;
+        let rejected = imported["rejected"].as_array().map_or(0, Vec::len);
+        if rejected > 0 {
+            return Err(RunError::Api {
+                call: format!("PUT /v1/clients/{code}/catalog"),
+                status: 200,
+                body: format!("{rejected} rows rejected: {imported}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Waits, at most `limit`, until no channel of any client has anything pending or in flight
+/// (the start-up pushes done); returns how long it waited and whether it settled.
+pub async fn settle(
+    api: &Api,
+    clients: &[ClientPlan],
+    limit: Duration,
+) -> Result<(Duration, bool), RunError> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let mut busy = false;
+        for client in clients {
+            let channels = api
+                .call(
+                    Method::GET,
+                    &format!("/v1/clients/{}/channels", client.code),
+                    None,
+                    &[200],
+                )
+                .await?;
+            busy |= channels.as_array().into_iter().flatten().any(|channel| {
+                channel["pending"].as_u64().unwrap_or(1) > 0
+                    || channel["in_flight"].as_u64().unwrap_or(0) > 0
+            });
+            if busy {
+                break;
+            }
+        }
+        if !busy {
+            return Ok((started.elapsed(), true));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok((started.elapsed(), false))
+}

@@ -1,0 +1,344 @@
+//! The figures of a run, from the mocks' ground truth: the table on the terminal, the JSON, the
+//! markdown for `bench/RESULTS.md`, and the check that every figure is there.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use shelfsync::platforms::Platform;
+
+use super::observe::Observations;
+
+/// p50, p99 and max of one platform's sync lags.
+#[derive(Debug, Clone, Serialize)]
+pub struct LagFigures {
+    /// Sale-to-sibling observations (resolved and unresolved).
+    pub count: usize,
+    /// Of them, sibling listings that had not shown the sale when the run ended (counted at their
+    /// age then).
+    pub unresolved: u64,
+    /// Median, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Largest, milliseconds.
+    pub max_ms: f64,
+}
+
+impl LagFigures {
+    /// The figures of `lags` (nearest-rank percentiles).
+    pub fn of(lags: &[f64], unresolved: u64) -> Option<LagFigures> {
+        if lags.is_empty() {
+            return None;
+        }
+        let mut sorted = lags.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        Some(LagFigures {
+            count: sorted.len(),
+            unresolved,
+            p50_ms: rank(0.50),
+            p99_ms: rank(0.99),
+            max_ms: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+/// Requests one platform received during the measured window, against what its default limits
+/// allow in that window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    /// Every request the platform's mocks received in the window.
+    pub requests: u64,
+    /// The requests that draw on the bucket below.
+    pub used: u64,
+    /// What that bucket allows in the window, summed over the accounts that have one.
+    pub allowed: f64,
+    /// `used / allowed`.
+    pub share: f64,
+    /// Which bucket: what `used` and `allowed` count.
+    pub bucket: &'static str,
+    /// Throttled replies in the window.
+    pub throttled: u64,
+}
+
+/// The service process's resources.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceFigures {
+    /// CPU seconds (user + system) during the measured window.
+    pub cpu_seconds: f64,
+    /// `cpu_seconds` over the window: cores used on average.
+    pub cpu_cores: f64,
+    /// CPU seconds over the process's whole life (start-up, provisioning and settling included).
+    pub cpu_seconds_total: f64,
+    /// Peak RSS (VmHWM), MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// The baseline tool's own counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolFigures {
+    /// Sweeps started.
+    pub sweeps: u64,
+    /// Push calls sent.
+    pub calls: u64,
+    /// Calls that failed after every try.
+    pub failed_calls: u64,
+    /// The wall-clock interval between sweeps.
+    pub interval_secs: f64,
+}
+
+/// One variant's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantReport {
+    /// `shelfsync-risk-first`, `shelfsync-fifo`, `interval-10min`, ...
+    pub variant: String,
+    /// Seconds measured (shopping plus drain).
+    pub window_secs: f64,
+    /// Orders placed on the mocks.
+    pub orders: u64,
+    /// Orders the mocks refused (the listing showed too little).
+    pub orders_refused: u64,
+    /// Units sold (less cancelled).
+    pub units_sold: i64,
+    /// Units sold beyond each SKU's true stock, summed over SKUs.
+    pub units_oversold: i64,
+    /// SKUs with at least one unit oversold.
+    pub skus_oversold: u64,
+    /// Σ max(0, listed − true stock left) × dt over every listing.
+    pub exposure_unit_seconds: f64,
+    /// The same by platform.
+    pub exposure_by_platform: BTreeMap<Platform, f64>,
+    /// Sync lag by the platform where the sale had to show.
+    pub lag_by_target: BTreeMap<Platform, LagFigures>,
+    /// Sync lag by the platform where the sale happened.
+    pub lag_by_source: BTreeMap<Platform, LagFigures>,
+    /// Sync lag by `source→target` platform pair (unresolved included, as above).
+    pub lag_by_pair: BTreeMap<String, LagFigures>,
+    /// Throttled replies over the whole variant (provisioning and settling included).
+    pub throttled_total: u64,
+    /// Throttled replies during the measured window.
+    pub throttled_window: u64,
+    /// Requests and budgets by platform, in the measured window.
+    pub budgets: BTreeMap<Platform, Budget>,
+    /// The service (shelfsync variants only).
+    pub service: Option<ServiceFigures>,
+    /// Set when the service process ended during the run.
+    pub service_crashed: Option<String>,
+    /// Seconds the service took to settle after provisioning, and whether it did.
+    pub settle: Option<(f64, bool)>,
+    /// The baseline tool (interval variants only).
+    pub tool: Option<ToolFigures>,
+    /// Lag sample period and exposure sample period, ms.
+    pub sample_ms: (u64, u64),
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The command that ran it.
+    pub command: String,
+    /// Scenario seed.
+    pub seed: u64,
+    /// Business seconds per wall second.
+    pub time_compression: f64,
+    /// Clients, channels, SKUs per client, steady orders a second.
+    pub shape: String,
+    /// Cores of the machine.
+    pub cores: usize,
+    /// The variants, in run order.
+    pub variants: Vec<VariantReport>,
+}
+
+/// Lag figures from observations.
+pub fn lag_figures(
+    obs: &Observations,
+) -> (
+    BTreeMap<Platform, LagFigures>,
+    BTreeMap<Platform, LagFigures>,
+) {
+    let by_target = obs
+        .lag_by_target
+        .iter()
+        .filter_map(|(platform, lags)| {
+            let unresolved = obs.unresolved_by_target.get(platform).copied().unwrap_or(0);
+            LagFigures::of(lags, unresolved).map(|figures| (*platform, figures))
+        })
+        .collect();
+    let by_source = obs
+        .lag_by_source
+        .iter()
+        .filter_map(|(platform, lags)| LagFigures::of(lags, 0).map(|f| (*platform, f)))
+        .collect();
+    (by_target, by_source)
+}
+
+impl Report {
+    /// The figures that are missing (empty when the report is whole), and a crashed service.
+    pub fn problems(&self, platforms: &[Platform]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for variant in &self.variants {
+            let name = &variant.variant;
+            if let Some(status) = &variant.service_crashed {
+                problems.push(format!(
+                    "{name}: the service ended during the run ({status})"
+                ));
+            }
+            if variant.orders == 0 {
+                problems.push(format!("{name}: no orders were placed"));
+            }
+            if !variant.exposure_unit_seconds.is_finite() {
+                problems.push(format!("{name}: exposure is missing"));
+            }
+            for platform in platforms {
+                if !variant.lag_by_target.contains_key(platform) {
+                    problems.push(format!("{name}: no sync lag to {platform}"));
+                }
+                if !variant.budgets.contains_key(platform) {
+                    problems.push(format!("{name}: no request figures of {platform}"));
+                }
+            }
+            let is_service = name.starts_with("shelfsync");
+            match (&variant.service, is_service) {
+                (None, true) => problems.push(format!("{name}: no CPU/RSS of the service")),
+                (Some(service), true)
+                    if !(service.cpu_seconds.is_finite() && service.peak_rss_mib > 0.0) =>
+                {
+                    problems.push(format!("{name}: CPU/RSS of the service unreadable"))
+                }
+                _ => {}
+            }
+            if !is_service && variant.tool.is_none() {
+                problems.push(format!("{name}: no figures of the baseline tool"));
+            }
+        }
+        problems
+    }
+
+    /// The terminal table (also the body of the markdown).
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "| variant | orders | refused | oversold units (SKUs) | exposure unit·s | throttled (window) | service CPU s (cores) | peak RSS MiB |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for v in &self.variants {
+            let service = v.service.as_ref().map_or_else(
+                || ("n/a".to_string(), "n/a".to_string()),
+                |s| {
+                    (
+                        format!("{:.2} ({:.2})", s.cpu_seconds, s.cpu_cores),
+                        format!("{:.0}", s.peak_rss_mib),
+                    )
+                },
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} ({}) | {:.1} | {} ({}) | {} | {} |",
+                v.variant,
+                v.orders,
+                v.orders_refused,
+                v.units_oversold,
+                v.skus_oversold,
+                v.exposure_unit_seconds,
+                v.throttled_total,
+                v.throttled_window,
+                service.0,
+                service.1
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Sync lag, sale → sibling listing shows it, by the sibling's platform (ms; p50 / p99 / max; n; unresolved at the end):"
+        );
+        let _ = writeln!(out);
+        let platforms: Vec<Platform> = self
+            .variants
+            .iter()
+            .flat_map(|v| v.lag_by_target.keys().copied())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let _ = write!(out, "| variant |");
+        for platform in &platforms {
+            let _ = write!(out, " {platform} |");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
+        for v in &self.variants {
+            let _ = write!(out, "| {} |", v.variant);
+            for platform in &platforms {
+                match v.lag_by_target.get(platform) {
+                    Some(l) => {
+                        let _ = write!(
+                            out,
+                            " {:.0} / {:.0} / {:.0}; {}; {} |",
+                            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.unresolved
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, " n/a |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Requests in the window, by platform: used / allowed by the default limits (bucket) — throttled:"
+        );
+        let _ = writeln!(out);
+        let _ = write!(out, "| variant |");
+        for platform in &platforms {
+            let _ = write!(out, " {platform} |");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
+        for v in &self.variants {
+            let _ = write!(out, "| {} |", v.variant);
+            for platform in &platforms {
+                match v.budgets.get(platform) {
+                    Some(b) => {
+                        let _ = write!(
+                            out,
+                            " {} / {:.0} ({:.0} %, {}) — {} |",
+                            b.used,
+                            b.allowed,
+                            b.share * 100.0,
+                            b.bucket,
+                            b.throttled
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, " n/a |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+        out
+    }
+
+    /// The markdown section for `bench/RESULTS.md`.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## run {}", self.scenario);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "```sh\n{}\n```", self.command);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} ({} cores); seed {}; time compression {}× (one wall second stands for {} business seconds: the interval baselines push every N×60/{} wall seconds; the shoppers' rate is wall-clock, so shelfsync faces the compressed, busier stream under the real rate limits).",
+            self.shape, self.cores, self.seed, self.time_compression, self.time_compression, self.time_compression
+        );
+        let _ = writeln!(out);
+        out.push_str(&self.table());
+        out
+    }
+}
