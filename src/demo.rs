@@ -225,6 +225,9 @@ pub struct ChannelFigures {
     pub listings_in_step: usize,
     /// The engine's last error on the channel.
     pub last_error: Option<String>,
+    /// The first few listings out of step at the settle check: what the marketplace shows
+    /// against the ledger's target, for a person.
+    pub out_of_step: Vec<String>,
 }
 
 impl ChannelFigures {
@@ -893,6 +896,7 @@ async fn snapshot(
                 listings: stats["listings"].as_u64().unwrap_or(0) as usize,
                 listings_in_step: 0,
                 last_error: live["last_error"].as_str().map(str::to_string),
+                out_of_step: Vec::new(),
             });
         }
         clients.push(figures);
@@ -923,16 +927,27 @@ async fn count_in_step(
                         .collect()
                 })
                 .unwrap_or_default();
-            channel.listings_in_step = stock
-                .iter()
-                .filter(|level| {
-                    let view = &level["channels"][channel.channel.as_str()];
-                    let sku = level["sku"].as_str().unwrap_or_default();
-                    view["pending"] == json!(false)
-                        && view["target"].as_i64().is_some()
-                        && listed.get(sku).copied() == view["target"].as_i64()
-                })
-                .count();
+            channel.listings_in_step = 0;
+            channel.out_of_step.clear();
+            for level in &stock {
+                let view = &level["channels"][channel.channel.as_str()];
+                let sku = level["sku"].as_str().unwrap_or_default();
+                let shows = listed.get(sku).copied();
+                if view["pending"] == json!(false)
+                    && view["target"].as_i64().is_some()
+                    && shows == view["target"].as_i64()
+                {
+                    channel.listings_in_step += 1;
+                } else if channel.out_of_step.len() < 3 {
+                    channel.out_of_step.push(format!(
+                        "{sku} shows {} against target {} (engine: listed {}, pending {})",
+                        shows.map_or("nothing".to_string(), |q| q.to_string()),
+                        view["target"],
+                        view["listed"],
+                        view["pending"]
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -1181,8 +1196,8 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
                     let behind = channel.listings - channel.listings_in_step;
                     (missing > 0 || behind > 0 || !channel.ledger_complete()).then(|| {
                         format!(
-                            "{}/{}: {missing} order events to read, {behind} listings to set",
-                            client.code, channel.channel
+                            "{}/{}: {missing} order events to read, {behind} listings to set {:?}",
+                            client.code, channel.channel, channel.out_of_step
                         )
                     })
                 })
