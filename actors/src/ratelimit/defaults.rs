@@ -482,6 +482,9 @@ impl fmt::Display for Bucket {
     }
 }
 
+/// Calls one Etsy push makes (`GET` then full-replacement `PUT` of the listing's inventory).
+pub const ETSY_PUSH_CALLS: u32 = 2;
+
 /// The rate-limit facts of one operation on one bucket: what the marketplace allows, what a call
 /// costs, and how many listings a call may carry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -510,6 +513,9 @@ impl RateLimitSpec {
         let call_cost = match (bucket, operation) {
             (Bucket::ShopifyGraphql, Operation::PushQuantities) => SHOPIFY_MUTATION_COST,
             (Bucket::ShopifyGraphql, _) => SHOPIFY_QUERY_COST_ESTIMATE,
+            // Etsy's inventory is replaced whole: a push is a GET of the listing's inventory and
+            // then the PUT (reference §2.1), two calls against the app's QPS and QPD.
+            (Bucket::EtsyApp, Operation::PushQuantities) => ETSY_PUSH_CALLS,
             _ => 1,
         };
         RateLimitSpec {

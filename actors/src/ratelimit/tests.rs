@@ -272,6 +272,15 @@ fn defaults_match_the_reference() {
     assert_eq!(push(Platform::Etsy).max_items_per_call, 1);
     assert_eq!(Bucket::ShopifyRest.max_items_per_call(), 1);
     assert_eq!(push(Platform::Amazon).call_cost, 1);
+    assert_eq!(
+        push(Platform::Etsy).call_cost,
+        2,
+        "an Etsy push is a GET and a PUT: both count against the app's QPS and QPD"
+    );
+    assert_eq!(
+        RateLimitSpec::default_for(Platform::Etsy, Operation::FetchOrders).call_cost,
+        1
+    );
 }
 
 #[test]
