@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::channel::messages::ListingView;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{JournalEntry, MovementInput, MovementKind, Source};
@@ -50,6 +51,8 @@ struct CatalogRow {
     sku: Sku,
     on_hand: i64,
     listings: Vec<(ChannelId, String)>,
+    /// What the marketplace of each channel lists now, when the row says (JSON `listed`).
+    listed: Vec<(ChannelId, u32)>,
 }
 
 /// A JSON catalog item as sent.
@@ -60,6 +63,10 @@ struct CatalogItem {
     on_hand: i64,
     #[serde(default)]
     listings: BTreeMap<String, String>,
+    /// What each mapped listing shows on its marketplace now, for a catalog exported from the
+    /// marketplaces: the channel adopts it and pushes only where the stock differs.
+    #[serde(default)]
+    listed: BTreeMap<String, i64>,
 }
 
 /// The JSON catalog body.
@@ -83,6 +90,7 @@ fn check_row(
     sku: &str,
     on_hand: i64,
     listings: impl IntoIterator<Item = (String, String)>,
+    listed: BTreeMap<String, i64>,
     channels: &HashSet<ChannelId>,
 ) -> Result<CatalogRow, RejectedRow> {
     let sku = Sku::parse(sku).map_err(|error| reject(line, "invalid_sku", error.to_string()))?;
@@ -118,11 +126,34 @@ fn check_row(
         }
         checked.push((id, listing));
     }
+    let mut shown = Vec::with_capacity(listed.len());
+    for (channel, quantity) in listed {
+        let id = checked
+            .iter()
+            .map(|(id, _)| id)
+            .find(|id| id.as_str() == channel)
+            .ok_or_else(|| {
+                reject(
+                    line,
+                    "invalid_field",
+                    format!("listed names {channel:?}, which this row maps no listing on"),
+                )
+            })?;
+        let quantity = u32::try_from(quantity).map_err(|_| {
+            reject(
+                line,
+                "invalid_quantity",
+                format!("listed {quantity} on {channel} is not a quantity a listing can show"),
+            )
+        })?;
+        shown.push((id.clone(), quantity));
+    }
     Ok(CatalogRow {
         line,
         sku,
         on_hand,
         listings: checked,
+        listed: shown,
     })
 }
 
@@ -144,7 +175,14 @@ fn json_rows(
                 continue;
             }
         };
-        match check_row(line, &item.sku, item.on_hand, item.listings, channels) {
+        match check_row(
+            line,
+            &item.sku,
+            item.on_hand,
+            item.listings,
+            item.listed,
+            channels,
+        ) {
             Ok(row) => rows.push(row),
             Err(row) => rejected.push(row),
         }
@@ -232,6 +270,7 @@ fn csv_rows(
             record.get(0).unwrap_or(""),
             on_hand,
             listings,
+            BTreeMap::new(),
             channels,
         ) {
             Ok(row) => rows.push(row),
@@ -310,6 +349,29 @@ pub async fn import_catalog(
         .service
         .put_listings(&code, &mappings)
         .map_err(service_error)?;
+    // Then what the marketplaces show, before the counts: a channel that already lists the
+    // counted quantity then finds itself in step and spends no call of its budget on it.
+    let mut shown: BTreeMap<ChannelId, Vec<ListedQuantity>> = BTreeMap::new();
+    for row in &good {
+        for (channel, quantity) in &row.listed {
+            shown
+                .entry(channel.clone())
+                .or_default()
+                .push(ListedQuantity {
+                    sku: row.sku.clone(),
+                    quantity: *quantity,
+                });
+        }
+    }
+    let mut adopted = BTreeMap::new();
+    for (channel, listings) in shown {
+        let count = state
+            .service
+            .adopt_listed(&code, &channel, listings)
+            .await
+            .map_err(service_error)?;
+        adopted.insert(channel.to_string(), count);
+    }
     let import = format!("{:016x}", rand::random::<u64>());
     for chunk in good.chunks(MAX_BATCH) {
         let movements = chunk
@@ -330,6 +392,7 @@ pub async fn import_catalog(
     }
     Ok(HttpResponse::Ok().json(json!({
         "imported": good.len(),
+        "adopted": adopted,
         "rejected": rejected,
     })))
 }

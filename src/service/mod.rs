@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::Value;
-use shelfsync_actors::channel::messages::{ChannelState, GetListings, ListingView};
+use shelfsync_actors::channel::marketplace::ListedQuantity;
+use shelfsync_actors::channel::messages::{AdoptListed, ChannelState, GetListings, ListingView};
 use shelfsync_actors::channel::{ChannelActor, ChannelConfig};
 use shelfsync_actors::clock::TokioClock;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
@@ -431,6 +432,24 @@ impl Service {
         };
         match actor.send(GetListings { skus }).await {
             Ok(Ok(listings)) => Ok(Some(listings)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Tells a channel what its marketplace lists now (a catalog exported from it); answers how
+    /// many listings it adopted (`None` while its actor restarts: it then pushes those listings,
+    /// which is safe, only not free).
+    pub async fn adopt_listed(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+        listings: Vec<ListedQuantity>,
+    ) -> Result<Option<usize>, ServiceError> {
+        let Some(actor) = self.channel_actor(client, channel).await? else {
+            return Ok(None);
+        };
+        match actor.send(AdoptListed { listings }).await {
+            Ok(Ok(count)) => Ok(Some(count)),
             _ => Ok(None),
         }
     }

@@ -15,7 +15,7 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::api_support::Api;
-use crate::mock_support::{control, create_listings, eventually, info, listed, start};
+use crate::mock_support::{control, create_listings, eventually, info, listed, start, stats};
 
 pub const WEBHOOK_SECRET: &str = "whsec-acme-0123456789";
 pub const ETSY_SHARED_SECRET: &str = "etsy-shared-secret-abcdef";
@@ -129,7 +129,10 @@ pub async fn agency() -> Agency {
         )
         .await;
     assert_eq!(status, 200, "{imported}");
-    assert_eq!(imported, json!({"imported": 1, "rejected": []}));
+    assert_eq!(
+        imported,
+        json!({"imported": 1, "adopted": {}, "rejected": []})
+    );
     let csv = format!(
         "sku,on_hand,shop,etsy,amazon\nACME-CAP,4,{},{},{}\n",
         shop_refs[1], etsy_refs[1], amazon_refs[1]
@@ -295,6 +298,79 @@ async fn a_sale_on_shopify_reaches_etsy_and_amazon_and_the_ledger_explains_it() 
 }
 
 /// A Shopify `orders/create` delivery for one line.
+/// Listing writes the mock has applied.
+async fn quantity_writes(mock: &MockServer) -> u64 {
+    stats(mock).await["quantity_writes"].as_u64().unwrap()
+}
+
+#[actix_web::test]
+async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_differ() {
+    let agency = agency().await;
+    let etsy_refs = listings(&agency.etsy, &["ACME-HAT", "ACME-BAG"], 5).await;
+    let amazon_refs = listings(&agency.amazon, &["ACME-HAT", "ACME-BAG"], 5).await;
+    let before = (
+        quantity_writes(&agency.etsy).await,
+        quantity_writes(&agency.amazon).await,
+    );
+    let catalog = json!({"items": [
+        {"sku": "ACME-HAT", "on_hand": 5,
+         "listings": {"etsy": etsy_refs[0], "amazon": amazon_refs[0]},
+         "listed": {"etsy": 5, "amazon": 5}},
+        {"sku": "ACME-BAG", "on_hand": 3,
+         "listings": {"etsy": etsy_refs[1], "amazon": amazon_refs[1]},
+         "listed": {"etsy": 5, "amazon": 5}},
+        {"sku": "ACME-PEN", "on_hand": 3, "listings": {"etsy": "123"}, "listed": {"shop": 3}},
+        {"sku": "ACME-INK", "on_hand": 3, "listings": {"etsy": "124"}, "listed": {"etsy": -1}},
+    ]});
+    let (status, imported, _) = agency
+        .api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/catalog",
+            Some(&agency.manager),
+            Some(catalog.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["imported"], 2, "{imported}");
+    assert_eq!(imported["adopted"], json!({"amazon": 2, "etsy": 2}));
+    let codes: Vec<(u64, &str)> = imported["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["line"].as_u64().unwrap(), row["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(codes, [(3, "invalid_field"), (4, "invalid_quantity")]);
+    for mock in [&agency.etsy, &agency.amazon] {
+        let bag_set = eventually(Duration::from_secs(20), || async {
+            listed(mock).await.get("ACME-BAG") == Some(&3)
+        })
+        .await;
+        assert!(bag_set, "{}: {:?}", mock.base_url(), listed(mock).await);
+    }
+    // Long enough for a push of HAT to have followed BAG's, had one been queued.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = (
+        quantity_writes(&agency.etsy).await,
+        quantity_writes(&agency.amazon).await,
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "one write per marketplace: BAG's; HAT already showed its stock"
+    );
+    let hat = stock(&agency, "ACME-HAT").await;
+    let channels = hat["channels"].as_object().unwrap();
+    assert_eq!(channels.len(), 2, "{hat}");
+    for channel in channels.values() {
+        assert_eq!(
+            (channel["listed"].as_u64(), channel["pending"].as_bool()),
+            (Some(5), Some(false)),
+            "{hat}"
+        );
+    }
+}
+
 pub fn order_body(order_id: u64, sku: &str, quantity: u32) -> Vec<u8> {
     json!({
         "id": order_id,

@@ -5,6 +5,7 @@
 use actix::Message;
 use serde::{Deserialize, Serialize};
 
+use super::marketplace::ListedQuantity;
 use super::platform::Platform;
 use super::scheduler::{PushOrder, QueueStats};
 use super::ChannelError;
@@ -80,6 +81,15 @@ pub struct ListingView {
     pub listed: Option<u32>,
     /// Whether the listing is out of step with the target (pending or in flight).
     pub pending: bool,
+}
+
+/// Adopts the quantities the marketplace lists now (a catalog exported from it), so that the
+/// first targets push nothing where they match; answers how many listings were adopted.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<usize, ChannelError>")]
+pub struct AdoptListed {
+    /// What each listing shows; SKUs the connection does not list are ignored.
+    pub listings: Vec<ListedQuantity>,
 }
 
 /// Stops the channel (its supervisor replaces it with a new generation, or removes it).

@@ -32,7 +32,8 @@ use self::marketplace::{
     Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem, PushOutcome,
 };
 use self::messages::{
-    ChannelState, GetListings, GetState, ListingView, PollTick, PushTick, ReconcileTick,
+    AdoptListed, ChannelState, GetListings, GetState, ListingView, PollTick, PushTick,
+    ReconcileTick,
 };
 use self::platform::Platform;
 use self::policy::{ListingPolicy, PolicyError};
@@ -896,6 +897,34 @@ impl Handler<GetListings> for ChannelActor {
                 })
             })
             .collect())
+    }
+}
+
+impl Handler<AdoptListed> for ChannelActor {
+    type Result = Result<usize, ChannelError>;
+
+    fn handle(&mut self, message: AdoptListed, ctx: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let mut adopted = Vec::new();
+        for listed in message.listings {
+            if !self.marketplace.lists(&listed.sku) {
+                continue;
+            }
+            if self.queue.adopt_listed(&listed.sku, listed.quantity, now) {
+                adopted.push(ListingRecord {
+                    sku: listed.sku,
+                    quantity: listed.quantity,
+                    ledger_seq: 0,
+                    at_ms: system_clock_ms(),
+                });
+            }
+        }
+        let count = adopted.len();
+        // Persisted like a confirmation, so that a new generation recovers the adopted quantities.
+        self.persist_listings(adopted, ctx);
+        self.try_push(ctx);
+        self.update_gauges();
+        Ok(count)
     }
 }
 

@@ -144,6 +144,33 @@ impl PushQueue {
         }
     }
 
+    /// Adopts what the marketplace is said to list for `sku` (a catalog import exported from the
+    /// marketplace itself), before the ledger has a stock for it: a SKU the queue does not know
+    /// yet gets `quantity` as both listed and provisional target (ledger sequence 0, so the first
+    /// real target replaces it), and then pushes nothing unless the policy wants another
+    /// quantity. A push in flight is left alone: its answer is newer knowledge. Returns whether the
+    /// quantity was adopted.
+    pub fn adopt_listed(&mut self, sku: &Sku, quantity: u32, now: Instant) -> bool {
+        let listing = self.listings.entry(sku.clone()).or_insert_with(|| Listing {
+            target: quantity,
+            ledger_seq: 0,
+            confirmed: None,
+            confirmed_at: None,
+            in_flight: None,
+            pending_since: None,
+            target_changed_at: now,
+            last_push_at: None,
+            fifo_position: 0,
+        });
+        if listing.in_flight.is_some() {
+            return false;
+        }
+        listing.confirmed = Some(quantity);
+        listing.confirmed_at = Some(now);
+        self.refresh(sku, now);
+        true
+    }
+
     /// Sets the target of `sku`, computed from the ledger at `ledger_seq`. Coalesces: a SKU
     /// already pending keeps its place and only the latest target is ever sent. A target computed
     /// from an older ledger state than the one already known is ignored (a stock snapshot and a

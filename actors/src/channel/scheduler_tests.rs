@@ -208,6 +208,30 @@ fn an_older_ledger_state_never_overwrites_a_newer_target() {
 }
 
 #[test]
+fn an_adopted_listing_pushes_nothing_when_the_first_target_matches_it() {
+    let now = Instant::now();
+    let mut queue = PushQueue::new(PushOrder::RiskFirst, false);
+    assert!(queue.adopt_listed(&sku("HAT"), 7, now));
+    assert!(queue.adopt_listed(&sku("CAP"), 7, now));
+    assert_eq!(queue.stats(now).pending, 0, "adopted listings are in step");
+    queue.set_target(&sku("HAT"), 7, 3, now);
+    queue.set_target(&sku("CAP"), 5, 4, now);
+    let batch = queue.next_batch(10, now);
+    assert_eq!(
+        skus_of(&batch),
+        vec!["CAP"],
+        "only the listing whose target differs"
+    );
+    assert_eq!(batch[0].previous, Some(7));
+    // An adoption never overrides a push in flight; without one, it is what a never-confirmed
+    // listing would otherwise have to push.
+    assert!(!queue.adopt_listed(&sku("CAP"), 7, now));
+    let mut fresh = PushQueue::new(PushOrder::RiskFirst, false);
+    fresh.set_target(&sku("HAT"), 7, 3, now);
+    assert_eq!(skus_of(&fresh.next_batch(10, now)), vec!["HAT"]);
+}
+
+#[test]
 fn exposure_counts_units_listed_beyond_target() {
     let now = Instant::now();
     let mut queue = settled(

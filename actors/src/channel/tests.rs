@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use super::marketplace::ListedQuantity;
+use super::messages::AdoptListed;
 use super::*;
 use crate::ids::Sku;
 use crate::inventory::ledger::{Movement, MovementKind};
@@ -359,6 +361,54 @@ async fn a_sku_the_connection_does_not_list_is_never_pushed_there() {
         actor.send(GetState).await.unwrap().unwrap().queue.pending,
         0
     );
+}
+
+#[actix::test]
+async fn adopted_listings_push_nothing_until_the_stock_differs_and_survive_a_new_generation() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    let etsy = FakeMarketplace::new(Platform::Etsy);
+    for name in ["HAT", "CAP", "SCARF"] {
+        etsy.set_listing(&sku(name), 6);
+    }
+    let first = harness.channel("etsy", &etsy, |_| {});
+    let adopted = first
+        .send(AdoptListed {
+            listings: ["HAT", "CAP", "SCARF"]
+                .iter()
+                .map(|name| ListedQuantity {
+                    sku: sku(name),
+                    quantity: 6,
+                })
+                .collect(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(adopted, 3);
+    // The import's counts: HAT and CAP as the marketplace shows them, SCARF lower.
+    harness.set_stock("HAT", 6);
+    harness.set_stock("CAP", 6);
+    harness.set_stock("SCARF", 2);
+    assert!(
+        run_until(Duration::from_secs(5), || etsy.listing(&sku("SCARF"))
+            == Some(2))
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(etsy.pushes(), 1, "only SCARF's listing needed a push");
+    let state = first.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.queue.pending, 0);
+    drop(first);
+    let second = harness.channel("etsy", &etsy, |_| {});
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        etsy.pushes(),
+        1,
+        "the new generation recovered the adopted quantities"
+    );
+    let listings = second.send(GetListings::default()).await.unwrap().unwrap();
+    assert!(listings.iter().all(|view| !view.pending));
 }
 
 #[actix::test]

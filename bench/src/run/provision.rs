@@ -181,7 +181,13 @@ pub async fn provision(
                     .iter()
                     .map(|channel| (channel.id.clone(), json!(channel.listing_refs[position].1)))
                     .collect();
-                json!({"sku": sku, "on_hand": on_hand, "listings": listings})
+                // The mocks list the plan's stock already, as an agency's catalog exported from
+                // its marketplaces would say: the service adopts it and pushes only changes.
+                let listed: serde_json::Map<String, Value> = channels
+                    .iter()
+                    .map(|channel| (channel.id.clone(), json!(on_hand)))
+                    .collect();
+                json!({"sku": sku, "on_hand": on_hand, "listings": listings, "listed": listed})
             })
             .collect();
         let imported = api
