@@ -63,7 +63,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route("GET", "/v1/clients/{code}/credentials", "Credential metadata, never a secret", Auth::Bearer, false),
     route("POST", "/v1/clients/{code}/channels", "Connect a marketplace {id, platform, base_url, credential, account, webhook_secret?, policy?, rate_limit?, app?, push_order?, poll_interval_ms?}", Auth::Bearer, true),
     route("GET", "/v1/clients/{code}/channels", "Channels with state, pending, oldest pending, exposure, last error", Auth::Bearer, false),
-    route("PUT", "/v1/clients/{code}/catalog", "Import a catalog: JSON {items:[{sku,on_hand,listings}]} or text/csv sku,on_hand,<channel>...", Auth::Bearer, true),
+    route("PUT", "/v1/clients/{code}/catalog", "Import a catalog: JSON {items:[{sku,on_hand,listings,listed?}]} or text/csv sku,on_hand,<channel>...", Auth::Bearer, true),
     route("GET", "/v1/clients/{code}/stock", "Stock of every SKU with each channel's target, listed, pending", Auth::Bearer, false),
     route("GET", "/v1/clients/{code}/stock/{sku}", "Stock of one SKU", Auth::Bearer, false),
     route("POST", "/v1/clients/{code}/stock/{sku}/movements", "A receipt, adjustment, count or ship {kind, quantity, reason?, idempotency_key}", Auth::Bearer, true),

@@ -366,11 +366,77 @@ impl Marketplace for Listed {
     }
 }
 
+/// Paces calls a connector makes beyond the engine's own limiter: calls the engine does not see
+/// one by one (Amazon's `getOrderItems`, one per new order inside one order poll, and the
+/// `getListingsItem` reads that confirm a patch). A call waits for its turn here instead of
+/// drawing a 429 from the marketplace. GCRA on tokio's clock: at most `burst` calls at once, then
+/// one per `interval`.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    burst: u32,
+    /// The theoretical arrival time of the next call (GCRA); `None` until the first call.
+    next: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    /// A pacer of `rate` (the engine's pacing of the budget: below the remote's rate and burst).
+    pub fn new(rate: shelfsync_actors::ratelimit::Rate) -> Self {
+        Self {
+            interval: rate.interval(),
+            burst: rate.burst().max(1),
+            next: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits until a call may go, and takes its turn.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+                let now = tokio::time::Instant::now();
+                let arrival = next.map_or(now, |at| at.max(now)) + self.interval;
+                let window = self.interval * self.burst;
+                let earliest = arrival.checked_sub(window).unwrap_or(now);
+                if earliest <= now {
+                    *next = Some(arrival);
+                    None
+                } else {
+                    Some(earliest - now)
+                }
+            };
+            match wait {
+                None => return,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pacer_lets_its_burst_through_then_one_call_per_interval() {
+        let pacer = Pacer::new(shelfsync_actors::ratelimit::Rate::per_second(2.0, 3));
+        let start = tokio::time::Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            pacer.acquire().await;
+            times.push((tokio::time::Instant::now() - start).as_millis());
+        }
+        assert_eq!(times, [0, 0, 0, 500, 1000, 1500, 2000]);
+        // Idle for a while refills the burst, never more.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let idle = tokio::time::Instant::now();
+        for _ in 0..4 {
+            pacer.acquire().await;
+        }
+        assert_eq!((tokio::time::Instant::now() - idle).as_millis(), 500);
+    }
 
     #[test]
     fn statuses_map_to_engine_kinds() {

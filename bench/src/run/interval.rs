@@ -1,25 +1,28 @@
-//! The interval-sync baseline: what agencies' tools do today. Every N (compressed) minutes it
-//! learns every order since the last sweep, works out each SKU's stock, and pushes every listing's
-//! full quantity to every marketplace, through the same connectors (wire formats and rate limits)
-//! as the service. It overwrites blindly (no compare-and-set), and when a marketplace throttles it
-//! waits as told and tries again.
+//! The interval-sync baseline: what agencies' tools do today. Every N (compressed) minutes each
+//! channel reads its marketplace's order feed since the last sweep, adds what it read to its
+//! client's order book (shared by the client's channels, deduplicated by order line and version),
+//! works out each SKU's stock from the book, and pushes every listing's full quantity, through the
+//! same connectors (wire formats, order feeds and rate limits) as the service. It overwrites
+//! blindly (no compare-and-set), and when a marketplace throttles it waits as told and tries
+//! again (3 tries), then goes on with what it has.
 //!
-//! It learns the orders from the mocks' own order logs in-process, which costs it no API budget
-//! and no delay: that favours the baseline.
+//! (Until 2026-11-22 it read the orders from the mocks' own logs in-process, at no API cost and
+//! with no delay: during a marketplace outage it still knew every sale there, which flattered it.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
-use shelfsync::platforms::mock::MockState;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
-use shelfsync_actors::channel::marketplace::{Marketplace, MarketplaceError, PushItem};
+use shelfsync_actors::channel::marketplace::{
+    Marketplace, MarketplaceError, OrderEventKind, PushItem,
+};
 use shelfsync_actors::ids::Sku;
 
 use super::fleet::{ClientPlan, Fleet};
@@ -40,6 +43,17 @@ pub struct ToolCounters {
     pub calls: AtomicU64,
     /// Push calls that failed after every try.
     pub failed_calls: AtomicU64,
+    /// Order-feed pages read.
+    pub order_pages: AtomicU64,
+    /// Order-feed reads that failed after every try (the sweep went on with what it had).
+    pub failed_order_reads: AtomicU64,
+}
+
+/// What a client's tool knows of its orders: net units sold per SKU, from every channel's feed.
+#[derive(Debug, Default)]
+struct OrderBook {
+    sold: HashMap<String, i64>,
+    seen: HashSet<String>,
 }
 
 /// One channel the tool syncs.
@@ -48,8 +62,10 @@ struct ToolChannel {
     market: Arc<dyn Marketplace>,
     platform: Platform,
     skus: Vec<(Sku, usize)>,
-    /// The client's mocks (to count its sales).
-    client_mocks: Vec<Arc<MockState>>,
+    /// The client's order book, shared by its channels.
+    book: Arc<Mutex<OrderBook>>,
+    /// This channel's order-feed cursor.
+    cursor: Mutex<Option<String>>,
     stock: Vec<u32>,
     phase: Duration,
 }
@@ -69,6 +85,10 @@ pub fn start(
     let phases: Vec<Duration> = clients
         .iter()
         .map(|_| interval.mul_f64(rng.gen_range(0.0..1.0)))
+        .collect();
+    let books: Vec<Arc<Mutex<OrderBook>>> = clients
+        .iter()
+        .map(|_| Arc::new(Mutex::new(OrderBook::default())))
         .collect();
     let mut handles = Vec::new();
     for channel in &fleet.channels {
@@ -97,12 +117,8 @@ pub fn start(
             market,
             platform: channel.platform,
             skus,
-            client_mocks: fleet
-                .channels
-                .iter()
-                .filter(|other| other.client == channel.client)
-                .map(|other| Arc::clone(other.state()))
-                .collect(),
+            book: Arc::clone(&books[channel.client]),
+            cursor: Mutex::new(None),
             stock: client.stock.clone(),
             phase: phases[channel.client],
         };
@@ -139,15 +155,80 @@ async fn sweep_loop(
     }
 }
 
-/// One full push: every listing of the channel gets the client's stock left.
-async fn sweep(tool: &ToolChannel, stop: &AtomicBool, deadline: Instant, counters: &ToolCounters) {
-    let mut sold: HashMap<String, i64> = HashMap::new();
-    for mock in &tool.client_mocks {
-        let world = mock.state_world_sold();
-        for (sku, units) in world {
-            *sold.entry(sku).or_default() += units;
+/// Most order-feed pages one sweep reads.
+const MAX_ORDER_PAGES: u32 = 50;
+
+/// Reads the channel's order feed from its cursor into the client's order book.
+async fn read_orders(
+    tool: &ToolChannel,
+    stop: &AtomicBool,
+    deadline: Instant,
+    counters: &ToolCounters,
+) {
+    let mut tries = 0;
+    let mut pages = 0;
+    while pages < MAX_ORDER_PAGES && !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        let cursor = tool
+            .cursor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let wait = match tool.market.fetch_orders(cursor).await {
+            Ok(page) => {
+                pages += 1;
+                tries = 0;
+                counters.order_pages.fetch_add(1, Ordering::Relaxed);
+                let mut book = tool.book.lock().unwrap_or_else(|p| p.into_inner());
+                for event in &page.events {
+                    let key = format!(
+                        "{:?}/{}/{}/{}/{:?}",
+                        tool.platform,
+                        event.external_order_id,
+                        event.line,
+                        event.version,
+                        event.kind
+                    );
+                    if !book.seen.insert(key) {
+                        continue;
+                    }
+                    let units = i64::from(event.quantity);
+                    let change = match event.kind {
+                        OrderEventKind::Sale => units,
+                        OrderEventKind::Cancel | OrderEventKind::RefundRestock => -units,
+                    };
+                    *book.sold.entry(event.sku.as_str().to_string()).or_default() += change;
+                }
+                drop(book);
+                *tool.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(page.next_cursor);
+                if !page.more {
+                    return;
+                }
+                continue;
+            }
+            Err(MarketplaceError::Throttled { retry_after }) => {
+                retry_after.unwrap_or(Duration::from_secs(1))
+            }
+            Err(_) => Duration::from_millis(500),
+        };
+        tries += 1;
+        if tries >= MAX_TRIES {
+            counters.failed_order_reads.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
     }
+}
+
+/// One sweep: read the channel's new orders, then push every listing the client's stock left as
+/// the tool knows it.
+async fn sweep(tool: &ToolChannel, stop: &AtomicBool, deadline: Instant, counters: &ToolCounters) {
+    read_orders(tool, stop, deadline, counters).await;
+    let sold = tool
+        .book
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sold
+        .clone();
     let items: Vec<PushItem> = tool
         .skus
         .iter()
@@ -183,25 +264,5 @@ async fn sweep(tool: &ToolChannel, stop: &AtomicBool, deadline: Instant, counter
             }
             tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
         }
-    }
-}
-
-/// Net units sold per SKU on one mock (sold less cancelled), from its ground truth.
-trait SoldUnits {
-    fn state_world_sold(&self) -> Vec<(String, i64)>;
-}
-
-impl SoldUnits for Arc<MockState> {
-    fn state_world_sold(&self) -> Vec<(String, i64)> {
-        let world = self.world();
-        world
-            .stats
-            .units_sold
-            .iter()
-            .map(|(sku, units)| {
-                let cancelled = world.stats.units_cancelled.get(sku).copied().unwrap_or(0);
-                (sku.clone(), units - cancelled)
-            })
-            .collect()
     }
 }

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use shelfsync::platforms::mock::world::Stats;
+use shelfsync::platforms::mock::world::{OrderStatus, Stats};
 use shelfsync::platforms::mock::FaultSettings;
 use shelfsync::platforms::Platform;
 
@@ -290,6 +291,8 @@ async fn run_variant(
                 sweeps: counters.sweeps.load(Ordering::Relaxed),
                 calls: counters.calls.load(Ordering::Relaxed),
                 failed_calls: counters.failed_calls.load(Ordering::Relaxed),
+                order_pages: counters.order_pages.load(Ordering::Relaxed),
+                failed_order_reads: counters.failed_order_reads.load(Ordering::Relaxed),
                 interval_secs: interval.as_secs_f64(),
             })
         }
@@ -311,6 +314,7 @@ async fn run_variant(
     };
     let (lag_by_target, lag_by_source) = report::lag_figures(&observations);
     let (units_sold, units_oversold, skus_oversold) = oversold(&fleet, clients, &after);
+    let oversold_by_platform = oversold_by_platform(&fleet, clients);
     let report = VariantReport {
         variant: variant.name(),
         window_secs,
@@ -319,6 +323,7 @@ async fn run_variant(
         units_sold,
         units_oversold,
         skus_oversold,
+        oversold_by_platform,
         exposure_unit_seconds: observations.exposure_by_platform.values().sum(),
         exposure_by_platform: observations.exposure_by_platform.clone(),
         lag_by_target,
@@ -471,6 +476,64 @@ fn oversold(fleet: &Fleet, clients: &[ClientPlan], after: &[(Platform, Stats)]) 
     (sold, over, skus)
 }
 
+/// Units oversold by the marketplace whose sale took a SKU beyond its stock: every sale and
+/// cancellation of a client's SKU on all its marketplaces in time order; a sale's units beyond the
+/// stock are that marketplace's, and a cancellation takes back the latest oversold units first.
+/// The sum equals `oversold`'s units.
+fn oversold_by_platform(fleet: &Fleet, clients: &[ClientPlan]) -> BTreeMap<Platform, i64> {
+    // (client, SKU) → (when, units: + sold, − cancelled, platform).
+    let mut events: BTreeMap<(usize, String), Vec<(DateTime<Utc>, i64, Platform)>> =
+        BTreeMap::new();
+    for channel in &fleet.channels {
+        let world = channel.state().world();
+        for order in world.orders() {
+            let key = (channel.client, order.sku.clone());
+            let list = events.entry(key).or_default();
+            list.push((order.created_at, order.quantity, channel.platform));
+            if order.status == OrderStatus::Cancelled {
+                list.push((order.updated_at, -order.quantity, channel.platform));
+            }
+        }
+    }
+    let mut by_platform: BTreeMap<Platform, i64> = BTreeMap::new();
+    for ((client, sku), mut list) in events {
+        let Some(stock) = clients[client]
+            .skus
+            .iter()
+            .position(|name| *name == sku)
+            .map(|position| i64::from(clients[client].stock[position]))
+        else {
+            continue;
+        };
+        list.sort_by_key(|(at, units, _)| (*at, std::cmp::Reverse(*units)));
+        let mut sold = 0i64;
+        // Oversold units, latest last.
+        let mut beyond: Vec<(Platform, i64)> = Vec::new();
+        for (_, units, platform) in list {
+            let over_before = (sold - stock).max(0);
+            sold += units;
+            let over_after = (sold - stock).max(0);
+            if over_after > over_before {
+                beyond.push((platform, over_after - over_before));
+            }
+            let mut to_take_back = over_before - over_after;
+            while to_take_back > 0 {
+                let Some(last) = beyond.last_mut() else { break };
+                let taken = last.1.min(to_take_back);
+                last.1 -= taken;
+                to_take_back -= taken;
+                if last.1 == 0 {
+                    beyond.pop();
+                }
+            }
+        }
+        for (platform, units) in beyond {
+            *by_platform.entry(platform).or_default() += units;
+        }
+    }
+    by_platform
+}
+
 /// Requests each platform's mocks received in the window against what the platform's default
 /// limits allow in it (the mocks' `default` plan; see `bench/README.md` for each bucket).
 fn budgets(
@@ -523,7 +586,27 @@ fn budgets(
             share: 0.0,
             bucket,
             throttled: 0,
+            requests_by_operation: BTreeMap::new(),
+            throttled_by_operation: BTreeMap::new(),
         });
+        for (operation, count) in &a.requests {
+            let since = count - b.requests.get(operation).copied().unwrap_or(0);
+            if since > 0 {
+                *entry
+                    .requests_by_operation
+                    .entry(operation.clone())
+                    .or_default() += since;
+            }
+        }
+        for (operation, count) in &a.throttled {
+            let since = count - b.throttled.get(operation).copied().unwrap_or(0);
+            if since > 0 {
+                *entry
+                    .throttled_by_operation
+                    .entry(operation.clone())
+                    .or_default() += since;
+            }
+        }
         entry.requests += all;
         entry.used += used;
         entry.allowed += allowed;

@@ -61,6 +61,10 @@ pub struct Budget {
     pub bucket: &'static str,
     /// Throttled replies in the window.
     pub throttled: u64,
+    /// Requests in the window by the mocks' operation name (summed over the platform's mocks).
+    pub requests_by_operation: BTreeMap<String, u64>,
+    /// Throttled replies in the window by operation.
+    pub throttled_by_operation: BTreeMap<String, u64>,
 }
 
 /// The service process's resources.
@@ -85,6 +89,10 @@ pub struct ToolFigures {
     pub calls: u64,
     /// Calls that failed after every try.
     pub failed_calls: u64,
+    /// Order-feed pages read.
+    pub order_pages: u64,
+    /// Order-feed reads given up after every try.
+    pub failed_order_reads: u64,
     /// The wall-clock interval between sweeps.
     pub interval_secs: f64,
 }
@@ -106,6 +114,10 @@ pub struct VariantReport {
     pub units_oversold: i64,
     /// SKUs with at least one unit oversold.
     pub skus_oversold: u64,
+    /// Units oversold by the marketplace whose sale went beyond the SKU's stock (sales and
+    /// cancellations of every marketplace in time order; a cancellation takes back the latest
+    /// oversold units first).
+    pub oversold_by_platform: BTreeMap<Platform, i64>,
     /// Σ max(0, listed − true stock left) × dt over every listing.
     pub exposure_unit_seconds: f64,
     /// The same by platform.
@@ -254,6 +266,20 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
+            "Oversold units by the marketplace whose sale went beyond the stock:"
+        );
+        let _ = writeln!(out);
+        for v in &self.variants {
+            let by_platform: Vec<String> = v
+                .oversold_by_platform
+                .iter()
+                .map(|(platform, units)| format!("{platform} {units}"))
+                .collect();
+            let _ = writeln!(out, "- {}: {}", v.variant, by_platform.join(", "));
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
             "Sync lag, sale → sibling listing shows it, by the sibling's platform (ms; p50 / p99 / max; n; unresolved at the end):"
         );
         let _ = writeln!(out);
@@ -305,9 +331,19 @@ impl Report {
             for platform in &platforms {
                 match v.budgets.get(platform) {
                     Some(b) => {
+                        let by_operation: Vec<String> = b
+                            .throttled_by_operation
+                            .iter()
+                            .map(|(operation, count)| format!("{operation} {count}"))
+                            .collect();
+                        let named = if by_operation.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", by_operation.join(", "))
+                        };
                         let _ = write!(
                             out,
-                            " {} / {:.0} ({:.0} %, {}) — {} |",
+                            " {} / {:.0} ({:.0} %, {}) — {}{named} |",
                             b.used,
                             b.allowed,
                             b.share * 100.0,

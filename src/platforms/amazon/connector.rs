@@ -79,9 +79,10 @@ use shelfsync_actors::channel::marketplace::{
     PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::ratelimit::{Bucket, Rate};
 
 use crate::platforms::connector::{
-    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError,
+    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError, Pacer,
 };
 use crate::platforms::Platform;
 
@@ -181,6 +182,8 @@ pub fn build_with(
         started,
         product_types: Mutex::new(HashMap::new()),
         lines: Mutex::new(HashMap::new()),
+        order_items_pacer: Pacer::new(own_pacing(Bucket::AmazonGetOrderItems)),
+        listing_reads_pacer: Pacer::new(own_pacing(Bucket::AmazonGetListingsItem)),
     }))
 }
 
@@ -198,6 +201,21 @@ struct Inner {
     product_types: Mutex<HashMap<String, String>>,
     /// AmazonOrderId → its lines.
     lines: Mutex<HashMap<String, Vec<Line>>>,
+    /// `getOrderItems` (0.5/s, burst 30) is called once per new order inside one order poll,
+    /// which the engine's limiter counts as one call: paced here, so a busy seller waits instead
+    /// of drawing 429s (measured before: 9 throttled replies in `agency-100`, 20 in `flash-sale`).
+    order_items_pacer: Pacer,
+    /// `getListingsItem` (5/s, burst 10) confirms each patch, outside the engine's limiter too.
+    listing_reads_pacer: Pacer,
+}
+
+/// The engine's pacing of a budget the connector paces itself (below Amazon's rate and burst).
+fn own_pacing(bucket: Bucket) -> Rate {
+    bucket
+        .default_limit()
+        .pacing()
+        .short_term
+        .unwrap_or_else(|| Rate::per_second(1.0, 1))
 }
 
 /// The SP-API operations the connector calls, with their documented default rates (§3.3).
@@ -581,6 +599,12 @@ impl Inner {
         operation: Operation,
         request: reqwest::RequestBuilder,
     ) -> Result<String, MarketplaceError> {
+        match operation {
+            Operation::GetOrderItems => self.order_items_pacer.acquire().await,
+            Operation::GetListingsItem => self.listing_reads_pacer.acquire().await,
+            // The engine's limiter paces these call by call.
+            Operation::PatchListingsItem | Operation::GetOrders => {}
+        }
         let reply = request
             .header(TOKEN_HEADER, self.config.credential.expose())
             .header("Accept", "application/json")
