@@ -28,16 +28,17 @@ pub const TOKEN_BUCKET_BURST_DIVISOR: u32 = 2;
 /// The share of a per-second call counter the engine paces at. Lower than [`RATE_HEADROOM`]: the
 /// counter resets on fixed second boundaries, and a call let through near the end of one second
 /// may arrive in the next (network delay; the `PUT` of an Etsy push follows its `GET` by one round
-/// trip), so one second of paced calls plus the burst keeps a tenth of the counter spare for such
-/// stragglers.
-pub const WINDOW_HEADROOM: f64 = 0.7;
+/// trip); and a call of two cells may pay one of them in an earlier second (see the limiter's
+/// `Stage`). With 10 QPS: a burst of 2, 6 paced calls and 1 paid earlier leave a tenth of the
+/// counter spare for stragglers.
+pub const WINDOW_HEADROOM: f64 = 0.6;
 
 /// The local burst against a per-second call counter is the counter divided by this, so that
 /// burst plus one second of paced calls stays within the counter (Etsy QPS, reference §2.3). The
 /// burst must also hold the budget's largest call: a limiter stage charges a call at most its
-/// burst, and an Etsy push is two calls ([`ETSY_PUSH_CALLS`]). With 10 QPS: a burst of 2 plus 7
-/// paced calls, 9 in any second. (With a burst of 1 each push was charged one call, and the
-/// smoke bench received 2–3 throttled Etsy replies in 8 s.)
+/// burst, and an Etsy push is two calls ([`ETSY_PUSH_CALLS`]). With 10 QPS: a burst of 2 plus 6
+/// paced calls and one prepaid cell, 9 in any second. (With a burst of 1 each push was charged
+/// one call, and the smoke bench received 2–3 throttled Etsy replies in 8 s.)
 pub const WINDOW_BURST_DIVISOR: u32 = 5;
 
 /// The local burst of a daily quota is the quota divided by this; with the rate at
@@ -198,8 +199,9 @@ impl RemoteLimit {
                 per_second * RATE_HEADROOM,
                 (burst / TOKEN_BUCKET_BURST_DIVISOR).max(1),
             ),
-            // In any one-second window GCRA lets through at most burst + rate calls, and
-            // per_second / 5 + 0.7 × per_second leaves a tenth of the counter for stragglers.
+            // In any one-second window GCRA lets through at most burst + rate calls (and a
+            // multi-cell call one prepaid cell more); per_second / 5 + 0.6 × per_second + 1
+            // leaves a tenth of a 10 QPS counter for stragglers.
             ShortTermLimit::PerSecondWindow { per_second } => Rate::per_second(
                 f64::from(per_second) * WINDOW_HEADROOM,
                 (per_second / WINDOW_BURST_DIVISOR).max(1),

@@ -226,16 +226,20 @@ enum Window {
 /// Governor cannot test a limiter without consuming from it, and it has no refund. A call passes
 /// several limiters in turn (share, daily, per second); when a later one refuses, the cells the
 /// earlier ones took stay paid to that caller and are spent by its next try, so that no capacity
-/// is lost and no share is skewed. The app's own short-term stage is checked last and so never
-/// holds a paid cell: each of its cells goes out at the instant it is taken, which keeps the
-/// per-second bound of the whole budget exact (a share's paid cell may be spent late; the shares
-/// are for fairness, the app stages for the marketplace's limit).
+/// is lost and no share is skewed. The app's own short-term stage is checked last, so its cells
+/// go out at the instant they are taken, except that a call of several cells pays for them one
+/// at a time and spends them together: a second of the budget may then carry up to the largest
+/// call's cost less one beyond burst plus rate (the pacing leaves room for it:
+/// [`super::defaults::WINDOW_HEADROOM`]). A share's paid cell may be spent late; the shares are
+/// for fairness, the app stages for the marketplace's limit.
 struct Stage<C: Clock> {
     window: Window,
     rate: Rate,
     limiter: DirectLimiter<C>,
     last_used: Option<C::Instant>,
-    prepaid: HashMap<ClientCode, u32>,
+    /// Cells paid per caller and operation: a client's order poll must not spend the cells its
+    /// push paid for (that starved multi-cell pushes behind the same client's polls).
+    prepaid: HashMap<(ClientCode, Operation), u32>,
 }
 
 impl<C: Clock + Clone> Stage<C> {
@@ -255,30 +259,47 @@ impl<C: Clock + Clone> Stage<C> {
         cost.clamp(1, self.rate.burst())
     }
 
-    fn pass(&mut self, client: &ClientCode, cost: u32, now: C::Instant) -> Result<(), Duration> {
+    fn pass(
+        &mut self,
+        payer: &(ClientCode, Operation),
+        cost: u32,
+        now: C::Instant,
+    ) -> Result<(), Duration> {
         let charge = self.charge(cost);
-        let prepaid = self.prepaid.get(client).copied().unwrap_or(0);
+        let prepaid = self.prepaid.get(payer).copied().unwrap_or(0);
         let Some(need) = NonZeroU32::new(charge.saturating_sub(prepaid)) else {
             return Ok(());
         };
         match self.limiter.check_n(need) {
             Ok(Ok(())) => {
-                *self.prepaid.entry(client.clone()).or_insert(0) += need.get();
+                *self.prepaid.entry(payer.clone()).or_insert(0) += need.get();
                 self.last_used = Some(now);
                 Ok(())
             }
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(now)),
+            Ok(Err(not_until)) => {
+                // A call of several cells pays what the limiter holds now, one cell per try: it
+                // would otherwise wait for the bucket to hold all its cells at once, which
+                // single-cell callers sharing the budget never leave (found by the agency-100
+                // bench: Etsy pushes, two calls each, never went out while 100 shops polled their
+                // receipts one call at a time). The cell stays paid to this caller.
+                if need.get() > 1 && self.limiter.check().is_ok() {
+                    *self.prepaid.entry(payer.clone()).or_insert(0) += 1;
+                    self.last_used = Some(now);
+                    return Err(self.rate.interval());
+                }
+                Err(not_until.wait_time_from(now))
+            }
             // `need` never exceeds the burst; were it to, a full refill is the safe wait.
             Err(_insufficient) => Err(self.rate.refill_time()),
         }
     }
 
-    fn settle(&mut self, client: &ClientCode, cost: u32) {
+    fn settle(&mut self, payer: &(ClientCode, Operation), cost: u32) {
         let charge = self.charge(cost);
-        if let Some(prepaid) = self.prepaid.get_mut(client) {
+        if let Some(prepaid) = self.prepaid.get_mut(payer) {
             *prepaid = prepaid.saturating_sub(charge);
             if *prepaid == 0 {
-                self.prepaid.remove(client);
+                self.prepaid.remove(payer);
             }
         }
     }
@@ -622,6 +643,7 @@ impl<C: Clock + Clone> RateLimiters<C> {
         }
 
         let client = &request.client;
+        let payer = (client.clone(), request.operation);
         if let Some(weights) = weights {
             // Shares are recomputed when a client joins or leaves the app or a weight changes:
             // the new share starts fresh, and the app-wide guards still bound the sum.
@@ -641,14 +663,14 @@ impl<C: Clock + Clone> RateLimiters<C> {
                 Entry::Vacant(entry) => entry.insert(fresh()),
             };
             for stage in &mut share.stages {
-                stage.pass(client, cost, now).map_err(|duration| Wait {
+                stage.pass(&payer, cost, now).map_err(|duration| Wait {
                     duration,
                     reason: WaitReason::FairShare,
                 })?;
             }
         }
         for stage in &mut state.guards {
-            stage.pass(client, cost, now).map_err(|duration| Wait {
+            stage.pass(&payer, cost, now).map_err(|duration| Wait {
                 duration,
                 reason: match stage.window {
                     Window::Daily => WaitReason::DailyQuota,
@@ -660,11 +682,11 @@ impl<C: Clock + Clone> RateLimiters<C> {
         // Every stage passed: the cells paid for this call are spent.
         if let Some(share) = state.shares.get_mut(client) {
             for stage in &mut share.stages {
-                stage.settle(client, cost);
+                stage.settle(&payer, cost);
             }
         }
         for stage in &mut state.guards {
-            stage.settle(client, cost);
+            stage.settle(&payer, cost);
         }
         Ok(())
     }
