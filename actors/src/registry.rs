@@ -11,7 +11,7 @@ use crate::clock::TokioClock;
 use crate::ids::ClientCode;
 use crate::ratelimit::RateLimiters;
 use crate::runtime::ArbiterPool;
-use crate::storage::{client_tree, CLIENT_TREE_PREFIX};
+use crate::storage::{client_tree, DbFlusher, CLIENT_TREE_PREFIX};
 use crate::tenant::messages::Shutdown;
 use crate::tenant::{SupervisorConfig, TenantSupervisor};
 
@@ -56,8 +56,12 @@ impl TenantRegistry {
         db: sled::Db,
         pool: ArbiterPool,
         limiters: Arc<RateLimiters<TokioClock>>,
-        config: SupervisorConfig,
+        mut config: SupervisorConfig,
     ) -> Self {
+        // Every client's ledger lives in this one database: their flushes are coalesced.
+        if config.inventory.flusher.is_none() {
+            config.inventory.flusher = Some(DbFlusher::new(&db));
+        }
         Self {
             db,
             pool,
@@ -77,8 +81,12 @@ impl TenantRegistry {
             return Err(RegistryError::ClientExists(client.clone()));
         }
         let tree = client_tree(&self.db, client)?;
-        let supervisor =
-            TenantSupervisor::new(client.clone(), tree, self.limiters.clone(), self.config);
+        let supervisor = TenantSupervisor::new(
+            client.clone(),
+            tree,
+            self.limiters.clone(),
+            self.config.clone(),
+        );
         let addr = TenantSupervisor::start_in_arbiter(&self.pool.shard(client), |_| supervisor);
         tenants.insert(client.clone(), addr.clone());
         Ok(addr)

@@ -1309,7 +1309,7 @@ async fn drive_engine(
     for client in 0..params.clients {
         let code = client_code(client)?;
         let tree = client_tree(db, &code)?;
-        let actor = InventoryActor::open(code, tree, config)?;
+        let actor = InventoryActor::open(code, tree, config.clone())?;
         let addr = actor.start_bounded_in(&arbiters[client % arbiters.len()].handle());
         inventories.push(addr.clone());
         let seed: Vec<MovementInput> = (0..params.skus)

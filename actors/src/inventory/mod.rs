@@ -78,7 +78,7 @@ pub enum AckPolicy {
 }
 
 /// Settings of an InventoryActor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InventoryConfig {
     /// Mailbox capacity; senders using `send().await` wait when it is full, `try_send` fails.
     pub mailbox_capacity: usize,
@@ -86,6 +86,9 @@ pub struct InventoryConfig {
     pub ack: AckPolicy,
     /// The clock stamping journal entries, in milliseconds since the Unix epoch.
     pub clock_ms: fn() -> u64,
+    /// The database's shared flusher (the service's registry sets one for all its clients);
+    /// `None` flushes the client's tree alone.
+    pub flusher: Option<crate::storage::DbFlusher>,
 }
 
 impl Default for InventoryConfig {
@@ -94,6 +97,7 @@ impl Default for InventoryConfig {
             mailbox_capacity: 1024,
             ack: AckPolicy::AfterFlush,
             clock_ms: system_clock_ms,
+            flusher: None,
         }
     }
 }
@@ -151,6 +155,10 @@ impl InventoryActor {
         config: InventoryConfig,
     ) -> Result<Self, InventoryError> {
         let store = LedgerStore::open(tree)?;
+        let store = match &config.flusher {
+            Some(flusher) => store.with_flusher(flusher.clone()),
+            None => store,
+        };
         Ok(Self {
             client_label: metrics::client_label(&client),
             client,

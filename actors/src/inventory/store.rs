@@ -257,6 +257,8 @@ pub struct VerifyReport {
 #[derive(Debug, Clone)]
 pub struct LedgerStore {
     tree: sled::Tree,
+    /// The database's shared flusher, when the store runs beside other clients' stores.
+    flusher: Option<crate::storage::DbFlusher>,
 }
 
 impl LedgerStore {
@@ -280,7 +282,10 @@ impl LedgerStore {
                 )))
             }
         }
-        let store = Self { tree };
+        let store = Self {
+            tree,
+            flusher: None,
+        };
         let head = store.head_seq()?;
         let last_journal_seq = match store.tree.scan_prefix([JOURNAL]).next_back() {
             Some(item) => decode_u64(&item?.0[1..])?,
@@ -352,13 +357,28 @@ impl LedgerStore {
             })
     }
 
-    /// Makes every write so far durable against a process crash; returns the bytes written.
+    /// Flushes through the database's shared `flusher` from now on.
+    pub fn with_flusher(mut self, flusher: crate::storage::DbFlusher) -> Self {
+        self.flusher = Some(flusher);
+        self
+    }
+
+    /// Makes every write so far durable against a process crash; returns the bytes written (0
+    /// through a shared [`crate::storage::DbFlusher`], which coalesces the flushes of every
+    /// client's store of the database).
     ///
     /// Runs `Tree::flush` on tokio's blocking pool, not sled's `flush_async`: `flush_async` runs
     /// on sled's own small thread pool, which also writes sled's log, and with many clients
     /// flushing at once every pool thread ended up waiting for a log write queued behind them
     /// (a deadlock found by the scheduler bench with 8+ clients; sled issues #1308, #1241).
     pub async fn flush(&self) -> Result<usize, LedgerError> {
+        if let Some(flusher) = &self.flusher {
+            return flusher
+                .flush()
+                .await
+                .map(|()| 0)
+                .map_err(|error| LedgerError::Corrupt(format!("flushing the database: {error}")));
+        }
         let tree = self.tree.clone();
         tokio::task::spawn_blocking(move || tree.flush())
             .await

@@ -84,7 +84,7 @@ pub struct ChannelSpec {
 }
 
 /// Settings of a TenantSupervisor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SupervisorConfig {
     /// How often children are checked.
     pub watchdog_interval: Duration,
@@ -227,7 +227,7 @@ impl TenantSupervisor {
         match InventoryActor::open(
             self.client.clone(),
             self.tree.clone(),
-            self.config.inventory,
+            self.config.inventory.clone(),
         ) {
             Ok(actor) => {
                 self.inventory.started(actor.start_bounded());
