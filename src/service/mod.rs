@@ -84,7 +84,7 @@ impl From<MailboxError> for ServiceError {
 }
 
 /// Settings of the engine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServiceOptions {
     /// Arbiter threads the clients are spread over.
     pub arbiters: usize,
@@ -146,7 +146,12 @@ impl Service {
             reasons: db.open_tree(REASONS_TREE).map_err(ClientStoreError::from)?,
             clients,
             vault,
-            registry: TenantRegistry::new(db.clone(), pool, limiters.clone(), options.supervisor),
+            registry: TenantRegistry::new(
+                db.clone(),
+                pool,
+                limiters.clone(),
+                options.supervisor.clone(),
+            ),
             options,
             limiters,
             listing_maps: RwLock::new(HashMap::new()),
