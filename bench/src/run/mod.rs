@@ -313,6 +313,7 @@ async fn run_variant(
         _ => None,
     };
     let (lag_by_target, lag_by_source) = report::lag_figures(&observations);
+    let (reaction_lag_by_target, reaction_lag_by_pair) = report::reaction_figures(&observations);
     let (units_sold, units_oversold, skus_oversold) = oversold(&fleet, clients, &after);
     let oversold_by_platform = oversold_by_platform(&fleet, clients);
     let report = VariantReport {
@@ -328,6 +329,9 @@ async fn run_variant(
         exposure_by_platform: observations.exposure_by_platform.clone(),
         lag_by_target,
         lag_by_source,
+        reaction_lag_by_target,
+        reaction_lag_by_pair,
+        reaction_unknown: observations.reaction_unknown,
         lag_by_pair: observations
             .lag_by_pair
             .iter()

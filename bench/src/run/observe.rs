@@ -9,6 +9,12 @@
 //!   (later sales only lower that bar, so a listing that caught up with later sales counts too).
 //!   Resolution: one sample period. Sales still unseen on a sibling when the run ends count at
 //!   their age then (a lower bound) and are reported as `unresolved`.
+//! - **Reaction lag** of a sale on A to sibling B: from the order's `created_at` to the first
+//!   sample at which B shows at most what it showed at that instant less the units sold (or less
+//!   than a sale before it still waiting there). It leaves out what the sibling cannot know yet:
+//!   a sale on a third marketplace whose order feed is slow makes the sync lag above wait for that
+//!   feed too, the reaction lag does not. What B showed at the sale is read from the mock's
+//!   listing history; a sale older than the kept history is left out and counted.
 //! - **Exposure**: Σ over listings of max(0, listed − true stock left) × the time between samples.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -35,6 +41,15 @@ struct Waiting {
     source: Platform,
 }
 
+/// One sale waiting for its own effect on one sibling listing (the reaction lag).
+#[derive(Debug, Clone, Copy)]
+struct Reaction {
+    sold_at: Instant,
+    /// The most the sibling may list once it reflects this sale.
+    bar: i64,
+    source: Platform,
+}
+
 /// One observed mock.
 #[derive(Debug)]
 struct Observed {
@@ -45,6 +60,8 @@ struct Observed {
     orders_seen: usize,
     /// SKU → sales waiting to show here, oldest first.
     waiting: HashMap<String, VecDeque<Waiting>>,
+    /// SKU → sales whose own effect has not shown here yet.
+    reacting: HashMap<String, Vec<Reaction>>,
 }
 
 /// What the observer measured.
@@ -59,6 +76,15 @@ pub struct Observations {
     pub lag_by_pair: BTreeMap<String, Vec<f64>>,
     /// Sibling listings that had not shown a sale when the run ended, by target platform.
     pub unresolved_by_target: BTreeMap<Platform, u64>,
+    /// Reaction lags in milliseconds by the sibling's platform (see the module doc).
+    pub reaction_by_target: BTreeMap<Platform, Vec<f64>>,
+    /// Reaction lags in milliseconds by `source→target` pair.
+    pub reaction_by_pair: BTreeMap<String, Vec<f64>>,
+    /// Reactions not seen when the run ended, by the sibling's platform.
+    pub reaction_unresolved_by_target: BTreeMap<Platform, u64>,
+    /// Sale and sibling pairs left out of the reaction lag: the sibling's kept history did not
+    /// reach back to the sale.
+    pub reaction_unknown: u64,
     /// Exposure-unit-seconds, by the platform of the listing.
     pub exposure_by_platform: BTreeMap<Platform, f64>,
     /// Samples of the lag loop.
@@ -102,6 +128,7 @@ impl Observer {
                     .collect(),
                 orders_seen: channel.state().world().orders().len(),
                 waiting: HashMap::new(),
+                reacting: HashMap::new(),
             })
             .collect();
         let truth = clients
@@ -159,7 +186,7 @@ impl Observer {
         self.out.samples += 1;
         // New sales: the true stock drops, and each sibling listing now has to show it.
         for index in 0..self.mocks.len() {
-            let sales: Vec<(String, i64, Instant)> = {
+            let sales: Vec<(String, i64, Instant, chrono::DateTime<Utc>)> = {
                 let world = self.mocks[index].state.world();
                 let orders = world.orders();
                 let new = orders.get(self.mocks[index].orders_seen..).unwrap_or(&[]);
@@ -170,6 +197,7 @@ impl Observer {
                             order.sku.clone(),
                             order.quantity,
                             now.checked_sub(age).unwrap_or(now),
+                            order.created_at,
                         )
                     })
                     .collect()
@@ -177,13 +205,32 @@ impl Observer {
             self.mocks[index].orders_seen += sales.len();
             let client = self.mocks[index].client;
             let source = self.mocks[index].platform;
-            for (sku, quantity, sold_at) in sales {
+            for (sku, quantity, sold_at, created_at) in sales {
                 let Some(truth) = self.truth[client].get_mut(&sku) else {
                     continue;
                 };
                 truth.1 += quantity;
                 let bar = (truth.0 - truth.1).max(0);
                 for sibling in self.mocks[index].siblings.clone() {
+                    let shown_then = {
+                        let world = self.mocks[sibling].state.world();
+                        world
+                            .listing_by_sku(&sku)
+                            .and_then(|listing| listing.quantity_at(created_at))
+                    };
+                    match shown_then {
+                        Some(shown) => {
+                            let reacting =
+                                self.mocks[sibling].reacting.entry(sku.clone()).or_default();
+                            let before = reacting.iter().map(|r| r.bar).min().unwrap_or(shown);
+                            reacting.push(Reaction {
+                                sold_at,
+                                bar: (shown.min(before) - quantity).max(0),
+                                source,
+                            });
+                        }
+                        None => self.out.reaction_unknown += 1,
+                    }
                     self.mocks[sibling]
                         .waiting
                         .entry(sku.clone())
@@ -198,11 +245,34 @@ impl Observer {
         }
         // Siblings that now show the sales they were waiting for.
         for mock in &mut self.mocks {
-            if mock.waiting.is_empty() {
+            if mock.waiting.is_empty() && mock.reacting.is_empty() {
                 continue;
             }
             let world = mock.state.world();
             let target = mock.platform;
+            mock.reacting.retain(|sku, reactions| {
+                let Some(listed) = world.listing_by_sku(sku).map(|listing| listing.quantity) else {
+                    return false;
+                };
+                reactions.retain(|reaction| {
+                    if listed > reaction.bar {
+                        return true;
+                    }
+                    let lag = now.duration_since(reaction.sold_at).as_secs_f64() * 1000.0;
+                    self.out
+                        .reaction_by_target
+                        .entry(target)
+                        .or_default()
+                        .push(lag);
+                    self.out
+                        .reaction_by_pair
+                        .entry(format!("{}→{target}", reaction.source))
+                        .or_default()
+                        .push(lag);
+                    false
+                });
+                !reactions.is_empty()
+            });
             mock.waiting.retain(|sku, queue| {
                 let Some(listed) = world.listing_by_sku(sku).map(|listing| listing.quantity) else {
                     return false;
@@ -264,6 +334,24 @@ impl Observer {
     fn finish(mut self) -> Observations {
         let now = Instant::now();
         for mock in &self.mocks {
+            for reaction in mock.reacting.values().flatten() {
+                let age = now.duration_since(reaction.sold_at).as_secs_f64() * 1000.0;
+                self.out
+                    .reaction_by_target
+                    .entry(mock.platform)
+                    .or_default()
+                    .push(age);
+                self.out
+                    .reaction_by_pair
+                    .entry(format!("{}→{}", reaction.source, mock.platform))
+                    .or_default()
+                    .push(age);
+                *self
+                    .out
+                    .reaction_unresolved_by_target
+                    .entry(mock.platform)
+                    .or_default() += 1;
+            }
             for queue in mock.waiting.values() {
                 for waiting in queue {
                     let age = now.duration_since(waiting.sold_at).as_secs_f64() * 1000.0;

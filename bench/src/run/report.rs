@@ -128,6 +128,13 @@ pub struct VariantReport {
     pub lag_by_source: BTreeMap<Platform, LagFigures>,
     /// Sync lag by `source→target` platform pair (unresolved included, as above).
     pub lag_by_pair: BTreeMap<String, LagFigures>,
+    /// Reaction lag (a sale to the sibling showing that sale's own effect; see
+    /// `observe.rs`) by the sibling's platform, unresolved included.
+    pub reaction_lag_by_target: BTreeMap<Platform, LagFigures>,
+    /// Reaction lag by `source→target` pair.
+    pub reaction_lag_by_pair: BTreeMap<String, LagFigures>,
+    /// Sale and sibling pairs left out of the reaction lag (the sibling's history was too short).
+    pub reaction_unknown: u64,
     /// Throttled replies over the whole variant (provisioning and settling included).
     pub throttled_total: u64,
     /// Throttled replies during the measured window.
@@ -163,6 +170,30 @@ pub struct Report {
     pub cores: usize,
     /// The variants, in run order.
     pub variants: Vec<VariantReport>,
+}
+
+/// Reaction-lag figures by target platform and by pair.
+pub fn reaction_figures(
+    obs: &Observations,
+) -> (BTreeMap<Platform, LagFigures>, BTreeMap<String, LagFigures>) {
+    let by_target = obs
+        .reaction_by_target
+        .iter()
+        .filter_map(|(platform, lags)| {
+            let unresolved = obs
+                .reaction_unresolved_by_target
+                .get(platform)
+                .copied()
+                .unwrap_or(0);
+            LagFigures::of(lags, unresolved).map(|figures| (*platform, figures))
+        })
+        .collect();
+    let by_pair = obs
+        .reaction_by_pair
+        .iter()
+        .filter_map(|(pair, lags)| LagFigures::of(lags, 0).map(|f| (pair.clone(), f)))
+        .collect();
+    (by_target, by_pair)
 }
 
 /// Lag figures from observations.
@@ -300,6 +331,36 @@ impl Report {
             let _ = write!(out, "| {} |", v.variant);
             for platform in &platforms {
                 match v.lag_by_target.get(platform) {
+                    Some(l) => {
+                        let _ = write!(
+                            out,
+                            " {:.0} / {:.0} / {:.0}; {}; {} |",
+                            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.unresolved
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, " n/a |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Reaction lag, sale → sibling listing shows that sale's own effect, by the sibling's platform (ms; p50 / p99 / max; n; unresolved):"
+        );
+        let _ = writeln!(out);
+        let _ = write!(out, "| variant |");
+        for platform in &platforms {
+            let _ = write!(out, " {platform} |");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
+        for v in &self.variants {
+            let _ = write!(out, "| {} |", v.variant);
+            for platform in &platforms {
+                match v.reaction_lag_by_target.get(platform) {
                     Some(l) => {
                         let _ = write!(
                             out,

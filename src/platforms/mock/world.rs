@@ -2,7 +2,7 @@
 //! orders shoppers placed, and the ground truth the bench reads back (DESIGN §7). Plain types and
 //! functions, tested on their own; the HTTP layers of every platform call into them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -43,6 +43,47 @@ pub struct Listing {
     pub listing_ref: String,
     /// When the listed quantity last changed.
     pub updated_at: DateTime<Utc>,
+    /// The last few changes, oldest first, so that an observer can tell what the listing showed
+    /// at a past instant (the bench's reaction lag); not part of any platform's view.
+    #[serde(skip)]
+    pub history: VecDeque<QuantityChange>,
+}
+
+/// One change of a listing's quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityChange {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The quantity before.
+    pub before: i64,
+}
+
+/// Changes kept per listing.
+const HISTORY_LEN: usize = 32;
+
+impl Listing {
+    /// Sets the quantity at `now`, remembering the change.
+    fn change(&mut self, quantity: i64, now: DateTime<Utc>) {
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(QuantityChange {
+            at: now,
+            before: self.quantity,
+        });
+        self.quantity = quantity;
+        self.updated_at = now;
+    }
+
+    /// What the listing showed at `at`, if the kept changes still tell.
+    pub fn quantity_at(&self, at: DateTime<Utc>) -> Option<i64> {
+        match self.history.iter().find(|change| change.at > at) {
+            None => Some(self.quantity),
+            // Older changes than the kept ones may have happened since `at`.
+            Some(first) if self.history.len() == HISTORY_LEN && first == &self.history[0] => None,
+            Some(first) => Some(first.before),
+        }
+    }
 }
 
 /// Whether an order stands or was cancelled.
@@ -197,6 +238,7 @@ impl World {
                 ids,
                 listing_ref: listing_ref.clone(),
                 updated_at: now,
+                history: VecDeque::new(),
             };
             self.by_sku.insert(listing.sku.clone(), number);
             self.by_ref.insert(listing_ref, number);
@@ -246,8 +288,7 @@ impl World {
     pub fn set_quantity(&mut self, number: u64, quantity: i64, now: DateTime<Utc>) -> Option<i64> {
         let listing = self.listings.get_mut(&number)?;
         let before = listing.quantity;
-        listing.quantity = quantity;
-        listing.updated_at = now;
+        listing.change(quantity, now);
         self.stats.quantity_writes += 1;
         Some(before)
     }
@@ -274,8 +315,7 @@ impl World {
                 listed: listing.quantity,
             });
         }
-        listing.quantity -= quantity;
-        listing.updated_at = now;
+        listing.change(listing.quantity - quantity, now);
         let order_number = self.orders.len() as u64 + 1;
         let order = Order {
             number: order_number,
@@ -313,8 +353,7 @@ impl World {
         order.updated_at = now;
         let order = order.clone();
         if let Some(listing) = self.listings.get_mut(&order.listing_number) {
-            listing.quantity += order.quantity;
-            listing.updated_at = now;
+            listing.change(listing.quantity + order.quantity, now);
         }
         self.stats.orders_cancelled += 1;
         *self
@@ -452,6 +491,36 @@ mod tests {
         );
         assert_eq!(world.listing_by_ref("ref-A-1").unwrap().number, 1);
         assert_eq!(world.listing_by_id("id", &json!(2)).unwrap().sku, "B-2");
+    }
+
+    #[test]
+    fn a_listing_tells_what_it_showed_at_a_past_instant_while_its_history_reaches() {
+        let mut world = world_with(&[("A-1", 10)]);
+        let start = Utc::now();
+        let at = |ms: i64| start + Duration::milliseconds(ms);
+        world.set_quantity(1, 8, at(100)).unwrap();
+        world
+            .place_order("A-1", 3, at(200), |n| format!("o{n}"))
+            .unwrap();
+        let listing = world.listing_by_sku("A-1").unwrap();
+        assert_eq!(listing.quantity_at(at(50)), Some(10));
+        assert_eq!(
+            listing.quantity_at(at(100)),
+            Some(8),
+            "a change at the instant counts"
+        );
+        assert_eq!(listing.quantity_at(at(150)), Some(8));
+        assert_eq!(listing.quantity_at(at(300)), Some(5));
+        for step in 0..40 {
+            world.set_quantity(1, step, at(1_000 + step)).unwrap();
+        }
+        let listing = world.listing_by_sku("A-1").unwrap();
+        assert_eq!(
+            listing.quantity_at(at(150)),
+            None,
+            "older than the kept changes"
+        );
+        assert_eq!(listing.quantity_at(at(1_035)), Some(35));
     }
 
     #[test]
