@@ -230,6 +230,7 @@ async fn run_variant(
     progress.set_prefix(variant.name());
     let mut service = None;
     let mut settle = None;
+    let mut engine_api = None;
     if let Variant::Shelfsync(order) = variant {
         progress.set_message("starting the service");
         let started = Service::start(binary, &admin_token())?;
@@ -241,6 +242,7 @@ async fn run_variant(
         let (waited, settled) =
             provision::settle(&api, clients, Duration::from_secs(scenario.settle_secs)).await?;
         settle = Some((waited.as_secs_f64(), settled));
+        engine_api = Some(api);
     }
     let before = snapshot(&fleet);
     let cpu_before = service.as_ref().and_then(Service::cpu_seconds);
@@ -273,6 +275,10 @@ async fn run_variant(
     let result = drive(scenario, &fleet, &mut service, &progress, started, window).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
+    let engine_view = match &engine_api {
+        Some(api) => Some(provision::engine_view(api, clients).await),
+        None => None,
+    };
     fleet.stop_shoppers();
     let observations = observer
         .join()
@@ -332,6 +338,7 @@ async fn run_variant(
         reaction_lag_by_target,
         reaction_lag_by_pair,
         reaction_unknown: observations.reaction_unknown,
+        engine_view,
         lag_by_pair: observations
             .lag_by_pair
             .iter()

@@ -2,6 +2,7 @@
 //! `tests/integration/api_agency.rs` does): client, credentials, channels, Shopify webhook
 //! subscriptions, catalog.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -91,6 +92,43 @@ impl Api {
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+}
+
+/// The engine's own view of its channels at the end of the window, by platform: for diagnosing a
+/// run only; no reported figure comes from it.
+pub async fn engine_view(api: &Api, clients: &[ClientPlan]) -> Value {
+    let mut by_platform: BTreeMap<String, Value> = BTreeMap::new();
+    for client in clients {
+        let path = format!("/v1/clients/{}/channels", client.code);
+        let Ok(Value::Array(channels)) = api.call(Method::GET, &path, None, &[200]).await else {
+            continue;
+        };
+        for channel in channels {
+            let platform = channel["platform"].as_str().unwrap_or("?").to_string();
+            let entry = by_platform.entry(platform).or_insert_with(|| {
+                json!({"channels": 0, "pending": 0, "failed": 0, "throttled": 0,
+                       "oldest_pending_seconds_max": 0.0, "last_errors": []})
+            });
+            for field in ["pending", "failed", "throttled"] {
+                let add = channel[field].as_u64().unwrap_or(0);
+                entry[field] = json!(entry[field].as_u64().unwrap_or(0) + add);
+            }
+            entry["channels"] = json!(entry["channels"].as_u64().unwrap_or(0) + 1);
+            let oldest = channel["oldest_pending_seconds"].as_f64().unwrap_or(0.0);
+            if oldest > entry["oldest_pending_seconds_max"].as_f64().unwrap_or(0.0) {
+                entry["oldest_pending_seconds_max"] = json!(oldest);
+            }
+            if let (Some(error), Some(errors)) = (
+                channel["last_error"].as_str(),
+                entry["last_errors"].as_array_mut(),
+            ) {
+                if errors.len() < 5 && !errors.iter().any(|known| known == error) {
+                    errors.push(json!(error));
+                }
+            }
+        }
+    }
+    json!(by_platform)
 }
 
 /// The webhook secret of a client's Shopify channel.
