@@ -338,6 +338,12 @@ async fn run_variant(
         reaction_lag_by_target,
         reaction_lag_by_pair,
         reaction_unknown: observations.reaction_unknown,
+        webhooks: [
+            sum(&after, |s| s.webhooks_delivered) - sum(&before, |s| s.webhooks_delivered),
+            sum(&after, |s| s.webhook_attempts_failed)
+                - sum(&before, |s| s.webhook_attempts_failed),
+            sum(&after, |s| s.webhooks_given_up) - sum(&before, |s| s.webhooks_given_up),
+        ],
         engine_view,
         lag_by_pair: observations
             .lag_by_pair
@@ -487,14 +493,16 @@ fn oversold(fleet: &Fleet, clients: &[ClientPlan], after: &[(Platform, Stats)]) 
     (sold, over, skus)
 }
 
+/// A sale (+ units) or cancellation (− units) of one SKU on one marketplace.
+type SaleEvent = (DateTime<Utc>, i64, Platform);
+
 /// Units oversold by the marketplace whose sale took a SKU beyond its stock: every sale and
 /// cancellation of a client's SKU on all its marketplaces in time order; a sale's units beyond the
 /// stock are that marketplace's, and a cancellation takes back the latest oversold units first.
 /// The sum equals `oversold`'s units.
 fn oversold_by_platform(fleet: &Fleet, clients: &[ClientPlan]) -> BTreeMap<Platform, i64> {
     // (client, SKU) → (when, units: + sold, − cancelled, platform).
-    let mut events: BTreeMap<(usize, String), Vec<(DateTime<Utc>, i64, Platform)>> =
-        BTreeMap::new();
+    let mut events: BTreeMap<(usize, String), Vec<SaleEvent>> = BTreeMap::new();
     for channel in &fleet.channels {
         let world = channel.state().world();
         for order in world.orders() {

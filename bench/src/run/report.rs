@@ -135,6 +135,9 @@ pub struct VariantReport {
     pub reaction_lag_by_pair: BTreeMap<String, LagFigures>,
     /// Sale and sibling pairs left out of the reaction lag (the sibling's history was too short).
     pub reaction_unknown: u64,
+    /// Webhook deliveries of the mocks in the window: answered 2xx, attempts that failed (non-2xx,
+    /// refused, timed out), deliveries given up after the last retry.
+    pub webhooks: [u64; 3],
     /// The service's own view of its channels at the end of the window, by platform (pending,
     /// failed, throttled, a few last errors): for diagnosis, never a reported figure.
     pub engine_view: Option<serde_json::Value>,
