@@ -11,7 +11,7 @@
 //!   their age then (a lower bound) and are reported as `unresolved`.
 //! - **Reaction lag** of a sale on A to sibling B: from the order's `created_at` to the first
 //!   sample at which B shows at most what it showed at that instant less the units sold (or less
-//!   than a sale before it still waiting there). It leaves out what the sibling cannot know yet:
+//!   than an earlier sale on A still waiting there). It leaves out what the sibling cannot know yet:
 //!   a sale on a third marketplace whose order feed is slow makes the sync lag above wait for that
 //!   feed too, the reaction lag does not. What B showed at the sale is read from the mock's
 //!   listing history; a sale older than the kept history is left out and counted.
@@ -222,7 +222,15 @@ impl Observer {
                         Some(shown) => {
                             let reacting =
                                 self.mocks[sibling].reacting.entry(sku.clone()).or_default();
-                            let before = reacting.iter().map(|r| r.bar).min().unwrap_or(shown);
+                            // Chained only to earlier sales from the same marketplace (heard
+                            // through the same feed): chaining to a sale on another marketplace
+                            // would make this one wait for that marketplace's feed again.
+                            let before = reacting
+                                .iter()
+                                .filter(|r| r.source == source)
+                                .map(|r| r.bar)
+                                .min()
+                                .unwrap_or(shown);
                             reacting.push(Reaction {
                                 sold_at,
                                 bar: (shown.min(before) - quantity).max(0),
