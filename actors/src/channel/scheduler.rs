@@ -63,6 +63,21 @@ impl Listing {
         }
     }
 
+    /// A listing the queue has just learnt of: a target, nothing confirmed or sent yet.
+    fn new(target: u32, ledger_seq: u64, now: Instant) -> Self {
+        Self {
+            target,
+            ledger_seq,
+            confirmed: None,
+            confirmed_at: None,
+            in_flight: None,
+            pending_since: None,
+            target_changed_at: now,
+            last_push_at: None,
+            fifo_position: 0,
+        }
+    }
+
     fn needs_push(&self) -> bool {
         self.in_flight.is_none() && self.confirmed != Some(self.target)
     }
@@ -151,17 +166,10 @@ impl PushQueue {
     /// quantity. A push in flight is left alone: its answer is newer knowledge. Returns whether the
     /// quantity was adopted.
     pub fn adopt_listed(&mut self, sku: &Sku, quantity: u32, now: Instant) -> bool {
-        let listing = self.listings.entry(sku.clone()).or_insert_with(|| Listing {
-            target: quantity,
-            ledger_seq: 0,
-            confirmed: None,
-            confirmed_at: None,
-            in_flight: None,
-            pending_since: None,
-            target_changed_at: now,
-            last_push_at: None,
-            fifo_position: 0,
-        });
+        let listing = self
+            .listings
+            .entry(sku.clone())
+            .or_insert_with(|| Listing::new(quantity, 0, now));
         if listing.in_flight.is_some() {
             return false;
         }
@@ -176,17 +184,10 @@ impl PushQueue {
     /// from an older ledger state than the one already known is ignored (a stock snapshot and a
     /// change notification may arrive in either order).
     pub fn set_target(&mut self, sku: &Sku, target: u32, ledger_seq: u64, now: Instant) {
-        let listing = self.listings.entry(sku.clone()).or_insert_with(|| Listing {
-            target,
-            ledger_seq,
-            confirmed: None,
-            confirmed_at: None,
-            in_flight: None,
-            pending_since: None,
-            target_changed_at: now,
-            last_push_at: None,
-            fifo_position: 0,
-        });
+        let listing = self
+            .listings
+            .entry(sku.clone())
+            .or_insert_with(|| Listing::new(target, ledger_seq, now));
         if ledger_seq < listing.ledger_seq {
             return;
         }

@@ -327,60 +327,14 @@ impl Report {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let _ = write!(out, "| variant |");
-        for platform in &platforms {
-            let _ = write!(out, " {platform} |");
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
-        for v in &self.variants {
-            let _ = write!(out, "| {} |", v.variant);
-            for platform in &platforms {
-                match v.lag_by_target.get(platform) {
-                    Some(l) => {
-                        let _ = write!(
-                            out,
-                            " {:.0} / {:.0} / {:.0}; {}; {} |",
-                            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.unresolved
-                        );
-                    }
-                    None => {
-                        let _ = write!(out, " n/a |");
-                    }
-                }
-            }
-            let _ = writeln!(out);
-        }
+        self.lag_table(&mut out, &platforms, |v| &v.lag_by_target);
         let _ = writeln!(out);
         let _ = writeln!(
             out,
             "Reaction lag, sale → sibling listing shows that sale's own effect, by the sibling's platform (ms; p50 / p99 / max; n; unresolved):"
         );
         let _ = writeln!(out);
-        let _ = write!(out, "| variant |");
-        for platform in &platforms {
-            let _ = write!(out, " {platform} |");
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
-        for v in &self.variants {
-            let _ = write!(out, "| {} |", v.variant);
-            for platform in &platforms {
-                match v.reaction_lag_by_target.get(platform) {
-                    Some(l) => {
-                        let _ = write!(
-                            out,
-                            " {:.0} / {:.0} / {:.0}; {}; {} |",
-                            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.unresolved
-                        );
-                    }
-                    None => {
-                        let _ = write!(out, " n/a |");
-                    }
-                }
-            }
-            let _ = writeln!(out);
-        }
+        self.lag_table(&mut out, &platforms, |v| &v.reaction_lag_by_target);
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -426,6 +380,39 @@ impl Report {
             let _ = writeln!(out);
         }
         out
+    }
+
+    /// One lag table: a row per variant, a `p50 / p99 / max; n; unresolved` cell per platform.
+    fn lag_table(
+        &self,
+        out: &mut String,
+        platforms: &[Platform],
+        lags: impl Fn(&VariantReport) -> &BTreeMap<Platform, LagFigures>,
+    ) {
+        let _ = write!(out, "| variant |");
+        for platform in platforms {
+            let _ = write!(out, " {platform} |");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(platforms.len()));
+        for v in &self.variants {
+            let _ = write!(out, "| {} |", v.variant);
+            for platform in platforms {
+                match lags(v).get(platform) {
+                    Some(l) => {
+                        let _ = write!(
+                            out,
+                            " {:.0} / {:.0} / {:.0}; {}; {} |",
+                            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.unresolved
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, " n/a |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
     }
 
     /// The markdown section for `bench/RESULTS.md`.
