@@ -11,6 +11,8 @@
 //! | `api.max_body_bytes` | `SHELFSYNC_API_MAX_BODY_BYTES` | 4 MiB | largest request body (a catalog) |
 //! | `engine.cache_mb` | `SHELFSYNC_ENGINE_CACHE_MB` | 128 | sled page cache |
 //! | `engine.arbiters` | `SHELFSYNC_ENGINE_ARBITERS` | 0 (one per core) | actor threads |
+//! | `engine.reconcile_secs` | `SHELFSYNC_ENGINE_RECONCILE_SECS` | 300 | the longest a listing goes without being read back (as the read budget allows) |
+//! | `engine.stall_warning_secs` | `SHELFSYNC_ENGINE_STALL_WARNING_SECS` | 60 | a change pending longer is logged at `warn` with why the channel waits, and counted |
 //! | `shutdown.drain_secs` | `SHELFSYNC_SHUTDOWN_DRAIN_SECS` | 10 | how long SIGTERM waits for work in flight |
 //!
 //! Secrets are not configuration: the admin token and the master key come only from their own
@@ -86,6 +88,11 @@ pub struct Config {
     pub cache_mb: u64,
     /// Actor threads (0: one per core).
     pub arbiters: usize,
+    /// The longest a listing goes without the marketplace showing its quantity before it is
+    /// read back, seconds.
+    pub reconcile_secs: u64,
+    /// A change pending longer than this is logged at `warn` and counted, seconds.
+    pub stall_warning_secs: u64,
     /// How long a SIGTERM waits for work in flight, seconds.
     pub drain_secs: u64,
 }
@@ -98,6 +105,8 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             cache_mb: 128,
             arbiters: 0,
+            reconcile_secs: 300,
+            stall_warning_secs: 60,
             drain_secs: 10,
         }
     }
@@ -110,6 +119,8 @@ const KEYS: &[&str] = &[
     "api.max_body_bytes",
     "engine.cache_mb",
     "engine.arbiters",
+    "engine.reconcile_secs",
+    "engine.stall_warning_secs",
     "shutdown.drain_secs",
 ];
 
@@ -158,6 +169,10 @@ impl Config {
             }
             "engine.cache_mb" => self.cache_mb = parse_in_range(text, 8..=64 * 1024)?,
             "engine.arbiters" => self.arbiters = parse_in_range(text, 0..=256)?,
+            "engine.reconcile_secs" => self.reconcile_secs = parse_in_range(text, 10..=86_400)?,
+            "engine.stall_warning_secs" => {
+                self.stall_warning_secs = parse_in_range(text, 1..=86_400)?
+            }
             "shutdown.drain_secs" => self.drain_secs = parse_in_range(text, 0..=3600)?,
             other => return Err(format!("is not a setting ({other})")),
         }

@@ -225,6 +225,9 @@ pub struct ChannelFigures {
     pub listings_in_step: usize,
     /// The engine's last error on the channel.
     pub last_error: Option<String>,
+    /// Why the channel's pending changes are not being pushed now, and for how long more (the
+    /// engine's `waiting`), when it waits.
+    pub waiting: Option<String>,
     /// The first few listings out of step at the settle check: what the marketplace shows
     /// against the ledger's target, for a person.
     pub out_of_step: Vec<String>,
@@ -896,6 +899,7 @@ async fn snapshot(
                 listings: stats["listings"].as_u64().unwrap_or(0) as usize,
                 listings_in_step: 0,
                 last_error: live["last_error"].as_str().map(str::to_string),
+                waiting: waiting_text(&live["waiting"]),
                 out_of_step: Vec::new(),
             });
         }
@@ -1061,28 +1065,25 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
         .map(|entry| entry.mocks.len() * entry.client.products.len() * VARIANTS.len())
         .sum();
     out.line(&format!(
-        "provisioned through the API: {} clients ({}), {channels} channels on their own mock \
-         marketplaces, {listings} listings; data in {}",
-        setup.mocks.len(),
-        setup
-            .mocks
-            .iter()
-            .map(|entry| format!(
-                "{} {}: {}",
-                entry.client.code,
-                entry.client.tier,
-                entry
-                    .client
-                    .platforms
-                    .iter()
-                    .map(|platform| platform.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+")
-            ))
-            .collect::<Vec<_>>()
-            .join(", "),
-        setup.data_dir.display()
+        "provisioned through the API: {} clients, {channels} channels on their own mock \
+         marketplaces, {listings} listings",
+        setup.mocks.len()
     ));
+    for entry in &setup.mocks {
+        let platforms: Vec<&str> = entry
+            .client
+            .platforms
+            .iter()
+            .map(|platform| platform.as_str())
+            .collect();
+        out.line(&format!(
+            "  {} ({}): {}",
+            entry.client.code,
+            entry.client.tier,
+            platforms.join("+")
+        ));
+    }
+    out.line(&format!("data in {}", setup.data_dir.display()));
 
     // The first sync: every listing shows 0 until the service pushes the ledger's quantity.
     let first_sync = Instant::now();
@@ -1187,27 +1188,14 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
             settled = true;
             break;
         }
-        let waiting: Vec<String> = last
-            .iter()
-            .flat_map(|client| {
-                client.channels.iter().filter_map(move |channel| {
-                    let missing = channel.orders.saturating_sub(channel.ledger_orders)
-                        + channel.cancelled.saturating_sub(channel.ledger_cancelled);
-                    let behind = channel.listings - channel.listings_in_step;
-                    (missing > 0 || behind > 0 || !channel.ledger_complete()).then(|| {
-                        format!(
-                            "{}/{}: {missing} order events to read, {behind} listings to set {:?}",
-                            client.code, channel.channel, channel.out_of_step
-                        )
-                    })
-                })
-            })
-            .collect();
-        out.line(&format!(
-            "settling {:>3.0} s: {}",
-            settling.elapsed().as_secs_f64(),
-            waiting.join("; ")
-        ));
+        // Every few seconds, what is still out of step: a short line a channel and one a
+        // listing, so that nothing wraps mid-word on a terminal.
+        let seconds = settling.elapsed().as_secs();
+        if seconds % SETTLE_REPORT_EVERY_SECS == 0 {
+            for line in settle_lines(seconds, &last) {
+                out.line(&line);
+            }
+        }
         tokio::select! {
             _ = ticker.tick() => {}
             _ = signals.recv() => { interrupted = true; break; }
@@ -1231,6 +1219,66 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
     }
     drop(signal_sender);
     Ok(summary)
+}
+
+/// How often the settle phase says what it still waits for, in seconds.
+const SETTLE_REPORT_EVERY_SECS: u64 = 5;
+
+/// What the settle phase still waits for: a header, then for each channel out of step a line of
+/// counts and the engine's reason, and a line per listing out of step (each a few dozen
+/// characters).
+fn settle_lines(seconds: u64, clients: &[ClientFigures]) -> Vec<String> {
+    let mut channel_lines = Vec::new();
+    for client in clients {
+        for channel in &client.channels {
+            let missing = channel.orders.saturating_sub(channel.ledger_orders)
+                + channel.cancelled.saturating_sub(channel.ledger_cancelled);
+            let behind = channel.listings - channel.listings_in_step;
+            if missing == 0 && behind == 0 && channel.ledger_complete() {
+                continue;
+            }
+            channel_lines.push(format!(
+                "  {}/{}: {missing} order events to read, {behind} listings to set{}",
+                client.code,
+                channel.channel,
+                channel
+                    .waiting
+                    .as_deref()
+                    .map_or(String::new(), |waiting| format!("; waiting: {waiting}")),
+            ));
+            channel_lines.extend(
+                channel
+                    .out_of_step
+                    .iter()
+                    .map(|listing| format!("    {listing}")),
+            );
+        }
+    }
+    let mut lines = vec![format!(
+        "settling {seconds:>3} s: {} channels not in step yet",
+        clients
+            .iter()
+            .flat_map(|client| &client.channels)
+            .filter(
+                |channel| channel.listings_in_step < channel.listings || !channel.ledger_complete()
+            )
+            .count()
+    )];
+    lines.extend(channel_lines);
+    lines
+}
+
+/// The engine's reason a channel waits, for a person: `budget, 12 s more`.
+fn waiting_text(waiting: &Value) -> Option<String> {
+    let reason = waiting["reason"].as_str()?;
+    let until = waiting["until"]
+        .as_str()
+        .and_then(|until| chrono::DateTime::parse_from_rfc3339(until).ok())
+        .map(|until| (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds());
+    Some(match until {
+        Some(ms) if ms > 0 => format!("{reason}, {:.1} s more", ms as f64 / 1000.0),
+        _ => reason.to_string(),
+    })
 }
 
 /// One refresh of the live view.

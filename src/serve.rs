@@ -52,7 +52,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    let mut options = ServiceOptions::default();
+    let mut options = ServiceOptions {
+        reconcile_interval: std::time::Duration::from_secs(config.reconcile_secs),
+        stall_warning_after: std::time::Duration::from_secs(config.stall_warning_secs),
+        ..ServiceOptions::default()
+    };
     if config.arbiters > 0 {
         options.arbiters = config.arbiters;
     }

@@ -45,13 +45,13 @@ pub mod label {
     pub const PLATFORM: &str = "platform";
     /// The marketplace operation.
     pub const OP: &str = "op";
-    /// `ok`, `throttled`, `error`, `timeout`.
+    /// `ok`, `throttled`, `error`, `timeout`, `skipped`.
     pub const OUTCOME: &str = "outcome";
     /// A bounded error kind (`kind()` of an error enum).
     pub const KIND: &str = "kind";
     /// The actor type.
     pub const ACTOR: &str = "actor";
-    /// Why an actor was restarted.
+    /// Why an actor was restarted, or why a channel waited.
     pub const REASON: &str = "reason";
     /// The HTTP route template.
     pub const ROUTE: &str = "route";
@@ -106,6 +106,20 @@ pub const CHANNEL_DRIFT_CORRECTIONS_TOTAL: Metric = metric(
     &[CLIENT, CHANNEL],
     "listings whose marketplace quantity drifted from the last confirmed one, corrected",
 );
+/// How long the least recently verified listing of a channel has gone unchecked.
+pub const CHANNEL_OLDEST_UNVERIFIED_SECONDS: Metric = metric(
+    "shelfsync_channel_oldest_unverified_seconds",
+    MetricKind::Gauge,
+    &[CLIENT, CHANNEL],
+    "time since the marketplace last showed the least recently verified listing (push or read-back)",
+);
+/// Changes pending for longer than the channel's limit, by why the channel waited.
+pub const CHANNEL_STALLS_TOTAL: Metric = metric(
+    "shelfsync_channel_stalls_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL, REASON],
+    "times a change stayed pending past the channel's limit, by the reason it waited",
+);
 /// Ledger change → marketplace confirmed.
 pub const SYNC_LAG_SECONDS: Metric = metric(
     "shelfsync_sync_lag_seconds",
@@ -139,7 +153,7 @@ pub const MARKETPLACE_REQUESTS_TOTAL: Metric = metric(
     "shelfsync_marketplace_requests_total",
     MetricKind::Counter,
     &[PLATFORM, OP, OUTCOME],
-    "requests to marketplaces by operation and outcome (ok, throttled, error, timeout)",
+    "requests to marketplaces by operation and outcome (ok, throttled, error, timeout; skipped: a poll not sent because the marketplace cannot show anything new yet)",
 );
 /// Time spent waiting on the rate limiter.
 pub const RATELIMIT_WAIT_SECONDS: Metric = metric(
@@ -183,6 +197,8 @@ pub const ALL: &[Metric] = &[
     CHANNEL_SKUS_AT_RISK,
     CHANNEL_OLDEST_PENDING_SECONDS,
     CHANNEL_DRIFT_CORRECTIONS_TOTAL,
+    CHANNEL_OLDEST_UNVERIFIED_SECONDS,
+    CHANNEL_STALLS_TOTAL,
     SYNC_LAG_SECONDS,
     OVERSOLD_UNITS_TOTAL,
     ORDERS_INGESTED_TOTAL,

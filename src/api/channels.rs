@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
+use shelfsync_actors::channel::waiting::WaitView;
 use shelfsync_actors::ids::ChannelId;
 use shelfsync_actors::ratelimit::RateLimitOverrides;
 use shelfsync_actors::tenant::restart::ChildStatus;
@@ -158,7 +159,27 @@ fn channel_json(record: &ChannelRecord) -> Value {
     })
 }
 
-/// `GET /v1/clients/{code}/channels`: each channel with its live state.
+/// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
+/// it, and until when (`null` when it waits for an answer or nothing is due).
+fn wait_json(wait: Option<WaitView>) -> Value {
+    let Some(wait) = wait else {
+        return Value::Null;
+    };
+    let until = wait.remaining_ms.map(|ms| {
+        let at =
+            chrono::Utc::now() + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64);
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
+    json!({
+        "reason": wait.reason,
+        "for_seconds": wait.for_ms as f64 / 1000.0,
+        "until": until,
+    })
+}
+
+/// `GET /v1/clients/{code}/channels`: each channel with its live state, and for each of its
+/// activities (pushing pending changes, reading the order feed, reading listings back) why it
+/// waits and until when.
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -209,6 +230,15 @@ pub async fn list(
             shown["throttled"] = json!(live.throttled);
             shown["failed"] = json!(live.failed);
             shown["last_error"] = json!(live.last_error);
+            shown["waiting"] = wait_json(live.waiting);
+            shown["feed"] = wait_json(live.feed);
+            shown["reconciliation"] = wait_json(live.reconciliation);
+            shown["oldest_unverified_seconds"] = json!(live
+                .queue
+                .oldest_unverified_ms
+                .map_or(0.0, |ms| ms as f64 / 1000.0));
+            shown["drift_corrected"] = json!(live.drift_corrected);
+            shown["stalls"] = json!(live.stalls);
         }
         channels.push(shown);
     }

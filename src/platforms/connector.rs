@@ -263,6 +263,13 @@ pub trait PlatformCalls: Send + Sync + std::fmt::Debug + 'static {
         &self,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send;
+
+    /// How long until the order feed can show anything after `cursor` (see
+    /// `Marketplace::order_feed_ready_in`); `None` by default.
+    fn feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
+        let _ = cursor;
+        None
+    }
 }
 
 /// A platform's calls behind the engine's `Marketplace` port.
@@ -294,6 +301,10 @@ impl<C: PlatformCalls> Marketplace for Connector<C> {
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
         let calls = Arc::clone(&self.0);
         Box::pin(async move { calls.order_page(cursor).await })
+    }
+
+    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
+        self.0.feed_ready_in(cursor)
     }
 }
 
@@ -359,6 +370,10 @@ impl Marketplace for Listed {
 
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
         self.inner.fetch_orders(cursor)
+    }
+
+    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
+        self.inner.order_feed_ready_in(cursor)
     }
 
     fn lists(&self, sku: &Sku) -> bool {

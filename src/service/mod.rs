@@ -90,17 +90,22 @@ pub struct ServiceOptions {
     pub arbiters: usize,
     /// Supervision and ledger settings.
     pub supervisor: SupervisorConfig,
-    /// How often each channel reads its listings back.
+    /// The longest a listing goes without being read back (as each channel's read budget
+    /// allows).
     pub reconcile_interval: Duration,
+    /// A change pending longer than this is logged at `warn` and counted.
+    pub stall_warning_after: Duration,
 }
 
 impl Default for ServiceOptions {
-    /// One arbiter per core, default supervision, listings read back every 5 minutes.
+    /// One arbiter per core, default supervision, listings read back at least every 5 minutes,
+    /// a warning for a change pending a minute.
     fn default() -> Self {
         Self {
             arbiters: std::thread::available_parallelism().map_or(2, usize::from),
             supervisor: SupervisorConfig::default(),
             reconcile_interval: Duration::from_secs(300),
+            stall_warning_after: shelfsync_actors::channel::DEFAULT_STALL_WARNING,
         }
     }
 }
@@ -307,6 +312,7 @@ impl Service {
         config.poll_interval = Duration::from_millis(record.poll_interval_ms);
         config.seed = seed_of(client, &record.id);
         config.reconcile_interval = self.options.reconcile_interval;
+        config.stall_warning_after = self.options.stall_warning_after;
         Ok(ChannelSpec {
             config,
             marketplace,

@@ -25,6 +25,15 @@ pub struct Api {
 impl Api {
     /// Starts the API and the engine with a 64 KiB body limit.
     pub async fn start() -> Api {
+        Api::start_with(ServiceOptions {
+            arbiters: 1,
+            ..ServiceOptions::default()
+        })
+        .await
+    }
+
+    /// Starts the API and the engine with `options` and a 64 KiB body limit.
+    pub async fn start_with(options: ServiceOptions) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let members = MemberStore::open(&db).unwrap();
@@ -33,10 +42,6 @@ impl Api {
             .unwrap();
         let clients = ClientStore::open(&db).unwrap();
         let vault = std::sync::Arc::new(Vault::open(dir.path(), None).unwrap());
-        let options = ServiceOptions {
-            arbiters: 1,
-            ..ServiceOptions::default()
-        };
         let service = Service::start(&db, clients.clone(), vault.clone(), options)
             .await
             .unwrap();

@@ -21,3 +21,4 @@ mod mock_shopify;
 mod mock_support;
 mod mock_walmart;
 mod serve;
+mod stall;

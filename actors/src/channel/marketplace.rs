@@ -67,7 +67,7 @@ pub struct ListedQuantity {
 }
 
 /// What an order event does to stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderEventKind {
     /// Units sold.
@@ -104,6 +104,11 @@ pub struct OrderPage {
     pub next_cursor: String,
     /// True when more events are waiting beyond this page.
     pub more: bool,
+    /// True when the connector answered without asking the marketplace, because the marketplace
+    /// cannot show anything new yet (Amazon's order-visibility lag): counted as outcome
+    /// `skipped`, never as a request.
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 /// Why a permanent error will not go away by retrying.
@@ -198,6 +203,15 @@ pub trait Marketplace: Send + Sync + std::fmt::Debug {
 
     /// Fetches order events after `cursor` (`None`: from the start of the connection).
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage>;
+
+    /// How long until the order feed can show anything after `cursor`, when the marketplace
+    /// delays what it shows (Amazon lists an order only about two minutes after it was placed):
+    /// the channel waits that long instead of spending a call of its budget on a page that
+    /// cannot hold anything. `None` (the default): the feed may be read now.
+    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<Duration> {
+        let _ = cursor;
+        None
+    }
 
     /// Tells whether `sku` has a listing on this connection. A client's catalog need not list
     /// every SKU everywhere; the channel keeps no target for (and never pushes) a SKU its

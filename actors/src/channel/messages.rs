@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::marketplace::ListedQuantity;
 use super::platform::Platform;
 use super::scheduler::{PushOrder, QueueStats};
+use super::waiting::WaitView;
 use super::ChannelError;
 use crate::ids::{ChannelId, ClientCode, Sku};
 
@@ -44,6 +45,15 @@ pub struct ChannelState {
     pub order: PushOrder,
     /// Exposure, pending changes and staleness.
     pub queue: QueueStats,
+    /// Why pending changes are not being pushed right now (`None`: nothing is pending).
+    pub waiting: Option<WaitView>,
+    /// Why the order feed is not being read right now (the next poll's wait, or a poll in
+    /// flight).
+    pub feed: Option<WaitView>,
+    /// Why reconciliation is not reading listings back right now.
+    pub reconciliation: Option<WaitView>,
+    /// Times a change stayed pending past the channel's limit (each logged at `warn`).
+    pub stalls: u64,
     /// Push calls answered by the marketplace.
     pub push_calls: u64,
     /// Listings confirmed by those calls.

@@ -6,18 +6,23 @@
 //! ([`policy`]), keeps the push queue ([`scheduler`]: coalescing, risk-first order, no re-raise)
 //! and pushes through the [`marketplace::Marketplace`] port as fast as the rate limiters allow
 //! ([`crate::ratelimit`]), honouring the marketplace's own throttle and backing off on failures.
-//! Periodically it reads listed quantities back and corrects drift.
+//! Continuously, within its read budget, it reads back the listings it has gone longest without
+//! seeing and corrects drift (reconciliation).
 //!
 //! The actor only sequences calls and owns the queue; every decision lives in the plain modules
-//! it calls. Confirmed listed quantities and the cursor are persisted through the client's
-//! InventoryActor (the single writer of the client's tree), so a new generation of the actor
-//! recovers them.
+//! it calls. Each of its three activities (push, poll, read-back) keeps why it waits
+//! ([`waiting`]), shown in its state; a change pending for longer than
+//! [`ChannelConfig::stall_warning_after`] is logged at `warn` with that reason and counted.
+//! Confirmed listed quantities and the cursor are persisted through the client's InventoryActor
+//! (the single writer of the client's tree), so a new generation of the actor recovers them.
 
+pub mod feed;
 pub mod marketplace;
 pub mod messages;
 pub mod platform;
 pub mod policy;
 pub mod scheduler;
+pub mod waiting;
 
 #[cfg(test)]
 mod tests;
@@ -28,8 +33,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::time::Instant;
 
+use self::feed::SeenEvents;
 use self::marketplace::{
-    Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem, PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem,
+    PushOutcome,
 };
 use self::messages::{
     AdoptListed, ChannelState, GetListings, GetState, ListingView, PollTick, PushTick,
@@ -37,7 +44,8 @@ use self::messages::{
 };
 use self::platform::Platform;
 use self::policy::{ListingPolicy, PolicyError};
-use self::scheduler::{PushOrder, PushQueue};
+use self::scheduler::{PushOrder, PushQueue, ReadBack};
+use self::waiting::{StallWatch, WaitReason, Waiting};
 use crate::clock::TokioClock;
 use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::ledger::{IdempotencyKey, MovementInput};
@@ -109,10 +117,16 @@ pub struct ChannelConfig {
     pub order: PushOrder,
     /// Overrides of the platform's default rate limits.
     pub rate_limit: RateLimitOverrides,
-    /// How often the order feed is read when it has nothing more.
+    /// How often the order feed is read when it has nothing more (at most: the poll's part of
+    /// the budget may make it rarer, see `ratelimit::Bucket::operation_share`).
     pub poll_interval: Duration,
-    /// How often listed quantities are read back.
+    /// How long a listing may go without the marketplace showing its quantity before it is read
+    /// back (at most: the read-back's part of the budget may make it longer, which the gauge of
+    /// the oldest unverified listing shows).
     pub reconcile_interval: Duration,
+    /// A change pending for longer than this is logged at `warn` with the reason the channel
+    /// waits, and counted in `shelfsync_channel_stalls_total`.
+    pub stall_warning_after: Duration,
     /// Mailbox capacity.
     pub mailbox_capacity: usize,
     /// Backoff after failed calls.
@@ -123,7 +137,8 @@ pub struct ChannelConfig {
 
 impl ChannelConfig {
     /// A connection with the defaults: full listing policy, risk-first order, the platform's
-    /// default limits, the order feed read every 5 s and listings read back every 5 min.
+    /// default limits, the order feed read every 5 s, every listing verified at least every
+    /// 5 min, a warning for a change pending a minute.
     pub fn new(client: ClientCode, channel: ChannelId, platform: Platform) -> Self {
         Self {
             client,
@@ -135,12 +150,16 @@ impl ChannelConfig {
             rate_limit: RateLimitOverrides::default(),
             poll_interval: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(300),
+            stall_warning_after: DEFAULT_STALL_WARNING,
             mailbox_capacity: 1024,
             backoff: BackoffConfig::default(),
             seed: 0,
         }
     }
 }
+
+/// The default of [`ChannelConfig::stall_warning_after`].
+pub const DEFAULT_STALL_WARNING: Duration = Duration::from_secs(60);
 
 /// The channel's view of its client's ledger: the InventoryActor's messages it uses, as
 /// recipients, so a test can stand a fake ledger in for the real one.
@@ -171,9 +190,8 @@ impl LedgerPort {
     }
 }
 
-/// How many listings one read-back call asks for.
-const RECONCILE_CHUNK: usize = 50;
-/// How often the staleness gauge is refreshed (it grows without any event).
+/// How often the staleness gauges are refreshed and a stall is looked for (they grow without
+/// any event).
 const GAUGE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Counters of what the channel did, reported in its state.
@@ -185,6 +203,40 @@ struct Counters {
     failed: u64,
     pages_applied: u64,
     drift_corrected: u64,
+    stalls: u64,
+}
+
+/// A self-message scheduled once: asking for a sooner one replaces a later one, a later one is
+/// ignored while a sooner one is pending.
+#[derive(Debug, Default)]
+struct Timer {
+    pending: Option<(SpawnHandle, Instant)>,
+}
+
+impl Timer {
+    fn schedule<M>(&mut self, ctx: &mut Context<ChannelActor>, delay: Duration, message: M)
+    where
+        M: Message<Result = ()> + 'static,
+        ChannelActor: Handler<M>,
+    {
+        let due = Instant::now() + delay;
+        if let Some((handle, at)) = self.pending {
+            if at <= due {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        self.pending = Some((ctx.notify_later(message, delay), due));
+    }
+
+    /// The scheduled message arrived.
+    fn fired(&mut self) {
+        self.pending = None;
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.pending.map(|(_, at)| at)
+    }
 }
 
 /// The actor of one marketplace connection.
@@ -196,18 +248,32 @@ pub struct ChannelActor {
     ledger: LedgerPort,
     limiters: Arc<RateLimiters<TokioClock>>,
     queue: PushQueue,
-    push_in_flight: bool,
-    /// The pending push tick and when it fires.
-    push_timer: Option<(SpawnHandle, Instant)>,
+    /// When the push in flight was sent.
+    push_in_flight: Option<Instant>,
+    push_timer: Timer,
     push_failures: u32,
+    /// No push before this instant: backing off after a failed push.
+    push_backoff_until: Option<Instant>,
+    /// Why pending changes are not being pushed now.
+    push_wait: Option<Waiting>,
     poll_in_flight: bool,
+    poll_timer: Timer,
     poll_failures: u32,
-    reconcile_in_flight: bool,
+    /// Why the order feed is not being read now.
+    poll_wait: Option<Waiting>,
+    /// When the read-back in flight was sent.
+    reconcile_in_flight: Option<Instant>,
+    reconcile_timer: Timer,
+    /// Why listings due for a read-back are not being read now.
+    reconcile_wait: Option<Waiting>,
     backoff: Backoff,
     cursor: Option<String>,
     /// When the fetch of the last applied order page was sent: sales in the next page happened
     /// after it.
     feed_read_at: Option<Instant>,
+    /// The order events already taken from the feed (a sale is noted once).
+    seen: SeenEvents,
+    stall: StallWatch,
     counters: Counters,
     last_error: Option<String>,
 }
@@ -232,18 +298,26 @@ impl ChannelActor {
             client_label: metrics::client_label(&config.client),
             queue: PushQueue::new(config.order, config.platform.compare_and_set()),
             backoff: Backoff::new(config.backoff, config.seed),
+            stall: StallWatch::new(config.stall_warning_after),
             config,
             marketplace,
             ledger,
             limiters,
-            push_in_flight: false,
-            push_timer: None,
+            push_in_flight: None,
+            push_timer: Timer::default(),
             push_failures: 0,
+            push_backoff_until: None,
+            push_wait: None,
             poll_in_flight: false,
+            poll_timer: Timer::default(),
             poll_failures: 0,
-            reconcile_in_flight: false,
+            poll_wait: None,
+            reconcile_in_flight: None,
+            reconcile_timer: Timer::default(),
+            reconcile_wait: None,
             cursor: None,
             feed_read_at: None,
+            seen: SeenEvents::default(),
             counters: Counters::default(),
             last_error: None,
         })
@@ -257,6 +331,18 @@ impl ChannelActor {
             self.config.platform,
             operation,
         )
+    }
+
+    /// Asks the rate limiters for one call of `operation`; on a refusal, records the wait in the
+    /// ratelimit histogram and returns it as the channel's reason and delay.
+    fn take_budget(&self, operation: Operation) -> Result<(), (WaitReason, Duration)> {
+        let key = self.request_key(operation);
+        let cost = self.limiters.effective_spec(&key).call_cost;
+        self.limiters.check(&key, cost).map_err(|wait| {
+            ::metrics::histogram!(metrics::RATELIMIT_WAIT_SECONDS.name, label::PLATFORM => self.platform_label())
+                .record(wait.duration.as_secs_f64());
+            (WaitReason::from(wait.reason), wait.duration)
+        })
     }
 
     /// The quantity to list for `available` units: the channel's policy, capped at what the
@@ -302,44 +388,68 @@ impl ChannelActor {
 
     /// Schedules a push attempt after `delay`, unless one is already due sooner.
     fn schedule_push(&mut self, ctx: &mut Context<Self>, delay: Duration) {
-        let due = Instant::now() + delay;
-        if let Some((handle, at)) = self.push_timer {
-            if at <= due {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
-        let handle = ctx.notify_later(PushTick, delay);
-        self.push_timer = Some((handle, due));
+        self.push_timer.schedule(ctx, delay, PushTick);
+    }
+
+    /// Sets why pending changes wait (or `None`: nothing waits), keeping the start of a wait
+    /// whose reason does not change.
+    fn push_waits(&mut self, reason: Option<WaitReason>, until: Option<Instant>) {
+        self.push_wait =
+            reason.map(|reason| Waiting::new(self.push_wait, reason, Instant::now(), until));
     }
 
     /// Sends the next batch if nothing is in flight, something is sendable and the rate limiter
-    /// agrees; otherwise arranges to be called again when it will.
+    /// agrees; otherwise records why not and arranges to be called again when it may.
     fn try_push(&mut self, ctx: &mut Context<Self>) {
-        if self.push_in_flight || !self.queue.has_sendable() {
+        let now = Instant::now();
+        if let Some(sent) = self.push_in_flight {
+            self.push_wait = Some(Waiting::new(
+                self.push_wait,
+                WaitReason::InFlight,
+                sent,
+                None,
+            ));
+            return;
+        }
+        if !self.queue.has_pending_push() {
+            self.push_waits(None, None);
+            return;
+        }
+        if let Some(until) = self.push_backoff_until.filter(|until| *until > now) {
+            self.push_waits(Some(WaitReason::Backoff), Some(until));
+            self.schedule_push(ctx, until - now);
+            return;
+        }
+        if !self.queue.has_sendable() {
+            // Every pending change is an increase held by the no-re-raise rule: the next page
+            // of the order feed releases it (`on_page` pushes again).
+            let next_poll = self.poll_timer.due();
+            self.push_waits(Some(WaitReason::OrderFeed), next_poll);
+            return;
+        }
+        if let Err((reason, delay)) = self.take_budget(Operation::PushQuantities) {
+            self.push_waits(Some(reason), Some(now + delay));
+            self.schedule_push(ctx, delay);
             return;
         }
         let key = self.request_key(Operation::PushQuantities);
-        let spec = self.limiters.effective_spec(&key);
-        if let Err(wait) = self.limiters.check(&key, spec.call_cost) {
-            ::metrics::histogram!(metrics::RATELIMIT_WAIT_SECONDS.name, label::PLATFORM => self.platform_label())
-                .record(wait.duration.as_secs_f64());
-            self.schedule_push(ctx, wait.duration);
-            return;
-        }
-        let batch_size = spec
+        let batch_size = self
+            .limiters
+            .effective_spec(&key)
             .max_items_per_call
             .min(self.config.platform.batch_size())
             .max(1);
-        let batch = self.queue.next_batch(batch_size, Instant::now());
+        let batch = self.queue.next_batch(batch_size, now);
         if batch.is_empty() {
+            self.push_waits(None, None);
             return;
         }
-        self.push_in_flight = true;
+        self.push_in_flight = Some(now);
+        self.push_waits(Some(WaitReason::InFlight), None);
         let call = self.marketplace.push_quantities(batch.clone());
         ctx.spawn(
             actix::fut::wrap_future::<_, Self>(call).map(move |result, actor, ctx| {
-                actor.push_in_flight = false;
+                actor.push_in_flight = None;
                 actor.on_pushed(batch, result, ctx);
             }),
         );
@@ -358,6 +468,7 @@ impl ChannelActor {
                 self.count_request(Operation::PushQuantities, "ok");
                 self.counters.push_calls += 1;
                 self.push_failures = 0;
+                self.push_backoff_until = None;
                 self.backoff.reset();
                 let mut answered = Vec::with_capacity(outcomes.len());
                 let mut confirmed = Vec::new();
@@ -397,7 +508,7 @@ impl ChannelActor {
                     self.queue.failed(&item.sku, now);
                 }
                 self.persist_listings(confirmed, ctx);
-                self.schedule_push(ctx, Duration::ZERO);
+                self.try_push(ctx);
             }
             Err(error) => {
                 self.count_request(Operation::PushQuantities, error.outcome());
@@ -413,8 +524,11 @@ impl ChannelActor {
                     MarketplaceError::Throttled { .. } | MarketplaceError::Stale
                 ) {
                     self.push_failures += 1;
+                    // A backoff holds every push, not only the next tick: a stock change
+                    // arriving meanwhile must not send at once into the failing marketplace.
+                    self.push_backoff_until = Some(now + delay);
                 }
-                self.schedule_push(ctx, delay);
+                self.try_push(ctx);
             }
         }
         self.update_gauges();
@@ -467,19 +581,34 @@ impl ChannelActor {
         );
     }
 
+    /// Schedules the next read of the order feed after `delay`, waiting for `reason`.
+    fn schedule_poll(&mut self, ctx: &mut Context<Self>, reason: WaitReason, delay: Duration) {
+        let now = Instant::now();
+        self.poll_wait = Some(Waiting::new(self.poll_wait, reason, now, Some(now + delay)));
+        self.poll_timer.schedule(ctx, delay, PollTick);
+    }
+
     /// Reads the next page of the order feed and applies it to the ledger with its cursor.
     fn try_poll(&mut self, ctx: &mut Context<Self>) {
         if self.poll_in_flight {
             return;
         }
-        let key = self.request_key(Operation::FetchOrders);
-        let cost = self.limiters.effective_spec(&key).call_cost;
-        if let Err(wait) = self.limiters.check(&key, cost) {
-            ctx.notify_later(PollTick, wait.duration);
-            return;
+        if let Some(lag) = self.marketplace.order_feed_ready_in(self.cursor.as_deref()) {
+            // The marketplace cannot show anything new yet: no call, no budget spent.
+            self.count_request(Operation::FetchOrders, "skipped");
+            return self.schedule_poll(ctx, WaitReason::FeedLag, lag);
+        }
+        if let Err((reason, delay)) = self.take_budget(Operation::FetchOrders) {
+            return self.schedule_poll(ctx, reason, delay);
         }
         self.poll_in_flight = true;
         let sent_at = Instant::now();
+        self.poll_wait = Some(Waiting::new(
+            self.poll_wait,
+            WaitReason::InFlight,
+            sent_at,
+            None,
+        ));
         let fetch = self.marketplace.fetch_orders(self.cursor.clone());
         ctx.spawn(
             actix::fut::wrap_future::<_, Self>(fetch).map(move |result, actor, ctx| {
@@ -490,8 +619,9 @@ impl ChannelActor {
 
     /// A page arrived: the marketplace's own sales in it are noted on the queue *before* the
     /// ledger hears of them, so the stock change they cause finds this channel already in step
-    /// and pushes nothing back to the marketplace that made the sale. Events after the durable
-    /// cursor are new by construction (the cursor is written with the events it covers).
+    /// and pushes nothing back to the marketplace that made the sale. A sale is noted only the
+    /// first time the channel sees it ([`feed::SeenEvents`]): connectors deliver some events
+    /// again (Etsy re-reads the last second of its receipts on every poll).
     fn on_fetched(
         &mut self,
         result: Result<OrderPage, MarketplaceError>,
@@ -502,15 +632,15 @@ impl ChannelActor {
             Ok(page) => page,
             Err(error) => return self.on_page(Err(PollFailure::Marketplace(error)), sent_at, ctx),
         };
-        if let Some(sold_after) = self.feed_read_at {
-            let now = Instant::now();
-            for event in page
-                .events
-                .iter()
-                .filter(|event| event.kind == OrderEventKind::Sale)
-            {
-                self.queue
-                    .note_marketplace_sale(&event.sku, event.quantity, sold_after, now);
+        let now = Instant::now();
+        let sold_after = self.feed_read_at;
+        for event in &page.events {
+            let first_sight = self.seen.first_sight(event);
+            if let (true, Some(sold_after)) = (first_sight, sold_after) {
+                if event.kind == OrderEventKind::Sale {
+                    self.queue
+                        .note_marketplace_sale(&event.sku, event.quantity, sold_after, now);
+                }
             }
         }
         if page.events.is_empty() && self.cursor.as_ref() == Some(&page.next_cursor) {
@@ -540,9 +670,14 @@ impl ChannelActor {
         ctx: &mut Context<Self>,
     ) {
         self.poll_in_flight = false;
-        let next_poll = match result {
+        let (reason, next_poll) = match result {
             Ok(applied) => {
-                self.count_request(Operation::FetchOrders, "ok");
+                let outcome = if applied.page.skipped {
+                    "skipped"
+                } else {
+                    "ok"
+                };
+                self.count_request(Operation::FetchOrders, outcome);
                 self.counters.pages_applied += 1;
                 self.poll_failures = 0;
                 if let Some(skipped) = applied.skipped {
@@ -551,89 +686,163 @@ impl ChannelActor {
                 self.cursor = Some(applied.page.next_cursor);
                 self.feed_read_at = Some(sent_at);
                 self.queue.note_feed_read(sent_at);
-                self.schedule_push(ctx, Duration::ZERO);
                 if applied.page.more {
-                    Duration::ZERO
+                    (WaitReason::Interval, Duration::ZERO)
                 } else {
-                    self.config.poll_interval
+                    (WaitReason::Interval, self.config.poll_interval)
                 }
             }
             Err(PollFailure::Marketplace(error)) => {
                 self.count_request(Operation::FetchOrders, error.outcome());
                 let delay = self.delay_after(Operation::FetchOrders, &error, self.poll_failures);
                 self.poll_failures += 1;
-                delay.max(self.config.poll_interval.min(Duration::from_secs(1)))
+                let reason = match error {
+                    MarketplaceError::Throttled { .. } => WaitReason::RetryAfter,
+                    _ => WaitReason::Backoff,
+                };
+                (
+                    reason,
+                    delay.max(self.config.poll_interval.min(Duration::from_secs(1))),
+                )
             }
             Err(PollFailure::Ledger(error)) => {
                 self.last_error = Some(format!("applying orders: {error}"));
                 self.poll_failures += 1;
-                self.backoff.next_delay(self.poll_failures)
+                (
+                    WaitReason::Backoff,
+                    self.backoff.next_delay(self.poll_failures),
+                )
             }
         };
+        self.schedule_poll(ctx, reason, next_poll);
+        // The feed was read (or not): a held increase may go now, or still waits for the next
+        // poll, which `try_push` reports.
+        self.try_push(ctx);
         self.update_gauges();
-        ctx.notify_later(PollTick, next_poll);
     }
 
-    /// Reads every listing back in chunks and corrects drift.
+    /// Reads back the listings gone longest without the marketplace showing them, one call at a
+    /// time as the read budget allows, so that every listing is verified about every
+    /// `reconcile_interval` (pushes verify the listings they confirm); a listing that differs
+    /// from what the channel believed is drift: counted, logged, and pushed again.
     fn try_reconcile(&mut self, ctx: &mut Context<Self>) {
-        if self.reconcile_in_flight {
+        if self.reconcile_in_flight.is_some() {
             return;
         }
-        let skus = self.queue.skus();
-        if skus.is_empty() {
+        let now = Instant::now();
+        let interval = self.config.reconcile_interval;
+        let stale_before = now.checked_sub(interval).unwrap_or(now);
+        let due = self
+            .queue
+            .due_for_verification(self.config.platform.read_batch_size(), stale_before);
+        if due.is_empty() {
+            // Nothing is due: look again when the least recently verified listing will be.
+            let next = self
+                .queue
+                .oldest_unverified()
+                .map_or(interval, |since| {
+                    (since + interval).saturating_duration_since(now)
+                })
+                .max(GAUGE_INTERVAL);
+            self.reconcile_wait = Some(Waiting::new(
+                self.reconcile_wait,
+                WaitReason::Interval,
+                now,
+                Some(now + next),
+            ));
+            self.reconcile_timer.schedule(ctx, next, ReconcileTick);
             return;
         }
-        self.reconcile_in_flight = true;
-        let key = self.request_key(Operation::ReadQuantities);
-        let cost = self.limiters.effective_spec(&key).call_cost;
-        let limiters = self.limiters.clone();
-        let marketplace = self.marketplace.clone();
-        let read_all = async move {
-            let mut listed = Vec::new();
-            for chunk in skus.chunks(RECONCILE_CHUNK) {
-                while let Err(wait) = limiters.check(&key, cost) {
-                    actix::clock::sleep(wait.duration).await;
-                }
-                listed.extend(marketplace.read_quantities(chunk.to_vec()).await?);
-            }
-            Ok::<_, MarketplaceError>(listed)
-        };
-        ctx.spawn(actix::fut::wrap_future::<_, Self>(read_all).map(|result, actor, ctx| {
-            actor.reconcile_in_flight = false;
-            match result {
-                Ok(listed) => {
-                    actor.count_request(Operation::ReadQuantities, "ok");
-                    let now = Instant::now();
-                    for item in listed {
-                        let Some((_, confirmed, in_flight)) = actor.queue.listing(&item.sku) else {
-                            continue;
-                        };
-                        if in_flight.is_none() && confirmed != Some(item.quantity) {
-                            actor.counters.drift_corrected += 1;
-                            ::metrics::counter!(metrics::CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, label::CLIENT => actor.client_label.clone(), label::CHANNEL => actor.config.channel.to_string()).increment(1);
-                            tracing::warn!(client = %actor.config.client, channel = %actor.config.channel, sku = %item.sku, ?confirmed, listed = item.quantity, "listed quantity drifted, correcting");
-                            actor.queue.set_confirmed(&item.sku, item.quantity, now);
-                        }
-                    }
-                    actor.schedule_push(ctx, Duration::ZERO);
-                }
-                Err(error) => {
-                    actor.count_request(Operation::ReadQuantities, error.outcome());
-                    actor.last_error = Some(format!("read back: {error}"));
-                }
-            }
-            actor.update_gauges();
-        }));
+        if let Err((reason, delay)) = self.take_budget(Operation::ReadQuantities) {
+            self.reconcile_wait = Some(Waiting::new(
+                self.reconcile_wait,
+                reason,
+                now,
+                Some(now + delay),
+            ));
+            self.reconcile_timer.schedule(ctx, delay, ReconcileTick);
+            return;
+        }
+        self.reconcile_in_flight = Some(now);
+        self.reconcile_wait = Some(Waiting::new(
+            self.reconcile_wait,
+            WaitReason::InFlight,
+            now,
+            None,
+        ));
+        let read = self.marketplace.read_quantities(due);
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(read).map(move |result, actor, ctx| {
+                actor.reconcile_in_flight = None;
+                actor.on_read_back(result, now, ctx);
+            }),
+        );
     }
 
-    fn update_gauges(&self) {
-        let stats = self.queue.stats(Instant::now());
+    fn on_read_back(
+        &mut self,
+        result: Result<Vec<ListedQuantity>, MarketplaceError>,
+        sent_at: Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        let delay = match result {
+            Ok(listed) => {
+                self.count_request(Operation::ReadQuantities, "ok");
+                let now = Instant::now();
+                for item in listed {
+                    let read = self.queue.read_back(&item.sku, item.quantity, sent_at, now);
+                    if let ReadBack::Drift { believed, listed } = read {
+                        self.counters.drift_corrected += 1;
+                        ::metrics::counter!(metrics::CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => self.config.channel.to_string()).increment(1);
+                        tracing::warn!(client = %self.config.client, channel = %self.config.channel, sku = %item.sku, ?believed, listed, "the marketplace shows another quantity than the channel believed; correcting");
+                    }
+                }
+                self.try_push(ctx);
+                Duration::ZERO
+            }
+            Err(error) => {
+                self.count_request(Operation::ReadQuantities, error.outcome());
+                let delay = self.delay_after(Operation::ReadQuantities, &error, 1);
+                self.last_error = Some(format!("read back: {error}"));
+                delay
+            }
+        };
+        self.reconcile_timer.schedule(ctx, delay, ReconcileTick);
+        self.update_gauges();
+    }
+
+    fn update_gauges(&mut self) {
+        let now = Instant::now();
+        let stats = self.queue.stats(now);
         let client = self.client_label.clone();
         let channel = self.config.channel.to_string();
         ::metrics::gauge!(metrics::CHANNEL_EXPOSURE_UNITS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(stats.exposure_units as f64);
         ::metrics::gauge!(metrics::CHANNEL_SKUS_AT_RISK.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(stats.skus_at_risk as f64);
-        let oldest = stats.oldest_pending_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
-        ::metrics::gauge!(metrics::CHANNEL_OLDEST_PENDING_SECONDS.name, label::CLIENT => client, label::CHANNEL => channel).set(oldest);
+        let seconds = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
+        ::metrics::gauge!(metrics::CHANNEL_OLDEST_PENDING_SECONDS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(seconds(stats.oldest_pending_ms));
+        ::metrics::gauge!(metrics::CHANNEL_OLDEST_UNVERIFIED_SECONDS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(seconds(stats.oldest_unverified_ms));
+        let oldest = stats.oldest_pending_ms.map(Duration::from_millis);
+        if self.stall.observe(oldest) {
+            let reason = self
+                .push_wait
+                .map_or("none", |waiting| waiting.reason.as_str());
+            let wait = self.push_wait.map(|waiting| waiting.view(now));
+            let poll = self.poll_wait.map(|waiting| waiting.view(now));
+            self.counters.stalls += 1;
+            ::metrics::counter!(metrics::CHANNEL_STALLS_TOTAL.name, label::CLIENT => client, label::CHANNEL => channel, label::REASON => reason).increment(1);
+            tracing::warn!(
+                client = %self.config.client,
+                channel = %self.config.channel,
+                pending = stats.pending,
+                oldest_pending_seconds = seconds(stats.oldest_pending_ms),
+                reason,
+                remaining_ms = wait.and_then(|wait| wait.remaining_ms),
+                feed = poll.map_or("none", |poll| poll.reason.as_str()),
+                next_poll_ms = poll.and_then(|poll| poll.remaining_ms),
+                limit_seconds = self.stall.limit().as_secs_f64(),
+                "changes pending longer than the limit",
+            );
+        }
     }
 }
 
@@ -802,8 +1011,7 @@ impl Actor for ChannelActor {
                 actor.recover(record, stock);
                 actor.try_poll(ctx);
                 actor.try_push(ctx);
-                let reconcile = actor.config.reconcile_interval;
-                ctx.run_interval(reconcile, |_actor, ctx| ctx.notify(ReconcileTick));
+                actor.try_reconcile(ctx);
                 ctx.run_interval(GAUGE_INTERVAL, |actor, _ctx| actor.update_gauges());
             }
             Err(error) => {
@@ -837,7 +1045,7 @@ impl Handler<PushTick> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, _message: PushTick, ctx: &mut Context<Self>) {
-        self.push_timer = None;
+        self.push_timer.fired();
         self.try_push(ctx);
     }
 }
@@ -846,6 +1054,7 @@ impl Handler<PollTick> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, _message: PollTick, ctx: &mut Context<Self>) {
+        self.poll_timer.fired();
         self.try_poll(ctx);
     }
 }
@@ -854,6 +1063,7 @@ impl Handler<ReconcileTick> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, _message: ReconcileTick, ctx: &mut Context<Self>) {
+        self.reconcile_timer.fired();
         self.try_reconcile(ctx);
     }
 }
@@ -862,12 +1072,17 @@ impl Handler<GetState> for ChannelActor {
     type Result = Result<ChannelState, ChannelError>;
 
     fn handle(&mut self, _message: GetState, _ctx: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
         Ok(ChannelState {
             client: self.config.client.clone(),
             channel: self.config.channel.clone(),
             platform: self.config.platform,
             order: self.config.order,
-            queue: self.queue.stats(Instant::now()),
+            queue: self.queue.stats(now),
+            waiting: self.push_wait.map(|waiting| waiting.view(now)),
+            feed: self.poll_wait.map(|waiting| waiting.view(now)),
+            reconciliation: self.reconcile_wait.map(|waiting| waiting.view(now)),
+            stalls: self.counters.stalls,
             push_calls: self.counters.push_calls,
             confirmed_items: self.counters.confirmed_items,
             throttled: self.counters.throttled,

@@ -61,6 +61,19 @@ impl Platform {
         }
     }
 
+    /// The most listings one read-back call asks for: a Shopify GraphQL query reads many
+    /// inventory items at once (a page of 50, the size its cost estimate assumes:
+    /// `ratelimit::defaults::SHOPIFY_QUERY_COST_ESTIMATE`); every other platform reads one
+    /// listing per call (Etsy `GET …/inventory`, Amazon `getListingsItem`, Walmart
+    /// `GET /v3/inventory?sku=`, eBay `GET inventory_item/{sku}`), so a read-back of n listings
+    /// costs n calls of the budget.
+    pub fn read_batch_size(self) -> usize {
+        match self {
+            Platform::Shopify => 50,
+            Platform::Etsy | Platform::Amazon | Platform::Walmart | Platform::Ebay => 1,
+        }
+    }
+
     /// The most units one listing can show, where the platform caps it: Etsy's offering
     /// quantity is 0–999 (`reference/marketplace-apis.md` §2.1).
     pub fn max_listed_quantity(self) -> Option<u32> {

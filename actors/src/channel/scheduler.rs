@@ -52,6 +52,12 @@ struct Listing {
     last_push_at: Option<Instant>,
     /// Position in FIFO order.
     fifo_position: u64,
+    /// When the marketplace last showed this listing's quantity to us: a confirmed push or a
+    /// read-back that matched (or corrected) the belief.
+    verified_at: Option<Instant>,
+    /// When the queue learnt of the listing: its age of being unverified counts from here until
+    /// the first verification.
+    known_since: Instant,
 }
 
 impl Listing {
@@ -75,7 +81,14 @@ impl Listing {
             target_changed_at: now,
             last_push_at: None,
             fifo_position: 0,
+            verified_at: None,
+            known_since: now,
         }
+    }
+
+    /// Since when the belief about this listing has gone unchecked.
+    fn unverified_since(&self) -> Instant {
+        self.verified_at.unwrap_or(self.known_since)
     }
 
     fn needs_push(&self) -> bool {
@@ -115,6 +128,31 @@ pub struct QueueStats {
     pub skus_at_risk: usize,
     /// Age of the oldest change not yet confirmed, in milliseconds.
     pub oldest_pending_ms: Option<u64>,
+    /// How long the least recently verified listing has gone without the marketplace showing
+    /// its quantity (a confirmed push or a read-back), in milliseconds: what reconciliation has
+    /// not been able to afford.
+    pub oldest_unverified_ms: Option<u64>,
+}
+
+/// What a read-back of one listing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// The marketplace shows what the queue believed.
+    InStep,
+    /// The marketplace shows another quantity than the one believed confirmed (`None`: nothing
+    /// was believed): the belief now follows the marketplace, and the listing is pushed again if
+    /// it differs from the target.
+    Drift {
+        /// What the queue believed the marketplace showed.
+        believed: Option<u32>,
+        /// What it shows.
+        listed: u32,
+    },
+    /// A push or a sale noted since the read was sent makes the read older than what the queue
+    /// knows: ignored.
+    Superseded,
+    /// The queue does not know the SKU.
+    Unknown,
 }
 
 /// The push queue of one channel.
@@ -149,8 +187,8 @@ impl PushQueue {
         self.order
     }
 
-    /// Records what the marketplace is known to list for `sku` (recovered from durable state or
-    /// read back by reconciliation), without changing the target.
+    /// Records what the marketplace is known to list for `sku` (recovered from durable state),
+    /// without changing the target. A read-back goes through [`PushQueue::read_back`].
     pub fn set_confirmed(&mut self, sku: &Sku, quantity: u32, now: Instant) {
         if let Some(listing) = self.listings.get_mut(sku) {
             listing.confirmed = Some(quantity);
@@ -272,6 +310,14 @@ impl PushQueue {
             .collect()
     }
 
+    /// Tells whether any listing is out of step with no push in flight: a change waiting to be
+    /// pushed (now, or once the no-re-raise rule lets it).
+    pub fn has_pending_push(&self) -> bool {
+        self.out_of_step
+            .iter()
+            .any(|sku| self.listings[sku].needs_push())
+    }
+
     /// Tells whether any push could be sent now.
     pub fn has_sendable(&self) -> bool {
         self.out_of_step.iter().any(|sku| {
@@ -287,6 +333,7 @@ impl PushQueue {
         listing.in_flight = None;
         listing.confirmed = Some(quantity);
         listing.confirmed_at = Some(now);
+        listing.verified_at = Some(now);
         let in_step = listing.target == quantity;
         let lag = now.saturating_duration_since(listing.target_changed_at);
         self.refresh(sku, now);
@@ -304,6 +351,7 @@ impl PushQueue {
             if actual.is_some() {
                 listing.confirmed = actual;
                 listing.confirmed_at = Some(now);
+                listing.verified_at = Some(now);
             }
             self.refresh(sku, now);
         }
@@ -315,6 +363,59 @@ impl PushQueue {
             listing.in_flight = None;
             self.refresh(sku, now);
         }
+    }
+
+    /// Records what a read-back sent at `read_sent_at` showed for `sku`. A read is taken only if
+    /// nothing newer is known: no push in flight and no confirmation or noted sale since it was
+    /// sent (those are fresher than the read).
+    pub fn read_back(
+        &mut self,
+        sku: &Sku,
+        listed: u32,
+        read_sent_at: Instant,
+        now: Instant,
+    ) -> ReadBack {
+        let Some(listing) = self.listings.get_mut(sku) else {
+            return ReadBack::Unknown;
+        };
+        let newer_known = listing
+            .confirmed_at
+            .is_some_and(|confirmed_at| confirmed_at > read_sent_at);
+        if listing.in_flight.is_some() || newer_known {
+            return ReadBack::Superseded;
+        }
+        listing.verified_at = Some(now);
+        if listing.confirmed == Some(listed) {
+            return ReadBack::InStep;
+        }
+        let believed = listing.confirmed;
+        listing.confirmed = Some(listed);
+        listing.confirmed_at = Some(now);
+        self.refresh(sku, now);
+        ReadBack::Drift { believed, listed }
+    }
+
+    /// Returns up to `max` SKUs whose listing has gone unverified since `before` or longer,
+    /// least recently verified first, leaving out those with a push in flight (its answer will
+    /// verify them).
+    pub fn due_for_verification(&self, max: usize, before: Instant) -> Vec<Sku> {
+        let mut due: Vec<(Instant, &Sku)> = self
+            .listings
+            .iter()
+            .filter(|(_, listing)| listing.in_flight.is_none())
+            .map(|(sku, listing)| (listing.unverified_since(), sku))
+            .filter(|(since, _)| *since <= before)
+            .collect();
+        due.sort();
+        due.into_iter()
+            .take(max)
+            .map(|(_, sku)| sku.clone())
+            .collect()
+    }
+
+    /// Returns since when the least recently verified listing has gone unverified.
+    pub fn oldest_unverified(&self) -> Option<Instant> {
+        self.listings.values().map(Listing::unverified_since).min()
     }
 
     /// Returns the target, confirmed quantity and in-flight quantity of `sku`.
@@ -354,6 +455,9 @@ impl PushQueue {
         }
         stats.oldest_pending_ms =
             oldest.map(|since| now.saturating_duration_since(since).as_millis() as u64);
+        stats.oldest_unverified_ms = self
+            .oldest_unverified()
+            .map(|since| now.saturating_duration_since(since).as_millis() as u64);
         stats
     }
 

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use super::marketplace::ListedQuantity;
 use super::messages::AdoptListed;
+use super::waiting::WaitReason;
 use super::*;
 use crate::ids::Sku;
 use crate::inventory::ledger::{Movement, MovementKind};
@@ -15,7 +16,7 @@ use crate::inventory::messages::StockLevel;
 use crate::inventory::store::{Applied, ApplyOutcome, ListingRecord};
 use crate::metrics;
 use crate::ratelimit::RateLimitOverride;
-use crate::testing::fake_marketplace::{Call, FakeMarketplace};
+use crate::testing::fake_marketplace::{Call, FakeMarketplace, NoPrevious};
 
 /// The state of the fake ledger, shared with the test.
 #[derive(Debug, Default)]
@@ -822,4 +823,311 @@ async fn a_channel_emits_the_metrics_of_the_table() {
             metric.name
         );
     }
+}
+
+// ---------------------------------------------------------------- issue 12: never silently stop
+
+/// Issue 12, cause 1: the Etsy receipts cursor re-reads the last second on purpose, so every
+/// quiet poll delivered the last receipt again; the channel noted it as a new marketplace sale
+/// each time, lowering what it believed the listing showed. It then pushed the same quantity
+/// again every other poll (on a budget every shop shares) and could cancel a pending decrease,
+/// leaving the listing above the stock with nothing pending.
+#[actix::test]
+async fn a_sale_read_again_is_noted_once_so_nothing_is_pushed_again_and_no_decrease_is_lost() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 5);
+    let fake = FakeMarketplace::new(Platform::Etsy).with_overlap(1);
+    let channel = harness.channel("etsy", &fake, |_| {});
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(5))
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    fake.sell(&sku("HAT"), 1).unwrap();
+    assert!(run_until(Duration::from_secs(5), || harness.available("HAT") == 4).await);
+    // A quiet minute: every poll delivers the sale again, and nothing is pushed.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(fake.listing(&sku("HAT")), Some(4));
+    assert_eq!(
+        fake.pushes_of(&sku("HAT")).len(),
+        1,
+        "only the first push: the marketplace made the sale itself"
+    );
+
+    // A sale elsewhere: the decrease must reach the listing whatever the polls deliver.
+    harness.set_stock("HAT", 3);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(fake.listing(&sku("HAT")), Some(3));
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.queue.pending, 0);
+    assert_eq!(state.queue.exposure_units, 0);
+    assert_eq!(fake.pushes_of(&sku("HAT")).len(), 2);
+}
+
+/// Issue 12: a poll the marketplace cannot answer yet (Amazon lists an order about two minutes
+/// after it was placed) is neither sent nor charged to the budget, and the channel says so.
+#[actix::test]
+async fn a_poll_the_marketplace_cannot_answer_yet_is_not_sent_and_the_feed_says_why() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    let fake = FakeMarketplace::new(Platform::Amazon);
+    fake.hide_feed_until(Instant::now() + Duration::from_secs(10));
+    let channel = harness.channel("amazon", &fake, |_| {});
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(fake.fetches(), 0);
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    let feed = state.feed.expect("the feed waits");
+    assert_eq!(feed.reason, WaitReason::FeedLag);
+    assert!(feed.remaining_ms.is_some_and(|ms| ms <= 5_000), "{feed:?}");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(fake.fetches() >= 1);
+}
+
+/// Issue 12: a channel with pending changes that does not push says why and until when: its
+/// budget, the marketplace's Retry-After, a backoff after an error, or the order feed an
+/// increase waits for.
+#[actix::test]
+async fn a_channel_that_does_not_push_says_why_and_until_when() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.rate_limit = push_limit(0.05, 1);
+        config.poll_interval = Duration::from_secs(30);
+        // Backoffs longer than the budget's 20 s, so the wait after a failure is the backoff.
+        config.backoff = crate::ratelimit::BackoffConfig {
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(40),
+            jitter: crate::ratelimit::Jitter::Decorrelated,
+        };
+    });
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(4))
+        .await
+    );
+    let state = || async { channel.send(GetState).await.unwrap().unwrap() };
+    assert_eq!(
+        state().await.waiting,
+        None,
+        "nothing pending, nothing waits"
+    );
+
+    // The budget: one push every 20 s (pacing at 90 %).
+    harness.set_stock("HAT", 3);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let waiting = state().await.waiting.expect("a decrease waits");
+    assert_eq!(waiting.reason, WaitReason::Budget);
+    assert!(
+        waiting.remaining_ms.is_some_and(|ms| ms > 10_000),
+        "{waiting:?}"
+    );
+    assert!(
+        run_until(Duration::from_secs(30), || fake.listing(&sku("HAT"))
+            == Some(3))
+        .await
+    );
+
+    // An increase waits for the order feed to be read past the last push (no re-raise), and
+    // says when the next poll is.
+    harness.set_stock("HAT", 6);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let waiting = state().await.waiting.expect("an increase waits");
+    assert_eq!(waiting.reason, WaitReason::OrderFeed);
+    assert!(waiting.remaining_ms.is_some(), "{waiting:?}");
+    assert!(
+        run_until(Duration::from_secs(60), || fake.listing(&sku("HAT"))
+            == Some(6))
+        .await
+    );
+
+    // A failure: backoff.
+    fake.set_fail_all(Some(MarketplaceError::Transient("502 Bad Gateway".into())));
+    harness.set_stock("HAT", 2);
+    assert!(
+        wait_until_reason(&channel, WaitReason::Backoff, true, Duration::from_secs(60)).await,
+        "the failed push backs off"
+    );
+    fake.set_fail_all(None);
+
+    // The marketplace's own throttle: its Retry-After.
+    fake.set_throttle_all(true);
+    assert!(
+        wait_until_reason(
+            &channel,
+            WaitReason::RetryAfter,
+            true,
+            Duration::from_secs(120)
+        )
+        .await
+    );
+    fake.set_throttle_all(false);
+    assert!(
+        run_until(Duration::from_secs(120), || fake.listing(&sku("HAT"))
+            == Some(2))
+        .await
+    );
+    assert!(
+        wait_until_reason(
+            &channel,
+            WaitReason::RetryAfter,
+            false,
+            Duration::from_secs(5)
+        )
+        .await
+    );
+}
+
+/// Lets virtual time run until the channel's pending changes wait for `reason` (`None`: until
+/// they wait for something else) or `limit` passed; returns whether they did.
+async fn wait_until_reason(
+    channel: &Addr<ChannelActor>,
+    reason: WaitReason,
+    present: bool,
+    limit: Duration,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let state = channel.send(GetState).await.unwrap().unwrap();
+        let waits = state
+            .waiting
+            .is_some_and(|waiting| waiting.reason == reason);
+        if waits == present {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
+
+/// Issue 12: "today `serve` writes nothing while a channel is stuck". A change pending past the
+/// channel's limit is counted with the reason it waits (and logged at `warn`).
+#[actix::test]
+async fn a_change_pending_past_the_limit_is_counted_with_its_reason() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    tokio::time::pause();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = ::metrics::set_default_local_recorder(&recorder);
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    fake.set_throttle_all(true);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.stall_warning_after = Duration::from_secs(5);
+    });
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.stalls, 1, "reported once past the limit");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.stalls, 2, "and again when its age doubled");
+    let stalls: Vec<(String, u64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, _, _, _)| key.key().name() == metrics::CHANNEL_STALLS_TOTAL.name)
+        .map(|(key, _, _, value)| {
+            let reason = key
+                .key()
+                .labels()
+                .find(|label| label.key() == metrics::label::REASON)
+                .map(|label| label.value().to_string())
+                .unwrap_or_default();
+            let count = match value {
+                DebugValue::Counter(count) => count,
+                other => panic!("{other:?}"),
+            };
+            (reason, count)
+        })
+        .collect();
+    assert_eq!(stalls, vec![("retry_after".to_string(), 2)]);
+}
+
+/// Issue 12: the engine's belief is checked against the marketplace on every platform: a listing
+/// changed behind the channel's back (by hand, or a push recorded that did not take effect) is
+/// found by a read-back within the reconcile interval, counted as drift, and corrected.
+#[actix::test]
+async fn a_listing_that_differs_from_the_belief_is_found_and_corrected_on_every_platform() {
+    tokio::time::pause();
+    for platform in Platform::ALL {
+        let harness = Harness::new();
+        for index in 0..5 {
+            harness.set_stock(&format!("SKU-{index}"), 4);
+        }
+        let fake = FakeMarketplace::new(platform).with_no_previous(NoPrevious::SetAlways);
+        let channel = harness.channel(platform.as_str(), &fake, |config| {
+            config.reconcile_interval = Duration::from_secs(20);
+        });
+        assert!(
+            run_until(Duration::from_secs(10), || fake.listings().len() == 5
+                && fake.listings().values().all(|listed| *listed == 4))
+            .await,
+            "{platform}"
+        );
+        fake.set_listing(&sku("SKU-3"), 7);
+        assert!(
+            run_until(Duration::from_secs(45), || fake.listing(&sku("SKU-3"))
+                == Some(4))
+            .await,
+            "{platform}: the drift is corrected"
+        );
+        let state = channel.send(GetState).await.unwrap().unwrap();
+        assert_eq!(state.drift_corrected, 1, "{platform}");
+        assert!(
+            state
+                .queue
+                .oldest_unverified_ms
+                .is_some_and(|ms| ms <= 20_000 + 5_000),
+            "{platform}: {:?}",
+            state.queue.oldest_unverified_ms
+        );
+    }
+}
+
+/// Issue 12: a read-back costs what it really costs (Etsy: one call per listing), within the
+/// read-back's part of the budget; what the budget cannot afford shows as the oldest unverified
+/// listing, growing past the reconcile interval.
+#[actix::test]
+async fn a_read_back_the_budget_cannot_afford_shows_as_the_oldest_unverified_listing() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    for index in 0..40 {
+        harness.set_stock(&format!("SKU-{index:02}"), 2);
+    }
+    let fake = FakeMarketplace::new(Platform::Etsy);
+    // A tiny Etsy app: 2,000 calls a day (a burst of 100 calls, then one every 48 s).
+    harness
+        .limiters
+        .configure_app(
+            Platform::Etsy,
+            &AppId::new("default"),
+            &serde_json::from_str(r#"{"read_quantities": {"per_day": 2000}}"#).unwrap(),
+        )
+        .unwrap();
+    let channel = harness.channel("etsy", &fake, |config| {
+        config.reconcile_interval = Duration::from_secs(10);
+        config.poll_interval = Duration::from_secs(3600);
+    });
+    assert!(run_until(Duration::from_secs(60), || fake.listings().len() == 40).await);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let state = channel.send(GetState).await.unwrap().unwrap();
+    let reads = fake.reads();
+    // One call per listing read, never more than the read-back's part (a fifth) of the app's
+    // burst and rate: 20 of the 100-call burst and one more per 240 s.
+    assert!((1..=22).contains(&reads), "{reads} read calls");
+    let oldest = state.queue.oldest_unverified_ms.expect("listings");
+    assert!(oldest > 30_000, "{oldest} ms");
+    let waiting = state.reconciliation.expect("the read-back waits");
+    assert!(
+        matches!(
+            waiting.reason,
+            WaitReason::OperationShare | WaitReason::DailyQuota | WaitReason::ClientShare
+        ),
+        "{waiting:?}"
+    );
 }

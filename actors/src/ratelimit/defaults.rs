@@ -430,6 +430,28 @@ impl Bucket {
         }
     }
 
+    /// Returns the part of its owner's budget an operation may take, as `(part, whole)`, when
+    /// several operations share the bucket (Shopify GraphQL, Etsy's app budget, eBay's Inventory
+    /// API): order polls at most [`ORDER_POLL_SHARE`] and read-backs at most
+    /// [`READ_BACK_SHARE`], so that pushes always keep the rest and polls run only as often as
+    /// the budget (on Etsy, its daily quota) can afford. Pushes have no cap of their own. `None`
+    /// for an operation alone on its bucket (Amazon's and Walmart's per-operation buckets).
+    pub fn operation_share(self, operation: Operation) -> Option<(u32, u32)> {
+        let platform = self.platform();
+        let sharing = Operation::ALL
+            .into_iter()
+            .filter(|other| Bucket::for_operation(platform, *other) == self)
+            .count();
+        if sharing < 2 || Bucket::for_operation(platform, operation) != self {
+            return None;
+        }
+        match operation {
+            Operation::PushQuantities => None,
+            Operation::FetchOrders => Some(ORDER_POLL_SHARE),
+            Operation::ReadQuantities => Some(READ_BACK_SHARE),
+        }
+    }
+
     /// Returns the most listings one push call may carry on this bucket's API.
     pub fn max_items_per_call(self) -> usize {
         match self {
@@ -494,6 +516,16 @@ impl fmt::Display for Bucket {
         f.write_str(self.as_str())
     }
 }
+
+/// The part of a shared budget order polls may take (see [`Bucket::operation_share`]): with
+/// Etsy's default 10,000 calls a day split between two shops of equal tier, one poll every
+/// 58 s per shop once the daily burst is spent — what the quota affords; push notifications
+/// (issue 14) make the poll a backstop.
+pub const ORDER_POLL_SHARE: (u32, u32) = (3, 10);
+
+/// The part of a shared budget read-backs (reconciliation) may take; what reconciliation cannot
+/// afford shows as the channel's oldest unverified listing.
+pub const READ_BACK_SHARE: (u32, u32) = (2, 10);
 
 /// Calls one Etsy push makes (`GET` then full-replacement `PUT` of the listing's inventory).
 pub const ETSY_PUSH_CALLS: u32 = 2;

@@ -12,7 +12,6 @@
 //! governor's `retain_recent` housekeeping itself: a limiter unused for as long as its burst
 //! takes to refill is indistinguishable from a new one and is dropped.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -201,8 +200,13 @@ pub enum WaitReason {
     Pacing,
     /// The budget's daily quota pacing is used up.
     DailyQuota,
-    /// The client's share of an app-wide budget is used up.
+    /// The client's share of an app-wide budget is used up while another client of the app wants
+    /// the capacity (without contention a client borrows what the others leave idle).
     FairShare,
+    /// The operation's own part of a budget several operations share is used up: order polls and
+    /// read-backs may take only a part of it, so that pushes always find room
+    /// ([`super::defaults::Bucket::operation_share`]).
+    OperationShare,
 }
 
 /// How long a call has to wait before it may be tried again, and why.
@@ -277,17 +281,37 @@ impl<C: Clock + Clone> Stage<C> {
                 Ok(())
             }
             Ok(Err(not_until)) => {
-                // A call of several cells pays what the limiter holds now, one cell per try: it
-                // would otherwise wait for the bucket to hold all its cells at once, which
-                // single-cell callers sharing the budget never leave (found by the agency-100
-                // bench: Etsy pushes, two calls each, never went out while 100 shops polled their
-                // receipts one call at a time). The cell stays paid to this caller.
-                if need.get() > 1 && self.limiter.check().is_ok() {
-                    *self.prepaid.entry(payer.clone()).or_insert(0) += 1;
-                    self.last_used = Some(now);
-                    return Err(self.rate.interval());
+                if need.get() == 1 {
+                    return Err(not_until.wait_time_from(now));
                 }
-                Err(not_until.wait_time_from(now))
+                // A call of several cells pays what the limiter holds now and comes back when
+                // the rest is due: it would otherwise wait for the bucket to hold all its cells
+                // at once, which single-cell callers sharing the budget never leave (found by
+                // the agency-100 bench: Etsy pushes, two calls each, never went out while 100
+                // shops polled their receipts one call at a time). Paid cells stay paid to this
+                // caller.
+                let mut remaining = need.get();
+                let mut chunk = remaining - 1;
+                while chunk > 0 {
+                    match NonZeroU32::new(chunk).map(|n| self.limiter.check_n(n)) {
+                        Some(Ok(Ok(()))) => {
+                            *self.prepaid.entry(payer.clone()).or_insert(0) += chunk;
+                            self.last_used = Some(now);
+                            remaining -= chunk;
+                            chunk = chunk.min(remaining);
+                        }
+                        _ => chunk /= 2,
+                    }
+                }
+                match NonZeroU32::new(remaining).map(|n| self.limiter.check_n(n)) {
+                    Some(Ok(Err(rest))) => Err(rest.wait_time_from(now)),
+                    Some(Ok(Ok(()))) | None => {
+                        *self.prepaid.entry(payer.clone()).or_insert(0) += remaining;
+                        self.last_used = Some(now);
+                        Ok(())
+                    }
+                    Some(Err(_insufficient)) => Err(self.rate.refill_time()),
+                }
             }
             // `need` never exceeds the burst; were it to, a full refill is the safe wait.
             Err(_insufficient) => Err(self.rate.refill_time()),
@@ -331,10 +355,40 @@ fn share_of(pacing: Pacing, weight: u32, total: u32) -> Pacing {
     }
 }
 
-/// A client's share of an app-wide budget, built for one weight out of one total.
-struct Share<C: Clock> {
-    weights: (u32, u32),
+/// A part of a budget, built for one pacing: a client's share of an app-wide budget, or an
+/// operation's part of its owner's budget. Rebuilt (fresh) when the pacing it was built for
+/// changes, as when a client joins or leaves the app.
+struct Part<C: Clock> {
+    pacing: Pacing,
     stages: Vec<Stage<C>>,
+}
+
+impl<C: Clock + Clone> Part<C> {
+    fn new(pacing: Pacing, clock: &C) -> Self {
+        Part {
+            pacing,
+            stages: stages(pacing, clock),
+        }
+    }
+
+    /// The part of `key` in `parts`, built for `pacing` (rebuilt fresh if it was built for
+    /// another pacing).
+    fn follow<'a, K: std::hash::Hash + Eq>(
+        parts: &'a mut HashMap<K, Part<C>>,
+        key: K,
+        pacing: Pacing,
+        clock: &C,
+    ) -> &'a mut Part<C> {
+        let part = parts.entry(key).or_insert_with(|| Part::new(pacing, clock));
+        if part.pacing != pacing {
+            *part = Part::new(pacing, clock);
+        }
+        part
+    }
+
+    fn is_fresh(&self, now: C::Instant) -> bool {
+        self.stages.iter().all(|stage| stage.is_fresh(now))
+    }
 }
 
 /// Everything the registry keeps for one budget key.
@@ -342,7 +396,19 @@ struct BucketState<C: Clock> {
     remote: RemoteLimit,
     gate: ThrottleGate<C::Instant>,
     guards: Vec<Stage<C>>,
-    shares: HashMap<ClientCode, Share<C>>,
+    /// Each client's share of an app-wide budget.
+    shares: HashMap<ClientCode, Part<C>>,
+    /// The part of the owner's budget that order polls and read-backs of each client may take.
+    operations: HashMap<(ClientCode, Operation), Part<C>>,
+    /// The clients refused by the app's own limit although their share had room: they wait for
+    /// their turn. While one waits, no other client borrows; among the clients within their
+    /// share, the turn goes by start-time fair queueing ([`FairQueue`]), so that a client with a
+    /// full burst cannot take every cell of the app while another, within its share, waits. A
+    /// client leaves when it is served, or when it has not asked for a whole
+    /// [`BucketState::contention_window`].
+    waiting: HashMap<ClientCode, Waiter<C::Instant>>,
+    /// The virtual times of start-time fair queueing among the app's clients.
+    queue: FairQueue,
 }
 
 impl<C: Clock + Clone> BucketState<C> {
@@ -352,6 +418,9 @@ impl<C: Clock + Clone> BucketState<C> {
             gate: ThrottleGate::new(),
             guards: stages(remote.pacing(), clock),
             shares: HashMap::new(),
+            operations: HashMap::new(),
+            waiting: HashMap::new(),
+            queue: FairQueue::default(),
         }
     }
 
@@ -362,15 +431,119 @@ impl<C: Clock + Clone> BucketState<C> {
             self.remote = remote;
             self.guards = stages(remote.pacing(), clock);
             self.shares.clear();
+            self.operations.clear();
+            self.waiting.clear();
         }
+    }
+
+    /// How long past the wait it was told a waiting client keeps its place: two of the budget's
+    /// slowest intervals; at least a second, at most five minutes.
+    fn contention_window(&self) -> Duration {
+        let slowest = self
+            .guards
+            .iter()
+            .map(|stage| stage.rate.interval())
+            .max()
+            .unwrap_or_default();
+        slowest
+            .saturating_mul(2)
+            .clamp(MIN_CONTENTION_WINDOW, MAX_CONTENTION_WINDOW)
+    }
+
+    /// Forgets the waiting clients that did not come back when they were told to (and a
+    /// contention window more): they stopped asking.
+    fn forget_gone_waiters(&mut self, now: C::Instant) {
+        let grace = self.contention_window();
+        self.waiting.retain(|_, waiter| {
+            Duration::from(now.duration_since(waiter.asked)) < waiter.told.saturating_add(grace)
+        });
+    }
+
+    /// Tells whether another client than `client` waits for its turn.
+    fn others_waiting(&self, client: &ClientCode) -> bool {
+        self.waiting.keys().any(|other| other != client)
+    }
+
+    /// Tells whether a waiting client other than `client` has the earlier turn.
+    fn others_first(&self, client: &ClientCode) -> bool {
+        let own = self.queue.start(client);
+        self.waiting
+            .keys()
+            .any(|other| other != client && self.queue.start(other) < own)
+    }
+
+    /// Records that `client`, within its share, was refused by the app's limit at `now` and
+    /// told to come back after `told`.
+    fn wait_turn(&mut self, client: &ClientCode, now: C::Instant, told: Duration) {
+        self.waiting
+            .insert(client.clone(), Waiter { asked: now, told });
     }
 
     fn is_idle(&self, now: C::Instant) -> bool {
         self.gate.is_open(now)
             && self.shares.is_empty()
+            && self.operations.is_empty()
+            && self.waiting.is_empty()
             && self.guards.iter().all(|stage| stage.is_fresh(now))
     }
 }
+
+/// A client waiting for its turn on an app-wide budget.
+#[derive(Debug, Clone, Copy)]
+struct Waiter<I> {
+    /// When it last asked.
+    asked: I,
+    /// How long it was told to wait then.
+    told: Duration,
+}
+
+/// Start-time fair queueing (Goyal, Vin and Cheng, 1996) over the clients of an app-wide
+/// budget: each served call advances its client's virtual time by cost / weight, a client's next
+/// call starts at the later of its own virtual time and the queue's, and among waiting clients
+/// the earliest start goes first. A client that was idle starts at the queue's time (it gets no
+/// credit for idleness); a client that borrowed idle capacity has a later start and lets the
+/// others go first once they want their share. Over any busy period the clients are served in
+/// proportion to their weights.
+#[derive(Debug, Default)]
+struct FairQueue {
+    /// The start tag of the call served last.
+    now: f64,
+    /// Each client's virtual finish time.
+    finish: HashMap<ClientCode, f64>,
+}
+
+impl FairQueue {
+    /// The start tag of `client`'s next call.
+    fn start(&self, client: &ClientCode) -> f64 {
+        self.finish
+            .get(client)
+            .copied()
+            .unwrap_or(0.0)
+            .max(self.now)
+    }
+
+    /// Records that `client`, of weight `weight`, was served a call of `cost`.
+    fn served(&mut self, client: &ClientCode, cost: u32, weight: u32) {
+        let start = self.start(client);
+        self.now = start;
+        self.finish.insert(
+            client.clone(),
+            start + f64::from(cost.max(1)) / f64::from(weight.max(1)),
+        );
+    }
+
+    /// Forgets clients whose virtual time the queue has passed: they would start at the queue's
+    /// time anyway.
+    fn forget_idle(&mut self) {
+        let now = self.now;
+        self.finish.retain(|_, finish| *finish > now);
+    }
+}
+
+/// The shortest time a waiting client that stopped asking keeps its place.
+const MIN_CONTENTION_WINDOW: Duration = Duration::from_secs(1);
+/// The longest time a waiting client that stopped asking keeps its place.
+const MAX_CONTENTION_WINDOW: Duration = Duration::from_secs(300);
 
 struct ChannelEntry {
     platform: Platform,
@@ -582,6 +755,8 @@ impl<C: Clock + Clone> RateLimiters<C> {
         });
         registry.buckets.retain(|key, state| {
             state.shares.remove(client);
+            state.operations.retain(|(owner, _), _| owner != client);
+            state.waiting.remove(client);
             !matches!(&key.owner, Owner::Channel { client: owner, .. } if owner == client)
         });
     }
@@ -596,22 +771,36 @@ impl<C: Clock + Clone> RateLimiters<C> {
         }
     }
 
-    /// Returns the pacing the request's client gets: its share of an app-wide budget, or the
-    /// whole budget of its own store or seller.
+    /// Returns the pacing the request's client is guaranteed: its share of an app-wide budget
+    /// (it may borrow beyond it while no other client waits for its turn), or the whole budget of
+    /// its own store or seller. An operation with its own part of the budget
+    /// ([`Bucket::operation_share`]) gets that part of it.
     pub fn pacing(&self, request: &RequestKey) -> Pacing {
         let registry = self.lock();
         let pacing = registry.remote_for(request).pacing();
-        if request.bucket.scope().is_app_wide() {
+        let own = if request.bucket.scope().is_app_wide() {
             let (weight, total) = registry.share_weights(request);
             share_of(pacing, weight, total)
         } else {
             pacing
+        };
+        match request.bucket.operation_share(request.operation) {
+            Some((part, whole)) => share_of(own, part, whole),
+            None => own,
         }
     }
 
     /// Takes `cost` (in the bucket's unit: points on Shopify GraphQL, calls elsewhere) from the
     /// request's budget if the call may go now; otherwise says how long to wait, and takes
     /// nothing that would be lost.
+    ///
+    /// A call passes, in order: the marketplace's own throttle; the operation's part of the
+    /// budget (order polls and read-backs on a budget several operations share,
+    /// [`Bucket::operation_share`]); the client's share of an app-wide budget, which a client
+    /// may exceed by borrowing what the others leave idle unless another client waits for its
+    /// turn; the turns of the clients refused by the app's limit within their share (fair
+    /// queueing by weight); and the budget's own pacing (daily, then short-term), which
+    /// holds the sum of every client under the marketplace's limit.
     ///
     /// A client that calls before registering is made a member of the app's shared budgets with
     /// its current weight (Standard unless set), so that every caller has a share.
@@ -644,49 +833,91 @@ impl<C: Clock + Clone> RateLimiters<C> {
 
         let client = &request.client;
         let payer = (client.clone(), request.operation);
-        if let Some(weights) = weights {
-            // Shares are recomputed when a client joins or leaves the app or a weight changes:
-            // the new share starts fresh, and the app-wide guards still bound the sum.
-            let pacing = share_of(state.remote.pacing(), weights.0, weights.1);
-            let fresh = || Share {
-                weights,
-                stages: stages(pacing, &self.clock),
-            };
-            let share = match state.shares.entry(client.clone()) {
-                Entry::Occupied(entry) => {
-                    let share = entry.into_mut();
-                    if share.weights != weights {
-                        *share = fresh();
-                    }
-                    share
-                }
-                Entry::Vacant(entry) => entry.insert(fresh()),
-            };
-            for stage in &mut share.stages {
+        // The budget this client may use as its own: its share of an app-wide budget, or the
+        // whole budget of its store or seller.
+        let own_pacing = match weights {
+            Some((weight, total)) => share_of(state.remote.pacing(), weight, total),
+            None => state.remote.pacing(),
+        };
+        if let Some((part, whole)) = request.bucket.operation_share(request.operation) {
+            let pacing = share_of(own_pacing, part, whole);
+            let operation = Part::follow(&mut state.operations, payer.clone(), pacing, &self.clock);
+            for stage in &mut operation.stages {
                 stage.pass(&payer, cost, now).map_err(|duration| Wait {
                     duration,
-                    reason: WaitReason::FairShare,
+                    reason: WaitReason::OperationShare,
                 })?;
             }
         }
-        for stage in &mut state.guards {
-            stage.pass(&payer, cost, now).map_err(|duration| Wait {
+        // Whether the call goes beyond the client's share, on capacity the others leave idle.
+        let mut borrowing = false;
+        if weights.is_some() {
+            state.forget_gone_waiters(now);
+            let contended = state.others_waiting(client);
+            let share = Part::follow(&mut state.shares, client.clone(), own_pacing, &self.clock);
+            for stage in &mut share.stages {
+                if let Err(duration) = stage.pass(&payer, cost, now) {
+                    if contended {
+                        return Err(Wait {
+                            duration,
+                            reason: WaitReason::FairShare,
+                        });
+                    }
+                    borrowing = true;
+                    break;
+                }
+            }
+            if !borrowing && state.others_first(client) {
+                // Within its share, but another waiting client has the earlier turn: it goes
+                // first, this one comes back after one of the app's intervals.
+                let duration = state
+                    .guards
+                    .iter()
+                    .map(|stage| stage.rate.interval())
+                    .max()
+                    .unwrap_or(MIN_CONTENTION_WINDOW);
+                state.wait_turn(client, now, duration);
+                return Err(Wait {
+                    duration,
+                    reason: WaitReason::FairShare,
+                });
+            }
+        }
+        let refused = state.guards.iter_mut().find_map(|stage| {
+            stage.pass(&payer, cost, now).err().map(|duration| Wait {
                 duration,
                 reason: match stage.window {
                     Window::Daily => WaitReason::DailyQuota,
                     Window::ShortTerm => WaitReason::Pacing,
                 },
-            })?;
+            })
+        });
+        if let Some(wait) = refused {
+            if app_wide && !borrowing {
+                // Refused by the app's limit while within its share: it waits for its turn,
+                // and nobody borrows until it got it.
+                state.wait_turn(client, now, wait.duration);
+            }
+            return Err(wait);
         }
 
         // Every stage passed: the cells paid for this call are spent.
-        if let Some(share) = state.shares.get_mut(client) {
-            for stage in &mut share.stages {
+        let parts = state
+            .operations
+            .get_mut(&payer)
+            .into_iter()
+            .chain(state.shares.get_mut(client));
+        for part in parts {
+            for stage in &mut part.stages {
                 stage.settle(&payer, cost);
             }
         }
         for stage in &mut state.guards {
             stage.settle(&payer, cost);
+        }
+        state.waiting.remove(client);
+        if let Some((weight, _)) = weights {
+            state.queue.served(client, cost, weight);
         }
         Ok(())
     }
@@ -719,9 +950,10 @@ impl<C: Clock + Clone> RateLimiters<C> {
         let now = self.clock.now();
         let mut registry = self.lock();
         registry.buckets.retain(|_, state| {
-            state
-                .shares
-                .retain(|_, share| !share.stages.iter().all(|stage| stage.is_fresh(now)));
+            state.shares.retain(|_, share| !share.is_fresh(now));
+            state.operations.retain(|_, part| !part.is_fresh(now));
+            state.forget_gone_waiters(now);
+            state.queue.forget_idle();
             !state.is_idle(now)
         });
         registry.buckets.shrink_to_fit();

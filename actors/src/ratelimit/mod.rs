@@ -17,14 +17,22 @@
 //!
 //! Decisions:
 //!
-//! - **Strict shares.** Where clients share an app budget (Etsy, eBay), each client gets the
-//!   share weight / total weight of both the short-term rate and the daily quota, by service tier
-//!   (Standard 1, Premium 2, Enterprise 4). A client's unused share is not lent to others:
-//!   lending would need a priority scheme to give it back without starving the lender, and strict
-//!   shares make "one busy client cannot starve the others" hold by construction. Shares are
-//!   recomputed when a client joins or leaves the app or changes weight. On top of the shares,
-//!   the app's whole budget is enforced too, so the sum never exceeds it even when rounding each
-//!   share up to a burst of one call would.
+//! - **Shares by weight, without waste.** Where clients share an app budget (Etsy, eBay), each
+//!   client is guaranteed weight / total weight of both the short-term rate and the daily quota,
+//!   by service tier (Standard 1, Premium 2, Enterprise 4), and may **borrow** what the others
+//!   leave idle: a call beyond its share goes when the app's own limit has room, unless another
+//!   client was refused by the app's limit while within its own share in the last two of the
+//!   budget's intervals (it was crowded out); then shares are strict until that client got its
+//!   turn. Strict shares at all times (the first design) starved a standard-tier Etsy shop for
+//!   minutes while the other shop's share and the app's budget sat idle (issue 12). Shares are
+//!   recomputed when a client joins or leaves the app or changes weight; the app's whole budget
+//!   is enforced on top, so the sum never exceeds it.
+//! - **Polls and read-backs take a part, pushes the rest.** On a budget several operations share
+//!   (Shopify GraphQL, Etsy, eBay's Inventory API), order polls may take at most
+//!   [`defaults::ORDER_POLL_SHARE`] and read-backs [`defaults::READ_BACK_SHARE`] of the client's
+//!   own budget: a poll runs only as often as the quota affords (a channel asks for a poll every
+//!   `poll_interval` and waits longer when its part says so), and pushes are never starved by the
+//!   same client's polls. Pushes have no part of their own and may borrow.
 //! - **Overrides state the marketplace's limit** (what its portal or headers say), and the
 //!   engine keeps its usual headroom below it.
 //! - **Costs above a burst are clamped**: a call costing more than a limiter's burst (a large

@@ -277,6 +277,7 @@ impl Marketplace for PanickingMarketplace {
                 events: Vec::new(),
                 next_cursor,
                 more: false,
+                skipped: false,
             })
         })
     }

@@ -186,6 +186,11 @@ struct State {
     fetches: u64,
     /// When set, the only SKUs the connection lists (`Marketplace::lists`).
     only_lists: Option<std::collections::HashSet<Sku>>,
+    /// How many events before its cursor every page repeats (Etsy's receipts cursor re-reads the
+    /// last second on purpose).
+    overlap: usize,
+    /// Until when the feed can show nothing (Amazon's order-visibility lag).
+    feed_hidden_until: Option<Instant>,
 }
 
 impl State {
@@ -310,9 +315,10 @@ impl State {
         };
         let end = (start + self.page_size).min(self.orders.len());
         Ok(OrderPage {
-            events: self.orders[start..end].to_vec(),
+            events: self.orders[start.saturating_sub(self.overlap)..end].to_vec(),
             next_cursor: end.to_string(),
             more: end < self.orders.len(),
+            skipped: false,
         })
     }
 }
@@ -356,6 +362,8 @@ impl FakeMarketplace {
                 reads: 0,
                 fetches: 0,
                 only_lists: None,
+                overlap: 0,
+                feed_hidden_until: None,
             })),
         }
     }
@@ -403,6 +411,20 @@ impl FakeMarketplace {
         assert!(page_size >= 1, "a page holds at least one event");
         self.lock().page_size = page_size;
         self
+    }
+
+    /// Makes every order page repeat the `overlap` events before its cursor, as a feed that
+    /// reads part of the last page again (Etsy's receipts cursor re-reads the last second).
+    pub fn with_overlap(self, overlap: usize) -> Self {
+        self.lock().overlap = overlap;
+        self
+    }
+
+    /// Hides the order feed until `until`: `Marketplace::order_feed_ready_in` says how long is
+    /// left, and a fetch before then is answered with an empty page without being counted as a
+    /// fetch (as the Amazon connector does during Amazon's order-visibility lag).
+    pub fn hide_feed_until(&self, until: Instant) {
+        self.lock().feed_hidden_until = Some(until);
     }
 
     /// Sets what compare-and-set does with `previous: None` (default `SetIfUnlisted`).
@@ -614,10 +636,25 @@ impl Marketplace for FakeMarketplace {
     }
 
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        if self.order_feed_ready_in(cursor.as_deref()).is_some() {
+            let page = OrderPage {
+                events: Vec::new(),
+                next_cursor: cursor.unwrap_or_else(|| "0".into()),
+                more: false,
+                skipped: true,
+            };
+            return Box::pin(async move { Ok(page) });
+        }
         Box::pin(
             self.clone()
                 .answer(Call::Fetch, move |state, _| state.fetch(cursor)),
         )
+    }
+
+    fn order_feed_ready_in(&self, _cursor: Option<&str>) -> Option<Duration> {
+        let until = self.lock().feed_hidden_until?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
     }
 }
 

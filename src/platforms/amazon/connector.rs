@@ -853,22 +853,42 @@ impl Inner {
         Ok(lines)
     }
 
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let cursor = match cursor.as_deref() {
-            Some(text) => Cursor::parse(text)?,
-            None => Cursor {
+    /// The position a poll reads from: the stored cursor, or the connector's start.
+    fn position(&self, cursor: Option<&str>) -> Result<Cursor, MarketplaceError> {
+        match cursor {
+            Some(text) => Cursor::parse(text),
+            None => Ok(Cursor {
                 after: self.started,
                 next_token: None,
-            },
-        };
-        let open_from = Utc::now()
-            - chrono::Duration::from_std(self.tuning.orders_lag + LAG_MARGIN).unwrap_or_default();
-        if cursor.next_token.is_none() && cursor.after > open_from {
-            // Amazon's window ends `orders_lag` before now: nothing to ask for yet.
+            }),
+        }
+    }
+
+    /// How long until Amazon can show orders after `cursor`: its window ends `orders_lag`
+    /// before now, so a window starting later holds nothing yet. `None` when it may be read now
+    /// (or a next page is waiting).
+    fn visible_in(&self, cursor: &Cursor) -> Option<Duration> {
+        if cursor.next_token.is_some() {
+            return None;
+        }
+        let open_at = cursor.after
+            + chrono::Duration::from_std(self.tuning.orders_lag + LAG_MARGIN).unwrap_or_default();
+        (open_at - Utc::now())
+            .to_std()
+            .ok()
+            .filter(|wait| !wait.is_zero())
+    }
+
+    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
+        let cursor = self.position(cursor.as_deref())?;
+        if self.visible_in(&cursor).is_some() {
+            // Amazon's window ends `orders_lag` before now: nothing to ask for yet. The channel
+            // normally waits for `feed_ready_in` and never gets here; a clock tick may still.
             return Ok(OrderPage {
                 events: Vec::new(),
                 next_cursor: cursor.to_text(),
                 more: false,
+                skipped: true,
             });
         }
         let (cursor, payload) = match self.get_orders(&cursor).await {
@@ -896,6 +916,7 @@ impl Inner {
             events,
             next_cursor: next.to_text(),
             more,
+            skipped: false,
         })
     }
 }
@@ -922,6 +943,13 @@ impl PlatformCalls for Inner {
         cursor: Option<String>,
     ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
         self.orders(cursor)
+    }
+
+    fn feed_ready_in(&self, cursor: Option<&str>) -> Option<Duration> {
+        // An unreadable cursor is the fetch's to report.
+        self.position(cursor)
+            .ok()
+            .and_then(|cursor| self.visible_in(&cursor))
     }
 }
 

@@ -560,6 +560,7 @@ fn order_page(
         events,
         next_cursor: next.text(),
         more,
+        skipped: false,
     })
 }
 

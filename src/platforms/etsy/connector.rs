@@ -602,6 +602,7 @@ fn order_page(
         events,
         next_cursor: next.to_text(),
         more,
+        skipped: false,
     })
 }
 

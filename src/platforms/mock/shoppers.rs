@@ -117,7 +117,7 @@ pub async fn run(state: Arc<MockState>, mut settings: watch::Receiver<ShopperSet
             continue;
         }
         let mut draws = ShopperDraws::new(&current);
-        let mut to_cancel: Vec<String> = Vec::new();
+        let mut to_cancel = CancelQueue::default();
         let mut due = 0.0_f64;
         let mut last = Instant::now();
         let mut ticker = actix_rt::time::interval(TICK);
@@ -146,8 +146,45 @@ pub async fn run(state: Arc<MockState>, mut settings: watch::Receiver<ShopperSet
     }
 }
 
-/// Places one shopper order, and cancels an earlier one when its turn came.
-fn shop_once(state: &MockState, draws: &mut ShopperDraws, to_cancel: &mut Vec<String>) {
+/// How many placements a cancellation trails its order by, so that a feed sees the order first.
+pub const CANCEL_AFTER_PLACEMENTS: u64 = 3;
+
+/// Orders a shopper will cancel, each once [`CANCEL_AFTER_PLACEMENTS`] more orders were tried
+/// after it. (They used to wait until four were queued: at the demo's rates, 1 order in 25
+/// cancelled and about 20 orders a mock, no cancellation ever happened.)
+#[derive(Debug, Default)]
+pub struct CancelQueue {
+    placements: u64,
+    waiting: std::collections::VecDeque<(String, u64)>,
+}
+
+impl CancelQueue {
+    /// Counts one placement (placed or refused) and returns the orders whose cancellation is
+    /// due now, oldest first.
+    pub fn placed(&mut self) -> Vec<String> {
+        self.placements += 1;
+        let mut due = Vec::new();
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(_, at)| *at <= self.placements)
+        {
+            if let Some((order_id, _)) = self.waiting.pop_front() {
+                due.push(order_id);
+            }
+        }
+        due
+    }
+
+    /// Cancels `order_id` after the next placements.
+    pub fn cancel_later(&mut self, order_id: String) {
+        self.waiting
+            .push_back((order_id, self.placements + CANCEL_AFTER_PLACEMENTS));
+    }
+}
+
+/// Places one shopper order, and cancels earlier ones whose turn came.
+fn shop_once(state: &MockState, draws: &mut ShopperDraws, to_cancel: &mut CancelQueue) {
     let pick = {
         let world = state.world();
         let count = world.listing_count();
@@ -161,15 +198,13 @@ fn shop_once(state: &MockState, draws: &mut ShopperDraws, to_cancel: &mut Vec<St
             .map(|listing| (listing.sku.clone(), units))
     };
     let Some((sku, units)) = pick else { return };
+    for order_id in to_cancel.placed() {
+        let _ = state.cancel_order(&order_id);
+    }
     if let Ok(order) = state.place_order(&sku, units) {
         if draws.cancels() {
-            to_cancel.push(order.order_id);
+            to_cancel.cancel_later(order.order_id);
         }
-    }
-    // Cancellations trail their orders by a few placements, so a feed sees the order first.
-    if to_cancel.len() > 3 {
-        let order_id = to_cancel.remove(0);
-        let _ = state.cancel_order(&order_id);
     }
 }
 
@@ -196,6 +231,20 @@ mod tests {
             .iter()
             .all(|&(position, units)| position < 7 && (1..=3).contains(&units)));
         assert!(first.iter().any(|&(_, units)| units == 3));
+    }
+
+    /// Issue 12: the demo showed 0 cancellations in every run although its shoppers cancel one
+    /// order in 25: a cancellation waited for four to be queued.
+    #[test]
+    fn a_single_order_to_cancel_is_cancelled_a_few_placements_later() {
+        let mut queue = CancelQueue::default();
+        assert!(queue.placed().is_empty());
+        queue.cancel_later("A".into());
+        for _ in 1..CANCEL_AFTER_PLACEMENTS {
+            assert!(queue.placed().is_empty());
+        }
+        assert_eq!(queue.placed(), vec!["A".to_string()]);
+        assert!(queue.placed().is_empty());
     }
 
     #[test]

@@ -879,6 +879,7 @@ fn order_page(reply: OrdersReply, position: &Cursor) -> OrderPage {
         events,
         next_cursor: next.text(),
         more: reply.has_next,
+        skipped: false,
     }
 }
 

@@ -277,6 +277,7 @@ fn order_page(reply: OrdersReply, since_ms: i64) -> OrderPage {
         events,
         next_cursor: latest.to_string(),
         more: reply.list.meta.next_cursor.is_some(),
+        skipped: false,
     }
 }
 

@@ -1,0 +1,381 @@
+//! Issue 12, "a channel that silently stops syncing", reproduced end to end: two clients, each
+//! with its own Etsy shop on **one shared Etsy app** (as the demo has them), plus Shopify (orders
+//! by signed webhooks), Walmart and eBay channels; seeded shoppers on every mock and a warehouse
+//! restocking what sold out, then quiet. Within a bound every listing on every mock must show
+//! the engine's target, which must be the ledger's policy result; each channel's pending count
+//! must equal the listings actually out of step; exposure must be 0; and each ledger must hold
+//! exactly the units the marketplaces sold (ground truth from the mocks).
+//!
+//! Before the fix it failed: a re-read Etsy receipt was noted as a new sale on every poll (a
+//! listing stayed above the stock with nothing pending, or was pushed again and again), and the
+//! standard-tier client's strict slice of the app's daily budget ran dry while the other slice
+//! and the app had room, leaving its Etsy changes pending for minutes.
+//!
+//! Several seeds run side by side, each with its own service and mocks. Real time on loopback:
+//! about 30 s of first sync and shoppers, then at most [`SETTLE_LIMIT`].
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{json, Value};
+use shelfsync::platforms::mock::{MockOptions, MockServer, DEFAULT_TOKEN};
+use shelfsync::platforms::Platform;
+use shelfsync::service::ServiceOptions;
+
+use crate::api_support::{Api, ADMIN};
+use crate::mock_support::{control, info, listed, stats};
+
+/// The platforms each client sells on (one mock each: its own store or seller account).
+const PLATFORMS: [Platform; 4] = [
+    Platform::Shopify,
+    Platform::Etsy,
+    Platform::Walmart,
+    Platform::Ebay,
+];
+/// The two clients, one premium and one standard, on the same Etsy app ("default").
+const CLIENTS: [(&str, &str); 2] = [("ALFA", "premium"), ("BRVO", "standard")];
+/// SKUs per client, each listed on every platform.
+const SKUS: usize = 12;
+/// How long the shoppers buy.
+const SHOPPING: Duration = Duration::from_secs(30);
+/// How long the listings may take to be back in step once the shoppers stopped: the last polls
+/// (Etsy every 5 s) and pushes. Before the fix, channels stayed out of step for minutes.
+const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Shopper orders a second on one mock (the demo's rates).
+fn shopper_rate(platform: Platform) -> f64 {
+    match platform {
+        Platform::Shopify => 1.0,
+        _ => 0.5,
+    }
+}
+
+/// How often each channel polls: Etsy's polls draw on the app's daily budget, so not every 2 s.
+fn poll_interval_ms(platform: Platform) -> u64 {
+    match platform {
+        Platform::Etsy => 5_000,
+        Platform::Shopify => 2_000,
+        _ => 1_000,
+    }
+}
+
+/// One client's mocks and catalog.
+struct Client {
+    code: &'static str,
+    mocks: Vec<MockServer>,
+}
+
+async fn api(api: &Api, method: Method, path: &str, body: Option<Value>) -> Value {
+    let (status, reply, _) = api
+        .call(method, path, Some(ADMIN), body.map(|body| body.to_string()))
+        .await;
+    assert!((200..300).contains(&status), "{path}: {status} {reply}");
+    reply
+}
+
+/// Provisions a client through the API as an agency would (credentials, a channel per mock,
+/// Shopify's webhooks subscribed, listings created at 0, the catalog mapping SKUs to them).
+async fn provision(api_: &Api, code: &'static str, tier: &str, seed: u64) -> Client {
+    let mut rng = StdRng::seed_from_u64(seed);
+    api(
+        api_,
+        Method::POST,
+        "/v1/clients",
+        Some(json!({"code": code, "name": code, "tier": tier})),
+    )
+    .await;
+    let skus: Vec<String> = (0..SKUS)
+        .map(|index| format!("{code}-{index:02}"))
+        .collect();
+    let mut items: Vec<Value> = skus
+        .iter()
+        .map(|sku| json!({"sku": sku, "on_hand": rng.gen_range(2..=6), "listings": {}}))
+        .collect();
+    let mut mocks = Vec::new();
+    for (index, platform) in PLATFORMS.into_iter().enumerate() {
+        let mock = MockServer::start(
+            platform,
+            MockOptions {
+                seed: seed.wrapping_mul(31).wrapping_add(index as u64),
+                workers: 1,
+                ..MockOptions::default()
+            },
+        )
+        .expect("the mock starts");
+        let channel = platform.as_str();
+        api(
+            api_,
+            Method::PUT,
+            &format!("/v1/clients/{code}/credentials/{channel}"),
+            Some(json!({ "secret": DEFAULT_TOKEN })),
+        )
+        .await;
+        let account = info(&mock).await["account"].clone();
+        let mut body = json!({
+            "id": channel,
+            "platform": channel,
+            "base_url": mock.base_url(),
+            "credential": channel,
+            "account": account,
+            "poll_interval_ms": poll_interval_ms(platform),
+        });
+        let webhook_secret = format!("whsec_stall_{code}_{seed}");
+        match platform {
+            Platform::Shopify => body["webhook_secret"] = json!(webhook_secret),
+            Platform::Etsy => {
+                api(
+                    api_,
+                    Method::PUT,
+                    &format!("/v1/clients/{code}/credentials/etsy-shared"),
+                    Some(json!({ "secret": format!("etsy-shared-{code}-{seed}") })),
+                )
+                .await;
+                body["account"] = json!({
+                    "shop_id": account["shop_id"],
+                    "user_id": account["user_id"],
+                    "keystring": account["keystring"],
+                    "shared_secret_credential": "etsy-shared",
+                });
+            }
+            _ => {}
+        }
+        api(
+            api_,
+            Method::POST,
+            &format!("/v1/clients/{code}/channels"),
+            Some(body),
+        )
+        .await;
+        if platform == Platform::Shopify {
+            let url = format!("{}/webhooks/{code}/{channel}", api_.base_url());
+            let (status, reply) = control(
+                &mock,
+                "webhooks",
+                json!({"url": url, "secret": webhook_secret}),
+            )
+            .await;
+            assert!((200..300).contains(&status), "{reply}");
+        }
+        let rows: Vec<Value> = skus
+            .iter()
+            .map(|sku| json!({"sku": sku, "quantity": 0}))
+            .collect();
+        let (status, created) = control(&mock, "listings", Value::Array(rows)).await;
+        assert!((200..300).contains(&status), "{created}");
+        for (item, listing) in items.iter_mut().zip(created.as_array().unwrap()) {
+            item["listings"][channel] = listing["listing_ref"].clone();
+        }
+        mocks.push(mock);
+    }
+    let imported = api(
+        api_,
+        Method::PUT,
+        &format!("/v1/clients/{code}/catalog"),
+        Some(json!({ "items": items })),
+    )
+    .await;
+    assert_eq!(imported["imported"], json!(SKUS), "{imported}");
+    Client { code, mocks }
+}
+
+/// The quantity the default policy lists for `available` on `platform`.
+fn policy_target(platform: Platform, available: i64) -> i64 {
+    let cap = if platform == Platform::Etsy {
+        999
+    } else {
+        i64::MAX
+    };
+    available.clamp(0, cap)
+}
+
+/// Everything that is out of step for one client, described; empty when all is in step.
+async fn out_of_step(api_: &Api, client: &Client) -> Vec<String> {
+    let code = client.code;
+    let mut problems = Vec::new();
+    let stock = api(
+        api_,
+        Method::GET,
+        &format!("/v1/clients/{code}/stock"),
+        None,
+    )
+    .await;
+    let stock = stock.as_array().cloned().unwrap_or_default();
+    let channels = api(
+        api_,
+        Method::GET,
+        &format!("/v1/clients/{code}/channels"),
+        None,
+    )
+    .await;
+    // Ground truth: units the marketplaces sold, net of cancellations, per SKU.
+    let mut sold: BTreeMap<String, i64> = BTreeMap::new();
+    for mock in &client.mocks {
+        let stats = stats(mock).await;
+        for (field, sign) in [("units_sold", 1), ("units_cancelled", -1)] {
+            for (sku, units) in stats[field].as_object().cloned().unwrap_or_default() {
+                *sold.entry(sku).or_default() += sign * units.as_i64().unwrap_or(0);
+            }
+        }
+    }
+    for mock in &client.mocks {
+        let platform = mock.platform();
+        let channel = platform.as_str();
+        let shows = listed(mock).await;
+        let mut differing = 0;
+        for level in &stock {
+            let sku = level["sku"].as_str().unwrap_or_default();
+            let available = level["available"].as_i64().unwrap_or(i64::MIN);
+            let view = &level["channels"][channel];
+            let target = view["target"].as_i64();
+            let listing = shows.get(sku).copied();
+            if listing != target || target != Some(policy_target(platform, available)) {
+                differing += 1;
+                problems.push(format!(
+                    "{code}/{channel} {sku}: the marketplace shows {listing:?}, the engine's \
+                     target is {target:?}, the policy of available {available} is {}; engine: \
+                     listed {}, pending {}",
+                    policy_target(platform, available),
+                    view["listed"],
+                    view["pending"],
+                ));
+            }
+        }
+        let live = channels
+            .as_array()
+            .and_then(|all| all.iter().find(|shown| shown["id"] == json!(channel)))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if live["pending"] != json!(differing) || live["exposure_units"] != json!(0) {
+            problems.push(format!(
+                "{code}/{channel}: pending {} and exposure {} while {differing} listings differ \
+                 (waiting: {}, feed: {})",
+                live["pending"], live["exposure_units"], live["waiting"], live["feed"],
+            ));
+        }
+    }
+    for level in &stock {
+        let sku = level["sku"].as_str().unwrap_or_default();
+        let reserved = level["reserved"].as_i64().unwrap_or(i64::MIN);
+        let truth = sold.get(sku).copied().unwrap_or(0);
+        if reserved != truth {
+            problems.push(format!(
+                "{code} {sku}: the ledger holds {reserved} units sold, the marketplaces {truth}"
+            ));
+        }
+    }
+    problems
+}
+
+/// Waits up to `limit` for every client to be in step; returns what is still out of step.
+async fn settle(api_: &Api, clients: &[Client], limit: Duration) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut problems = Vec::new();
+        for client in clients {
+            problems.extend(out_of_step(api_, client).await);
+        }
+        if problems.is_empty() || Instant::now() >= deadline {
+            return problems;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The warehouse: receipts through the API for about half the SKUs that ran out.
+async fn restock(api_: &Api, client: &Client, round: u64, rng: &mut StdRng) {
+    let code = client.code;
+    let stock = api(
+        api_,
+        Method::GET,
+        &format!("/v1/clients/{code}/stock"),
+        None,
+    )
+    .await;
+    for level in stock.as_array().cloned().unwrap_or_default() {
+        let sku = level["sku"].as_str().unwrap_or_default().to_string();
+        let available = level["available"].as_i64().unwrap_or(0);
+        if available > 0 || !rng.gen_bool(0.5) {
+            continue;
+        }
+        let quantity = rng.gen_range(3..=8) - available.min(0);
+        api(
+            api_,
+            Method::POST,
+            &format!("/v1/clients/{code}/stock/{sku}/movements"),
+            Some(json!({
+                "kind": "receipt",
+                "quantity": quantity,
+                "idempotency_key": format!("restock-{round}-{sku}"),
+            })),
+        )
+        .await;
+    }
+}
+
+/// One run of the scenario; returns what was out of step after the settle limit.
+async fn scenario(seed: u64) -> Vec<String> {
+    let api_ = Api::start_with(ServiceOptions {
+        arbiters: 1,
+        ..ServiceOptions::default()
+    })
+    .await;
+    let mut clients = Vec::new();
+    for (index, (code, tier)) in CLIENTS.into_iter().enumerate() {
+        clients.push(provision(&api_, code, tier, seed * 10 + index as u64).await);
+    }
+    // The first sync: every listing shows its stock.
+    let first = settle(&api_, &clients, Duration::from_secs(60)).await;
+    assert!(first.is_empty(), "seed {seed}: first sync: {first:#?}");
+
+    for (client_index, client) in clients.iter().enumerate() {
+        for (index, mock) in client.mocks.iter().enumerate() {
+            let body = json!({
+                "orders_per_sec": shopper_rate(mock.platform()),
+                "max_units": 2,
+                "seed": seed * 100 + client_index as u64 * 10 + index as u64,
+                "cancel_rate": 0.04,
+            });
+            let (status, reply) = control(mock, "shoppers", body).await;
+            assert!((200..300).contains(&status), "{reply}");
+        }
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let shopping_ends = Instant::now() + SHOPPING;
+    let mut round = 0;
+    while Instant::now() < shopping_ends {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        round += 1;
+        for client in &clients {
+            restock(&api_, client, round, &mut rng).await;
+        }
+    }
+    for client in &clients {
+        for mock in &client.mocks {
+            let (status, reply) = control(mock, "shoppers", json!({"orders_per_sec": 0})).await;
+            assert!((200..300).contains(&status), "{reply}");
+        }
+    }
+    settle(&api_, &clients, SETTLE_LIMIT).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_on_one_etsy_app_end_in_step_after_shoppers_and_quiet() {
+    let seeds = [11, 23, 37];
+    let runs = futures_util::future::join_all(seeds.map(scenario)).await;
+    let failed: Vec<String> = seeds
+        .iter()
+        .zip(runs)
+        .filter(|(_, problems)| !problems.is_empty())
+        .map(|(seed, problems)| {
+            let shown: Vec<&String> = problems.iter().take(12).collect();
+            format!(
+                "seed {seed}: {} problems after {SETTLE_LIMIT:?} of quiet: {shown:#?}",
+                problems.len()
+            )
+        })
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
