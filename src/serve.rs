@@ -52,7 +52,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    let mut options = ServiceOptions::default();
+    let mut options = ServiceOptions {
+        egress: config.egress,
+        ..ServiceOptions::default()
+    };
     if config.arbiters > 0 {
         options.arbiters = config.arbiters;
     }
