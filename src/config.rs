@@ -368,7 +368,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.kind(), "config_bad_value");
-        assert!(error.to_string().contains("`security.base_urls`"), "{error}");
+        assert!(
+            error.to_string().contains("`security.base_urls`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -347,8 +347,7 @@ impl ClientStore {
                         name: name.clone(),
                     })
                 })?;
-                let mut stored: StoredCredential =
-                    decode(key.as_bytes(), &bytes).map_err(abort)?;
+                let mut stored: StoredCredential = decode(key.as_bytes(), &bytes).map_err(abort)?;
                 if stored.hosts.contains(origin) {
                     continue;
                 }

@@ -112,12 +112,19 @@ mod tests {
             ("acme.myshopify.com", "https://acme.myshopify.com"),
             ("ACME.myshopify.com.", "https://acme.myshopify.com"),
             ("https://acme.myshopify.com/", "https://acme.myshopify.com"),
-            ("https://acme.myshopify.com:443", "https://acme.myshopify.com"),
+            (
+                "https://acme.myshopify.com:443",
+                "https://acme.myshopify.com",
+            ),
             ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
             ("http://[::1]:80/", "http://[::1]"),
             ("api.etsy.com:8443", "https://api.etsy.com:8443"),
         ] {
-            assert_eq!(Origin::parse(given).unwrap().to_string(), written, "{given}");
+            assert_eq!(
+                Origin::parse(given).unwrap().to_string(),
+                written,
+                "{given}"
+            );
         }
         for bad in [
             "",

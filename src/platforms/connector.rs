@@ -358,9 +358,7 @@ pub fn connector(
     config: ConnectorConfig,
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     // The official-hosts rule needs the platform, which the shared HTTP client does not know.
-    config
-        .egress
-        .check_url(Some(platform), &config.base_url)?;
+    config.egress.check_url(Some(platform), &config.base_url)?;
     let listings = config.listings.clone();
     let inner = match platform {
         Platform::Shopify => super::shopify::connector::build(config),

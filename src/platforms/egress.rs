@@ -245,7 +245,10 @@ pub fn official_host(platform: Platform, host: &str) -> bool {
                     | "sellingpartnerapi-fe.amazon.com"
             )
         }
-        Platform::Walmart => matches!(host, "marketplace.walmartapis.com" | "sandbox.walmartapis.com"),
+        Platform::Walmart => matches!(
+            host,
+            "marketplace.walmartapis.com" | "sandbox.walmartapis.com"
+        ),
         Platform::Ebay => matches!(host, "api.ebay.com" | "api.sandbox.ebay.com"),
     }
 }
@@ -256,40 +259,43 @@ const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> IpNet {
 
 const fn v6(segments: [u16; 8], prefix: u8) -> IpNet {
     let [a, b, c, d, e, f, g, h] = segments;
-    IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), prefix))
+    IpNet::V6(Ipv6Net::new_assert(
+        Ipv6Addr::new(a, b, c, d, e, f, g, h),
+        prefix,
+    ))
 }
 
 /// Every range that is not globally routable (IANA IPv4 and IPv6 special-purpose address
 /// registries; RFC 6890 and its updates). IPv6 forms that embed an IPv4 address (mapped
 /// `::ffff:0:0/96`, NAT64 `64:ff9b::/96`) are judged by that address instead, in [`is_public`].
 pub const NON_PUBLIC: &[IpNet] = &[
-    v4(0, 0, 0, 0, 8),       // "this network", unspecified
-    v4(10, 0, 0, 0, 8),      // private (RFC 1918)
-    v4(100, 64, 0, 0, 10),   // carrier-grade NAT (RFC 6598)
-    v4(127, 0, 0, 0, 8),     // loopback
-    v4(169, 254, 0, 0, 16),  // link-local (cloud metadata services live here)
-    v4(172, 16, 0, 0, 12),   // private (RFC 1918)
-    v4(192, 0, 0, 0, 24),    // IETF protocol assignments
-    v4(192, 0, 2, 0, 24),    // documentation
-    v4(192, 88, 99, 0, 24),  // 6to4 relay anycast (deprecated)
-    v4(192, 168, 0, 0, 16),  // private (RFC 1918)
-    v4(198, 18, 0, 0, 15),   // benchmarking
-    v4(198, 51, 100, 0, 24), // documentation
-    v4(203, 0, 113, 0, 24),  // documentation
-    v4(224, 0, 0, 0, 4),     // multicast
-    v4(240, 0, 0, 0, 4),     // reserved, and the broadcast address
-    v6([0, 0, 0, 0, 0, 0, 0, 0], 128),      // unspecified
-    v6([0, 0, 0, 0, 0, 0, 0, 1], 128),      // loopback
+    v4(0, 0, 0, 0, 8),                          // "this network", unspecified
+    v4(10, 0, 0, 0, 8),                         // private (RFC 1918)
+    v4(100, 64, 0, 0, 10),                      // carrier-grade NAT (RFC 6598)
+    v4(127, 0, 0, 0, 8),                        // loopback
+    v4(169, 254, 0, 0, 16),                     // link-local (cloud metadata services live here)
+    v4(172, 16, 0, 0, 12),                      // private (RFC 1918)
+    v4(192, 0, 0, 0, 24),                       // IETF protocol assignments
+    v4(192, 0, 2, 0, 24),                       // documentation
+    v4(192, 88, 99, 0, 24),                     // 6to4 relay anycast (deprecated)
+    v4(192, 168, 0, 0, 16),                     // private (RFC 1918)
+    v4(198, 18, 0, 0, 15),                      // benchmarking
+    v4(198, 51, 100, 0, 24),                    // documentation
+    v4(203, 0, 113, 0, 24),                     // documentation
+    v4(224, 0, 0, 0, 4),                        // multicast
+    v4(240, 0, 0, 0, 4),                        // reserved, and the broadcast address
+    v6([0, 0, 0, 0, 0, 0, 0, 0], 128),          // unspecified
+    v6([0, 0, 0, 0, 0, 0, 0, 1], 128),          // loopback
     v6([0x0064, 0xff9b, 1, 0, 0, 0, 0, 0], 48), // local-use IPv4/IPv6 translation
-    v6([0x0100, 0, 0, 0, 0, 0, 0, 0], 64),  // discard-only
-    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),  // IETF protocol assignments (Teredo included)
+    v6([0x0100, 0, 0, 0, 0, 0, 0, 0], 64),      // discard-only
+    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),      // IETF protocol assignments (Teredo included)
     v6([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32), // documentation
-    v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16),  // 6to4 (embeds an IPv4 address)
-    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),  // documentation (RFC 9637)
-    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),   // unique-local
-    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),  // link-local
-    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),  // site-local (deprecated)
-    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),   // multicast
+    v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16),      // 6to4 (embeds an IPv4 address)
+    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),      // documentation (RFC 9637)
+    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),       // unique-local
+    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),      // link-local
+    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),      // site-local (deprecated)
+    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),       // multicast
 ];
 
 /// Whether `ip` is globally routable (outside every range of [`NON_PUBLIC`]).
@@ -469,7 +475,10 @@ mod tests {
             policy.check_url(None, &url("ftp://acme.example.com")),
             Err(EgressError::NotHttp)
         );
-        assert_eq!(policy.check_url(None, &url("https://8.8.8.8")).map(|_| ()), Ok(()));
+        assert_eq!(
+            policy.check_url(None, &url("https://8.8.8.8")).map(|_| ()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -481,7 +490,9 @@ mod tests {
             policy.check_url(None, &url("http://8.8.8.8")),
             Err(EgressError::PlainHttp)
         );
-        let rule = policy.check_url(None, &url("http://mock.internal")).unwrap();
+        let rule = policy
+            .check_url(None, &url("http://mock.internal"))
+            .unwrap();
         assert_eq!(
             rule.check("93.184.216.34".parse().unwrap()),
             Err(EgressError::PlainHttp),
@@ -502,7 +513,10 @@ mod tests {
             (Platform::Etsy, "https://api.etsy.com"),
             (Platform::Etsy, "https://openapi.etsy.com/"),
             (Platform::Amazon, "https://sellingpartnerapi-eu.amazon.com"),
-            (Platform::Amazon, "https://sandbox.sellingpartnerapi-na.amazon.com"),
+            (
+                Platform::Amazon,
+                "https://sandbox.sellingpartnerapi-na.amazon.com",
+            ),
             (Platform::Walmart, "https://marketplace.walmartapis.com"),
             (Platform::Walmart, "https://sandbox.walmartapis.com"),
             (Platform::Ebay, "https://api.ebay.com"),

@@ -231,9 +231,15 @@ impl Service {
             None => None,
         };
         let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
-        let metadata = self
-            .clients
-            .put_credential(&self.vault, client, name, secret, rotate_by, hosts, &now)?;
+        let metadata = self.clients.put_credential(
+            &self.vault,
+            client,
+            name,
+            secret,
+            rotate_by,
+            hosts,
+            &now,
+        )?;
         // Connectors hold the secret in memory: the channels using it reconnect with the new one.
         self.credential_changed(client, name).await?;
         Ok(metadata)
@@ -304,11 +310,10 @@ impl Service {
         self.check_connector_settings(&record)?;
         let spec = self.channel_spec(client, &record)?;
         let supervisor = self.supervisor(client)?;
-        let url = reqwest::Url::parse(&record.base_url).map_err(|_| {
-            ConnectorError::BadBaseUrl {
+        let url =
+            reqwest::Url::parse(&record.base_url).map_err(|_| ConnectorError::BadBaseUrl {
                 url: record.base_url.clone(),
-            }
-        })?;
+            })?;
         self.options
             .egress
             .check_resolved(Some(record.platform), &url)

@@ -127,7 +127,10 @@ async fn a_manager_cannot_repoint_a_clients_credential_at_its_own_server() {
             walmart_channel("evil1", &attacker.base_url(), "shopify"),
             "the Shopify token as the main credential",
         ),
-        (with_stolen_account, "Etsy's shared secret as an account credential"),
+        (
+            with_stolen_account,
+            "Etsy's shared secret as an account credential",
+        ),
         (
             walmart_channel("evil3", &attacker.base_url(), "webhook.shop"),
             "the Shopify webhook secret as the main credential",
@@ -145,7 +148,7 @@ async fn a_manager_cannot_repoint_a_clients_credential_at_its_own_server() {
         attacker.connections(),
         0,
         "nothing was sent to the attacker's server: {:?}",
-        attacker.requests()
+        attacker.lines()
     );
     for secret in [
         "mock-token",
@@ -324,8 +327,10 @@ async fn credentials_stored_before_bindings_are_bound_at_start_to_the_hosts_thei
             .unwrap()
             .insert(
                 "k/ACME/token",
-                serde_json::to_vec(&json!({"sealed": sealed, "created_at": "2026-01-01T00:00:00Z",
-                                           "rotated_at": null, "rotate_by": null}))
+                serde_json::to_vec(
+                    &json!({"sealed": sealed, "created_at": "2026-01-01T00:00:00Z",
+                                           "rotated_at": null, "rotate_by": null}),
+                )
                 .unwrap(),
             )
             .unwrap();
@@ -369,7 +374,9 @@ async fn credentials_stored_before_bindings_are_bound_at_start_to_the_hosts_thei
             Method::POST,
             "/v1/clients/ACME/stock/ACME-MUG/movements",
             Some(ADMIN),
-            Some(json!({"kind": "count", "quantity": 7, "idempotency_key": "legacy-1"}).to_string()),
+            Some(
+                json!({"kind": "count", "quantity": 7, "idempotency_key": "legacy-1"}).to_string(),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{reply}");
@@ -528,19 +535,21 @@ async fn connectors_follow_no_redirect_to_another_host() {
             "{platform}: the connector called the redirecting server"
         );
         assert!(
-            orders.is_err() || pushed.is_err() || pushed.as_ref().is_ok_and(|outcomes| outcomes
-                .iter()
-                .all(|outcome| !matches!(
-                    outcome,
-                    shelfsync_actors::channel::marketplace::PushOutcome::Confirmed { .. }
-                ))),
+            orders.is_err()
+                || pushed.is_err()
+                || pushed
+                    .as_ref()
+                    .is_ok_and(|outcomes| outcomes.iter().all(|outcome| !matches!(
+                        outcome,
+                        shelfsync_actors::channel::marketplace::PushOutcome::Confirmed { .. }
+                    ))),
             "{platform}: a redirect is no success"
         );
         assert_eq!(
             elsewhere.connections(),
             0,
             "{platform} followed a redirect: {:?}",
-            elsewhere.requests()
+            elsewhere.lines()
         );
     }
     assert!(!elsewhere.saw("redirected-token"));
@@ -554,7 +563,10 @@ async fn only_admins_and_granted_managers_create_clients_and_a_taken_code_says_n
             Method::POST,
             "/v1/clients",
             Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme Secret Project", "tier": "enterprise"}).to_string()),
+            Some(
+                json!({"code": "ACME", "name": "Acme Secret Project", "tier": "enterprise"})
+                    .to_string(),
+            ),
         )
         .await;
     assert_eq!(status, 201);

@@ -47,7 +47,19 @@ impl Api {
     /// Starts the API and the engine with `options` (one arbiter) over `dir`, new or kept by
     /// [`Api::stop`].
     pub async fn start_in(dir: tempfile::TempDir, options: ServiceOptions) -> Api {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        // After [`Api::stop`] the engine's threads may hold the database's file lock a moment
+        // longer: retry for a bounded while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let db = loop {
+            match sled::open(dir.path().join("db")) {
+                Ok(db) => break db,
+                Err(error) if std::time::Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("the database does not open again: {error}"),
+            }
+        };
         let members = MemberStore::open(&db).unwrap();
         members
             .ensure_admin(Some(ADMIN), "2026-11-22T00:00:00Z")

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
-use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::ebay::connector::build_with_page_size;
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;

@@ -17,10 +17,9 @@ use crate::mock_support::{control, create_listings, listed, start};
 fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
     let listings = ListingMap::default();
     listings.insert(Sku::parse("ACME-MUG").unwrap(), "ACME-MUG".into());
-    let config =
-        ConnectorConfig::new(&mock.base_url(), Secret::new(token), json!({}), listings)
-            .unwrap()
-            .with_egress(EgressPolicy::LOOPBACK_MOCKS);
+    let config = ConnectorConfig::new(&mock.base_url(), Secret::new(token), json!({}), listings)
+        .unwrap()
+        .with_egress(EgressPolicy::LOOPBACK_MOCKS);
     connector(Platform::Walmart, config).unwrap()
 }
 

@@ -316,7 +316,10 @@ fn readme_block(heading: &str) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
     let after = &readme[readme.find(heading).expect("the heading is in the README")..];
-    let start = after.find("```sh\n").expect("an sh block follows the heading") + 6;
+    let start = after
+        .find("```sh\n")
+        .expect("an sh block follows the heading")
+        + 6;
     let end = after[start..].find("\n```").expect("the block ends");
     after[start..start + end].to_string()
 }
@@ -401,7 +404,10 @@ async fn the_readme_api_examples_run_against_a_live_service() {
             other => panic!("not a command: {other:?}"),
         }
     }
-    assert_eq!(calls, 4, "the client, its credential, its channel, its catalog");
+    assert_eq!(
+        calls, 4,
+        "the client, its credential, its channel, its catalog"
+    );
     // What the example set up works: the shop shows the ledger's 10, less the buffer of 1.
     let synced = eventually(Duration::from_secs(20), || async {
         listed(&shopify).await.get("ACME-MUG") == Some(&9)

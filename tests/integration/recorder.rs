@@ -92,6 +92,14 @@ impl Recorder {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// The request lines so far (`GET /path HTTP/1.1`), for failure messages.
+    pub fn lines(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|request| request.line)
+            .collect()
+    }
+
     /// Whether any header of any request so far holds `secret`.
     pub fn saw(&self, secret: &str) -> bool {
         self.requests()
@@ -125,9 +133,7 @@ impl Drop for Recorder {
 /// Reads one request (head and body), answers, closes. `None` for what is not HTTP.
 fn serve(mut stream: TcpStream, reply: &Reply) -> Option<Recorded> {
     stream.set_nonblocking(false).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
