@@ -269,8 +269,12 @@ fn curl(args: &[String], files: &HashMap<String, String>) -> CurlCall {
     }
 }
 
-/// The commands of the block: `(words, here-document)` per simple command, in order.
-fn commands(block: &str) -> Vec<(Vec<Token>, Option<(String, String)>)> {
+/// One simple command of the block: its tokens and, for `cat > FILE <<'TAG'`, the here-document
+/// (tag, content).
+type Command = (Vec<Token>, Option<(String, String)>);
+
+/// The commands of the block, in order.
+fn commands(block: &str) -> Vec<Command> {
     let mut commands = Vec::new();
     let mut lines = block.lines();
     while let Some(first) = lines.next() {
