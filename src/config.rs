@@ -14,6 +14,11 @@
 //! | `engine.reconcile_secs` | `SHELFSYNC_ENGINE_RECONCILE_SECS` | 300 | the longest a listing goes without being read back (as the read budget allows) |
 //! | `engine.stall_warning_secs` | `SHELFSYNC_ENGINE_STALL_WARNING_SECS` | 60 | a change pending longer is logged at `warn` with why the channel waits, and counted |
 //! | `shutdown.drain_secs` | `SHELFSYNC_SHUTDOWN_DRAIN_SECS` | 10 | how long SIGTERM waits for work in flight |
+//! | `security.base_urls` | `SHELFSYNC_SECURITY_BASE_URLS` | `any` | `official`: channels may connect only to each platform's documented API hosts over https |
+//! | `security.allow_private_networks` | `SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS` | `false` | `true` lets channels connect to loopback, private, link-local and unique-local addresses (mocks on this machine), and over plain http there only |
+//!
+//! The `security.*` defaults are the safe ones (`platforms::egress`): a deployment that runs its
+//! mock marketplaces on loopback says so explicitly.
 //!
 //! Secrets are not configuration: the admin token and the master key come only from their own
 //! environment variables (`SHELFSYNC_ADMIN_TOKEN`, `SHELFSYNC_MASTER_KEY`), never from the file.
@@ -21,6 +26,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use crate::platforms::egress::{BaseUrls, EgressPolicy};
 
 /// Errors of loading the configuration, each naming the key and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +102,8 @@ pub struct Config {
     pub stall_warning_secs: u64,
     /// How long a SIGTERM waits for work in flight, seconds.
     pub drain_secs: u64,
+    /// Where connectors may send credentials (`security.*`).
+    pub egress: EgressPolicy,
 }
 
 impl Default for Config {
@@ -108,6 +117,7 @@ impl Default for Config {
             reconcile_secs: 300,
             stall_warning_secs: 60,
             drain_secs: 10,
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -122,6 +132,8 @@ const KEYS: &[&str] = &[
     "engine.reconcile_secs",
     "engine.stall_warning_secs",
     "shutdown.drain_secs",
+    "security.base_urls",
+    "security.allow_private_networks",
 ];
 
 /// The environment variable of a key.
@@ -174,6 +186,17 @@ impl Config {
                 self.stall_warning_secs = parse_in_range(text, 1..=86_400)?
             }
             "shutdown.drain_secs" => self.drain_secs = parse_in_range(text, 0..=3600)?,
+            "security.base_urls" => {
+                self.egress.base_urls = BaseUrls::parse(text)
+                    .ok_or_else(|| format!("must be \"any\" or \"official\", not {text:?}"))?
+            }
+            "security.allow_private_networks" => {
+                self.egress.allow_private_networks = match text.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(format!("must be true or false, not {text:?}")),
+                }
+            }
             other => return Err(format!("is not a setting ({other})")),
         }
         Ok(())
@@ -209,12 +232,13 @@ impl Config {
                 let text = match value {
                     toml::Value::String(text) => text.clone(),
                     toml::Value::Integer(number) => number.to_string(),
+                    toml::Value::Boolean(flag) => flag.to_string(),
                     other => {
                         return Err(ConfigError::BadValue {
                             origin,
                             key,
                             message: format!(
-                                "must be a string or a whole number, not {}",
+                                "must be a string, a whole number or a boolean, not {}",
                                 other.type_str()
                             ),
                         })
@@ -315,6 +339,54 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/shelfsync"));
         assert_eq!(config.cache_mb, 512);
+    }
+
+    #[test]
+    fn security_defaults_are_safe_and_both_keys_are_set_by_file_or_environment() {
+        let defaults = Config::default().egress;
+        assert_eq!(
+            (defaults.base_urls, defaults.allow_private_networks),
+            (BaseUrls::Any, false)
+        );
+        let toml = file("[security]\nbase_urls = \"official\"\nallow_private_networks = true\n");
+        let config = Config::load(Some(toml.path()), env(&[])).unwrap();
+        assert_eq!(
+            config.egress,
+            EgressPolicy {
+                base_urls: BaseUrls::Official,
+                allow_private_networks: true
+            }
+        );
+        let config = Config::load(
+            Some(toml.path()),
+            env(&[
+                ("SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS", "false"),
+                ("SHELFSYNC_SECURITY_BASE_URLS", "any"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.egress, EgressPolicy::default());
+        let error = Config::load(
+            None,
+            env(&[("SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS", "yes")]),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`security.allow_private_networks` must be true or false"),
+            "{error}"
+        );
+        let error = Config::load(
+            Some(file("[security]\nbase_urls = \"shopify\"\n").path()),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), "config_bad_value");
+        assert!(
+            error.to_string().contains("`security.base_urls`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -347,6 +347,8 @@ pub fn run_demo(args: DemoArgs, handle_signals: bool) -> anyhow::Result<DemoSumm
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let options = ServiceOptions {
         arbiters: cores.min(4),
+        // The demo's marketplaces are mocks on loopback, over plain http.
+        egress: crate::platforms::egress::EgressPolicy::LOOPBACK_MOCKS,
         ..ServiceOptions::default()
     };
     let started = crate::serve::start_service(

@@ -55,6 +55,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut options = ServiceOptions {
         reconcile_interval: std::time::Duration::from_secs(config.reconcile_secs),
         stall_warning_after: std::time::Duration::from_secs(config.stall_warning_secs),
+        egress: config.egress,
         ..ServiceOptions::default()
     };
     if config.arbiters > 0 {

@@ -1,6 +1,11 @@
 //! A client's marketplace connections: `POST /v1/clients/{code}/channels` connects one (validated
 //! completely, including its connector settings and credentials, before anything is stored), and
 //! `GET /v1/clients/{code}/channels` shows each with its live state from the engine.
+//!
+//! A channel sends its credentials to its `base_url`, so two more refusals protect them (see
+//! `Service::add_channel`): 400 `base_url_not_allowed` when the deployment's egress policy refuses
+//! the URL (`security.base_urls`, `security.allow_private_networks`), and 409
+//! `credential_host_mismatch` when a credential it names is bound to other hosts.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -59,6 +64,8 @@ pub struct NewChannelBody {
 pub fn service_error(error: ServiceError) -> ApiError {
     match error.kind() {
         "conflict" | "channel_exists" => ApiError::new("conflict", error.to_string()),
+        "credential_host_mismatch" => ApiError::new("credential_host_mismatch", error.to_string()),
+        "base_url_not_allowed" => ApiError::new("base_url_not_allowed", error.to_string()),
         "not_found" => ApiError::new("invalid_field", error.to_string()),
         "unavailable" | "inventory_unavailable" | "stopped" => {
             ApiError::new("unavailable", error.to_string())

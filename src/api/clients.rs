@@ -3,6 +3,8 @@
 //! caller may not see is a 404 on every route; a credential's secret is sealed by the vault and
 //! never shown again.
 
+use std::collections::BTreeSet;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shelfsync_actors::ids::ClientCode;
@@ -11,6 +13,7 @@ use shelfsync_actors::ratelimit::ServiceTier;
 use super::error::ApiError;
 use super::{read_json, ApiState, Caller};
 use crate::auth::{Action, Role};
+use crate::clients::origin::Origin;
 use crate::clients::{ClientRecord, ClientStoreError};
 use crate::vault::Secret;
 
@@ -52,18 +55,23 @@ pub struct NewClient {
     tier: ServiceTier,
 }
 
-/// `POST /v1/clients`: admins and managers; a manager then manages the new client.
+/// `POST /v1/clients`: admins, and managers granted `may_create_clients` (403 for anyone else,
+/// before the body is read); a manager then manages the new client. A code that is taken is 409
+/// `conflict` for a caller that sees that client and 409 `code_unavailable`, with nothing about
+/// the client, for one that does not (why this is acceptable: `crate::auth`).
 pub async fn create(
     caller: Caller,
     state: web::Data<ApiState>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.0.role == Role::Viewer {
-        return Err(ApiError::new(
-            "forbidden",
-            "a viewer token may not create clients",
-        ));
+    if let Err(denied) = caller.0.authorize(Action::CreateClient, None) {
+        let detail = match caller.0.role {
+            Role::Viewer => "a viewer token may not create clients",
+            _ => "this manager may not create clients (an admin grants may_create_clients)",
+        };
+        tracing::debug!(%denied, "client creation refused");
+        return Err(ApiError::new("forbidden", detail));
     }
     let body: NewClient = read_json(&state, &request, payload).await?;
     let code = ClientCode::parse(&body.code)
@@ -81,7 +89,16 @@ pub async fn create(
         tier: body.tier,
         created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
     };
-    state.clients.create(&record).map_err(store_error)?;
+    match state.clients.create(&record) {
+        Ok(()) => {}
+        Err(ClientStoreError::Exists(_)) if !caller.0.sees(code.as_str()) => {
+            return Err(ApiError::new(
+                "code_unavailable",
+                "this client code cannot be used; choose another",
+            ))
+        }
+        Err(error) => return Err(store_error(error)),
+    }
     // The client's ledger and supervisor start now; its channels join as they are connected.
     state
         .service
@@ -131,9 +148,16 @@ pub struct PutCredential {
     secret: String,
     #[serde(default)]
     rotate_by: Option<String>,
+    /// The hosts (origins) the secret may be sent to; left out, the credential keeps its bindings,
+    /// or, when new, is bound to the first channel that uses it.
+    #[serde(default)]
+    hosts: Option<Vec<String>>,
 }
 
-/// `PUT /v1/clients/{code}/credentials/{name}`: seals and stores a secret; answers its metadata.
+/// `PUT /v1/clients/{code}/credentials/{name}`: seals and stores a secret; answers its metadata
+/// (with the hosts it is bound to). `hosts` binds it to those origins (`https://host[:port]`, a
+/// bare host meaning https) together with those of the channels that use it already: supplying
+/// the secret is what allows sending it somewhere new.
 pub async fn put_credential(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -154,24 +178,36 @@ pub async fn put_credential(
             ));
         }
     }
-    let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+    let hosts = match body.hosts {
+        None => None,
+        Some(hosts) if hosts.is_empty() => {
+            return Err(ApiError::new(
+                "invalid_field",
+                "hosts must name at least one host; leave it out to keep the current bindings",
+            ))
+        }
+        Some(hosts) => Some(
+            hosts
+                .iter()
+                .map(|host| Origin::parse(host))
+                .collect::<Result<BTreeSet<Origin>, _>>()
+                .map_err(|error| ApiError::new("invalid_field", format!("hosts: {error}")))?,
+        ),
+    };
     let metadata = state
-        .clients
+        .service
         .put_credential(
-            &state.vault,
             &code,
             &name,
             &Secret::new(body.secret),
             body.rotate_by,
-            &now,
+            hosts,
         )
-        .map_err(store_error)?;
-    // Connectors hold the secret in memory: the channels using it reconnect with the new one.
-    state
-        .service
-        .credential_changed(&code, &name)
         .await
-        .map_err(super::channels::service_error)?;
+        .map_err(|error| match error {
+            crate::service::ServiceError::Store(error) => store_error(error),
+            other => super::channels::service_error(other),
+        })?;
     Ok(HttpResponse::Ok().json(metadata))
 }
 

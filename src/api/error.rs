@@ -29,6 +29,12 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("invalid_quantity", 400, "The quantity is not valid"),
     ("unknown_channel", 400, "The client has no such channel"),
     ("duplicate_sku", 400, "The SKU appears twice in one import"),
+    (
+        "base_url_not_allowed",
+        400,
+        "This deployment does not allow connecting to that base URL",
+    ),
+    ("unknown_client", 400, "No client has that code"),
     ("unauthorized", 401, "A valid bearer token is required"),
     (
         "bad_signature",
@@ -43,6 +49,16 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "This channel's platform delivers no webhooks here",
     ),
     ("conflict", 409, "The resource exists already or changed"),
+    (
+        "code_unavailable",
+        409,
+        "That client code cannot be used; choose another",
+    ),
+    (
+        "credential_host_mismatch",
+        409,
+        "The credential is bound to other hosts; supply its secret again to use it there",
+    ),
     (
         "movement_rejected",
         409,

@@ -1,5 +1,9 @@
 //! `POST /v1/members`, `GET /v1/members`, `DELETE /v1/members/{id}` (admins only). A new member's
 //! token is in the 201 reply and nowhere else: only its hash is kept.
+//!
+//! A member's `clients` must name existing clients (400 `unknown_client` otherwise, nothing
+//! stored); a manager needs at least one, or `may_create_clients: true` (it then manages the
+//! clients it creates). Why, and what becomes of a scope, is in `crate::auth`.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +23,9 @@ pub struct NewMember {
     role: Role,
     #[serde(default)]
     clients: Vec<String>,
+    /// Managers only: whether it may create clients.
+    #[serde(default)]
+    may_create_clients: bool,
 }
 
 /// A member as the API shows it: never its token or token hash.
@@ -28,6 +35,7 @@ pub struct MemberView {
     name: String,
     role: Role,
     clients: BTreeSet<String>,
+    may_create_clients: bool,
     created_at: String,
 }
 
@@ -38,6 +46,7 @@ impl From<Member> for MemberView {
             name: member.name,
             role: member.role,
             clients: member.clients,
+            may_create_clients: member.may_create_clients,
             created_at: member.created_at,
         }
     }
@@ -66,12 +75,37 @@ pub async fn create(
     for code in &body.clients {
         let code = ClientCode::parse(code)
             .map_err(|error| ApiError::new("invalid_field", format!("clients: {error}")))?;
+        // Only admins get here, and they see every client: naming the unknown one tells them
+        // nothing they may not see.
+        if state
+            .clients
+            .get(&code)
+            .map_err(ApiError::internal)?
+            .is_none()
+        {
+            return Err(ApiError::new(
+                "unknown_client",
+                format!("clients: no client {}; create it first", code.as_str()),
+            ));
+        }
         clients.insert(code.as_str().to_string());
     }
-    if body.role != Role::Admin && clients.is_empty() {
+    let may_create_clients = match body.role {
+        Role::Admin => true,
+        Role::Manager => body.may_create_clients,
+        Role::Viewer if body.may_create_clients => {
+            return Err(ApiError::new(
+                "invalid_field",
+                "may_create_clients is for managers: a viewer cannot create anything",
+            ))
+        }
+        Role::Viewer => false,
+    };
+    if body.role != Role::Admin && clients.is_empty() && !may_create_clients {
         return Err(ApiError::new(
             "invalid_field",
-            "a manager or viewer needs at least one client in `clients`",
+            "a manager or viewer needs at least one client in `clients` (or, for a manager, \
+             may_create_clients: true)",
         ));
     }
     let (token, token_hash) = new_token();
@@ -83,6 +117,7 @@ pub async fn create(
             name: name.clone(),
             role: body.role,
             clients: clients.clone(),
+            may_create_clients,
             token_hash: token_hash.clone(),
             created_at: created_at.clone(),
         })

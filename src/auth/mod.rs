@@ -5,6 +5,21 @@
 //! and does everything; `manager` reads and writes the clients it lists; `viewer` only reads them.
 //! A client outside a member's list does not exist for that member: a 404, never a 403, so that
 //! client codes do not leak across the agency's teams.
+//!
+//! **Who may create clients** (issue 12): admins, and managers an admin granted it
+//! (`may_create_clients`); any other manager or viewer gets 403 before its body is read. Client
+//! codes are one namespace for the whole agency, so a taken code must be refused; an admin is told
+//! it exists (409 `conflict`: it sees everything), a granted manager gets 409 `code_unavailable`
+//! with no detail about the other client when it may not see that client. That answer still
+//! tells it "some client has this code", which it needs in order to choose another one; it tells
+//! nothing else (not the name, tier, team or channels), the same status and text come back for
+//! any code it cannot take, and only members an admin trusted with creating clients can ask.
+//!
+//! **A member's scope names existing clients only**: `POST /v1/members` refuses an unknown code
+//! (400 `unknown_client`, nothing stored), so a scope cannot wait for a client that some other
+//! team creates later under that code. Clients are never deleted today, so a scope cannot outlive
+//! its client; when deletion comes, it must remove the code from every member's scope in the same
+//! write, or a new client given the freed code would be visible to the old client's team.
 
 pub mod store;
 
@@ -72,6 +87,10 @@ pub struct Member {
     pub role: Role,
     /// The clients it may see (ignored for admins, who see all).
     pub clients: BTreeSet<String>,
+    /// Whether a manager may create clients (admins always may, viewers never). Members stored
+    /// before this existed decode without it: not granted.
+    #[serde(default)]
+    pub may_create_clients: bool,
     /// Its token's hash.
     pub token_hash: TokenHash,
     /// When it was created (RFC 3339).
@@ -85,8 +104,10 @@ pub enum Action {
     Read,
     /// Change a client's data.
     Write,
-    /// Manage members or create clients.
+    /// Manage members.
     Administer,
+    /// Create a client (admins, and managers granted `may_create_clients`).
+    CreateClient,
 }
 
 /// Why a member may not do something.
@@ -132,12 +153,13 @@ impl Member {
                 });
             }
         }
-        let allowed = matches!(
-            (self.role, action),
+        let allowed = match (self.role, action) {
             (Role::Admin, _)
-                | (Role::Manager, Action::Read | Action::Write)
-                | (Role::Viewer, Action::Read)
-        );
+            | (Role::Manager, Action::Read | Action::Write)
+            | (Role::Viewer, Action::Read) => true,
+            (Role::Manager, Action::CreateClient) => self.may_create_clients,
+            _ => false,
+        };
         if allowed {
             Ok(())
         } else {
@@ -156,6 +178,7 @@ mod tests {
             name: "n".into(),
             role,
             clients: clients.iter().map(|c| c.to_string()).collect(),
+            may_create_clients: false,
             token_hash: TokenHash::of("x"),
             created_at: String::new(),
         }
@@ -211,6 +234,43 @@ mod tests {
                 .kind(),
             "not_found",
             "an unseen client is unknown before anything else"
+        );
+    }
+
+    #[test]
+    fn only_admins_and_granted_managers_create_clients() {
+        let mut manager = member(Role::Manager, &["ACME"]);
+        assert_eq!(
+            manager
+                .authorize(Action::CreateClient, None)
+                .unwrap_err()
+                .kind(),
+            "forbidden"
+        );
+        manager.may_create_clients = true;
+        assert!(manager.authorize(Action::CreateClient, None).is_ok());
+        assert_eq!(
+            manager
+                .authorize(Action::Administer, None)
+                .unwrap_err()
+                .kind(),
+            "forbidden",
+            "the grant is for creating clients, nothing else"
+        );
+        let mut viewer = member(Role::Viewer, &["ACME"]);
+        viewer.may_create_clients = true;
+        assert!(viewer.authorize(Action::CreateClient, None).is_err());
+        assert!(member(Role::Admin, &[])
+            .authorize(Action::CreateClient, None)
+            .is_ok());
+        let stored_before: Member = serde_json::from_value(serde_json::json!({
+            "id": "m2", "name": "n", "role": "manager", "clients": ["ACME"],
+            "token_hash": "00", "created_at": ""
+        }))
+        .unwrap();
+        assert!(
+            !stored_before.may_create_clients,
+            "a member stored before the grant existed is not granted"
         );
     }
 }

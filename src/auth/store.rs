@@ -142,6 +142,7 @@ impl MemberStore {
             name: "admin".into(),
             role: super::Role::Admin,
             clients: Default::default(),
+            may_create_clients: true,
             token_hash: hash.clone(),
             created_at: now.to_string(),
         })?;
@@ -196,6 +197,7 @@ mod tests {
             name: "Dana".into(),
             role,
             clients: ["ACME".to_string()].into(),
+            may_create_clients: false,
             token_hash: token_hash.clone(),
             created_at: "2026-11-21T00:00:00Z".into(),
         }

@@ -4,7 +4,7 @@
 //! `l/{CODE}/{channel}/{SKU}` → the listing of that SKU on that channel (the catalog's
 //! `listing_ref`). Every write is flushed before it returns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +14,7 @@ use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::ratelimit::RateLimitOverrides;
 
+use super::origin::{Origin, OriginError};
 use super::ClientStoreError;
 
 /// The tree's name.
@@ -47,6 +48,40 @@ pub struct ChannelRecord {
     pub poll_interval_ms: u64,
     /// When it was connected (RFC 3339).
     pub created_at: String,
+}
+
+impl ChannelRecord {
+    /// The credentials whose secrets the channel's connector sends: the main credential and each
+    /// `account.<name>_credential`. (The webhook secret is never sent; it is bound all the same,
+    /// see [`ChannelRecord::credential_names`].)
+    pub fn sent_credentials(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::from([self.credential.clone()]);
+        if let Value::Object(account) = &self.account {
+            for (key, value) in account {
+                if let (true, Some(name)) = (key.ends_with("_credential"), value.as_str()) {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        names
+    }
+
+    /// Every credential the channel names: those it sends and its webhook secret, all bound to
+    /// the channel's origin (a webhook secret named as another channel's credential would
+    /// otherwise be a secret sent anywhere).
+    pub fn credential_names(&self) -> BTreeSet<String> {
+        let mut names = self.sent_credentials();
+        names.extend(self.webhook_credential.clone());
+        names
+    }
+
+    /// The origin the channel's credentials are sent to (its base URL's scheme, host and port).
+    pub fn origin(&self) -> Result<Origin, OriginError> {
+        let url = reqwest::Url::parse(&self.base_url).map_err(|_| OriginError {
+            text: self.base_url.clone(),
+        })?;
+        Origin::of_url(&url)
+    }
 }
 
 /// The channels and catalog mappings of every client.

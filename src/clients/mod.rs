@@ -2,13 +2,30 @@
 //! `c/{CODE}` → the client record, `k/{CODE}/{name}` → a credential (its secret sealed by the
 //! vault, never in clear, and its metadata). Every write is one sled operation or transaction,
 //! flushed before it returns, so an acknowledged write survives a crash.
+//!
+//! **A credential is bound to the origins it may be sent to** (DESIGN §6; issue 12): its `hosts`,
+//! kept in clear beside the sealed secret (a host is not a secret, and the metadata shows it).
+//! The rules, enforced here so that no caller can forget them:
+//! - a secret is opened for a connector only with the origin it will be sent to
+//!   ([`ClientStore::secret_for`]), and only if that origin is bound, or nothing is bound yet;
+//! - a credential stored without hosts is bound to the origin of the first channel that uses it
+//!   ([`ClientStore::bind`], atomic, so two channels racing for it cannot both win);
+//! - the bindings change only when the secret is supplied again (`PUT …/credentials/{name}` with
+//!   `hosts`): whoever can send the secret anywhere already holds it, and whoever does not hold
+//!   it can only replace it with one of its own, which gives nothing away;
+//! - credentials stored before bindings existed are bound at start to the origins of the stored
+//!   channels that use them ([`ClientStore::adopt_bindings`]), so they keep working.
 
 pub mod channels;
+pub mod origin;
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
 
+use self::origin::Origin;
 use crate::vault::{Secret, Vault, VaultError};
 
 /// The tree's name.
@@ -17,6 +34,8 @@ pub const CLIENTS_TREE: &str = "clients";
 pub const MAX_CREDENTIAL_NAME: usize = 64;
 /// The longest secret.
 pub const MAX_SECRET_LEN: usize = 8 * 1024;
+/// The most origins one credential may be bound to.
+pub const MAX_CREDENTIAL_HOSTS: usize = 32;
 
 /// A client of the agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +57,10 @@ struct StoredCredential {
     created_at: String,
     rotated_at: Option<String>,
     rotate_by: Option<String>,
+    /// The origins the secret may be sent to; empty until the first channel binds it (and in
+    /// records written before bindings existed, which decode with none).
+    #[serde(default)]
+    hosts: BTreeSet<Origin>,
 }
 
 /// What the API shows of a credential: never the secret.
@@ -51,6 +74,8 @@ pub struct CredentialMetadata {
     pub rotated_at: Option<String>,
     /// When the agency should rotate it.
     pub rotate_by: Option<String>,
+    /// The origins it may be sent to (none yet: the first channel that uses it binds it).
+    pub hosts: BTreeSet<Origin>,
 }
 
 /// Errors of the client store.
@@ -84,6 +109,14 @@ pub enum ClientStoreError {
     /// A credential name or secret is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// A credential would be sent to an origin it is not bound to.
+    #[error("credential {name:?} is bound to other hosts than {origin}: to use it there, PUT it again with its secret and `hosts` including {origin:?}")]
+    HostMismatch {
+        /// The credential.
+        name: String,
+        /// Where it would have been sent.
+        origin: String,
+    },
     /// The vault could not open a sealed secret.
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -100,6 +133,7 @@ impl ClientStoreError {
                 "not_found"
             }
             ClientStoreError::Invalid(_) => "invalid_field",
+            ClientStoreError::HostMismatch { .. } => "credential_host_mismatch",
             ClientStoreError::Vault(error) => error.kind(),
         }
     }
@@ -180,7 +214,10 @@ impl ClientStore {
     }
 
     /// Seals and stores secret `name` of `client` (a replacement keeps `created_at` and sets
-    /// `rotated_at`). Durable when it returns.
+    /// `rotated_at`). `hosts`: `None` keeps the origins it is bound to (a rotation), `Some`
+    /// replaces them (the secret is supplied, so it may be bound anywhere). Durable when it
+    /// returns.
+    #[allow(clippy::too_many_arguments)]
     pub fn put_credential(
         &self,
         vault: &Vault,
@@ -188,9 +225,18 @@ impl ClientStore {
         name: &str,
         secret: &Secret,
         rotate_by: Option<String>,
+        hosts: Option<BTreeSet<Origin>>,
         now: &str,
     ) -> Result<CredentialMetadata, ClientStoreError> {
         validate_credential_name(name)?;
+        if hosts
+            .as_ref()
+            .is_some_and(|hosts| hosts.len() > MAX_CREDENTIAL_HOSTS)
+        {
+            return Err(ClientStoreError::Invalid(format!(
+                "a credential may be bound to at most {MAX_CREDENTIAL_HOSTS} hosts"
+            )));
+        }
         if secret.expose().is_empty() || secret.expose().len() > MAX_SECRET_LEN {
             return Err(ClientStoreError::Invalid(format!(
                 "secret must be 1 to {MAX_SECRET_LEN} bytes"
@@ -217,6 +263,10 @@ impl ClientStore {
                 .map_or_else(|| now.to_string(), |p| p.created_at.clone()),
             rotated_at: previous.as_ref().map(|_| now.to_string()),
             rotate_by,
+            hosts: match hosts {
+                Some(hosts) => hosts,
+                None => previous.map(|p| p.hosts).unwrap_or_default(),
+            },
         };
         let json = serde_json::to_vec(&stored).map_err(|error| ClientStoreError::Corrupt {
             key: key.clone(),
@@ -244,13 +294,129 @@ impl ClientStore {
             .collect()
     }
 
-    /// Opens secret `name` of `client` (for a connector; never for a reply).
+    /// Opens secret `name` of `client` for use inside the service (verifying webhook
+    /// signatures); never for a reply, and never for a connector: that is [`Self::secret_for`].
     pub fn secret(
         &self,
         vault: &Vault,
         client: &ClientCode,
         name: &str,
     ) -> Result<Secret, ClientStoreError> {
+        let (key, stored) = self.stored(client, name)?;
+        open(vault, client, name, &key, stored)
+    }
+
+    /// Opens secret `name` of `client` to be sent to `origin` (a connector's base URL): refused
+    /// with `credential_host_mismatch` unless the credential is bound to `origin` or to nothing
+    /// yet (the channel that uses it first binds it, [`Self::bind`]).
+    pub fn secret_for(
+        &self,
+        vault: &Vault,
+        client: &ClientCode,
+        name: &str,
+        origin: &Origin,
+    ) -> Result<Secret, ClientStoreError> {
+        let (key, stored) = self.stored(client, name)?;
+        if !stored.hosts.is_empty() && !stored.hosts.contains(origin) {
+            return Err(ClientStoreError::HostMismatch {
+                name: name.to_string(),
+                origin: origin.to_string(),
+            });
+        }
+        open(vault, client, name, &key, stored)
+    }
+
+    /// Binds credentials `names` of `client` to `origin` for a new channel, all or none, in one
+    /// transaction: a credential bound to nothing yet is bound to `origin`, one bound to `origin`
+    /// already is left, and one bound elsewhere refuses the whole call with
+    /// `credential_host_mismatch` (nothing written). Durable when it returns.
+    pub fn bind(
+        &self,
+        client: &ClientCode,
+        names: &BTreeSet<String>,
+        origin: &Origin,
+    ) -> Result<(), ClientStoreError> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let result = self.tree.transaction(|tx| {
+            for name in names {
+                let key = format!("k/{}/{name}", client.as_str());
+                let abort = |error| ConflictableTransactionError::Abort(error);
+                let bytes = tx.get(key.as_bytes())?.ok_or_else(|| {
+                    abort(ClientStoreError::UnknownCredential {
+                        client: client.as_str().to_string(),
+                        name: name.clone(),
+                    })
+                })?;
+                let mut stored: StoredCredential = decode(key.as_bytes(), &bytes).map_err(abort)?;
+                if stored.hosts.contains(origin) {
+                    continue;
+                }
+                if !stored.hosts.is_empty() {
+                    return Err(abort(ClientStoreError::HostMismatch {
+                        name: name.clone(),
+                        origin: origin.to_string(),
+                    }));
+                }
+                stored.hosts.insert(origin.clone());
+                let json = serde_json::to_vec(&stored).map_err(|error| {
+                    abort(ClientStoreError::Corrupt {
+                        key: key.clone(),
+                        message: error.to_string(),
+                    })
+                })?;
+                tx.insert(key.as_bytes(), json)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(error.into()),
+        }
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// Binds credential `name` of `client` to `origins` if it is bound to nothing: how a
+    /// credential stored before bindings existed keeps working, bound to the origins its stored
+    /// channels already use. Answers whether it bound. Durable when it returns.
+    pub fn adopt_bindings(
+        &self,
+        client: &ClientCode,
+        name: &str,
+        origins: &BTreeSet<Origin>,
+    ) -> Result<bool, ClientStoreError> {
+        let key = format!("k/{}/{name}", client.as_str());
+        loop {
+            let Some(bytes) = self.tree.get(&key)? else {
+                return Ok(false);
+            };
+            let mut stored: StoredCredential = decode(key.as_bytes(), &bytes)?;
+            if !stored.hosts.is_empty() || origins.is_empty() {
+                return Ok(false);
+            }
+            stored.hosts = origins.clone();
+            let json = serde_json::to_vec(&stored).map_err(|error| ClientStoreError::Corrupt {
+                key: key.clone(),
+                message: error.to_string(),
+            })?;
+            if self
+                .tree
+                .compare_and_swap(key.as_bytes(), Some(bytes), Some(json))?
+                .is_ok()
+            {
+                self.tree.flush()?;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The stored credential `name` of `client` and its key.
+    fn stored(
+        &self,
+        client: &ClientCode,
+        name: &str,
+    ) -> Result<(String, StoredCredential), ClientStoreError> {
         let key = format!("k/{}/{name}", client.as_str());
         let unknown = || ClientStoreError::UnknownCredential {
             client: client.as_str().to_string(),
@@ -258,15 +424,26 @@ impl ClientStore {
         };
         let bytes = self.tree.get(&key)?.ok_or_else(unknown)?;
         let stored: StoredCredential = decode(key.as_bytes(), &bytes)?;
-        use base64::Engine as _;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(stored.sealed)
-            .map_err(|error| ClientStoreError::Corrupt {
-                key: key.clone(),
-                message: error.to_string(),
-            })?;
-        Ok(vault.open_secret(client.as_str(), name, &sealed)?)
+        Ok((key, stored))
     }
+}
+
+/// Opens a stored credential's sealed secret.
+fn open(
+    vault: &Vault,
+    client: &ClientCode,
+    name: &str,
+    key: &str,
+    stored: StoredCredential,
+) -> Result<Secret, ClientStoreError> {
+    use base64::Engine as _;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(stored.sealed)
+        .map_err(|error| ClientStoreError::Corrupt {
+            key: key.to_string(),
+            message: error.to_string(),
+        })?;
+    Ok(vault.open_secret(client.as_str(), name, &sealed)?)
 }
 
 fn metadata(name: &str, stored: &StoredCredential) -> CredentialMetadata {
@@ -275,6 +452,7 @@ fn metadata(name: &str, stored: &StoredCredential) -> CredentialMetadata {
         created_at: stored.created_at.clone(),
         rotated_at: stored.rotated_at.clone(),
         rotate_by: stored.rotate_by.clone(),
+        hosts: stored.hosts.clone(),
     }
 }
 
@@ -310,7 +488,7 @@ mod tests {
 
         let secret = Secret::new("shpat_plaintext_never_on_disk_42");
         let first = store
-            .put_credential(&vault, &acme, "shopify-token", &secret, None, "t1")
+            .put_credential(&vault, &acme, "shopify-token", &secret, None, None, "t1")
             .unwrap();
         assert_eq!(
             (first.created_at.as_str(), first.rotated_at.as_deref()),
@@ -323,6 +501,7 @@ mod tests {
                 "shopify-token",
                 &Secret::new("shpat_new"),
                 Some("2027-01-01".into()),
+                None,
                 "t2",
             )
             .unwrap();
@@ -342,21 +521,21 @@ mod tests {
         let bolt = ClientCode::parse("BOLT").unwrap();
         assert_eq!(
             store
-                .put_credential(&vault, &bolt, "x", &secret, None, "t")
+                .put_credential(&vault, &bolt, "x", &secret, None, None, "t")
                 .unwrap_err()
                 .kind(),
             "not_found"
         );
         assert_eq!(
             store
-                .put_credential(&vault, &acme, "Bad Name", &secret, None, "t")
+                .put_credential(&vault, &acme, "Bad Name", &secret, None, None, "t")
                 .unwrap_err()
                 .kind(),
             "invalid_field"
         );
         assert_eq!(
             store
-                .put_credential(&vault, &acme, "x", &Secret::new(""), None, "t")
+                .put_credential(&vault, &acme, "x", &Secret::new(""), None, None, "t")
                 .unwrap_err()
                 .kind(),
             "invalid_field"
@@ -372,6 +551,127 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn origin(text: &str) -> Origin {
+        Origin::parse(text).unwrap()
+    }
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn a_credential_is_bound_by_its_first_channel_and_opens_only_for_its_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let vault = Vault::open(dir.path(), None).unwrap();
+        let store = ClientStore::open(&db).unwrap();
+        store.create(&record("ACME")).unwrap();
+        let acme = ClientCode::parse("ACME").unwrap();
+        let token = Secret::new("shpat_bound");
+        for name in ["shop", "shared"] {
+            store
+                .put_credential(&vault, &acme, name, &token, None, None, "t1")
+                .unwrap();
+        }
+        let shop = origin("acme.myshopify.com");
+        let evil = origin("http://127.0.0.1:6666");
+        // Unbound: it opens for any origin (the channel creating it binds it next).
+        assert!(store.secret_for(&vault, &acme, "shop", &evil).is_ok());
+        store.bind(&acme, &names(&["shop"]), &shop).unwrap();
+        assert_eq!(
+            store
+                .secret_for(&vault, &acme, "shop", &evil)
+                .unwrap_err()
+                .kind(),
+            "credential_host_mismatch"
+        );
+        assert_eq!(
+            store.secret_for(&vault, &acme, "shop", &shop).unwrap(),
+            token
+        );
+        // All or none: `shared` is unbound, `shop` bound elsewhere: neither changes.
+        assert_eq!(
+            store
+                .bind(&acme, &names(&["shared", "shop"]), &evil)
+                .unwrap_err()
+                .kind(),
+            "credential_host_mismatch"
+        );
+        assert!(store.credentials(&acme).unwrap()[0].hosts.is_empty());
+        assert_eq!(
+            store
+                .bind(&acme, &names(&["nope"]), &shop)
+                .unwrap_err()
+                .kind(),
+            "not_found"
+        );
+        // A rotation keeps the bindings; a secret supplied with hosts replaces them.
+        let rotated = store
+            .put_credential(&vault, &acme, "shop", &Secret::new("new"), None, None, "t2")
+            .unwrap();
+        assert_eq!(rotated.hosts, [shop.clone()].into());
+        let rebound = store
+            .put_credential(
+                &vault,
+                &acme,
+                "shop",
+                &Secret::new("new"),
+                None,
+                Some([shop.clone(), evil.clone()].into()),
+                "t3",
+            )
+            .unwrap();
+        assert_eq!(rebound.hosts.len(), 2);
+        assert!(store.secret_for(&vault, &acme, "shop", &evil).is_ok());
+        // Bindings are adopted only by a credential bound to nothing.
+        assert!(!store
+            .adopt_bindings(&acme, "shop", &[origin("other.example")].into())
+            .unwrap());
+        assert!(store
+            .adopt_bindings(&acme, "shared", &[shop.clone()].into())
+            .unwrap());
+        assert_eq!(
+            store
+                .secret_for(&vault, &acme, "shared", &evil)
+                .unwrap_err()
+                .kind(),
+            "credential_host_mismatch"
+        );
+    }
+
+    #[test]
+    fn a_credential_stored_before_bindings_existed_decodes_unbound() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let vault = Vault::open(dir.path(), None).unwrap();
+        let store = ClientStore::open(&db).unwrap();
+        store.create(&record("ACME")).unwrap();
+        let acme = ClientCode::parse("ACME").unwrap();
+        use base64::Engine as _;
+        let sealed = base64::engine::general_purpose::STANDARD.encode(vault.seal(
+            "ACME",
+            "legacy",
+            &Secret::new("old-token"),
+        ));
+        // The exact shape written before issue 12.
+        let old = serde_json::json!({"sealed": sealed, "created_at": "t0", "rotated_at": null, "rotate_by": null});
+        store
+            .tree
+            .insert("k/ACME/legacy", serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        assert!(store.credentials(&acme).unwrap()[0].hosts.is_empty());
+        assert!(store
+            .adopt_bindings(&acme, "legacy", &[origin("http://127.0.0.1:7")].into())
+            .unwrap());
+        assert_eq!(
+            store
+                .secret_for(&vault, &acme, "legacy", &origin("http://127.0.0.1:7"))
+                .unwrap()
+                .expose(),
+            "old-token"
+        );
     }
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -24,6 +24,7 @@ use shelfsync_actors::channel::marketplace::{
 };
 use shelfsync_actors::ids::Sku;
 
+use super::egress::{EgressError, EgressPolicy};
 use super::Platform;
 use crate::vault::Secret;
 
@@ -49,6 +50,9 @@ pub enum ConnectorError {
         /// The field.
         field: &'static str,
     },
+    /// The deployment's egress policy refuses the base URL (its scheme, host or address).
+    #[error(transparent)]
+    Egress(#[from] EgressError),
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
@@ -60,6 +64,7 @@ impl ConnectorError {
         match self {
             ConnectorError::BadBaseUrl { .. } => "bad_base_url",
             ConnectorError::MissingAccountField { .. } => "missing_account_field",
+            ConnectorError::Egress(error) => error.kind(),
             ConnectorError::Client(_) => "http_client",
         }
     }
@@ -122,10 +127,13 @@ pub struct ConnectorConfig {
     pub listings: ListingMap,
     /// The whole-call timeout.
     pub timeout: Duration,
+    /// Where the HTTP client may connect (safe by default: public hosts over https only).
+    pub egress: EgressPolicy,
 }
 
 impl ConnectorConfig {
-    /// Settings with the default timeout; the base URL must be http(s).
+    /// Settings with the default timeout and the default (safe) egress policy; the base URL must
+    /// be http(s).
     pub fn new(
         base_url: &str,
         credential: Secret,
@@ -148,7 +156,15 @@ impl ConnectorConfig {
             account,
             listings,
             timeout: DEFAULT_TIMEOUT,
+            egress: EgressPolicy::default(),
         })
+    }
+
+    /// The same settings under another egress policy (mocks on loopback need
+    /// [`EgressPolicy::LOOPBACK_MOCKS`]).
+    pub fn with_egress(mut self, egress: EgressPolicy) -> ConnectorConfig {
+        self.egress = egress;
+        self
     }
 
     /// `base_url` joined with `path` (which starts with `/`).
@@ -169,11 +185,26 @@ impl ConnectorConfig {
         }
     }
 
-    /// The HTTP client of the connector, with its timeouts.
+    /// The HTTP client of the connector, with its timeouts, and bound to the base URL's host:
+    ///
+    /// - **no redirect is followed**: reqwest follows up to ten by default and forwards custom
+    ///   headers across hosts (it strips only `Authorization` and cookies), so a redirect would
+    ///   carry `X-Shopify-Access-Token`, `x-api-key`, `x-amz-access-token` or
+    ///   `WM_SEC.ACCESS_TOKEN` to wherever the marketplace, or whoever answers in its place,
+    ///   points. A 3xx is an error of the call instead (see `platforms::egress`);
+    /// - **the egress policy holds at every connection**: a literal IP is checked here (no
+    ///   resolver sees it), a host name by the [`super::egress::GuardedResolver`] each time it is
+    ///   resolved, so DNS rebinding cannot reach a private address;
+    /// - **no proxy from the environment**: a proxy would resolve names where the resolver cannot
+    ///   check them.
     pub fn http_client(&self) -> Result<reqwest::Client, ConnectorError> {
+        let rule = self.egress.check_url(None, &self.base_url)?;
         reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT.min(self.timeout))
             .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(super::egress::resolver(rule))
             .build()
             .map_err(|error| ConnectorError::Client(error.to_string()))
     }
@@ -337,6 +368,8 @@ pub fn connector(
     platform: Platform,
     config: ConnectorConfig,
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+    // The official-hosts rule needs the platform, which the shared HTTP client does not know.
+    config.egress.check_url(Some(platform), &config.base_url)?;
     let listings = config.listings.clone();
     let inner = match platform {
         Platform::Shopify => super::shopify::connector::build(config),
@@ -522,7 +555,8 @@ mod tests {
             serde_json::json!({"seller_id": "S", "marketplace_id": "M"}),
             map.clone(),
         )
-        .unwrap();
+        .unwrap()
+        .with_egress(EgressPolicy::LOOPBACK_MOCKS);
         let amazon = connector(Platform::Amazon, config).unwrap();
         let mug = Sku::parse("ACME-MUG").unwrap();
         assert!(!amazon.lists(&mug));

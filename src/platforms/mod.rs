@@ -12,6 +12,7 @@
 pub mod amazon;
 pub mod connector;
 pub mod ebay;
+pub mod egress;
 pub mod etsy;
 pub mod mock;
 pub mod shopify;

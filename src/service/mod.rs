@@ -11,7 +11,7 @@ pub mod webhooks;
 
 pub use self::webhooks::{WebhookError, WebhookOutcome};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -33,8 +33,10 @@ use shelfsync_actors::tenant::messages::{
 use shelfsync_actors::tenant::{ChannelSpec, SupervisorConfig, TenantError, TenantSupervisor};
 
 use crate::clients::channels::{ChannelRecord, ChannelStore};
-use crate::clients::{ClientRecord, ClientStore, ClientStoreError};
+use crate::clients::origin::Origin;
+use crate::clients::{ClientRecord, ClientStore, ClientStoreError, CredentialMetadata};
 use crate::platforms::connector::{connector, ConnectorConfig, ConnectorError, ListingMap};
+use crate::platforms::egress::EgressPolicy;
 use crate::vault::{Secret, Vault};
 
 /// The tree of movement reasons.
@@ -95,17 +97,21 @@ pub struct ServiceOptions {
     pub reconcile_interval: Duration,
     /// A change pending longer than this is logged at `warn` and counted.
     pub stall_warning_after: Duration,
+    /// Where connectors may send credentials (config `security.*`).
+    pub egress: EgressPolicy,
 }
 
 impl Default for ServiceOptions {
     /// One arbiter per core, default supervision, listings read back at least every 5 minutes,
-    /// a warning for a change pending a minute.
+    /// a warning for a change pending a minute, the safe egress policy (public hosts over
+    /// https; mocks on loopback need [`EgressPolicy::LOOPBACK_MOCKS`]).
     fn default() -> Self {
         Self {
             arbiters: std::thread::available_parallelism().map_or(2, usize::from),
             supervisor: SupervisorConfig::default(),
             reconcile_interval: Duration::from_secs(300),
             stall_warning_after: shelfsync_actors::channel::DEFAULT_STALL_WARNING,
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -163,9 +169,84 @@ impl Service {
             engine: Mutex::new(Some(engine)),
         };
         for record in service.clients.list()? {
+            service.adopt_legacy_bindings(&record)?;
             service.start_client(&record).await?;
         }
         Ok(service)
+    }
+
+    /// Binds every credential of a client that is bound to nothing (stored before bindings
+    /// existed) to the origins of the stored channels that use it, so that those channels keep
+    /// working and no other origin gets the secret without it being supplied again.
+    fn adopt_legacy_bindings(&self, record: &ClientRecord) -> Result<(), ServiceError> {
+        let code = ClientCode::parse(&record.code)
+            .map_err(|error| ServiceError::Invalid(error.to_string()))?;
+        let mut used: BTreeMap<String, BTreeSet<Origin>> = BTreeMap::new();
+        for channel in self.channels.list(&code)? {
+            let Ok(origin) = channel.origin() else {
+                continue;
+            };
+            for name in channel.credential_names() {
+                used.entry(name).or_default().insert(origin.clone());
+            }
+        }
+        for (name, origins) in used {
+            if self.clients.adopt_bindings(&code, &name, &origins)? {
+                let hosts: Vec<String> = origins.iter().map(Origin::to_string).collect();
+                tracing::info!(client = %code, credential = %name, ?hosts, "a credential stored before host bindings was bound to the hosts its channels use");
+            }
+        }
+        Ok(())
+    }
+
+    /// The origins of the stored channels of `client` that name credential `name`.
+    fn origins_using(
+        &self,
+        client: &ClientCode,
+        name: &str,
+    ) -> Result<BTreeSet<Origin>, ServiceError> {
+        Ok(self
+            .channels
+            .list(client)?
+            .iter()
+            .filter(|channel| channel.credential_names().contains(name))
+            .filter_map(|channel| channel.origin().ok())
+            .collect())
+    }
+
+    /// Seals and stores a credential the caller supplies (`PUT …/credentials/{name}`), then
+    /// reconnects the channels that use it. `hosts` re-binds it (the secret is supplied, so it
+    /// may go anywhere the caller says); the origins of channels already using it stay bound
+    /// whatever `hosts` says, since those channels go on sending it there (channels are never
+    /// removed today). `None` keeps its bindings (a rotation).
+    pub async fn put_credential(
+        &self,
+        client: &ClientCode,
+        name: &str,
+        secret: &Secret,
+        rotate_by: Option<String>,
+        hosts: Option<BTreeSet<Origin>>,
+    ) -> Result<CredentialMetadata, ServiceError> {
+        let hosts = match hosts {
+            Some(mut hosts) => {
+                hosts.extend(self.origins_using(client, name)?);
+                Some(hosts)
+            }
+            None => None,
+        };
+        let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+        let metadata = self.clients.put_credential(
+            &self.vault,
+            client,
+            name,
+            secret,
+            rotate_by,
+            hosts,
+            &now,
+        )?;
+        // Connectors hold the secret in memory: the channels using it reconnect with the new one.
+        self.credential_changed(client, name).await?;
+        Ok(metadata)
     }
 
     /// The client store.
@@ -206,8 +287,13 @@ impl Service {
         Ok(())
     }
 
-    /// Validates a new channel completely (connector settings, credentials, policy, limits),
-    /// then stores it and starts it. Nothing is stored when it is refused.
+    /// Validates a new channel completely (connector settings, credentials, policy, limits, the
+    /// deployment's egress policy on its base URL and on the addresses its host resolves to, and
+    /// the host bindings of its credentials), then binds the credentials it uses first to its
+    /// origin, stores it and starts it. Nothing is stored when it is refused; a credential bound
+    /// to another origin is refused with `credential_host_mismatch` (re-supply the secret with
+    /// `hosts` to use it there). The webhook secret comes with the request, so it is (re)bound to
+    /// this channel's origin.
     pub async fn add_channel(
         &self,
         client: &ClientCode,
@@ -225,20 +311,45 @@ impl Service {
         if self.channels.get(client, &record.id)?.is_some() {
             return Err(ClientStoreError::Exists(format!("channel {}", record.id)).into());
         }
+        self.check_connector_settings(&record)?;
         let spec = self.channel_spec(client, &record)?;
         let supervisor = self.supervisor(client)?;
-        match (&record.webhook_credential, webhook_secret) {
-            (Some(name), Some(secret)) => {
-                let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
-                self.clients
-                    .put_credential(&self.vault, client, name, &secret, None, &now)?;
-            }
-            (None, None) => {}
-            _ => {
-                return Err(ServiceError::Invalid(
-                    "a webhook credential needs its secret".into(),
-                ))
-            }
+        let url =
+            reqwest::Url::parse(&record.base_url).map_err(|_| ConnectorError::BadBaseUrl {
+                url: record.base_url.clone(),
+            })?;
+        self.options
+            .egress
+            .check_resolved(Some(record.platform), &url)
+            .await
+            .map_err(ConnectorError::from)?;
+        let origin = record.origin().map_err(|_| ConnectorError::BadBaseUrl {
+            url: record.base_url.clone(),
+        })?;
+        if record.webhook_credential.is_some() != webhook_secret.is_some() {
+            return Err(ServiceError::Invalid(
+                "a webhook credential needs its secret".into(),
+            ));
+        }
+        let mut bound = record.sent_credentials();
+        if let Some(name) = &record.webhook_credential {
+            bound.remove(name);
+        }
+        // One transaction: a credential bound elsewhere refuses the channel and binds nothing.
+        self.clients.bind(client, &bound, &origin)?;
+        if let (Some(name), Some(secret)) = (&record.webhook_credential, webhook_secret) {
+            let mut hosts = self.origins_using(client, name)?;
+            hosts.insert(origin);
+            let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+            self.clients.put_credential(
+                &self.vault,
+                client,
+                name,
+                &secret,
+                None,
+                Some(hosts),
+                &now,
+            )?;
         }
         self.channels.create(client, &record)?;
         match supervisor.send(AddChannel { spec }).await? {
@@ -290,19 +401,52 @@ impl Service {
         Ok(reconnected)
     }
 
+    /// Checks a channel's connector settings (base URL, egress policy, the account ids its
+    /// platform needs) with stand-in secrets, before any real one is opened: what is wrong with
+    /// the settings is said first, and a secret is opened only for a channel that could use it.
+    fn check_connector_settings(&self, record: &ChannelRecord) -> Result<(), ServiceError> {
+        let mut account = record.account.clone();
+        if let Value::Object(fields) = &mut account {
+            let named: Vec<(String, String)> = fields
+                .keys()
+                .filter_map(|key| Some((key.clone(), key.strip_suffix("_credential")?.to_string())))
+                .collect();
+            for (key, name) in named {
+                fields.remove(&key);
+                fields.insert(name, Value::String("stand-in".into()));
+            }
+        }
+        let config = ConnectorConfig::new(
+            &record.base_url,
+            Secret::new("stand-in"),
+            account,
+            ListingMap::default(),
+        )?
+        .with_egress(self.options.egress);
+        connector(record.platform, config)?;
+        Ok(())
+    }
+
     /// Builds the engine's spec of a stored channel: its connector with credentials opened in
-    /// memory and the catalog mapping loaded.
+    /// memory (only for the channel's origin, see `ClientStore::secret_for`) under the
+    /// deployment's egress policy, and the catalog mapping loaded. Run at every start too, so a
+    /// channel its credentials are not bound to, or that the policy no longer allows, stays
+    /// stopped.
     fn channel_spec(
         &self,
         client: &ClientCode,
         record: &ChannelRecord,
     ) -> Result<ChannelSpec, ServiceError> {
-        let credential = self
-            .clients
-            .secret(&self.vault, client, &record.credential)?;
-        let account = self.resolve_account(client, &record.account)?;
+        let origin = record.origin().map_err(|_| ConnectorError::BadBaseUrl {
+            url: record.base_url.clone(),
+        })?;
+        let credential =
+            self.clients
+                .secret_for(&self.vault, client, &record.credential, &origin)?;
+        let account = self.resolve_account(client, &record.account, &origin)?;
         let listings = self.listing_map(client, &record.id)?;
-        let config = ConnectorConfig::new(&record.base_url, credential, account, listings)?;
+        let config = ConnectorConfig::new(&record.base_url, credential, account, listings)?
+            .with_egress(self.options.egress);
         let marketplace = connector(record.platform, config)?;
         let mut config = ChannelConfig::new(client.clone(), record.id.clone(), record.platform);
         config.app = AppId::new(record.app.clone());
@@ -320,8 +464,13 @@ impl Service {
     }
 
     /// The account ids as the connector needs them: each `<name>_credential` key is replaced, in
-    /// memory only, by `<name>` holding the named credential's secret.
-    fn resolve_account(&self, client: &ClientCode, account: &Value) -> Result<Value, ServiceError> {
+    /// memory only, by `<name>` holding the named credential's secret (opened for `origin` only).
+    fn resolve_account(
+        &self,
+        client: &ClientCode,
+        account: &Value,
+        origin: &Origin,
+    ) -> Result<Value, ServiceError> {
         let Value::Object(fields) = account else {
             return Ok(account.clone());
         };
@@ -332,7 +481,9 @@ impl Service {
                     let credential = value.as_str().ok_or_else(|| {
                         ServiceError::Invalid(format!("account.{key} must name a credential"))
                     })?;
-                    let secret = self.clients.secret(&self.vault, client, credential)?;
+                    let secret =
+                        self.clients
+                            .secret_for(&self.vault, client, credential, origin)?;
                     resolved.insert(name.to_string(), Value::String(secret.expose().to_string()));
                 }
                 None => {

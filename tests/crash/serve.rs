@@ -403,6 +403,8 @@ impl Serve {
             }
         }
         command.env("SHELFSYNC_ADMIN_TOKEN", ADMIN);
+        // The marketplaces are mocks on loopback, over plain http.
+        command.env("SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS", "true");
         let mut child = command
             .spawn()
             .map_err(|error| format!("cannot start serve: {error}"))?;

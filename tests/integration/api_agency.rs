@@ -54,7 +54,7 @@ pub fn sign(body: &[u8], secret: &str) -> String {
 /// (one by JSON, one by CSV) with every listing in step.
 pub async fn agency() -> Agency {
     let api = Api::start().await;
-    let manager = api.member("manager", &["ACME"]).await;
+    let manager = api.client_creating_manager().await;
     let (status, created, _) = api
         .call(
             Method::POST,

@@ -9,7 +9,7 @@ use crate::api_support::{Api, ADMIN};
 #[tokio::test]
 async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown() {
     let api = Api::start().await;
-    let manager = api.member("manager", &["BOLT"]).await;
+    let manager = api.client_creating_manager().await;
     let body = json!({ "code": "ACME", "name": "Acme Mugs", "tier": "premium" }).to_string();
     let (status, created, _) = api
         .call(

@@ -8,6 +8,15 @@ use crate::api_support::{Api, ADMIN};
 #[tokio::test]
 async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
     let api = Api::start().await;
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/clients",
+            Some(ADMIN),
+            Some(json!({"code": "ACME", "name": "Acme"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201);
     let (status, created, _) = api
         .call(
             reqwest::Method::POST,

@@ -6,6 +6,7 @@ use shelfsync::api::server::ApiServer;
 use shelfsync::api::ApiState;
 use shelfsync::auth::store::MemberStore;
 use shelfsync::clients::ClientStore;
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::service::{Service, ServiceOptions};
 use shelfsync::vault::Vault;
 
@@ -23,25 +24,52 @@ pub struct Api {
 }
 
 impl Api {
-    /// Starts the API and the engine with a 64 KiB body limit.
+    /// Starts the API and the engine with a 64 KiB body limit, allowing connections to loopback
+    /// (the tests' mock marketplaces run there).
     pub async fn start() -> Api {
         Api::start_with(ServiceOptions {
-            arbiters: 1,
+            egress: EgressPolicy::LOOPBACK_MOCKS,
             ..ServiceOptions::default()
         })
         .await
     }
 
-    /// Starts the API and the engine with `options` and a 64 KiB body limit.
+    /// Starts the API and the engine with `options` (one arbiter) over a new data directory.
     pub async fn start_with(options: ServiceOptions) -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
+        Api::start_in(tempfile::tempdir().unwrap(), options).await
+    }
+
+    /// Stops the API and the engine and hands back the data directory, to start again on it.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts the API and the engine with `options` (one arbiter) over `dir`, new or kept by
+    /// [`Api::stop`].
+    pub async fn start_in(dir: tempfile::TempDir, options: ServiceOptions) -> Api {
+        // After [`Api::stop`] the engine's threads may hold the database's file lock a moment
+        // longer: retry for a bounded while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let db = loop {
+            match sled::open(dir.path().join("db")) {
+                Ok(db) => break db,
+                Err(error) if std::time::Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("the database does not open again: {error}"),
+            }
+        };
         let members = MemberStore::open(&db).unwrap();
         members
             .ensure_admin(Some(ADMIN), "2026-11-22T00:00:00Z")
             .unwrap();
         let clients = ClientStore::open(&db).unwrap();
         let vault = std::sync::Arc::new(Vault::open(dir.path(), None).unwrap());
+        let options = ServiceOptions {
+            arbiters: 1,
+            ..options
+        };
         let service = Service::start(&db, clients.clone(), vault.clone(), options)
             .await
             .unwrap();
@@ -126,9 +154,21 @@ impl Api {
         )
     }
 
-    /// Creates a member; returns its token.
+    /// Creates a member scoped to `clients` (which must exist); returns its token.
     pub async fn member(&self, role: &str, clients: &[&str]) -> String {
         let body = serde_json::json!({ "name": format!("{role} member"), "role": role, "clients": clients });
+        self.member_from(body).await
+    }
+
+    /// Creates a manager that may create clients (and manages those it creates); returns its
+    /// token.
+    pub async fn client_creating_manager(&self) -> String {
+        let body = serde_json::json!({ "name": "manager who creates clients", "role": "manager", "may_create_clients": true });
+        self.member_from(body).await
+    }
+
+    /// Creates the member `body` describes; returns its token.
+    pub async fn member_from(&self, body: Value) -> String {
         let (status, created, _) = self
             .call(
                 reqwest::Method::POST,

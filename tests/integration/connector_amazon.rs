@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use shelfsync::platforms::amazon::connector::{build_with, AmazonTuning};
 use shelfsync::platforms::amazon::mock::{self as amazon_mock, AmazonKnobs};
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::{MockOptions, MockServer, UNLIMITED_PLAN};
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
@@ -42,6 +43,7 @@ async fn config(mock: &MockServer, token: &str) -> ConnectorConfig {
         listings,
     )
     .unwrap()
+    .with_egress(EgressPolicy::LOOPBACK_MOCKS)
 }
 
 /// The connector as the service builds it (tuned from the account).

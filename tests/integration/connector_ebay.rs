@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
 use shelfsync::platforms::ebay::connector::build_with_page_size;
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
@@ -28,6 +29,7 @@ fn config(mock: &MockServer, token: &str) -> ConnectorConfig {
         listings,
     )
     .unwrap()
+    .with_egress(EgressPolicy::LOOPBACK_MOCKS)
 }
 
 fn ebay(mock: &MockServer, token: &str) -> Arc<dyn Marketplace> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::etsy::connector::build_with_page_size;
 use shelfsync::platforms::etsy::mock::{KEYSTRING, SHOP_ID, USER_ID};
 use shelfsync::platforms::mock::MockServer;
@@ -35,7 +36,9 @@ fn config(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> Connecto
         "keystring": KEYSTRING,
         "shared_secret": "test-shared-secret",
     });
-    ConnectorConfig::new(&mock.base_url(), Secret::new(token), account, map).unwrap()
+    ConnectorConfig::new(&mock.base_url(), Secret::new(token), account, map)
+        .unwrap()
+        .with_egress(EgressPolicy::LOOPBACK_MOCKS)
 }
 
 fn etsy(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> Arc<dyn Marketplace> {

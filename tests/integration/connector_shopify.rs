@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::shopify::connector::{build_with, ShopifyOptions};
 use shelfsync::platforms::Platform;
@@ -48,6 +49,7 @@ async fn setup(mock: &MockServer, token: &str, listings: &[(&str, i64)]) -> Conn
         map,
     )
     .unwrap()
+    .with_egress(EgressPolicy::LOOPBACK_MOCKS)
 }
 
 fn shopify(config: ConnectorConfig) -> Arc<dyn Marketplace> {

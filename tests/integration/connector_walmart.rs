@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
@@ -16,8 +17,9 @@ use crate::mock_support::{control, create_listings, listed, start};
 fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
     let listings = ListingMap::default();
     listings.insert(Sku::parse("ACME-MUG").unwrap(), "ACME-MUG".into());
-    let config =
-        ConnectorConfig::new(&mock.base_url(), Secret::new(token), json!({}), listings).unwrap();
+    let config = ConnectorConfig::new(&mock.base_url(), Secret::new(token), json!({}), listings)
+        .unwrap()
+        .with_egress(EgressPolicy::LOOPBACK_MOCKS);
     connector(Platform::Walmart, config).unwrap()
 }
 

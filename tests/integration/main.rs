@@ -1,5 +1,6 @@
 //! Integration tests of the service: one test binary (one link), one module per feature.
 
+mod api_access;
 mod api_agency;
 mod api_clients;
 mod api_members;
@@ -20,5 +21,7 @@ mod mock_etsy;
 mod mock_shopify;
 mod mock_support;
 mod mock_walmart;
+mod readme;
+mod recorder;
 mod serve;
 mod stall;

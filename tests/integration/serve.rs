@@ -78,6 +78,15 @@ async fn serve_prints_a_generated_admin_token_once_and_keeps_members_across_rest
             .status(),
         200
     );
+    // A member's scope names existing clients only.
+    let client = http
+        .post(format!("{url}/v1/clients"))
+        .bearer_auth(&admin)
+        .json(&json!({ "code": "ACME", "name": "Acme" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(client.status(), 201);
     let created: Value = http
         .post(format!("{url}/v1/members"))
         .bearer_auth(&admin)

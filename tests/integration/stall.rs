@@ -23,7 +23,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use shelfsync::platforms::mock::{MockOptions, MockServer, DEFAULT_TOKEN};
 use shelfsync::platforms::Platform;
-use shelfsync::service::ServiceOptions;
 
 use crate::api_support::{Api, ADMIN};
 use crate::mock_support::{control, info, listed, stats};
@@ -317,11 +316,7 @@ async fn restock(api_: &Api, client: &Client, round: u64, rng: &mut StdRng) {
 
 /// One run of the scenario; returns what was out of step after the settle limit.
 async fn scenario(seed: u64) -> Vec<String> {
-    let api_ = Api::start_with(ServiceOptions {
-        arbiters: 1,
-        ..ServiceOptions::default()
-    })
-    .await;
+    let api_ = Api::start().await;
     let mut clients = Vec::new();
     for (index, (code, tier)) in CLIENTS.into_iter().enumerate() {
         clients.push(provision(&api_, code, tier, seed * 10 + index as u64).await);

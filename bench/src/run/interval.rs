@@ -110,7 +110,8 @@ pub fn start(
             account,
             listings,
         )
-        .map_err(|error| RunError::Mock(error.to_string()))?;
+        .map_err(|error| RunError::Mock(error.to_string()))?
+        .with_egress(shelfsync::platforms::egress::EgressPolicy::LOOPBACK_MOCKS);
         let market = connector(channel.platform, config)
             .map_err(|error| RunError::Mock(error.to_string()))?;
         let tool = ToolChannel {

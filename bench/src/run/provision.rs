@@ -153,20 +153,30 @@ pub async fn provision(
             &[201],
         )
         .await?;
-        for (name, secret) in [("mock", MOCK_TOKEN), ("etsy-shared", ETSY_SHARED_SECRET)] {
-            api.call(
-                Method::PUT,
-                &format!("/v1/clients/{code}/credentials/{name}"),
-                Some(json!({ "secret": secret })),
-                &[200, 201],
-            )
-            .await?;
-        }
         let channels: Vec<_> = fleet
             .channels
             .iter()
             .filter(|channel| channel.client == index)
             .collect();
+        // One token for every mock of the client: a credential is bound to the hosts it may be
+        // sent to, so it names each of them (a new credential would bind to its first channel's).
+        let hosts: Vec<String> = channels
+            .iter()
+            .map(|channel| channel.server.base_url())
+            .collect();
+        for (name, secret) in [("mock", MOCK_TOKEN), ("etsy-shared", ETSY_SHARED_SECRET)] {
+            let mut body = json!({ "secret": secret });
+            if !hosts.is_empty() {
+                body["hosts"] = json!(hosts);
+            }
+            api.call(
+                Method::PUT,
+                &format!("/v1/clients/{code}/credentials/{name}"),
+                Some(body),
+                &[200, 201],
+            )
+            .await?;
+        }
         for channel in &channels {
             let mut body = json!({
                 "id": channel.id,

@@ -66,6 +66,8 @@ impl Service {
             .arg("--data-dir")
             .arg(data.path().join("data"))
             .env("SHELFSYNC_ADMIN_TOKEN", token)
+            // The bench's marketplaces are mocks on loopback, over plain http.
+            .env("SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
