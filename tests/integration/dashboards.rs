@@ -20,7 +20,7 @@ use shelfsync_actors::metrics::{label, Metric, MetricKind, ALL};
 
 /// The values `outcome` takes (the doc of `label::OUTCOME`): a matcher on another value would
 /// select nothing, forever.
-const OUTCOMES: [&str; 4] = ["ok", "throttled", "error", "timeout"];
+const OUTCOMES: [&str; 5] = ["ok", "throttled", "error", "timeout", "skipped"];
 
 fn dashboards_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dashboards")
