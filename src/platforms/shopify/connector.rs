@@ -633,7 +633,10 @@ fn set_result(data: &Value, sent: &[Sent]) -> Result<SetResult, MarketplaceError
                 sku: sent.item.sku.clone(),
                 quantity: after
                     .get(&sent.inventory_item)
-                    .map_or(sent.item.quantity, |quantity| (*quantity).max(0) as u32),
+                    .map_or(sent.item.quantity, |quantity| {
+                        // Clamped, never truncated: `as u32` wraps a value beyond u32 (issue 12).
+                        u32::try_from((*quantity).max(0)).unwrap_or(u32::MAX)
+                    }),
             })
             .collect(),
     ))

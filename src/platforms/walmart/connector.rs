@@ -122,7 +122,7 @@ impl Inner {
         let reply: InventoryReply = self.call(request).await?;
         Ok(PushOutcome::Confirmed {
             sku: item.sku,
-            quantity: reply.quantity.amount.max(0) as u32,
+            quantity: listed_quantity(reply.quantity.amount),
         })
     }
 
@@ -136,7 +136,7 @@ impl Inner {
             let reply: InventoryReply = self.call(request).await?;
             listed.push(ListedQuantity {
                 sku,
-                quantity: reply.quantity.amount.max(0) as u32,
+                quantity: listed_quantity(reply.quantity.amount),
             });
         }
         Ok(listed)
@@ -305,9 +305,23 @@ impl PlatformCalls for Inner {
     }
 }
 
+/// A quantity Walmart reports as a listing's: negative reads as 0 and one beyond `u32` as
+/// `u32::MAX`, never truncated (`as u32` turned 4 294 967 301 into 5; issue 12).
+fn listed_quantity(amount: i64) -> u32 {
+    u32::try_from(amount.max(0)).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_quantity_beyond_u32_is_clamped_not_truncated() {
+        assert_eq!(listed_quantity(4_294_967_301), u32::MAX);
+        assert_eq!(listed_quantity(i64::MAX), u32::MAX);
+        assert_eq!(listed_quantity(i64::MIN), 0);
+        assert_eq!(listed_quantity(7), 7);
+    }
 
     #[test]
     fn a_page_yields_a_sale_per_line_and_a_cancel_per_cancelled_line() {
