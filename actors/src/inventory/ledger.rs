@@ -985,7 +985,7 @@ mod tests {
         let max = i128::from(MAX_QUANTITY);
         let quantity = i128::from(quantity);
         match kind {
-            MovementKind::Adjustment => quantity != 0 && quantity.abs() <= max,
+            MovementKind::Adjustment => quantity != 0 && (-max..=max).contains(&quantity),
             MovementKind::Count => (0..=max).contains(&quantity),
             _ => (1..=max).contains(&quantity),
         }

@@ -27,7 +27,7 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError,
+    parse_sku, send_error, shown_quantity, status_error, ConnectorConfig, ConnectorError,
 };
 use crate::platforms::Platform;
 
@@ -122,7 +122,7 @@ impl Inner {
         let reply: InventoryReply = self.call(request).await?;
         Ok(PushOutcome::Confirmed {
             sku: item.sku,
-            quantity: listed_quantity(reply.quantity.amount),
+            quantity: shown_quantity(reply.quantity.amount),
         })
     }
 
@@ -136,7 +136,7 @@ impl Inner {
             let reply: InventoryReply = self.call(request).await?;
             listed.push(ListedQuantity {
                 sku,
-                quantity: listed_quantity(reply.quantity.amount),
+                quantity: shown_quantity(reply.quantity.amount),
             });
         }
         Ok(listed)
@@ -305,22 +305,17 @@ impl PlatformCalls for Inner {
     }
 }
 
-/// A quantity Walmart reports as a listing's: negative reads as 0 and one beyond `u32` as
-/// `u32::MAX`, never truncated (`as u32` turned 4 294 967 301 into 5; issue 12).
-fn listed_quantity(amount: i64) -> u32 {
-    u32::try_from(amount.max(0)).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_listed_quantity_beyond_u32_is_clamped_not_truncated() {
-        assert_eq!(listed_quantity(4_294_967_301), u32::MAX);
-        assert_eq!(listed_quantity(i64::MAX), u32::MAX);
-        assert_eq!(listed_quantity(i64::MIN), 0);
-        assert_eq!(listed_quantity(7), 7);
+        let reply: InventoryReply = serde_json::from_value(serde_json::json!({
+            "sku": "ACME-MUG", "quantity": {"unit": "EACH", "amount": 4_294_967_301_i64}
+        }))
+        .unwrap();
+        assert_eq!(shown_quantity(reply.quantity.amount), u32::MAX);
     }
 
     #[test]
