@@ -4,6 +4,9 @@
 //! simple reference model written from the rules of DESIGN §3 (it shares no code with the store).
 //! After every step the store's balances must equal the model's, every command's answer must be
 //! the one the model predicts, and refolding the journal must give the stored balances exactly.
+//! Quantities include the edges of issue 12 (i64::MIN to i64::MAX, the powers of two where 32-bit
+//! code wraps, the ledger's bounds ±1) for every kind: a command holding one the kind does not
+//! allow is refused whole and changes nothing, as the InventoryActor refuses it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +14,8 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
-use shelfsync_actors::inventory::ledger::{Movement, MovementInput};
+use shelfsync_actors::inventory::ledger::{Movement, MovementInput, BALANCE_LIMIT, MAX_QUANTITY};
+use shelfsync_actors::inventory::messages::StockLevel;
 use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
 
 /// One movement as the generator builds it.
@@ -73,8 +77,21 @@ struct Model {
     expected: Vec<Expected>,
 }
 
+/// The model's own statement of what each kind may carry (DESIGN §3 and issue 12).
+fn allowed(kind: &str, quantity: i64) -> bool {
+    match kind {
+        "adjustment" => quantity != 0 && (-MAX_QUANTITY..=MAX_QUANTITY).contains(&quantity),
+        "count" => (0..=MAX_QUANTITY).contains(&quantity),
+        _ => (1..=MAX_QUANTITY).contains(&quantity),
+    }
+}
+
 impl Model {
     fn run_batch(&self, batch: &[Spec]) -> (Expected, Model) {
+        // The whole batch is checked before anything is applied.
+        if batch.iter().any(|spec| !allowed(spec.kind, spec.quantity)) {
+            return self.refused(batch, "quantity_out_of_range");
+        }
         let mut next = self.clone();
         next.sent.push(batch.to_vec());
         let mut results = Vec::new();
@@ -106,6 +123,9 @@ impl Model {
                 "count" => (q, reserved),
                 _ => (on_hand + q, reserved),
             };
+            if !(-BALANCE_LIMIT..=BALANCE_LIMIT).contains(&after.0) || after.1 > BALANCE_LIMIT {
+                return self.refused(batch, "balance_out_of_range");
+            }
             next.head += 1;
             next.balances.insert(spec.sku_id(), after);
             next.applied
@@ -122,6 +142,46 @@ impl Model {
     }
 }
 
+/// The quantities of issue 12: the ends of i64, the powers of two where 32-bit code wraps, the
+/// ledger's bounds ±1.
+const EDGES: [i64; 25] = [
+    i64::MIN,
+    i64::MIN + 1,
+    -BALANCE_LIMIT - 1,
+    -BALANCE_LIMIT,
+    -BALANCE_LIMIT + 1,
+    -(1 << 32),
+    -(1 << 31),
+    -MAX_QUANTITY - 1,
+    -MAX_QUANTITY,
+    -MAX_QUANTITY + 1,
+    -1,
+    0,
+    1,
+    MAX_QUANTITY - 1,
+    MAX_QUANTITY,
+    MAX_QUANTITY + 1,
+    (1 << 31) - 1,
+    1 << 31,
+    1 << 32,
+    BALANCE_LIMIT - 1,
+    BALANCE_LIMIT,
+    BALANCE_LIMIT + 1,
+    i64::MAX - 1,
+    i64::MAX,
+    -(1 << 31) - 1,
+];
+
+const KINDS: [&str; 7] = [
+    "sale",
+    "ship",
+    "cancel",
+    "refund_restock",
+    "receipt",
+    "adjustment",
+    "count",
+];
+
 fn spec() -> impl Strategy<Value = Spec> {
     let kind_and_quantity = prop_oneof![
         3 => (Just("sale"), 1..5i64),
@@ -131,6 +191,8 @@ fn spec() -> impl Strategy<Value = Spec> {
         3 => (Just("receipt"), 1..8i64),
         1 => (Just("adjustment"), prop_oneof![-3..0i64, 1..4i64]),
         1 => (Just("count"), 0..7i64),
+        // Every kind at every edge (most are refused; MAX_QUANTITY and ±1 are not).
+        1 => (prop::sample::select(KINDS.to_vec()), prop::sample::select(EDGES.to_vec())),
     ];
     // A pool of 40 keys and 3 SKUs (one spelled in lower case) makes key reuse and SKU collisions
     // common.
@@ -262,37 +324,48 @@ impl StateMachineTest for LedgerUnderTest {
                 return sut;
             }
         };
-        let movements: Vec<LedgerCommand> = commands
+        // As the InventoryActor does: a command whose movements do not all parse is refused
+        // before the round; the others are written in the round's one transaction.
+        let parsed: Vec<Result<LedgerCommand, &'static str>> = commands
             .iter()
             .map(|command| {
-                let movements: Vec<Movement> = command
+                command
                     .iter()
-                    .map(|spec| Movement::parse(&spec.input()).unwrap())
-                    .collect();
-                LedgerCommand::from(movements)
+                    .map(|spec| Movement::parse(&spec.input()))
+                    .collect::<Result<Vec<Movement>, _>>()
+                    .map(LedgerCommand::from)
+                    .map_err(|error| error.kind())
             })
+            .collect();
+        let movements: Vec<LedgerCommand> = parsed
+            .iter()
+            .filter_map(|command| command.clone().ok())
             .collect();
         assert!(movements
             .iter()
             .all(|command| command.movements.len() <= MAX_BATCH));
-        let answers = sut
+        let mut answers = sut
             .store
             .apply_commands(&movements, 0)
-            .unwrap_or_else(|error| panic!("store failure: {error}"));
-        let actual: Vec<Expected> = answers
-            .into_iter()
-            .map(|answer| match answer {
-                Ok(outcome) => Expected::Accepted(
-                    outcome
-                        .results
-                        .iter()
-                        .map(|applied| (applied.seq, applied.duplicate, applied.oversold_units))
-                        .collect(),
-                ),
-                Err(error) => {
-                    assert!(error.is_caller_error(), "store failure: {error}");
-                    Expected::Refused(error.kind())
-                }
+            .unwrap_or_else(|error| panic!("store failure: {error}"))
+            .into_iter();
+        let actual: Vec<Expected> = parsed
+            .iter()
+            .map(|command| match command {
+                Err(kind) => Expected::Refused(kind),
+                Ok(_) => match answers.next().expect("one answer per written command") {
+                    Ok(outcome) => Expected::Accepted(
+                        outcome
+                            .results
+                            .iter()
+                            .map(|applied| (applied.seq, applied.duplicate, applied.oversold_units))
+                            .collect(),
+                    ),
+                    Err(error) => {
+                        assert!(error.is_caller_error(), "store failure: {error}");
+                        Expected::Refused(error.kind())
+                    }
+                },
             })
             .collect();
         assert_eq!(actual, model.expected, "round {commands:?}");
@@ -313,6 +386,11 @@ impl StateMachineTest for LedgerUnderTest {
             })
             .collect();
         assert_eq!(stored, model.balances, "balances differ from the model");
+        // INV-LEDGER at every step, through the actor's own view of a balance.
+        for (sku, balance) in sut.store.balances().unwrap() {
+            let level = StockLevel::new(sku, balance).unwrap();
+            assert_eq!(level.available, level.on_hand - level.reserved, "{level:?}");
+        }
         assert_eq!(sut.store.head_seq().unwrap(), model.head);
         // Gap-free journal, refold equals stored balances, every key and index entry consistent.
         let report = sut

@@ -43,6 +43,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("forbidden", 403, "The token's role may not do this"),
     ("not_found", 404, "No such resource"),
+    ("unknown_sku", 404, "The client has no such SKU"),
     (
         "webhooks_unsupported",
         404,

@@ -5,17 +5,19 @@
 //!
 //! Every write goes through the client's InventoryActor and is answered only once durable.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::channel::messages::ListingView;
-use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
-use shelfsync_actors::inventory::ledger::{JournalEntry, MovementInput, MovementKind, Source};
+use shelfsync_actors::ids::{ChannelId, ClientCode, IdError, Sku};
+use shelfsync_actors::inventory::ledger::{
+    Change, JournalEntry, MovementError, MovementInput, MovementKind, Source,
+};
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetJournal, GetStock, StockLevel};
-use shelfsync_actors::inventory::store::{MAX_BATCH, MAX_JOURNAL_PAGE};
+use shelfsync_actors::inventory::store::{LedgerError, MAX_BATCH, MAX_JOURNAL_PAGE};
 use shelfsync_actors::inventory::InventoryError;
 
 use super::channels::service_error;
@@ -42,6 +44,33 @@ pub struct RejectedRow {
     pub code: &'static str,
     /// What is wrong.
     pub message: String,
+    /// The row as written, for the listings it leaves unmanaged (not part of the reply).
+    #[serde(skip)]
+    pub written: WrittenRow,
+}
+
+/// A row's SKU and listings as written, before any check: what a refused row meant to manage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WrittenRow {
+    /// The SKU as written (the CSV cell trimmed; a JSON value that is not a string as its JSON
+    /// text; empty when missing).
+    pub sku: String,
+    /// `(channel as written, listing ref)` for every non-empty listing cell.
+    pub listings: Vec<(String, String)>,
+}
+
+/// A marketplace listing a refused row named and that no SKU manages after the import: the
+/// channel will neither push to it nor read it back, so it sells whatever it showed before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmanagedListing {
+    /// The channel, as the row wrote it.
+    pub channel: String,
+    /// The listing reference.
+    pub listing: String,
+    /// The refused row's line.
+    pub line: usize,
+    /// The row's SKU as written.
+    pub sku: String,
 }
 
 /// A catalog row, checked.
@@ -49,10 +78,13 @@ pub struct RejectedRow {
 struct CatalogRow {
     line: usize,
     sku: Sku,
-    on_hand: i64,
+    /// The on-hand to set: a count, checked by the ledger's own rule.
+    count: Change,
     listings: Vec<(ChannelId, String)>,
     /// What the marketplace of each channel lists now, when the row says (JSON `listed`).
     listed: Vec<(ChannelId, u32)>,
+    /// The row as written, for a later refusal (a duplicate SKU).
+    written: WrittenRow,
 }
 
 /// A JSON catalog item as sent.
@@ -81,7 +113,89 @@ fn reject(line: usize, code: &'static str, message: impl Into<String>) -> Reject
         line,
         code,
         message: message.into(),
+        written: WrittenRow::default(),
     }
+}
+
+impl WrittenRow {
+    /// The non-empty listing cells of `listings`, trimmed, in the order written.
+    fn new(sku: String, listings: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            sku,
+            listings: listings
+                .into_iter()
+                .map(|(channel, listing)| (channel, listing.trim().to_string()))
+                .filter(|(_, listing)| !listing.is_empty())
+                .collect(),
+        }
+    }
+
+    /// What a JSON item that could not be read as a catalog item still says: its `sku` and the
+    /// string (or number) values of its `listings` object.
+    fn from_json(item: &Value) -> Self {
+        let sku = match item.get("sku") {
+            Some(Value::String(sku)) => sku.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        let listings = item
+            .get("listings")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(channel, listing)| match listing {
+                Value::String(listing) => Some((channel.clone(), listing.clone())),
+                Value::Number(listing) => Some((channel.clone(), listing.to_string())),
+                _ => None,
+            });
+        Self::new(sku, listings)
+    }
+}
+
+/// The listings that refused rows named and that no SKU manages once the import is done:
+/// neither an accepted row of this import nor an earlier mapping (`managed`, per channel id as
+/// written) maps them. Sorted by line, then as written.
+fn unmanaged_listings(
+    rejected: &[RejectedRow],
+    managed: &HashSet<(String, String)>,
+) -> Vec<UnmanagedListing> {
+    let mut unmanaged = Vec::new();
+    let mut reported = HashSet::new();
+    for row in rejected {
+        for (channel, listing) in &row.written.listings {
+            let named = (channel.clone(), listing.clone());
+            if managed.contains(&named) || !reported.insert(named) {
+                continue;
+            }
+            unmanaged.push(UnmanagedListing {
+                channel: channel.clone(),
+                listing: listing.clone(),
+                line: row.line,
+                sku: row.written.sku.clone(),
+            });
+        }
+    }
+    unmanaged
+}
+
+/// Logs one warning for an import that left listings unmanaged: counts and the client only,
+/// never a listing or a SKU (the reply lists them for the caller).
+fn warn_unmanaged(code: &ClientCode, unmanaged: &[UnmanagedListing]) {
+    if unmanaged.is_empty() {
+        return;
+    }
+    let rows = unmanaged
+        .iter()
+        .map(|listing| listing.line)
+        .collect::<HashSet<_>>()
+        .len();
+    tracing::warn!(
+        client = %code,
+        rows,
+        listings = unmanaged.len(),
+        "catalog import refused rows that name marketplace listings: those listings are not \
+         managed (see the reply's `unmanaged`)"
+    );
 }
 
 /// Checks one row: the SKU, the quantity, each channel and listing.
@@ -94,13 +208,11 @@ fn check_row(
     channels: &HashSet<ChannelId>,
 ) -> Result<CatalogRow, RejectedRow> {
     let sku = Sku::parse(sku).map_err(|error| reject(line, "invalid_sku", error.to_string()))?;
-    if on_hand < 0 {
-        return Err(reject(
-            line,
-            "invalid_quantity",
-            format!("on_hand {on_hand} is negative"),
-        ));
-    }
+    // The on-hand becomes a count movement: the ledger's rule for counts decides, here, before
+    // anything of the row is written (a count the ledger refused later would fail the whole
+    // import after its mappings were stored).
+    let count = Change::new(MovementKind::Count, on_hand)
+        .map_err(|error| reject(line, "invalid_quantity", format!("on_hand: {error}")))?;
     let mut checked = Vec::new();
     for (channel, listing) in listings {
         let listing = listing.trim().to_string();
@@ -151,9 +263,10 @@ fn check_row(
     Ok(CatalogRow {
         line,
         sku,
-        on_hand,
+        count,
         listings: checked,
         listed: shown,
+        written: WrittenRow::default(),
     })
 }
 
@@ -168,10 +281,14 @@ fn json_rows(
     let mut rejected = Vec::new();
     for (index, item) in body.items.into_iter().enumerate() {
         let line = index + 1;
+        let written = WrittenRow::from_json(&item);
         let item: CatalogItem = match serde_json::from_value(item) {
             Ok(item) => item,
             Err(error) => {
-                rejected.push(reject(line, "invalid_field", error.to_string()));
+                rejected.push(RejectedRow {
+                    written,
+                    ..reject(line, "invalid_field", error.to_string())
+                });
                 continue;
             }
         };
@@ -183,8 +300,8 @@ fn json_rows(
             item.listed,
             channels,
         ) {
-            Ok(row) => rows.push(row),
-            Err(row) => rejected.push(row),
+            Ok(row) => rows.push(CatalogRow { written, ..row }),
+            Err(row) => rejected.push(RejectedRow { written, ..row }),
         }
     }
     Ok((rows, rejected))
@@ -237,34 +354,45 @@ fn csv_rows(
                 continue;
             }
         };
+        let listings: Vec<(String, String)> = columns
+            .iter()
+            .enumerate()
+            .map(|(column, id)| {
+                (
+                    id.as_str().to_string(),
+                    record.get(column + 2).unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let written = WrittenRow::new(record.get(0).unwrap_or("").to_string(), listings.clone());
         if record.len() > header.len() {
-            rejected.push(reject(
-                line,
-                "invalid_field",
-                format!("{} cells, the header has {}", record.len(), header.len()),
-            ));
+            rejected.push(RejectedRow {
+                written,
+                ..reject(
+                    line,
+                    "invalid_field",
+                    format!("{} cells, the header has {}", record.len(), header.len()),
+                )
+            });
             continue;
         }
         let on_hand = match record.get(1).unwrap_or("").parse::<i64>() {
             Ok(on_hand) => on_hand,
             Err(_) => {
-                rejected.push(reject(
-                    line,
-                    "invalid_quantity",
-                    format!(
-                        "on_hand {:?} is not a whole number",
-                        record.get(1).unwrap_or("")
-                    ),
-                ));
+                rejected.push(RejectedRow {
+                    written,
+                    ..reject(
+                        line,
+                        "invalid_quantity",
+                        format!(
+                            "on_hand {:?} is not a whole number",
+                            record.get(1).unwrap_or("")
+                        ),
+                    )
+                });
                 continue;
             }
         };
-        let listings = columns.iter().enumerate().map(|(column, id)| {
-            (
-                id.as_str().to_string(),
-                record.get(column + 2).unwrap_or("").to_string(),
-            )
-        });
         match check_row(
             line,
             record.get(0).unwrap_or(""),
@@ -273,15 +401,18 @@ fn csv_rows(
             BTreeMap::new(),
             channels,
         ) {
-            Ok(row) => rows.push(row),
-            Err(row) => rejected.push(row),
+            Ok(row) => rows.push(CatalogRow { written, ..row }),
+            Err(row) => rejected.push(RejectedRow { written, ..row }),
         }
     }
     Ok((rows, rejected))
 }
 
 /// `PUT /v1/clients/{code}/catalog`: sets on-hand (a count) and maps listings, per row. Good rows
-/// are imported, bad rows reported; a body that is not a catalog changes nothing.
+/// are imported, bad rows reported; a body that is not a catalog changes nothing. The listings a
+/// bad row named stay unmanaged (nothing pushes to them), so the reply's `unmanaged` names each
+/// one no SKU maps afterwards and one warning is logged: a refused row must never leave a listing
+/// selling stale stock in silence (issue 12).
 pub async fn import_catalog(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -323,11 +454,14 @@ pub async fn import_catalog(
         if seen.insert(row.sku.clone()) {
             good.push(row);
         } else {
-            rejected.push(reject(
-                row.line,
-                "duplicate_sku",
-                format!("{} appears earlier in this import", row.sku),
-            ));
+            rejected.push(RejectedRow {
+                written: row.written.clone(),
+                ..reject(
+                    row.line,
+                    "duplicate_sku",
+                    format!("{} appears earlier in this import", row.sku),
+                )
+            });
         }
     }
     rejected.sort_by_key(|row| row.line);
@@ -344,6 +478,7 @@ pub async fn import_catalog(
                 .map(|(channel, listing)| (channel.clone(), row.sku.clone(), listing.clone()))
         })
         .collect();
+    let unmanaged = unmanaged_after(&state, &code, &rejected, &mappings)?;
     // Mappings first: the stock change the counts cause then finds every channel listing the SKU.
     state
         .service
@@ -380,8 +515,8 @@ pub async fn import_catalog(
                 key: format!("import:{import}:{}", row.line),
                 source: "import".into(),
                 sku: row.sku.as_str().to_string(),
-                kind: "count".into(),
-                quantity: row.on_hand,
+                kind: row.count.kind().as_str().into(),
+                quantity: row.count.quantity(),
             })
             .collect();
         inventory
@@ -390,27 +525,91 @@ pub async fn import_catalog(
             .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
             .map_err(inventory_error)?;
     }
+    warn_unmanaged(&code, &unmanaged);
     Ok(HttpResponse::Ok().json(json!({
         "imported": good.len(),
         "adopted": adopted,
         "rejected": rejected,
+        "unmanaged": unmanaged,
     })))
 }
 
-/// Maps a ledger refusal onto the API's codes.
+/// The listings refused rows leave unmanaged once `mappings` (this import's accepted rows) are
+/// stored over the client's earlier mappings: a listing is managed when some SKU maps to it
+/// afterwards. Reads the earlier mappings only of the channels a refused row names.
+fn unmanaged_after(
+    state: &ApiState,
+    code: &ClientCode,
+    rejected: &[RejectedRow],
+    mappings: &[(ChannelId, Sku, String)],
+) -> Result<Vec<UnmanagedListing>, ApiError> {
+    let named: BTreeSet<&str> = rejected
+        .iter()
+        .flat_map(|row| {
+            row.written
+                .listings
+                .iter()
+                .map(|(channel, _)| channel.as_str())
+        })
+        .collect();
+    // (channel, SKU) → listing, as it will be stored: earlier mappings, then this import's,
+    // which replace an earlier listing of the same SKU.
+    let mut after: BTreeMap<(String, Sku), String> = BTreeMap::new();
+    for channel in named {
+        // A channel the client lacks has no mappings: its listings are all unmanaged.
+        let Ok(id) = ChannelId::parse(channel) else {
+            continue;
+        };
+        let earlier = state
+            .service
+            .channels()
+            .listings(code, &id)
+            .map_err(|error| service_error(error.into()))?;
+        after.extend(
+            earlier
+                .into_iter()
+                .map(|(sku, listing)| ((channel.to_string(), sku), listing)),
+        );
+    }
+    for (channel, sku, listing) in mappings {
+        after.insert((channel.as_str().to_string(), sku.clone()), listing.clone());
+    }
+    let managed: HashSet<(String, String)> = after
+        .into_iter()
+        .map(|((channel, _), listing)| (channel, listing))
+        .collect();
+    Ok(unmanaged_listings(rejected, &managed))
+}
+
+/// Maps a ledger refusal onto the API's codes, by the ledger's typed error.
 fn inventory_error(error: InventoryError) -> ApiError {
+    let detail = error.to_string();
     match &error {
-        InventoryError::Ledger(ledger) if ledger.is_caller_error() => match ledger.kind() {
-            "idempotency_key_reused" => ApiError::new("conflict", error.to_string()),
-            "exceeds_reserved" | "balance_out_of_range" => {
-                ApiError::new("movement_rejected", error.to_string())
-            }
-            "invalid_sku" => ApiError::new("invalid_sku", error.to_string()),
-            "invalid_quantity" => ApiError::new("invalid_quantity", error.to_string()),
-            _ => ApiError::new("invalid_field", error.to_string()),
+        InventoryError::Ledger(ledger) => match ledger {
+            LedgerError::KeyReused { .. } => ApiError::new("conflict", detail),
+            LedgerError::Rejected { .. } => ApiError::new("movement_rejected", detail),
+            LedgerError::InvalidMovement { error, .. } => movement_error(error, detail),
+            LedgerError::EmptyBatch
+            | LedgerError::BatchTooLarge { .. }
+            | LedgerError::CursorTooLong { .. } => ApiError::new("invalid_field", detail),
+            LedgerError::Storage(_) | LedgerError::Corrupt(_) => ApiError::internal(error),
         },
-        InventoryError::Stopped => ApiError::new("unavailable", error.to_string()),
-        _ => ApiError::internal(error),
+        InventoryError::Stopped => ApiError::new("unavailable", detail),
+        InventoryError::TaskFailed(_) => ApiError::internal(error),
+    }
+}
+
+/// Maps a movement the ledger's types refused onto the API's codes.
+fn movement_error(error: &MovementError, detail: String) -> ApiError {
+    match error {
+        MovementError::QuantityOutOfRange { .. } => ApiError::new("invalid_quantity", detail),
+        MovementError::InvalidId(IdError::InvalidSku { .. }) => {
+            ApiError::new("invalid_sku", detail)
+        }
+        MovementError::InvalidId(_)
+        | MovementError::UnknownKind { .. }
+        | MovementError::InvalidKey { .. }
+        | MovementError::InvalidSource { .. } => ApiError::new("invalid_field", detail),
     }
 }
 
@@ -525,14 +724,56 @@ pub async fn get_stock(
 #[serde(deny_unknown_fields)]
 pub struct NewMovement {
     kind: String,
-    quantity: i64,
+    /// Any JSON number, so that one beyond `i64` (`1e30`, `9223372036854775808`) or with a
+    /// fraction is refused as `invalid_quantity` like every other bad quantity.
+    quantity: serde_json::Number,
     #[serde(default)]
     reason: Option<String>,
     idempotency_key: String,
+    /// Creates the SKU when the client has never had it (else such a movement is a 404
+    /// `unknown_sku`: a mistyped SKU must not become a new one).
+    #[serde(default)]
+    create: bool,
+}
+
+/// Tells whether the client has `sku`: it has a balance (it moved) or a listing mapped by a
+/// catalog import. A SKU is never removed, so the answer cannot turn false between this check and
+/// the write that follows.
+async fn sku_is_known(
+    state: &ApiState,
+    code: &ClientCode,
+    inventory: &actix::Addr<shelfsync_actors::inventory::InventoryActor>,
+    sku: &Sku,
+) -> Result<bool, ApiError> {
+    let levels = inventory
+        .send(GetStock {
+            skus: Some(vec![sku.clone()]),
+        })
+        .await
+        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(inventory_error)?;
+    if levels.iter().any(|level| level.last_seq > 0) {
+        return Ok(true);
+    }
+    let channels = state.service.channels();
+    for record in channels
+        .list(code)
+        .map_err(|error| service_error(error.into()))?
+    {
+        let listing = channels
+            .listing(code, &record.id, sku)
+            .map_err(|error| service_error(error.into()))?;
+        if listing.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `POST /v1/clients/{code}/stock/{sku}/movements`: a receipt, adjustment, count or shipment.
 /// 201 once durable; the same key again answers 200 with the first result and changes nothing.
+/// The quantity is checked by the ledger's own rule ([`Change::new`]); a SKU the client never had
+/// is a 404 `unknown_sku` unless the body says `"create": true`.
 pub async fn post_movement(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -564,22 +805,14 @@ pub async fn post_movement(
                 ),
             )
         })?;
-    let valid_quantity = match kind {
-        MovementKind::Adjustment => body.quantity != 0,
-        MovementKind::Count => body.quantity >= 0,
-        _ => body.quantity > 0,
-    };
-    if !valid_quantity {
-        return Err(ApiError::new(
+    let quantity = body.quantity.as_i64().ok_or_else(|| {
+        ApiError::new(
             "invalid_quantity",
-            format!(
-                "quantity {} is not allowed for {}: receipts and shipments take a positive \
-                 quantity, counts zero or more, adjustments a non-zero delta",
-                body.quantity,
-                kind.as_str()
-            ),
-        ));
-    }
+            format!("quantity {} is not a whole number of units", body.quantity),
+        )
+    })?;
+    let change = Change::new(kind, quantity)
+        .map_err(|error| ApiError::new("invalid_quantity", error.to_string()))?;
     let key = body.idempotency_key.trim();
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
         return Err(ApiError::new(
@@ -603,13 +836,22 @@ pub async fn post_movement(
         .inventory(&code)
         .await
         .map_err(service_error)?;
+    if !body.create && !sku_is_known(&state, &code, &inventory, &sku).await? {
+        return Err(ApiError::new(
+            "unknown_sku",
+            format!(
+                "the client has no SKU {sku}: import it with the catalog, or send \"create\": true \
+                 to create it with this movement"
+            ),
+        ));
+    }
     let outcome = inventory
         .send(ApplyMovements::new(vec![MovementInput {
             key: ledger_key.clone(),
             source: "api".into(),
             sku: sku.as_str().to_string(),
-            kind: kind.as_str().into(),
-            quantity: body.quantity,
+            kind: change.kind().as_str().into(),
+            quantity: change.quantity(),
         }]))
         .await
         .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
@@ -776,8 +1018,8 @@ fn order_line(entry: &JournalEntry) -> Option<OrderLine> {
         line,
         event,
         sku: entry.sku.clone(),
-        kind: entry.kind,
-        quantity: entry.quantity,
+        kind: entry.kind(),
+        quantity: entry.quantity(),
         oversold_units: entry.oversold_units,
     })
 }
@@ -848,6 +1090,94 @@ mod tests {
                 (6, "invalid_quantity")
             ]
         );
+    }
+
+    #[test]
+    fn refused_rows_keep_what_they_named_and_report_only_unmanaged_listings() {
+        let body = b"sku,on_hand,shop,etsy\nACME-MUG,5,gid-1,111\nACME-CUP,-1,gid-2, \nACME-PEN,x,gid-1,333\n";
+        let (rows, rejected) = csv_rows(body, &channels()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rejected[0].written,
+            WrittenRow {
+                sku: "ACME-CUP".into(),
+                listings: vec![("shop".into(), "gid-2".into())],
+            },
+            "an empty cell names no listing"
+        );
+        let managed: HashSet<(String, String)> = [("shop".to_string(), "gid-1".to_string())].into();
+        let unmanaged = unmanaged_listings(&rejected, &managed);
+        let named: Vec<(&str, &str, usize)> = unmanaged
+            .iter()
+            .map(|listing| {
+                (
+                    listing.channel.as_str(),
+                    listing.listing.as_str(),
+                    listing.line,
+                )
+            })
+            .collect();
+        assert_eq!(named, [("shop", "gid-2", 3), ("etsy", "333", 4)]);
+        let item =
+            json!({"sku": 7, "on_hand": 1, "listings": {"shop": " gid-9 ", "etsy": 12, "x": null}});
+        assert_eq!(
+            WrittenRow::from_json(&item),
+            WrittenRow {
+                sku: "7".into(),
+                listings: vec![
+                    ("etsy".into(), "12".into()),
+                    ("shop".into(), "gid-9".into())
+                ],
+            }
+        );
+    }
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_import_that_leaves_listings_unmanaged_logs_one_warning_with_counts_only() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let listing = |listing: &str, line| UnmanagedListing {
+            channel: "shop".into(),
+            listing: listing.into(),
+            line,
+            sku: "ACME-MUG".into(),
+        };
+        let unmanaged = [
+            listing("gid-71", 2),
+            listing("gid-72", 2),
+            listing("gid-73", 5),
+        ];
+        let code = ClientCode::parse("ACME").unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            warn_unmanaged(&code, &unmanaged);
+            warn_unmanaged(&code, &[]);
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        for part in ["WARN", "client=ACME", "rows=2", "listings=3"] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        for hidden in ["gid-7", "ACME-MUG"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
     }
 
     #[test]

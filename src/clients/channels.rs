@@ -90,6 +90,16 @@ pub struct ChannelStore {
     tree: sled::Tree,
 }
 
+/// The key of the listing `sku` is mapped to on `channel` of `client`.
+fn listing_key(client: &ClientCode, channel: &ChannelId, sku: &Sku) -> String {
+    format!(
+        "l/{}/{}/{}",
+        client.as_str(),
+        channel.as_str(),
+        sku.as_str()
+    )
+}
+
 fn corrupt(key: &[u8], error: impl std::fmt::Display) -> ClientStoreError {
     ClientStoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
@@ -165,17 +175,28 @@ impl ChannelStore {
         }
         let mut batch = sled::Batch::default();
         for (channel, sku, listing_ref) in mappings {
-            let key = format!(
-                "l/{}/{}/{}",
-                client.as_str(),
-                channel.as_str(),
-                sku.as_str()
-            );
+            let key = listing_key(client, channel, sku);
             batch.insert(key.as_bytes(), listing_ref.as_bytes());
         }
         self.tree.apply_batch(batch)?;
         self.tree.flush()?;
         Ok(())
+    }
+
+    /// The listing `sku` is mapped to on `channel` of `client`, if any (one point read).
+    pub fn listing(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+        sku: &Sku,
+    ) -> Result<Option<String>, ClientStoreError> {
+        let key = listing_key(client, channel, sku);
+        self.tree
+            .get(key.as_bytes())?
+            .map(|value| {
+                String::from_utf8(value.to_vec()).map_err(|error| corrupt(key.as_bytes(), error))
+            })
+            .transpose()
     }
 
     /// The listings of `channel` of `client`: SKU → listing.

@@ -258,6 +258,13 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &str) -> Mark
     }
 }
 
+/// Reads a quantity a marketplace reports a listing shows (a signed number in its reply) as the
+/// engine's `u32`: negative is 0 and beyond `u32` is `u32::MAX`, never truncated (`as u32` turned
+/// 4 294 967 301 into 5; issue 12).
+pub fn shown_quantity(reported: i64) -> u32 {
+    u32::try_from(reported.max(0)).unwrap_or(u32::MAX)
+}
+
 /// A SKU as a marketplace wrote it, in the engine's form; `None` (and a warning) when it is not a
 /// valid SKU, so that one bad line does not stop the feed.
 pub fn parse_sku(platform: Platform, raw: &str) -> Option<Sku> {
@@ -484,6 +491,21 @@ mod tests {
             pacer.acquire().await;
         }
         assert_eq!((tokio::time::Instant::now() - idle).as_millis(), 500);
+    }
+
+    #[test]
+    fn a_shown_quantity_is_clamped_to_what_a_listing_can_show_never_truncated() {
+        for (reported, shown) in [
+            (i64::MIN, 0),
+            (-1, 0),
+            (0, 0),
+            (7, 7),
+            (i64::from(u32::MAX), u32::MAX),
+            (4_294_967_301, u32::MAX),
+            (i64::MAX, u32::MAX),
+        ] {
+            assert_eq!(shown_quantity(reported), shown, "{reported}");
+        }
     }
 
     #[test]

@@ -304,8 +304,8 @@ fn check(db_path: &Path, ack_path: &Path) -> Result<Summary, String> {
             })?;
         if entry.key.as_str() != ack.key
             || entry.sku.as_str() != ack.sku
-            || entry.kind.as_str() != ack.kind
-            || entry.quantity != ack.quantity
+            || entry.kind().as_str() != ack.kind
+            || entry.quantity() != ack.quantity
         {
             return Err(format!(
                 "INV-ACK: seq {} holds {entry:?}, but {ack:?} was acknowledged there",

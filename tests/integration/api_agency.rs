@@ -131,7 +131,7 @@ pub async fn agency() -> Agency {
     assert_eq!(status, 200, "{imported}");
     assert_eq!(
         imported,
-        json!({"imported": 1, "adopted": {}, "rejected": []})
+        json!({"imported": 1, "adopted": {}, "rejected": [], "unmanaged": []})
     );
     let csv = format!(
         "sku,on_hand,shop,etsy,amazon\nACME-CAP,4,{},{},{}\n",

@@ -4,6 +4,7 @@ mod api_access;
 mod api_agency;
 mod api_clients;
 mod api_members;
+mod api_quantities;
 mod api_scope;
 mod api_support;
 mod connector_amazon;

@@ -68,17 +68,20 @@ impl ListingPolicy {
     }
 
     /// Returns the quantity to list when the ledger shows `available` (negative after an
-    /// oversell). Never negative, never above `available`, never above `max`.
+    /// oversell). Never negative, never above `available`, never above `max`, and correct for
+    /// every `i64` (issue 12: a wrapped `available` near `i64::MAX` overflowed the percent
+    /// product). A listing cannot show more than `u32::MAX` units, so more than that available
+    /// lists `u32::MAX` (still never above `available`).
     pub fn target(&self, available: i64) -> u32 {
-        if available < i64::from(self.zero_below) || available <= 0 {
+        if available <= 0 || available < i64::from(self.zero_below) {
             return 0;
         }
-        let after_buffer = (available - i64::from(self.buffer)).max(0);
-        let percent = i64::from(self.percent.min(100));
-        // `available` is bounded by the ledger (±10^15), so the product cannot overflow.
-        let share = after_buffer * percent / 100;
+        // In i128, where `available − buffer` and its product with a percent cannot overflow for
+        // any i64 and u32: exact, with no bound to trust from the ledger.
+        let after_buffer = (i128::from(available) - i128::from(self.buffer)).max(0);
+        let share = after_buffer * i128::from(self.percent.min(100)) / 100;
         let capped = match self.max {
-            Some(max) => share.min(i64::from(max)),
+            Some(max) => share.min(i128::from(max)),
             None => share,
         };
         u32::try_from(capped).unwrap_or(u32::MAX)
@@ -137,6 +140,25 @@ mod tests {
         assert!(serde_json::from_str::<ListingPolicy>(r#"{"bufer": 1}"#).is_err());
     }
 
+    /// The finding of issue 12: `available` near i64::MAX overflowed the percent product (a
+    /// panic in debug, a wrapped target in release).
+    #[test]
+    fn the_target_of_i64_max_and_i64_min_does_not_overflow() {
+        let policy = ListingPolicy {
+            buffer: 3,
+            percent: 50,
+            max: None,
+            zero_below: 0,
+        };
+        assert_eq!(policy.target(i64::MAX), u32::MAX);
+        assert_eq!(policy.target(i64::MIN), 0);
+        let capped = ListingPolicy {
+            max: Some(7),
+            ..policy
+        };
+        assert_eq!(capped.target(i64::MAX), 7);
+    }
+
     fn policies() -> impl Strategy<Value = ListingPolicy> {
         (0..20u32, 0..=100u8, prop::option::of(0..50u32), 0..10u32).prop_map(
             |(buffer, percent, max, zero_below)| ListingPolicy {
@@ -146,6 +168,72 @@ mod tests {
                 zero_below,
             },
         )
+    }
+
+    /// Any policy, the field edges included (a percent above 100 is refused by `validate` but
+    /// `target` must still be safe with it).
+    fn any_policy() -> impl Strategy<Value = ListingPolicy> {
+        let edge_u32 = || {
+            prop_oneof![
+                Just(0u32),
+                Just(1),
+                Just(u32::MAX - 1),
+                Just(u32::MAX),
+                any::<u32>()
+            ]
+        };
+        (
+            edge_u32(),
+            prop_oneof![
+                Just(0u8),
+                Just(1),
+                Just(99),
+                Just(100),
+                Just(101),
+                Just(u8::MAX),
+                any::<u8>()
+            ],
+            prop::option::of(edge_u32()),
+            edge_u32(),
+        )
+            .prop_map(|(buffer, percent, max, zero_below)| ListingPolicy {
+                buffer,
+                percent,
+                max,
+                zero_below,
+            })
+    }
+
+    /// Any `available`, the edges most of the time: the ends of i64, the powers of two where
+    /// 32-bit code wraps, and the ledger's bounds ±1.
+    fn any_available() -> impl Strategy<Value = i64> {
+        const MAX_QUANTITY: i64 = crate::inventory::ledger::MAX_QUANTITY;
+        const BALANCE_LIMIT: i64 = crate::inventory::ledger::BALANCE_LIMIT;
+        let edges = vec![
+            i64::MIN,
+            i64::MIN + 1,
+            -BALANCE_LIMIT - 1,
+            -BALANCE_LIMIT,
+            -(1 << 32),
+            -(1 << 31),
+            -1,
+            0,
+            1,
+            MAX_QUANTITY - 1,
+            MAX_QUANTITY,
+            MAX_QUANTITY + 1,
+            (1 << 31) - 1,
+            1 << 31,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 32) + 1,
+            BALANCE_LIMIT - 1,
+            BALANCE_LIMIT,
+            BALANCE_LIMIT + 1,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        prop_oneof![3 => prop::sample::select(edges), 1 => any::<i64>()]
     }
 
     proptest! {
@@ -172,6 +260,35 @@ mod tests {
         #[test]
         fn full_policy_lists_exactly_available(available in 0..1_000_000i64) {
             prop_assert_eq!(i64::from(ListingPolicy::default().target(available)), available);
+        }
+
+        /// Every i64 and every policy: the target is what exact arithmetic gives (computed here
+        /// in u128 from the policy's steps, apart from the i128 code under test), within every
+        /// bound, and monotonic.
+        #[test]
+        fn the_target_is_exact_for_every_i64(
+            policy in any_policy(),
+            available in any_available(),
+            more in prop_oneof![Just(0i64), Just(1), Just(i64::MAX), any::<i64>().prop_map(i64::unsigned_abs).prop_map(|more| (more / 2) as i64)],
+        ) {
+            let target = policy.target(available);
+            let expected = if available <= 0 || available < i64::from(policy.zero_below) {
+                0
+            } else {
+                let available = available.unsigned_abs() as u128;
+                let after_buffer = available.saturating_sub(u128::from(policy.buffer));
+                let share = after_buffer * u128::from(policy.percent.min(100)) / 100;
+                let capped = policy.max.map_or(share, |max| share.min(u128::from(max)));
+                capped.min(u128::from(u32::MAX))
+            };
+            prop_assert_eq!(u128::from(target), expected);
+            prop_assert!(i128::from(target) <= i128::from(available).max(0));
+            prop_assert!(policy.max.is_none_or(|max| target <= max));
+            prop_assert!(
+                i128::from(target) <= (i128::from(available) - i128::from(policy.buffer)).max(0)
+            );
+            let larger = available.saturating_add(more);
+            prop_assert!(policy.target(larger) >= target, "{larger} lists less than {available}");
         }
     }
 }

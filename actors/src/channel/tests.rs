@@ -85,10 +85,11 @@ impl Handler<ApplyMovements> for FakeLedger {
             state.seq += 1;
             let seq = state.seq;
             let balance = state.balances.entry(movement.sku.clone()).or_default();
-            match movement.kind {
-                MovementKind::Sale => balance.1 += movement.quantity,
-                MovementKind::Cancel => balance.1 -= movement.quantity,
-                _ => balance.0 += movement.quantity,
+            let quantity = movement.change.quantity();
+            match movement.change.kind() {
+                MovementKind::Sale => balance.1 += quantity,
+                MovementKind::Cancel => balance.1 -= quantity,
+                _ => balance.0 += quantity,
             }
             balance.2 = seq;
             state

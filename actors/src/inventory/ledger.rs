@@ -2,6 +2,11 @@
 //! journal back into balances. Plain types and functions, no storage and no actix, so the rules
 //! are tested on their own and the store and the reference model of the property test share them
 //! only through their inputs and outputs.
+//!
+//! Quantities are typed (issue 12): a movement carries a [`Change`], its kind with a [`Units`],
+//! [`Delta`] or [`Recount`] that only a checked constructor builds, and every sum on a balance is
+//! checked against [`BALANCE_LIMIT`]. Nothing here wraps or panics on any `i64`; what does not fit
+//! is refused with a typed error and writes nothing.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +18,12 @@ use crate::ids::{ChannelId, IdError, Sku};
 /// The largest quantity one movement may carry. It keeps every sum far from `i64` overflow and
 /// catches a mistyped quantity (an order for 2 000 000 000 hats is a bug, not a sale).
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// The bound on every balance the ledger writes: `on_hand` stays within ±`BALANCE_LIMIT` and
+/// `reserved` within `0..=BALANCE_LIMIT` (a million movements of the largest size). Within it,
+/// `on_hand − reserved` and a count's delta are more than 4 000 times away from `i64` overflow,
+/// and a movement that would leave it is refused ([`Rejection::OutOfRange`]).
+pub const BALANCE_LIMIT: i64 = MAX_QUANTITY * 1_000_000;
 
 /// The longest idempotency key, in bytes (the same bound Stripe uses for its keys).
 pub const MAX_KEY_BYTES: usize = 255;
@@ -71,24 +82,179 @@ impl MovementKind {
                 kind: value.to_string(),
             })
     }
-
-    /// Returns the quantities a movement of this kind may carry, as text for error messages, and
-    /// whether `quantity` is one of them.
-    fn accepts(self, quantity: i64) -> (bool, &'static str) {
-        match self {
-            MovementKind::Adjustment => (
-                quantity != 0 && quantity.abs() <= MAX_QUANTITY,
-                "a non-zero delta between -1000000000 and 1000000000",
-            ),
-            MovementKind::Count => ((0..=MAX_QUANTITY).contains(&quantity), "0 to 1000000000"),
-            _ => ((1..=MAX_QUANTITY).contains(&quantity), "1 to 1000000000"),
-        }
-    }
 }
 
 impl fmt::Display for MovementKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Units a movement moves: 1 to [`MAX_QUANTITY`], what a sale, ship, cancel, refund restock and
+/// receipt carry. Only [`Units::new`] builds one, so an out-of-range value cannot exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Units(i64);
+
+impl Units {
+    /// Returns the units if `units` is 1 to [`MAX_QUANTITY`].
+    pub const fn new(units: i64) -> Option<Self> {
+        if 1 <= units && units <= MAX_QUANTITY {
+            Some(Self(units))
+        } else {
+            None
+        }
+    }
+
+    /// Returns the number of units.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A signed, non-zero correction of on-hand of at most [`MAX_QUANTITY`] either way: what an
+/// adjustment carries. Only [`Delta::new`] builds one. The range is checked on both ends rather
+/// than through `abs()`, which wraps for `i64::MIN` (issue 12: −2⁶³ passed that way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Delta(i64);
+
+impl Delta {
+    /// Returns the delta if `delta` is non-zero and within ±[`MAX_QUANTITY`].
+    pub const fn new(delta: i64) -> Option<Self> {
+        if delta != 0 && -MAX_QUANTITY <= delta && delta <= MAX_QUANTITY {
+            Some(Self(delta))
+        } else {
+            None
+        }
+    }
+
+    /// Returns the signed delta.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// The on-hand a recount found: 0 to [`MAX_QUANTITY`], what a count carries (and what a catalog
+/// row's `on_hand` sets). Only [`Recount::new`] builds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Recount(i64);
+
+impl Recount {
+    /// Returns the recount if `on_hand` is 0 to [`MAX_QUANTITY`].
+    pub const fn new(on_hand: i64) -> Option<Self> {
+        if 0 <= on_hand && on_hand <= MAX_QUANTITY {
+            Some(Self(on_hand))
+        } else {
+            None
+        }
+    }
+
+    /// Returns the counted on-hand.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// What a movement does: its kind with the quantity that kind allows, checked together and once
+/// ([`Change::new`]), so that a negative receipt, a zero adjustment or a quantity beyond
+/// [`MAX_QUANTITY`] cannot exist past the parse. This is the one place the quantity rules live;
+/// the HTTP API, the catalog import and the journal all go through it.
+///
+/// Stored and shown as the two fields `kind` and `quantity`, exactly as before the type existed,
+/// and read back through [`Change::new`]: a journal entry holding a quantity its kind does not
+/// allow does not decode (the store reports it as corrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "WireChange", into = "WireChange")]
+pub enum Change {
+    /// A marketplace sold units: they are reserved until shipped or cancelled.
+    Sale(Units),
+    /// Reserved units left the warehouse.
+    Ship(Units),
+    /// A sale was cancelled before shipping.
+    Cancel(Units),
+    /// A refunded order came back sellable.
+    RefundRestock(Units),
+    /// Goods were received.
+    Receipt(Units),
+    /// A signed correction of on-hand.
+    Adjustment(Delta),
+    /// An absolute recount of on-hand.
+    Count(Recount),
+}
+
+impl Change {
+    /// Checks that `quantity` is one a movement of `kind` may carry: 1 to [`MAX_QUANTITY`] for a
+    /// sale, ship, cancel, refund restock and receipt; a non-zero delta within ±[`MAX_QUANTITY`]
+    /// for an adjustment; 0 to [`MAX_QUANTITY`] for a count.
+    pub fn new(kind: MovementKind, quantity: i64) -> Result<Self, MovementError> {
+        let units = || Units::new(quantity);
+        let change = match kind {
+            MovementKind::Sale => units().map(Change::Sale),
+            MovementKind::Ship => units().map(Change::Ship),
+            MovementKind::Cancel => units().map(Change::Cancel),
+            MovementKind::RefundRestock => units().map(Change::RefundRestock),
+            MovementKind::Receipt => units().map(Change::Receipt),
+            MovementKind::Adjustment => Delta::new(quantity).map(Change::Adjustment),
+            MovementKind::Count => Recount::new(quantity).map(Change::Count),
+        };
+        change.ok_or(MovementError::QuantityOutOfRange {
+            kind,
+            quantity,
+            expected: match kind {
+                MovementKind::Adjustment => "a non-zero delta between -1000000000 and 1000000000",
+                MovementKind::Count => "0 to 1000000000",
+                _ => "1 to 1000000000",
+            },
+        })
+    }
+
+    /// Returns the kind.
+    pub fn kind(self) -> MovementKind {
+        match self {
+            Change::Sale(_) => MovementKind::Sale,
+            Change::Ship(_) => MovementKind::Ship,
+            Change::Cancel(_) => MovementKind::Cancel,
+            Change::RefundRestock(_) => MovementKind::RefundRestock,
+            Change::Receipt(_) => MovementKind::Receipt,
+            Change::Adjustment(_) => MovementKind::Adjustment,
+            Change::Count(_) => MovementKind::Count,
+        }
+    }
+
+    /// Returns the quantity as given: units, a signed delta for an adjustment, the absolute
+    /// on-hand for a count.
+    pub fn quantity(self) -> i64 {
+        match self {
+            Change::Sale(units)
+            | Change::Ship(units)
+            | Change::Cancel(units)
+            | Change::RefundRestock(units)
+            | Change::Receipt(units) => units.get(),
+            Change::Adjustment(delta) => delta.get(),
+            Change::Count(count) => count.get(),
+        }
+    }
+}
+
+/// A [`Change`] as it is written: the kind's wire name and the quantity.
+#[derive(Serialize, Deserialize)]
+struct WireChange {
+    kind: MovementKind,
+    quantity: i64,
+}
+
+impl TryFrom<WireChange> for Change {
+    type Error = MovementError;
+    fn try_from(wire: WireChange) -> Result<Self, Self::Error> {
+        Change::new(wire.kind, wire.quantity)
+    }
+}
+
+impl From<Change> for WireChange {
+    fn from(change: Change) -> Self {
+        Self {
+            kind: change.kind(),
+            quantity: change.quantity(),
+        }
     }
 }
 
@@ -277,53 +443,26 @@ pub struct Movement {
     pub source: Source,
     /// The SKU it moves.
     pub sku: Sku,
-    /// What happened.
-    pub kind: MovementKind,
-    /// Units; a signed delta for `adjustment`, the absolute on-hand for `count`.
-    pub quantity: i64,
+    /// What happened, with its checked quantity.
+    #[serde(flatten)]
+    pub change: Change,
 }
 
 impl Movement {
-    /// Builds a movement, checking that the quantity fits the kind.
-    pub fn new(
-        key: IdempotencyKey,
-        source: Source,
-        sku: Sku,
-        kind: MovementKind,
-        quantity: i64,
-    ) -> Result<Self, MovementError> {
-        let (accepted, expected) = kind.accepts(quantity);
-        if !accepted {
-            return Err(MovementError::QuantityOutOfRange {
-                kind,
-                quantity,
-                expected,
-            });
-        }
-        Ok(Self {
-            key,
-            source,
-            sku,
-            kind,
-            quantity,
-        })
-    }
-
     /// Validates a movement as it arrived from outside.
     pub fn parse(input: &MovementInput) -> Result<Self, MovementError> {
-        Self::new(
-            IdempotencyKey::parse(&input.key)?,
-            Source::parse(&input.source)?,
-            Sku::parse(&input.sku)?,
-            MovementKind::parse(&input.kind)?,
-            input.quantity,
-        )
+        Ok(Self {
+            key: IdempotencyKey::parse(&input.key)?,
+            source: Source::parse(&input.source)?,
+            sku: Sku::parse(&input.sku)?,
+            change: Change::new(MovementKind::parse(&input.kind)?, input.quantity)?,
+        })
     }
 
     /// Tells whether `entry` records this same movement: same SKU, kind and quantity. The source
     /// is not compared, since webhook, poll and reconciliation may all deliver one event.
     pub fn same_as(&self, entry: &JournalEntry) -> bool {
-        self.sku == entry.sku && self.kind == entry.kind && self.quantity == entry.quantity
+        self.sku == entry.sku && self.change == entry.change
     }
 }
 
@@ -333,13 +472,15 @@ impl From<&Movement> for MovementInput {
             key: movement.key.as_str().to_string(),
             source: movement.source.to_string(),
             sku: movement.sku.to_string(),
-            kind: movement.kind.as_str().to_string(),
-            quantity: movement.quantity,
+            kind: movement.change.kind().as_str().to_string(),
+            quantity: movement.change.quantity(),
         }
     }
 }
 
-/// The balance of one SKU.
+/// The balance of one SKU. Every balance the ledger writes is within [`BALANCE_LIMIT`]
+/// ([`Balance::within_limits`]); the arithmetic on it is checked all the same, since a balance may
+/// also come from a damaged tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
     /// Units physically held (may go negative only by shipping an oversold order).
@@ -352,18 +493,41 @@ pub struct Balance {
 }
 
 impl Balance {
-    /// Units that may still be sold: `on_hand − reserved`; negative after an oversell.
-    pub fn available(&self) -> i64 {
-        self.on_hand - self.reserved
+    /// Units that may still be sold: `on_hand − reserved`; negative after an oversell. Refused
+    /// only for a balance whose difference does not fit an `i64`, which no balance within
+    /// [`BALANCE_LIMIT`] can be.
+    pub fn available(&self) -> Result<i64, Rejection> {
+        self.on_hand
+            .checked_sub(self.reserved)
+            .ok_or(Rejection::OutOfRange)
     }
 
-    /// Returns the balance after `effect`, recorded at `seq`.
-    pub fn after(&self, effect: &Effect, seq: u64) -> Balance {
-        Balance {
-            on_hand: self.on_hand + effect.on_hand_delta,
-            reserved: self.reserved + effect.reserved_delta,
+    /// Tells whether the balance is one the ledger may hold: `on_hand` within ±[`BALANCE_LIMIT`],
+    /// `reserved` within `0..=BALANCE_LIMIT` (INV-LEDGER of `reference/reliability.md` §7.1
+    /// wants `reserved ≥ 0`).
+    pub fn within_limits(&self) -> bool {
+        (-BALANCE_LIMIT..=BALANCE_LIMIT).contains(&self.on_hand)
+            && (0..=BALANCE_LIMIT).contains(&self.reserved)
+    }
+
+    /// Returns the balance after `effect`, recorded at `seq`: refused when a sum overflows or the
+    /// result leaves [`BALANCE_LIMIT`], never wrapped.
+    pub fn after(&self, effect: &Effect, seq: u64) -> Result<Balance, Rejection> {
+        let after = Balance {
+            on_hand: self
+                .on_hand
+                .checked_add(effect.on_hand_delta)
+                .ok_or(Rejection::OutOfRange)?,
+            reserved: self
+                .reserved
+                .checked_add(effect.reserved_delta)
+                .ok_or(Rejection::OutOfRange)?,
             last_seq: seq,
+        };
+        if !after.within_limits() {
+            return Err(Rejection::OutOfRange);
         }
+        Ok(after)
     }
 }
 
@@ -379,7 +543,8 @@ pub struct Effect {
 }
 
 /// Why a valid movement cannot apply to the current balance. Only movements that would break
-/// `reserved ≥ 0` or overflow are refused; a sale never is (an oversell is recorded).
+/// `reserved ≥ 0` or leave the range the ledger keeps are refused; a sale never is for lack of
+/// stock (an oversell is recorded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Rejection {
     /// A ship or cancel of more units than are reserved: it matches no sale we know of.
@@ -389,63 +554,64 @@ pub enum Rejection {
         quantity: i64,
         reserved: i64,
     },
-    /// The balance would leave the range the ledger keeps (±10^15 units).
+    /// The balance would leave the range the ledger keeps ([`BALANCE_LIMIT`]: ±10^15 units).
     #[error("the balance would leave the supported range")]
     OutOfRange,
 }
 
-/// The bound on any balance: a thousand times the largest quantity of a movement, a million
-/// movements of the largest size away from overflow.
-const BALANCE_LIMIT: i64 = MAX_QUANTITY * 1_000_000;
-
-/// Computes what `kind` of `quantity` does to `balance`. Pure: the store, the reference model and
-/// the fold all go through it.
-pub fn effect_of(
-    balance: &Balance,
-    kind: MovementKind,
-    quantity: i64,
-) -> Result<Effect, Rejection> {
-    let effect = match kind {
-        MovementKind::Sale => {
-            let covered = balance.available().clamp(0, quantity);
+/// Computes what `change` does to `balance`. Pure: the store, the reference model and the fold
+/// all go through it. Every sum is checked: a movement that would overflow or leave
+/// [`BALANCE_LIMIT`] is refused with [`Rejection::OutOfRange`], never wrapped and never a panic
+/// (release builds do not check overflow, test builds panic; issue 12).
+pub fn effect_of(balance: &Balance, change: Change) -> Result<Effect, Rejection> {
+    let out_of_range = || Rejection::OutOfRange;
+    let effect = match change {
+        Change::Sale(units) => {
+            let units = units.get();
+            let covered = balance.available()?.clamp(0, units);
             Effect {
                 on_hand_delta: 0,
-                reserved_delta: quantity,
-                oversold_units: quantity - covered,
+                reserved_delta: units,
+                oversold_units: units.checked_sub(covered).ok_or_else(out_of_range)?,
             }
         }
-        MovementKind::Ship | MovementKind::Cancel => {
-            if quantity > balance.reserved {
+        Change::Ship(units) | Change::Cancel(units) => {
+            let units = units.get();
+            if units > balance.reserved {
                 return Err(Rejection::ExceedsReserved {
-                    kind,
-                    quantity,
+                    kind: change.kind(),
+                    quantity: units,
                     reserved: balance.reserved,
                 });
             }
-            let on_hand_delta = if kind == MovementKind::Ship {
-                -quantity
-            } else {
-                0
-            };
+            let released = units.checked_neg().ok_or_else(out_of_range)?;
             Effect {
-                on_hand_delta,
-                reserved_delta: -quantity,
+                on_hand_delta: if matches!(change, Change::Ship(_)) {
+                    released
+                } else {
+                    0
+                },
+                reserved_delta: released,
                 oversold_units: 0,
             }
         }
-        MovementKind::RefundRestock | MovementKind::Receipt | MovementKind::Adjustment => Effect {
-            on_hand_delta: quantity,
+        Change::RefundRestock(units) | Change::Receipt(units) => Effect {
+            on_hand_delta: units.get(),
             ..Effect::default()
         },
-        MovementKind::Count => Effect {
-            on_hand_delta: quantity - balance.on_hand,
+        Change::Adjustment(delta) => Effect {
+            on_hand_delta: delta.get(),
+            ..Effect::default()
+        },
+        Change::Count(count) => Effect {
+            on_hand_delta: count
+                .get()
+                .checked_sub(balance.on_hand)
+                .ok_or_else(out_of_range)?,
             ..Effect::default()
         },
     };
-    let after = balance.after(&effect, 0);
-    if after.on_hand.abs() > BALANCE_LIMIT || after.reserved > BALANCE_LIMIT {
-        return Err(Rejection::OutOfRange);
-    }
+    balance.after(&effect, 0)?;
     Ok(effect)
 }
 
@@ -462,10 +628,10 @@ pub struct JournalEntry {
     pub source: Source,
     /// The SKU it moved.
     pub sku: Sku,
-    /// What happened.
-    pub kind: MovementKind,
-    /// The quantity as given (the absolute on-hand for a count).
-    pub quantity: i64,
+    /// What happened, with the quantity as given (the absolute on-hand for a count); stored as
+    /// the fields `kind` and `quantity`.
+    #[serde(flatten)]
+    pub change: Change,
     /// Change of on-hand it caused.
     pub on_hand_delta: i64,
     /// Change of reserved it caused.
@@ -479,23 +645,57 @@ impl JournalEntry {
     pub fn oversold(&self) -> bool {
         self.oversold_units > 0
     }
+
+    /// Returns what happened.
+    pub fn kind(&self) -> MovementKind {
+        self.change.kind()
+    }
+
+    /// Returns the quantity as given (the absolute on-hand for a count).
+    pub fn quantity(&self) -> i64 {
+        self.change.quantity()
+    }
+}
+
+/// A journal that cannot be refolded: an entry takes a balance out of the range the ledger
+/// keeps. The store never writes one; only a damaged tree holds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("journal entry {seq} takes the balance of {sku} out of the supported range")]
+pub struct FoldError {
+    /// The first entry that does.
+    pub seq: u64,
+    /// Its SKU.
+    pub sku: Sku,
 }
 
 /// Folds journal entries (in sequence order) into balances. Recomputing balances this way must
 /// give the stored balances exactly (invariant INV-LEDGER of `reference/reliability.md` §7.1).
-pub fn fold<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> BTreeMap<Sku, Balance> {
+/// Each step goes through [`Balance::after`], the same check the store applied when it wrote
+/// the entry, so a valid journal always folds and a damaged one is an error, never a wrap or a
+/// panic.
+pub fn fold<'a>(
+    entries: impl IntoIterator<Item = &'a JournalEntry>,
+) -> Result<BTreeMap<Sku, Balance>, FoldError> {
     let mut balances: BTreeMap<Sku, Balance> = BTreeMap::new();
     for entry in entries {
         let balance = balances.entry(entry.sku.clone()).or_default();
-        balance.on_hand += entry.on_hand_delta;
-        balance.reserved += entry.reserved_delta;
-        balance.last_seq = entry.seq;
+        let effect = Effect {
+            on_hand_delta: entry.on_hand_delta,
+            reserved_delta: entry.reserved_delta,
+            oversold_units: entry.oversold_units,
+        };
+        *balance = balance.after(&effect, entry.seq).map_err(|_| FoldError {
+            seq: entry.seq,
+            sku: entry.sku.clone(),
+        })?;
     }
-    balances
+    Ok(balances)
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn balance(on_hand: i64, reserved: i64) -> Balance {
@@ -506,9 +706,13 @@ mod tests {
         }
     }
 
+    fn change(kind: MovementKind, quantity: i64) -> Change {
+        Change::new(kind, quantity).unwrap()
+    }
+
     #[test]
     fn sale_reserves_and_counts_only_the_uncovered_units_as_oversold() {
-        let effect = effect_of(&balance(5, 3), MovementKind::Sale, 4).unwrap();
+        let effect = effect_of(&balance(5, 3), change(MovementKind::Sale, 4)).unwrap();
         assert_eq!(
             effect,
             Effect {
@@ -517,20 +721,20 @@ mod tests {
                 oversold_units: 2
             }
         );
-        let covered = effect_of(&balance(5, 0), MovementKind::Sale, 5).unwrap();
+        let covered = effect_of(&balance(5, 0), change(MovementKind::Sale, 5)).unwrap();
         assert_eq!(covered.oversold_units, 0);
-        let already_negative = effect_of(&balance(0, 2), MovementKind::Sale, 3).unwrap();
+        let already_negative = effect_of(&balance(0, 2), change(MovementKind::Sale, 3)).unwrap();
         assert_eq!(already_negative.oversold_units, 3);
     }
 
     #[test]
     fn ship_and_cancel_release_the_reservation() {
-        let ship = effect_of(&balance(5, 3), MovementKind::Ship, 2).unwrap();
+        let ship = effect_of(&balance(5, 3), change(MovementKind::Ship, 2)).unwrap();
         assert_eq!((ship.on_hand_delta, ship.reserved_delta), (-2, -2));
-        let cancel = effect_of(&balance(5, 3), MovementKind::Cancel, 3).unwrap();
+        let cancel = effect_of(&balance(5, 3), change(MovementKind::Cancel, 3)).unwrap();
         assert_eq!((cancel.on_hand_delta, cancel.reserved_delta), (0, -3));
         assert_eq!(
-            effect_of(&balance(5, 3), MovementKind::Cancel, 4).unwrap_err(),
+            effect_of(&balance(5, 3), change(MovementKind::Cancel, 4)).unwrap_err(),
             Rejection::ExceedsReserved {
                 kind: MovementKind::Cancel,
                 quantity: 4,
@@ -542,13 +746,13 @@ mod tests {
     #[test]
     fn count_journals_the_delta() {
         assert_eq!(
-            effect_of(&balance(7, 1), MovementKind::Count, 4)
+            effect_of(&balance(7, 1), change(MovementKind::Count, 4))
                 .unwrap()
                 .on_hand_delta,
             -3
         );
         assert_eq!(
-            effect_of(&balance(7, 1), MovementKind::Count, 7)
+            effect_of(&balance(7, 1), change(MovementKind::Count, 7))
                 .unwrap()
                 .on_hand_delta,
             0
@@ -559,24 +763,87 @@ mod tests {
     fn balances_stay_in_range() {
         let huge = balance(BALANCE_LIMIT, 0);
         assert_eq!(
-            effect_of(&huge, MovementKind::Receipt, 1),
+            effect_of(&huge, change(MovementKind::Receipt, 1)),
             Err(Rejection::OutOfRange)
         );
+        let deep = balance(-BALANCE_LIMIT, 0);
+        assert_eq!(
+            effect_of(&deep, change(MovementKind::Adjustment, -1)),
+            Err(Rejection::OutOfRange)
+        );
+        let full = balance(0, BALANCE_LIMIT);
+        assert_eq!(
+            effect_of(&full, change(MovementKind::Sale, 1)),
+            Err(Rejection::OutOfRange)
+        );
+        // A damaged balance is refused, not wrapped: its `available` does not fit an i64.
+        let damaged = balance(i64::MIN, 1);
+        assert_eq!(damaged.available(), Err(Rejection::OutOfRange));
+        for kind in MovementKind::ALL {
+            let quantity = if kind == MovementKind::Adjustment {
+                -1
+            } else {
+                1
+            };
+            assert!(
+                effect_of(&damaged, change(kind, quantity)).is_err(),
+                "{kind}"
+            );
+        }
     }
 
     #[test]
     fn quantities_are_checked_per_kind() {
-        let key = IdempotencyKey::parse("k").unwrap();
-        let sku = Sku::parse("A").unwrap();
-        let build =
-            |kind, quantity| Movement::new(key.clone(), Source::Api, sku.clone(), kind, quantity);
-        assert!(build(MovementKind::Sale, 0).is_err());
-        assert!(build(MovementKind::Receipt, -1).is_err());
-        assert!(build(MovementKind::Sale, MAX_QUANTITY + 1).is_err());
-        assert!(build(MovementKind::Adjustment, -3).is_ok());
-        assert!(build(MovementKind::Adjustment, 0).is_err());
-        assert!(build(MovementKind::Count, 0).is_ok());
-        assert!(build(MovementKind::Count, -1).is_err());
+        assert!(Change::new(MovementKind::Sale, 0).is_err());
+        assert!(Change::new(MovementKind::Receipt, -1).is_err());
+        assert!(Change::new(MovementKind::Sale, MAX_QUANTITY + 1).is_err());
+        assert!(Change::new(MovementKind::Sale, MAX_QUANTITY).is_ok());
+        assert!(Change::new(MovementKind::Adjustment, -3).is_ok());
+        assert!(Change::new(MovementKind::Adjustment, -MAX_QUANTITY).is_ok());
+        assert!(Change::new(MovementKind::Adjustment, 0).is_err());
+        assert!(Change::new(MovementKind::Adjustment, i64::MIN).is_err());
+        assert!(Change::new(MovementKind::Count, 0).is_ok());
+        assert!(Change::new(MovementKind::Count, -1).is_err());
+        assert_eq!(
+            Change::new(MovementKind::Adjustment, i64::MIN)
+                .unwrap_err()
+                .to_string(),
+            "quantity -9223372036854775808 is not allowed for a adjustment movement: expected a \
+             non-zero delta between -1000000000 and 1000000000"
+        );
+    }
+
+    #[test]
+    fn the_expected_ranges_name_the_bound() {
+        // The messages spell MAX_QUANTITY out; they must follow it if it ever changes.
+        for kind in MovementKind::ALL {
+            let error = Change::new(kind, i64::MAX).unwrap_err();
+            assert!(
+                error.to_string().contains(&MAX_QUANTITY.to_string()),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_is_written_as_kind_and_quantity_and_read_back_checked() {
+        let written = serde_json::to_value(change(MovementKind::RefundRestock, 2)).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({"kind": "refund_restock", "quantity": 2})
+        );
+        let read: Change = serde_json::from_value(written).unwrap();
+        assert_eq!(read, change(MovementKind::RefundRestock, 2));
+        for bad in [
+            serde_json::json!({"kind": "receipt", "quantity": -1}),
+            serde_json::json!({"kind": "adjustment", "quantity": i64::MIN}),
+            serde_json::json!({"kind": "count", "quantity": 1e30}),
+        ] {
+            assert!(
+                serde_json::from_value::<Change>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -590,7 +857,11 @@ mod tests {
         };
         let movement = Movement::parse(&input("sale", 2)).unwrap();
         assert_eq!(movement.sku.as_str(), "ACME-HAT");
-        assert_eq!(MovementInput::from(&movement).sku, "ACME-HAT");
+        assert_eq!(MovementInput::from(&movement), {
+            let mut normalised = input("sale", 2);
+            normalised.sku = "ACME-HAT".into();
+            normalised
+        });
         assert_eq!(
             Movement::parse(&input("steal", 1)).unwrap_err().kind(),
             "unknown_movement_kind"
@@ -629,26 +900,28 @@ mod tests {
         assert_eq!(key.as_str(), "order:shopify:4501:2:v3");
     }
 
-    #[test]
-    fn fold_sums_deltas_and_remembers_the_last_seq() {
-        let entry = |seq, sku: &str, on_hand_delta, reserved_delta| JournalEntry {
+    fn entry(seq: u64, sku: &str, on_hand_delta: i64, reserved_delta: i64) -> JournalEntry {
+        JournalEntry {
             seq,
             at_ms: 0,
             key: IdempotencyKey::parse(&format!("k{seq}")).unwrap(),
             source: Source::Api,
             sku: Sku::parse(sku).unwrap(),
-            kind: MovementKind::Adjustment,
-            quantity: on_hand_delta,
+            change: change(MovementKind::Adjustment, 1),
             on_hand_delta,
             reserved_delta,
             oversold_units: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn fold_sums_deltas_and_remembers_the_last_seq() {
         let journal = [
             entry(1, "A", 5, 0),
             entry(2, "B", 1, 0),
             entry(3, "A", 0, 2),
         ];
-        let balances = fold(&journal);
+        let balances = fold(&journal).unwrap();
         assert_eq!(
             balances[&Sku::parse("A").unwrap()],
             Balance {
@@ -658,5 +931,170 @@ mod tests {
             }
         );
         assert_eq!(balances[&Sku::parse("B").unwrap()].last_seq, 2);
+    }
+
+    #[test]
+    fn fold_refuses_a_journal_that_leaves_the_range_instead_of_wrapping() {
+        let overflowing = [entry(1, "A", i64::MAX, 0), entry(2, "A", i64::MAX, 0)];
+        assert_eq!(
+            fold(&overflowing).unwrap_err(),
+            FoldError {
+                seq: 1,
+                sku: Sku::parse("A").unwrap()
+            }
+        );
+        let negative_reserved = [entry(1, "A", 0, 1), entry(2, "A", 0, -2)];
+        assert_eq!(fold(&negative_reserved).unwrap_err().seq, 2);
+    }
+
+    /// The quantities every property is tried at, on top of random ones: the ends of i64, the
+    /// powers of two where 32-bit code wraps, the ledger's bounds ±1.
+    const EDGES: [i64; 23] = [
+        i64::MIN,
+        i64::MIN + 1,
+        -BALANCE_LIMIT - 1,
+        -BALANCE_LIMIT,
+        -BALANCE_LIMIT + 1,
+        -(1 << 32),
+        -(1 << 31),
+        -MAX_QUANTITY - 1,
+        -MAX_QUANTITY,
+        -MAX_QUANTITY + 1,
+        -1,
+        0,
+        1,
+        MAX_QUANTITY - 1,
+        MAX_QUANTITY,
+        MAX_QUANTITY + 1,
+        1 << 31,
+        1 << 32,
+        BALANCE_LIMIT - 1,
+        BALANCE_LIMIT,
+        BALANCE_LIMIT + 1,
+        i64::MAX - 1,
+        i64::MAX,
+    ];
+
+    /// An edge value most of the time, any i64 otherwise.
+    fn edgy() -> impl Strategy<Value = i64> {
+        prop_oneof![3 => prop::sample::select(EDGES.to_vec()), 1 => any::<i64>()]
+    }
+
+    /// The reference rule, written out apart from `Change::new`.
+    fn allowed(kind: MovementKind, quantity: i64) -> bool {
+        let max = i128::from(MAX_QUANTITY);
+        let quantity = i128::from(quantity);
+        match kind {
+            MovementKind::Adjustment => quantity != 0 && (-max..=max).contains(&quantity),
+            MovementKind::Count => (0..=max).contains(&quantity),
+            _ => (1..=max).contains(&quantity),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_kind_at_every_edge_is_checked_once_and_never_overflows(
+            kind in prop::sample::select(MovementKind::ALL.to_vec()),
+            quantity in edgy(),
+            on_hand in edgy(),
+            reserved in edgy(),
+        ) {
+            let parsed = Change::new(kind, quantity);
+            prop_assert_eq!(parsed.is_ok(), allowed(kind, quantity));
+            let Ok(change) = parsed else { return Ok(()) };
+            prop_assert_eq!((change.kind(), change.quantity()), (kind, quantity));
+            let before = balance(on_hand, reserved);
+            // Exact arithmetic in i128 is the oracle: no i64 step of the ledger may differ.
+            let wide = |value: i64| i128::from(value);
+            match effect_of(&before, change) {
+                Ok(effect) => {
+                    let after = before.after(&effect, 1).unwrap();
+                    prop_assert!(after.within_limits());
+                    prop_assert_eq!(wide(after.on_hand), wide(on_hand) + wide(effect.on_hand_delta));
+                    prop_assert_eq!(wide(after.reserved), wide(reserved) + wide(effect.reserved_delta));
+                    prop_assert_eq!(
+                        wide(after.available().unwrap()),
+                        wide(after.on_hand) - wide(after.reserved)
+                    );
+                    let expected_on_hand = match kind {
+                        MovementKind::Count => wide(quantity),
+                        MovementKind::Ship => wide(on_hand) - wide(quantity),
+                        MovementKind::Sale | MovementKind::Cancel => wide(on_hand),
+                        _ => wide(on_hand) + wide(quantity),
+                    };
+                    prop_assert_eq!(wide(after.on_hand), expected_on_hand);
+                    let oversold = match kind {
+                        MovementKind::Sale => {
+                            let available = (wide(on_hand) - wide(reserved)).max(0);
+                            (wide(quantity) - available).max(0)
+                        }
+                        _ => 0,
+                    };
+                    prop_assert_eq!(wide(effect.oversold_units), oversold);
+                }
+                Err(Rejection::ExceedsReserved { .. }) => {
+                    prop_assert!(matches!(kind, MovementKind::Ship | MovementKind::Cancel));
+                    prop_assert!(quantity > reserved);
+                }
+                Err(Rejection::OutOfRange) => {
+                    // Refused only when the exact result leaves the limits, or the balance
+                    // itself was outside them.
+                    let available = wide(on_hand) - wide(reserved);
+                    let (on_hand_after, reserved_after) = match kind {
+                        MovementKind::Count => (wide(quantity), wide(reserved)),
+                        MovementKind::Sale => (wide(on_hand), wide(reserved) + wide(quantity)),
+                        MovementKind::Ship => (wide(on_hand) - wide(quantity), wide(reserved) - wide(quantity)),
+                        MovementKind::Cancel => (wide(on_hand), wide(reserved) - wide(quantity)),
+                        _ => (wide(on_hand) + wide(quantity), wide(reserved)),
+                    };
+                    let limit = wide(BALANCE_LIMIT);
+                    let inside = |on_hand: i128, reserved: i128| {
+                        (-limit..=limit).contains(&on_hand) && (0..=limit).contains(&reserved)
+                    };
+                    let fits = |value: i128| i64::try_from(value).is_ok();
+                    let step_overflows = match kind {
+                        MovementKind::Sale => !fits(available),
+                        MovementKind::Count => !fits(wide(quantity) - wide(on_hand)),
+                        _ => false,
+                    };
+                    prop_assert!(
+                        !inside(on_hand_after, reserved_after) || step_overflows,
+                        "refused {kind} of {quantity} on {before:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn fold_never_overflows_and_agrees_with_exact_sums(
+            deltas in prop::collection::vec((edgy(), edgy()), 1..8),
+        ) {
+            let journal: Vec<JournalEntry> = deltas
+                .iter()
+                .enumerate()
+                .map(|(index, &(on_hand_delta, reserved_delta))| {
+                    entry(index as u64 + 1, "A", on_hand_delta, reserved_delta)
+                })
+                .collect();
+            let limit = i128::from(BALANCE_LIMIT);
+            let mut exact = (0i128, 0i128);
+            let mut first_outside = None;
+            for (index, &(on_hand_delta, reserved_delta)) in deltas.iter().enumerate() {
+                exact.0 += i128::from(on_hand_delta);
+                exact.1 += i128::from(reserved_delta);
+                if !((-limit..=limit).contains(&exact.0) && (0..=limit).contains(&exact.1)) {
+                    first_outside = Some(index as u64 + 1);
+                    break;
+                }
+            }
+            match (fold(&journal), first_outside) {
+                (Ok(balances), None) => {
+                    let a = balances[&Sku::parse("A").unwrap()];
+                    prop_assert_eq!((i128::from(a.on_hand), i128::from(a.reserved)), exact);
+                }
+                (Err(error), Some(seq)) => prop_assert_eq!(error.seq, seq),
+                (got, want) => prop_assert!(false, "fold gave {got:?}, expected a refusal at {want:?}"),
+            }
+        }
     }
 }

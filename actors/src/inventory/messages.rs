@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ledger::{Balance, JournalEntry, MovementInput};
 use super::store::{
-    ApplyOutcome, CursorUpdate, ListingRecord, ListingsUpdate, OrderException, VerifyReport,
+    ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, OrderException,
+    VerifyReport,
 };
 use super::InventoryError;
 use crate::ids::{ChannelId, ClientCode, Sku};
@@ -127,15 +128,19 @@ pub struct StockLevel {
 }
 
 impl StockLevel {
-    /// Builds the stock level of `sku` from its balance.
-    pub fn new(sku: Sku, balance: Balance) -> Self {
-        Self {
+    /// Builds the stock level of `sku` from its balance; a balance whose `available` does not fit
+    /// an `i64` (never one the store wrote) is reported as corrupt rather than wrapped.
+    pub fn new(sku: Sku, balance: Balance) -> Result<Self, LedgerError> {
+        let available = balance.available().map_err(|_| {
+            LedgerError::Corrupt(format!("the balance of {sku} is out of range: {balance:?}"))
+        })?;
+        Ok(Self {
             sku,
             on_hand: balance.on_hand,
             reserved: balance.reserved,
-            available: balance.available(),
+            available,
             last_seq: balance.last_seq,
-        }
+        })
     }
 }
 

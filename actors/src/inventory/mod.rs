@@ -331,7 +331,7 @@ fn changed_levels(
         .into_iter()
         .map(|sku| {
             let balance = store.balance(sku)?.unwrap_or_default();
-            Ok(StockLevel::new(sku.clone(), balance))
+            StockLevel::new(sku.clone(), balance)
         })
         .collect()
 }
@@ -350,7 +350,9 @@ fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
         let channel = applied.source.label().to_string();
         if applied.oversold_units > 0 && !applied.duplicate {
             ::metrics::counter!(metrics::OVERSOLD_UNITS_TOTAL.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel.clone())
-                .increment(applied.oversold_units as u64);
+                // Oversold units are never negative (`effect_of`); `try_from` keeps a damaged
+                // value from wrapping into a huge count.
+                .increment(u64::try_from(applied.oversold_units).unwrap_or(0));
         }
         if matches!(applied.source, Source::Channel(_)) {
             let counted = if applied.duplicate {
@@ -477,12 +479,12 @@ impl Handler<GetStock> for InventoryActor {
                 .balances()?
                 .into_iter()
                 .map(|(sku, balance)| StockLevel::new(sku, balance))
-                .collect()),
+                .collect::<Result<_, _>>()?),
             Some(skus) => skus
                 .into_iter()
                 .map(|sku| {
                     let balance = self.store.balance(&sku)?.unwrap_or_default();
-                    Ok(StockLevel::new(sku, balance))
+                    Ok(StockLevel::new(sku, balance)?)
                 })
                 .collect(),
         }

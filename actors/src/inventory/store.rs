@@ -390,7 +390,7 @@ impl LedgerStore {
     pub fn balance(&self, sku: &Sku) -> Result<Option<Balance>, LedgerError> {
         self.tree
             .get(balance_key(sku))?
-            .map(|bytes| decode(&bytes))
+            .map(|bytes| decode_balance(&bytes))
             .transpose()
     }
 
@@ -403,7 +403,7 @@ impl LedgerStore {
                 .ok()
                 .and_then(|text| Sku::parse(text).ok())
                 .ok_or_else(|| LedgerError::Corrupt(format!("unreadable balance key {key:?}")))?;
-            balances.insert(sku, decode(&value)?);
+            balances.insert(sku, decode_balance(&value)?);
         }
         Ok(balances)
     }
@@ -512,7 +512,7 @@ impl LedgerStore {
                 journal.len()
             )));
         }
-        let refolded = fold(&journal);
+        let refolded = fold(&journal).map_err(|error| LedgerError::Corrupt(error.to_string()))?;
         let stored = self.balances()?;
         if refolded != stored {
             return Err(LedgerError::Corrupt(format!(
@@ -679,26 +679,29 @@ fn apply_command(
         }
         let balance_key = balance_key(&movement.sku);
         let balance: Balance = match staged.get(&balance_key)? {
-            Some(bytes) => decode(&bytes).map_err(abort)?,
+            Some(bytes) => decode_balance(&bytes).map_err(abort)?,
             None => Balance::default(),
         };
-        let effect = match effect_of(&balance, movement.kind, movement.quantity) {
-            Ok(effect) => effect,
+        staged.head += 1;
+        let seq = staged.head;
+        // Checked end to end (issue 12): a movement that would overflow or leave the range the
+        // ledger keeps is refused here and the command writes nothing.
+        let applied = effect_of(&balance, movement.change)
+            .and_then(|effect| balance.after(&effect, seq).map(|after| (effect, after)));
+        let (effect, balance_after) = match applied {
+            Ok(applied) => applied,
             Err(reason) => {
                 let key = movement.key.as_str().to_string();
                 return Ok(Err(LedgerError::Rejected { index, key, reason }));
             }
         };
-        staged.head += 1;
-        let seq = staged.head;
         let entry = JournalEntry {
             seq,
             at_ms,
             key: movement.key.clone(),
             source: movement.source.clone(),
             sku: movement.sku.clone(),
-            kind: movement.kind,
-            quantity: movement.quantity,
+            change: movement.change,
             on_hand_delta: effect.on_hand_delta,
             reserved_delta: effect.reserved_delta,
             oversold_units: effect.oversold_units,
@@ -716,7 +719,7 @@ fn apply_command(
             staged.insert(exception_key(seq).to_vec(), encode(&exception));
         }
         staged.insert(journal_key(seq).to_vec(), encode(&entry));
-        staged.insert(balance_key, encode(&balance.after(&effect, seq)));
+        staged.insert(balance_key, encode(&balance_after));
         staged.insert(idempotency_key, seq.to_be_bytes().to_vec());
         staged.insert(sku_index_key(&movement.sku, seq), Vec::new());
         results.push(Applied {
@@ -792,6 +795,20 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, LedgerError> {
     serde_json::from_slice(bytes)
         .map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
+}
+
+/// Decodes a stored balance, refusing one outside
+/// [`BALANCE_LIMIT`](super::ledger::BALANCE_LIMIT): the store never writes
+/// one, so it can only come from a damaged tree, and the arithmetic on balances may then rely
+/// on the limits.
+fn decode_balance(bytes: &[u8]) -> Result<Balance, LedgerError> {
+    let balance: Balance = decode(bytes)?;
+    if !balance.within_limits() {
+        return Err(LedgerError::Corrupt(format!(
+            "a stored balance is out of range: {balance:?}"
+        )));
+    }
+    Ok(balance)
 }
 
 fn decode_u64(bytes: &[u8]) -> Result<u64, LedgerError> {

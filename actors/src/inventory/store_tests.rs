@@ -1,6 +1,9 @@
+use proptest::prelude::*;
+
 use super::*;
 use crate::ids::ChannelId;
-use crate::inventory::ledger::{MovementInput, MovementKind};
+use crate::inventory::ledger::{Change, MovementInput, MovementKind, BALANCE_LIMIT, MAX_QUANTITY};
+use crate::inventory::messages::StockLevel;
 
 fn temp_store() -> (tempfile::TempDir, sled::Db, LedgerStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -65,8 +68,8 @@ fn movements_update_balances_and_journal() {
     let count_entry = store.journal_entry(5).unwrap().unwrap();
     assert_eq!(
         (
-            count_entry.kind,
-            count_entry.quantity,
+            count_entry.kind(),
+            count_entry.quantity(),
             count_entry.on_hand_delta
         ),
         (MovementKind::Count, 6, -2)
@@ -124,7 +127,7 @@ fn an_oversell_is_applied_flagged_and_raised_as_an_exception() {
     let outcome = store.apply(&[movement("s1", "HAT", "sale", 3)], 2).unwrap();
     assert_eq!(outcome.results[0].oversold_units, 2);
     let hat = store.balance(&Sku::parse("HAT").unwrap()).unwrap().unwrap();
-    assert_eq!(hat.available(), -2, "the sale is recorded, not refused");
+    assert_eq!(hat.available(), Ok(-2), "the sale is recorded, not refused");
     assert!(store.journal_entry(2).unwrap().unwrap().oversold());
     let exceptions = store.exceptions().unwrap();
     assert_eq!(exceptions.len(), 1);
@@ -435,4 +438,240 @@ fn a_cursor_alone_is_a_command_and_an_oversize_cursor_is_refused() {
     assert_eq!(outcomes[1].as_ref().unwrap_err().kind(), "cursor_too_long");
     assert_eq!(outcomes[2].as_ref().unwrap_err().kind(), "empty_batch");
     assert_eq!(store.cursor(&etsy).unwrap().as_deref(), Some("c"));
+}
+
+/// The finding of issue 12 at the ledger: −2⁶³ passed the quantity check (`abs()` wraps for
+/// i64::MIN) and became on-hand. Every kind must refuse it before anything is written.
+#[test]
+fn a_movement_of_i64_min_is_refused_for_every_kind_and_changes_nothing() {
+    let (_dir, _db, store) = temp_store();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 5)], 1)
+        .unwrap();
+    let before = snapshot(&store);
+    for kind in MovementKind::ALL {
+        let input = MovementInput {
+            key: format!("min-{kind}"),
+            source: "api".into(),
+            sku: "HAT".into(),
+            kind: kind.as_str().into(),
+            quantity: i64::MIN,
+        };
+        let error = Movement::parse(&input).unwrap_err();
+        assert_eq!(error.kind(), "quantity_out_of_range", "{kind}: {error}");
+    }
+    assert_eq!(snapshot(&store), before);
+}
+
+/// A journal whose deltas sum beyond i64 (only a damaged tree holds one) is reported by
+/// `verify` as corrupt; it used to panic (debug) or wrap (release) inside the refold.
+#[test]
+fn verify_reports_a_journal_whose_refold_overflows_instead_of_panicking() {
+    let (_dir, db, store) = temp_store();
+    store
+        .apply(
+            &[
+                movement("a1", "HAT", "adjustment", 3),
+                movement("a2", "HAT", "adjustment", 4),
+            ],
+            1,
+        )
+        .unwrap();
+    let tree = db.open_tree("ACME").unwrap();
+    for seq in [1, 2] {
+        let mut entry = store.journal_entry(seq).unwrap().unwrap();
+        entry.on_hand_delta = i64::MAX;
+        tree.insert(journal_key(seq), encode(&entry)).unwrap();
+    }
+    let error = store.verify().unwrap_err();
+    assert_eq!(error.kind(), "corrupt", "{error}");
+}
+
+/// A store whose SKU `HAT` already holds `on_hand` and `reserved`, recorded by one journal
+/// entry: the state a long history leaves (reaching `BALANCE_LIMIT` takes a million receipts of
+/// the largest size, so the test writes their sum directly, consistently enough for `verify`).
+fn seeded_store(on_hand: i64, reserved: i64) -> (tempfile::TempDir, sled::Db, LedgerStore) {
+    let (dir, db, store) = temp_store();
+    let sku = Sku::parse("HAT").unwrap();
+    let key = IdempotencyKey::parse("seed").unwrap();
+    let entry = JournalEntry {
+        seq: 1,
+        at_ms: 0,
+        key: key.clone(),
+        source: Source::Import,
+        sku: sku.clone(),
+        change: Change::new(MovementKind::Adjustment, 1).unwrap(),
+        on_hand_delta: on_hand,
+        reserved_delta: reserved,
+        oversold_units: 0,
+    };
+    let balance = Balance {
+        on_hand,
+        reserved,
+        last_seq: 1,
+    };
+    store.tree.insert(journal_key(1), encode(&entry)).unwrap();
+    store
+        .tree
+        .insert(balance_key(&sku), encode(&balance))
+        .unwrap();
+    store
+        .tree
+        .insert(idempotency_key(&key), &1u64.to_be_bytes())
+        .unwrap();
+    store.tree.insert(sku_index_key(&sku, 1), &[]).unwrap();
+    store.tree.insert(HEAD_KEY, &1u64.to_be_bytes()).unwrap();
+    store.verify().unwrap();
+    (dir, db, store)
+}
+
+#[test]
+fn a_movement_that_would_leave_the_balance_limit_is_refused_and_changes_nothing() {
+    let (_dir, _db, store) = seeded_store(BALANCE_LIMIT - 1, 0);
+    let before = snapshot(&store);
+    let error = store
+        .apply(&[movement("r1", "HAT", "receipt", 2)], 1)
+        .unwrap_err();
+    assert_eq!(error.kind(), "balance_out_of_range");
+    assert_eq!(snapshot(&store), before);
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 1)], 1)
+        .unwrap();
+    let (_dir, _db, store) = seeded_store(-BALANCE_LIMIT, 0);
+    let error = store
+        .apply(&[movement("a1", "HAT", "adjustment", -1)], 1)
+        .unwrap_err();
+    assert_eq!(error.kind(), "balance_out_of_range");
+    let (_dir, _db, store) = seeded_store(0, BALANCE_LIMIT);
+    let error = store
+        .apply(&[movement("s1", "HAT", "sale", 1)], 1)
+        .unwrap_err();
+    assert_eq!(error.kind(), "balance_out_of_range");
+    store.verify().unwrap();
+}
+
+#[test]
+fn a_stored_balance_out_of_range_is_reported_as_corrupt_not_wrapped() {
+    let (_dir, _db, store) = temp_store();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 1)], 1)
+        .unwrap();
+    let hat = Sku::parse("HAT").unwrap();
+    store
+        .tree
+        .insert(
+            balance_key(&hat),
+            encode(&Balance {
+                on_hand: i64::MIN,
+                reserved: 1,
+                last_seq: 1,
+            }),
+        )
+        .unwrap();
+    assert_eq!(store.balance(&hat).unwrap_err().kind(), "corrupt");
+    assert_eq!(store.balances().unwrap_err().kind(), "corrupt");
+    let error = store
+        .apply(&[movement("s1", "HAT", "sale", 1)], 2)
+        .unwrap_err();
+    assert_eq!(error.kind(), "corrupt");
+}
+
+/// The quantities of issue 12 and a few small ones, so that sequences also move stock.
+const QUANTITIES: [i64; 28] = [
+    i64::MIN,
+    i64::MIN + 1,
+    -BALANCE_LIMIT - 1,
+    -BALANCE_LIMIT,
+    -BALANCE_LIMIT + 1,
+    -(1 << 32),
+    -(1 << 31),
+    -MAX_QUANTITY - 1,
+    -MAX_QUANTITY,
+    -MAX_QUANTITY + 1,
+    -1,
+    0,
+    1,
+    2,
+    3,
+    MAX_QUANTITY - 1,
+    MAX_QUANTITY,
+    MAX_QUANTITY + 1,
+    1 << 31,
+    1 << 32,
+    BALANCE_LIMIT - 1,
+    BALANCE_LIMIT,
+    BALANCE_LIMIT + 1,
+    i64::MAX - 1,
+    i64::MAX,
+    (1 << 31) - 1,
+    (1 << 32) - 1,
+    -3,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// Every kind at every edge, in sequences, through the store from balances at and near the
+    /// limits: each movement is refused by its parse, refused by the store with nothing written,
+    /// or applied with the balance inside the limits and `available = on_hand − reserved`; the
+    /// journal refolds to the balances at the end.
+    #[test]
+    fn edge_movements_through_the_store_are_refused_whole_or_keep_the_ledger_whole(
+        (on_hand, reserved) in prop::sample::select(vec![
+            (0, 0),
+            (5, 2),
+            (BALANCE_LIMIT - 2, 0),
+            (BALANCE_LIMIT, BALANCE_LIMIT),
+            (-BALANCE_LIMIT + 2, 1),
+            (-BALANCE_LIMIT, 0),
+            (0, BALANCE_LIMIT - 1),
+            (MAX_QUANTITY, MAX_QUANTITY),
+        ]),
+        steps in prop::collection::vec(
+            (prop::sample::select(MovementKind::ALL.to_vec()), prop::sample::select(QUANTITIES.to_vec())),
+            1..16,
+        ),
+    ) {
+        let (_dir, _db, store) = seeded_store(on_hand, reserved);
+        let hat = Sku::parse("HAT").unwrap();
+        let mut head = 1;
+        for (index, (kind, quantity)) in steps.into_iter().enumerate() {
+            let input = MovementInput {
+                key: format!("step-{index}"),
+                source: "api".into(),
+                sku: "HAT".into(),
+                kind: kind.as_str().into(),
+                quantity,
+            };
+            let Ok(parsed) = Movement::parse(&input) else {
+                prop_assert!(Change::new(kind, quantity).is_err());
+                continue;
+            };
+            let before = snapshot(&store);
+            let balance = store.balance(&hat).unwrap().unwrap();
+            match store.apply(&[parsed], 1) {
+                Ok(outcome) => {
+                    head += 1;
+                    prop_assert_eq!(outcome.head_seq, head);
+                    let after = store.balance(&hat).unwrap().unwrap();
+                    prop_assert!(after.within_limits(), "{after:?}");
+                    let level = StockLevel::new(hat.clone(), after).unwrap();
+                    prop_assert_eq!(
+                        i128::from(level.available),
+                        i128::from(after.on_hand) - i128::from(after.reserved)
+                    );
+                }
+                Err(error) => {
+                    prop_assert!(error.is_caller_error(), "{error}");
+                    prop_assert!(
+                        matches!(error.kind(), "balance_out_of_range" | "exceeds_reserved"),
+                        "{kind} of {quantity} on {balance:?}: {error}"
+                    );
+                    prop_assert_eq!(snapshot(&store), before, "{} changed the ledger", error);
+                }
+            }
+        }
+        let report = store.verify().unwrap();
+        prop_assert_eq!(report.head_seq, head);
+    }
 }

@@ -447,10 +447,12 @@ fn listed_quantity(inventory: &Value, sku: &str) -> Result<u32, MarketplaceError
                 .get("quantity")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| invalid(format!("an offering of SKU {sku} has no quantity")))?;
-            total += quantity;
+            // Saturating: two offerings near u64::MAX in a reply must not wrap to a small total
+            // (issue 12); what a listing shows beyond u32 reads as u32::MAX.
+            total = total.saturating_add(quantity);
         }
     }
-    Ok(total.min(u64::from(u32::MAX)) as u32)
+    Ok(u32::try_from(total).unwrap_or(u32::MAX))
 }
 
 /// Where a poll of receipts starts: changed at or after unix second `since`, skipping the first
@@ -700,6 +702,15 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn offerings_beyond_u64_read_as_the_most_a_listing_shows_not_a_wrapped_sum() {
+        let inventory = json!({"products": [{"sku": "ACME-MUG", "offerings": [
+            {"quantity": u64::MAX, "is_enabled": true},
+            {"quantity": 2, "is_enabled": true},
+        ]}]});
+        assert_eq!(listed_quantity(&inventory, "ACME-MUG").unwrap(), u32::MAX);
     }
 
     #[test]

@@ -75,7 +75,8 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, retry_after, send_error, status_error, ConnectorConfig, ConnectorError,
+    parse_sku, retry_after, send_error, shown_quantity, status_error, ConnectorConfig,
+    ConnectorError,
 };
 use crate::platforms::Platform;
 
@@ -633,7 +634,7 @@ fn set_result(data: &Value, sent: &[Sent]) -> Result<SetResult, MarketplaceError
                 sku: sent.item.sku.clone(),
                 quantity: after
                     .get(&sent.inventory_item)
-                    .map_or(sent.item.quantity, |quantity| (*quantity).max(0) as u32),
+                    .map_or(sent.item.quantity, |quantity| shown_quantity(*quantity)),
             })
             .collect(),
     ))
@@ -657,7 +658,7 @@ fn read_levels(data: &Value) -> Result<HashMap<String, u32>, MarketplaceError> {
             .find(|quantity| quantity["name"] == "available")
             .and_then(|quantity| quantity["quantity"].as_i64());
         if let Some(quantity) = quantity {
-            levels.insert(id.to_string(), quantity.clamp(0, u32::MAX as i64) as u32);
+            levels.insert(id.to_string(), shown_quantity(quantity));
         }
     }
     Ok(levels)

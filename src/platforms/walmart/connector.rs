@@ -27,7 +27,7 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError,
+    parse_sku, send_error, shown_quantity, status_error, ConnectorConfig, ConnectorError,
 };
 use crate::platforms::Platform;
 
@@ -122,7 +122,7 @@ impl Inner {
         let reply: InventoryReply = self.call(request).await?;
         Ok(PushOutcome::Confirmed {
             sku: item.sku,
-            quantity: reply.quantity.amount.max(0) as u32,
+            quantity: shown_quantity(reply.quantity.amount),
         })
     }
 
@@ -136,7 +136,7 @@ impl Inner {
             let reply: InventoryReply = self.call(request).await?;
             listed.push(ListedQuantity {
                 sku,
-                quantity: reply.quantity.amount.max(0) as u32,
+                quantity: shown_quantity(reply.quantity.amount),
             });
         }
         Ok(listed)
@@ -309,6 +309,15 @@ impl PlatformCalls for Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_quantity_beyond_u32_is_clamped_not_truncated() {
+        let reply: InventoryReply = serde_json::from_value(serde_json::json!({
+            "sku": "ACME-MUG", "quantity": {"unit": "EACH", "amount": 4_294_967_301_i64}
+        }))
+        .unwrap();
+        assert_eq!(shown_quantity(reply.quantity.amount), u32::MAX);
+    }
 
     #[test]
     fn a_page_yields_a_sale_per_line_and_a_cancel_per_cancelled_line() {
