@@ -30,6 +30,9 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("unknown_channel", 400, "The client has no such channel"),
     ("duplicate_sku", 400, "The SKU appears twice in one import"),
     ("unauthorized", 401, "A valid bearer token is required"),
+    // Every unauthenticated webhook delivery gets this one code, whatever the reason (unknown
+    // client or channel, no webhooks or no secret on the channel, a missing or wrong signature):
+    // a caller must not learn which clients and channels exist.
     (
         "bad_signature",
         401,
@@ -37,21 +40,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("forbidden", 403, "The token's role may not do this"),
     ("not_found", 404, "No such resource"),
-    (
-        "webhooks_unsupported",
-        404,
-        "This channel's platform delivers no webhooks here",
-    ),
     ("conflict", 409, "The resource exists already or changed"),
     (
         "movement_rejected",
         409,
         "The movement cannot apply to the current stock",
-    ),
-    (
-        "webhooks_not_configured",
-        409,
-        "The channel has no webhook secret",
     ),
     ("body_too_large", 413, "The body is too large"),
     (

@@ -9,6 +9,7 @@
 
 pub mod webhooks;
 
+use self::webhooks::WebhookDecoy;
 pub use self::webhooks::{WebhookError, WebhookOutcome};
 
 use std::collections::HashMap;
@@ -125,6 +126,8 @@ pub struct Service {
     reasons: sled::Tree,
     engine: Mutex<Option<EngineThread>>,
     options: ServiceOptions,
+    /// Opened in place of a webhook secret when a delivery names none (equal work on every path).
+    webhook_decoy: WebhookDecoy,
 }
 
 /// Settings a new channel is validated and stored with (the API's body, checked).
@@ -141,6 +144,7 @@ impl Service {
         let (pool, engine) = start_engine(options.arbiters.max(1))
             .map_err(|error| ServiceError::Unavailable(format!("the engine thread ({error})")))?;
         let limiters = Arc::new(RateLimiters::with_clock(TokioClock));
+        let webhook_decoy = WebhookDecoy::new(&vault);
         let service = Service {
             channels: ChannelStore::open(db)?,
             reasons: db.open_tree(REASONS_TREE).map_err(ClientStoreError::from)?,
@@ -156,6 +160,7 @@ impl Service {
             limiters,
             listing_maps: RwLock::new(HashMap::new()),
             engine: Mutex::new(Some(engine)),
+            webhook_decoy,
         };
         for record in service.clients.list()? {
             service.start_client(&record).await?;

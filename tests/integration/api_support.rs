@@ -19,12 +19,19 @@ pub struct Api {
     pub service: std::sync::Arc<Service>,
     /// The data directory (scanned by the secret tests).
     pub dir: tempfile::TempDir,
+    /// The database the service runs on (fault-injection tests damage a client's tree).
+    pub db: sled::Db,
     http: reqwest::Client,
 }
 
 impl Api {
     /// Starts the API and the engine with a 64 KiB body limit.
     pub async fn start() -> Api {
+        Api::start_with_body_limit(64 * 1024).await
+    }
+
+    /// Starts the API and the engine with a body limit of `max_body_bytes`.
+    pub async fn start_with_body_limit(max_body_bytes: usize) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let members = MemberStore::open(&db).unwrap();
@@ -45,7 +52,7 @@ impl Api {
             members,
             clients,
             vault,
-            max_body_bytes: 64 * 1024,
+            max_body_bytes,
             service: service.clone(),
         };
         let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
@@ -53,6 +60,7 @@ impl Api {
             server,
             service,
             dir,
+            db,
             http: reqwest::Client::new(),
         }
     }
