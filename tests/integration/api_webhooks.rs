@@ -345,13 +345,14 @@ async fn a_delivery_gets_503_only_when_the_ledger_cannot_record_it() {
     .unwrap();
     let keys_with = |prefix: u8| tree.scan_prefix([prefix]).count();
     let journal = keys_with(b'j');
-    // The ledger's storage fails: its head no longer reads, so no transaction can run.
+    let unusable = order(7001, json!([{"sku": "ACME-CAP", "quantity": 0}]));
+    let good = order(7002, json!([{"sku": "ACME-CAP", "quantity": 1}]));
+    // The ledger's storage fails: its head no longer reads, so no transaction can run (and the
+    // respawned InventoryActor cannot open the tree).
+    let head = tree.get("m/head").unwrap().unwrap();
     tree.insert("m/head", b"bad".as_slice()).unwrap();
-    for body in [
-        order(7001, json!([{"sku": "ACME-CAP", "quantity": 0}])),
-        order(7002, json!([{"sku": "ACME-CAP", "quantity": 1}])),
-    ] {
-        let (status, reply) = deliver(&api, &body, "wh-1").await;
+    for body in [&unusable, &good] {
+        let (status, reply) = deliver(&api, body, "wh-1").await;
         assert_eq!(
             (status, reply["code"].as_str()),
             (503, Some("unavailable")),
@@ -360,6 +361,33 @@ async fn a_delivery_gets_503_only_when_the_ledger_cannot_record_it() {
     }
     assert_eq!(keys_with(b'j'), journal, "nothing applied");
     assert_eq!(keys_with(b'x'), 0, "nothing recorded");
+
+    // The storage recovers and the supervisor respawns the ledger: the platform's retries are
+    // recorded, each once.
+    tree.insert("m/head", head).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, reply) = deliver(&api, &unusable, "wh-1").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{reply}");
+        assert!(
+            Instant::now() < deadline,
+            "the ledger never came back: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, reply) = deliver(&api, &good, "wh-2").await;
+    assert_eq!((status, &reply["applied"]), (200, &json!(1)), "{reply}");
+    let recorded = exceptions(&api).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(
+        (&recorded[0]["reason"], &recorded[0]["count"]),
+        (&json!("quantity_out_of_range"), &json!(1)),
+        "the refused attempts recorded nothing"
+    );
+    assert_eq!(keys_with(b'j'), journal + 1);
 }
 
 /// A raw delivery: status and the body bytes as sent.

@@ -22,7 +22,9 @@ use crate::inventory::exceptions::{
 };
 use crate::inventory::ledger::{IdempotencyKey, Movement, MovementError, MovementInput, Rejection};
 use crate::inventory::messages::ApplyMovements;
-use crate::inventory::store::{ApplyOutcome, CursorUpdate, LedgerError, UnapplicableEvent};
+use crate::inventory::store::{
+    ApplyOutcome, CursorUpdate, LedgerError, UnapplicableEvent, MAX_BATCH,
+};
 use crate::inventory::InventoryError;
 
 /// Turns an order event into the ledger movement it stands for, keyed by its natural key. Public
@@ -158,10 +160,11 @@ pub async fn apply_order_intake(
         let command = ApplyMovements {
             movements: accepted.iter().map(|(_, input)| input.clone()).collect(),
             cursor: cursor.clone(),
-            unapplicable: exceptions.clone(),
+            unapplicable: capped(&exceptions),
         };
         match ledger.send(command).await? {
             Ok(outcome) => {
+                let exceptions = capped(&exceptions);
                 let skipped = exceptions.iter().map(describe).collect();
                 return Ok(AppliedEvents {
                     outcome,
@@ -296,6 +299,34 @@ fn refused_exception(
         reason,
         detail: bounded_text(&detail, MAX_DETAIL_BYTES),
     }
+}
+
+/// At most [`MAX_BATCH`] exceptions (what one ledger command takes): past it, the rest are summed
+/// up in one, keyed by the first of them, so that an order with thousands of unusable lines is
+/// still recorded (and acknowledged) rather than refused, and its retries find the same records.
+fn capped(exceptions: &[UnapplicableEvent]) -> Vec<UnapplicableEvent> {
+    if exceptions.len() <= MAX_BATCH {
+        return exceptions.to_vec();
+    }
+    let (kept, rest) = exceptions.split_at(MAX_BATCH - 1);
+    let first = &rest[0];
+    let summary = UnapplicableEvent {
+        key: digest_key("more", &first.channel, &[first.key.as_str().as_bytes()]),
+        sku: None,
+        units: 0,
+        detail: bounded_text(
+            &format!(
+                "{} more cannot be applied either; the first: {}",
+                rest.len(),
+                first.detail
+            ),
+            MAX_DETAIL_BYTES,
+        ),
+        ..first.clone()
+    };
+    let mut capped = kept.to_vec();
+    capped.push(summary);
+    capped
 }
 
 /// One line of a channel's last error for a recorded exception.

@@ -274,3 +274,48 @@ fn an_order_id_that_cannot_key_a_ledger_entry_is_keyed_by_its_digest() {
         "one exception per line"
     );
 }
+
+#[actix::test]
+async fn more_unusable_lines_than_a_command_takes_are_summed_up_not_refused() {
+    let ledger = Ledger::start();
+    let lines = MAX_BATCH as u32 + 5;
+    let unusable = (1..=lines)
+        .map(|line| UnusableOrder {
+            order_id: Some("40".into()),
+            line: Some(line),
+            version: Some("placed".into()),
+            sku: None,
+            quantity: Some(1),
+            reason: UnapplicableReason::MissingSku,
+            detail: format!("line {line} has no SKU"),
+        })
+        .collect();
+    let intake = OrderIntake {
+        unusable,
+        ..OrderIntake::default()
+    };
+    let recipient = ledger.actor.clone().recipient();
+    for _ in 0..2 {
+        let applied = apply_order_intake(&etsy(), intake.clone(), None, &recipient)
+            .await
+            .unwrap();
+        assert_eq!(applied.exceptions.len(), MAX_BATCH);
+    }
+    let exceptions = ledger
+        .actor
+        .send(GetOrderExceptions)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exceptions.len(), MAX_BATCH, "and no more on the retry");
+    let summary = exceptions.last().unwrap();
+    assert_eq!((summary.line, summary.count), (Some(MAX_BATCH as u32), 2));
+    assert!(
+        summary
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("6 more cannot be applied"),
+        "{summary:?}"
+    );
+}

@@ -175,7 +175,10 @@ impl InventoryActor {
     fn start_round(&mut self, ctx: &mut Context<Self>) {
         let Some(commands) = self
             .commit
-            .start_round(MAX_ROUND_MOVEMENTS, |staged| staged.command.movements.len())
+            // Exceptions to record weigh like movements: both are writes of the transaction.
+            .start_round(MAX_ROUND_MOVEMENTS, |staged| {
+                staged.command.movements.len() + staged.command.unapplicable.len()
+            })
         else {
             return;
         };

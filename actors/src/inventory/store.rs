@@ -547,9 +547,9 @@ impl LedgerStore {
     }
 
     /// Checks the whole ledger: the journal is gap-free from 1 to the head, refolding it gives the
-    /// stored balances exactly, and every idempotency key, SKU index entry and exception belongs
-    /// to the journal entry it names. Reads everything: for recovery checks and tests, not for a
-    /// hot path.
+    /// stored balances exactly, every idempotency key, SKU index entry and oversold exception
+    /// belongs to the journal entry it names, and every unapplicable-order exception is the one
+    /// its key indexes. Reads everything: for recovery checks and tests, not for a hot path.
     pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
         let head_seq = self.head_seq()?;
         let mut journal = Vec::new();
