@@ -62,7 +62,7 @@ pub mod label {
     ];
 }
 
-use label::{ACTOR, CHANNEL, CLIENT, OP, OUTCOME, PLATFORM, REASON};
+use label::{ACTOR, CHANNEL, CLIENT, KIND, OP, OUTCOME, PLATFORM, REASON};
 
 const fn metric(
     name: &'static str,
@@ -134,6 +134,13 @@ pub const OVERSOLD_UNITS_TOTAL: Metric = metric(
     &[CLIENT, CHANNEL],
     "units sold beyond available stock, recorded durably",
 );
+/// Order exceptions raised, by kind (`oversold`, `unapplicable_order`).
+pub const ORDER_EXCEPTIONS_TOTAL: Metric = metric(
+    "shelfsync_order_exceptions_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL, KIND],
+    "order exceptions raised for a person (a new exception, not a repeated sighting), once durable",
+);
 /// Inbound order events applied.
 pub const ORDERS_INGESTED_TOTAL: Metric = metric(
     "shelfsync_orders_ingested_total",
@@ -201,6 +208,7 @@ pub const ALL: &[Metric] = &[
     CHANNEL_STALLS_TOTAL,
     SYNC_LAG_SECONDS,
     OVERSOLD_UNITS_TOTAL,
+    ORDER_EXCEPTIONS_TOTAL,
     ORDERS_INGESTED_TOTAL,
     ORDER_DUPLICATES_TOTAL,
     MARKETPLACE_REQUESTS_TOTAL,

@@ -36,6 +36,9 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("unknown_client", 400, "No client has that code"),
     ("unauthorized", 401, "A valid bearer token is required"),
+    // Every unauthenticated webhook delivery gets this one code, whatever the reason (unknown
+    // client or channel, no webhooks or no secret on the channel, a missing or wrong signature):
+    // a caller must not learn which clients and channels exist.
     (
         "bad_signature",
         401,
@@ -44,11 +47,6 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("forbidden", 403, "The token's role may not do this"),
     ("not_found", 404, "No such resource"),
     ("unknown_sku", 404, "The client has no such SKU"),
-    (
-        "webhooks_unsupported",
-        404,
-        "This channel's platform delivers no webhooks here",
-    ),
     ("conflict", 409, "The resource exists already or changed"),
     (
         "code_unavailable",
@@ -64,11 +62,6 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "movement_rejected",
         409,
         "The movement cannot apply to the current stock",
-    ),
-    (
-        "webhooks_not_configured",
-        409,
-        "The channel has no webhook secret",
     ),
     ("body_too_large", 413, "The body is too large"),
     (

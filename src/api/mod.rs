@@ -12,6 +12,7 @@
 pub mod channels;
 pub mod clients;
 pub mod error;
+pub mod exceptions;
 pub mod members;
 pub mod openapi;
 pub mod server;
@@ -86,7 +87,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(stock::post_movement),
                 )
                 .route("/clients/{code}/ledger", web::get().to(stock::ledger))
-                .route("/clients/{code}/orders", web::get().to(stock::orders)),
+                .route("/clients/{code}/orders", web::get().to(stock::orders))
+                .route(
+                    "/clients/{code}/exceptions",
+                    web::get().to(exceptions::list),
+                ),
         )
         .default_service(web::to(|| async {
             Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))

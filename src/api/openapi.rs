@@ -69,7 +69,8 @@ pub const ROUTES: &[RouteDoc] = &[
     route("POST", "/v1/clients/{code}/stock/{sku}/movements", "A receipt, adjustment, count or ship {kind, quantity, reason?, idempotency_key, create?}; a SKU the client never had is 404 unknown_sku unless create is true", Auth::Bearer, true),
     route("GET", "/v1/clients/{code}/ledger", "Journal entries ?sku=&after_seq=&limit=", Auth::Bearer, false),
     route("GET", "/v1/clients/{code}/orders", "Marketplace order events in the journal ?sku=&after_seq=&limit=", Auth::Bearer, false),
-    route("POST", "/webhooks/{code}/{channel}", "A marketplace delivery, verified by its signature", Auth::Signature, true),
+    route("GET", "/v1/clients/{code}/exceptions", "Order exceptions (oversells; orders a marketplace told of that cannot be applied: reason, first and last seen, count) ?after_id=&limit=", Auth::Bearer, false),
+    route("POST", "/webhooks/{code}/{channel}", "A marketplace delivery, verified by its signature; 2xx once durable (applied, or recorded as order exceptions), 503 only when nothing can be recorded, the same 401 for every unauthenticated delivery", Auth::Signature, true),
 ];
 
 /// The OpenAPI document.

@@ -1,7 +1,9 @@
 //! `POST /webhooks/{code}/{channel}`: marketplace deliveries. No bearer token: the platform's own
-//! signature authenticates the delivery ([`crate::service`] checks it on the raw body before
-//! parsing). The 2xx goes out only once the delivery's events are durable in the ledger, so a
-//! delivery that got a 2xx is never lost, and one that did not is retried by the platform.
+//! signature authenticates the delivery ([`crate::service::webhooks`] checks it on the raw body
+//! before parsing). The 2xx goes out only once the delivery is durable in the ledger (its orders
+//! applied, or recorded as order exceptions when they cannot apply), so a delivery that got a 2xx
+//! is never lost, and one that did not is retried by the platform. Every unauthenticated delivery
+//! gets the same 401 `bad_signature`, byte for byte, whatever the reason.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -10,17 +12,21 @@ use super::{read_body, ApiState};
 use crate::service::webhooks::WebhookHeaders;
 use crate::service::WebhookError;
 
+/// The one detail of every unauthenticated delivery's reply (the reason is only logged).
+const UNAUTHENTICATED: &str = "the webhook signature does not match the body";
+
 fn webhook_error(error: WebhookError) -> ApiError {
-    match error.kind() {
-        "not_found" => ApiError::not_found(error.to_string()),
-        "webhooks_unsupported" => ApiError::new("webhooks_unsupported", error.to_string()),
-        "webhooks_not_configured" => ApiError::new("webhooks_not_configured", error.to_string()),
-        "bad_signature" => ApiError::new("bad_signature", error.to_string()),
-        "invalid_field" => ApiError::new("invalid_field", error.to_string()),
-        "unavailable" | "inventory_unavailable" | "stopped" => {
-            ApiError::new("unavailable", error.to_string())
+    match error {
+        WebhookError::Unauthenticated(_) => ApiError::new("bad_signature", UNAUTHENTICATED),
+        // Nothing was recorded: 503 so that the platform retries. The detail stays generic (a
+        // store can fail before the delivery is authenticated); the cause is logged.
+        WebhookError::Service(error) => {
+            tracing::warn!(%error, kind = error.kind(), "a webhook delivery could not be recorded; answered 503");
+            ApiError::new(
+                "unavailable",
+                "the delivery could not be recorded now; send it again later",
+            )
         }
-        _ => ApiError::internal(error),
     }
 }
 

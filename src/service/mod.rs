@@ -9,6 +9,7 @@
 
 pub mod webhooks;
 
+use self::webhooks::WebhookDecoy;
 pub use self::webhooks::{WebhookError, WebhookOutcome};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -136,6 +137,8 @@ pub struct Service {
     reasons: sled::Tree,
     engine: Mutex<Option<EngineThread>>,
     options: ServiceOptions,
+    /// Opened in place of a webhook secret when a delivery names none (equal work on every path).
+    webhook_decoy: WebhookDecoy,
 }
 
 /// Settings a new channel is validated and stored with (the API's body, checked).
@@ -152,6 +155,7 @@ impl Service {
         let (pool, engine) = start_engine(options.arbiters.max(1))
             .map_err(|error| ServiceError::Unavailable(format!("the engine thread ({error})")))?;
         let limiters = Arc::new(RateLimiters::with_clock(TokioClock));
+        let webhook_decoy = WebhookDecoy::new(&vault);
         let service = Service {
             channels: ChannelStore::open(db)?,
             reasons: db.open_tree(REASONS_TREE).map_err(ClientStoreError::from)?,
@@ -167,6 +171,7 @@ impl Service {
             limiters,
             listing_maps: RwLock::new(HashMap::new()),
             engine: Mutex::new(Some(engine)),
+            webhook_decoy,
         };
         for record in service.clients.list()? {
             service.adopt_legacy_bindings(&record)?;

@@ -4,56 +4,113 @@
 //! caller acknowledges only once that write is durable. A redelivery, or an order the poll saw
 //! first, changes nothing.
 //!
-//! Only Shopify pushes order webhooks among the platforms modelled (its `orders/create` and
-//! `orders/cancelled`, `reference/marketplace-apis.md` §1.5); the other platforms' orders are
-//! polled, and a delivery for one of their channels is refused.
+//! # What the reply makes the sender do
+//!
+//! A platform treats anything but a 2xx as a failed delivery and sends it again; after enough
+//! failures it stops sending, sometimes for good. So the reply is chosen by what shelfsync can
+//! promise, not by whether it liked the content:
+//!
+//! - **2xx** once everything the delivery told is durable in the client's ledger: the order lines
+//!   that apply as movements, and every line or order that cannot apply (the same order line again
+//!   with other content, no line items, a line without SKU, a quantity of 0, negative, 2³² or
+//!   above the ledger's bound, a cancellation of more than is reserved, a body that is not an
+//!   order) as an **order exception** with its reason, in the same transaction
+//!   ([`shelfsync_actors::channel::intake`]). A retry of the same delivery finds the same
+//!   exception and counts a sighting; it never raises a second one. `GET
+//!   /v1/clients/{code}/exceptions` shows them.
+//! - **503** only when nothing can be recorded durably right now (the client's ledger is down or
+//!   restarting, its storage fails): the platform's retry is then exactly what is wanted.
+//! - **401 `bad_signature`**, the same status and the same body byte for byte, for every delivery
+//!   that is not authenticated: unknown client, unknown channel, a channel whose platform sends no
+//!   webhooks here, a channel without webhook secret, a missing or wrong signature. The same work
+//!   is done on each path (the HMAC over the whole body, and a vault open, of a decoy secret when
+//!   there is no real one), so neither the reply nor its timing tells a caller which clients and
+//!   channels exist; the real reason is logged here, never the signature or the body.
+//!
+//! Per platform ([U]: not stated by `reference/marketplace-apis.md` or `reference/reliability.md`;
+//! what is given there for it comes from the vendors' public pages and must be checked before a
+//! connector relies on it):
+//!
+//! | platform | push channel | on a non-2xx | when it gives up |
+//! |---|---|---|---|
+//! | Shopify (received here) | HTTPS webhooks `orders/create`, `orders/cancelled`, HMAC-SHA256 of the body (§1.2) | no 2xx within 5 s is a failure (reliability §3.2); retried **8 times over 4 hours** with exponential backoff, with the original payload (§1.2, reliability §3.2) | subscriptions created through the Admin API are **removed** after persistent failure, with a warning e-mail to the partner (reliability §3.2); the threshold is [U] |
+//! | Etsy | webhooks `order.paid`, `order.canceled`, … set up in the Webhook portal, Standard-Webhooks signature (§2.2) | retried immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about 28 hours in all (§2.2) | after the last retry the event is only in the portal's manual replay / "Recover" (§2.2); disabling the endpoint: [U] |
+//! | eBay | Notification API `ORDER_CONFIRMATION`, ECC signature in `X-EBAY-SIGNATURE` (§5.2) | [U] retry schedule (eBay's notification status types list "Failed", "Rejected", "MarkedDown", a destination can be marked down) | [U] |
+//! | Walmart | Notifications API `ORDER_UPDATES`, Basic, HMAC or OAuth at the destination (§4.2) | [U] (Walmart's supplier pages say two more tries, three in all; its marketplace pages say repeated failures e-mail the account's administrators) | [U] |
+//! | Amazon | no HTTP webhooks: `ORDER_CHANGE` goes to SQS or EventBridge only (§3.2); an EventBridge **API destination** would POST here | [U] EventBridge retries a failed target for up to 24 hours and 185 attempts by default, with backoff; AWS says API destinations retry 401, 407, 409, 429 and 5xx and do not retry other 4xx | [U] after the retry policy, the event is dropped unless a dead-letter queue is set |
+//! | TikTok Shop | webhooks (type 1 order status change, …), `Authorization` = hex HMAC-SHA256 of app key + body (§6.2) | [U] (TikTok's developer webhooks: anything but 200 is retried for up to 72 hours with exponential backoff) | [U] after 72 hours the event is discarded |
+//!
+//! Only Shopify's deliveries are received today; the other platforms' orders are polled with
+//! durable cursors, and a delivery to one of their channels is answered like any unauthenticated
+//! one. When a platform is added here, the same rule holds: 2xx once recorded (applied or an
+//! exception), 5xx only when nothing can be recorded. For Amazon's API destinations a 4xx for an
+//! authentic event would mean the event is dropped at once, which is one more reason never to
+//! answer 4xx to an authentic delivery.
 
-use shelfsync_actors::channel::apply_order_events;
+use shelfsync_actors::channel::intake::apply_order_intake;
 use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::ids::{ChannelId, ClientCode};
+use shelfsync_actors::inventory::exceptions::{bounded_text, digest_key};
 
 use super::{Service, ServiceError};
 use crate::platforms::shopify::connector::{
     verify_webhook, webhook_events, WebhookError as ShopifyWebhookError,
 };
+use crate::vault::{Secret, Vault};
 
-/// Why a delivery was refused.
+/// Why a delivery was not authenticated. Never told to the caller (they all get the same reply);
+/// logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthenticated {
+    /// The client code of the path is not a client.
+    UnknownClient,
+    /// The client has no such channel.
+    UnknownChannel,
+    /// The channel's platform delivers no webhooks here.
+    NoWebhooks(Platform),
+    /// The channel has no webhook secret.
+    NoSecret,
+    /// The channel's webhook secret could not be opened (deleted, or the vault key changed): an
+    /// operator's problem, logged as an error.
+    SecretUnavailable,
+    /// No signature header.
+    MissingSignature,
+    /// The signature does not match the body.
+    BadSignature,
+}
+
+impl Unauthenticated {
+    /// A stable, bounded name of the reason, for the log.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Unauthenticated::UnknownClient => "unknown_client",
+            Unauthenticated::UnknownChannel => "unknown_channel",
+            Unauthenticated::NoWebhooks(_) => "webhooks_unsupported",
+            Unauthenticated::NoSecret => "webhooks_not_configured",
+            Unauthenticated::SecretUnavailable => "secret_unavailable",
+            Unauthenticated::MissingSignature => "missing_signature",
+            Unauthenticated::BadSignature => "bad_signature",
+        }
+    }
+}
+
+/// Why a delivery was not acknowledged.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    /// No such client or channel.
-    #[error("no channel {channel} of client {client}")]
-    UnknownChannel {
-        /// The client code of the path.
-        client: String,
-        /// The channel id of the path.
-        channel: String,
-    },
-    /// The channel's platform does not deliver webhooks here.
-    #[error("{0} channels take no webhooks (their orders are polled)")]
-    Unsupported(Platform),
-    /// The channel has no webhook secret, so no delivery can be verified.
-    #[error("the channel has no webhook secret; connect it with webhook_secret")]
-    NotConfigured,
-    /// The signature header is missing or does not match the raw body.
+    /// Not authenticated, for whichever reason (the caller is told nothing more).
     #[error("the webhook signature does not match the body")]
-    BadSignature,
-    /// Verified, but not an order body.
-    #[error("{0}")]
-    Malformed(String),
-    /// The service could not take it now (the platform retries).
+    Unauthenticated(Unauthenticated),
+    /// Nothing could be recorded now (the platform retries).
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
 
 impl WebhookError {
-    /// A stable, bounded name of the error.
+    /// A stable, bounded name of the error as the caller may see it: every unauthenticated
+    /// delivery is `bad_signature`.
     pub fn kind(&self) -> &'static str {
         match self {
-            WebhookError::UnknownChannel { .. } => "not_found",
-            WebhookError::Unsupported(_) => "webhooks_unsupported",
-            WebhookError::NotConfigured => "webhooks_not_configured",
-            WebhookError::BadSignature => "bad_signature",
-            WebhookError::Malformed(_) => "invalid_field",
+            WebhookError::Unauthenticated(_) => "bad_signature",
             WebhookError::Service(error) => error.kind(),
         }
     }
@@ -77,14 +134,54 @@ pub struct WebhookOutcome {
     pub applied: usize,
     /// Events the ledger had already (a redelivery, or seen by the poll first).
     pub duplicates: usize,
-    /// Events the ledger refused, described.
-    pub skipped: Vec<String>,
+    /// Order exceptions recorded (raised, or seen again on a retry) for what could not apply.
+    pub exceptions: usize,
     /// A topic acknowledged and ignored.
     pub ignored_topic: Option<String>,
 }
 
+/// The name the decoy secret is sealed under (a client code never holds `-`, so it cannot be a
+/// real credential's associated data).
+const DECOY_CLIENT: &str = "-webhook-decoy-";
+const DECOY_NAME: &str = "decoy";
+/// The longest piece of a path segment written to the log.
+const LOGGED_BYTES: usize = 40;
+
+/// A secret sealed by the service's own vault, opened instead of a channel's webhook secret when
+/// the delivery names no channel with one, so that every unauthenticated path pays one vault
+/// open and one HMAC over the whole body, like the path of a known channel with a wrong
+/// signature. What remains different (the lookups of the client's records, an in-memory read of
+/// sled each) costs microseconds, far under the jitter of a network request.
+#[derive(Debug, Clone)]
+pub struct WebhookDecoy {
+    sealed: Vec<u8>,
+}
+
+impl WebhookDecoy {
+    /// Seals a random decoy secret with `vault`.
+    pub fn new(vault: &Vault) -> Self {
+        use rand::Rng as _;
+        let secret: String = rand::thread_rng()
+            .sample_iter(rand::distributions::Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect();
+        Self {
+            sealed: vault.seal(DECOY_CLIENT, DECOY_NAME, &Secret::new(secret)),
+        }
+    }
+
+    /// Opens the decoy (the same AEAD work as opening a channel's secret).
+    fn open(&self, vault: &Vault) -> Secret {
+        vault
+            .open_secret(DECOY_CLIENT, DECOY_NAME, &self.sealed)
+            .unwrap_or_else(|_| Secret::new(String::new()))
+    }
+}
+
 impl Service {
-    /// Verifies and applies one webhook delivery; returns once it is durable in the ledger.
+    /// Verifies and records one webhook delivery; returns once it is durable in the ledger
+    /// (applied, or recorded as order exceptions).
     pub async fn receive_webhook(
         &self,
         client: &str,
@@ -92,48 +189,39 @@ impl Service {
         headers: WebhookHeaders<'_>,
         raw_body: &[u8],
     ) -> Result<WebhookOutcome, WebhookError> {
-        let unknown = || WebhookError::UnknownChannel {
-            client: client.to_string(),
-            channel: channel.to_string(),
+        let (target, secret) = self.webhook_target(client, channel)?;
+        // The signature is checked on the raw bytes before any parsing (DESIGN §6), and on every
+        // path, with the decoy when there is no real secret.
+        let signed = verify_webhook(
+            secret.expose().as_bytes(),
+            raw_body,
+            headers.hmac.unwrap_or_default(),
+        );
+        let (code, id) = match target {
+            Ok(found) if signed => found,
+            Ok(_) if headers.hmac.is_none() => {
+                return Err(refused(client, channel, Unauthenticated::MissingSignature))
+            }
+            Ok(_) => return Err(refused(client, channel, Unauthenticated::BadSignature)),
+            Err(reason) => return Err(refused(client, channel, reason)),
         };
-        let code = ClientCode::parse(client).map_err(|_| unknown())?;
-        let id = ChannelId::parse(channel).map_err(|_| unknown())?;
-        let record = self
-            .channels()
-            .get(&code, &id)
-            .map_err(ServiceError::from)?
-            .ok_or_else(unknown)?;
-        if record.platform != Platform::Shopify {
-            return Err(WebhookError::Unsupported(record.platform));
-        }
-        let name = record
-            .webhook_credential
-            .as_deref()
-            .ok_or(WebhookError::NotConfigured)?;
-        let secret = self
-            .clients()
-            .secret(self.vault(), &code, name)
-            .map_err(ServiceError::from)?;
-        // The signature is checked on the raw bytes before any parsing (DESIGN §6).
-        let signed = headers
-            .hmac
-            .is_some_and(|hmac| verify_webhook(secret.expose().as_bytes(), raw_body, hmac));
-        if !signed {
-            return Err(WebhookError::BadSignature);
-        }
         let topic = headers.topic.unwrap_or_default();
-        let events = match webhook_events(topic, raw_body) {
-            Ok(events) => events,
+        let mut intake = match webhook_events(topic, raw_body) {
+            Ok(intake) => intake,
             Err(ShopifyWebhookError::UnsupportedTopic(topic)) => {
                 return Ok(WebhookOutcome {
                     ignored_topic: Some(topic),
                     ..WebhookOutcome::default()
                 })
             }
-            Err(error) => return Err(WebhookError::Malformed(error.to_string())),
         };
+        // A retry carries the original payload byte for byte (§1.2), so the digest of the signed
+        // body names the delivery across retries; the webhook id is not used, since it was seen
+        // to change between retries (reliability §3.2).
+        intake.delivery = Some(digest_key("delivery", &id, &[topic.as_bytes(), raw_body]));
+        let events = intake.events.len();
         let inventory = self.inventory(&code).await?;
-        let applied = apply_order_events(&id, events.clone(), None, &inventory.recipient())
+        let applied = apply_order_intake(&id, intake, None, &inventory.recipient())
             .await
             .map_err(|error| ServiceError::Unavailable(format!("the ledger ({error})")))?;
         let duplicates = applied
@@ -142,12 +230,69 @@ impl Service {
             .iter()
             .filter(|result| result.duplicate)
             .count();
+        if !applied.exceptions.is_empty() {
+            tracing::warn!(client = %code, channel = %id, exceptions = applied.exceptions.len(), "a webhook delivery held orders that cannot be applied; recorded as order exceptions");
+        }
         Ok(WebhookOutcome {
-            events: events.len(),
+            events,
             applied: applied.outcome.results.len() - duplicates,
             duplicates,
-            skipped: applied.skipped,
+            exceptions: applied.exceptions.len(),
             ignored_topic: None,
         })
     }
+
+    /// The channel a delivery names and the secret to check it with, or why it cannot be
+    /// authenticated together with the decoy secret to check it with all the same. Only a failing
+    /// store is an error.
+    #[allow(clippy::type_complexity)]
+    fn webhook_target(
+        &self,
+        client: &str,
+        channel: &str,
+    ) -> Result<(Result<(ClientCode, ChannelId), Unauthenticated>, Secret), ServiceError> {
+        let decoy = |reason| Ok((Err(reason), self.webhook_decoy.open(self.vault())));
+        let (Ok(code), Ok(id)) = (ClientCode::parse(client), ChannelId::parse(channel)) else {
+            return decoy(Unauthenticated::UnknownClient);
+        };
+        if self.clients().get(&code)?.is_none() {
+            return decoy(Unauthenticated::UnknownClient);
+        }
+        let Some(record) = self.channels().get(&code, &id)? else {
+            return decoy(Unauthenticated::UnknownChannel);
+        };
+        if record.platform != Platform::Shopify {
+            return decoy(Unauthenticated::NoWebhooks(record.platform));
+        }
+        let Some(name) = record.webhook_credential.as_deref() else {
+            return decoy(Unauthenticated::NoSecret);
+        };
+        match self.clients().secret(self.vault(), &code, name) {
+            Ok(secret) => Ok((Ok((code, id)), secret)),
+            Err(_) => decoy(Unauthenticated::SecretUnavailable),
+        }
+    }
+}
+
+/// Logs why a delivery was refused (the path's names cleaned and cut: they come from anyone;
+/// never the signature or the body) and returns the error every such delivery gets.
+fn refused(client: &str, channel: &str, reason: Unauthenticated) -> WebhookError {
+    let client = bounded_text(client, LOGGED_BYTES);
+    let channel = bounded_text(channel, LOGGED_BYTES);
+    if reason == Unauthenticated::SecretUnavailable {
+        tracing::error!(
+            ?client,
+            ?channel,
+            reason = reason.kind(),
+            "a channel's webhook secret cannot be opened; its deliveries are refused"
+        );
+    } else {
+        tracing::info!(
+            ?client,
+            ?channel,
+            reason = reason.kind(),
+            "webhook delivery refused"
+        );
+    }
+    WebhookError::Unauthenticated(reason)
 }

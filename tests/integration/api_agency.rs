@@ -460,7 +460,8 @@ async fn a_duplicated_webhook_changes_nothing_and_a_bad_signature_is_refused() {
         .await;
     assert_eq!(
         (status, refused["code"].as_str()),
-        (404, Some("webhooks_unsupported"))
+        (401, Some("bad_signature")),
+        "a channel without webhooks answers like a bad signature"
     );
 }
 

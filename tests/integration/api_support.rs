@@ -20,6 +20,8 @@ pub struct Api {
     pub service: std::sync::Arc<Service>,
     /// The data directory (scanned by the secret tests).
     pub dir: tempfile::TempDir,
+    /// The database the service runs on (fault-injection tests damage a client's tree).
+    pub db: sled::Db,
     http: reqwest::Client,
 }
 
@@ -47,6 +49,23 @@ impl Api {
     /// Starts the API and the engine with `options` (one arbiter) over `dir`, new or kept by
     /// [`Api::stop`].
     pub async fn start_in(dir: tempfile::TempDir, options: ServiceOptions) -> Api {
+        Api::start_configured(dir, options, 64 * 1024).await
+    }
+
+    /// Starts the API (loopback egress) with a body limit of `max_body_bytes`.
+    pub async fn start_with_body_limit(max_body_bytes: usize) -> Api {
+        let options = ServiceOptions {
+            egress: EgressPolicy::LOOPBACK_MOCKS,
+            ..ServiceOptions::default()
+        };
+        Api::start_configured(tempfile::tempdir().unwrap(), options, max_body_bytes).await
+    }
+
+    async fn start_configured(
+        dir: tempfile::TempDir,
+        options: ServiceOptions,
+        max_body_bytes: usize,
+    ) -> Api {
         // After [`Api::stop`] the engine's threads may hold the database's file lock a moment
         // longer: retry for a bounded while.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -78,7 +97,7 @@ impl Api {
             members,
             clients,
             vault,
-            max_body_bytes: 64 * 1024,
+            max_body_bytes,
             service: service.clone(),
         };
         let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
@@ -86,6 +105,7 @@ impl Api {
             server,
             service,
             dir,
+            db,
             http: reqwest::Client::new(),
         }
     }

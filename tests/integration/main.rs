@@ -7,6 +7,7 @@ mod api_members;
 mod api_quantities;
 mod api_scope;
 mod api_support;
+mod api_webhooks;
 mod connector_amazon;
 mod connector_ebay;
 mod connector_etsy;

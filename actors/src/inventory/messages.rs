@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ledger::{Balance, JournalEntry, MovementInput};
 use super::store::{
     ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, OrderException,
+    UnapplicableEvent,
     VerifyReport,
 };
 use super::InventoryError;
@@ -19,6 +20,9 @@ pub struct ApplyMovements {
     pub movements: Vec<MovementInput>,
     /// The order-feed cursor these movements advance, written in the same transaction.
     pub cursor: Option<CursorUpdate>,
+    /// Orders told of with these movements that cannot be applied, recorded as order exceptions
+    /// in the same transaction (a delivery's good lines and bad ones together or not at all).
+    pub unapplicable: Vec<UnapplicableEvent>,
 }
 
 impl ApplyMovements {
@@ -26,7 +30,7 @@ impl ApplyMovements {
     pub fn new(movements: Vec<MovementInput>) -> Self {
         Self {
             movements,
-            cursor: None,
+            ..Self::default()
         }
     }
 }
@@ -96,10 +100,20 @@ pub struct GetJournal {
     pub limit: usize,
 }
 
-/// Returns the order exceptions raised by the ledger (oversells), oldest first.
+/// Returns every order exception of the ledger (oversells, unapplicable orders), oldest first.
 #[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<Vec<OrderException>, InventoryError>")]
 pub struct GetOrderExceptions;
+
+/// Returns a page of order exceptions, oldest first.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<Vec<OrderException>, InventoryError>")]
+pub struct GetExceptionsPage {
+    /// Only exceptions with an id above this one.
+    pub after_id: u64,
+    /// At most this many (clamped to 1..=1000).
+    pub limit: usize,
+}
 
 /// Checks the whole ledger (gap-free journal, refold equals balances, indexes consistent) off
 /// the arbiter thread.

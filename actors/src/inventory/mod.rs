@@ -10,6 +10,7 @@
 //! waiting commands are answers owed, never acknowledged data, and a restarted actor recovers
 //! everything from its tree.
 
+pub mod exceptions;
 pub mod group_commit;
 pub mod ledger;
 pub mod messages;
@@ -27,12 +28,13 @@ use tokio::sync::oneshot;
 use self::group_commit::GroupCommit;
 use self::ledger::{Movement, Source};
 use self::messages::{
-    ApplyMovements, ChannelRecord, GetChannelRecord, GetJournal, GetOrderExceptions, GetState,
-    GetStock, InventoryState, RecordListings, StockChanged, StockLevel, Subscribe, VerifyLedger,
+    ApplyMovements, ChannelRecord, GetChannelRecord, GetExceptionsPage, GetJournal,
+    GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings, StockChanged,
+    StockLevel, Subscribe, VerifyLedger,
 };
 use self::store::{
-    ApplyOutcome, JournalQuery, LedgerCommand, LedgerError, LedgerStore, OrderException,
-    VerifyReport,
+    ApplyOutcome, CommandOutcome, ExceptionKind, JournalQuery, LedgerCommand, LedgerError,
+    LedgerStore, OrderException, VerifyReport,
 };
 use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::metrics::{self, label};
@@ -173,7 +175,10 @@ impl InventoryActor {
     fn start_round(&mut self, ctx: &mut Context<Self>) {
         let Some(commands) = self
             .commit
-            .start_round(MAX_ROUND_MOVEMENTS, |staged| staged.command.movements.len())
+            // Exceptions to record weigh like movements: both are writes of the transaction.
+            .start_round(MAX_ROUND_MOVEMENTS, |staged| {
+                staged.command.movements.len() + staged.command.unapplicable.len()
+            })
         else {
             return;
         };
@@ -279,7 +284,7 @@ impl Round {
         let at_ms = self.at_ms;
         // On the blocking pool: a sled transaction waits while any flush of the database runs.
         let written = tokio::task::spawn_blocking(move || {
-            let outcomes = store.apply_commands(&commands, at_ms)?;
+            let outcomes = store.apply_round(&commands, at_ms)?;
             let changed = changed_levels(&store, &commands, &outcomes)?;
             Ok::<_, LedgerError>((outcomes, changed))
         })
@@ -299,10 +304,12 @@ impl Round {
             .record(started.elapsed().as_secs_f64());
         ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(round_size as f64);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            if let Ok(outcome) = &outcome {
-                record_durable(&self.client_label, outcome);
+            if let Ok(done) = &outcome {
+                record_durable(&self.client_label, &done.outcome);
+                record_raised(&self.client_label, &done.raised);
             }
             // The caller may have gone away; the write is durable either way.
+            let outcome = outcome.map(|done| done.outcome);
             let _ = reply.send(outcome.map_err(InventoryError::from));
         }
         Ok(changed)
@@ -314,14 +321,14 @@ impl Round {
 fn changed_levels(
     store: &LedgerStore,
     commands: &[LedgerCommand],
-    outcomes: &[Result<ApplyOutcome, LedgerError>],
+    outcomes: &[Result<CommandOutcome, LedgerError>],
 ) -> Result<Vec<StockLevel>, LedgerError> {
     let mut moved: BTreeSet<&Sku> = BTreeSet::new();
     for (command, outcome) in commands.iter().zip(outcomes) {
-        let Ok(outcome) = outcome else {
+        let Ok(done) = outcome else {
             continue;
         };
-        for (movement, applied) in command.movements.iter().zip(&outcome.results) {
+        for (movement, applied) in command.movements.iter().zip(&done.outcome.results) {
             if !applied.duplicate {
                 moved.insert(&movement.sku);
             }
@@ -366,6 +373,15 @@ fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
     }
 }
 
+/// Counts the exceptions a durable round raised for the first time, by kind (a sighting of a
+/// known one is not a new exception).
+fn record_raised(client_label: &str, raised: &[(ExceptionKind, Source)]) {
+    for (kind, source) in raised {
+        ::metrics::counter!(metrics::ORDER_EXCEPTIONS_TOTAL.name, label::CLIENT => client_label.to_string(), label::CHANNEL => source.label().to_string(), label::KIND => kind.as_str())
+            .increment(1);
+    }
+}
+
 impl BoundedStart for InventoryActor {
     fn mailbox_capacity(&self) -> usize {
         self.config.mailbox_capacity
@@ -388,6 +404,7 @@ impl Handler<ApplyMovements> for InventoryActor {
             movements,
             cursor: message.cursor,
             listings: None,
+            unapplicable: message.unapplicable,
         };
         self.stage(command, ctx)
     }
@@ -509,6 +526,16 @@ impl Handler<GetOrderExceptions> for InventoryActor {
 
     fn handle(&mut self, _message: GetOrderExceptions, _ctx: &mut Context<Self>) -> Self::Result {
         Ok(self.store.exceptions()?)
+    }
+}
+
+impl Handler<GetExceptionsPage> for InventoryActor {
+    type Result = Result<Vec<OrderException>, InventoryError>;
+
+    fn handle(&mut self, message: GetExceptionsPage, _ctx: &mut Context<Self>) -> Self::Result {
+        Ok(self
+            .store
+            .exceptions_page(message.after_id, message.limit)?)
     }
 }
 

@@ -5,12 +5,13 @@
 //!
 //! | prefix | key                              | value                      |
 //! |--------|----------------------------------|----------------------------|
-//! | `m`    | `m/head`, `m/version`            | last sequence number (u64 BE), schema version |
+//! | `m`    | `m/head`, `m/version`, `m/xhead` | last sequence number (u64 BE), schema version, last exception id (u64 BE) |
 //! | `j`    | `j` + seq (u64 BE)               | [`JournalEntry`] (JSON)    |
 //! | `b`    | `b` + SKU                        | [`Balance`] (JSON)         |
 //! | `i`    | `i` + idempotency key            | seq of the entry it produced (u64 BE) |
 //! | `s`    | `s` + SKU + `0x00` + seq (u64 BE) | empty: the journal by SKU |
-//! | `x`    | `x` + seq (u64 BE)               | [`OrderException`] (JSON)  |
+//! | `x`    | `x` + exception id (u64 BE)      | [`OrderException`] (JSON)  |
+//! | `e`    | `e` + exception key              | id of the unapplicable-order exception it names (u64 BE) |
 //! | `k`    | `k` + channel id                 | the channel's order-feed cursor (UTF-8) |
 //! | `l`    | `l` + channel id + `0x00` + SKU  | [`ListingRecord`] (JSON): what the marketplace last confirmed |
 //!
@@ -18,11 +19,21 @@
 //! (`reference/reliability.md` §2.1, "Limits"). A SKU never holds a control character, so the NUL
 //! separator of the `s` keys cannot occur inside one.
 //!
+//! Exception ids come from their own counter (`m/xhead`), since an unapplicable order has no
+//! journal entry. The first version keyed oversells by their journal sequence number; [`open`]
+//! starts the counter above the last such key, so those records keep their keys as ids and new
+//! ones follow them in order (no rewrite of old data). The `e` index makes an unapplicable order
+//! one exception however often it is seen ([`super::exceptions`]).
+//!
+//! [`open`]: LedgerStore::open
+//!
 //! # Atomicity and durability
 //!
 //! A batch of movements is one sled transaction: every journal entry, balance, idempotency key,
 //! SKU index entry and order exception of the batch is written together or not at all, and a
-//! refused movement aborts the whole batch. The transaction closure has no side effects (sled
+//! refused movement aborts the whole batch. Unapplicable orders a command carries are recorded in
+//! the same transaction as its movements, so a delivery's good lines and its bad ones are written
+//! together or not at all. The transaction closure has no side effects (sled
 //! re-runs it on conflict). A committed transaction is not yet durable: the caller acknowledges
 //! only after [`LedgerStore::flush`] has returned (see the InventoryActor's group commit).
 
@@ -32,6 +43,7 @@ use std::ops::Bound;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+pub use super::exceptions::{ExceptionKind, OrderException, UnapplicableEvent};
 use super::ledger::{
     effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, MovementError, Rejection,
     Source,
@@ -45,14 +57,19 @@ pub const MAX_BATCH: usize = 1_000;
 /// The most journal entries one query returns.
 pub const MAX_JOURNAL_PAGE: usize = 1_000;
 
+/// The most order exceptions one query returns.
+pub const MAX_EXCEPTION_PAGE: usize = 1_000;
+
 const HEAD_KEY: &[u8] = b"m/head";
 const VERSION_KEY: &[u8] = b"m/version";
+const EXCEPTION_HEAD_KEY: &[u8] = b"m/xhead";
 const SCHEMA_VERSION: u64 = 1;
 const JOURNAL: u8 = b'j';
 const BALANCE: u8 = b'b';
 const IDEMPOTENCY: u8 = b'i';
 const SKU_INDEX: u8 = b's';
 const EXCEPTION: u8 = b'x';
+const EXCEPTION_INDEX: u8 = b'e';
 const CURSOR: u8 = b'k';
 const LISTING: u8 = b'l';
 
@@ -150,33 +167,6 @@ pub struct ApplyOutcome {
     pub head_seq: u64,
 }
 
-/// Why an order needs a person: raised in the same transaction as the movement that caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExceptionKind {
-    /// A sale found too little available stock: the client sold units it may not have.
-    Oversold,
-}
-
-/// An order exception: an entry of the queue an agency works through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderException {
-    /// The journal entry that raised it.
-    pub seq: u64,
-    /// What went wrong.
-    pub kind: ExceptionKind,
-    /// The SKU concerned.
-    pub sku: Sku,
-    /// The movement's idempotency key (carries the order id for marketplace events).
-    pub key: IdempotencyKey,
-    /// Where the order came from.
-    pub source: Source,
-    /// Units concerned (oversold units).
-    pub units: i64,
-    /// When it was raised, in milliseconds since the Unix epoch.
-    pub at_ms: u64,
-}
-
 /// A channel's order-feed cursor, written in the same transaction as the order events it covers
 /// (DESIGN §3): a cursor never advances past an event that is not in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,8 +200,8 @@ pub struct ListingsUpdate {
 }
 
 /// One command of a group-commit round: movements, and with them (in the same transaction) the
-/// order-feed cursor they advance and listed quantities a marketplace confirmed. At least one
-/// part must be present.
+/// order-feed cursor they advance, listed quantities a marketplace confirmed and orders that
+/// cannot be applied. At least one part must be present.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerCommand {
     /// Stock movements.
@@ -220,6 +210,19 @@ pub struct LedgerCommand {
     pub cursor: Option<CursorUpdate>,
     /// Confirmed listed quantities.
     pub listings: Option<ListingsUpdate>,
+    /// Orders told of with the movements that cannot be applied: each raises (or sees again) its
+    /// order exception.
+    pub unapplicable: Vec<UnapplicableEvent>,
+}
+
+/// What an accepted command did, beyond its [`ApplyOutcome`]: the exceptions it raised for the
+/// first time (for the metric of exceptions raised, counted once durable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The answer the caller gets.
+    pub outcome: ApplyOutcome,
+    /// Each new exception's kind and source; a sighting of a known one is not listed.
+    pub raised: Vec<(ExceptionKind, Source)>,
 }
 
 impl From<Vec<Movement>> for LedgerCommand {
@@ -249,7 +252,7 @@ pub struct VerifyReport {
     pub head_seq: u64,
     /// SKUs with a balance.
     pub skus: usize,
-    /// Open order exceptions.
+    /// Order exceptions.
     pub exceptions: usize,
 }
 
@@ -296,6 +299,17 @@ impl LedgerStore {
                 "the head is {head} but the last journal entry is {last_journal_seq}"
             )));
         }
+        if store.tree.get(EXCEPTION_HEAD_KEY)?.is_none() {
+            // A tree of the first version keyed its exceptions by journal seq: ids continue above
+            // them (see the module doc). Idempotent, so a crash before it is durable is harmless.
+            let last_exception = match store.tree.scan_prefix([EXCEPTION]).next_back() {
+                Some(item) => decode_u64(&item?.0[1..])?,
+                None => 0,
+            };
+            store
+                .tree
+                .insert(EXCEPTION_HEAD_KEY, &last_exception.to_be_bytes())?;
+        }
         Ok(store)
     }
 
@@ -330,24 +344,45 @@ impl LedgerStore {
         commands: &[LedgerCommand],
         at_ms: u64,
     ) -> Result<Vec<Result<ApplyOutcome, LedgerError>>, LedgerError> {
+        Ok(self
+            .apply_round(commands, at_ms)?
+            .into_iter()
+            .map(|result| result.map(|done| done.outcome))
+            .collect())
+    }
+
+    /// [`LedgerStore::apply_commands`], telling also which exceptions each accepted command
+    /// raised for the first time (the InventoryActor counts them once durable).
+    pub fn apply_round(
+        &self,
+        commands: &[LedgerCommand],
+        at_ms: u64,
+    ) -> Result<Vec<Result<CommandOutcome, LedgerError>>, LedgerError> {
         self.tree
             .transaction(|tx| {
                 let first_head = read_head(tx)?;
+                let first_exception_head = read_exception_head(tx)?;
                 let mut head = first_head;
+                let mut exception_head = first_exception_head;
                 let mut outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
-                    let mut staged = Staged::new(tx, head);
+                    let mut staged = Staged::new(tx, head, exception_head);
                     match apply_command(&mut staged, command, at_ms)? {
                         Ok(outcome) => {
                             head = staged.head;
+                            exception_head = staged.exception_head;
+                            let raised = std::mem::take(&mut staged.raised);
                             staged.write_through()?;
-                            outcomes.push(Ok(outcome));
+                            outcomes.push(Ok(CommandOutcome { outcome, raised }));
                         }
                         Err(refused) => outcomes.push(Err(refused)),
                     }
                 }
                 if head != first_head {
                     tx.insert(HEAD_KEY, &head.to_be_bytes())?;
+                }
+                if exception_head != first_exception_head {
+                    tx.insert(EXCEPTION_HEAD_KEY, &exception_head.to_be_bytes())?;
                 }
                 Ok(outcomes)
             })
@@ -473,7 +508,31 @@ impl LedgerStore {
     pub fn exceptions(&self) -> Result<Vec<OrderException>, LedgerError> {
         self.tree
             .scan_prefix([EXCEPTION])
-            .map(|item| decode(&item?.1))
+            .map(|item| {
+                let (key, value) = item?;
+                decode_exception(&key, &value)
+            })
+            .collect()
+    }
+
+    /// Returns a page of order exceptions with ids above `after_id`, oldest first, at most
+    /// `limit` (clamped to 1..=[`MAX_EXCEPTION_PAGE`]).
+    pub fn exceptions_page(
+        &self,
+        after_id: u64,
+        limit: usize,
+    ) -> Result<Vec<OrderException>, LedgerError> {
+        let limit = limit.clamp(1, MAX_EXCEPTION_PAGE);
+        let Some(first) = after_id.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.tree
+            .range(exception_key(first)..=exception_key(u64::MAX))
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                decode_exception(&key, &value)
+            })
             .collect()
     }
 
@@ -488,9 +547,9 @@ impl LedgerStore {
     }
 
     /// Checks the whole ledger: the journal is gap-free from 1 to the head, refolding it gives the
-    /// stored balances exactly, and every idempotency key, SKU index entry and exception belongs
-    /// to the journal entry it names. Reads everything: for recovery checks and tests, not for a
-    /// hot path.
+    /// stored balances exactly, every idempotency key, SKU index entry and oversold exception
+    /// belongs to the journal entry it names, and every unapplicable-order exception is the one
+    /// its key indexes. Reads everything: for recovery checks and tests, not for a hot path.
     pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
         let head_seq = self.head_seq()?;
         let mut journal = Vec::new();
@@ -545,19 +604,79 @@ impl LedgerStore {
             )));
         }
         let exceptions = self.exceptions()?;
-        let oversells = journal.iter().filter(|entry| entry.oversold()).count();
-        if exceptions.len() != oversells {
-            return Err(LedgerError::Corrupt(format!(
-                "{} exceptions for {oversells} oversold entries",
-                exceptions.len()
-            )));
-        }
+        verify_exceptions(&self.tree, &journal, &exceptions)?;
         Ok(VerifyReport {
             head_seq,
             skus: stored.len(),
             exceptions: exceptions.len(),
         })
     }
+}
+
+/// Checks the exceptions against the journal and their index: every oversold entry has exactly
+/// one oversold exception naming it, every unapplicable-order exception names no entry and is the
+/// one its `e` index entry points at, nothing else is indexed, and no id is above the counter.
+fn verify_exceptions(
+    tree: &sled::Tree,
+    journal: &[JournalEntry],
+    exceptions: &[OrderException],
+) -> Result<(), LedgerError> {
+    let exception_head = tree
+        .get(EXCEPTION_HEAD_KEY)?
+        .map_or(Ok(0), |bytes| decode_u64(&bytes))?;
+    let mut oversold_seqs = std::collections::BTreeSet::new();
+    let mut unapplicable = 0;
+    for exception in exceptions {
+        if exception.id > exception_head {
+            return Err(LedgerError::Corrupt(format!(
+                "exception {} is above the exception counter {exception_head}",
+                exception.id
+            )));
+        }
+        match exception.kind {
+            ExceptionKind::Oversold => {
+                let names_oversell = exception.seq.is_some_and(|seq| {
+                    journal
+                        .get((seq as usize).wrapping_sub(1))
+                        .is_some_and(JournalEntry::oversold)
+                });
+                if !names_oversell || !oversold_seqs.insert(exception.seq) {
+                    return Err(LedgerError::Corrupt(format!(
+                        "oversold exception {} names no oversold entry of its own ({:?})",
+                        exception.id, exception.seq
+                    )));
+                }
+            }
+            ExceptionKind::UnapplicableOrder => {
+                let indexed = tree
+                    .get(exception_index_key(&exception.key))?
+                    .map(|bytes| decode_u64(&bytes))
+                    .transpose()?;
+                if exception.seq.is_some() || indexed != Some(exception.id) {
+                    return Err(LedgerError::Corrupt(format!(
+                        "unapplicable-order exception {} is not the one its key {:?} indexes",
+                        exception.id,
+                        exception.key.as_str()
+                    )));
+                }
+                unapplicable += 1;
+            }
+        }
+    }
+    let oversells = journal.iter().filter(|entry| entry.oversold()).count();
+    if oversold_seqs.len() != oversells {
+        return Err(LedgerError::Corrupt(format!(
+            "{} oversold exceptions for {oversells} oversold entries",
+            oversold_seqs.len()
+        )));
+    }
+    let indexed = tree.scan_prefix([EXCEPTION_INDEX]).count();
+    if indexed != unapplicable {
+        return Err(LedgerError::Corrupt(format!(
+            "{indexed} exception index entries for {unapplicable} unapplicable-order exceptions"
+        )));
+    }
+    Ok(())
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<LedgerError>>;
@@ -568,21 +687,40 @@ fn read_head(tx: &TransactionalTree) -> TxResult<u64> {
         .map_err(abort)
 }
 
+fn read_exception_head(tx: &TransactionalTree) -> TxResult<u64> {
+    tx.get(EXCEPTION_HEAD_KEY)?
+        .map_or(Ok(0), |bytes| decode_u64(&bytes))
+        .map_err(abort)
+}
+
 /// The writes of one command, held back until the whole command is accepted: sled transactions
 /// have no savepoints, so a refused command must never have touched the transaction.
 struct Staged<'a> {
     tx: &'a TransactionalTree,
     writes: BTreeMap<Vec<u8>, Vec<u8>>,
     head: u64,
+    exception_head: u64,
+    /// Exceptions the command raised for the first time.
+    raised: Vec<(ExceptionKind, Source)>,
 }
 
 impl<'a> Staged<'a> {
-    fn new(tx: &'a TransactionalTree, head: u64) -> Self {
+    fn new(tx: &'a TransactionalTree, head: u64, exception_head: u64) -> Self {
         Self {
             tx,
             writes: BTreeMap::new(),
             head,
+            exception_head,
+            raised: Vec::new(),
         }
+    }
+
+    /// Stages a new exception under the next id.
+    fn raise(&mut self, exception: impl FnOnce(u64) -> OrderException) {
+        self.exception_head += 1;
+        let exception = exception(self.exception_head);
+        self.raised.push((exception.kind, exception.source.clone()));
+        self.insert(exception_key(exception.id).to_vec(), encode(&exception));
     }
 
     /// Reads through the command's own writes, then the transaction (which sees the writes of the
@@ -616,8 +754,19 @@ fn apply_command(
 ) -> TxResult<Result<ApplyOutcome, LedgerError>> {
     let movements = &command.movements;
     let listings = command.listings.as_ref();
-    if movements.is_empty() && command.cursor.is_none() && listings.is_none() {
+    let unapplicable = &command.unapplicable;
+    if movements.is_empty()
+        && command.cursor.is_none()
+        && listings.is_none()
+        && unapplicable.is_empty()
+    {
         return Ok(Err(LedgerError::EmptyBatch));
+    }
+    if unapplicable.len() > MAX_BATCH {
+        return Ok(Err(LedgerError::BatchTooLarge {
+            len: unapplicable.len(),
+            max: MAX_BATCH,
+        }));
     }
     if let Some(update) = listings.filter(|update| update.listings.len() > MAX_BATCH) {
         return Ok(Err(LedgerError::BatchTooLarge {
@@ -707,16 +856,7 @@ fn apply_command(
             oversold_units: effect.oversold_units,
         };
         if entry.oversold() {
-            let exception = OrderException {
-                seq,
-                kind: ExceptionKind::Oversold,
-                sku: entry.sku.clone(),
-                key: entry.key.clone(),
-                source: entry.source.clone(),
-                units: entry.oversold_units,
-                at_ms,
-            };
-            staged.insert(exception_key(seq).to_vec(), encode(&exception));
+            staged.raise(|id| OrderException::oversold(id, &entry));
         }
         staged.insert(journal_key(seq).to_vec(), encode(&entry));
         staged.insert(balance_key, encode(&balance_after));
@@ -730,10 +870,39 @@ fn apply_command(
             source: movement.source.clone(),
         });
     }
+    for event in unapplicable {
+        record_unapplicable(staged, event, at_ms)?;
+    }
     Ok(Ok(ApplyOutcome {
         results,
         head_seq: staged.head,
     }))
+}
+
+/// Raises the exception of an order that cannot be applied, or, when its key raised one before
+/// (a retry of the same delivery, the poll reading the same order), counts one more sighting of
+/// that one: never a second exception for one event.
+fn record_unapplicable(
+    staged: &mut Staged<'_>,
+    event: &UnapplicableEvent,
+    at_ms: u64,
+) -> TxResult<()> {
+    let index_key = exception_index_key(&event.key);
+    let Some(bytes) = staged.get(&index_key)? else {
+        staged.raise(|id| OrderException::unapplicable(id, event, at_ms));
+        staged.insert(index_key, staged.exception_head.to_be_bytes().to_vec());
+        return Ok(());
+    };
+    let id = decode_u64(&bytes).map_err(abort)?;
+    let key = exception_key(id);
+    let Some(stored) = staged.get(&key)? else {
+        let missing = format!("the exception index names missing exception {id}");
+        return Err(abort(LedgerError::Corrupt(missing)));
+    };
+    let mut exception = decode_exception(&key, &stored).map_err(abort)?;
+    exception.seen_again(at_ms);
+    staged.insert(key.to_vec(), encode(&exception));
+    Ok(())
 }
 
 fn abort(error: LedgerError) -> ConflictableTransactionError<LedgerError> {
@@ -744,8 +913,18 @@ fn journal_key(seq: u64) -> [u8; 9] {
     prefixed_seq(JOURNAL, seq)
 }
 
-fn exception_key(seq: u64) -> [u8; 9] {
-    prefixed_seq(EXCEPTION, seq)
+fn exception_key(id: u64) -> [u8; 9] {
+    prefixed_seq(EXCEPTION, id)
+}
+
+fn exception_index_key(key: &IdempotencyKey) -> Vec<u8> {
+    prefixed(EXCEPTION_INDEX, key.as_str().as_bytes())
+}
+
+/// Reads an exception back with its id from its key.
+fn decode_exception(key: &[u8], value: &[u8]) -> Result<OrderException, LedgerError> {
+    let id = decode_u64(key.get(1..).unwrap_or_default())?;
+    Ok(decode::<OrderException>(value)?.stored_as(id))
 }
 
 fn prefixed_seq(prefix: u8, seq: u64) -> [u8; 9] {

@@ -2,6 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::ids::ChannelId;
+use crate::inventory::exceptions::UnapplicableReason;
 use crate::inventory::ledger::{Change, MovementInput, MovementKind, BALANCE_LIMIT, MAX_QUANTITY};
 use crate::inventory::messages::StockLevel;
 
@@ -133,7 +134,7 @@ fn an_oversell_is_applied_flagged_and_raised_as_an_exception() {
     assert_eq!(exceptions.len(), 1);
     assert_eq!(
         (exceptions[0].seq, exceptions[0].kind, exceptions[0].units),
-        (2, ExceptionKind::Oversold, 2)
+        (Some(2), ExceptionKind::Oversold, 2)
     );
     // A sale of a SKU never seen is an oversell of all its units.
     let unknown = store
@@ -388,6 +389,7 @@ fn a_cursor_and_listings_are_written_with_the_command_or_not_at_all() {
                 at_ms: 9,
             }],
         }),
+        ..LedgerCommand::default()
     };
     let refused = LedgerCommand {
         movements: vec![movement("c1", "HAT", "cancel", 1)],
@@ -396,6 +398,7 @@ fn a_cursor_and_listings_are_written_with_the_command_or_not_at_all() {
             cursor: "page-3".into(),
         }),
         listings: None,
+        ..LedgerCommand::default()
     };
     let outcomes = store.apply_commands(&[command, refused], 1).unwrap();
     assert!(outcomes[0].is_ok());
@@ -674,4 +677,149 @@ proptest! {
         let report = store.verify().unwrap();
         prop_assert_eq!(report.head_seq, head);
     }
+}
+
+fn unapplicable(key: &str, reason: UnapplicableReason) -> UnapplicableEvent {
+    UnapplicableEvent {
+        key: IdempotencyKey::parse(key).unwrap(),
+        channel: ChannelId::parse("shopify").unwrap(),
+        order_id: Some("1001".into()),
+        line: Some(2),
+        sku: None,
+        units: 0,
+        reason,
+        detail: "line 2 has no SKU".into(),
+    }
+}
+
+#[test]
+fn an_unapplicable_order_is_one_exception_without_a_journal_entry_however_often_it_is_seen() {
+    let (_dir, _db, store) = temp_store();
+    let missing_sku = unapplicable(
+        "order:shopify:1001:2:placed",
+        UnapplicableReason::MissingSku,
+    );
+    let command = LedgerCommand {
+        movements: vec![movement("order:shopify:1001:1:placed", "HAT", "sale", 1)],
+        unapplicable: vec![missing_sku.clone()],
+        ..LedgerCommand::default()
+    };
+    let first = store
+        .apply_round(std::slice::from_ref(&command), 10)
+        .unwrap();
+    let first = first[0].as_ref().unwrap();
+    assert_eq!(first.outcome.head_seq, 1, "the good line is applied");
+    // The sale of a SKU never received is an oversell too: two new exceptions, in order.
+    let kinds: Vec<ExceptionKind> = first.raised.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(
+        kinds,
+        [ExceptionKind::Oversold, ExceptionKind::UnapplicableOrder]
+    );
+    let again = store.apply_round(&[command], 20).unwrap();
+    assert!(
+        again[0].as_ref().unwrap().raised.is_empty(),
+        "seen again, not raised"
+    );
+    assert_eq!(store.head_seq().unwrap(), 1);
+    let exceptions = store.exceptions().unwrap();
+    assert_eq!(exceptions.len(), 2);
+    let unapplicable = &exceptions[1];
+    assert_eq!(
+        (
+            unapplicable.id,
+            unapplicable.kind,
+            unapplicable.seq,
+            unapplicable.at_ms,
+            unapplicable.last_seen_ms,
+            unapplicable.count
+        ),
+        (2, ExceptionKind::UnapplicableOrder, None, 10, 20, 2)
+    );
+    assert_eq!(unapplicable.reason, Some(UnapplicableReason::MissingSku));
+    assert_eq!(unapplicable.order_id.as_deref(), Some("1001"));
+    assert_eq!(store.exceptions_page(1, 10).unwrap(), exceptions[1..]);
+    assert!(store.exceptions_page(2, 10).unwrap().is_empty());
+    assert!(store.exceptions_page(u64::MAX, 10).unwrap().is_empty());
+    assert_eq!(store.verify().unwrap().exceptions, 2);
+}
+
+#[test]
+fn a_refused_command_raises_none_of_its_exceptions() {
+    let (_dir, _db, store) = temp_store();
+    let refused = LedgerCommand {
+        movements: vec![movement("c1", "HAT", "cancel", 1)],
+        unapplicable: vec![unapplicable(
+            "order:shopify:1:1:placed",
+            UnapplicableReason::NoLines,
+        )],
+        ..LedgerCommand::default()
+    };
+    let before = snapshot(&store);
+    let outcomes = store.apply_commands(&[refused], 1).unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap_err().kind(), "exceeds_reserved");
+    assert_eq!(snapshot(&store), before);
+    let only_exceptions = LedgerCommand {
+        unapplicable: vec![unapplicable(
+            "order:shopify:1:1:placed",
+            UnapplicableReason::NoLines,
+        )],
+        ..LedgerCommand::default()
+    };
+    assert!(store.apply_commands(&[only_exceptions], 1).unwrap()[0].is_ok());
+    assert_eq!(store.head_seq().unwrap(), 0);
+    store.verify().unwrap();
+}
+
+#[test]
+fn exceptions_of_the_first_version_keep_their_ids_and_new_ones_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new().path(dir.path()).open().unwrap();
+    let tree = db.open_tree("ACME").unwrap();
+    {
+        let store = LedgerStore::open(tree.clone()).unwrap();
+        store.apply(&[movement("s1", "HAT", "sale", 1)], 1).unwrap();
+    }
+    // Rewrite the tree as the first version left it: the exception keyed by journal seq, no
+    // exception counter.
+    tree.remove(EXCEPTION_HEAD_KEY).unwrap();
+    let legacy = r#"{"seq":1,"kind":"oversold","sku":"HAT","key":"s1","source":"channel:shopify","units":1,"at_ms":1}"#;
+    tree.insert(exception_key(1), legacy.as_bytes()).unwrap();
+    let store = LedgerStore::open(tree).unwrap();
+    store.apply(&[movement("s2", "HAT", "sale", 1)], 2).unwrap();
+    let ids: Vec<(u64, Option<u64>)> = store
+        .exceptions()
+        .unwrap()
+        .iter()
+        .map(|exception| (exception.id, exception.seq))
+        .collect();
+    assert_eq!(ids, [(1, Some(1)), (2, Some(2))]);
+    store.verify().unwrap();
+}
+
+#[test]
+fn verify_catches_exceptions_that_do_not_match_the_journal_or_their_index() {
+    let (_dir, _db, store) = temp_store();
+    store
+        .apply_commands(
+            &[LedgerCommand {
+                unapplicable: vec![unapplicable("k-1", UnapplicableReason::NoLines)],
+                ..LedgerCommand::default()
+            }],
+            1,
+        )
+        .unwrap();
+    store.verify().unwrap();
+    let index = exception_index_key(&IdempotencyKey::parse("k-1").unwrap());
+    store.tree.insert(&index, &7u64.to_be_bytes()).unwrap();
+    assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
+    store.tree.insert(&index, &1u64.to_be_bytes()).unwrap();
+    store.verify().unwrap();
+    // An oversold exception with no oversold entry behind it.
+    let stray =
+        r#"{"seq":1,"kind":"oversold","sku":"HAT","key":"s1","source":"api","units":1,"at_ms":1}"#;
+    store
+        .tree
+        .insert(exception_key(1), stray.as_bytes())
+        .unwrap();
+    assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
 }

@@ -291,6 +291,58 @@ async fn oversells_and_duplicates_are_counted_once_durable() {
 }
 
 #[actix::test]
+async fn exceptions_raised_are_counted_by_kind_once_and_not_per_sighting() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = ::metrics::set_default_local_recorder(&recorder);
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    let no_sku = exceptions::UnapplicableEvent {
+        key: ledger::IdempotencyKey::parse("order:etsy:5:2:v1").unwrap(),
+        channel: ChannelId::parse("etsy").unwrap(),
+        order_id: Some("5".into()),
+        line: Some(2),
+        sku: None,
+        units: 1,
+        reason: exceptions::UnapplicableReason::MissingSku,
+        detail: "line 2 has no SKU".into(),
+    };
+    for _ in 0..3 {
+        let delivery = ApplyMovements {
+            movements: vec![input("order:etsy:5:1:v1", "HAT", "sale", 1)],
+            unapplicable: vec![no_sku.clone()],
+            ..ApplyMovements::default()
+        };
+        inventory.send(delivery).await.unwrap().unwrap();
+    }
+    let mut raised: Vec<(String, u64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let (name, labels) = key.key().clone().into_parts();
+            let DebugValue::Counter(value) = value else {
+                return None;
+            };
+            (name.as_str() == crate::metrics::ORDER_EXCEPTIONS_TOTAL.name).then(|| {
+                let kind = labels.iter().find(|label| label.key() == "kind").unwrap();
+                assert!(labels.contains(&Label::new("channel", "etsy")));
+                (kind.value().to_string(), value)
+            })
+        })
+        .collect();
+    raised.sort();
+    assert_eq!(
+        raised,
+        [
+            ("oversold".to_string(), 1),
+            ("unapplicable_order".to_string(), 1)
+        ],
+        "one oversell (the sale of a SKU never received) and one unapplicable line, each once"
+    );
+}
+
+#[actix::test]
 async fn a_new_actor_recovers_the_ledger_from_the_tree() {
     let fixture = Fixture::new();
     let first = fixture.start();
@@ -397,11 +449,13 @@ async fn a_cursor_advances_only_with_its_movements_and_listings_are_recorded() {
     let page = ApplyMovements {
         movements: vec![input("order:etsy:1:1:v1", "HAT", "sale", 1)],
         cursor: cursor("after-1"),
+        ..ApplyMovements::default()
     };
     inventory.send(page).await.unwrap().unwrap();
     let refused = ApplyMovements {
         movements: vec![input("x", "HAT", "ship", 5)],
         cursor: cursor("after-2"),
+        ..ApplyMovements::default()
     };
     assert!(inventory.send(refused).await.unwrap().is_err());
     let listings = ListingsUpdate {

@@ -39,7 +39,8 @@
 //!   ordered quantity (`platforms::connector` contract). The order id is `legacyResourceId`, the
 //!   numeric id webhooks carry as `id`; the line number is the 1-based position of the line in the
 //!   order (both APIs list lines in the same order), so polling and webhooks give identical
-//!   events. Lines without a SKU the engine accepts are skipped with a warning. An order with more
+//!   events. Polled lines without a SKU the engine accepts are skipped with a warning (a webhook
+//!   reports them, see [`webhook_events`]). An order with more
 //!   than [`LINES_PER_ORDER`] lines has the rest read with `order(id:) { lineItems(after:) }`.
 //!   The page size is [`ShopifyOptions::orders_per_page`] (15 by default, so that the query's
 //!   requested cost, 2 + 15 × 53 points, stays under the 1000-point cap).
@@ -68,11 +69,13 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use shelfsync_actors::channel::intake::{OrderIntake, UnusableOrder};
 use shelfsync_actors::channel::marketplace::{
     ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
     PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::inventory::exceptions::{bounded_text, UnapplicableReason};
 
 use crate::platforms::connector::{
     parse_sku, retry_after, send_error, shown_quantity, status_error, ConnectorConfig,
@@ -830,7 +833,37 @@ fn more_lines(data: &Value) -> Result<LinesPage, MarketplaceError> {
     Ok(lines_of(lines))
 }
 
-/// The events of one order: a sale per line, and a cancellation per line once cancelled.
+/// The event version of a line's sale.
+const PLACED: &str = "placed";
+/// The event version of a line's cancellation.
+const CANCELLED: &str = "cancelled";
+
+/// The events of one order line (1-based `line`, its position in the order): a sale, and a
+/// cancellation once the order is cancelled. Polling and webhooks both build events here, so the
+/// same order gives the same events (and ledger keys) whichever way it arrives.
+fn line_events(
+    order_id: &str,
+    line: u32,
+    sku: &Sku,
+    quantity: u32,
+    cancelled: bool,
+) -> Vec<OrderEvent> {
+    let event = |kind, version: &str| OrderEvent {
+        external_order_id: order_id.to_string(),
+        line,
+        version: version.to_string(),
+        sku: sku.clone(),
+        kind,
+        quantity,
+    };
+    let mut events = vec![event(OrderEventKind::Sale, PLACED)];
+    if cancelled {
+        events.push(event(OrderEventKind::Cancel, CANCELLED));
+    }
+    events
+}
+
+/// The events of one polled order: a sale per line, and a cancellation per line once cancelled.
 fn order_events(order: &ShopifyOrder) -> Vec<OrderEvent> {
     let mut events = Vec::new();
     for (index, (sku, quantity)) in order.lines.iter().enumerate() {
@@ -841,18 +874,13 @@ fn order_events(order: &ShopifyOrder) -> Vec<OrderEvent> {
             tracing::warn!(order = %order.id, "an order line has a negative quantity; skipped");
             continue;
         };
-        let event = |kind, version: &str| OrderEvent {
-            external_order_id: order.id.clone(),
-            line: index as u32 + 1,
-            version: version.to_string(),
-            sku: sku.clone(),
-            kind,
+        events.extend(line_events(
+            &order.id,
+            index as u32 + 1,
+            &sku,
             quantity,
-        };
-        events.push(event(OrderEventKind::Sale, "placed"));
-        if order.cancelled {
-            events.push(event(OrderEventKind::Cancel, "cancelled"));
-        }
+            order.cancelled,
+        ));
     }
     events
 }
@@ -885,76 +913,159 @@ fn order_page(reply: OrdersReply, position: &Cursor) -> OrderPage {
 }
 
 /// Whether `hmac_header` (`X-Shopify-Hmac-Sha256`) is the base64 HMAC-SHA256 of the raw body
-/// keyed with the app's client secret (§1.2); compared in constant time.
+/// keyed with the app's client secret (§1.2); compared in constant time. The MAC is computed over
+/// the whole body before the header is even decoded, so an empty or malformed header costs what
+/// a wrong one costs: an unauthenticated caller must not tell the cases apart by timing.
 pub fn verify_webhook(secret: &[u8], raw_body: &[u8], hmac_header: &str) -> bool {
-    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(hmac_header.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(raw_body);
-    mac.verify_slice(&expected).is_ok()
+    let claimed = base64::engine::general_purpose::STANDARD
+        .decode(hmac_header.trim())
+        .unwrap_or_default();
+    mac.verify_slice(&claimed).is_ok()
 }
 
-/// Why a webhook body gives no events.
+/// Why a webhook delivery gives no order intake.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
     /// A topic other than `orders/create` and `orders/cancelled` (acknowledge and ignore).
     #[error("webhook topic {0:?} is not handled")]
     UnsupportedTopic(String),
-    /// The body is not Shopify's order JSON.
-    #[error("webhook body is not a Shopify order: {0}")]
-    Malformed(String),
 }
 
-#[derive(Debug, Deserialize)]
-struct WebhookOrder {
-    id: Value,
-    updated_at: Option<String>,
-    cancelled_at: Option<String>,
-    #[serde(default)]
-    line_items: Vec<WebhookLine>,
-}
+/// The longest piece of a line (a SKU, a quantity) quoted in an exception's detail.
+const QUOTED_BYTES: usize = 40;
 
-#[derive(Debug, Deserialize)]
-struct WebhookLine {
-    sku: Option<String>,
-    quantity: i64,
-}
-
-/// The events of an `orders/create` or `orders/cancelled` webhook body (the REST order JSON):
+/// What an `orders/create` or `orders/cancelled` webhook body (the REST order JSON) tells:
 /// the same events a poll gives for the same order (an order whose body shows `cancelled_at`
-/// carries its cancellations whatever the topic, as a poll would).
-pub fn webhook_events(topic: &str, raw_body: &[u8]) -> Result<Vec<OrderEvent>, WebhookError> {
+/// carries its cancellations whatever the topic, as a poll would), and everything that cannot be
+/// an event, each with its reason: a body that is not an order object, an order without an id or
+/// without line items, a line without SKU or with one the ledger does not accept, a quantity that
+/// is negative, not an integer or above `u32` (zero and quantities above the ledger's bound are
+/// events the ledger refuses, recorded the same way by the intake). Nothing is dropped: the
+/// service records each problem as an order exception and acknowledges the delivery. Details
+/// quote at most a short, cleaned piece of a line, never the body.
+pub fn webhook_events(topic: &str, raw_body: &[u8]) -> Result<OrderIntake, WebhookError> {
     if !matches!(topic, "orders/create" | "orders/cancelled") {
         return Err(WebhookError::UnsupportedTopic(topic.to_string()));
     }
-    let order: WebhookOrder = serde_json::from_slice(raw_body)
-        .map_err(|error| WebhookError::Malformed(error.to_string()))?;
-    let id = match &order.id {
-        Value::Number(number) => number.to_string(),
-        Value::String(text) if !text.is_empty() => text.clone(),
-        _ => return Err(WebhookError::Malformed("id is not an order id".into())),
+    let whole = |reason, order_id: Option<String>, detail: String| OrderIntake {
+        unusable: vec![UnusableOrder {
+            order_id,
+            line: None,
+            version: None,
+            sku: None,
+            quantity: None,
+            reason,
+            detail,
+        }],
+        ..OrderIntake::default()
     };
-    let updated_at = order
-        .updated_at
-        .as_deref()
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| time.with_timezone(&Utc));
-    let order = ShopifyOrder {
-        gid: format!("gid://shopify/Order/{id}"),
-        id,
-        updated_at,
-        cancelled: order.cancelled_at.is_some(),
-        lines: order
-            .line_items
-            .into_iter()
-            .map(|line| (line.sku, line.quantity))
-            .collect(),
-        more_lines: None,
+    let order = match serde_json::from_slice::<Value>(raw_body) {
+        Ok(Value::Object(order)) => order,
+        Ok(_) => {
+            let detail = "the body is JSON but not an order object".to_string();
+            return Ok(whole(UnapplicableReason::NotAnOrder, None, detail));
+        }
+        Err(error) => {
+            let detail = format!(
+                "the body is not JSON ({:?} error at line {}, column {})",
+                error.classify(),
+                error.line(),
+                error.column()
+            );
+            return Ok(whole(UnapplicableReason::NotAnOrder, None, detail));
+        }
     };
-    Ok(order_events(&order))
+    let id = match order.get("id") {
+        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::String(text)) if !text.is_empty() => text.clone(),
+        _ => {
+            let detail = "the order has no id".to_string();
+            return Ok(whole(UnapplicableReason::InvalidOrderId, None, detail));
+        }
+    };
+    let lines = match order.get("line_items") {
+        Some(Value::Array(lines)) if !lines.is_empty() => lines,
+        Some(Value::Array(_) | Value::Null) | None => {
+            let detail = "the order has no line items".to_string();
+            return Ok(whole(UnapplicableReason::NoLines, Some(id), detail));
+        }
+        Some(_) => {
+            let detail = "line_items is not a list".to_string();
+            return Ok(whole(UnapplicableReason::NotAnOrder, Some(id), detail));
+        }
+    };
+    let cancelled = order
+        .get("cancelled_at")
+        .is_some_and(|cancelled_at| !cancelled_at.is_null());
+    let mut intake = OrderIntake::default();
+    for (index, line) in lines.iter().enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        match usable_line(number, line) {
+            Ok((sku, quantity)) => {
+                intake
+                    .events
+                    .extend(line_events(&id, number, &sku, quantity, cancelled));
+            }
+            Err(mut unusable) => {
+                unusable.order_id = Some(id.clone());
+                intake.unusable.push(unusable);
+            }
+        }
+    }
+    Ok(intake)
+}
+
+/// The SKU and quantity of a webhook line item, or why it cannot be an event (order id left for
+/// the caller to fill in).
+fn usable_line(number: u32, line: &Value) -> Result<(Sku, u32), UnusableOrder> {
+    let unusable = |reason, sku: Option<&str>, quantity, detail| UnusableOrder {
+        order_id: None,
+        line: Some(number),
+        version: Some(PLACED.to_string()),
+        sku: sku.map(str::to_string),
+        quantity,
+        reason,
+        detail,
+    };
+    let quoted = |value: &Value| bounded_text(&value.to_string(), QUOTED_BYTES);
+    let sku_text = match line.get("sku") {
+        Some(Value::String(text)) if !text.trim().is_empty() => text.as_str(),
+        None | Some(Value::Null | Value::String(_)) => {
+            let detail = format!("line {number} has no SKU");
+            return Err(unusable(UnapplicableReason::MissingSku, None, None, detail));
+        }
+        Some(other) => {
+            let detail = format!("line {number}: SKU {} is not text", quoted(other));
+            return Err(unusable(UnapplicableReason::InvalidSku, None, None, detail));
+        }
+    };
+    let sku = Sku::parse(sku_text).map_err(|error| {
+        let detail = format!(
+            "line {number}: SKU {:?} is not one the ledger accepts ({})",
+            bounded_text(sku_text, QUOTED_BYTES),
+            error.kind()
+        );
+        unusable(UnapplicableReason::InvalidSku, Some(sku_text), None, detail)
+    })?;
+    let quantity = line.get("quantity").unwrap_or(&Value::Null);
+    let counted = quantity.as_i64();
+    match counted.map(u32::try_from) {
+        Some(Ok(units)) => Ok((sku, units)),
+        _ => {
+            let detail = format!(
+                "line {number}: quantity {} is not a count of units",
+                quoted(quantity)
+            );
+            Err(unusable(
+                UnapplicableReason::QuantityOutOfRange,
+                Some(sku_text),
+                counted,
+                detail,
+            ))
+        }
+    }
 }
 
 impl PlatformCalls for Inner {
@@ -1230,6 +1341,7 @@ mod tests {
         tampered[5] ^= 1;
         assert!(!verify_webhook(b"app-secret", &tampered, &header));
         assert!(!verify_webhook(b"app-secret", &body, "not base64!"));
+        assert!(!verify_webhook(b"app-secret", &body, ""));
 
         let created = webhook_events("orders/create", &body).unwrap();
         let cancelled = webhook_events("orders/cancelled", &webhook_body(true)).unwrap();
@@ -1239,20 +1351,102 @@ mod tests {
             .unwrap(),
             &Cursor::parse("2026-05-01T00:00:00Z").unwrap(),
         );
-        assert_eq!(cancelled, polled.events, "the same events as polling");
-        assert_eq!(created.len(), 2);
         assert_eq!(
-            created[..],
+            cancelled.events, polled.events,
+            "the same events as polling"
+        );
+        assert_eq!(created.events.len(), 2);
+        assert_eq!(
+            created.events[..],
             [polled.events[0].clone(), polled.events[2].clone()]
+        );
+        // The line without SKU is reported, not dropped.
+        let missing: Vec<_> = created
+            .unusable
+            .iter()
+            .map(|unusable| (unusable.order_id.as_deref(), unusable.line, unusable.reason))
+            .collect();
+        assert_eq!(
+            missing,
+            [(
+                Some("5500000000001"),
+                Some(2),
+                UnapplicableReason::MissingSku
+            )]
         );
         assert!(matches!(
             webhook_events("products/update", &body),
             Err(WebhookError::UnsupportedTopic(_))
         ));
-        assert!(matches!(
-            webhook_events("orders/create", b"{"),
-            Err(WebhookError::Malformed(_))
-        ));
+    }
+
+    /// The reason and line of each problem a body shows, in order.
+    fn problems(body: Value) -> Vec<(Option<u32>, UnapplicableReason, Option<i64>)> {
+        webhook_events("orders/create", body.to_string().as_bytes())
+            .unwrap()
+            .unusable
+            .into_iter()
+            .map(|unusable| (unusable.line, unusable.reason, unusable.quantity))
+            .collect()
+    }
+
+    #[test]
+    fn webhook_lines_that_cannot_be_events_are_reported_with_their_reason() {
+        let order = |lines: Value| json!({ "id": 77, "line_items": lines });
+        let line = |sku: Value, quantity: Value| json!({ "sku": sku, "quantity": quantity });
+        use UnapplicableReason::*;
+        let body = order(json!([
+            line(json!("ACME-MUG"), json!(1)),
+            line(json!(null), json!(1)),
+            line(json!(""), json!(1)),
+            line(json!("BAD\u{7}SKU"), json!(1)),
+            line(json!(12), json!(1)),
+            line(json!("ACME-MUG"), json!(-1)),
+            line(json!("ACME-MUG"), json!(4_294_967_296u64)),
+            line(json!("ACME-MUG"), json!(1.5)),
+            line(json!("ACME-MUG"), json!("3")),
+            json!({ "sku": "ACME-MUG" }),
+            json!("not a line"),
+        ]));
+        assert_eq!(
+            problems(body.clone()),
+            [
+                (Some(2), MissingSku, None),
+                (Some(3), MissingSku, None),
+                (Some(4), InvalidSku, None),
+                (Some(5), InvalidSku, None),
+                (Some(6), QuantityOutOfRange, Some(-1)),
+                (Some(7), QuantityOutOfRange, Some(4_294_967_296)),
+                (Some(8), QuantityOutOfRange, None),
+                (Some(9), QuantityOutOfRange, None),
+                (Some(10), QuantityOutOfRange, None),
+                (Some(11), MissingSku, None),
+            ]
+        );
+        let intake = webhook_events("orders/create", body.to_string().as_bytes()).unwrap();
+        assert_eq!(intake.events.len(), 1, "the good line is still an event");
+        // Zero is an event: the ledger refuses it, and the intake records that the same way.
+        let zero = webhook_events(
+            "orders/create",
+            order(json!([line(json!("ACME-MUG"), json!(0))]))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((zero.events.len(), zero.unusable.len()), (1, 0));
+
+        assert_eq!(problems(order(json!([]))), [(None, NoLines, None)]);
+        assert_eq!(problems(json!({ "id": 77 })), [(None, NoLines, None)]);
+        assert_eq!(problems(order(json!({}))), [(None, NotAnOrder, None)]);
+        assert_eq!(
+            problems(json!({ "line_items": [line(json!("A"), json!(1))] })),
+            [(None, InvalidOrderId, None)]
+        );
+        assert_eq!(problems(json!([1, 2])), [(None, NotAnOrder, None)]);
+        let garbage = webhook_events("orders/create", b"{\"id\": 1, secret stuff").unwrap();
+        let detail = &garbage.unusable[0].detail;
+        assert_eq!(garbage.unusable[0].reason, NotAnOrder);
+        assert!(!detail.contains("secret"), "never the body: {detail}");
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! `GET /v1/clients/{code}/exceptions?after_id=&limit=`: the client's order exceptions, oldest
+//! first, a page at a time: oversells, and orders a marketplace told of that cannot be applied
+//! (a webhook's or a polled feed's; see `shelfsync_actors::inventory::exceptions`). Scoped like
+//! every client route (another team's client is a 404); viewers may read.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use shelfsync_actors::ids::Sku;
+use shelfsync_actors::inventory::exceptions::{ExceptionKind, OrderException, UnapplicableReason};
+use shelfsync_actors::inventory::ledger::Source;
+use shelfsync_actors::inventory::messages::GetExceptionsPage;
+use shelfsync_actors::inventory::store::MAX_EXCEPTION_PAGE;
+
+use super::channels::service_error;
+use super::clients::visible_client;
+use super::error::ApiError;
+use super::{ApiState, Caller};
+use crate::auth::Action;
+
+/// The query of `GET …/exceptions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionsQuery {
+    #[serde(default)]
+    after_id: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// One exception as the API shows it.
+#[derive(Debug, Serialize)]
+struct ExceptionView {
+    id: u64,
+    kind: ExceptionKind,
+    /// `channel:<id>` (or `api`, `import`).
+    source: Source,
+    order_id: Option<String>,
+    line: Option<u32>,
+    sku: Option<Sku>,
+    units: i64,
+    reason: Option<UnapplicableReason>,
+    detail: Option<String>,
+    /// The journal entry of an oversell; `null` when nothing was applied.
+    journal_seq: Option<u64>,
+    /// The key that makes it one exception (the ledger key of the order line, or of the delivery).
+    key: String,
+    first_seen_ms: u64,
+    last_seen_ms: u64,
+    count: u64,
+}
+
+impl From<OrderException> for ExceptionView {
+    fn from(exception: OrderException) -> Self {
+        Self {
+            id: exception.id,
+            kind: exception.kind,
+            source: exception.source,
+            order_id: exception.order_id,
+            line: exception.line,
+            sku: exception.sku,
+            units: exception.units,
+            reason: exception.reason,
+            detail: exception.detail,
+            journal_seq: exception.seq,
+            key: exception.key.as_str().to_string(),
+            first_seen_ms: exception.at_ms,
+            last_seen_ms: exception.last_seen_ms,
+            count: exception.count,
+        }
+    }
+}
+
+/// `GET /v1/clients/{code}/exceptions?after_id=&limit=` (limit 1 to 1000, 100 by default):
+/// `{exceptions, next_after_id}`; ask again from `next_after_id` until the page is short.
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    query: Result<web::Query<ExceptionsQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let query = query
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_EXCEPTION_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            "invalid_field",
+            format!("limit must be 1 to {MAX_EXCEPTION_PAGE}"),
+        ));
+    }
+    let inventory = state
+        .service
+        .inventory(&code)
+        .await
+        .map_err(service_error)?;
+    let page = inventory
+        .send(GetExceptionsPage {
+            after_id: query.after_id,
+            limit,
+        })
+        .await
+        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(ApiError::internal)?;
+    let next_after_id = page.last().map_or(query.after_id, |exception| exception.id);
+    let exceptions: Vec<ExceptionView> = page.into_iter().map(ExceptionView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "exceptions": exceptions,
+        "next_after_id": next_after_id,
+    })))
+}
