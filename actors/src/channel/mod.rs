@@ -710,9 +710,22 @@ pub struct AppliedEvents {
 /// the feed; what was skipped is reported. Returns once the batch is durable.
 pub async fn apply_order_events(
     channel: &ChannelId,
+    events: Vec<OrderEvent>,
+    cursor: Option<CursorUpdate>,
+    ledger: &Recipient<ApplyMovements>,
+) -> Result<AppliedEvents, ChannelError> {
+    apply_order_events_under(channel, events, cursor, ledger, None).await
+}
+
+/// As [`apply_order_events`], each command carrying `ticket` when the caller bounds its wait (a
+/// webhook at the HTTP edge): what the caller expired before the ledger took it up is never
+/// written (`crate::inventory::group_commit::CommandTicket`).
+pub async fn apply_order_events_under(
+    channel: &ChannelId,
     mut events: Vec<OrderEvent>,
     cursor: Option<CursorUpdate>,
     ledger: &Recipient<ApplyMovements>,
+    ticket: Option<crate::inventory::messages::CommandTicket>,
 ) -> Result<AppliedEvents, ChannelError> {
     let mut skipped = Vec::new();
     loop {
@@ -738,6 +751,7 @@ pub async fn apply_order_events(
         let command = ApplyMovements {
             movements,
             cursor: cursor.clone(),
+            ticket: ticket.clone(),
         };
         match ledger.send(command).await? {
             Ok(outcome) => return Ok(AppliedEvents { outcome, skipped }),
