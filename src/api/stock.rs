@@ -14,7 +14,7 @@ use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::channel::messages::ListingView;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{JournalEntry, MovementInput, MovementKind, Source};
-use shelfsync_actors::inventory::messages::{ApplyMovements, GetJournal, GetStock, StockLevel};
+use shelfsync_actors::inventory::messages::{GetJournal, GetStock, StockLevel};
 use shelfsync_actors::inventory::store::{MAX_BATCH, MAX_JOURNAL_PAGE};
 use shelfsync_actors::inventory::InventoryError;
 
@@ -331,7 +331,8 @@ pub async fn import_catalog(
         }
     }
     rejected.sort_by_key(|row| row.line);
-    let inventory = state
+    // The ledger runs (a restarting client refuses the import before anything is written).
+    state
         .service
         .inventory(&code)
         .await
@@ -384,10 +385,11 @@ pub async fn import_catalog(
                 quantity: row.on_hand,
             })
             .collect();
-        inventory
-            .send(ApplyMovements::new(movements))
+        state
+            .service
+            .apply_movements(&code, movements)
             .await
-            .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+            .map_err(service_error)?
             .map_err(inventory_error)?;
     }
     Ok(HttpResponse::Ok().json(json!({
@@ -438,11 +440,11 @@ async fn stock_views(
     code: &ClientCode,
     skus: Option<Vec<Sku>>,
 ) -> Result<Vec<StockView>, ApiError> {
-    let inventory = state.service.inventory(code).await.map_err(service_error)?;
-    let levels: Vec<StockLevel> = inventory
-        .send(GetStock { skus: skus.clone() })
+    let levels: Vec<StockLevel> = state
+        .service
+        .ask_ledger(code, GetStock { skus: skus.clone() })
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)?;
     let mut per_channel: Vec<(ChannelId, Vec<ListingView>)> = Vec::new();
     for record in state
@@ -598,21 +600,18 @@ pub async fn post_movement(
         ));
     }
     let ledger_key = format!("api:{key}");
-    let inventory = state
+    let movement = MovementInput {
+        key: ledger_key.clone(),
+        source: "api".into(),
+        sku: sku.as_str().to_string(),
+        kind: kind.as_str().into(),
+        quantity: body.quantity,
+    };
+    let outcome = state
         .service
-        .inventory(&code)
+        .apply_movements(&code, vec![movement])
         .await
-        .map_err(service_error)?;
-    let outcome = inventory
-        .send(ApplyMovements::new(vec![MovementInput {
-            key: ledger_key.clone(),
-            source: "api".into(),
-            sku: sku.as_str().to_string(),
-            kind: kind.as_str().into(),
-            quantity: body.quantity,
-        }]))
-        .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)?;
     let applied = outcome
         .results
@@ -698,15 +697,16 @@ async fn journal_page(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<JournalEntry>, ApiError> {
-    let inventory = state.service.inventory(code).await.map_err(service_error)?;
-    inventory
-        .send(GetJournal {
-            sku,
-            after_seq,
-            limit,
-        })
+    let query = GetJournal {
+        sku,
+        after_seq,
+        limit,
+    };
+    state
+        .service
+        .ask_ledger(code, query)
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)
 }
 

@@ -11,6 +11,13 @@ use crate::service::webhooks::WebhookHeaders;
 use crate::service::WebhookError;
 
 fn webhook_error(error: WebhookError) -> ApiError {
+    // A 503 makes the platform retry the delivery later, which is what a busy ledger wants.
+    if let Some(busy) = match &error {
+        WebhookError::Service(service) => ApiError::engine_busy(service),
+        _ => None,
+    } {
+        return busy;
+    }
     match error.kind() {
         "not_found" => ApiError::not_found(error.to_string()),
         "webhooks_unsupported" => ApiError::new("webhooks_unsupported", error.to_string()),

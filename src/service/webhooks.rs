@@ -8,7 +8,6 @@
 //! `orders/cancelled`, `reference/marketplace-apis.md` §1.5); the other platforms' orders are
 //! polled, and a delivery for one of their channels is refused.
 
-use shelfsync_actors::channel::apply_order_events;
 use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::ids::{ChannelId, ClientCode};
 
@@ -132,10 +131,9 @@ impl Service {
             }
             Err(error) => return Err(WebhookError::Malformed(error.to_string())),
         };
-        let inventory = self.inventory(&code).await?;
-        let applied = apply_order_events(&id, events.clone(), None, &inventory.recipient())
-            .await
-            .map_err(|error| ServiceError::Unavailable(format!("the ledger ({error})")))?;
+        // Bounded (issue 12): a 503 leaves nothing in the ledger, and the platform's retry
+        // brings the delivery again under the same keys.
+        let applied = self.apply_order_events(&code, &id, events.clone()).await?;
         let duplicates = applied
             .outcome
             .results
