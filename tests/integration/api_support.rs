@@ -25,6 +25,18 @@ pub struct Api {
 impl Api {
     /// Starts the API and the engine with a 64 KiB body limit.
     pub async fn start() -> Api {
+        let options = ServiceOptions {
+            arbiters: 1,
+            ..ServiceOptions::default()
+        };
+        Api::start_with(shelfsync::api::server::EdgeLimits::default(), options).await
+    }
+
+    /// As [`Api::start`], with the given edge bounds and engine options.
+    pub async fn start_with(
+        edge: shelfsync::api::server::EdgeLimits,
+        options: ServiceOptions,
+    ) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let members = MemberStore::open(&db).unwrap();
@@ -33,10 +45,6 @@ impl Api {
             .unwrap();
         let clients = ClientStore::open(&db).unwrap();
         let vault = std::sync::Arc::new(Vault::open(dir.path(), None).unwrap());
-        let options = ServiceOptions {
-            arbiters: 1,
-            ..ServiceOptions::default()
-        };
         let service = Service::start(&db, clients.clone(), vault.clone(), options)
             .await
             .unwrap();
@@ -46,6 +54,7 @@ impl Api {
             clients,
             vault,
             max_body_bytes: 64 * 1024,
+            edge,
             service: service.clone(),
         };
         let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();
