@@ -2,6 +2,7 @@
 
 mod api_agency;
 mod api_clients;
+mod api_edge;
 mod api_members;
 mod api_scope;
 mod api_support;
