@@ -92,7 +92,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "engine_timeout",
         503,
-        "The engine did not answer in time; nothing was changed",
+        "The engine did not answer in time; a write it refused was not applied",
     ),
     (
         "outcome_unknown",

@@ -13,7 +13,8 @@
 //!   requester is gone.
 //! - **Commands never applied behind the caller's back.** A ledger command waits the request
 //!   timeout, then expires its ticket ([`command_within`]): if no round claimed it first, it is
-//!   never written and the caller is told so (503 `engine_timeout`). If a round took it up, its
+//!   never written and the caller is told so (503 `engine_timeout`); the request timeout counts
+//!   from the start of the call, so this comes within it. If a round took it up, its
 //!   definitive answer is on its way; the caller waits for it up to the request timeout again, and
 //!   only a ledger that cannot finish one round (transaction and flush) in that time leaves the
 //!   caller with [`ServiceError::OutcomeUnknown`] (retry with the same idempotency keys to learn
@@ -81,10 +82,11 @@ pub(crate) async fn within<F: Future>(
 
 /// Waits for a ledger command sent under `ticket`: up to `wait`; then expires the ticket, and
 /// when the ledger had not claimed it, answers [`ServiceError::TimedOut`] (the command will never
-/// be written). When it had, waits up to `wait` more for the definitive answer, then answers
-/// [`ServiceError::OutcomeUnknown`].
+/// be written). When it had, waits up to `grace` more for the definitive answer, then answers
+/// [`ServiceError::OutcomeUnknown`]. Both tell the caller to come back after `grace`.
 pub(crate) async fn command_within<F: Future>(
     wait: Duration,
+    grace: Duration,
     what: What<'_>,
     ticket: &CommandTicket,
     command: F,
@@ -95,15 +97,15 @@ pub(crate) async fn command_within<F: Future>(
     }
     if ticket.expire() {
         return Err(ServiceError::TimedOut {
-            what: what.to_string(),
-            retry_after: wait,
+            what: format!("{what}; the command was not applied and never will be"),
+            retry_after: grace,
         });
     }
-    tokio::time::timeout(wait, command)
+    tokio::time::timeout(grace, command)
         .await
         .map_err(|_| ServiceError::OutcomeUnknown {
             what: what.to_string(),
-            retry_after: wait,
+            retry_after: grace,
         })
 }
 
@@ -116,7 +118,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_answer_within_the_wait_is_returned() {
         let ticket = CommandTicket::default();
-        let answer = command_within(WAIT, "x", &ticket, async { 7 }).await;
+        let answer = command_within(WAIT, WAIT, "x", &ticket, async { 7 }).await;
         assert_eq!(answer.unwrap(), 7);
     }
 
@@ -124,9 +126,15 @@ mod tests {
     async fn an_unclaimed_command_expires_at_the_end_of_the_wait() {
         let ticket = CommandTicket::default();
         let started = tokio::time::Instant::now();
-        let error = command_within(WAIT, "the ledger", &ticket, std::future::pending::<()>())
-            .await
-            .unwrap_err();
+        let error = command_within(
+            WAIT,
+            WAIT,
+            "the ledger",
+            &ticket,
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(error.kind(), "engine_timeout");
         assert_eq!(started.elapsed(), WAIT);
         assert!(!ticket.claim(), "the ledger can no longer take it up");
@@ -142,7 +150,7 @@ mod tests {
             tokio::time::sleep(WAIT + Duration::from_secs(2)).await;
             "written"
         };
-        let answer = command_within(WAIT, "x", &ticket, command).await;
+        let answer = command_within(WAIT, WAIT, "x", &ticket, command).await;
         assert_eq!(answer.unwrap(), "written");
         assert_eq!(started.elapsed(), WAIT + Duration::from_secs(2));
     }
@@ -152,7 +160,7 @@ mod tests {
         let ticket = CommandTicket::default();
         assert!(ticket.claim());
         let started = tokio::time::Instant::now();
-        let error = command_within(WAIT, "x", &ticket, std::future::pending::<()>())
+        let error = command_within(WAIT, WAIT, "x", &ticket, std::future::pending::<()>())
             .await
             .unwrap_err();
         assert_eq!(error.kind(), "outcome_unknown");

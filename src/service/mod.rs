@@ -15,7 +15,7 @@ pub use self::webhooks::{WebhookError, WebhookOutcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::Value;
@@ -71,9 +71,9 @@ pub enum ServiceError {
     /// was not enqueued.
     #[error("{0} is overloaded; nothing was queued")]
     Overloaded(String),
-    /// No answer within the request timeout; nothing was changed (a ledger command that timed out
-    /// is never written later).
-    #[error("{what} did not answer in time; nothing was changed")]
+    /// No answer within the request timeout. A ledger command that timed out was not written
+    /// and never will be ([`bounded::command_within`]); a read changed nothing.
+    #[error("no answer in time from {what}")]
     TimedOut {
         /// What did not answer.
         what: String,
@@ -454,6 +454,13 @@ impl Service {
         Ok(bounded::within(wait, what, actor.send(message)).await??)
     }
 
+    /// What is left of the request timeout of a call that began at `started`.
+    fn remaining(&self, started: Instant) -> Duration {
+        self.options
+            .request_timeout
+            .saturating_sub(started.elapsed())
+    }
+
     /// The client's current InventoryActor.
     pub async fn inventory(
         &self,
@@ -490,6 +497,7 @@ impl Service {
         client: &ClientCode,
         movements: Vec<MovementInput>,
     ) -> Result<Result<ApplyOutcome, InventoryError>, ServiceError> {
+        let started = Instant::now();
         let ticket = CommandTicket::holding(self.ledger_gates.admit(client)?);
         let inventory = self.inventory(client).await?;
         let command = ApplyMovements {
@@ -498,6 +506,7 @@ impl Service {
         };
         let what = format!("the ledger of {client}");
         let answer = bounded::command_within(
+            self.remaining(started),
             self.options.request_timeout,
             &what,
             &ticket,
@@ -508,7 +517,7 @@ impl Service {
             // Only a caller that stopped waiting sees this, never one still here; kept typed so
             // that it can never pass for a ledger failure.
             Err(InventoryError::Expired) => Err(ServiceError::TimedOut {
-                what,
+                what: format!("{what}; the command was not applied and never will be"),
                 retry_after: self.options.request_timeout,
             }),
             answer => Ok(answer),
@@ -524,13 +533,15 @@ impl Service {
         channel: &ChannelId,
         events: Vec<OrderEvent>,
     ) -> Result<AppliedEvents, ServiceError> {
+        let started = Instant::now();
         let ticket = CommandTicket::holding(self.ledger_gates.admit(client)?);
         let inventory = self.inventory(client).await?;
         let what = format!("the ledger of {client}");
         let recipient = inventory.recipient();
         let apply =
             apply_order_events_under(channel, events, None, &recipient, Some(ticket.clone()));
-        bounded::command_within(self.options.request_timeout, &what, &ticket, apply)
+        let grace = self.options.request_timeout;
+        bounded::command_within(self.remaining(started), grace, &what, &ticket, apply)
             .await?
             .map_err(|error| ServiceError::Unavailable(format!("the ledger ({error})")))
     }
@@ -666,8 +677,8 @@ impl Service {
             let _ = self.registry.remove_client(&client);
         }
         // The supervisors stop their children on Shutdown; give the mailboxes a moment to drain.
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while std::time::Instant::now() < deadline && supervisors.iter().any(Addr::connected) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && supervisors.iter().any(Addr::connected) {
             std::thread::sleep(Duration::from_millis(20));
         }
         if let Some(engine) = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take() {
