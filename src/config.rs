@@ -9,10 +9,14 @@
 //! | `listen` | `SHELFSYNC_LISTEN` | `127.0.0.1:8080` | the API's address |
 //! | `data_dir` | `SHELFSYNC_DATA_DIR` | `./shelfsync-data` | sled database, key file |
 //! | `api.max_body_bytes` | `SHELFSYNC_API_MAX_BODY_BYTES` | 4 MiB | largest request body (a catalog) |
+//! | `api.header_timeout_ms` | `SHELFSYNC_API_HEADER_TIMEOUT_MS` | 5000 | time to send a request head, else 408 and closed (slow headers) |
+//! | `api.body_timeout_ms` | `SHELFSYNC_API_BODY_TIMEOUT_MS` | 30000 | time to send a whole body, else 408 `body_timeout` and closed (slow bodies) |
+//! | `api.max_connections` | `SHELFSYNC_API_MAX_CONNECTIONS` | 1024 | open connections at most; more wait in the accept backlog |
 //! | `engine.cache_mb` | `SHELFSYNC_ENGINE_CACHE_MB` | 128 | sled page cache |
 //! | `engine.arbiters` | `SHELFSYNC_ENGINE_ARBITERS` | 0 (one per core) | actor threads |
 //! | `engine.reconcile_secs` | `SHELFSYNC_ENGINE_RECONCILE_SECS` | 300 | the longest a listing goes without being read back (as the read budget allows) |
 //! | `engine.stall_warning_secs` | `SHELFSYNC_ENGINE_STALL_WARNING_SECS` | 60 | a change pending longer is logged at `warn` with why the channel waits, and counted |
+//! | `engine.request_timeout_ms` | `SHELFSYNC_ENGINE_REQUEST_TIMEOUT_MS` | 4000 | how long an API call waits for the engine, else 503 `engine_timeout` with `Retry-After`, nothing changed |
 //! | `shutdown.drain_secs` | `SHELFSYNC_SHUTDOWN_DRAIN_SECS` | 10 | how long SIGTERM waits for work in flight |
 //! | `security.base_urls` | `SHELFSYNC_SECURITY_BASE_URLS` | `any` | `official`: channels may connect only to each platform's documented API hosts over https |
 //! | `security.allow_private_networks` | `SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS` | `false` | `true` lets channels connect to loopback, private, link-local and unique-local addresses (mocks on this machine), and over plain http there only |
@@ -26,6 +30,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::api::server::EdgeLimits;
 
 use crate::platforms::egress::{BaseUrls, EgressPolicy};
 
@@ -104,6 +111,14 @@ pub struct Config {
     pub drain_secs: u64,
     /// Where connectors may send credentials (`security.*`).
     pub egress: EgressPolicy,
+    /// Time to send a request head, milliseconds.
+    pub header_timeout_ms: u64,
+    /// Time to send a whole request body, milliseconds.
+    pub body_timeout_ms: u64,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// How long an API call waits for the engine, milliseconds.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -118,8 +133,16 @@ impl Default for Config {
             stall_warning_secs: 60,
             drain_secs: 10,
             egress: EgressPolicy::default(),
+            header_timeout_ms: duration_ms(EdgeLimits::default().header_timeout),
+            body_timeout_ms: duration_ms(EdgeLimits::default().body_timeout),
+            max_connections: EdgeLimits::default().max_connections,
+            request_timeout_ms: duration_ms(crate::service::DEFAULT_REQUEST_TIMEOUT),
         }
     }
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Every key, as its TOML path ([`Config::set`] knows how each is parsed).
@@ -127,10 +150,14 @@ const KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "api.max_body_bytes",
+    "api.header_timeout_ms",
+    "api.body_timeout_ms",
+    "api.max_connections",
     "engine.cache_mb",
     "engine.arbiters",
     "engine.reconcile_secs",
     "engine.stall_warning_secs",
+    "engine.request_timeout_ms",
     "shutdown.drain_secs",
     "security.base_urls",
     "security.allow_private_networks",
@@ -161,6 +188,20 @@ where
 }
 
 impl Config {
+    /// The bounds of the HTTP edge.
+    pub fn edge_limits(&self) -> EdgeLimits {
+        EdgeLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// How long an API call waits for the engine.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
     /// Sets `key` from `text`; the message says what is wrong.
     fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
         match key {
@@ -178,6 +219,14 @@ impl Config {
             }
             "api.max_body_bytes" => {
                 self.max_body_bytes = parse_in_range(text, 1024..=256 * 1024 * 1024)?
+            }
+            "api.header_timeout_ms" => {
+                self.header_timeout_ms = parse_in_range(text, 100..=600_000)?
+            }
+            "api.body_timeout_ms" => self.body_timeout_ms = parse_in_range(text, 100..=3_600_000)?,
+            "api.max_connections" => self.max_connections = parse_in_range(text, 1..=1_000_000)?,
+            "engine.request_timeout_ms" => {
+                self.request_timeout_ms = parse_in_range(text, 50..=600_000)?
             }
             "engine.cache_mb" => self.cache_mb = parse_in_range(text, 8..=64 * 1024)?,
             "engine.arbiters" => self.arbiters = parse_in_range(text, 0..=256)?,
@@ -424,5 +473,30 @@ mod tests {
             ])
         )
         .is_ok());
+    }
+
+    #[test]
+    fn the_edge_bounds_are_read_and_checked() {
+        let toml = file("[api]\nheader_timeout_ms = 2000\nbody_timeout_ms = 9000\nmax_connections = 64\n[engine]\nrequest_timeout_ms = 1500\n");
+        let config = Config::load(Some(toml.path()), env(&[])).unwrap();
+        assert_eq!(
+            config.edge_limits(),
+            EdgeLimits {
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_secs(9),
+                max_connections: 64,
+            }
+        );
+        assert_eq!(config.request_timeout(), Duration::from_millis(1500));
+        assert_eq!(Config::default().edge_limits(), EdgeLimits::default());
+        let error = Config::load(None, env(&[("SHELFSYNC_API_BODY_TIMEOUT_MS", "0")])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`api.body_timeout_ms` must be within"),
+            "{error}"
+        );
+        let error = Config::load(None, env(&[("SHELFSYNC_API_MAX_CONNECTIONS", "0")])).unwrap_err();
+        assert_eq!(error.kind(), "config_bad_value");
     }
 }

@@ -358,6 +358,7 @@ pub fn run_demo(args: DemoArgs, handle_signals: bool) -> anyhow::Result<DemoSumm
         shelfsync_actors::storage::DEFAULT_CACHE_BYTES,
         options,
         1024 * 1024,
+        crate::api::server::EdgeLimits::default(),
     )?;
     let api = ApiServer::start(args.listen, started.state, cores.clamp(2, 4))
         .with_context(|| format!("cannot listen on {}", args.listen))?;

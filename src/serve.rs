@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::api::server::ApiServer;
+use crate::api::server::{ApiServer, EdgeLimits};
 use crate::api::ApiState;
 use crate::auth::store::MemberStore;
 use crate::cli::ServeArgs;
@@ -61,6 +61,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if config.arbiters > 0 {
         options.arbiters = config.arbiters;
     }
+    options.request_timeout = config.request_timeout();
     let Started {
         db,
         state,
@@ -73,6 +74,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.cache_mb * 1024 * 1024,
         options,
         config.max_body_bytes,
+        config.edge_limits(),
     )?;
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -124,6 +126,7 @@ pub fn start_service(
     cache_bytes: u64,
     options: ServiceOptions,
     max_body_bytes: usize,
+    edge: EdgeLimits,
 ) -> anyhow::Result<Started> {
     if let Err(error) = crate::telemetry::install() {
         // The API still runs; /metrics says why it is empty.
@@ -152,6 +155,7 @@ pub fn start_service(
         clients,
         vault,
         max_body_bytes,
+        edge,
         service: service.clone(),
     };
     Ok(Started {

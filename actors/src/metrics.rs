@@ -198,6 +198,15 @@ pub const LEDGER_COMMIT_BATCH_SIZE: Metric = metric(
     "commands acknowledged by one group-commit flush",
 );
 
+/// Requests the HTTP edge turned away for load or time (issue 12), by `reason`: its API code
+/// (`body_timeout`, `overloaded`, `engine_timeout`, `outcome_unknown`).
+pub const HTTP_REFUSED_TOTAL: Metric = metric(
+    "shelfsync_http_refused_total",
+    MetricKind::Counter,
+    &[REASON],
+    "requests refused at the HTTP edge for load or time (slow body, full ledger, engine timeout)",
+);
+
 /// Every metric, for `describe_all` and the dashboard check.
 pub const ALL: &[Metric] = &[
     CHANNEL_EXPOSURE_UNITS,
@@ -217,6 +226,7 @@ pub const ALL: &[Metric] = &[
     ACTOR_QUARANTINED,
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
+    HTTP_REFUSED_TOTAL,
 ];
 
 /// The `client` label value used when per-client labels are switched off.

@@ -62,6 +62,9 @@ pub struct NewChannelBody {
 
 /// Maps a service error onto the API's codes.
 pub fn service_error(error: ServiceError) -> ApiError {
+    if let Some(busy) = ApiError::engine_busy(&error) {
+        return busy;
+    }
     match error.kind() {
         "conflict" | "channel_exists" => ApiError::new("conflict", error.to_string()),
         "credential_host_mismatch" => ApiError::new("credential_host_mismatch", error.to_string()),

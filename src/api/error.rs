@@ -2,9 +2,15 @@
 //! `application/problem+json`, RFC 9457, with a stable `code`). Every refusal says what is wrong
 //! in `detail`; a refused write changes nothing.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
+
+use shelfsync_actors::metrics;
+
+use crate::service::ServiceError;
 
 /// An API error: a stable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +20,23 @@ pub struct ApiError {
     pub code: &'static str,
     /// What is wrong, for a person.
     pub detail: String,
+    /// Seconds after which a retry may succeed (`Retry-After`); every 503 carries one, by
+    /// default [`DEFAULT_RETRY_AFTER_SECS`].
+    pub retry_after: Option<u64>,
 }
+
+/// The `Retry-After` of a 503 that sets none: the supervisor respawns a dead actor within about a
+/// second (its watchdog ticks every 250 ms, `actors/src/tenant`).
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
+
+/// The codes of requests turned away for load or time, counted in
+/// [`metrics::HTTP_REFUSED_TOTAL`] so that a refusal is never silent.
+const REFUSALS: [&str; 4] = [
+    "body_timeout",
+    "overloaded",
+    "engine_timeout",
+    "outcome_unknown",
+];
 
 /// Every code the API answers with, its status and its title. One table, so that a code always
 /// means the same status.
@@ -63,6 +85,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
         409,
         "The movement cannot apply to the current stock",
     ),
+    ("body_timeout", 408, "The body was not received in time"),
     ("body_too_large", 413, "The body is too large"),
     (
         "unsupported_media_type",
@@ -71,6 +94,21 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("internal", 500, "Internal error"),
     ("unavailable", 503, "The service is not ready"),
+    (
+        "overloaded",
+        503,
+        "Too many requests wait for this client's ledger; nothing was queued",
+    ),
+    (
+        "engine_timeout",
+        503,
+        "The engine did not answer in time; a write it refused was not applied",
+    ),
+    (
+        "outcome_unknown",
+        503,
+        "The ledger was still writing when the wait ended; retry with the same idempotency key",
+    ),
 ];
 
 impl ApiError {
@@ -83,7 +121,31 @@ impl ApiError {
         ApiError {
             code,
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+
+    /// Sets `Retry-After`, rounded up to whole seconds (at least one).
+    pub fn retry_after(mut self, after: Duration) -> ApiError {
+        let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// The 503 of an engine call refused for load or time (issue 12: a full mailbox or a timeout
+    /// is a 503 with `Retry-After`), or `None` when `error` is something else.
+    pub fn engine_busy(error: &ServiceError) -> Option<ApiError> {
+        let code = match error {
+            ServiceError::Overloaded(_) => "overloaded",
+            ServiceError::TimedOut { .. } => "engine_timeout",
+            ServiceError::OutcomeUnknown { .. } => "outcome_unknown",
+            _ => return None,
+        };
+        let reply = ApiError::new(code, error.to_string());
+        Some(match error.retry_after() {
+            Some(after) => reply.retry_after(after),
+            None => reply,
+        })
     }
 
     /// 404 for a resource the caller may not see or that does not exist (the same answer).
@@ -117,18 +179,37 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, title) = self.row();
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
-            .body(
-                json!({
-                    "type": format!("https://shelfsync.dev/problems/{}", self.code),
-                    "title": title,
-                    "status": status,
-                    "detail": self.detail,
-                    "code": self.code,
-                })
-                .to_string(),
+        let mut reply = HttpResponse::build(self.status_code());
+        let retry_after = match (self.retry_after, status) {
+            (Some(seconds), _) => Some(seconds),
+            (None, 503) => Some(DEFAULT_RETRY_AFTER_SECS),
+            (None, _) => None,
+        };
+        if let Some(seconds) = retry_after {
+            reply.insert_header(("retry-after", seconds.to_string()));
+        }
+        if REFUSALS.contains(&self.code) {
+            ::metrics::counter!(
+                metrics::HTTP_REFUSED_TOTAL.name,
+                metrics::label::REASON => self.code
             )
+            .increment(1);
+        }
+        if status == 408 {
+            // The rest of a body that came too slowly is never read: the connection is closed
+            // rather than drained (a chunked body would otherwise keep it busy).
+            reply.force_close();
+        }
+        reply.content_type("application/problem+json").body(
+            json!({
+                "type": format!("https://shelfsync.dev/problems/{}", self.code),
+                "title": title,
+                "status": status,
+                "detail": self.detail,
+                "code": self.code,
+            })
+            .to_string(),
+        )
     }
 }
 
@@ -162,5 +243,28 @@ mod tests {
             reply.headers().get("content-type").unwrap(),
             "application/problem+json"
         );
+    }
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        for (code, status, _) in CODES.iter().filter(|(_, status, _)| *status == 503) {
+            let reply = ApiError::new(code, "x").error_response();
+            assert_eq!(reply.status(), *status);
+            assert_eq!(
+                reply.headers().get("retry-after").unwrap(),
+                &DEFAULT_RETRY_AFTER_SECS.to_string(),
+                "{code}"
+            );
+        }
+        let timed_out = ServiceError::TimedOut {
+            what: "the ledger of ACME".into(),
+            retry_after: Duration::from_millis(2_500),
+        };
+        let reply = ApiError::engine_busy(&timed_out).unwrap().error_response();
+        assert_eq!(reply.status(), 503);
+        assert_eq!(reply.headers().get("retry-after").unwrap(), "3");
+        assert!(ApiError::engine_busy(&ServiceError::Invalid("x".into())).is_none());
+        let not_found = ApiError::not_found("x").error_response();
+        assert!(not_found.headers().get("retry-after").is_none());
     }
 }

@@ -89,18 +89,17 @@ pub async fn list(
             format!("limit must be 1 to {MAX_EXCEPTION_PAGE}"),
         ));
     }
-    let inventory = state
+    let page = state
         .service
-        .inventory(&code)
+        .ask_ledger(
+            &code,
+            GetExceptionsPage {
+                after_id: query.after_id,
+                limit,
+            },
+        )
         .await
-        .map_err(service_error)?;
-    let page = inventory
-        .send(GetExceptionsPage {
-            after_id: query.after_id,
-            limit,
-        })
-        .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(ApiError::internal)?;
     let next_after_id = page.last().map_or(query.after_id, |exception| exception.id);
     let exceptions: Vec<ExceptionView> = page.into_iter().map(ExceptionView::from).collect();

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod clients;
 pub mod error;
 pub mod exceptions;
+pub mod head_guard;
 pub mod members;
 pub mod openapi;
 pub mod server;
@@ -41,6 +42,9 @@ pub struct ApiState {
     pub vault: Arc<crate::vault::Vault>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// Time and connection bounds of the HTTP edge (the server's, and the body deadline of
+    /// [`read_body`]).
+    pub edge: server::EdgeLimits,
     /// The running engine: clients, channels, ledgers.
     pub service: Arc<crate::service::Service>,
 }
@@ -206,12 +210,26 @@ pub async fn read_json<T: DeserializeOwned>(
     parse_json(&body)
 }
 
-/// Reads a raw body of at most the configured size (too large → 413 `body_too_large`).
-pub async fn read_body(
-    state: &ApiState,
-    mut payload: web::Payload,
-) -> Result<web::Bytes, ApiError> {
-    let limit = state.max_body_bytes;
+/// Reads a raw body of at most the configured size (too large → 413 `body_too_large`) within the
+/// body deadline (too slow → 408 `body_timeout`, and the connection is closed).
+///
+/// actix-web bounds the head of a request (`client_request_timeout`) but not its body: a client
+/// dripping a byte every half second held a connection, and a worker's share of the
+/// connection limit, for as long as it liked (issue 12). One total deadline per body, not an
+/// idle timeout per chunk, because a drip never goes idle.
+pub async fn read_body(state: &ApiState, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let deadline = state.edge.body_timeout;
+    match tokio::time::timeout(deadline, read_limited(state.max_body_bytes, payload)).await {
+        Ok(body) => body,
+        Err(_) => Err(ApiError::new(
+            "body_timeout",
+            format!("the body did not arrive within {} ms", deadline.as_millis()),
+        )),
+    }
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_limited(limit: usize, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| {

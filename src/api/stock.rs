@@ -16,7 +16,7 @@ use shelfsync_actors::ids::{ChannelId, ClientCode, IdError, Sku};
 use shelfsync_actors::inventory::ledger::{
     Change, JournalEntry, MovementError, MovementInput, MovementKind, Source,
 };
-use shelfsync_actors::inventory::messages::{ApplyMovements, GetJournal, GetStock, StockLevel};
+use shelfsync_actors::inventory::messages::{GetJournal, GetStock, StockLevel};
 use shelfsync_actors::inventory::store::{LedgerError, MAX_BATCH, MAX_JOURNAL_PAGE};
 use shelfsync_actors::inventory::InventoryError;
 
@@ -465,7 +465,8 @@ pub async fn import_catalog(
         }
     }
     rejected.sort_by_key(|row| row.line);
-    let inventory = state
+    // The ledger runs (a restarting client refuses the import before anything is written).
+    state
         .service
         .inventory(&code)
         .await
@@ -519,10 +520,11 @@ pub async fn import_catalog(
                 quantity: row.count.quantity(),
             })
             .collect();
-        inventory
-            .send(ApplyMovements::new(movements))
+        state
+            .service
+            .apply_movements(&code, movements)
             .await
-            .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+            .map_err(service_error)?
             .map_err(inventory_error)?;
     }
     warn_unmanaged(&code, &unmanaged);
@@ -637,11 +639,11 @@ async fn stock_views(
     code: &ClientCode,
     skus: Option<Vec<Sku>>,
 ) -> Result<Vec<StockView>, ApiError> {
-    let inventory = state.service.inventory(code).await.map_err(service_error)?;
-    let levels: Vec<StockLevel> = inventory
-        .send(GetStock { skus: skus.clone() })
+    let levels: Vec<StockLevel> = state
+        .service
+        .ask_ledger(code, GetStock { skus: skus.clone() })
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)?;
     let mut per_channel: Vec<(ChannelId, Vec<ListingView>)> = Vec::new();
     for record in state
@@ -742,15 +744,18 @@ pub struct NewMovement {
 async fn sku_is_known(
     state: &ApiState,
     code: &ClientCode,
-    inventory: &actix::Addr<shelfsync_actors::inventory::InventoryActor>,
     sku: &Sku,
 ) -> Result<bool, ApiError> {
-    let levels = inventory
-        .send(GetStock {
-            skus: Some(vec![sku.clone()]),
-        })
+    let levels = state
+        .service
+        .ask_ledger(
+            code,
+            GetStock {
+                skus: Some(vec![sku.clone()]),
+            },
+        )
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)?;
     if levels.iter().any(|level| level.last_seq > 0) {
         return Ok(true);
@@ -830,13 +835,7 @@ pub async fn post_movement(
             format!("reason must be at most {MAX_REASON} printable characters"),
         ));
     }
-    let ledger_key = format!("api:{key}");
-    let inventory = state
-        .service
-        .inventory(&code)
-        .await
-        .map_err(service_error)?;
-    if !body.create && !sku_is_known(&state, &code, &inventory, &sku).await? {
+    if !body.create && !sku_is_known(&state, &code, &sku).await? {
         return Err(ApiError::new(
             "unknown_sku",
             format!(
@@ -845,16 +844,19 @@ pub async fn post_movement(
             ),
         ));
     }
-    let outcome = inventory
-        .send(ApplyMovements::new(vec![MovementInput {
-            key: ledger_key.clone(),
-            source: "api".into(),
-            sku: sku.as_str().to_string(),
-            kind: change.kind().as_str().into(),
-            quantity: change.quantity(),
-        }]))
+    let ledger_key = format!("api:{key}");
+    let movement = MovementInput {
+        key: ledger_key.clone(),
+        source: "api".into(),
+        sku: sku.as_str().to_string(),
+        kind: change.kind().as_str().into(),
+        quantity: change.quantity(),
+    };
+    let outcome = state
+        .service
+        .apply_movements(&code, vec![movement])
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)?;
     let applied = outcome
         .results
@@ -940,15 +942,16 @@ async fn journal_page(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<JournalEntry>, ApiError> {
-    let inventory = state.service.inventory(code).await.map_err(service_error)?;
-    inventory
-        .send(GetJournal {
-            sku,
-            after_seq,
-            limit,
-        })
+    let query = GetJournal {
+        sku,
+        after_seq,
+        limit,
+    };
+    state
+        .service
+        .ask_ledger(code, query)
         .await
-        .map_err(|_| ApiError::new("unavailable", "the client's ledger is restarting"))?
+        .map_err(service_error)?
         .map_err(inventory_error)
 }
 

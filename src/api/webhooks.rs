@@ -18,9 +18,14 @@ const UNAUTHENTICATED: &str = "the webhook signature does not match the body";
 fn webhook_error(error: WebhookError) -> ApiError {
     match error {
         WebhookError::Unauthenticated(_) => ApiError::new("bad_signature", UNAUTHENTICATED),
-        // Nothing was recorded: 503 so that the platform retries. The detail stays generic (a
-        // store can fail before the delivery is authenticated); the cause is logged.
+        // Nothing was recorded: 503 so that the platform retries. A busy or slow ledger says so
+        // with its own code and Retry-After ([`ApiError::engine_busy`]); otherwise the detail
+        // stays generic (a store can fail before the delivery is authenticated) and the cause
+        // is logged.
         WebhookError::Service(error) => {
+            if let Some(busy) = ApiError::engine_busy(&error) {
+                return busy;
+            }
             tracing::warn!(%error, kind = error.kind(), "a webhook delivery could not be recorded; answered 503");
             ApiError::new(
                 "unavailable",

@@ -7,6 +7,7 @@
 //! recovers the ledger), then each channel is added with its catalog mapping; only then does the
 //! API answer, so no request sees a half-started client.
 
+pub mod bounded;
 pub mod webhooks;
 
 use self::webhooks::WebhookDecoy;
@@ -15,16 +16,22 @@ pub use self::webhooks::{WebhookError, WebhookOutcome};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::Value;
 use shelfsync_actors::channel::marketplace::ListedQuantity;
+use shelfsync_actors::channel::marketplace::OrderEvent;
 use shelfsync_actors::channel::messages::{AdoptListed, ChannelState, GetListings, ListingView};
+use shelfsync_actors::channel::intake::{apply_order_intake, OrderIntake};
+use shelfsync_actors::channel::AppliedEvents;
 use shelfsync_actors::channel::{ChannelActor, ChannelConfig};
 use shelfsync_actors::clock::TokioClock;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
-use shelfsync_actors::inventory::InventoryActor;
+use shelfsync_actors::inventory::ledger::MovementInput;
+use shelfsync_actors::inventory::messages::{ApplyMovements, CommandTicket};
+use shelfsync_actors::inventory::store::ApplyOutcome;
+use shelfsync_actors::inventory::{InventoryActor, InventoryError};
 use shelfsync_actors::ratelimit::{AppId, OverrideTarget, RateLimiters};
 use shelfsync_actors::registry::{RegistryError, TenantRegistry};
 use shelfsync_actors::runtime::ArbiterPool;
@@ -64,6 +71,27 @@ pub enum ServiceError {
     /// Settings that are not valid.
     #[error("{0}")]
     Invalid(String),
+    /// The client's ledger already holds as many calls from the API as its mailbox does; this one
+    /// was not enqueued.
+    #[error("{0} is overloaded; nothing was queued")]
+    Overloaded(String),
+    /// No answer within the request timeout. A ledger command that timed out was not written
+    /// and never will be ([`bounded::command_within`]); a read changed nothing.
+    #[error("no answer in time from {what}")]
+    TimedOut {
+        /// What did not answer.
+        what: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// A ledger command was being written when the wait ended: it may or may not be applied.
+    #[error("{what} was still writing the command when the wait ended; retry with the same idempotency key to learn its outcome")]
+    OutcomeUnknown {
+        /// What did not answer.
+        what: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
 }
 
 impl ServiceError {
@@ -76,6 +104,23 @@ impl ServiceError {
             ServiceError::Registry(error) => error.kind(),
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Invalid(_) => "invalid_field",
+            ServiceError::Overloaded(_) => "overloaded",
+            ServiceError::TimedOut { .. } => "engine_timeout",
+            ServiceError::OutcomeUnknown { .. } => "outcome_unknown",
+        }
+    }
+
+    /// When a caller refused for lack of capacity or time may try again (`Retry-After`): the
+    /// wait that just failed, so that retries do not pile onto a slow ledger; `None` for errors
+    /// that are not about load.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ServiceError::Unavailable(_) | ServiceError::Overloaded(_) => {
+                Some(Duration::from_secs(1))
+            }
+            ServiceError::TimedOut { retry_after, .. }
+            | ServiceError::OutcomeUnknown { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -85,6 +130,12 @@ impl From<MailboxError> for ServiceError {
         ServiceError::Unavailable("the actor".into())
     }
 }
+
+/// How long an API call waits for an actor by default: well above a healthy ledger round (tens of
+/// milliseconds, `bench/RESULTS.md`), well below the Shopify webhook timeout (5 s,
+/// `reference/reliability.md` §3.2), so that a stuck ledger answers 503 before the platform gives
+/// up on the delivery by itself.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(4_000);
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -100,6 +151,8 @@ pub struct ServiceOptions {
     pub stall_warning_after: Duration,
     /// Where connectors may send credentials (config `security.*`).
     pub egress: EgressPolicy,
+    /// How long an API call waits for an actor (`engine.request_timeout_ms`); see [`bounded`].
+    pub request_timeout: Duration,
 }
 
 impl Default for ServiceOptions {
@@ -113,6 +166,7 @@ impl Default for ServiceOptions {
             reconcile_interval: Duration::from_secs(300),
             stall_warning_after: shelfsync_actors::channel::DEFAULT_STALL_WARNING,
             egress: EgressPolicy::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -139,6 +193,8 @@ pub struct Service {
     options: ServiceOptions,
     /// Opened in place of a webhook secret when a delivery names none (equal work on every path).
     webhook_decoy: WebhookDecoy,
+    /// Per client, the calls the API may have in its ledger at once.
+    ledger_gates: bounded::LedgerGates,
 }
 
 /// Settings a new channel is validated and stored with (the API's body, checked).
@@ -167,6 +223,7 @@ impl Service {
                 limiters.clone(),
                 options.supervisor.clone(),
             ),
+            ledger_gates: bounded::LedgerGates::new(options.supervisor.inventory.mailbox_capacity),
             options,
             limiters,
             listing_maps: RwLock::new(HashMap::new()),
@@ -277,7 +334,7 @@ impl Service {
         };
         for channel in self.channels.list(&code)? {
             match self.channel_spec(&code, &channel) {
-                Ok(spec) => match supervisor.send(AddChannel { spec }).await? {
+                Ok(spec) => match self.ask(&supervisor, AddChannel { spec }).await? {
                     Ok(()) | Err(TenantError::ChannelExists(_)) => {}
                     Err(error) => {
                         tracing::error!(client = %code, channel = %channel.id, %error, "a stored channel was refused by the engine; left stopped");
@@ -357,7 +414,7 @@ impl Service {
             )?;
         }
         self.channels.create(client, &record)?;
-        match supervisor.send(AddChannel { spec }).await? {
+        match self.ask(&supervisor, AddChannel { spec }).await? {
             Ok(()) => Ok(()),
             Err(error) => {
                 tracing::error!(client = %client, channel = %record.id, %error, "a validated channel was refused by the engine");
@@ -391,16 +448,14 @@ impl Service {
                 continue;
             }
             let spec = self.channel_spec(client, &record)?;
-            match supervisor
-                .send(RemoveChannel {
-                    channel: record.id.clone(),
-                })
-                .await?
-            {
+            let remove = RemoveChannel {
+                channel: record.id.clone(),
+            };
+            match self.ask(&supervisor, remove).await? {
                 Ok(()) | Err(TenantError::UnknownChannel(_)) => {}
                 Err(error) => return Err(error.into()),
             }
-            supervisor.send(AddChannel { spec }).await??;
+            self.ask(&supervisor, AddChannel { spec }).await??;
             reconnected.push(record.id);
         }
         Ok(reconnected)
@@ -544,15 +599,113 @@ impl Service {
             .ok_or_else(|| ServiceError::Unavailable(format!("client {client}")))
     }
 
+    /// Sends `message` to `actor` and waits for the answer at most the request timeout (a read or
+    /// a control call; ledger commands go through [`Service::apply_movements`]).
+    async fn ask<A, M>(&self, actor: &Addr<A>, message: M) -> Result<M::Result, ServiceError>
+    where
+        A: Actor + Handler<M>,
+        A::Context: actix::dev::ToEnvelope<A, M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let wait = self.options.request_timeout;
+        // The actor type's own name ("TenantSupervisor"), not its module path.
+        let what = std::any::type_name::<A>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("the engine");
+        Ok(bounded::within(wait, what, actor.send(message)).await??)
+    }
+
+    /// What is left of the request timeout of a call that began at `started`.
+    fn remaining(&self, started: Instant) -> Duration {
+        self.options
+            .request_timeout
+            .saturating_sub(started.elapsed())
+    }
+
     /// The client's current InventoryActor.
     pub async fn inventory(
         &self,
         client: &ClientCode,
     ) -> Result<Addr<InventoryActor>, ServiceError> {
-        self.supervisor(client)?
-            .send(GetInventory)
+        self.ask(&self.supervisor(client)?, GetInventory)
             .await??
             .ok_or_else(|| ServiceError::Unavailable(format!("the ledger of {client}")))
+    }
+
+    /// Asks the client's ledger a question (a read), admitted by the client's gate and bounded
+    /// by the request timeout ([`bounded`]).
+    pub async fn ask_ledger<M>(
+        &self,
+        client: &ClientCode,
+        message: M,
+    ) -> Result<M::Result, ServiceError>
+    where
+        InventoryActor: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let _admitted = self.ledger_gates.admit(client)?;
+        let inventory = self.inventory(client).await?;
+        self.ask(&inventory, message).await
+    }
+
+    /// Applies movements through the client's ledger, admitted by the client's gate, and waits
+    /// for the durable answer within the bound of [`bounded::command_within`]: on any error but
+    /// [`ServiceError::OutcomeUnknown`] nothing was written and nothing will be. The inner result
+    /// is the ledger's own (a refusal writes nothing either).
+    pub async fn apply_movements(
+        &self,
+        client: &ClientCode,
+        movements: Vec<MovementInput>,
+    ) -> Result<Result<ApplyOutcome, InventoryError>, ServiceError> {
+        let started = Instant::now();
+        let ticket = CommandTicket::holding(self.ledger_gates.admit(client)?);
+        let inventory = self.inventory(client).await?;
+        let command = ApplyMovements {
+            ticket: Some(ticket.clone()),
+            ..ApplyMovements::new(movements)
+        };
+        let what = format!("the ledger of {client}");
+        let answer = bounded::command_within(
+            self.remaining(started),
+            self.options.request_timeout,
+            &what,
+            &ticket,
+            inventory.send(command),
+        )
+        .await??;
+        match answer {
+            // Only a caller that stopped waiting sees this, never one still here; kept typed so
+            // that it can never pass for a ledger failure.
+            Err(InventoryError::Expired) => Err(ServiceError::TimedOut {
+                what: format!("{what}; the command was not applied and never will be"),
+                retry_after: self.options.request_timeout,
+            }),
+            answer => Ok(answer),
+        }
+    }
+
+    /// Applies a channel's order events (a webhook delivery) through the client's ledger, bounded
+    /// like [`Service::apply_movements`]: a delivery refused with 503 left nothing in the ledger,
+    /// and the platform's retry brings it again under the same keys.
+    pub async fn apply_order_intake(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+        intake: OrderIntake,
+    ) -> Result<AppliedEvents, ServiceError> {
+        let started = Instant::now();
+        let ticket = CommandTicket::holding(self.ledger_gates.admit(client)?);
+        let inventory = self.inventory(client).await?;
+        let what = format!("the ledger of {client}");
+        let recipient = inventory.recipient();
+        let apply = apply_order_intake(channel, intake, None, &recipient, Some(ticket.clone()));
+        let grace = self.options.request_timeout;
+        bounded::command_within(self.remaining(started), grace, &what, &ticket, apply)
+            .await?
+            .map_err(|error| ServiceError::Unavailable(format!("the ledger ({error})")))
     }
 
     /// The current ChannelActor of a channel (`None` while it restarts or is quarantined).
@@ -561,12 +714,10 @@ impl Service {
         client: &ClientCode,
         channel: &ChannelId,
     ) -> Result<Option<Addr<ChannelActor>>, ServiceError> {
-        Ok(self
-            .supervisor(client)?
-            .send(GetChannel {
-                channel: channel.clone(),
-            })
-            .await??)
+        let get = GetChannel {
+            channel: channel.clone(),
+        };
+        Ok(self.ask(&self.supervisor(client)?, get).await??)
     }
 
     /// A channel's live state, if its actor runs.
@@ -578,11 +729,12 @@ impl Service {
         let Some(actor) = self.channel_actor(client, channel).await? else {
             return Ok(None);
         };
-        match actor
-            .send(shelfsync_actors::channel::messages::GetState)
+        match self
+            .ask(&actor, shelfsync_actors::channel::messages::GetState)
             .await
         {
             Ok(Ok(state)) => Ok(Some(state)),
+            Err(error @ ServiceError::TimedOut { .. }) => Err(error),
             _ => Ok(None),
         }
     }
@@ -597,8 +749,9 @@ impl Service {
         let Some(actor) = self.channel_actor(client, channel).await? else {
             return Ok(None);
         };
-        match actor.send(GetListings { skus }).await {
+        match self.ask(&actor, GetListings { skus }).await {
             Ok(Ok(listings)) => Ok(Some(listings)),
+            Err(error @ ServiceError::TimedOut { .. }) => Err(error),
             _ => Ok(None),
         }
     }
@@ -615,8 +768,9 @@ impl Service {
         let Some(actor) = self.channel_actor(client, channel).await? else {
             return Ok(None);
         };
-        match actor.send(AdoptListed { listings }).await {
+        match self.ask(&actor, AdoptListed { listings }).await {
             Ok(Ok(count)) => Ok(Some(count)),
+            Err(error @ ServiceError::TimedOut { .. }) => Err(error),
             _ => Ok(None),
         }
     }
@@ -626,7 +780,7 @@ impl Service {
         &self,
         client: &ClientCode,
     ) -> Result<shelfsync_actors::tenant::messages::TenantState, ServiceError> {
-        Ok(self.supervisor(client)?.send(GetState).await??)
+        Ok(self.ask(&self.supervisor(client)?, GetState).await??)
     }
 
     /// Keeps the reason a person gave for a movement, beside the journal (which keeps no text).
@@ -685,8 +839,8 @@ impl Service {
             let _ = self.registry.remove_client(&client);
         }
         // The supervisors stop their children on Shutdown; give the mailboxes a moment to drain.
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while std::time::Instant::now() < deadline && supervisors.iter().any(Addr::connected) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && supervisors.iter().any(Addr::connected) {
             std::thread::sleep(Duration::from_millis(20));
         }
         if let Some(engine) = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take() {

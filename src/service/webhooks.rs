@@ -47,7 +47,6 @@
 //! authentic event would mean the event is dropped at once, which is one more reason never to
 //! answer 4xx to an authentic delivery.
 
-use shelfsync_actors::channel::intake::apply_order_intake;
 use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::ids::{ChannelId, ClientCode};
 use shelfsync_actors::inventory::exceptions::{bounded_text, digest_key};
@@ -220,10 +219,9 @@ impl Service {
         // to change between retries (reliability §3.2).
         intake.delivery = Some(digest_key("delivery", &id, &[topic.as_bytes(), raw_body]));
         let events = intake.events.len();
-        let inventory = self.inventory(&code).await?;
-        let applied = apply_order_intake(&id, intake, None, &inventory.recipient())
-            .await
-            .map_err(|error| ServiceError::Unavailable(format!("the ledger ({error})")))?;
+        // Bounded (issue 12 §3): a 503 leaves nothing in the ledger, and the platform's retry
+        // brings the delivery again under the same keys.
+        let applied = self.apply_order_intake(&code, &id, intake).await?;
         let duplicates = applied
             .outcome
             .results

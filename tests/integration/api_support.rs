@@ -41,6 +41,18 @@ impl Api {
         Api::start_in(tempfile::tempdir().unwrap(), options).await
     }
 
+    /// As [`Api::start_with`], with the given edge bounds.
+    pub async fn start_with_edge(
+        edge: shelfsync::api::server::EdgeLimits,
+        options: ServiceOptions,
+    ) -> Api {
+        let options = ServiceOptions {
+            egress: EgressPolicy::LOOPBACK_MOCKS,
+            ..options
+        };
+        Api::start_configured(tempfile::tempdir().unwrap(), options, 64 * 1024, edge).await
+    }
+
     /// Stops the API and the engine and hands back the data directory, to start again on it.
     pub fn stop(mut self) -> tempfile::TempDir {
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
@@ -49,7 +61,7 @@ impl Api {
     /// Starts the API and the engine with `options` (one arbiter) over `dir`, new or kept by
     /// [`Api::stop`].
     pub async fn start_in(dir: tempfile::TempDir, options: ServiceOptions) -> Api {
-        Api::start_configured(dir, options, 64 * 1024).await
+        Api::start_configured(dir, options, 64 * 1024, Default::default()).await
     }
 
     /// Starts the API (loopback egress) with a body limit of `max_body_bytes`.
@@ -58,13 +70,20 @@ impl Api {
             egress: EgressPolicy::LOOPBACK_MOCKS,
             ..ServiceOptions::default()
         };
-        Api::start_configured(tempfile::tempdir().unwrap(), options, max_body_bytes).await
+        Api::start_configured(
+            tempfile::tempdir().unwrap(),
+            options,
+            max_body_bytes,
+            Default::default(),
+        )
+        .await
     }
 
     async fn start_configured(
         dir: tempfile::TempDir,
         options: ServiceOptions,
         max_body_bytes: usize,
+        edge: shelfsync::api::server::EdgeLimits,
     ) -> Api {
         // After [`Api::stop`] the engine's threads may hold the database's file lock a moment
         // longer: retry for a bounded while.
@@ -98,6 +117,7 @@ impl Api {
             clients,
             vault,
             max_body_bytes,
+            edge,
             service: service.clone(),
         };
         let server = ApiServer::start("127.0.0.1:0".parse().unwrap(), state, 1).unwrap();

@@ -21,7 +21,7 @@ use crate::inventory::exceptions::{
     bounded_text, digest_key, UnapplicableReason, MAX_DETAIL_BYTES, MAX_ORDER_REF_BYTES,
 };
 use crate::inventory::ledger::{IdempotencyKey, Movement, MovementError, MovementInput, Rejection};
-use crate::inventory::messages::ApplyMovements;
+use crate::inventory::messages::{ApplyMovements, CommandTicket};
 use crate::inventory::store::{
     ApplyOutcome, CursorUpdate, LedgerError, UnapplicableEvent, MAX_BATCH,
 };
@@ -118,7 +118,7 @@ pub async fn apply_order_events(
     cursor: Option<CursorUpdate>,
     ledger: &Recipient<ApplyMovements>,
 ) -> Result<AppliedEvents, ChannelError> {
-    apply_order_intake(channel, OrderIntake::from(events), cursor, ledger).await
+    apply_order_intake(channel, OrderIntake::from(events), cursor, ledger, None).await
 }
 
 /// Applies what a platform told of (a polled page, or a webhook delivery) in one ledger command:
@@ -127,12 +127,15 @@ pub async fn apply_order_events(
 /// recorded as an exception instead, and the command sent again, so one bad event can neither
 /// stall the feed nor be lost. Returns once the command is durable; an error only when nothing
 /// could be recorded (the ledger is unavailable or its storage failed), so that the caller does
-/// not acknowledge.
+/// not acknowledge. Each command carries `ticket` when the caller bounds its wait (a webhook at
+/// the HTTP edge): what the caller expired before the ledger took it up is never written
+/// (`crate::inventory::group_commit::CommandTicket`).
 pub async fn apply_order_intake(
     channel: &ChannelId,
     intake: OrderIntake,
     cursor: Option<CursorUpdate>,
     ledger: &Recipient<ApplyMovements>,
+    ticket: Option<CommandTicket>,
 ) -> Result<AppliedEvents, ChannelError> {
     let OrderIntake {
         events,
@@ -161,6 +164,7 @@ pub async fn apply_order_intake(
             movements: accepted.iter().map(|(_, input)| input.clone()).collect(),
             cursor: cursor.clone(),
             unapplicable: capped(&exceptions),
+            ticket: ticket.clone(),
         };
         match ledger.send(command).await? {
             Ok(outcome) => {

@@ -168,7 +168,7 @@ async fn unusable_lines_and_refused_quantities_are_recorded_with_the_good_lines(
         delivery: Some(delivery),
     };
     let recipient = ledger.actor.clone().recipient();
-    let applied = apply_order_intake(&etsy(), intake.clone(), None, &recipient)
+    let applied = apply_order_intake(&etsy(), intake.clone(), None, &recipient, None)
         .await
         .unwrap();
     assert_eq!(applied.outcome.results.len(), 1);
@@ -208,7 +208,7 @@ async fn unusable_lines_and_refused_quantities_are_recorded_with_the_good_lines(
             ),
         ]
     );
-    apply_order_intake(&etsy(), intake, None, &recipient)
+    apply_order_intake(&etsy(), intake, None, &recipient, None)
         .await
         .unwrap();
     let again = ledger
@@ -240,7 +240,7 @@ async fn a_problem_no_line_can_key_is_one_exception_per_delivery() {
     };
     let recipient = ledger.actor.clone().recipient();
     for body in [b"first".as_slice(), b"first", b"second"] {
-        apply_order_intake(&etsy(), no_lines(body), None, &recipient)
+        apply_order_intake(&etsy(), no_lines(body), None, &recipient, None)
             .await
             .unwrap();
     }
@@ -296,7 +296,7 @@ async fn more_unusable_lines_than_a_command_takes_are_summed_up_not_refused() {
     };
     let recipient = ledger.actor.clone().recipient();
     for _ in 0..2 {
-        let applied = apply_order_intake(&etsy(), intake.clone(), None, &recipient)
+        let applied = apply_order_intake(&etsy(), intake.clone(), None, &recipient, None)
             .await
             .unwrap();
         assert_eq!(applied.exceptions.len(), MAX_BATCH);

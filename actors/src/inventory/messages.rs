@@ -3,6 +3,7 @@
 use actix::{Message, Recipient};
 use serde::{Deserialize, Serialize};
 
+pub use super::group_commit::CommandTicket;
 use super::ledger::{Balance, JournalEntry, MovementInput};
 use super::store::{
     ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, OrderException,
@@ -23,6 +24,9 @@ pub struct ApplyMovements {
     /// Orders told of with these movements that cannot be applied, recorded as order exceptions
     /// in the same transaction (a delivery's good lines and bad ones together or not at all).
     pub unapplicable: Vec<UnapplicableEvent>,
+    /// Set by a caller that bounds its wait: a command it expired before a round claimed it is
+    /// answered [`InventoryError::Expired`] and never written. `None`: the caller waits.
+    pub ticket: Option<CommandTicket>,
 }
 
 impl ApplyMovements {
@@ -182,3 +186,27 @@ pub struct InventoryState {
 #[derive(Debug, Clone, Copy, Default, Message)]
 #[rtype(result = "()")]
 pub struct InjectPanic;
+
+/// Holds the ledger up on purpose: rounds stop starting (commands are still taken and wait),
+/// until [`ReleaseRounds`]. The edge's tests use it to show that a stuck ledger makes callers get
+/// a 503 within their bound, and that nothing they were refused is written later.
+#[cfg(any(test, feature = "testsuite"))]
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct HoldRounds;
+
+/// Lets rounds start again after [`HoldRounds`].
+#[cfg(any(test, feature = "testsuite"))]
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct ReleaseRounds;
+
+/// Keeps the actor from taking any message for `for_ms` (its thread stays free; the actor waits
+/// on a timer): fault injection for a mailbox that fills up.
+#[cfg(any(test, feature = "testsuite"))]
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct StallMailbox {
+    /// How long, milliseconds.
+    pub for_ms: u64,
+}

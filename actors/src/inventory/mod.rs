@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use self::group_commit::GroupCommit;
 use self::ledger::{Movement, Source};
 use self::messages::{
-    ApplyMovements, ChannelRecord, GetChannelRecord, GetExceptionsPage, GetJournal,
+    ApplyMovements, ChannelRecord, CommandTicket, GetChannelRecord, GetExceptionsPage, GetJournal,
     GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings, StockChanged,
     StockLevel, Subscribe, VerifyLedger,
 };
@@ -53,6 +53,12 @@ pub enum InventoryError {
     /// be retried with the same idempotency keys.
     #[error("the inventory actor stopped before the write was durable")]
     Stopped,
+    /// The caller stopped waiting (its [`messages::CommandTicket`] expired) before a round took
+    /// the command up: nothing was written, and nothing will be.
+    #[error(
+        "the caller stopped waiting before the ledger took the command up; nothing was written"
+    )]
+    Expired,
 }
 
 impl InventoryError {
@@ -62,6 +68,7 @@ impl InventoryError {
             InventoryError::Ledger(error) => error.kind(),
             InventoryError::TaskFailed(_) => "task_failed",
             InventoryError::Stopped => "stopped",
+            InventoryError::Expired => "expired",
         }
     }
 }
@@ -122,6 +129,23 @@ pub const MAX_ROUND_MOVEMENTS: usize = 2 * store::MAX_BATCH;
 struct StagedCommand {
     command: LedgerCommand,
     reply: Reply,
+    /// The caller's ticket when it bounds its wait (see [`group_commit::CommandTicket`]).
+    ticket: Option<CommandTicket>,
+}
+
+impl StagedCommand {
+    fn expired(&self) -> bool {
+        self.ticket.as_ref().is_some_and(CommandTicket::is_expired)
+    }
+
+    fn claim(&self) -> bool {
+        self.ticket.as_ref().is_none_or(CommandTicket::claim)
+    }
+
+    /// Answers a command whose caller stopped waiting: it was not written.
+    fn answer_expired(self) {
+        let _ = self.reply.send(Err(InventoryError::Expired));
+    }
 }
 
 /// A channel that wants to hear of every durable stock change, with the changes it has not yet
@@ -147,6 +171,8 @@ pub struct InventoryActor {
     commit: GroupCommit<StagedCommand>,
     subscribers: Vec<Subscriber>,
     notify_retry_scheduled: bool,
+    /// Rounds are held by the test hook [`messages::HoldRounds`].
+    rounds_held: bool,
 }
 
 impl InventoryActor {
@@ -169,19 +195,30 @@ impl InventoryActor {
             commit: GroupCommit::default(),
             subscribers: Vec::new(),
             notify_retry_scheduled: false,
+            rounds_held: false,
         })
     }
 
     fn start_round(&mut self, ctx: &mut Context<Self>) {
-        let Some(commands) = self
-            .commit
+        if self.rounds_held {
+            return;
+        }
+        let Some(start) = self.commit.start_round(
+            MAX_ROUND_MOVEMENTS,
             // Exceptions to record weigh like movements: both are writes of the transaction.
-            .start_round(MAX_ROUND_MOVEMENTS, |staged| {
-                staged.command.movements.len() + staged.command.unapplicable.len()
-            })
-        else {
+            |staged| staged.command.movements.len() + staged.command.unapplicable.len(),
+            StagedCommand::claim,
+        ) else {
             return;
         };
+        start
+            .expired
+            .into_iter()
+            .for_each(StagedCommand::answer_expired);
+        let commands = start.commands;
+        if commands.is_empty() {
+            return;
+        }
         let round = Round {
             store: self.store.clone(),
             commands,
@@ -275,10 +312,10 @@ impl Round {
     async fn run(self) -> Result<Vec<StockLevel>, InventoryError> {
         let started = Instant::now();
         let round_size = self.commands.len();
-        let (commands, replies): (Vec<LedgerCommand>, Vec<Reply>) = self
+        let (commands, replies): (Vec<LedgerCommand>, Vec<(Reply, Option<CommandTicket>)>) = self
             .commands
             .into_iter()
-            .map(|staged| (staged.command, staged.reply))
+            .map(|staged| (staged.command, (staged.reply, staged.ticket)))
             .unzip();
         let store = self.store.clone();
         let at_ms = self.at_ms;
@@ -303,10 +340,16 @@ impl Round {
         ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name)
             .record(started.elapsed().as_secs_f64());
         ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(round_size as f64);
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            if let Ok(done) = &outcome {
-                record_durable(&self.client_label, &done.outcome);
-                record_raised(&self.client_label, &done.raised);
+        for ((reply, ticket), outcome) in replies.into_iter().zip(outcomes) {
+            match &outcome {
+                Ok(done) => {
+                    record_durable(&self.client_label, &done.outcome);
+                    record_raised(&self.client_label, &done.raised);
+                }
+                // Refused, so nothing of it was written: its caller may expire what it sends
+                // next under the same ticket. Released before the answer, so that the caller
+                // never acts on a stale claim.
+                Err(_) => ticket.iter().for_each(CommandTicket::release),
             }
             // The caller may have gone away; the write is durable either way.
             let outcome = outcome.map(|done| done.outcome);
@@ -344,8 +387,11 @@ fn changed_levels(
 }
 
 /// Answers every command of a failed round with the failure and returns it.
-fn answer_all(replies: Vec<Reply>, error: InventoryError) -> InventoryError {
-    for reply in replies {
+fn answer_all(
+    replies: Vec<(Reply, Option<CommandTicket>)>,
+    error: InventoryError,
+) -> InventoryError {
+    for (reply, _) in replies {
         let _ = reply.send(Err(error.clone()));
     }
     error
@@ -406,7 +452,7 @@ impl Handler<ApplyMovements> for InventoryActor {
             listings: None,
             unapplicable: message.unapplicable,
         };
-        self.stage(command, ctx)
+        self.stage(command, message.ticket, ctx)
     }
 }
 
@@ -414,13 +460,31 @@ impl InventoryActor {
     /// Stages a command for the next round and returns the answer it will get. Every command,
     /// even one of pure duplicates, is answered only after its round's flush: the first delivery
     /// may have been written by a round that is not durable yet.
+    ///
+    /// A command whose caller stopped waiting already (it sat in the mailbox past its caller's
+    /// bound) is answered `Expired` at once; waiting commands whose callers stopped meanwhile
+    /// leave the queue now rather than at the next round, so they hold no room while the ledger
+    /// is slow.
     fn stage(
         &mut self,
         command: LedgerCommand,
+        ticket: Option<CommandTicket>,
         ctx: &mut Context<Self>,
     ) -> ResponseFuture<Result<ApplyOutcome, InventoryError>> {
+        if ticket.as_ref().is_some_and(CommandTicket::is_expired) {
+            return Box::pin(async { Err(InventoryError::Expired) });
+        }
+        self.commit
+            .take_expired(StagedCommand::expired)
+            .into_iter()
+            .for_each(StagedCommand::answer_expired);
         let (reply, answer) = oneshot::channel();
-        if self.commit.enqueue(StagedCommand { command, reply }) {
+        let staged = StagedCommand {
+            command,
+            reply,
+            ticket,
+        };
+        if self.commit.enqueue(staged) {
             self.schedule_round(ctx);
         }
         Box::pin(async move { answer.await.unwrap_or(Err(InventoryError::Stopped)) })
@@ -435,7 +499,7 @@ impl Handler<RecordListings> for InventoryActor {
             listings: Some(message.update),
             ..LedgerCommand::default()
         };
-        self.stage(command, ctx)
+        self.stage(command, None, ctx)
     }
 }
 
@@ -576,5 +640,39 @@ impl Handler<messages::InjectPanic> for InventoryActor {
 
     fn handle(&mut self, _message: messages::InjectPanic, _ctx: &mut Context<Self>) {
         panic!("injected panic in the inventory actor of {}", self.client);
+    }
+}
+
+#[cfg(any(test, feature = "testsuite"))]
+impl Handler<messages::HoldRounds> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::HoldRounds, _ctx: &mut Context<Self>) {
+        self.rounds_held = true;
+    }
+}
+
+#[cfg(any(test, feature = "testsuite"))]
+impl Handler<messages::ReleaseRounds> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: messages::ReleaseRounds, ctx: &mut Context<Self>) {
+        self.rounds_held = false;
+        if self.commit.pending() > 0 && !self.commit.round_running() {
+            self.schedule_round(ctx);
+        }
+    }
+}
+
+#[cfg(any(test, feature = "testsuite"))]
+impl Handler<messages::StallMailbox> for InventoryActor {
+    type Result = ();
+
+    fn handle(&mut self, message: messages::StallMailbox, ctx: &mut Context<Self>) {
+        // `wait` keeps the actor from taking messages until the timer ends; rounds already
+        // spawned go on.
+        ctx.wait(actix::fut::wrap_future(tokio::time::sleep(
+            Duration::from_millis(message.for_ms),
+        )));
     }
 }

@@ -627,3 +627,104 @@ fn regression_many_clients_flushing_at_once_do_not_deadlock() {
         .expect("the ledgers stopped answering within 60 s: deadlock");
     assert_eq!(heads, vec![160; 16]);
 }
+
+fn ticketed(movements: Vec<MovementInput>, ticket: &CommandTicket) -> ApplyMovements {
+    ApplyMovements {
+        ticket: Some(ticket.clone()),
+        ..ApplyMovements::new(movements)
+    }
+}
+
+#[actix::test]
+async fn a_command_its_caller_expired_while_the_ledger_was_held_is_never_written() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    inventory.send(HoldRounds).await.unwrap();
+    let ticket = CommandTicket::default();
+    let held = inventory.send(ticketed(vec![input("r1", "HAT", "receipt", 5)], &ticket));
+    let waiting = inventory.send(GetState).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.pending_acks, waiting.completed_rounds),
+        (1, 0),
+        "taken, but held"
+    );
+    assert!(
+        ticket.expire(),
+        "no round took it up: the caller's wait ends first"
+    );
+    // A later command (no ticket) finds the expired one in the queue and answers it at once.
+    let later = inventory.send(apply(vec![input("r2", "HAT", "receipt", 1)]));
+    assert_eq!(held.await.unwrap().unwrap_err().kind(), "expired");
+    inventory.send(ReleaseRounds).await.unwrap();
+    let later = later.await.unwrap().unwrap();
+    assert_eq!(
+        later.results[0].seq, 1,
+        "the expired receipt took no sequence number"
+    );
+    let stock = inventory.send(GetStock::default()).await.unwrap().unwrap();
+    assert_eq!(stock[0].on_hand, 1, "only the later receipt was written");
+    assert!(inventory.send(VerifyLedger).await.unwrap().is_ok());
+}
+
+#[actix::test]
+async fn an_expired_command_found_at_the_round_start_is_answered_not_written() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    inventory.send(HoldRounds).await.unwrap();
+    let (expired, kept) = (CommandTicket::default(), CommandTicket::default());
+    let first = inventory.send(ticketed(vec![input("r1", "HAT", "receipt", 5)], &expired));
+    let second = inventory.send(ticketed(vec![input("r2", "HAT", "receipt", 2)], &kept));
+    inventory.send(GetState).await.unwrap().unwrap();
+    assert!(expired.expire());
+    inventory.send(ReleaseRounds).await.unwrap();
+    let (first, second) = futures_util::future::join(first, second).await;
+    assert_eq!(first.unwrap().unwrap_err().kind(), "expired");
+    assert_eq!(second.unwrap().unwrap().results[0].seq, 1);
+    assert!(
+        !kept.expire(),
+        "the round claimed it: its caller had to wait for this answer"
+    );
+    let state = inventory.send(GetState).await.unwrap().unwrap();
+    assert_eq!((state.head_seq, state.pending_acks), (1, 0));
+}
+
+#[actix::test]
+async fn a_command_that_waited_in_a_stalled_mailbox_past_its_bound_is_not_written() {
+    tokio::time::pause();
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    inventory
+        .send(StallMailbox { for_ms: 1_000 })
+        .await
+        .unwrap();
+    let ticket = CommandTicket::default();
+    let stuck = inventory.send(ticketed(vec![input("r1", "HAT", "receipt", 5)], &ticket));
+    assert!(ticket.expire());
+    // Time auto-advances while the test waits: the stall ends and the actor takes the command.
+    assert_eq!(stuck.await.unwrap().unwrap_err().kind(), "expired");
+    let state = inventory.send(GetState).await.unwrap().unwrap();
+    assert_eq!((state.head_seq, state.completed_rounds), (0, 0));
+}
+
+#[actix::test]
+async fn a_refused_command_gives_its_ticket_back_to_the_caller() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    let ticket = CommandTicket::default();
+    let refused = inventory
+        .send(ticketed(vec![input("x1", "HAT", "ship", 9)], &ticket))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.kind(), "exceeds_reserved");
+    assert!(
+        ticket.expire(),
+        "nothing was written: the caller may still expire what it sends next under it"
+    );
+    let next = inventory
+        .send(ticketed(vec![input("r1", "HAT", "receipt", 1)], &ticket))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(next.kind(), "expired");
+}
