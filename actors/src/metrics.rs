@@ -62,7 +62,7 @@ pub mod label {
     ];
 }
 
-use label::{ACTOR, CHANNEL, CLIENT, OP, OUTCOME, PLATFORM, REASON};
+use label::{ACTOR, CHANNEL, CLIENT, KIND, OP, OUTCOME, PLATFORM, REASON};
 
 const fn metric(
     name: &'static str,
@@ -176,6 +176,15 @@ pub const LEDGER_COMMIT_BATCH_SIZE: Metric = metric(
     &[],
     "commands acknowledged by one group-commit flush",
 );
+/// Database flushes (sled's flush and the fdatasync after it) that failed, by `StorageError`
+/// kind. After one, the flusher refuses every later flush until the service restarts
+/// (`storage` module doc, "fsyncgate"): alert on any increase.
+pub const STORAGE_FLUSH_FAILURES_TOTAL: Metric = metric(
+    "shelfsync_storage_flush_failures_total",
+    MetricKind::Counter,
+    &[KIND],
+    "database flushes or syncs that failed; no write is acknowledged after one until a restart",
+);
 
 /// Every metric, for `describe_all` and the dashboard check.
 pub const ALL: &[Metric] = &[
@@ -193,6 +202,7 @@ pub const ALL: &[Metric] = &[
     ACTOR_QUARANTINED,
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
+    STORAGE_FLUSH_FAILURES_TOTAL,
 ];
 
 /// The `client` label value used when per-client labels are switched off.

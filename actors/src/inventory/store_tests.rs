@@ -436,3 +436,18 @@ fn a_cursor_alone_is_a_command_and_an_oversize_cursor_is_refused() {
     assert_eq!(outcomes[2].as_ref().unwrap_err().kind(), "empty_batch");
     assert_eq!(store.cursor(&etsy).unwrap().as_deref(), Some("c"));
 }
+
+#[tokio::test]
+async fn a_ledger_without_a_database_flusher_refuses_to_call_its_writes_durable() {
+    // `Tree::flush` alone ends in `sync_file_range`, which a power cut can undo: a store that
+    // cannot fdatasync must not answer that a write is durable.
+    let (_dir, db, store) = temp_store();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 4)], 1)
+        .unwrap();
+    let refused = store.flush().await.unwrap_err();
+    assert_eq!(refused.kind(), "storage");
+    assert!(!refused.is_caller_error());
+    let store = store.with_flusher(crate::storage::DbFlusher::new(&db));
+    store.flush().await.unwrap();
+}

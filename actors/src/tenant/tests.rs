@@ -40,6 +40,10 @@ impl Fixture {
                 quarantine_after: 3,
                 window: Duration::from_secs(30),
             },
+            inventory: crate::inventory::InventoryConfig {
+                flusher: Some(crate::storage::DbFlusher::new(&self.db)),
+                ..crate::inventory::InventoryConfig::default()
+            },
             ..SupervisorConfig::default()
         };
         TenantSupervisor::new(client, tree, self.limiters.clone(), config).start()
