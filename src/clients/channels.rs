@@ -2,7 +2,7 @@
 //! `channels` tree: `ch/{CODE}/{channel}` → the channel record (platform, endpoint, account ids,
 //! policy, limits; never a secret: secrets are credentials in the vault, named by the record), and
 //! `l/{CODE}/{channel}/{SKU}` → the listing of that SKU on that channel (the catalog's
-//! `listing_ref`). Every write is flushed before it returns.
+//! `listing_ref`). Every write is flushed and fdatasync'd (`storage::DbFlusher`) before it returns.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::ratelimit::RateLimitOverrides;
+use shelfsync_actors::storage::DbFlusher;
 
 use super::ClientStoreError;
 
@@ -53,6 +54,8 @@ pub struct ChannelRecord {
 #[derive(Debug, Clone)]
 pub struct ChannelStore {
     tree: sled::Tree,
+    /// The database's flusher: a write is acknowledged once flushed and fdatasync'd.
+    flusher: DbFlusher,
 }
 
 fn corrupt(key: &[u8], error: impl std::fmt::Display) -> ClientStoreError {
@@ -67,6 +70,7 @@ impl ChannelStore {
     pub fn open(db: &sled::Db) -> Result<ChannelStore, ClientStoreError> {
         Ok(ChannelStore {
             tree: db.open_tree(CHANNELS_TREE)?,
+            flusher: DbFlusher::new(db),
         })
     }
 
@@ -88,7 +92,7 @@ impl ChannelStore {
                 record.id
             )));
         }
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 
@@ -139,7 +143,7 @@ impl ChannelStore {
             batch.insert(key.as_bytes(), listing_ref.as_bytes());
         }
         self.tree.apply_batch(batch)?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 

@@ -1,10 +1,12 @@
 //! The agency's clients and their credentials, kept in the service database's `clients` tree:
 //! `c/{CODE}` → the client record, `k/{CODE}/{name}` → a credential (its secret sealed by the
 //! vault, never in clear, and its metadata). Every write is one sled operation or transaction,
-//! flushed before it returns, so an acknowledged write survives a crash.
+//! flushed and fdatasync'd (`storage::DbFlusher`) before it returns, so an acknowledged write
+//! survives a crash or a power cut.
 
 pub mod channels;
 
+use shelfsync_actors::storage::DbFlusher;
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
@@ -125,6 +127,8 @@ pub fn validate_credential_name(name: &str) -> Result<(), ClientStoreError> {
 #[derive(Debug, Clone)]
 pub struct ClientStore {
     tree: sled::Tree,
+    /// The database's flusher: a write is acknowledged once flushed and fdatasync'd.
+    flusher: DbFlusher,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ClientStoreError> {
@@ -139,6 +143,7 @@ impl ClientStore {
     pub fn open(db: &sled::Db) -> Result<ClientStore, ClientStoreError> {
         Ok(ClientStore {
             tree: db.open_tree(CLIENTS_TREE)?,
+            flusher: DbFlusher::new(db),
         })
     }
 
@@ -155,7 +160,7 @@ impl ClientStore {
         if swapped.is_err() {
             return Err(ClientStoreError::Exists(record.code.clone()));
         }
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 
@@ -223,7 +228,7 @@ impl ClientStore {
             message: error.to_string(),
         })?;
         self.tree.insert(key.as_bytes(), json)?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(metadata(name, &stored))
     }
 
