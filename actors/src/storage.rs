@@ -62,13 +62,19 @@ pub enum StorageError {
     Panicked { path: String, message: String },
     /// A file or directory of a freshly opened database could not be synced.
     #[error("cannot sync {path} after opening the database: {source}")]
-    SyncOnOpen { path: String, source: Arc<io::Error> },
+    SyncOnOpen {
+        path: String,
+        source: Arc<io::Error>,
+    },
     /// sled's flush failed.
     #[error("the database flush failed: {source}")]
     Flush { source: sled::Error },
     /// The `fdatasync`/`fsync` after sled's flush failed: the writes may not be on disk.
     #[error("syncing {path} failed: {source}")]
-    Sync { path: String, source: Arc<io::Error> },
+    Sync {
+        path: String,
+        source: Arc<io::Error>,
+    },
     /// The flush panicked (inside sled, or in the sync).
     #[error("the database flush panicked: {message}")]
     FlushPanicked { message: String },
@@ -398,12 +404,7 @@ impl Drop for FlusherHandle {
         self.shared.work.notify_all();
         // Joined, so that the thread's handle on the database is gone when the last flusher is:
         // the caller may close and reopen the database next.
-        if let Some(thread) = self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
     }
@@ -742,7 +743,10 @@ mod tests {
         db.insert("large", vec![7u8; 300 * 1024]).unwrap();
         flusher.flush_blocking().unwrap();
         let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
-        assert!(blobs >= 1, "sled kept the large value inline: no blob to test");
+        assert!(
+            blobs >= 1,
+            "sled kept the large value inline: no blob to test"
+        );
         assert!(
             flusher.synced_entries() >= 1,
             "{blobs} blob file(s), {} synced",

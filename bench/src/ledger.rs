@@ -220,9 +220,10 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
                 "level {level}: {events} events straight to sled, one transaction per event…"
             );
             Some(
-                run_raw(args, level, events, RawMode::TxPerEvent, RawSync::Fdatasync).with_context(|| {
-                    format!("raw sled (one transaction per event) at level {level}")
-                })?,
+                run_raw(args, level, events, RawMode::TxPerEvent, RawSync::Fdatasync)
+                    .with_context(|| {
+                        format!("raw sled (one transaction per event) at level {level}")
+                    })?,
             )
         } else {
             None

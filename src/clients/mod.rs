@@ -6,10 +6,10 @@
 
 pub mod channels;
 
-use shelfsync_actors::storage::DbFlusher;
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
+use shelfsync_actors::storage::DbFlusher;
 
 use crate::vault::{Secret, Vault, VaultError};
 

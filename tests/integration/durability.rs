@@ -183,7 +183,9 @@ async fn traced_run(skip_sync: bool) -> TracedRun {
 
     let mut command = Command::new("strace");
     command
-        .args(["-f", "-qq", "-tt", "-y", "-s", "1048576", "-e", TRACED, "-o"])
+        .args([
+            "-f", "-qq", "-tt", "-y", "-s", "1048576", "-e", TRACED, "-o",
+        ])
         .arg(&trace_path)
         .arg(env!("CARGO_BIN_EXE_shelfsync"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -431,7 +433,10 @@ async fn send_one(http: &reqwest::Client, api: &str, what: &str, marker: &str, i
                 .unwrap();
             let status = reply.status();
             let outcome: Value = reply.json().await.unwrap_or(Value::Null);
-            assert!(status.is_success(), "delivery {order_id}: {status} {outcome}");
+            assert!(
+                status.is_success(),
+                "delivery {order_id}: {status} {outcome}"
+            );
             assert_eq!(outcome["applied"], 1, "delivery {order_id}: {outcome}");
         }
     }
@@ -454,19 +459,21 @@ struct Call {
     result: Option<i64>,
 }
 
-/// Parses `strace -f -tt -y` output: `PID TIME name(args) = result`, with calls interrupted by
+/// Parses `strace -f -tt -y` output: `PID TIME name(args) = result` (the pid padded to a width), with calls interrupted by
 /// other threads split into `name(args <unfinished ...>` and `<... name resumed>rest) = result`.
 fn parse_trace(trace: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     let mut pending: HashMap<&str, Call> = HashMap::new();
     for (line_no, line) in trace.lines().enumerate() {
+        // strace pads the pid column (`4209  19:26:56.672652 read(…`).
         let Some((pid, rest)) = line.split_once(' ') else {
             continue;
         };
         // Skip the timestamp.
-        let Some((_, rest)) = rest.split_once(' ') else {
+        let Some((_, rest)) = rest.trim_start().split_once(' ') else {
             continue;
         };
+        let rest = rest.trim_start();
         if rest.starts_with("---") || rest.starts_with("+++") {
             continue;
         }
@@ -593,7 +600,9 @@ fn check(trace: &str, db_file: &Path, acks: &[Ack]) -> Report {
             continue;
         };
         let reply = calls.iter().find(|call| {
-            WRITES.contains(&call.name.as_str()) && call.fd == request.fd && call.start > request.end
+            WRITES.contains(&call.name.as_str())
+                && call.fd == request.fd
+                && call.start > request.end
         });
         let Some(reply) = reply else {
             report.violations.push(format!(
@@ -664,13 +673,15 @@ fn the_trace_checker_accepts_only_a_completed_sync_between_the_write_and_the_rep
         marker: marker.into(),
     };
     let request = |pid: u32, sock: u32, marker: &str| {
-        format!("{pid} 10:00:00.000000 recvfrom(9<socket:[{sock}]>, \"POST /x HTTP/1.1 key={marker}\", 8192, 0, NULL, NULL) = 60\n")
+        format!("{pid:<5} 10:00:00.000000 recvfrom(9<socket:[{sock}]>, \"POST /x HTTP/1.1 key={marker}\", 8192, 0, NULL, NULL) = 60\n")
     };
     let write = |pid: u32, marker: &str| {
-        format!("{pid} 10:00:00.000000 pwrite64(7</d/db/db>, \"\\0\\1{marker}\\0\", 40, 4096) = 40\n")
+        format!(
+            "{pid} 10:00:00.000000 pwrite64(7</d/db/db>, \"\\0\\1{marker}\\0\", 40, 4096) = 40\n"
+        )
     };
     let reply = |pid: u32, sock: u32| {
-        format!("{pid} 10:00:00.000000 write(9<socket:[{sock}]>, \"HTTP/1.1 200 OK\\r\\n\", 17) = 17\n")
+        format!("{pid:<5} 10:00:00.000000 write(9<socket:[{sock}]>, \"HTTP/1.1 200 OK\\r\\n\", 17) = 17\n")
     };
     let sync = |pid: u32| format!("{pid} 10:00:00.000000 fdatasync(12</d/db/db>) = 0\n");
 
@@ -749,7 +760,13 @@ fn the_trace_checker_accepts_only_a_completed_sync_between_the_write_and_the_rep
         ),
         (
             "acknowledged before the write",
-            [request(1, 5, "key-b"), reply(1, 5), write(2, "key-b"), sync(3)].concat(),
+            [
+                request(1, 5, "key-b"),
+                reply(1, 5),
+                write(2, "key-b"),
+                sync(3),
+            ]
+            .concat(),
             "before its data reached",
         ),
         (
@@ -772,7 +789,12 @@ fn the_trace_checker_accepts_only_a_completed_sync_between_the_write_and_the_rep
     ];
     for (case, trace, expected) in cases {
         let report = check(&trace, db, &[ack("key-b")]);
-        assert_eq!(report.violations.len(), 1, "{case}: {:?}", report.violations);
+        assert_eq!(
+            report.violations.len(),
+            1,
+            "{case}: {:?}",
+            report.violations
+        );
         assert!(
             report.violations[0].contains(expected),
             "{case}: {:?}",

@@ -385,7 +385,10 @@ impl LedgerStore {
             )));
         };
         // A failed flush is a storage failure (`kind` "storage"), never the caller's error.
-        flusher.flush().await.map_err(|error| LedgerError::Storage(error.into()))
+        flusher
+            .flush()
+            .await
+            .map_err(|error| LedgerError::Storage(error.into()))
     }
 
     /// Returns the balance of `sku`, if it has ever moved.
