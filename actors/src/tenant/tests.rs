@@ -44,7 +44,6 @@ impl Fixture {
                 flusher: Some(crate::storage::DbFlusher::new(&self.db)),
                 ..crate::inventory::InventoryConfig::default()
             },
-            ..SupervisorConfig::default()
         };
         TenantSupervisor::new(client, tree, self.limiters.clone(), config).start()
     }
