@@ -46,7 +46,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "{ADMIN_TOKEN_ENV} must be at least {MIN_ADMIN_TOKEN_LEN} characters"
         );
     }
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+    // Durable: a data directory whose entry a power cut can undo takes the database with it.
+    shelfsync_actors::storage::create_dir_all_durable(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             config.data_dir.display()

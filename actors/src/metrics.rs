@@ -197,6 +197,15 @@ pub const LEDGER_COMMIT_BATCH_SIZE: Metric = metric(
     &[],
     "commands acknowledged by one group-commit flush",
 );
+/// Database flushes (sled's flush and the fdatasync after it) that failed, by `StorageError`
+/// kind. After one, the flusher refuses every later flush until the service restarts
+/// (`storage` module doc, "fsyncgate"): alert on any increase.
+pub const STORAGE_FLUSH_FAILURES_TOTAL: Metric = metric(
+    "shelfsync_storage_flush_failures_total",
+    MetricKind::Counter,
+    &[KIND],
+    "database flushes or syncs that failed; no write is acknowledged after one until a restart",
+);
 
 /// Requests the HTTP edge turned away for load or time (issue 12), by `reason`: its API code
 /// (`body_timeout`, `overloaded`, `engine_timeout`, `outcome_unknown`).
@@ -227,6 +236,7 @@ pub const ALL: &[Metric] = &[
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
     HTTP_REFUSED_TOTAL,
+    STORAGE_FLUSH_FAILURES_TOTAL,
 ];
 
 /// The `client` label value used when per-client labels are switched off.

@@ -1,22 +1,58 @@
-//! Opening the embedded sled database that holds every client's tree.
+//! Opening the embedded sled database that holds every client's tree, and making what it wrote
+//! durable before anything is acknowledged.
 //!
 //! sled 0.34.7 can panic rather than return an error when it finds a damaged file on open
 //! (`reference/reliability.md` §2.3: #1155, #1387), so the open runs inside `catch_unwind` and a
 //! panic becomes an error: the service refuses to start on a damaged database, it never starts
 //! on an empty one by mistake.
+//!
+//! **Durable means fdatasync'd** (DESIGN §3). sled's own flush ends in `sync_file_range` on Linux
+//! (`pagecache/iobuf.rs`), which survives a killed process but not a power cut or a kernel crash:
+//! it writes no metadata and leaves the drive's cache alone, and sled's background `fsync` runs
+//! only every 500 ms (`reference/reliability.md` §2.1). So every acknowledgement waits for a
+//! [`DbFlusher`] run: sled's flush, then an `fdatasync` of every file sled wrote that a recovery
+//! reads. What sled 0.34.7 writes under its directory (read in its source):
+//!
+//! | entry | written by | what this module syncs |
+//! |---|---|---|
+//! | `db` | the log and every page (`pwrite` + `sync_file_range` on flush; `fsync` every 500 ms) | `fdatasync` after every flush, through a handle kept open |
+//! | `blobs/<lsn>` | a page too large for a log segment (`blob_io.rs`, written without any sync) | a new one's data, then the `blobs` directory, before the log |
+//! | `snap.<lsn>` | the snapshot (`fsync`'d by sled, then renamed without syncing the directory) | the directory, when a new entry appears |
+//! | `conf` | the storage parameters, once, at creation (never synced by sled) | on open, with `db`, `blobs/`, the directory and its parent |
+//!
+//! **A failed sync is final** (the PostgreSQL "fsyncgate" lesson): after a failed `fsync`, Linux
+//! may have dropped the dirty pages and marked them clean, so a retry can succeed without the data
+//! ever reaching the disk. A flusher whose flush or sync failed answers every later flush with
+//! [`StorageError::Poisoned`]: nothing more is acknowledged until the process restarts and sled
+//! recovers from what is really on disk (the callers of the unacknowledged writes retry them:
+//! webhook redelivery, an unadvanced poll cursor, an API 5xx).
 
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::ids::ClientCode;
+use crate::metrics;
 
 /// The default page cache budget. sled's own default is 1 GiB; real memory use runs several
 /// times the configured cache (`reference/reliability.md` §2.3, "Memory use"), so the service
 /// sets it explicitly and small.
 pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Why the database could not be opened.
-#[derive(Debug, thiserror::Error)]
+/// The environment variable that makes a flusher skip its `fdatasync` (sled's flush still runs).
+/// It exists only in builds with the `testsuite` feature, for the negative control of the test
+/// that traces the service's system calls (`tests/integration/durability.rs`): that test must see
+/// the check fail without the sync. It does not start with `SHELFSYNC_`, so `serve`'s
+/// configuration (which refuses unknown `SHELFSYNC_` variables) leaves it alone.
+#[cfg(feature = "testsuite")]
+pub const UNSAFE_SKIP_FDATASYNC_ENV: &str = "UNSAFE_SHELFSYNC_TEST_SKIP_FDATASYNC";
+
+/// Why the database could not be opened, or why a flush did not make the writes durable. Clone:
+/// one failed flush run answers every caller it covered.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     /// sled returned an error (another process holds the lock, I/O failure, corruption).
     #[error("cannot open the database at {path}: {source}")]
@@ -24,6 +60,33 @@ pub enum StorageError {
     /// sled panicked while recovering the files.
     #[error("the database at {path} is damaged: sled panicked while opening it: {message}")]
     Panicked { path: String, message: String },
+    /// A file or directory of a freshly opened database could not be synced.
+    #[error("cannot sync {path} after opening the database: {source}")]
+    SyncOnOpen {
+        path: String,
+        source: Arc<io::Error>,
+    },
+    /// sled's flush failed.
+    #[error("the database flush failed: {source}")]
+    Flush { source: sled::Error },
+    /// The `fdatasync`/`fsync` after sled's flush failed: the writes may not be on disk.
+    #[error("syncing {path} failed: {source}")]
+    Sync {
+        path: String,
+        source: Arc<io::Error>,
+    },
+    /// The flush panicked (inside sled, or in the sync).
+    #[error("the database flush panicked: {message}")]
+    FlushPanicked { message: String },
+    /// The flusher could not start (its file handle or its thread).
+    #[error("the database flusher cannot start: {source}")]
+    FlusherStart { source: Arc<io::Error> },
+    /// An earlier flush failed, so this one is refused: see the module doc ("fsyncgate").
+    #[error(
+        "an earlier flush of the database failed ({first}); nothing more is acknowledged until \
+         the service restarts and recovers from disk"
+    )]
+    Poisoned { first: Box<StorageError> },
 }
 
 impl StorageError {
@@ -32,134 +95,511 @@ impl StorageError {
         match self {
             StorageError::Open { .. } => "open_failed",
             StorageError::Panicked { .. } => "open_panicked",
+            StorageError::SyncOnOpen { .. } => "sync_on_open_failed",
+            StorageError::Flush { .. } => "flush_failed",
+            StorageError::Sync { .. } => "sync_failed",
+            StorageError::FlushPanicked { .. } => "flush_panicked",
+            StorageError::FlusherStart { .. } => "flusher_start_failed",
+            StorageError::Poisoned { .. } => "poisoned",
         }
     }
 }
 
-/// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
+/// The stores that keep `sled::Error` in their own error enums carry a failed flush as an I/O
+/// error of sled's, its message kept whole.
+impl From<StorageError> for sled::Error {
+    fn from(error: StorageError) -> Self {
+        sled::Error::Io(io::Error::other(error))
+    }
+}
+
+/// Opens (or creates) the database at `path` with a page cache of `cache_bytes`, then syncs the
+/// files and directory entries sled created (`conf`, `db`, `blobs/`, the directory itself and its
+/// entry in the parent): sled syncs none of them, and a database whose directory entry vanishes
+/// in a power cut takes every acknowledged write with it.
 pub fn open_database(path: &Path, cache_bytes: u64) -> Result<sled::Db, StorageError> {
     let display = path.display().to_string();
     let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
-    match catch_unwind(AssertUnwindSafe(|| config.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(source)) => Err(StorageError::Open {
-            path: display,
-            source,
-        }),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
-                .unwrap_or_else(|| "no message".to_string());
-            Err(StorageError::Panicked {
+    let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => db,
+        Ok(Err(source)) => {
+            return Err(StorageError::Open {
                 path: display,
-                message,
+                source,
             })
         }
+        Err(panic) => {
+            return Err(StorageError::Panicked {
+                path: display,
+                message: panic_message(panic.as_ref()),
+            })
+        }
+    };
+    sync_created_files(path)?;
+    Ok(db)
+}
+
+fn sync_created_files(path: &Path) -> Result<(), StorageError> {
+    let failed = |synced: &Path| {
+        let synced = synced.display().to_string();
+        move |source| StorageError::SyncOnOpen {
+            path: synced,
+            source: Arc::new(source),
+        }
+    };
+    for file in [path.join("conf"), path.join("db")] {
+        File::open(&file)
+            .and_then(|handle| handle.sync_all())
+            .map_err(failed(&file))?;
+    }
+    let blobs = path.join("blobs");
+    sync_dir(&blobs).map_err(failed(&blobs))?;
+    sync_dir(path).map_err(failed(path))?;
+    let parent = parent_dir(path);
+    sync_dir(&parent).map_err(failed(&parent))
+}
+
+/// `fsync`s a directory, which makes the entries created or renamed in it durable (a new file's
+/// own `fsync` does not: `fsync(2)`, "Notes").
+pub fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+/// `create_dir_all`, then makes every directory it created durable by syncing its parent. For the
+/// service's data directory: a directory created and not synced can vanish in a power cut with
+/// everything in it.
+pub fn create_dir_all_durable(path: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut current = path.to_path_buf();
+    while !current.exists() {
+        missing.push(current.clone());
+        match current.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => current = parent.to_path_buf(),
+            _ => break,
+        }
+    }
+    std::fs::create_dir_all(path)?;
+    for created in missing.iter().rev() {
+        sync_dir(&parent_dir(created))?;
+    }
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare relative name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
-/// Coalesces the flushes of one sled database. sled's flush is database-wide: a flush that
-/// starts after a write makes that write durable, whichever tree it was written to. With one
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+        .unwrap_or_else(|| "no message".to_string())
+}
+
+/// Coalesces the flushes of one sled database and makes them durable: sled's flush, then an
+/// `fdatasync` of what it wrote (see the module doc). sled's flush is database-wide: a flush
+/// that starts after a write makes that write durable, whichever tree it was written to. With one
 /// InventoryActor per client each flushing after its own commit round, a hundred clients made
 /// hundreds of flushes a second that queued behind each other and held up every transaction
 /// (sled's flush holds its `concurrency_control` read lock; RESULTS.md, "Load scenarios"). Here
-/// a caller takes a ticket after its write; one flush at a time runs, covering every ticket
-/// taken before it started; callers whose ticket a running flush does not cover wait for the
-/// next one, which then covers them all at once.
+/// a caller takes a ticket after its write; one run (flush and sync) at a time goes on the
+/// flusher's own thread, covering every ticket taken before it started; callers whose ticket a
+/// running run does not cover wait for the next one, which then covers them all at once. So one
+/// `fdatasync` covers every client's waiting round (DESIGN §3).
+///
+/// One flusher per database: [`DbFlusher::new`] hands every caller in the process the same one
+/// for the same database, so the ledgers and the service's own stores (members, clients,
+/// channels, reasons) share its runs. Its thread is a plain OS thread, rather than sled's
+/// `flush_async` (see [`crate::inventory::store::LedgerStore::flush`]) or tokio's blocking pool:
+/// async callers ([`DbFlusher::flush`]) and blocking ones
+/// ([`DbFlusher::flush_blocking`]) wait on the same runs, and a run can never be cancelled
+/// half-way by a dropped future or a runtime shutting down. It ends when the last handle goes.
 #[derive(Debug, Clone)]
 pub struct DbFlusher {
-    inner: std::sync::Arc<FlusherInner>,
+    handle: Arc<FlusherHandle>,
+}
+
+/// The flushers alive in this process, by database directory. While one is alive it holds its
+/// database open, and sled's exclusive lock keeps any other open of that directory failing, so a
+/// directory names exactly one open database.
+static FLUSHERS: Mutex<Vec<(PathBuf, Weak<FlusherHandle>)>> = Mutex::new(Vec::new());
+
+#[derive(Debug)]
+struct FlusherHandle {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Debug)]
-struct FlusherInner {
-    db: sled::Db,
-    /// The last ticket handed out, and whether a flush is running.
-    state: std::sync::Mutex<FlusherState>,
-    /// The newest finished flush: the last ticket it covered, and its error if it failed.
-    finished: tokio::sync::watch::Sender<(u64, Option<String>)>,
+struct Shared {
+    state: Mutex<FlusherState>,
+    /// Wakes the flusher thread: a ticket was taken, or the last handle is gone.
+    work: Condvar,
+    /// Wakes blocking callers: a run finished.
+    done: Condvar,
+    /// Wakes async callers: a run finished (the value counts finished runs).
+    finished: tokio::sync::watch::Sender<u64>,
+    /// Makes the next sync fail, to test what follows a failed `fsync`.
+    #[cfg(test)]
+    fail_next_sync: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct FlusherState {
+    /// The last ticket handed out.
     tickets: u64,
-    running: bool,
+    /// Runs started.
     runs: u64,
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// The failed run: the last ticket it covered, and why. Final (see the module doc).
+    failure: Option<(u64, StorageError)>,
+    /// New directory entries (blobs, snapshots) synced so far.
+    synced_entries: u64,
+    /// The last handle is gone: the thread ends once nothing waits.
+    closing: bool,
 }
 
 impl DbFlusher {
-    /// A flusher of `db`.
+    /// The flusher of `db`: the one already running for it in this process, or a new one.
+    ///
+    /// A flusher that cannot start (its handle on the log file, its thread) does not fail here: it
+    /// answers every flush with [`StorageError::FlusherStart`], so nothing is acknowledged.
     pub fn new(db: &sled::Db) -> Self {
-        Self {
-            inner: std::sync::Arc::new(FlusherInner {
-                db: db.clone(),
-                state: std::sync::Mutex::new(FlusherState::default()),
-                finished: tokio::sync::watch::Sender::new((0, None)),
-            }),
+        // sled 0.34.7 names its directory only through `Db::context`, public but hidden from its
+        // docs; sled is pinned (=0.34.7, whose file layout this module depends on anyway), and
+        // `a_flusher_syncs_the_log_file_of_its_own_database` checks the answer.
+        let dir = db.context.get_path();
+        let key = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        let mut flushers = FLUSHERS.lock().unwrap_or_else(|p| p.into_inner());
+        flushers.retain(|(_, flusher)| flusher.strong_count() > 0);
+        if let Some(handle) = flushers
+            .iter()
+            .filter(|(path, _)| *path == key)
+            .find_map(|(_, flusher)| flusher.upgrade())
+        {
+            return Self { handle };
+        }
+        let handle = Arc::new(FlusherHandle::start(db, dir));
+        flushers.push((key, Arc::downgrade(&handle)));
+        Self { handle }
+    }
+
+    /// Makes every write made before the call durable (flushed and fdatasync'd), waiting
+    /// without blocking the thread.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        let shared = &self.handle.shared;
+        let mut finished = shared.finished.subscribe();
+        let ticket = shared.take_ticket();
+        loop {
+            finished.borrow_and_update();
+            if let Some(outcome) = shared.outcome(&shared.lock(), ticket) {
+                return outcome;
+            }
+            if finished.changed().await.is_err() {
+                // The sender lives in `shared`, which this handle keeps alive: not reached.
+                return Err(StorageError::FlushPanicked {
+                    message: "the flusher's notifier is gone".into(),
+                });
+            }
         }
     }
 
-    /// Makes every write made before the call durable. Runs sled's flush on tokio's blocking
-    /// pool (never sled's `flush_async`, see [`crate::inventory::store::LedgerStore::flush`]).
-    pub async fn flush(&self) -> Result<(), String> {
-        let inner = &self.inner;
-        let mut finished = inner.finished.subscribe();
+    /// [`DbFlusher::flush`] for synchronous callers (the service's stores): blocks the thread
+    /// until the run that covers the call has finished.
+    pub fn flush_blocking(&self) -> Result<(), StorageError> {
+        let shared = &self.handle.shared;
+        let ticket = shared.take_ticket();
+        let mut state = shared.lock();
+        loop {
+            if let Some(outcome) = shared.outcome(&state, ticket) {
+                return outcome;
+            }
+            state = shared.done.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// The failure that stopped this flusher, if one did (for readiness checks).
+    pub fn failure(&self) -> Option<StorageError> {
+        self.handle
+            .shared
+            .lock()
+            .failure
+            .as_ref()
+            .map(|(_, error)| error.clone())
+    }
+
+    /// Flushes asked for and runs started so far (for tests and diagnosis).
+    pub fn counts(&self) -> (u64, u64) {
+        let state = self.handle.shared.lock();
+        (state.tickets, state.runs)
+    }
+
+    /// New directory entries (blob files, snapshots) synced so far (for tests and diagnosis).
+    pub fn synced_entries(&self) -> u64 {
+        self.handle.shared.lock().synced_entries
+    }
+
+    /// The directory of the database this flusher syncs.
+    pub fn database_dir(&self) -> &Path {
+        &self.handle.dir
+    }
+
+    /// Makes the next sync fail as an `fsync` returning EIO would.
+    #[cfg(test)]
+    fn inject_sync_failure(&self) {
+        self.handle
+            .shared
+            .fail_next_sync
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl FlusherHandle {
+    fn start(db: &sled::Db, dir: PathBuf) -> FlusherHandle {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(FlusherState::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            finished: tokio::sync::watch::Sender::new(0),
+            #[cfg(test)]
+            fail_next_sync: std::sync::atomic::AtomicBool::new(false),
+        });
+        let thread = DbFiles::open(&dir).and_then(|files| {
+            let db = db.clone();
+            let worker = shared.clone();
+            std::thread::Builder::new()
+                .name("db-flusher".into())
+                .spawn(move || worker.run(&db, files))
+        });
+        let thread = match thread {
+            Ok(thread) => Some(thread),
+            Err(source) => {
+                shared.lock().failure = Some((
+                    u64::MAX,
+                    StorageError::FlusherStart {
+                        source: Arc::new(source),
+                    },
+                ));
+                None
+            }
+        };
+        FlusherHandle {
+            dir,
+            shared,
+            thread: Mutex::new(thread),
+        }
+    }
+}
+
+impl Drop for FlusherHandle {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.work.notify_all();
+        // Joined, so that the thread's handle on the database is gone when the last flusher is:
+        // the caller may close and reopen the database next.
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, FlusherState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take_ticket(&self) -> u64 {
         let ticket = {
-            let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.lock();
             state.tickets += 1;
             state.tickets
         };
-        loop {
-            {
-                let newest = finished.borrow_and_update();
-                if newest.0 >= ticket {
-                    // A flush that started after this ticket finished. Were an earlier covering
-                    // flush to have failed, this later one still made the write durable.
-                    return newest.1.clone().map_or(Ok(()), Err);
-                }
+        self.work.notify_one();
+        ticket
+    }
+
+    /// The answer for `ticket`, once there is one.
+    fn outcome(&self, state: &FlusherState, ticket: u64) -> Option<Result<(), StorageError>> {
+        if ticket <= state.durable {
+            return Some(Ok(()));
+        }
+        let (covered, error) = state.failure.as_ref()?;
+        Some(Err(if ticket <= *covered {
+            error.clone()
+        } else {
+            StorageError::Poisoned {
+                first: Box::new(error.clone()),
             }
+        }))
+    }
+
+    /// The flusher thread: one run at a time, each covering every ticket taken before it began.
+    fn run(&self, db: &sled::Db, mut files: DbFiles) {
+        loop {
             let covers = {
-                let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
-                if state.running {
-                    None
-                } else {
-                    state.running = true;
-                    state.runs += 1;
-                    Some(state.tickets)
+                let mut state = self.lock();
+                loop {
+                    if state.failure.is_some() {
+                        return;
+                    }
+                    if state.tickets > state.durable {
+                        break;
+                    }
+                    if state.closing {
+                        return;
+                    }
+                    state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
                 }
+                state.runs += 1;
+                state.tickets
             };
-            match covers {
-                Some(covers) => {
-                    let db = inner.db.clone();
-                    let result = tokio::task::spawn_blocking(move || db.flush())
-                        .await
-                        .map_err(|error| format!("the flush task failed: {error}"))
-                        .and_then(|flushed| flushed.map(drop).map_err(|error| error.to_string()));
-                    inner
-                        .state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .running = false;
-                    inner.finished.send_replace((covers, result.err()));
-                }
-                None => {
-                    // The running flush may have started before this ticket: wait for it, then
-                    // look again (and lead the next flush if nobody else does).
-                    if finished.changed().await.is_err() {
-                        return Err("the flusher is gone".into());
+            let result = catch_unwind(AssertUnwindSafe(|| self.flush_and_sync(db, &mut files)))
+                .unwrap_or_else(|panic| {
+                    Err(StorageError::FlushPanicked {
+                        message: panic_message(panic.as_ref()),
+                    })
+                });
+            {
+                let mut state = self.lock();
+                match result {
+                    Ok(new_entries) => {
+                        state.durable = covers;
+                        state.synced_entries += new_entries;
+                    }
+                    Err(error) => {
+                        tracing::error!(
+                            %error,
+                            "the database flush failed: nothing more is acknowledged until the \
+                             service restarts"
+                        );
+                        ::metrics::counter!(
+                            metrics::STORAGE_FLUSH_FAILURES_TOTAL.name,
+                            metrics::label::KIND => error.kind()
+                        )
+                        .increment(1);
+                        state.failure = Some((covers, error));
                     }
                 }
             }
+            self.done.notify_all();
+            self.finished.send_modify(|runs| *runs += 1);
         }
     }
 
-    /// Flushes asked for and flushes run so far (for tests and diagnosis).
-    pub fn counts(&self) -> (u64, u64) {
-        let state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        (state.tickets, state.runs)
+    /// sled's flush, then the sync of what it wrote; answers the new directory entries synced.
+    fn flush_and_sync(&self, db: &sled::Db, files: &mut DbFiles) -> Result<u64, StorageError> {
+        db.flush()
+            .map_err(|source| StorageError::Flush { source })?;
+        #[cfg(test)]
+        if self
+            .fail_next_sync
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StorageError::Sync {
+                path: files.log_path.display().to_string(),
+                source: Arc::new(io::Error::from_raw_os_error(5)),
+            });
+        }
+        files.sync()
     }
+}
+
+/// The files a flush must sync, with the log's handle kept open: `fsync` acts on the file (the
+/// inode's dirty pages), whichever descriptor asks, so this handle syncs what sled's own wrote,
+/// and keeping it open spares an `open` per flush.
+#[derive(Debug)]
+struct DbFiles {
+    dir: PathBuf,
+    log_path: PathBuf,
+    log: File,
+    /// The entries of the directory and of `blobs/` known to be durable.
+    entries: BTreeSet<PathBuf>,
+    /// The test-only switch ([`UNSAFE_SKIP_FDATASYNC_ENV`]); always false without `testsuite`.
+    skip_sync: bool,
+}
+
+impl DbFiles {
+    fn open(dir: &Path) -> io::Result<DbFiles> {
+        let log_path = dir.join("db");
+        Ok(DbFiles {
+            log: File::open(&log_path)?,
+            log_path,
+            entries: list_entries(dir)?,
+            dir: dir.to_path_buf(),
+            skip_sync: skip_sync_requested(),
+        })
+    }
+
+    /// Syncs what a flush wrote. New entries first (a blob's data, a renamed snapshot) with their
+    /// directories, so that no synced log record points to a blob that is not durable yet; then
+    /// the log (`fdatasync`: the data and the size, not the timestamps). Answers how many new
+    /// entries it synced.
+    fn sync(&mut self) -> Result<u64, StorageError> {
+        if self.skip_sync {
+            return Ok(0);
+        }
+        let failed = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| StorageError::Sync {
+                path,
+                source: Arc::new(source),
+            }
+        };
+        let entries = list_entries(&self.dir).map_err(failed(&self.dir))?;
+        let mut dirs = BTreeSet::new();
+        let mut synced = 0;
+        for entry in entries.difference(&self.entries) {
+            match File::open(entry) {
+                Ok(file) => file.sync_data().map_err(failed(entry))?,
+                // A `snap.*.generating` renamed or a blob collected meanwhile: nothing to keep
+                // (a renamed snapshot shows up under its new name next time).
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(failed(entry)(error)),
+            }
+            dirs.insert(parent_dir(entry));
+            synced += 1;
+        }
+        for dir in &dirs {
+            sync_dir(dir).map_err(failed(dir))?;
+        }
+        self.entries = entries;
+        self.log.sync_data().map_err(failed(&self.log_path))?;
+        Ok(synced)
+    }
+}
+
+/// The entries of a sled directory and of its `blobs/`.
+fn list_entries(dir: &Path) -> io::Result<BTreeSet<PathBuf>> {
+    let mut entries = BTreeSet::new();
+    for listed in [dir.to_path_buf(), dir.join("blobs")] {
+        for entry in std::fs::read_dir(listed)? {
+            entries.insert(entry?.path());
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(feature = "testsuite")]
+fn skip_sync_requested() -> bool {
+    let skip = std::env::var_os(UNSAFE_SKIP_FDATASYNC_ENV).is_some_and(|value| value == "1");
+    if skip {
+        tracing::warn!(
+            "{UNSAFE_SKIP_FDATASYNC_ENV}=1: flushes are NOT fdatasync'd (a test-only switch)"
+        );
+    }
+    skip
+}
+
+#[cfg(not(feature = "testsuite"))]
+fn skip_sync_requested() -> bool {
+    false
 }
 
 /// The prefix of every client's tree name.
@@ -230,6 +670,97 @@ mod tests {
                 index.to_be_bytes()
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_refuses_every_later_flush_even_when_a_retry_would_succeed() {
+        // fsyncgate: after a failed fsync Linux may have dropped the dirty pages and marked them
+        // clean, so the next fsync succeeds with the data never written. A flusher that retried
+        // would acknowledge writes that are not on disk.
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_database(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let flusher = DbFlusher::new(&db);
+        db.insert("before", "1").unwrap();
+        flusher.flush().await.unwrap();
+        flusher.inject_sync_failure();
+        db.insert("in the failed run", "2").unwrap();
+        let failed = flusher.flush().await.unwrap_err();
+        assert_eq!(failed.kind(), "sync_failed", "{failed}");
+        // The disk would sync again now (the injected failure was one-off): still refused.
+        db.insert("after", "3").unwrap();
+        let refused = flusher.flush().await.unwrap_err();
+        assert_eq!(refused.kind(), "poisoned", "{refused}");
+        assert!(refused.to_string().contains("restarts"), "{refused}");
+        assert_eq!(flusher.flush_blocking().unwrap_err().kind(), "poisoned");
+        assert_eq!(
+            flusher.failure().map(|error| error.kind()),
+            Some("sync_failed")
+        );
+        assert_eq!(flusher.counts(), (4, 2), "no run after the failed one");
+    }
+
+    #[tokio::test]
+    async fn one_database_has_one_flusher_for_async_and_blocking_callers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_database(&dir.path().join("a"), DEFAULT_CACHE_BYTES).unwrap();
+        let ledger = DbFlusher::new(&db);
+        let members = DbFlusher::new(&db.clone());
+        assert!(Arc::ptr_eq(&ledger.handle, &members.handle));
+        members.flush_blocking().unwrap();
+        ledger.flush().await.unwrap();
+        assert_eq!(ledger.counts(), (2, 2));
+        let other = open_database(&dir.path().join("b"), DEFAULT_CACHE_BYTES).unwrap();
+        assert!(!Arc::ptr_eq(&DbFlusher::new(&other).handle, &ledger.handle));
+    }
+
+    #[test]
+    fn a_flusher_syncs_the_log_file_of_its_own_database() {
+        // `DbFlusher::new` learns the directory through sled's hidden `Db::context`: a sled that
+        // answered something else would have the flusher sync another file (or none).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("db");
+        let db = open_database(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let flusher = DbFlusher::new(&db);
+        assert_eq!(
+            std::fs::canonicalize(flusher.database_dir()).unwrap(),
+            std::fs::canonicalize(&path).unwrap()
+        );
+        assert!(path.join("db").is_file() && path.join("conf").is_file());
+        db.insert("k", "v").unwrap();
+        flusher.flush_blocking().unwrap();
+    }
+
+    #[test]
+    fn a_new_blob_file_is_synced_with_its_directory_before_the_flush_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_database(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let flusher = DbFlusher::new(&db);
+        db.insert("small", "v").unwrap();
+        flusher.flush_blocking().unwrap();
+        assert_eq!(flusher.synced_entries(), 0, "nothing new besides the log");
+        // A page larger than a quarter of sled's 512 KiB segment goes to a file of its own in
+        // `blobs/`, which sled writes without any sync (`pagecache/blob_io.rs`).
+        db.insert("large", vec![7u8; 300 * 1024]).unwrap();
+        flusher.flush_blocking().unwrap();
+        let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+        assert!(
+            blobs >= 1,
+            "sled kept the large value inline: no blob to test"
+        );
+        assert!(
+            flusher.synced_entries() >= 1,
+            "{blobs} blob file(s), {} synced",
+            flusher.synced_entries()
+        );
+    }
+
+    #[test]
+    fn create_dir_all_durable_creates_every_missing_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("x").join("y").join("z");
+        create_dir_all_durable(&nested).unwrap();
+        assert!(nested.is_dir());
+        create_dir_all_durable(&nested).unwrap();
     }
 
     #[test]

@@ -4,14 +4,19 @@
 //!
 //! * **engine**: N callers, each sending one `ApplyMovements` of one movement to an
 //!   `InventoryActor` and awaiting the acknowledgement (which comes only after the group-commit
-//!   round covering it is flushed) before sending the next;
-//! * **raw sled, same shape**: the same events straight to sled on one thread without any actor,
-//!   in the shape the actor writes them: every N events are N one-movement commands in ONE
-//!   `LedgerStore::apply_commands` transaction (split at `MAX_ROUND_MOVEMENTS`), then one
-//!   `Tree::flush`: the ideal group commit at level N;
+//!   round covering it is durable: flushed and fdatasync'd by the database's `DbFlusher`, as in
+//!   the service) before sending the next;
+//! * **raw sled, same shape and the same sync**: the same events straight to sled on one thread
+//!   without any actor, in the shape the actor writes them: every N events are N one-movement
+//!   commands in ONE `LedgerStore::apply_commands` transaction (split at `MAX_ROUND_MOVEMENTS`),
+//!   then one `DbFlusher::flush_blocking` (sled's flush and the fdatasync, the engine's code
+//!   path): the ideal group commit at level N;
+//! * **raw sled without the fdatasync** (extra column): as raw, but `Tree::flush` alone, which
+//!   ends in `sync_file_range` and survives a killed process but not a power cut: what an
+//!   acknowledgement cost before it waited for the fdatasync, so the run shows the sync's price;
 //! * **raw sled, one transaction per event** (extra column, for reference): every event in its
-//!   own `LedgerStore::apply` transaction, one flush per N events: the shape the actor had before
-//!   group commit went to rounds, which sled 0.34.7 caps (it writes its log on every
+//!   own `LedgerStore::apply` transaction, one durable flush per N events: the shape the actor
+//!   had before group commit went to rounds, which sled 0.34.7 caps (it writes its log on every
 //!   transaction).
 //!
 //! Both sides first receive the same untimed seed batch (a large receipt for every SKU) so that no
@@ -31,7 +36,7 @@ use shelfsync_actors::inventory::{
     system_clock_ms, InventoryActor, InventoryConfig, MAX_ROUND_MOVEMENTS,
 };
 use shelfsync_actors::runtime::BoundedStart;
-use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
+use shelfsync_actors::storage::{client_tree, open_database, DbFlusher, DEFAULT_CACHE_BYTES};
 
 /// Events per level when `--events-per-level` is not given: level 1 pays one flush per event.
 const DEFAULT_EVENTS_LEVEL_1: usize = 5_000;
@@ -65,7 +70,7 @@ pub struct LedgerArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "engine,raw,raw-tx-per-event"
+        default_value = "engine,raw,raw-no-fdatasync,raw-tx-per-event"
     )]
     phases: Vec<Phase>,
     /// Also print the results as one JSON object on the last line.
@@ -79,9 +84,11 @@ enum Phase {
     /// Callers through the InventoryActor.
     Engine,
     /// Every <level> events as <level> commands in one `apply_commands` transaction, then one
-    /// flush: the engine's shape.
+    /// durable flush (sled's flush and the fdatasync): the engine's shape and sync.
     Raw,
-    /// `LedgerStore::apply` per event, one flush per <level> events (reference).
+    /// As `raw`, with sled's flush alone (no fdatasync: not durable against a power cut).
+    RawNoFdatasync,
+    /// `LedgerStore::apply` per event, one durable flush per <level> events (reference).
     RawTxPerEvent,
 }
 
@@ -129,6 +136,15 @@ enum RawMode {
     TxPerEvent,
 }
 
+/// How the raw sled baseline makes a batch durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawSync {
+    /// `DbFlusher::flush_blocking`: sled's flush, then the fdatasync (the service's path).
+    Fdatasync,
+    /// `Tree::flush` alone (ends in `sync_file_range`).
+    SledFlushOnly,
+}
+
 /// What one raw sled run measured.
 #[derive(Debug, Clone, Copy)]
 struct RawResult {
@@ -144,6 +160,7 @@ struct LevelResult {
     events: usize,
     engine: Option<EngineResult>,
     raw: Option<RawResult>,
+    raw_no_fdatasync: Option<RawResult>,
     raw_tx_per_event: Option<RawResult>,
 }
 
@@ -183,8 +200,17 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
         let raw = if args.phases.contains(&Phase::Raw) {
             eprintln!("level {level}: {events} events straight to sled…");
             Some(
-                run_raw(args, level, events, RawMode::Rounds)
+                run_raw(args, level, events, RawMode::Rounds, RawSync::Fdatasync)
                     .with_context(|| format!("raw sled at level {level}"))?,
+            )
+        } else {
+            None
+        };
+        let raw_no_fdatasync = if args.phases.contains(&Phase::RawNoFdatasync) {
+            eprintln!("level {level}: {events} events straight to sled, no fdatasync…");
+            Some(
+                run_raw(args, level, events, RawMode::Rounds, RawSync::SledFlushOnly)
+                    .with_context(|| format!("raw sled without fdatasync at level {level}"))?,
             )
         } else {
             None
@@ -194,9 +220,10 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
                 "level {level}: {events} events straight to sled, one transaction per event…"
             );
             Some(
-                run_raw(args, level, events, RawMode::TxPerEvent).with_context(|| {
-                    format!("raw sled (one transaction per event) at level {level}")
-                })?,
+                run_raw(args, level, events, RawMode::TxPerEvent, RawSync::Fdatasync)
+                    .with_context(|| {
+                        format!("raw sled (one transaction per event) at level {level}")
+                    })?,
             )
         } else {
             None
@@ -206,6 +233,7 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<()> {
             events,
             engine,
             raw,
+            raw_no_fdatasync,
             raw_tx_per_event,
         });
     }
@@ -281,7 +309,11 @@ fn run_engine(args: &LedgerArgs, level: usize, events: usize) -> anyhow::Result<
     let dir = temp_dir(args)?;
     let (db, tree) = open_tree(&dir)?;
     let client = ClientCode::parse("BENCH")?;
-    let actor = InventoryActor::open(client, tree, InventoryConfig::default())?;
+    let config = InventoryConfig {
+        flusher: Some(DbFlusher::new(&db)),
+        ..InventoryConfig::default()
+    };
+    let actor = InventoryActor::open(client, tree, config)?;
 
     // Caller c sends events c, c + level, c + 2·level, …; messages are built before the clock
     // starts so that the callers cost as little as possible.
@@ -397,17 +429,26 @@ fn run_raw(
     level: usize,
     events: usize,
     mode: RawMode,
+    sync: RawSync,
 ) -> anyhow::Result<RawResult> {
     let dir = temp_dir(args)?;
     let (db, tree) = open_tree(&dir)?;
     let store = LedgerStore::open(tree.clone())?;
+    let flusher = DbFlusher::new(&db);
+    let make_durable = || -> anyhow::Result<()> {
+        match sync {
+            RawSync::Fdatasync => flusher.flush_blocking()?,
+            RawSync::SledFlushOnly => drop(tree.flush()?),
+        }
+        Ok(())
+    };
 
     let seed = seed_inputs(args.skus)
         .iter()
         .map(Movement::parse)
         .collect::<Result<Vec<_>, _>>()?;
     store.apply(&seed, system_clock_ms())?;
-    tree.flush()?;
+    make_durable()?;
     // Parsed before the clock starts: the baseline is the storage work alone.
     let movements = (0..events)
         .map(|index| Movement::parse(&event_input(level, index, args.skus)))
@@ -438,7 +479,7 @@ fn run_raw(
                 }
             }
         }
-        tree.flush()?;
+        make_durable()?;
         flushes += 1;
     }
     let elapsed = started.elapsed();
@@ -449,6 +490,7 @@ fn run_raw(
         "the journal head moved from {before} to {after} for {events} events"
     );
     drop(store);
+    drop(flusher);
     drop(tree);
     drop(db);
     drop(dir);
@@ -495,12 +537,13 @@ fn print_table(results: &[LevelResult]) {
     let dash = || "-".to_string();
     println!();
     println!(
-        "{:>6} {:>8} {:>12} {:>12} {:>11} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
+        "{:>6} {:>8} {:>12} {:>12} {:>11} {:>14} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
         "level",
         "events",
         "engine ev/s",
         "raw ev/s",
         "engine/raw",
+        "raw no-fsync",
         "rounds",
         "mean batch",
         "p50 ack",
@@ -513,6 +556,9 @@ fn print_table(results: &[LevelResult]) {
             .engine
             .map(|engine| per_second(engine.events, engine.elapsed));
         let raw = result.raw.map(|raw| per_second(raw.events, raw.elapsed));
+        let raw_no_fdatasync = result
+            .raw_no_fdatasync
+            .map(|raw| per_second(raw.events, raw.elapsed));
         let raw_tx_per_event = result
             .raw_tx_per_event
             .map(|raw| per_second(raw.events, raw.elapsed));
@@ -523,12 +569,13 @@ fn print_table(results: &[LevelResult]) {
         let engine_field =
             |field: fn(&EngineResult) -> String| result.engine.as_ref().map_or_else(dash, field);
         println!(
-            "{:>6} {:>8} {:>12} {:>12} {:>11} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
+            "{:>6} {:>8} {:>12} {:>12} {:>11} {:>14} {:>8} {:>11} {:>9} {:>9} {:>9} {:>14}",
             result.level,
             result.events,
             rate(engine),
             rate(raw),
             ratio,
+            rate(raw_no_fdatasync),
             engine_field(|engine| engine.rounds.to_string()),
             engine_field(|engine| format!("{:.1}", engine.mean_batch())),
             engine_field(|engine| format_latency(engine.p50)),
@@ -541,9 +588,10 @@ fn print_table(results: &[LevelResult]) {
     println!(
         "engine ev/s:   acknowledged (durable) events / wall time, each caller awaiting its ack"
     );
-    println!("raw ev/s:      the same events straight to sled on one thread, the engine's shape: <level> commands in one transaction, then Tree::flush");
+    println!("raw ev/s:      the same events straight to sled on one thread, the engine's shape and sync: <level> commands in one transaction, then DbFlusher::flush_blocking (sled's flush + fdatasync)");
+    println!("raw no-fsync:  as raw ev/s, with Tree::flush alone (sync_file_range; not durable against a power cut): the price of the fdatasync");
     println!(
-        "rounds, mean batch: engine group-commit rounds (one transaction, one flush) during the timed run, events per round"
+        "rounds, mean batch: engine group-commit rounds (one transaction, one flush and fdatasync) during the timed run, events per round"
     );
     println!("ack latencies: engine send-to-acknowledgement time per command");
     println!("raw tx/event:  as raw, but one LedgerStore::apply transaction per event (reference)");
@@ -585,6 +633,7 @@ fn to_json(args: &LedgerArgs, results: &[LevelResult]) -> serde_json::Value {
                 "events": result.events,
                 "engine": engine,
                 "raw": result.raw.as_ref().map(raw_json),
+                "raw_no_fdatasync": result.raw_no_fdatasync.as_ref().map(raw_json),
                 "raw_tx_per_event": result.raw_tx_per_event.as_ref().map(raw_json),
             })
         })

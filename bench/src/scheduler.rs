@@ -58,7 +58,7 @@ use shelfsync_actors::ratelimit::{
     AppId, Operation, RateLimitOverride, RateLimitOverrides, RateLimiters,
 };
 use shelfsync_actors::runtime::BoundedStart;
-use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
+use shelfsync_actors::storage::{client_tree, open_database, DbFlusher, DEFAULT_CACHE_BYTES};
 use shelfsync_actors::testing::fake_marketplace::FakeMarketplace;
 use tokio::time::Instant;
 
@@ -1302,8 +1302,11 @@ async fn drive_engine(
     // after the other.
     let started = Instant::now();
     let mut inventories = Vec::with_capacity(params.clients);
+    // The service's durable path: every client's ledger flushes through the database's one
+    // flusher (a ledger without one acknowledges nothing).
     let config = InventoryConfig {
         ack: params.ack.policy(),
+        flusher: Some(DbFlusher::new(db)),
         ..InventoryConfig::default()
     };
     for client in 0..params.clients {

@@ -1,8 +1,10 @@
 //! Members kept in the service's sled database, in their own tree: `m/{id}` → the member (JSON),
 //! `t/{token hash}` → its id, `next` → the next id number. A member and its token index are written
-//! in one transaction and flushed before the call returns, so a token handed out works after a
+//! in one transaction and made durable (flushed and fdatasync'd by `storage::DbFlusher`) before the
+//! call returns, so a token handed out works after a
 //! crash and a revoked one never works again.
 
+use shelfsync_actors::storage::DbFlusher;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Member, TokenHash};
@@ -47,6 +49,8 @@ impl MemberStoreError {
 #[derive(Debug, Clone)]
 pub struct MemberStore {
     tree: sled::Tree,
+    /// The database's flusher: a write is acknowledged once flushed and fdatasync'd.
+    flusher: DbFlusher,
 }
 
 impl MemberStore {
@@ -54,6 +58,7 @@ impl MemberStore {
     pub fn open(db: &sled::Db) -> Result<MemberStore, MemberStoreError> {
         Ok(MemberStore {
             tree: db.open_tree(MEMBERS_TREE)?,
+            flusher: DbFlusher::new(db),
         })
     }
 
@@ -84,7 +89,7 @@ impl MemberStore {
             },
             TransactionError::Storage(error) => MemberStoreError::Storage(error),
         })?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(member)
     }
 
@@ -160,7 +165,7 @@ impl MemberStore {
         })?;
         let bytes =
             updated.ok_or_else(|| MemberStoreError::UnknownMember { id: id.to_string() })?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         serde_json::from_slice(&bytes).map_err(|source| MemberStoreError::Corrupt { key, source })
     }
 
@@ -181,7 +186,7 @@ impl MemberStore {
                     MemberStoreError::UnknownMember { id: id.to_string() }
                 }
             })?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(member)
     }
 }

@@ -2,7 +2,7 @@
 //! `channels` tree: `ch/{CODE}/{channel}` → the channel record (platform, endpoint, account ids,
 //! policy, limits; never a secret: secrets are credentials in the vault, named by the record), and
 //! `l/{CODE}/{channel}/{SKU}` → the listing of that SKU on that channel (the catalog's
-//! `listing_ref`). Every write is flushed before it returns.
+//! `listing_ref`). Every write is flushed and fdatasync'd (`storage::DbFlusher`) before it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +13,7 @@ use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::ratelimit::RateLimitOverrides;
+use shelfsync_actors::storage::DbFlusher;
 
 use super::origin::{Origin, OriginError};
 use super::ClientStoreError;
@@ -88,6 +89,8 @@ impl ChannelRecord {
 #[derive(Debug, Clone)]
 pub struct ChannelStore {
     tree: sled::Tree,
+    /// The database's flusher: a write is acknowledged once flushed and fdatasync'd.
+    flusher: DbFlusher,
 }
 
 /// The key of the listing `sku` is mapped to on `channel` of `client`.
@@ -112,6 +115,7 @@ impl ChannelStore {
     pub fn open(db: &sled::Db) -> Result<ChannelStore, ClientStoreError> {
         Ok(ChannelStore {
             tree: db.open_tree(CHANNELS_TREE)?,
+            flusher: DbFlusher::new(db),
         })
     }
 
@@ -133,7 +137,7 @@ impl ChannelStore {
                 record.id
             )));
         }
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 
@@ -179,7 +183,7 @@ impl ChannelStore {
             batch.insert(key.as_bytes(), listing_ref.as_bytes());
         }
         self.tree.apply_batch(batch)?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 

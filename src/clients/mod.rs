@@ -1,7 +1,8 @@
 //! The agency's clients and their credentials, kept in the service database's `clients` tree:
 //! `c/{CODE}` → the client record, `k/{CODE}/{name}` → a credential (its secret sealed by the
 //! vault, never in clear, and its metadata). Every write is one sled operation or transaction,
-//! flushed before it returns, so an acknowledged write survives a crash.
+//! flushed and fdatasync'd (`storage::DbFlusher`) before it returns, so an acknowledged write
+//! survives a crash or a power cut.
 //!
 //! **A credential is bound to the origins it may be sent to** (DESIGN §6; issue 12): its `hosts`,
 //! kept in clear beside the sealed secret (a host is not a secret, and the metadata shows it).
@@ -24,6 +25,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
+use shelfsync_actors::storage::DbFlusher;
 
 use self::origin::Origin;
 use crate::vault::{Secret, Vault, VaultError};
@@ -159,6 +161,8 @@ pub fn validate_credential_name(name: &str) -> Result<(), ClientStoreError> {
 #[derive(Debug, Clone)]
 pub struct ClientStore {
     tree: sled::Tree,
+    /// The database's flusher: a write is acknowledged once flushed and fdatasync'd.
+    flusher: DbFlusher,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ClientStoreError> {
@@ -173,6 +177,7 @@ impl ClientStore {
     pub fn open(db: &sled::Db) -> Result<ClientStore, ClientStoreError> {
         Ok(ClientStore {
             tree: db.open_tree(CLIENTS_TREE)?,
+            flusher: DbFlusher::new(db),
         })
     }
 
@@ -189,7 +194,7 @@ impl ClientStore {
         if swapped.is_err() {
             return Err(ClientStoreError::Exists(record.code.clone()));
         }
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(())
     }
 
@@ -273,7 +278,7 @@ impl ClientStore {
             message: error.to_string(),
         })?;
         self.tree.insert(key.as_bytes(), json)?;
-        self.tree.flush()?;
+        self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(metadata(name, &stored))
     }
 

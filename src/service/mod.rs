@@ -35,6 +35,7 @@ use shelfsync_actors::inventory::{InventoryActor, InventoryError};
 use shelfsync_actors::ratelimit::{AppId, OverrideTarget, RateLimiters};
 use shelfsync_actors::registry::{RegistryError, TenantRegistry};
 use shelfsync_actors::runtime::ArbiterPool;
+use shelfsync_actors::storage::DbFlusher;
 use shelfsync_actors::tenant::messages::{
     AddChannel, GetChannel, GetInventory, GetState, RemoveChannel,
 };
@@ -189,6 +190,8 @@ pub struct Service {
     listing_maps: RwLock<HashMap<(ClientCode, ChannelId), ListingMap>>,
     /// `{CODE}/{ledger key}` → the reason given for an API movement.
     reasons: sled::Tree,
+    /// The database's flusher (the reasons' durable path, and its health for readiness).
+    flusher: DbFlusher,
     engine: Mutex<Option<EngineThread>>,
     options: ServiceOptions,
     /// Opened in place of a webhook secret when a delivery names none (equal work on every path).
@@ -215,6 +218,7 @@ impl Service {
         let service = Service {
             channels: ChannelStore::open(db)?,
             reasons: db.open_tree(REASONS_TREE).map_err(ClientStoreError::from)?,
+            flusher: DbFlusher::new(db),
             clients,
             vault,
             registry: TenantRegistry::new(
@@ -794,7 +798,9 @@ impl Service {
         self.reasons
             .insert(key.as_bytes(), reason.as_bytes())
             .map_err(ClientStoreError::from)?;
-        self.reasons.flush().map_err(ClientStoreError::from)?;
+        self.flusher
+            .flush_blocking()
+            .map_err(|error| ClientStoreError::from(sled::Error::from(error)))?;
         Ok(())
     }
 
@@ -813,7 +819,9 @@ impl Service {
         &self.vault
     }
 
-    /// Tells whether the engine thread runs and every stored client has a supervisor.
+    /// Tells whether the engine thread runs, every stored client has a supervisor and the
+    /// database's flusher has not failed (after a failed sync nothing is acknowledged until a
+    /// restart: `storage` module doc).
     pub fn is_ready(&self) -> bool {
         let engine_runs = self
             .engine
@@ -822,6 +830,7 @@ impl Service {
             .as_ref()
             .is_some_and(|engine| !engine.thread.is_finished());
         engine_runs
+            && self.flusher.failure().is_none()
             && self.clients.list().is_ok_and(|clients| {
                 clients.iter().all(|record| {
                     ClientCode::parse(&record.code)

@@ -274,9 +274,11 @@ fn create_key_file(path: &Path, key: &[u8]) -> Result<(), VaultError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    shelfsync_actors::storage::create_dir_all_durable(&parent).map_err(io)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -288,6 +290,9 @@ fn create_key_file(path: &Path, key: &[u8]) -> Result<(), VaultError> {
     let mut file = options.open(path).map_err(io)?;
     file.write_all(key).map_err(io)?;
     file.sync_all().map_err(io)?;
+    // The file's own fsync does not make its directory entry durable: without this a power cut
+    // could leave a service whose credentials were sealed with a key that no longer exists.
+    shelfsync_actors::storage::sync_dir(&parent).map_err(io)?;
     Ok(())
 }
 

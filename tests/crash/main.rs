@@ -46,7 +46,7 @@ use shelfsync_actors::inventory::messages::ApplyMovements;
 use shelfsync_actors::inventory::store::LedgerStore;
 use shelfsync_actors::inventory::{AckPolicy, InventoryActor, InventoryConfig};
 use shelfsync_actors::runtime::BoundedStart;
-use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
+use shelfsync_actors::storage::{client_tree, open_database, DbFlusher, DEFAULT_CACHE_BYTES};
 
 const ROLE_VAR: &str = "SHELFSYNC_CRASH_CHILD";
 const CLIENT: &str = "CRASH";
@@ -357,6 +357,7 @@ fn child() -> ExitCode {
             tree,
             InventoryConfig {
                 ack,
+                flusher: Some(DbFlusher::new(&db)),
                 ..InventoryConfig::default()
             },
         ) {

@@ -16,6 +16,7 @@ mod connector_shopify;
 mod connector_walmart;
 mod dashboards;
 mod demo;
+mod durability;
 mod mock_amazon;
 mod mock_cli;
 mod mock_core;

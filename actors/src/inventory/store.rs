@@ -398,27 +398,32 @@ impl LedgerStore {
         self
     }
 
-    /// Makes every write so far durable against a process crash; returns the bytes written (0
-    /// through a shared [`crate::storage::DbFlusher`], which coalesces the flushes of every
-    /// client's store of the database).
+    /// Makes every write so far durable, also against a power cut or a kernel crash: sled's
+    /// flush and the `fdatasync` after it, through the database's [`crate::storage::DbFlusher`],
+    /// which coalesces the flushes of every store of the database (DESIGN §3: "flushed **and
+    /// fdatasync'd**").
     ///
-    /// Runs `Tree::flush` on tokio's blocking pool, not sled's `flush_async`: `flush_async` runs
-    /// on sled's own small thread pool, which also writes sled's log, and with many clients
-    /// flushing at once every pool thread ended up waiting for a log write queued behind them
-    /// (a deadlock found by the scheduler bench with 8+ clients; sled issues #1308, #1241).
-    pub async fn flush(&self) -> Result<usize, LedgerError> {
-        if let Some(flusher) = &self.flusher {
-            return flusher
-                .flush()
-                .await
-                .map(|()| 0)
-                .map_err(|error| LedgerError::Corrupt(format!("flushing the database: {error}")));
-        }
-        let tree = self.tree.clone();
-        tokio::task::spawn_blocking(move || tree.flush())
+    /// A store without a flusher refuses: a plain `Tree::flush` ends in `sync_file_range`, which
+    /// a power cut can undo (`reference/reliability.md` §2.1), and a tree cannot name the file to
+    /// sync. Give it one with [`LedgerStore::with_flusher`] (`InventoryConfig::flusher`).
+    ///
+    /// Never sled's `flush_async`: it runs on sled's own small thread pool, which also writes
+    /// sled's log, and with many clients flushing at once every pool thread ended up waiting for
+    /// a log write queued behind them (a deadlock found by the scheduler bench with 8+ clients;
+    /// sled issues #1308, #1241). The flusher runs sled's blocking flush on its own thread.
+    pub async fn flush(&self) -> Result<(), LedgerError> {
+        let Some(flusher) = &self.flusher else {
+            return Err(LedgerError::Storage(sled::Error::Unsupported(
+                "this ledger has no database flusher, so it cannot make its writes durable \
+                 (set InventoryConfig::flusher or call LedgerStore::with_flusher)"
+                    .into(),
+            )));
+        };
+        // A failed flush is a storage failure (`kind` "storage"), never the caller's error.
+        flusher
+            .flush()
             .await
-            .map_err(|error| LedgerError::Corrupt(format!("the flush task failed: {error}")))?
-            .map_err(LedgerError::Storage)
+            .map_err(|error| LedgerError::Storage(error.into()))
     }
 
     /// Returns the balance of `sku`, if it has ever moved.

@@ -823,3 +823,18 @@ fn verify_catches_exceptions_that_do_not_match_the_journal_or_their_index() {
         .unwrap();
     assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
 }
+
+#[tokio::test]
+async fn a_ledger_without_a_database_flusher_refuses_to_call_its_writes_durable() {
+    // `Tree::flush` alone ends in `sync_file_range`, which a power cut can undo: a store that
+    // cannot fdatasync must not answer that a write is durable.
+    let (_dir, db, store) = temp_store();
+    store
+        .apply(&[movement("r1", "HAT", "receipt", 4)], 1)
+        .unwrap();
+    let refused = store.flush().await.unwrap_err();
+    assert_eq!(refused.kind(), "storage");
+    assert!(!refused.is_caller_error());
+    let store = store.with_flusher(crate::storage::DbFlusher::new(&db));
+    store.flush().await.unwrap();
+}

@@ -22,6 +22,14 @@ impl Fixture {
         Self { _dir: dir, db }
     }
 
+    /// The default config with the database's flusher (a ledger without one acknowledges nothing).
+    fn config(&self) -> InventoryConfig {
+        InventoryConfig {
+            flusher: Some(crate::storage::DbFlusher::new(&self.db)),
+            ..InventoryConfig::default()
+        }
+    }
+
     fn start(&self) -> Addr<InventoryActor> {
         let client = ClientCode::parse("ACME").unwrap();
         let tree = self.db.open_tree(client.as_str()).unwrap();
@@ -30,7 +38,7 @@ impl Fixture {
             tree,
             InventoryConfig {
                 clock_ms: || 42,
-                ..InventoryConfig::default()
+                ..self.config()
             },
         )
         .unwrap()
@@ -582,7 +590,7 @@ async fn subscribers_hear_durable_changes_and_a_busy_one_gets_them_coalesced() {
 /// Regression (found by the scheduler bench): with many clients flushing at once, sled's
 /// `flush_async` filled sled's own thread pool with flush jobs waiting for a log write queued
 /// behind them, and every ledger stopped answering for good (sled #1308). The flush now runs on
-/// tokio's blocking pool. The scenario runs on its own thread so that a deadlock (which blocks
+/// the database flusher's own thread. The scenario runs on its own thread so that a deadlock (which blocks
 /// the actors' thread itself) fails the test after a bound instead of hanging it.
 #[test]
 fn regression_many_clients_flushing_at_once_do_not_deadlock() {
@@ -594,7 +602,7 @@ fn regression_many_clients_flushing_at_once_do_not_deadlock() {
                 .map(|index| {
                     let client = ClientCode::parse(&format!("C{index:02}")).unwrap();
                     let tree = fixture.db.open_tree(client.as_str()).unwrap();
-                    InventoryActor::open(client, tree, InventoryConfig::default())
+                    InventoryActor::open(client, tree, fixture.config())
                         .unwrap()
                         .start_bounded()
                 })

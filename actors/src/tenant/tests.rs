@@ -40,7 +40,10 @@ impl Fixture {
                 quarantine_after: 3,
                 window: Duration::from_secs(30),
             },
-            ..SupervisorConfig::default()
+            inventory: crate::inventory::InventoryConfig {
+                flusher: Some(crate::storage::DbFlusher::new(&self.db)),
+                ..crate::inventory::InventoryConfig::default()
+            },
         };
         TenantSupervisor::new(client, tree, self.limiters.clone(), config).start()
     }
