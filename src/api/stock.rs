@@ -598,6 +598,11 @@ fn inventory_error(error: InventoryError) -> ApiError {
         },
         InventoryError::Stopped => ApiError::new("unavailable", detail),
         InventoryError::TaskFailed(_) => ApiError::internal(error),
+        // Service::apply_movements turns this into a timeout before it gets here; kept as the
+        // same 503 so that the match stays exhaustive.
+        InventoryError::Expired => {
+            ApiError::new("engine_timeout", detail).retry_after(std::time::Duration::from_secs(1))
+        }
     }
 }
 
@@ -741,11 +746,7 @@ pub struct NewMovement {
 /// Tells whether the client has `sku`: it has a balance (it moved) or a listing mapped by a
 /// catalog import. A SKU is never removed, so the answer cannot turn false between this check and
 /// the write that follows.
-async fn sku_is_known(
-    state: &ApiState,
-    code: &ClientCode,
-    sku: &Sku,
-) -> Result<bool, ApiError> {
+async fn sku_is_known(state: &ApiState, code: &ClientCode, sku: &Sku) -> Result<bool, ApiError> {
     let levels = state
         .service
         .ask_ledger(

@@ -20,10 +20,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::Value;
-use shelfsync_actors::channel::marketplace::ListedQuantity;
-use shelfsync_actors::channel::marketplace::OrderEvent;
-use shelfsync_actors::channel::messages::{AdoptListed, ChannelState, GetListings, ListingView};
 use shelfsync_actors::channel::intake::{apply_order_intake, OrderIntake};
+use shelfsync_actors::channel::marketplace::ListedQuantity;
+use shelfsync_actors::channel::messages::{AdoptListed, ChannelState, GetListings, ListingView};
 use shelfsync_actors::channel::AppliedEvents;
 use shelfsync_actors::channel::{ChannelActor, ChannelConfig};
 use shelfsync_actors::clock::TokioClock;

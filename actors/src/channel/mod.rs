@@ -38,8 +38,7 @@ use tokio::time::Instant;
 
 use self::feed::SeenEvents;
 use self::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem,
-    PushOutcome,
+    ListedQuantity, Marketplace, MarketplaceError, OrderEventKind, OrderPage, PushItem, PushOutcome,
 };
 use self::messages::{
     AdoptListed, ChannelState, GetListings, GetState, ListingView, PollTick, PushTick,

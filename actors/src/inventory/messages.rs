@@ -7,8 +7,7 @@ pub use super::group_commit::CommandTicket;
 use super::ledger::{Balance, JournalEntry, MovementInput};
 use super::store::{
     ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, OrderException,
-    UnapplicableEvent,
-    VerifyReport,
+    UnapplicableEvent, VerifyReport,
 };
 use super::InventoryError;
 use crate::ids::{ChannelId, ClientCode, Sku};
