@@ -180,7 +180,8 @@ fn movement(
         api.base_url()
     ))
     .bearer_auth(ADMIN)
-    .json(&json!({"kind": "receipt", "quantity": quantity, "idempotency_key": key}))
+    // `create`: the first receipt brings the SKU into being (the client has no catalog here).
+    .json(&json!({"kind": "receipt", "quantity": quantity, "idempotency_key": key, "create": true}))
 }
 
 fn webhook(api: &Api, http: &reqwest::Client, body: Vec<u8>) -> reqwest::RequestBuilder {

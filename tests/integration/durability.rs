@@ -200,6 +200,8 @@ async fn traced_run(skip_sync: bool) -> TracedRun {
         }
     }
     command.env("SHELFSYNC_ADMIN_TOKEN", ADMIN);
+    // The channel's mock listens on loopback over plain http.
+    command.env("SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS", "true");
     if skip_sync {
         command.env(SKIP_SYNC_ENV, "1");
     } else {

@@ -247,11 +247,19 @@ async fn out_of_step(api_: &Api, client: &Client) -> Vec<String> {
             .and_then(|all| all.iter().find(|shown| shown["id"] == json!(channel)))
             .cloned()
             .unwrap_or(Value::Null);
-        if live["pending"] != json!(differing) || live["exposure_units"] != json!(0) {
+        // A channel with listings out of step is shown too: its state says why it waits.
+        if differing > 0
+            || live["pending"] != json!(differing)
+            || live["exposure_units"] != json!(0)
+        {
+            let mut calls = stats(mock).await;
+            if let Some(fields) = calls.as_object_mut() {
+                fields.retain(|field, _| !field.starts_with("units_"));
+            }
             problems.push(format!(
                 "{code}/{channel}: pending {} and exposure {} while {differing} listings differ \
-                 (waiting: {}, feed: {})",
-                live["pending"], live["exposure_units"], live["waiting"], live["feed"],
+                 (channel: {live}; the mock's counts: {calls})",
+                live["pending"], live["exposure_units"],
             ));
         }
     }
@@ -358,8 +366,16 @@ async fn scenario(seed: u64) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_on_one_etsy_app_end_in_step_after_shoppers_and_quiet() {
-    let seeds = [11, 23, 37];
-    let runs = futures_util::future::join_all(seeds.map(scenario)).await;
+    // `STALL_SEEDS=23,23,41` replays chosen seeds (side by side) when chasing a failure.
+    let seeds: Vec<u64> = std::env::var("STALL_SEEDS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|seed| seed.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![11, 23, 37]);
+    let runs = futures_util::future::join_all(seeds.iter().copied().map(scenario)).await;
     let failed: Vec<String> = seeds
         .iter()
         .zip(runs)

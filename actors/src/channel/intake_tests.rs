@@ -19,7 +19,11 @@ impl Ledger {
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let client = ClientCode::parse("ACME").unwrap();
         let tree = db.open_tree(client.as_str()).unwrap();
-        let actor = InventoryActor::open(client, tree, InventoryConfig::default())
+        let config = InventoryConfig {
+            flusher: Some(crate::storage::DbFlusher::new(&db)),
+            ..InventoryConfig::default()
+        };
+        let actor = InventoryActor::open(client, tree, config)
             .unwrap()
             .start_bounded();
         Self {

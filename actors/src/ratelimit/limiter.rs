@@ -464,12 +464,31 @@ impl<C: Clock + Clone> BucketState<C> {
         self.waiting.keys().any(|other| other != client)
     }
 
-    /// Tells whether a waiting client other than `client` has the earlier turn.
-    fn others_first(&self, client: &ClientCode) -> bool {
+    /// When a waiting client other than `client` has the earlier turn: how long until the first
+    /// of them is due back, at least the app's shortest interval (the soonest a cell refills).
+    ///
+    /// Not the app's *slowest* interval: with Etsy's daily stage that is 9 s, and two clients
+    /// that each found the other waiting sent one call per 9 s between them while 500 cells of
+    /// the daily burst sat unused (issue 12, `two_clients_pushing_and_polling_use_the_apps_budget`).
+    fn turn_of_others(&self, client: &ClientCode, now: C::Instant) -> Option<Duration> {
         let own = self.queue.start(client);
-        self.waiting
-            .keys()
-            .any(|other| other != client && self.queue.start(other) < own)
+        let due = self
+            .waiting
+            .iter()
+            .filter(|(other, _)| *other != client && self.queue.start(other) < own)
+            .map(|(_, waiter)| {
+                waiter
+                    .told
+                    .saturating_sub(Duration::from(now.duration_since(waiter.asked)))
+            })
+            .min()?;
+        let soonest = self
+            .guards
+            .iter()
+            .map(|stage| stage.rate.interval())
+            .min()
+            .unwrap_or(MIN_CONTENTION_WINDOW);
+        Some(due.max(soonest))
     }
 
     /// Records that `client`, within its share, was refused by the app's limit at `now` and
@@ -867,15 +886,14 @@ impl<C: Clock + Clone> RateLimiters<C> {
                     break;
                 }
             }
-            if !borrowing && state.others_first(client) {
+            let behind = if borrowing {
+                None
+            } else {
+                state.turn_of_others(client, now)
+            };
+            if let Some(duration) = behind {
                 // Within its share, but another waiting client has the earlier turn: it goes
-                // first, this one comes back after one of the app's intervals.
-                let duration = state
-                    .guards
-                    .iter()
-                    .map(|stage| stage.rate.interval())
-                    .max()
-                    .unwrap_or(MIN_CONTENTION_WINDOW);
+                // first, this one comes back when that one is due.
                 state.wait_turn(client, now, duration);
                 return Err(Wait {
                     duration,

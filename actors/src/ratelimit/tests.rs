@@ -1380,3 +1380,63 @@ fn the_registry_can_be_shared_across_arbiter_threads() {
     shared::<RateLimiters>();
     shared::<RateLimiters<FakeRelativeClock>>();
 }
+
+/// Issue 12, found by the stall test under load: two clients of one Etsy app, each pushing (two
+/// calls) and polling its receipts every 5 s. When one was refused by the app's pacing and
+/// waited for its turn, the other, within its share, was told to come back after the app's
+/// *slowest* interval (the daily stage's 9 s), and then the first likewise: between them they
+/// sent one call per 9 s while the daily burst of 500 sat unused, and pending changes waited
+/// for minutes. Now the whole budget is used, split by weight.
+#[test]
+fn two_clients_pushing_and_polling_use_the_apps_budget() {
+    let mut sim = Sim::new();
+    let app = AppId::new("default");
+    sim.limiters.set_tier(&client("ALFA"), ServiceTier::Premium);
+    for code in ["ALFA", "BRVO"] {
+        sim.limiters
+            .register_channel(
+                &client(code),
+                &channel("etsy"),
+                Platform::Etsy,
+                &app,
+                &RateLimitOverrides::default(),
+            )
+            .expect("valid");
+    }
+    let caller = |code, operation, cost, every_ms| Caller {
+        key: request(code, "etsy", Platform::Etsy, operation),
+        cost,
+        demand: Demand::Every(Duration::from_millis(every_ms)),
+    };
+    let callers = [
+        caller("ALFA", Operation::PushQuantities, ETSY_PUSH_CALLS, 300),
+        caller("BRVO", Operation::PushQuantities, ETSY_PUSH_CALLS, 300),
+        caller("ALFA", Operation::FetchOrders, 1, 5_000),
+        caller("BRVO", Operation::FetchOrders, 1, 5_000),
+    ];
+    let ten_minutes = Duration::from_secs(600);
+    let sent = sim.run(&callers, ten_minutes);
+    let cells = |index: usize| sent[index].times.len() as u32 * callers[index].cost;
+    let (alfa, bravo) = (cells(0) + cells(2), cells(1) + cells(3));
+    // The app's daily burst (500) and ten minutes of its rate (9,500 a day): 566 cells.
+    let budget = 500 + 9_500 * 600 / 86_400;
+    assert!(
+        alfa + bravo >= budget * 95 / 100,
+        "{alfa} + {bravo} cells of the app's {budget}"
+    );
+    // Both wanted more than the app has: shares 2 : 1.
+    let ratio = f64::from(alfa) / f64::from(bravo);
+    assert!((ratio - 2.0).abs() < 0.25, "{alfa} vs {bravo}");
+    // While the burst lasts, neither waits for the daily stage: the first minute carries at
+    // least 50 pushes of each (before the fix: 10 of ALFA and 4 of BRVO).
+    let first_minute =
+        |index: usize| count_between(&sent[index].times, Duration::ZERO, Duration::from_secs(60));
+    assert!(
+        first_minute(0) >= 50 && first_minute(1) >= 50,
+        "{} and {}",
+        first_minute(0),
+        first_minute(1)
+    );
+    let all = merged(&sent);
+    assert!(busiest_window(&all, SECOND) <= 9);
+}
