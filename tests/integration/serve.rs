@@ -160,3 +160,33 @@ fn a_bad_configuration_is_refused_naming_the_key() {
         "a refused start creates nothing"
     );
 }
+
+/// A log that goes to a file or journald carries no colour escape codes (they were written
+/// whatever stderr was: found reading a `serve` log for issue 12's stall warning).
+#[test]
+fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shelfsync"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env(
+            "SHELFSYNC_ADMIN_TOKEN",
+            "ssk_log_test_token_0123456789abcdefghijkl",
+        )
+        .env("SHELFSYNC_LOG", "info")
+        .env_remove("SHELFSYNC_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on "), "{first:?}");
+    let stderr = child.stderr.take().unwrap();
+    stop(child);
+    let log = std::io::read_to_string(stderr).unwrap();
+    assert!(log.contains("vault key loaded"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
