@@ -60,28 +60,6 @@ pub struct NewChannelBody {
     poll_interval_ms: Option<u64>,
 }
 
-/// Maps a service error onto the API's codes.
-pub fn service_error(error: ServiceError) -> ApiError {
-    if let Some(busy) = ApiError::engine_busy(&error) {
-        return busy;
-    }
-    match error.kind() {
-        "conflict" | "channel_exists" => ApiError::new("conflict", error.to_string()),
-        "credential_host_mismatch" => ApiError::new("credential_host_mismatch", error.to_string()),
-        "base_url_not_allowed" => ApiError::new("base_url_not_allowed", error.to_string()),
-        "not_found" => ApiError::new("invalid_field", error.to_string()),
-        "unavailable" | "inventory_unavailable" | "stopped" => {
-            ApiError::new("unavailable", error.to_string())
-        }
-        "storage" | "corrupt" | "task_failed" | "http_client" => ApiError::internal(error),
-        _ => ApiError::new("invalid_field", error.to_string()),
-    }
-}
-
-fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::new("invalid_field", detail)
-}
-
 /// `POST /v1/clients/{code}/channels`: managers and admins.
 pub async fn create(
     caller: Caller,
@@ -92,25 +70,26 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &code, Action::Write)?;
     let body: NewChannelBody = read_json(&state, &request, payload).await?;
-    let id = ChannelId::parse(&body.id).map_err(|error| invalid(format!("id: {error}")))?;
+    let id =
+        ChannelId::parse(&body.id).map_err(|error| ApiError::invalid(format!("id: {error}")))?;
     let platform = Platform::parse(&body.platform).ok_or_else(|| {
-        invalid(format!(
+        ApiError::invalid(format!(
             "platform {:?} is not one of shopify, etsy, amazon, walmart, ebay",
             body.platform
         ))
     })?;
     validate_credential_name(&body.credential)
-        .map_err(|error| invalid(format!("credential: {error}")))?;
+        .map_err(|error| ApiError::invalid(format!("credential: {error}")))?;
     for (key, value) in &body.account {
         let lower = key.to_lowercase();
         if key.ends_with("_credential") {
-            let name = value
-                .as_str()
-                .ok_or_else(|| invalid(format!("account.{key} must name a credential")))?;
+            let name = value.as_str().ok_or_else(|| {
+                ApiError::invalid(format!("account.{key} must name a credential"))
+            })?;
             validate_credential_name(name)
-                .map_err(|error| invalid(format!("account.{key}: {error}")))?;
+                .map_err(|error| ApiError::invalid(format!("account.{key}: {error}")))?;
         } else if SECRET_WORDS.iter().any(|word| lower.contains(word)) {
-            return Err(invalid(format!(
+            return Err(ApiError::invalid(format!(
                 "account.{key} looks like a secret: store it as a credential and send \
                  account.{key}_credential with its name instead"
             )));
@@ -118,11 +97,13 @@ pub async fn create(
     }
     let app = body.app.unwrap_or_else(|| "default".to_string());
     if app.is_empty() || app.len() > MAX_APP || app.chars().any(char::is_control) {
-        return Err(invalid(format!("app must be 1 to {MAX_APP} characters")));
+        return Err(ApiError::invalid(format!(
+            "app must be 1 to {MAX_APP} characters"
+        )));
     }
     let poll_interval_ms = body.poll_interval_ms.unwrap_or(5_000);
     if !(MIN_POLL_MS..=MAX_POLL_MS).contains(&poll_interval_ms) {
-        return Err(invalid(format!(
+        return Err(ApiError::invalid(format!(
             "poll_interval_ms must be {MIN_POLL_MS} to {MAX_POLL_MS}"
         )));
     }
@@ -146,8 +127,7 @@ pub async fn create(
     state
         .service
         .add_channel(&code, record.clone(), webhook_secret)
-        .await
-        .map_err(service_error)?;
+        .await?;
     Ok(HttpResponse::Created().json(channel_json(&record)))
 }
 
@@ -200,7 +180,7 @@ pub async fn list(
         .service
         .channels()
         .list(&code)
-        .map_err(|error| service_error(error.into()))?;
+        .map_err(ServiceError::from)?;
     let supervision = state.service.tenant_state(&code).await.ok();
     let mut channels = Vec::with_capacity(records.len());
     for record in records {
@@ -221,12 +201,7 @@ pub async fn list(
             .channels()
             .listings(&code, &record.id)
             .map_or(0, |listings| listings.len()));
-        if let Some(live) = state
-            .service
-            .channel_state(&code, &record.id)
-            .await
-            .map_err(service_error)?
-        {
+        if let Some(live) = state.service.channel_state(&code, &record.id).await? {
             shown["pending"] = json!(live.queue.pending);
             shown["in_flight"] = json!(live.queue.in_flight);
             shown["oldest_pending_seconds"] = json!(live

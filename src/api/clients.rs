@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::{read_json, ApiState, Caller};
 use crate::auth::{Action, Role};
 use crate::clients::origin::Origin;
@@ -19,15 +19,6 @@ use crate::vault::Secret;
 
 /// The longest client name.
 pub const MAX_NAME: usize = 200;
-
-fn store_error(error: ClientStoreError) -> ApiError {
-    match error.kind() {
-        "conflict" => ApiError::new("conflict", error.to_string()),
-        "not_found" => ApiError::not_found(error.to_string()),
-        "invalid_field" => ApiError::new("invalid_field", error.to_string()),
-        _ => ApiError::internal(error),
-    }
-}
 
 /// The client code of a path, checked, and visible to the caller for `action` (else 404/403).
 pub fn visible_client(
@@ -39,7 +30,7 @@ pub fn visible_client(
     let code =
         ClientCode::parse(code).map_err(|_| ApiError::not_found(format!("no client {code}")))?;
     caller.may(action, Some(code.as_str()))?;
-    if state.clients.get(&code).map_err(store_error)?.is_none() {
+    if state.clients.get(&code)?.is_none() {
         return Err(ApiError::not_found(format!("no client {}", code.as_str())));
     }
     Ok(code)
@@ -71,15 +62,15 @@ pub async fn create(
             _ => "this manager may not create clients (an admin grants may_create_clients)",
         };
         tracing::debug!(%denied, "client creation refused");
-        return Err(ApiError::new("forbidden", detail));
+        return Err(ApiError::new(Code::Forbidden, detail));
     }
     let body: NewClient = read_json(&state, &request, payload).await?;
     let code = ClientCode::parse(&body.code)
-        .map_err(|error| ApiError::new("invalid_field", format!("code: {error}")))?;
+        .map_err(|error| ApiError::invalid(format!("code: {error}")))?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("name must be 1 to {MAX_NAME} printable characters"),
         ));
     }
@@ -93,18 +84,14 @@ pub async fn create(
         Ok(()) => {}
         Err(ClientStoreError::Exists(_)) if !caller.0.sees(code.as_str()) => {
             return Err(ApiError::new(
-                "code_unavailable",
+                Code::CodeUnavailable,
                 "this client code cannot be used; choose another",
             ))
         }
-        Err(error) => return Err(store_error(error)),
+        Err(error) => return Err(error.into()),
     }
     // The client's ledger and supervisor start now; its channels join as they are connected.
-    state
-        .service
-        .start_client(&record)
-        .await
-        .map_err(super::channels::service_error)?;
+    state.service.start_client(&record).await?;
     if caller.0.role == Role::Manager {
         state
             .members
@@ -118,8 +105,7 @@ pub async fn create(
 pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let clients: Vec<ClientRecord> = state
         .clients
-        .list()
-        .map_err(store_error)?
+        .list()?
         .into_iter()
         .filter(|client| caller.0.sees(&client.code))
         .collect();
@@ -135,8 +121,7 @@ pub async fn get(
     let code = visible_client(&caller, &state, &code, Action::Read)?;
     let record = state
         .clients
-        .get(&code)
-        .map_err(store_error)?
+        .get(&code)?
         .ok_or_else(|| ApiError::not_found("no such client"))?;
     Ok(HttpResponse::Ok().json(record))
 }
@@ -173,7 +158,7 @@ pub async fn put_credential(
             || chrono::NaiveDate::parse_from_str(rotate_by, "%Y-%m-%d").is_ok();
         if !valid {
             return Err(ApiError::new(
-                "invalid_field",
+                Code::InvalidField,
                 "rotate_by must be a date (YYYY-MM-DD) or an RFC 3339 time",
             ));
         }
@@ -182,7 +167,7 @@ pub async fn put_credential(
         None => None,
         Some(hosts) if hosts.is_empty() => {
             return Err(ApiError::new(
-                "invalid_field",
+                Code::InvalidField,
                 "hosts must name at least one host; leave it out to keep the current bindings",
             ))
         }
@@ -191,7 +176,7 @@ pub async fn put_credential(
                 .iter()
                 .map(|host| Origin::parse(host))
                 .collect::<Result<BTreeSet<Origin>, _>>()
-                .map_err(|error| ApiError::new("invalid_field", format!("hosts: {error}")))?,
+                .map_err(|error| ApiError::invalid(format!("hosts: {error}")))?,
         ),
     };
     let metadata = state
@@ -203,11 +188,7 @@ pub async fn put_credential(
             body.rotate_by,
             hosts,
         )
-        .await
-        .map_err(|error| match error {
-            crate::service::ServiceError::Store(error) => store_error(error),
-            other => super::channels::service_error(other),
-        })?;
+        .await?;
     Ok(HttpResponse::Ok().json(metadata))
 }
 
@@ -218,5 +199,5 @@ pub async fn credentials(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &code, Action::Read)?;
-    Ok(HttpResponse::Ok().json(state.clients.credentials(&code).map_err(store_error)?))
+    Ok(HttpResponse::Ok().json(state.clients.credentials(&code)?))
 }

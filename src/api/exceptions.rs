@@ -11,9 +11,8 @@ use shelfsync_actors::inventory::ledger::Source;
 use shelfsync_actors::inventory::messages::GetExceptionsPage;
 use shelfsync_actors::inventory::store::MAX_EXCEPTION_PAGE;
 
-use super::channels::service_error;
 use super::clients::visible_client;
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::{ApiState, Caller};
 use crate::auth::Action;
 
@@ -81,11 +80,11 @@ pub async fn list(
     let code = visible_client(&caller, &state, &code, Action::Read)?;
     let query = query
         .map(web::Query::into_inner)
-        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))?;
+        .map_err(|error| ApiError::invalid(format!("the query: {error}")))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_EXCEPTION_PAGE).contains(&limit) {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("limit must be 1 to {MAX_EXCEPTION_PAGE}"),
         ));
     }
@@ -98,8 +97,7 @@ pub async fn list(
                 limit,
             },
         )
-        .await
-        .map_err(service_error)?
+        .await?
         .map_err(ApiError::internal)?;
     let next_after_id = page.last().map_or(query.after_id, |exception| exception.id);
     let exceptions: Vec<ExceptionView> = page.into_iter().map(ExceptionView::from).collect();

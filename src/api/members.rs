@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::{read_json, ApiState, Caller};
 use crate::auth::{new_token, Action, Member, Role};
 
@@ -67,14 +67,14 @@ pub async fn create(
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("name must be 1 to {MAX_NAME} printable characters"),
         ));
     }
     let mut clients = BTreeSet::new();
     for code in &body.clients {
         let code = ClientCode::parse(code)
-            .map_err(|error| ApiError::new("invalid_field", format!("clients: {error}")))?;
+            .map_err(|error| ApiError::invalid(format!("clients: {error}")))?;
         // Only admins get here, and they see every client: naming the unknown one tells them
         // nothing they may not see.
         if state
@@ -84,7 +84,7 @@ pub async fn create(
             .is_none()
         {
             return Err(ApiError::new(
-                "unknown_client",
+                Code::UnknownClient,
                 format!("clients: no client {}; create it first", code.as_str()),
             ));
         }
@@ -95,7 +95,7 @@ pub async fn create(
         Role::Manager => body.may_create_clients,
         Role::Viewer if body.may_create_clients => {
             return Err(ApiError::new(
-                "invalid_field",
+                Code::InvalidField,
                 "may_create_clients is for managers: a viewer cannot create anything",
             ))
         }
@@ -103,7 +103,7 @@ pub async fn create(
     };
     if body.role != Role::Admin && clients.is_empty() && !may_create_clients {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             "a manager or viewer needs at least one client in `clients` (or, for a manager, \
              may_create_clients: true)",
         ));
@@ -149,15 +149,12 @@ pub async fn delete(
     caller.may(Action::Administer, None)?;
     if id.as_str() == caller.0.id {
         return Err(ApiError::new(
-            "conflict",
+            Code::Conflict,
             "a member cannot remove itself (another admin can)",
         ));
     }
     match state.members.remove(&id) {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(error) if error.kind() == "not_found" => {
-            Err(ApiError::not_found(format!("no member {id}")))
-        }
-        Err(error) => Err(ApiError::internal(error)),
+        Err(error) => Err(error.into()),
     }
 }

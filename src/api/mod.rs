@@ -27,7 +27,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 
-use self::error::ApiError;
+use self::error::{ApiError, Code};
 use crate::auth::store::MemberStore;
 use crate::auth::{Action, Member, TokenHash};
 
@@ -119,10 +119,10 @@ async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state
         .members
         .list()
-        .map_err(|_| ApiError::new("unavailable", "the member store does not answer"))?;
+        .map_err(|_| ApiError::new(Code::Unavailable, "the member store does not answer"))?;
     if !state.service.is_ready() {
         return Err(ApiError::new(
-            "unavailable",
+            Code::Unavailable,
             "the engine is not running every client",
         ));
     }
@@ -145,7 +145,7 @@ impl Caller {
                     ApiError::not_found(format!("no client {client}"))
                 }
                 crate::auth::Denied::Forbidden { role } => ApiError::new(
-                    "forbidden",
+                    Code::Forbidden,
                     format!("a {role:?} token may not do this").to_lowercase(),
                 ),
             })
@@ -164,7 +164,7 @@ impl FromRequest for Caller {
 fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
     let unauthorized = || {
         ApiError::new(
-            "unauthorized",
+            Code::Unauthorized,
             "send `Authorization: Bearer <token>` with a valid token",
         )
     };
@@ -202,7 +202,7 @@ pub async fn read_json<T: DeserializeOwned>(
         .unwrap_or("");
     if !content_type.is_empty() && !content_type.starts_with("application/json") {
         return Err(ApiError::new(
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!("expected application/json, got {content_type}"),
         ));
     }
@@ -222,7 +222,7 @@ pub async fn read_body(state: &ApiState, payload: web::Payload) -> Result<web::B
     match tokio::time::timeout(deadline, read_limited(state.max_body_bytes, payload)).await {
         Ok(body) => body,
         Err(_) => Err(ApiError::new(
-            "body_timeout",
+            Code::BodyTimeout,
             format!("the body did not arrive within {} ms", deadline.as_millis()),
         )),
     }
@@ -234,13 +234,13 @@ async fn read_limited(limit: usize, mut payload: web::Payload) -> Result<web::By
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| {
             ApiError::new(
-                "malformed_json",
+                Code::MalformedJson,
                 format!("the body could not be read: {error}"),
             )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
-                "body_too_large",
+                Code::BodyTooLarge,
                 format!("the body is larger than {limit} bytes"),
             ));
         }
@@ -253,8 +253,10 @@ async fn read_limited(limit: usize, mut payload: web::Payload) -> Result<web::By
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         let code = match error.classify() {
-            serde_json::error::Category::Data => "invalid_field",
-            _ => "malformed_json",
+            serde_json::error::Category::Data => Code::InvalidField,
+            serde_json::error::Category::Io
+            | serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof => Code::MalformedJson,
         };
         ApiError::new(code, error.to_string())
     })

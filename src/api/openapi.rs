@@ -106,9 +106,16 @@ pub fn document() -> Value {
             .or_insert_with(|| json!({}));
         entry[doc.method.to_lowercase()] = operation;
     }
-    let codes: Vec<Value> = super::error::CODES
+    let codes: Vec<Value> = super::error::Code::ALL
         .iter()
-        .map(|(code, status, title)| json!({"code": code, "status": status, "title": title}))
+        .map(|code| {
+            json!({
+                "code": code.name(),
+                "status": code.status().as_u16(),
+                "type": code.error_type().as_str(),
+                "title": code.title(),
+            })
+        })
         .collect();
     json!({
         "openapi": "3.1.0",
@@ -125,7 +132,8 @@ pub fn document() -> Value {
                 "required": ["code", "status", "title", "detail"],
                 "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "detail": {"type": "string"}, "code": {"type": "string"}
+                    "detail": {"type": "string"}, "code": {"type": "string"},
+                    "error_type": {"type": "string"}
                 }
             }},
             "x-error-codes": codes,

@@ -12,17 +12,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::channel::messages::ListingView;
-use shelfsync_actors::ids::{ChannelId, ClientCode, IdError, Sku};
+use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{
-    Change, JournalEntry, MovementError, MovementInput, MovementKind, Source,
+    Change, JournalEntry, MovementInput, MovementKind, Source,
 };
 use shelfsync_actors::inventory::messages::{GetJournal, GetStock, StockLevel};
-use shelfsync_actors::inventory::store::{LedgerError, MAX_BATCH, MAX_JOURNAL_PAGE};
-use shelfsync_actors::inventory::InventoryError;
+use shelfsync_actors::inventory::store::{MAX_BATCH, MAX_JOURNAL_PAGE};
 
-use super::channels::service_error;
 use super::clients::visible_client;
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::{parse_json, read_body, read_json, ApiState, Caller};
 use crate::auth::Action;
 
@@ -41,7 +39,7 @@ pub struct RejectedRow {
     /// The JSON item (1-based) or CSV line (the header is line 1).
     pub line: usize,
     /// A stable code.
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// The row as written, for the listings it leaves unmanaged (not part of the reply).
@@ -108,7 +106,7 @@ struct CatalogBody {
     items: Vec<Value>,
 }
 
-fn reject(line: usize, code: &'static str, message: impl Into<String>) -> RejectedRow {
+fn reject(line: usize, code: Code, message: impl Into<String>) -> RejectedRow {
     RejectedRow {
         line,
         code,
@@ -207,12 +205,12 @@ fn check_row(
     listed: BTreeMap<String, i64>,
     channels: &HashSet<ChannelId>,
 ) -> Result<CatalogRow, RejectedRow> {
-    let sku = Sku::parse(sku).map_err(|error| reject(line, "invalid_sku", error.to_string()))?;
+    let sku = Sku::parse(sku).map_err(|error| reject(line, Code::InvalidSku, error.to_string()))?;
     // The on-hand becomes a count movement: the ledger's rule for counts decides, here, before
     // anything of the row is written (a count the ledger refused later would fail the whole
     // import after its mappings were stored).
     let count = Change::new(MovementKind::Count, on_hand)
-        .map_err(|error| reject(line, "invalid_quantity", format!("on_hand: {error}")))?;
+        .map_err(|error| reject(line, Code::InvalidQuantity, format!("on_hand: {error}")))?;
     let mut checked = Vec::new();
     for (channel, listing) in listings {
         let listing = listing.trim().to_string();
@@ -225,14 +223,14 @@ fn check_row(
             .ok_or_else(|| {
                 reject(
                     line,
-                    "unknown_channel",
+                    Code::UnknownChannel,
                     format!("the client has no channel {channel:?}"),
                 )
             })?;
         if listing.len() > MAX_LISTING_REF || listing.chars().any(char::is_control) {
             return Err(reject(
                 line,
-                "invalid_field",
+                Code::InvalidField,
                 format!("the listing of {id} must be 1 to {MAX_LISTING_REF} printable characters"),
             ));
         }
@@ -247,14 +245,14 @@ fn check_row(
             .ok_or_else(|| {
                 reject(
                     line,
-                    "invalid_field",
+                    Code::InvalidField,
                     format!("listed names {channel:?}, which this row maps no listing on"),
                 )
             })?;
         let quantity = u32::try_from(quantity).map_err(|_| {
             reject(
                 line,
-                "invalid_quantity",
+                Code::InvalidQuantity,
                 format!("listed {quantity} on {channel} is not a quantity a listing can show"),
             )
         })?;
@@ -287,7 +285,7 @@ fn json_rows(
             Err(error) => {
                 rejected.push(RejectedRow {
                     written,
-                    ..reject(line, "invalid_field", error.to_string())
+                    ..reject(line, Code::InvalidField, error.to_string())
                 });
                 continue;
             }
@@ -320,11 +318,11 @@ fn csv_rows(
         .from_reader(body);
     let header = reader
         .headers()
-        .map_err(|error| ApiError::new("invalid_field", format!("the CSV header: {error}")))?
+        .map_err(|error| ApiError::invalid(format!("the CSV header: {error}")))?
         .clone();
     if header.get(0) != Some("sku") || header.get(1) != Some("on_hand") {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             "the CSV header must start with sku,on_hand followed by channel ids",
         ));
     }
@@ -337,7 +335,7 @@ fn csv_rows(
             Some(id) => columns.push(id),
             None => {
                 return Err(ApiError::new(
-                    "unknown_channel",
+                    Code::UnknownChannel,
                     format!("the CSV header names {name:?}, which is not a channel of the client"),
                 ))
             }
@@ -350,7 +348,7 @@ fn csv_rows(
         let record = match record {
             Ok(record) => record,
             Err(error) => {
-                rejected.push(reject(line, "invalid_field", error.to_string()));
+                rejected.push(reject(line, Code::InvalidField, error.to_string()));
                 continue;
             }
         };
@@ -370,7 +368,7 @@ fn csv_rows(
                 written,
                 ..reject(
                     line,
-                    "invalid_field",
+                    Code::InvalidField,
                     format!("{} cells, the header has {}", record.len(), header.len()),
                 )
             });
@@ -383,7 +381,7 @@ fn csv_rows(
                     written,
                     ..reject(
                         line,
-                        "invalid_quantity",
+                        Code::InvalidQuantity,
                         format!(
                             "on_hand {:?} is not a whole number",
                             record.get(1).unwrap_or("")
@@ -430,7 +428,7 @@ pub async fn import_catalog(
     let is_csv = content_type.starts_with("text/csv");
     if !is_csv && !content_type.starts_with("application/json") {
         return Err(ApiError::new(
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!("expected application/json or text/csv, got {content_type}"),
         ));
     }
@@ -438,8 +436,7 @@ pub async fn import_catalog(
     let channels: HashSet<ChannelId> = state
         .service
         .channels()
-        .list(&code)
-        .map_err(|error| service_error(error.into()))?
+        .list(&code)?
         .into_iter()
         .map(|record| record.id)
         .collect();
@@ -458,7 +455,7 @@ pub async fn import_catalog(
                 written: row.written.clone(),
                 ..reject(
                     row.line,
-                    "duplicate_sku",
+                    Code::DuplicateSku,
                     format!("{} appears earlier in this import", row.sku),
                 )
             });
@@ -466,11 +463,7 @@ pub async fn import_catalog(
     }
     rejected.sort_by_key(|row| row.line);
     // The ledger runs (a restarting client refuses the import before anything is written).
-    state
-        .service
-        .inventory(&code)
-        .await
-        .map_err(service_error)?;
+    state.service.inventory(&code).await?;
     let mappings: Vec<(ChannelId, Sku, String)> = good
         .iter()
         .flat_map(|row| {
@@ -481,10 +474,7 @@ pub async fn import_catalog(
         .collect();
     let unmanaged = unmanaged_after(&state, &code, &rejected, &mappings)?;
     // Mappings first: the stock change the counts cause then finds every channel listing the SKU.
-    state
-        .service
-        .put_listings(&code, &mappings)
-        .map_err(service_error)?;
+    state.service.put_listings(&code, &mappings)?;
     // Then what the marketplaces show, before the counts: a channel that already lists the
     // counted quantity then finds itself in step and spends no call of its budget on it.
     let mut shown: BTreeMap<ChannelId, Vec<ListedQuantity>> = BTreeMap::new();
@@ -504,8 +494,7 @@ pub async fn import_catalog(
         let count = state
             .service
             .adopt_listed(&code, &channel, listings)
-            .await
-            .map_err(service_error)?;
+            .await?;
         adopted.insert(channel.to_string(), count);
     }
     let import = format!("{:016x}", rand::random::<u64>());
@@ -520,12 +509,7 @@ pub async fn import_catalog(
                 quantity: row.count.quantity(),
             })
             .collect();
-        state
-            .service
-            .apply_movements(&code, movements)
-            .await
-            .map_err(service_error)?
-            .map_err(inventory_error)?;
+        state.service.apply_movements(&code, movements).await??;
     }
     warn_unmanaged(&code, &unmanaged);
     Ok(HttpResponse::Ok().json(json!({
@@ -562,11 +546,7 @@ fn unmanaged_after(
         let Ok(id) = ChannelId::parse(channel) else {
             continue;
         };
-        let earlier = state
-            .service
-            .channels()
-            .listings(code, &id)
-            .map_err(|error| service_error(error.into()))?;
+        let earlier = state.service.channels().listings(code, &id)?;
         after.extend(
             earlier
                 .into_iter()
@@ -581,43 +561,6 @@ fn unmanaged_after(
         .map(|((channel, _), listing)| (channel, listing))
         .collect();
     Ok(unmanaged_listings(rejected, &managed))
-}
-
-/// Maps a ledger refusal onto the API's codes, by the ledger's typed error.
-fn inventory_error(error: InventoryError) -> ApiError {
-    let detail = error.to_string();
-    match &error {
-        InventoryError::Ledger(ledger) => match ledger {
-            LedgerError::KeyReused { .. } => ApiError::new("conflict", detail),
-            LedgerError::Rejected { .. } => ApiError::new("movement_rejected", detail),
-            LedgerError::InvalidMovement { error, .. } => movement_error(error, detail),
-            LedgerError::EmptyBatch
-            | LedgerError::BatchTooLarge { .. }
-            | LedgerError::CursorTooLong { .. } => ApiError::new("invalid_field", detail),
-            LedgerError::Storage(_) | LedgerError::Corrupt(_) => ApiError::internal(error),
-        },
-        InventoryError::Stopped => ApiError::new("unavailable", detail),
-        InventoryError::TaskFailed(_) => ApiError::internal(error),
-        // Service::apply_movements turns this into a timeout before it gets here; kept as the
-        // same 503 so that the match stays exhaustive.
-        InventoryError::Expired => {
-            ApiError::new("engine_timeout", detail).retry_after(std::time::Duration::from_secs(1))
-        }
-    }
-}
-
-/// Maps a movement the ledger's types refused onto the API's codes.
-fn movement_error(error: &MovementError, detail: String) -> ApiError {
-    match error {
-        MovementError::QuantityOutOfRange { .. } => ApiError::new("invalid_quantity", detail),
-        MovementError::InvalidId(IdError::InvalidSku { .. }) => {
-            ApiError::new("invalid_sku", detail)
-        }
-        MovementError::InvalidId(_)
-        | MovementError::UnknownKind { .. }
-        | MovementError::InvalidKey { .. }
-        | MovementError::InvalidSource { .. } => ApiError::new("invalid_field", detail),
-    }
 }
 
 /// The stock of one SKU as the API shows it.
@@ -647,21 +590,13 @@ async fn stock_views(
     let levels: Vec<StockLevel> = state
         .service
         .ask_ledger(code, GetStock { skus: skus.clone() })
-        .await
-        .map_err(service_error)?
-        .map_err(inventory_error)?;
+        .await??;
     let mut per_channel: Vec<(ChannelId, Vec<ListingView>)> = Vec::new();
-    for record in state
-        .service
-        .channels()
-        .list(code)
-        .map_err(|error| service_error(error.into()))?
-    {
+    for record in state.service.channels().list(code)? {
         let listings = state
             .service
             .channel_listings(code, &record.id, skus.clone())
-            .await
-            .map_err(service_error)?
+            .await?
             .unwrap_or_default();
         per_channel.push((record.id, listings));
     }
@@ -705,7 +640,7 @@ pub async fn list_stock(
 }
 
 fn path_sku(sku: &str) -> Result<Sku, ApiError> {
-    Sku::parse(sku).map_err(|error| ApiError::new("invalid_sku", error.to_string()))
+    Sku::parse(sku).map_err(|error| ApiError::new(Code::InvalidSku, error.to_string()))
 }
 
 /// `GET /v1/clients/{code}/stock/{sku}`: 404 for a SKU that never moved.
@@ -755,20 +690,13 @@ async fn sku_is_known(state: &ApiState, code: &ClientCode, sku: &Sku) -> Result<
                 skus: Some(vec![sku.clone()]),
             },
         )
-        .await
-        .map_err(service_error)?
-        .map_err(inventory_error)?;
+        .await??;
     if levels.iter().any(|level| level.last_seq > 0) {
         return Ok(true);
     }
     let channels = state.service.channels();
-    for record in channels
-        .list(code)
-        .map_err(|error| service_error(error.into()))?
-    {
-        let listing = channels
-            .listing(code, &record.id, sku)
-            .map_err(|error| service_error(error.into()))?;
+    for record in channels.list(code)? {
+        let listing = channels.listing(code, &record.id, sku)?;
         if listing.is_some() {
             return Ok(true);
         }
@@ -804,7 +732,7 @@ pub async fn post_movement(
         })
         .ok_or_else(|| {
             ApiError::new(
-                "invalid_field",
+                Code::InvalidField,
                 format!(
                     "kind {:?} is not one of receipt, adjustment, count, ship",
                     body.kind
@@ -813,16 +741,16 @@ pub async fn post_movement(
         })?;
     let quantity = body.quantity.as_i64().ok_or_else(|| {
         ApiError::new(
-            "invalid_quantity",
+            Code::InvalidQuantity,
             format!("quantity {} is not a whole number of units", body.quantity),
         )
     })?;
     let change = Change::new(kind, quantity)
-        .map_err(|error| ApiError::new("invalid_quantity", error.to_string()))?;
+        .map_err(|error| ApiError::new(Code::InvalidQuantity, error.to_string()))?;
     let key = body.idempotency_key.trim();
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"),
         ));
     }
@@ -832,13 +760,13 @@ pub async fn post_movement(
         .is_some_and(|reason| reason.len() > MAX_REASON || reason.chars().any(char::is_control))
     {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("reason must be at most {MAX_REASON} printable characters"),
         ));
     }
     if !body.create && !sku_is_known(&state, &code, &sku).await? {
         return Err(ApiError::new(
-            "unknown_sku",
+            Code::UnknownSku,
             format!(
                 "the client has no SKU {sku}: import it with the catalog, or send \"create\": true \
                  to create it with this movement"
@@ -856,9 +784,7 @@ pub async fn post_movement(
     let outcome = state
         .service
         .apply_movements(&code, vec![movement])
-        .await
-        .map_err(service_error)?
-        .map_err(inventory_error)?;
+        .await??;
     let applied = outcome
         .results
         .first()
@@ -866,10 +792,7 @@ pub async fn post_movement(
     if let Some(reason) = reason.filter(|reason| !reason.is_empty() && !applied.duplicate) {
         // The reason is an annotation kept beside the journal; losing it in a crash between the
         // two writes loses no stock.
-        state
-            .service
-            .put_reason(&code, &ledger_key, &reason)
-            .map_err(service_error)?;
+        state.service.put_reason(&code, &ledger_key, &reason)?;
     }
     let level = stock_views(&state, &code, Some(vec![sku.clone()]))
         .await?
@@ -903,7 +826,7 @@ fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(100);
     if !(1..=MAX_JOURNAL_PAGE).contains(&limit) {
         return Err(ApiError::new(
-            "invalid_field",
+            Code::InvalidField,
             format!("limit must be 1 to {MAX_JOURNAL_PAGE}"),
         ));
     }
@@ -928,7 +851,7 @@ fn journal_request(
     let code = visible_client(caller, state, code, Action::Read)?;
     let query = query
         .map(web::Query::into_inner)
-        .map_err(|error| ApiError::new("invalid_field", format!("the query: {error}")))?;
+        .map_err(|error| ApiError::invalid(format!("the query: {error}")))?;
     let request = JournalRequest {
         sku: query.sku.as_deref().map(path_sku).transpose()?,
         after_seq: query.after_seq,
@@ -951,9 +874,8 @@ async fn journal_page(
     state
         .service
         .ask_ledger(code, query)
-        .await
-        .map_err(service_error)?
-        .map_err(inventory_error)
+        .await?
+        .map_err(ApiError::from)
 }
 
 /// `GET /v1/clients/{code}/ledger?sku=&after_seq=&limit=`: journal entries in sequence order,
@@ -970,10 +892,7 @@ pub async fn ledger(
     let mut shown = Vec::with_capacity(entries.len());
     for entry in entries {
         let reason = match entry.source {
-            Source::Api => state
-                .service
-                .reason(&code, entry.key.as_str())
-                .map_err(service_error)?,
+            Source::Api => state.service.reason(&code, entry.key.as_str())?,
             _ => None,
         };
         let mut value = serde_json::to_value(&entry).map_err(ApiError::internal)?;
@@ -1085,7 +1004,10 @@ mod tests {
         assert_eq!(skus, ["ACME-MUG", "ACME-PEN"]);
         assert_eq!(rows[0].listings.len(), 2);
         assert_eq!(rows[1].listings.len(), 1, "an empty cell is not a listing");
-        let codes: Vec<(usize, &str)> = rejected.iter().map(|row| (row.line, row.code)).collect();
+        let codes: Vec<(usize, &str)> = rejected
+            .iter()
+            .map(|row| (row.line, row.code.name()))
+            .collect();
         assert_eq!(
             codes,
             [
@@ -1202,7 +1124,10 @@ mod tests {
         ]}"#;
         let (rows, rejected) = json_rows(body, &channels()).unwrap();
         assert_eq!(rows.len(), 1);
-        let codes: Vec<(usize, &str)> = rejected.iter().map(|row| (row.line, row.code)).collect();
+        let codes: Vec<(usize, &str)> = rejected
+            .iter()
+            .map(|row| (row.line, row.code.name()))
+            .collect();
         assert_eq!(
             codes,
             [

@@ -7,7 +7,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::ApiError;
+use super::error::{ApiError, Code, ErrorCode};
 use super::{read_body, ApiState};
 use crate::service::webhooks::WebhookHeaders;
 use crate::service::WebhookError;
@@ -16,22 +16,25 @@ use crate::service::WebhookError;
 const UNAUTHENTICATED: &str = "the webhook signature does not match the body";
 
 fn webhook_error(error: WebhookError) -> ApiError {
-    match error {
-        WebhookError::Unauthenticated(_) => ApiError::new("bad_signature", UNAUTHENTICATED),
-        // Nothing was recorded: 503 so that the platform retries. A busy or slow ledger says so
-        // with its own code and Retry-After ([`ApiError::engine_busy`]); otherwise the detail
-        // stays generic (a store can fail before the delivery is authenticated) and the cause
-        // is logged.
-        WebhookError::Service(error) => {
-            if let Some(busy) = ApiError::engine_busy(&error) {
-                return busy;
+    let code = error.error_code();
+    let detail = match &error {
+        WebhookError::Unauthenticated(_) => UNAUTHENTICATED.to_string(),
+        // Nothing was recorded: 503 so that the platform retries. A busy or slow ledger says
+        // so; otherwise the detail stays generic (a store can fail before the delivery is
+        // authenticated) and the cause is logged.
+        WebhookError::Service(service) => {
+            if code == Code::Unavailable {
+                tracing::warn!(error = %service, kind = service.kind(), "a webhook delivery could not be recorded; answered 503");
+                "the delivery could not be recorded now; send it again later".to_string()
+            } else {
+                service.to_string()
             }
-            tracing::warn!(%error, kind = error.kind(), "a webhook delivery could not be recorded; answered 503");
-            ApiError::new(
-                "unavailable",
-                "the delivery could not be recorded now; send it again later",
-            )
         }
+    };
+    let reply = ApiError::new(code, detail);
+    match error.retry_after() {
+        Some(after) => reply.retry_after(after),
+        None => reply,
     }
 }
 
