@@ -20,9 +20,11 @@ pub enum Command {
     /// Runs the service on demo clients connected to mock marketplaces with live shoppers, serves
     /// the API and `/metrics`, and shows orders, oversells and sync risk live (until Ctrl-C or
     /// `--duration`).
+    #[cfg(feature = "mocks")]
     Demo(DemoArgs),
     /// Serves one mock marketplace speaking the platform's real wire format, with shoppers,
     /// throttling and faults driven through `/_mock/` (runs until SIGINT or SIGTERM).
+    #[cfg(feature = "mocks")]
     MockMarketplace(MockMarketplaceArgs),
     /// Runs the service: the agency API over the data directory, until SIGINT or SIGTERM.
     Serve(ServeArgs),
@@ -43,6 +45,7 @@ pub struct ServeArgs {
 }
 
 /// Options of `shelfsync mock-marketplace`.
+#[cfg(feature = "mocks")]
 #[derive(Debug, Clone, Args)]
 pub struct MockMarketplaceArgs {
     /// The platform to mock: shopify, etsy, amazon, walmart or ebay.
@@ -65,6 +68,7 @@ pub struct MockMarketplaceArgs {
     pub workers: u16,
 }
 
+#[cfg(feature = "mocks")]
 fn parse_platform(value: &str) -> Result<crate::platforms::Platform, String> {
     crate::platforms::Platform::parse(value).ok_or_else(|| {
         format!("unknown platform {value:?}: expected shopify, etsy, amazon, walmart or ebay")
@@ -72,6 +76,7 @@ fn parse_platform(value: &str) -> Result<crate::platforms::Platform, String> {
 }
 
 /// Options of `shelfsync demo`.
+#[cfg(feature = "mocks")]
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// How long the shoppers buy, in seconds, once every listing is in step; without it the demo
@@ -93,6 +98,7 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
+#[cfg(feature = "mocks")]
 impl Default for DemoArgs {
     /// The command line's defaults: three clients until a signal, on a free loopback port.
     fn default() -> Self {
@@ -106,7 +112,7 @@ impl Default for DemoArgs {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "mocks"))]
 mod tests {
     use clap::CommandFactory;
 

@@ -7,9 +7,11 @@ pub mod auth;
 pub mod cli;
 pub mod clients;
 pub mod config;
+#[cfg(feature = "mocks")]
 pub mod demo;
 pub mod platforms;
 pub mod serve;
 pub mod service;
 pub mod telemetry;
+pub mod timestamp;
 pub mod vault;

@@ -13,12 +13,15 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(feature = "mocks")]
         Command::Demo(args) => shelfsync::demo::run(args),
+        #[cfg(feature = "mocks")]
         Command::MockMarketplace(args) => run_mock(args),
         Command::Serve(args) => shelfsync::serve::run(args),
     }
 }
 
+#[cfg(feature = "mocks")]
 /// `shelfsync mock-marketplace`: one mock in the foreground until SIGINT or SIGTERM.
 fn run_mock(args: shelfsync::cli::MockMarketplaceArgs) -> anyhow::Result<()> {
     use std::io::Write;

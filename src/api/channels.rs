@@ -122,7 +122,7 @@ pub async fn create(
         app,
         push_order: body.push_order,
         poll_interval_ms,
-        created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
+        created_at: crate::timestamp::rfc3339(chrono::Utc::now()),
     };
     state
         .service

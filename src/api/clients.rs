@@ -78,7 +78,7 @@ pub async fn create(
         code: code.as_str().to_string(),
         name: name.to_string(),
         tier: body.tier,
-        created_at: crate::platforms::mock::rfc3339(chrono::Utc::now()),
+        created_at: crate::timestamp::rfc3339(chrono::Utc::now()),
     };
     match state.clients.create(&record) {
         Ok(()) => {}

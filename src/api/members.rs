@@ -109,7 +109,7 @@ pub async fn create(
         ));
     }
     let (token, token_hash) = new_token();
-    let created_at = crate::platforms::mock::rfc3339(chrono::Utc::now());
+    let created_at = crate::timestamp::rfc3339(chrono::Utc::now());
     let member = state
         .members
         .add(|id| Member {

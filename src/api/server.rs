@@ -63,6 +63,41 @@ impl EdgeLimits {
     }
 }
 
+/// SIGINT and SIGTERM, caught from the moment [`StopSignals::install`] returns.
+///
+/// actix-server installs its own handlers only once its server future first runs, after `start`
+/// has returned and `serve` has printed `listening on`: a SIGTERM in between killed the process
+/// instead of stopping it (found by `serve::a_log_that_is_not_a_terminal_has_no_colour_codes`
+/// on CI). The handlers are registered before the server is announced, so a signal at any time
+/// after that is a graceful stop.
+#[derive(Debug)]
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Registers the handlers now (inside a tokio runtime).
+    pub fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Stops `server` gracefully at the first of the signals (spawned on the current arbiter).
+    pub fn stop(mut self, server: ServerHandle) {
+        actix_rt::spawn(async move {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+            server.stop(true).await;
+        });
+    }
+}
+
 /// A running API server. Dropping it stops the server.
 #[derive(Debug)]
 pub struct ApiServer {
@@ -103,9 +138,12 @@ impl ApiServer {
                         .workers(workers.max(1))
                         .max_concurrent_connections(limits.connections_per_worker(workers))
                         .shutdown_timeout(on_signal.map_or(10, |drain| drain.as_secs()));
-                    if on_signal.is_none() {
-                        builder = builder.disable_signals();
-                    }
+                    // Signals are ours, not actix-server's: see [`stop_on_signals`].
+                    builder = builder.disable_signals();
+                    let signals = match on_signal {
+                        Some(_) => Some(StopSignals::install()?),
+                        None => None,
+                    };
                     // Kept-alive connections close when a graceful stop begins, as with
                     // `HttpServer`.
                     let stopping = builder.graceful_shutdown_signal();
@@ -135,6 +173,9 @@ impl ApiServer {
                             .and_then(http)
                         })?
                         .run();
+                    if let Some(signals) = signals {
+                        signals.stop(server.handle());
+                    }
                     let _ = started.send(server.handle());
                     server.await
                 })

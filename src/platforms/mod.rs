@@ -14,39 +14,9 @@ pub mod connector;
 pub mod ebay;
 pub mod egress;
 pub mod etsy;
+#[cfg(feature = "mocks")]
 pub mod mock;
 pub mod shopify;
 pub mod walmart;
 
-use std::sync::Arc;
-
 pub use shelfsync_actors::channel::platform::Platform;
-
-use self::mock::{MockError, MockOptions, PlatformMock};
-
-/// The wire format of `platform`'s mock, with the plan of `options` (an unknown plan is refused).
-pub fn platform_mock(
-    platform: Platform,
-    options: &MockOptions,
-) -> Result<Arc<dyn PlatformMock>, MockError> {
-    Ok(match platform {
-        Platform::Shopify => shopify::mock::build(options)?,
-        Platform::Etsy => etsy::mock::build(options)?,
-        Platform::Amazon => amazon::mock::build(options)?,
-        Platform::Walmart => walmart::mock::build(options)?,
-        Platform::Ebay => ebay::mock::build(options)?,
-    })
-}
-
-/// Refuses a plan `platform` does not have; `known` lists its plans.
-pub fn check_plan(platform: Platform, plan: &str, known: &[&str]) -> Result<(), MockError> {
-    if known.contains(&plan) {
-        Ok(())
-    } else {
-        Err(MockError::UnknownPlan {
-            platform,
-            plan: plan.to_string(),
-            known: known.join(", "),
-        })
-    }
-}

@@ -299,7 +299,7 @@ impl Service {
             }
             None => None,
         };
-        let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+        let now = crate::timestamp::rfc3339(chrono::Utc::now());
         let metadata = self.clients.put_credential(
             &self.vault,
             client,
@@ -405,7 +405,7 @@ impl Service {
         if let (Some(name), Some(secret)) = (&record.webhook_credential, webhook_secret) {
             let mut hosts = self.origins_using(client, name)?;
             hosts.insert(origin);
-            let now = crate::platforms::mock::rfc3339(chrono::Utc::now());
+            let now = crate::timestamp::rfc3339(chrono::Utc::now());
             self.clients.put_credential(
                 &self.vault,
                 client,

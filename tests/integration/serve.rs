@@ -190,3 +190,19 @@ fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
     assert!(log.contains("vault key loaded"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
+
+/// A SIGTERM the moment `listening on` is printed is a clean stop, not a kill: actix-server
+/// installed its handlers only after `serve` had announced itself (found on CI by the test
+/// above). Several starts, each stopped at once, so that the window is hit if it is there.
+#[test]
+fn regression_a_sigterm_right_after_listening_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..5 {
+        let (child, _, _, _reader) = serve(
+            dir.path(),
+            Some("ssk_sigterm_test_token_0123456789abcdefgh"),
+            false,
+        );
+        stop(child);
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use shelfsync::platforms::etsy::inventory::InventoryRules;
+use shelfsync::platforms::etsy::mock::inventory::InventoryRules;
 use shelfsync::platforms::etsy::mock::EtsyMock;
 use shelfsync::platforms::mock::world::NewListing;
 use shelfsync::platforms::mock::{

@@ -1,7 +1,7 @@
-//! eBay Sell APIs (reference/marketplace-apis.md §5): the mock's wire format (`mock`), its
-//! Inventory API shapes and rules (`wire`) and its Fulfillment API order feed (`orders`).
+//! eBay Sell APIs (reference/marketplace-apis.md §5): `connector` is production; `mock` the
+//! marketplace, with its Inventory API shapes and rules in `mock::wire` and its Fulfillment API
+//! order feed in `mock::orders`.
 
 pub mod connector;
+#[cfg(feature = "mocks")]
 pub mod mock;
-pub mod orders;
-pub mod wire;

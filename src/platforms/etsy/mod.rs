@@ -1,7 +1,7 @@
-//! Etsy Open API v3 (reference/marketplace-apis.md §2): the mock marketplace's wire format, with
-//! its pure inventory and receipt rules in their own modules.
+//! Etsy Open API v3 (reference/marketplace-apis.md §2): `connector` (production, with its own
+//! wire types) and `mock` (the marketplace, its pure inventory and receipt rules in
+//! `mock::inventory` and `mock::receipts`).
 
 pub mod connector;
-pub mod inventory;
+#[cfg(feature = "mocks")]
 pub mod mock;
-pub mod receipts;

@@ -1,7 +1,12 @@
 //! The mock marketplaces' shared core (DESIGN §7): listings, shoppers, faults, webhooks, the
 //! `/_mock/` control surface and the server that runs one mock. Each platform's wire format lives
-//! in its own folder (`src/platforms/<platform>/mock.rs`) behind [`PlatformMock`]; everything
+//! in its own folder (`src/platforms/<platform>/mock/`) behind [`PlatformMock`]; everything
 //! shoppers and tests see the same way on every mock lives here.
+//!
+//! All of it, and every platform's `mock/`, is compiled only with the `mocks` cargo feature (on by
+//! default: the demo, `mock-marketplace`, the tests and the bench need it). `cargo check -p
+//! shelfsync --no-default-features` builds the service without a line of mock code, and CI runs
+//! it, so no production module can come to depend on a mock.
 
 pub mod control;
 pub mod faults;
@@ -374,5 +379,32 @@ pub fn query_value(value: &str) -> String {
 
 /// Formats a time the way the platforms' JSON does (RFC 3339, UTC, milliseconds).
 pub fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::timestamp::rfc3339(time)
+}
+
+/// The wire format of `platform`'s mock, with the plan of `options` (an unknown plan is refused).
+pub fn platform_mock(
+    platform: Platform,
+    options: &MockOptions,
+) -> Result<Arc<dyn PlatformMock>, MockError> {
+    Ok(match platform {
+        Platform::Shopify => crate::platforms::shopify::mock::build(options)?,
+        Platform::Etsy => crate::platforms::etsy::mock::build(options)?,
+        Platform::Amazon => crate::platforms::amazon::mock::build(options)?,
+        Platform::Walmart => crate::platforms::walmart::mock::build(options)?,
+        Platform::Ebay => crate::platforms::ebay::mock::build(options)?,
+    })
+}
+
+/// Refuses a plan `platform` does not have; `known` lists its plans.
+pub fn check_plan(platform: Platform, plan: &str, known: &[&str]) -> Result<(), MockError> {
+    if known.contains(&plan) {
+        Ok(())
+    } else {
+        Err(MockError::UnknownPlan {
+            platform,
+            plan: plan.to_string(),
+            known: known.join(", "),
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! shoppers and webhook sender beside it. The same code serves tests and the demo in-process
 //! ([`start_mocks`], ephemeral loopback ports) and `shelfsync mock-marketplace` standalone.
 
+use crate::api::server::StopSignals;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -24,7 +25,7 @@ pub struct MockServer {
 impl MockServer {
     /// Starts a mock of `platform`; returns once it accepts connections.
     pub fn start(platform: Platform, options: MockOptions) -> Result<MockServer, MockError> {
-        let wire = crate::platforms::platform_mock(platform, &options)?;
+        let wire = super::platform_mock(platform, &options)?;
         MockServer::start_with(wire, options)
     }
 
@@ -63,10 +64,18 @@ impl MockServer {
                     .workers(workers)
                     // A graceful stop waits this long for requests in flight, then closes.
                     .shutdown_timeout(5);
-                    let server = if handle_signals {
-                        server
+                    // Signals are caught before the mock is announced (see `StopSignals`).
+                    let server = server.disable_signals();
+                    let signals = if handle_signals {
+                        match StopSignals::install() {
+                            Ok(signals) => Some(signals),
+                            Err(error) => {
+                                let _ = started.send(Err(error.to_string()));
+                                return Err(error);
+                            }
+                        }
                     } else {
-                        server.disable_signals()
+                        None
                     };
                     let server = match server.listen(listener) {
                         Ok(server) => server.run(),
@@ -75,6 +84,9 @@ impl MockServer {
                             return Err(error);
                         }
                     };
+                    if let Some(signals) = signals {
+                        signals.stop(server.handle());
+                    }
                     let _ = started.send(Ok(server.handle()));
                     let receiver = thread_state.shoppers().subscribe();
                     actix_rt::spawn(shoppers::run(Arc::clone(&thread_state), receiver));

@@ -1,13 +1,10 @@
 //! Shopify (reference/marketplace-apis.md §1): the GraphQL Admin API's `inventorySetQuantities`
-//! and `orders` polling, the legacy REST inventory calls, and signed order webhooks. The mock is
-//! split so that its pure parts test without HTTP: `graphql` (document, variables, schema, cost),
-//! `inventory` (the set-quantities rules), `orders` (search syntax, cursors, webhook JSON),
-//! `resolve` (running an operation against the world), `ids`, and `mock` (HTTP, limits, webhooks).
+//! and `orders` polling, the legacy REST inventory calls, and signed order webhooks.
+//!
+//! `connector` is the production side (with its own wire types); `mock` is the marketplace the
+//! tests, the demo and the bench run against, split so that its pure parts test without HTTP
+//! (`mock::graphql`, `mock::inventory`, `mock::orders`, `mock::resolve`, `mock::ids`).
 
 pub mod connector;
-pub mod graphql;
-pub mod ids;
-pub mod inventory;
+#[cfg(feature = "mocks")]
 pub mod mock;
-pub mod orders;
-pub mod resolve;

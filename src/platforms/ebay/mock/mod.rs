@@ -43,6 +43,9 @@
 //! - `X-EBAY-C-MARKETPLACE-ID`, `Content-Type` and `Content-Language` are not required; the mock's
 //!   one account is on `EBAY_US`.
 
+pub mod orders;
+pub mod wire;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,15 +54,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::orders::{self, OrdersQuery};
-use super::wire::{self, ErrorDetail, ItemStock, KnownListing};
+use self::orders::OrdersQuery;
+use self::wire::{ErrorDetail, ItemStock, KnownListing};
+use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::DailyQuota;
 use crate::platforms::mock::world::{Order, World};
 use crate::platforms::mock::{
     constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
     UNLIMITED_PLAN,
 };
-use crate::platforms::{check_plan, Platform};
+use crate::platforms::Platform;
 
 /// The marketplace of the mock's account.
 pub const MARKETPLACE_ID: &str = "EBAY_US";

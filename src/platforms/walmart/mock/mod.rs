@@ -17,13 +17,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::OperationBuckets;
 use crate::platforms::mock::world::Order;
 use crate::platforms::mock::{
     constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
     UNLIMITED_PLAN,
 };
-use crate::platforms::{check_plan, Platform};
+use crate::platforms::Platform;
 
 /// The partner (seller) id of the mock's account.
 pub const PARTNER_ID: &str = "10001234567";

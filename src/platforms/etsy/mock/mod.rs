@@ -59,6 +59,9 @@
 //!   `status: "canceled"` and its cancellation time as `update_timestamp`.
 //! - A wrong shop id gets 404; a non-numeric path id gets 400.
 
+pub mod inventory;
+pub mod receipts;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -67,17 +70,18 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::inventory::{
+use self::inventory::{
     enabled_quantity, parse_update, Inventory, InventoryRules, InventoryUpdate, ProductIds,
 };
-use super::receipts::{receipt_json, ReceiptContext, ReceiptQuery};
+use self::receipts::{receipt_json, ReceiptContext, ReceiptQuery};
+use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::{EtsyAllowance, EtsyLimiter};
 use crate::platforms::mock::world::{Listing, Order, World};
 use crate::platforms::mock::{
     constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
     UNLIMITED_PLAN,
 };
-use crate::platforms::{check_plan, Platform};
+use crate::platforms::Platform;
 
 /// The mock shop's id.
 pub const SHOP_ID: u64 = 31_234_567;

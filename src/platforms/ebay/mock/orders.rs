@@ -297,7 +297,7 @@ pub fn order_json(order: &Order, detail: bool) -> Value {
         "lastModifiedDate": rfc3339(order.updated_at),
         "orderFulfillmentStatus": FULFILLMENT_STATUS,
         "orderPaymentStatus": if cancelled { "FULLY_REFUNDED" } else { "PAID" },
-        "sellerId": super::mock::SELLER_USERNAME,
+        "sellerId": super::SELLER_USERNAME,
         "cancelStatus": {
             "cancelState": if cancelled { "CANCELED" } else { "NONE_REQUESTED" },
             "cancelRequests": cancel_requests,

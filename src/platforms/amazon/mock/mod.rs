@@ -44,6 +44,9 @@
 //!   derived from a counter and the seed. 500 answers `InternalFailure`, 503 `ServiceUnavailable`.
 //! - `getOrder` is served as well (same rate as `getOrderItems`, its own bucket).
 
+pub mod orders;
+pub mod patch;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,15 +57,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::orders::{self, order_status, Params};
-use super::patch;
+use self::orders::{order_status, Params};
+use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::OperationBuckets;
 use crate::platforms::mock::world::{Order, OrderStatus};
 use crate::platforms::mock::{
     constant_time_eq, header, rfc3339, ListingIdentity, MockError, MockOptions, MockState,
     PlatformMock, UNLIMITED_PLAN,
 };
-use crate::platforms::{check_plan, Platform};
+use crate::platforms::Platform;
 
 /// The seller id of the mock's account.
 pub const SELLER_ID: &str = "A1X5QGJ3N6T8RZ";

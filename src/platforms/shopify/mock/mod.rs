@@ -65,6 +65,12 @@
 //! - An injected throttle storm answers each API in its own form (the core's `admit` builds one
 //!   reply; the REST handlers swap in theirs).
 
+pub mod graphql;
+pub mod ids;
+pub mod inventory;
+pub mod orders;
+pub mod resolve;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -77,18 +83,17 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::graphql::{cost, parse_request, select_operation, validate, GqlError, MAX_QUERY_COST};
-use super::ids;
-use super::inventory::{ApiVersion, IdempotencyCache, MAX_QUANTITY};
-use super::orders;
-use super::resolve::{execute, MutationEnv};
+use self::graphql::{cost, parse_request, select_operation, validate, GqlError, MAX_QUERY_COST};
+use self::inventory::{ApiVersion, IdempotencyCache, MAX_QUANTITY};
+use self::resolve::{execute, MutationEnv};
+use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::{CostBucket, LeakyBucket, ThrottleStatus};
 use crate::platforms::mock::world::{Order, OrderChange};
 use crate::platforms::mock::{
     constant_time_eq, header, rfc3339, Delivery, ListingIdentity, MockError, MockOptions,
     MockState, PlatformMock, UNLIMITED_PLAN,
 };
-use crate::platforms::{check_plan, Platform};
+use crate::platforms::Platform;
 
 /// The API version the mock advertises (the first with mandatory compare-and-swap).
 pub const API_VERSION: &str = "2026-04";
