@@ -1,8 +1,13 @@
-//! One folder per marketplace platform: its mock (`mock.rs`, the platform's real wire format served
-//! by actix-web, DESIGN §7) and its connector (`connector.rs`, a reqwest client implementing the
-//! engine's `Marketplace` trait against that wire format). `connector.rs` here is what every
-//! connector shares. `mock/` is what every mock
-//! shares: listings, shoppers, faults, webhooks, the `/_mock/` control surface and the server.
+//! One folder per marketplace platform: `connector.rs`, a reqwest client implementing the engine's
+//! `Marketplace` port against the platform's wire format (production), and `mock/`, the platform's
+//! real wire format served by actix-web (DESIGN §7; only with the `mocks` feature). `connector.rs`
+//! here is what every connector shares, `egress.rs` where a credential may be sent, and `mock/`
+//! what every mock shares: listings, shoppers, faults, webhooks, the `/_mock/` control surface and
+//! the server.
+//!
+//! A connector and its mock keep their own wire types on purpose: each is an independent reading
+//! of the platform's documentation, so a misreading on one side fails a test instead of agreeing
+//! with itself.
 
 // A mock's request path returns the platform's reply as the `Err` of a `Result` (an auth refusal,
 // a throttle, a bad body) so that handlers read top to bottom with `?`-like early returns; the

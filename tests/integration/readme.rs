@@ -419,3 +419,41 @@ async fn the_readme_api_examples_run_against_a_live_service() {
     .await;
     assert!(synced, "{:?}", listed(&shopify).await);
 }
+
+/// Every path of the README's "Where things are" map exists (a `<platform>` stands for each
+/// platform folder), so that the map cannot drift from the tree (issue 13, must-show 1).
+#[test]
+fn every_path_in_the_where_things_are_map_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("## Where things are")
+        .expect("the README has a \"Where things are\" section");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let platforms = ["shopify", "etsy", "amazon", "walmart", "ebay"];
+    let mut checked = 0;
+    for quoted in section.split('`').skip(1).step_by(2) {
+        if !(quoted.starts_with("src/") || quoted.starts_with("actors/")) {
+            continue;
+        }
+        let paths: Vec<String> = if quoted.contains("<platform>") {
+            platforms
+                .iter()
+                .map(|platform| quoted.replace("<platform>", platform))
+                .collect()
+        } else {
+            vec![quoted.to_string()]
+        };
+        for path in paths {
+            assert!(
+                root.join(&path).exists(),
+                "the README names {path}, which does not exist"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} paths found in the map");
+}

@@ -197,7 +197,7 @@ impl actix_web::ResponseError for MockError {
 }
 
 /// One platform's wire format on a mock: its ids, its routes, its replies. Implemented in
-/// `src/platforms/<platform>/mock.rs`; shared state (limiters, caches) lives behind `Arc`s inside
+/// `src/platforms/<platform>/mock/`; shared state (limiters, caches) lives behind `Arc`s inside
 /// the implementation because [`PlatformMock::configure`] runs once per server worker.
 pub trait PlatformMock: Send + Sync + std::fmt::Debug + 'static {
     /// The platform.
