@@ -17,6 +17,7 @@
 //! | `engine.reconcile_secs` | `SHELFSYNC_ENGINE_RECONCILE_SECS` | 300 | the longest a listing goes without being read back (as the read budget allows) |
 //! | `engine.stall_warning_secs` | `SHELFSYNC_ENGINE_STALL_WARNING_SECS` | 60 | a change pending longer is logged at `warn` with why the channel waits, and counted |
 //! | `engine.request_timeout_ms` | `SHELFSYNC_ENGINE_REQUEST_TIMEOUT_MS` | 4000 | how long an API call waits for the engine, else 503 `engine_timeout` with `Retry-After`, nothing changed |
+//! | `metrics.per_client_labels` | `SHELFSYNC_METRICS_PER_CLIENT_LABELS` | `true` | `false` reports every client as `client="__all__"`, for deployments with too many clients for a series each |
 //! | `shutdown.drain_secs` | `SHELFSYNC_SHUTDOWN_DRAIN_SECS` | 10 | how long SIGTERM waits for work in flight |
 //! | `security.base_urls` | `SHELFSYNC_SECURITY_BASE_URLS` | `any` | `official`: channels may connect only to each platform's documented API hosts over https |
 //! | `security.allow_private_networks` | `SHELFSYNC_SECURITY_ALLOW_PRIVATE_NETWORKS` | `false` | `true` lets channels connect to loopback, private, link-local and unique-local addresses (mocks on this machine), and over plain http there only |
@@ -119,6 +120,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long an API call waits for the engine, milliseconds.
     pub request_timeout_ms: u64,
+    /// Whether metrics carry each client's code (`false`: every client is `__all__`).
+    pub per_client_labels: bool,
 }
 
 impl Default for Config {
@@ -137,7 +140,16 @@ impl Default for Config {
             body_timeout_ms: duration_ms(EdgeLimits::default().body_timeout),
             max_connections: EdgeLimits::default().max_connections,
             request_timeout_ms: duration_ms(crate::service::DEFAULT_REQUEST_TIMEOUT),
+            per_client_labels: true,
         }
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("must be true or false, not {text:?}")),
     }
 }
 
@@ -157,6 +169,7 @@ const KEYS: &[&str] = &[
     "engine.arbiters",
     "engine.reconcile_secs",
     "engine.stall_warning_secs",
+    "metrics.per_client_labels",
     "engine.request_timeout_ms",
     "shutdown.drain_secs",
     "security.base_urls",
@@ -240,12 +253,9 @@ impl Config {
                     .ok_or_else(|| format!("must be \"any\" or \"official\", not {text:?}"))?
             }
             "security.allow_private_networks" => {
-                self.egress.allow_private_networks = match text.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(format!("must be true or false, not {text:?}")),
-                }
+                self.egress.allow_private_networks = parse_bool(text)?
             }
+            "metrics.per_client_labels" => self.per_client_labels = parse_bool(text)?,
             other => return Err(format!("is not a setting ({other})")),
         }
         Ok(())
@@ -375,6 +385,27 @@ mod tests {
     #[test]
     fn no_file_no_env_gives_the_defaults() {
         assert_eq!(Config::load(None, env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn per_client_metric_labels_are_a_setting() {
+        assert!(Config::default().per_client_labels);
+        let toml = file("[metrics]\nper_client_labels = false\n");
+        assert!(
+            !Config::load(Some(toml.path()), env(&[]))
+                .unwrap()
+                .per_client_labels
+        );
+        let from_env = Config::load(
+            None,
+            env(&[("SHELFSYNC_METRICS_PER_CLIENT_LABELS", "false")]),
+        );
+        assert!(!from_env.unwrap().per_client_labels);
+        let bad = Config::load(None, env(&[("SHELFSYNC_METRICS_PER_CLIENT_LABELS", "no")]));
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("metrics.per_client_labels"));
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         options.arbiters = config.arbiters;
     }
     options.request_timeout = config.request_timeout();
+    shelfsync_actors::metrics::set_per_client_labels(config.per_client_labels);
     let Started {
         db,
         state,

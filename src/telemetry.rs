@@ -109,6 +109,12 @@ pub fn buckets(metric: &Metric) -> Option<&'static [f64]> {
         Some(&[
             0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
         ])
+    } else if name == metrics::HTTP_REQUEST_SECONDS.name {
+        // A read answers in about a millisecond, a durable write in a few; a ledger that waits is
+        // cut at the request timeout (4 s by default), a slow body at 30 s.
+        Some(&[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ])
     } else if name == metrics::LEDGER_COMMIT_BATCH_SIZE.name {
         // Powers of two: a round is 1 command when idle and grows with the load.
         Some(&[

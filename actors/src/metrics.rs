@@ -53,16 +53,21 @@ pub mod label {
     pub const ACTOR: &str = "actor";
     /// Why an actor was restarted, or why a channel waited.
     pub const REASON: &str = "reason";
-    /// The HTTP route template.
+    /// The HTTP route template (`/v1/clients/{code}/stock`, never a path with its values), or
+    /// `unmatched` for a path no route serves.
     pub const ROUTE: &str = "route";
+    /// The HTTP method: `GET`, `POST`, `PUT`, `DELETE`, or `other`.
+    pub const METHOD: &str = "method";
+    /// The HTTP status class: `2xx`, `3xx`, `4xx` or `5xx`.
+    pub const STATUS: &str = "status";
 
     /// Every allowed label key.
-    pub const ALLOWED: [&str; 9] = [
-        CLIENT, CHANNEL, PLATFORM, OP, OUTCOME, KIND, ACTOR, REASON, ROUTE,
+    pub const ALLOWED: [&str; 11] = [
+        CLIENT, CHANNEL, PLATFORM, OP, OUTCOME, KIND, ACTOR, REASON, ROUTE, METHOD, STATUS,
     ];
 }
 
-use label::{ACTOR, CHANNEL, CLIENT, KIND, OP, OUTCOME, PLATFORM, REASON};
+use label::{ACTOR, CHANNEL, CLIENT, KIND, METHOD, OP, OUTCOME, PLATFORM, REASON, ROUTE, STATUS};
 
 const fn metric(
     name: &'static str,
@@ -216,6 +221,21 @@ pub const HTTP_REFUSED_TOTAL: Metric = metric(
     "requests refused at the HTTP edge for load or time (slow body, full ledger, engine timeout)",
 );
 
+/// Requests the API answered, by route template, method and status class.
+pub const HTTP_REQUESTS_TOTAL: Metric = metric(
+    "shelfsync_http_requests_total",
+    MetricKind::Counter,
+    &[ROUTE, METHOD, STATUS],
+    "HTTP requests answered by the API, by route template, method and status class",
+);
+/// How long the API took to answer, by route template.
+pub const HTTP_REQUEST_SECONDS: Metric = metric(
+    "shelfsync_http_request_seconds",
+    MetricKind::Histogram,
+    &[ROUTE],
+    "time from a request's head to its reply's head, by route template",
+);
+
 /// Every metric, for `describe_all` and the dashboard check.
 pub const ALL: &[Metric] = &[
     CHANNEL_EXPOSURE_UNITS,
@@ -236,6 +256,8 @@ pub const ALL: &[Metric] = &[
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
     HTTP_REFUSED_TOTAL,
+    HTTP_REQUESTS_TOTAL,
+    HTTP_REQUEST_SECONDS,
     STORAGE_FLUSH_FAILURES_TOTAL,
 ];
 

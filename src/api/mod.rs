@@ -16,6 +16,7 @@ pub mod exceptions;
 pub mod head_guard;
 pub mod members;
 pub mod openapi;
+pub mod request_metrics;
 pub mod server;
 pub mod stock;
 pub mod webhooks;

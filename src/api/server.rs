@@ -21,6 +21,7 @@ use actix_http::error::DispatchError;
 use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory as _, ServiceFactoryExt as _};
 use actix_web::dev::{fn_service, AppConfig, Server, ServerHandle};
+use actix_web::middleware::from_fn;
 use actix_web::App;
 
 use super::head_guard::HeadGuard;
@@ -150,6 +151,7 @@ impl ApiServer {
                     let server = builder
                         .listen("shelfsync-api", listener, move || {
                             let app = App::new()
+                                .wrap(from_fn(super::request_metrics::record))
                                 .app_data(data.clone())
                                 .configure(configure)
                                 .into_factory()

@@ -190,3 +190,45 @@ async fn other_scopes_get_404_and_viewers_cannot_write() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// Every answered request is counted by its route template, method and status class, and timed
+/// (issue 13: the `route` label existed, nothing emitted it); no value of a path becomes a label.
+#[tokio::test]
+async fn requests_are_counted_by_route_template_never_by_path() {
+    // The process-wide recorder `serve` installs (idempotent: other tests may have installed it).
+    shelfsync::telemetry::install().unwrap();
+    let api = Api::start().await;
+    for _ in 0..3 {
+        let (status, _, _) = api
+            .call(Method::GET, "/v1/clients/NOSUCHCLIENT7", Some(ADMIN), None)
+            .await;
+        assert_eq!(status, 404);
+    }
+    let (status, _, _) = api.call(Method::GET, "/no/such/path/xq9", None, None).await;
+    assert_eq!(status, 404);
+    let text = reqwest::get(format!("{}/metrics", api.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |needle: &str| -> f64 {
+        text.lines()
+            .find(|line| {
+                line.starts_with("shelfsync_http_requests_total{") && line.contains(needle)
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        count(r#"route="/v1/clients/{code}",method="GET",status="4xx""#) >= 3.0,
+        "{text}"
+    );
+    assert!(
+        count(r#"route="unmatched",method="GET",status="4xx""#) >= 1.0,
+        "{text}"
+    );
+    assert!(text.contains("shelfsync_http_request_seconds_bucket{route=\"/v1/clients/{code}\""));
+    assert!(!text.contains("NOSUCHCLIENT7") && !text.contains("xq9"));
+}
