@@ -16,7 +16,8 @@ use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use shelfsync_actors::inventory::ledger::{Movement, MovementInput, BALANCE_LIMIT, MAX_QUANTITY};
 use shelfsync_actors::inventory::messages::StockLevel;
-use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
+use shelfsync_actors::inventory::messages::MAX_BATCH;
+use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore};
 
 /// One movement as the generator builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,8 +30,9 @@ use anyhow::{bail, ensure, Context as _};
 use clap::{Args, ValueEnum};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::inventory::ledger::{Movement, MovementInput};
+use shelfsync_actors::inventory::messages::MAX_BATCH;
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetState, InventoryState};
-use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore, MAX_BATCH};
+use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore};
 use shelfsync_actors::inventory::{
     system_clock_ms, InventoryActor, InventoryConfig, MAX_ROUND_MOVEMENTS,
 };

@@ -50,8 +50,8 @@ use shelfsync_actors::channel::{ChannelActor, ChannelConfig, LedgerPort};
 use shelfsync_actors::clock::TokioClock;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::MovementInput;
+use shelfsync_actors::inventory::messages::MAX_BATCH;
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetState as GetInventoryState};
-use shelfsync_actors::inventory::store::MAX_BATCH;
 use shelfsync_actors::inventory::{AckPolicy, InventoryActor, InventoryConfig};
 use shelfsync_actors::metrics as metric_names;
 use shelfsync_actors::ratelimit::{

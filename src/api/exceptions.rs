@@ -9,7 +9,7 @@ use shelfsync_actors::ids::Sku;
 use shelfsync_actors::inventory::exceptions::{ExceptionKind, OrderException, UnapplicableReason};
 use shelfsync_actors::inventory::ledger::Source;
 use shelfsync_actors::inventory::messages::GetExceptionsPage;
-use shelfsync_actors::inventory::store::MAX_EXCEPTION_PAGE;
+use shelfsync_actors::inventory::messages::MAX_EXCEPTION_PAGE;
 
 use super::clients::visible_client;
 use super::error::{ApiError, Code};

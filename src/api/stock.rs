@@ -17,7 +17,7 @@ use shelfsync_actors::inventory::ledger::{
     Change, JournalEntry, MovementInput, MovementKind, Source,
 };
 use shelfsync_actors::inventory::messages::{GetJournal, GetStock, StockLevel};
-use shelfsync_actors::inventory::store::{MAX_BATCH, MAX_JOURNAL_PAGE};
+use shelfsync_actors::inventory::messages::{MAX_BATCH, MAX_JOURNAL_PAGE};
 
 use super::clients::visible_client;
 use super::error::{ApiError, Code};

@@ -22,9 +22,8 @@ use crate::inventory::exceptions::{
 };
 use crate::inventory::ledger::{IdempotencyKey, Movement, MovementError, MovementInput, Rejection};
 use crate::inventory::messages::{ApplyMovements, CommandTicket};
-use crate::inventory::store::{
-    ApplyOutcome, CursorUpdate, LedgerError, UnapplicableEvent, MAX_BATCH,
-};
+use crate::inventory::messages::{ApplyOutcome, CursorUpdate, LedgerError, MAX_BATCH};
+use crate::inventory::store::UnapplicableEvent;
 use crate::inventory::InventoryError;
 
 /// Turns an order event into the ledger movement it stands for, keyed by its natural key. Public

@@ -54,7 +54,7 @@ use crate::inventory::messages::{
     ApplyMovements, ChannelRecord, GetChannelRecord, GetStock, RecordListings, StockChanged,
     StockLevel, Subscribe,
 };
-use crate::inventory::store::{CursorUpdate, ListingRecord, ListingsUpdate};
+use crate::inventory::messages::{CursorUpdate, ListingRecord, ListingsUpdate};
 use crate::inventory::{system_clock_ms, InventoryActor, InventoryError};
 use crate::metrics::{self, label};
 use crate::ratelimit::{

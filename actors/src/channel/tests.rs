@@ -13,7 +13,7 @@ use super::*;
 use crate::ids::Sku;
 use crate::inventory::ledger::{Movement, MovementKind};
 use crate::inventory::messages::StockLevel;
-use crate::inventory::store::{Applied, ApplyOutcome, ListingRecord};
+use crate::inventory::messages::{Applied, ApplyOutcome, ListingRecord};
 use crate::metrics;
 use crate::ratelimit::RateLimitOverride;
 use crate::testing::fake_marketplace::{Call, FakeMarketplace, NoPrevious};

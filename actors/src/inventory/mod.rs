@@ -32,9 +32,10 @@ use self::messages::{
     GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings, StockChanged,
     StockLevel, Subscribe, VerifyLedger,
 };
+use self::messages::{ApplyOutcome, LedgerError};
 use self::store::{
-    ApplyOutcome, CommandOutcome, ExceptionKind, JournalQuery, LedgerCommand, LedgerError,
-    LedgerStore, OrderException, VerifyReport,
+    CommandOutcome, ExceptionKind, JournalQuery, LedgerCommand, LedgerStore, OrderException,
+    VerifyReport,
 };
 use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::metrics::{self, label};
@@ -122,7 +123,7 @@ type Reply = oneshot::Sender<Result<ApplyOutcome, InventoryError>>;
 
 /// The most movements written in one round's transaction. A larger backlog is split over several
 /// rounds, so one transaction stays short (tens of milliseconds) on the blocking pool.
-pub const MAX_ROUND_MOVEMENTS: usize = 2 * store::MAX_BATCH;
+pub const MAX_ROUND_MOVEMENTS: usize = 2 * messages::MAX_BATCH;
 
 /// A validated command waiting for its round.
 #[derive(Debug)]
@@ -533,10 +534,10 @@ impl Handler<Subscribe> for InventoryActor {
 /// Validates every movement of the batch before anything is written.
 fn parse_batch(message: &ApplyMovements) -> Result<Vec<Movement>, InventoryError> {
     let inputs = &message.movements;
-    if inputs.len() > store::MAX_BATCH {
+    if inputs.len() > messages::MAX_BATCH {
         return Err(LedgerError::BatchTooLarge {
             len: inputs.len(),
-            max: store::MAX_BATCH,
+            max: messages::MAX_BATCH,
         }
         .into());
     }

@@ -44,21 +44,12 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 pub use super::exceptions::{ExceptionKind, OrderException, UnapplicableEvent};
-use super::ledger::{
-    effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, MovementError, Rejection,
-    Source,
+use super::ledger::{effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, Source};
+use super::messages::{
+    Applied, ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, MAX_BATCH,
+    MAX_CURSOR_BYTES, MAX_EXCEPTION_PAGE, MAX_JOURNAL_PAGE,
 };
 use crate::ids::{ChannelId, Sku};
-
-/// The most movements one batch may carry: large enough for a catalog recount of a big client in
-/// a few calls, small enough that one transaction stays short on the arbiter thread.
-pub const MAX_BATCH: usize = 1_000;
-
-/// The most journal entries one query returns.
-pub const MAX_JOURNAL_PAGE: usize = 1_000;
-
-/// The most order exceptions one query returns.
-pub const MAX_EXCEPTION_PAGE: usize = 1_000;
 
 const HEAD_KEY: &[u8] = b"m/head";
 const VERSION_KEY: &[u8] = b"m/version";
@@ -72,132 +63,6 @@ const EXCEPTION: u8 = b'x';
 const EXCEPTION_INDEX: u8 = b'e';
 const CURSOR: u8 = b'k';
 const LISTING: u8 = b'l';
-
-/// The longest order-feed cursor kept, in bytes (marketplace page tokens are far shorter; a
-/// longer one is a bug, not a cursor).
-pub const MAX_CURSOR_BYTES: usize = 2_048;
-
-/// Why a ledger call failed. Variants up to `KeyReused` are the caller's mistake and changed
-/// nothing; `Storage` and `Corrupt` are failures of the store itself.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LedgerError {
-    /// A batch without movements.
-    #[error("the batch holds no movements")]
-    EmptyBatch,
-    /// A batch with more than [`MAX_BATCH`] movements.
-    #[error("the batch holds {len} movements; at most {max} are accepted in one call")]
-    BatchTooLarge { len: usize, max: usize },
-    /// A movement that is not valid as given.
-    #[error("movement {index}: {error}")]
-    InvalidMovement { index: usize, error: MovementError },
-    /// A valid movement that cannot apply to the current balance; the whole batch was refused.
-    #[error("movement {index} (key {key:?}) was refused: {reason}")]
-    Rejected {
-        index: usize,
-        key: String,
-        reason: Rejection,
-    },
-    /// An idempotency key already used for a different movement; the whole batch was refused.
-    #[error(
-        "movement {index}: idempotency key {key:?} was already used for a different movement \
-         (journal entry {seq})"
-    )]
-    KeyReused { index: usize, key: String, seq: u64 },
-    /// A cursor longer than [`MAX_CURSOR_BYTES`].
-    #[error("the order-feed cursor is {len} bytes long; at most {max} are kept")]
-    CursorTooLong { len: usize, max: usize },
-    /// sled failed (I/O error, or a bug it reports).
-    #[error("ledger storage failed: {0}")]
-    Storage(#[from] sled::Error),
-    /// The tree holds data the ledger did not write or cannot read.
-    #[error("ledger data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-impl LedgerError {
-    /// Returns a stable, bounded name of the error.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            LedgerError::EmptyBatch => "empty_batch",
-            LedgerError::BatchTooLarge { .. } => "batch_too_large",
-            LedgerError::InvalidMovement { error, .. } => error.kind(),
-            LedgerError::Rejected {
-                reason: Rejection::ExceedsReserved { .. },
-                ..
-            } => "exceeds_reserved",
-            LedgerError::Rejected {
-                reason: Rejection::OutOfRange,
-                ..
-            } => "balance_out_of_range",
-            LedgerError::KeyReused { .. } => "idempotency_key_reused",
-            LedgerError::CursorTooLong { .. } => "cursor_too_long",
-            LedgerError::Storage(_) => "storage",
-            LedgerError::Corrupt(_) => "corrupt",
-        }
-    }
-
-    /// Tells whether the error is the caller's (bad input, refused movement): it changed nothing
-    /// and retrying the same call gives the same answer.
-    pub fn is_caller_error(&self) -> bool {
-        !matches!(self, LedgerError::Storage(_) | LedgerError::Corrupt(_))
-    }
-}
-
-/// The result of one movement of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
-    /// The movement's idempotency key.
-    pub key: IdempotencyKey,
-    /// The journal entry it produced (for a duplicate: the entry of the first delivery).
-    pub seq: u64,
-    /// True when the key had been applied before and nothing changed.
-    pub duplicate: bool,
-    /// Units sold beyond availability (the first result's value for a duplicate).
-    pub oversold_units: i64,
-    /// The movement's source (of this delivery).
-    pub source: Source,
-}
-
-/// The result of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyOutcome {
-    /// One result per movement, in batch order.
-    pub results: Vec<Applied>,
-    /// The journal's last sequence number after the batch.
-    pub head_seq: u64,
-}
-
-/// A channel's order-feed cursor, written in the same transaction as the order events it covers
-/// (DESIGN §3): a cursor never advances past an event that is not in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CursorUpdate {
-    /// The channel whose feed it is.
-    pub channel: ChannelId,
-    /// The cursor to resume from.
-    pub cursor: String,
-}
-
-/// What a marketplace last confirmed for one listing of a channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListingRecord {
-    /// The SKU.
-    pub sku: Sku,
-    /// The quantity the marketplace confirmed.
-    pub quantity: u32,
-    /// The ledger sequence number the pushed quantity was computed from.
-    pub ledger_seq: u64,
-    /// When it was confirmed, in milliseconds since the Unix epoch.
-    pub at_ms: u64,
-}
-
-/// Listed quantities a marketplace confirmed for one channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListingsUpdate {
-    /// The channel.
-    pub channel: ChannelId,
-    /// The confirmed listings.
-    pub listings: Vec<ListingRecord>,
-}
 
 /// One command of a group-commit round: movements, and with them (in the same transaction) the
 /// order-feed cursor they advance, listed quantities a marketplace confirmed and orders that

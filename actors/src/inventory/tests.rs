@@ -5,7 +5,7 @@ use metrics_util::MetricKind as RecordedKind;
 
 use super::ledger::MovementInput;
 use super::messages::*;
-use super::store::{CursorUpdate, ListingRecord, ListingsUpdate};
+use super::messages::{CursorUpdate, ListingRecord, ListingsUpdate};
 use super::*;
 use crate::ids::ChannelId;
 use crate::ids::Sku;

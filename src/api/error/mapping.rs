@@ -12,7 +12,7 @@ use shelfsync_actors::channel::policy::PolicyError;
 use shelfsync_actors::channel::ChannelError;
 use shelfsync_actors::ids::IdError;
 use shelfsync_actors::inventory::ledger::MovementError;
-use shelfsync_actors::inventory::store::LedgerError;
+use shelfsync_actors::inventory::messages::LedgerError;
 use shelfsync_actors::inventory::InventoryError;
 use shelfsync_actors::ratelimit::RateLimitConfigError;
 use shelfsync_actors::registry::RegistryError;
