@@ -9,11 +9,13 @@
 //! and `/readyz`. Clients are stored but not yet started in the engine; channels, catalog, stock, ledger, orders, webhooks and
 //! `/metrics` join as the service issue goes on.
 
+pub mod catalog;
 pub mod channels;
 pub mod clients;
 pub mod error;
 pub mod exceptions;
 pub mod head_guard;
+pub mod journal;
 pub mod members;
 pub mod openapi;
 pub mod request_metrics;
@@ -80,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/clients/{code}/channels", web::get().to(channels::list))
                 .route(
                     "/clients/{code}/catalog",
-                    web::put().to(stock::import_catalog),
+                    web::put().to(catalog::import_catalog),
                 )
                 .route("/clients/{code}/stock", web::get().to(stock::list_stock))
                 .route(
@@ -91,8 +93,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/clients/{code}/stock/{sku}/movements",
                     web::post().to(stock::post_movement),
                 )
-                .route("/clients/{code}/ledger", web::get().to(stock::ledger))
-                .route("/clients/{code}/orders", web::get().to(stock::orders))
+                .route("/clients/{code}/ledger", web::get().to(journal::ledger))
+                .route("/clients/{code}/orders", web::get().to(journal::orders))
                 .route(
                     "/clients/{code}/exceptions",
                     web::get().to(exceptions::list),

@@ -1,0 +1,194 @@
+//! A client's journal: its entries (`GET …/ledger`) and the marketplace orders it holds
+//! (`GET …/orders`), paged by sequence number.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shelfsync_actors::ids::{ClientCode, Sku};
+use shelfsync_actors::inventory::ledger::{JournalEntry, MovementKind, Source};
+use shelfsync_actors::inventory::messages::GetJournal;
+use shelfsync_actors::inventory::messages::MAX_JOURNAL_PAGE;
+
+use super::clients::visible_client;
+use super::error::{ApiError, Code};
+use super::stock::path_sku;
+use super::{ApiState, Caller};
+use crate::auth::Action;
+
+/// Journal pages one `GET …/orders` reads at most before answering with where to go on.
+const ORDER_SCAN_PAGES: usize = 10;
+
+/// The query of `GET …/ledger` and `GET …/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalQuery {
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(default)]
+    after_seq: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_JOURNAL_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            format!("limit must be 1 to {MAX_JOURNAL_PAGE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// A journal query, checked.
+#[derive(Debug)]
+struct JournalRequest {
+    sku: Option<Sku>,
+    after_seq: u64,
+    limit: usize,
+}
+
+/// The client (visible to the caller for reading) and the checked query of a journal route.
+fn journal_request(
+    caller: &Caller,
+    state: &ApiState,
+    code: &str,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<(ClientCode, JournalRequest), ApiError> {
+    let code = visible_client(caller, state, code, Action::Read)?;
+    let query = query
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::invalid(format!("the query: {error}")))?;
+    let request = JournalRequest {
+        sku: query.sku.as_deref().map(path_sku).transpose()?,
+        after_seq: query.after_seq,
+        limit: page_limit(query.limit)?,
+    };
+    Ok((code, request))
+}
+async fn journal_page(
+    state: &ApiState,
+    code: &ClientCode,
+    sku: Option<Sku>,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<JournalEntry>, ApiError> {
+    let query = GetJournal {
+        sku,
+        after_seq,
+        limit,
+    };
+    state
+        .service
+        .ask_ledger(code, query)
+        .await?
+        .map_err(ApiError::from)
+}
+
+/// `GET /v1/clients/{code}/ledger?sku=&after_seq=&limit=`: journal entries in sequence order,
+/// each movement's reason where one was given.
+pub async fn ledger(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, query) = journal_request(&caller, &state, &code, query)?;
+    let entries = journal_page(&state, &code, query.sku, query.after_seq, query.limit).await?;
+    let next_after_seq = entries.last().map(|entry| entry.seq);
+    let mut shown = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let reason = match entry.source {
+            Source::Api => state.service.reason(&code, entry.key.as_str())?,
+            _ => None,
+        };
+        let mut value = serde_json::to_value(&entry).map_err(ApiError::internal)?;
+        value["reason"] = json!(reason);
+        shown.push(value);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "entries": shown,
+        "next_after_seq": next_after_seq,
+    })))
+}
+
+/// One order line event as `GET …/orders` shows it.
+#[derive(Debug, Serialize)]
+struct OrderLine {
+    seq: u64,
+    at_ms: u64,
+    channel: String,
+    order_id: String,
+    line: String,
+    event: String,
+    sku: Sku,
+    kind: MovementKind,
+    quantity: i64,
+    oversold_units: i64,
+}
+
+/// Splits an order event key `order:{channel}:{order id}:{line}:{version}`.
+fn order_line(entry: &JournalEntry) -> Option<OrderLine> {
+    let Source::Channel(channel) = &entry.source else {
+        return None;
+    };
+    let rest = entry
+        .key
+        .as_str()
+        .strip_prefix(&format!("order:{channel}:"))?;
+    let mut parts = rest.rsplitn(3, ':');
+    let event = parts.next()?.to_string();
+    let line = parts.next()?.to_string();
+    let order_id = parts.next()?.to_string();
+    Some(OrderLine {
+        seq: entry.seq,
+        at_ms: entry.at_ms,
+        channel: channel.as_str().to_string(),
+        order_id,
+        line,
+        event,
+        sku: entry.sku.clone(),
+        kind: entry.kind(),
+        quantity: entry.quantity(),
+        oversold_units: entry.oversold_units,
+    })
+}
+
+/// `GET /v1/clients/{code}/orders?after_seq=&limit=`: the marketplace order events in the
+/// journal (sales, cancellations, restocks), oldest first, with oversells flagged. Reads at most
+/// a bounded number of journal pages per call; `next_after_seq` says where to go on.
+pub async fn orders(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    code: web::Path<String>,
+    query: Result<web::Query<JournalQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, query) = journal_request(&caller, &state, &code, query)?;
+    let (sku, limit) = (query.sku, query.limit);
+    let mut after = query.after_seq;
+    let mut lines = Vec::new();
+    for _ in 0..ORDER_SCAN_PAGES {
+        let entries = journal_page(&state, &code, sku.clone(), after, MAX_JOURNAL_PAGE).await?;
+        let Some(last) = entries.last() else {
+            break;
+        };
+        after = last.seq;
+        for entry in &entries {
+            if let Some(line) = order_line(entry) {
+                lines.push(line);
+                if lines.len() == limit {
+                    after = entry.seq;
+                    break;
+                }
+            }
+        }
+        if lines.len() == limit || entries.len() < MAX_JOURNAL_PAGE {
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "orders": lines,
+        "next_after_seq": after,
+    })))
+}
