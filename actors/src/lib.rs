@@ -23,6 +23,7 @@ pub mod clock;
 pub mod ids;
 pub mod inventory;
 pub mod metrics;
+pub mod platform;
 pub mod ratelimit;
 pub mod registry;
 pub mod runtime;

@@ -10,11 +10,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::channel::waiting::WaitView;
 use shelfsync_actors::ids::ChannelId;
+use shelfsync_actors::platform::Platform;
 use shelfsync_actors::ratelimit::RateLimitOverrides;
 use shelfsync_actors::tenant::restart::ChildStatus;
 

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
+use shelfsync_actors::platform::Platform;
 use shelfsync_actors::ratelimit::RateLimitOverrides;
 use shelfsync_actors::storage::DbFlusher;
 

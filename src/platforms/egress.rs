@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use shelfsync_actors::channel::platform::Platform;
+use shelfsync_actors::platform::Platform;
 
 /// How long a channel creation waits for the host's addresses before accepting it unresolved.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);

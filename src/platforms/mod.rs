@@ -24,4 +24,4 @@ pub mod mock;
 pub mod shopify;
 pub mod walmart;
 
-pub use shelfsync_actors::channel::platform::Platform;
+pub use shelfsync_actors::platform::Platform;

@@ -47,9 +47,9 @@
 //! authentic event would mean the event is dropped at once, which is one more reason never to
 //! answer 4xx to an authentic delivery.
 
-use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::ids::{ChannelId, ClientCode};
 use shelfsync_actors::inventory::exceptions::{bounded_text, digest_key};
+use shelfsync_actors::platform::Platform;
 
 use super::{Service, ServiceError};
 use crate::platforms::shopify::connector::{

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::platform::Platform;
 use crate::ids::Sku;
+use crate::platform::Platform;
 
 /// The future a marketplace call returns: boxed so that `dyn Marketplace` works, `Send` so that a
 /// connector may run on any thread.

@@ -6,11 +6,11 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 
 use super::marketplace::ListedQuantity;
-use super::platform::Platform;
 use super::scheduler::{PushOrder, QueueStats};
 use super::waiting::WaitView;
 use super::ChannelError;
 use crate::ids::{ChannelId, ClientCode, Sku};
+use crate::platform::Platform;
 
 /// Tries to send the next batch of pushes (self-tick).
 #[derive(Debug, Clone, Copy, Message)]

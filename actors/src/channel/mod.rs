@@ -20,7 +20,6 @@ pub mod feed;
 pub mod intake;
 pub mod marketplace;
 pub mod messages;
-pub mod platform;
 pub mod policy;
 pub mod scheduler;
 pub mod waiting;
@@ -44,7 +43,6 @@ use self::messages::{
     AdoptListed, ChannelState, GetListings, GetState, ListingView, PollTick, PushTick,
     ReconcileTick,
 };
-use self::platform::Platform;
 use self::policy::{ListingPolicy, PolicyError};
 use self::scheduler::{PushOrder, PushQueue, ReadBack};
 use self::waiting::{StallWatch, WaitReason, Waiting};
@@ -57,6 +55,7 @@ use crate::inventory::messages::{
 use crate::inventory::messages::{CursorUpdate, ListingRecord, ListingsUpdate};
 use crate::inventory::{system_clock_ms, InventoryActor, InventoryError};
 use crate::metrics::{self, label};
+use crate::platform::Platform;
 use crate::ratelimit::{
     AppId, Backoff, BackoffConfig, Operation, RateLimitConfigError, RateLimitOverrides,
     RateLimiters, RequestKey, ThrottleSignal,

@@ -170,7 +170,7 @@ pub struct PushQueue {
 
 impl PushQueue {
     /// Creates an empty queue. `compare_and_set` tells whether the platform refuses a push whose
-    /// `previous` is stale ([`super::platform::Platform::compare_and_set`]).
+    /// `previous` is stale ([`crate::platform::Platform::compare_and_set`]).
     pub fn new(order: PushOrder, compare_and_set: bool) -> Self {
         Self {
             order,

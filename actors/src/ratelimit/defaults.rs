@@ -14,7 +14,7 @@ use std::time::Duration;
 use governor::Quota;
 use serde::{Deserialize, Serialize};
 
-use crate::channel::platform::Platform;
+use crate::platform::Platform;
 
 /// The share of a remote rate the engine uses: pacing 10 % under the marketplace's own refill
 /// absorbs clock drift and network jitter between our clock and theirs (reliability.md §5: start

@@ -28,8 +28,8 @@ use super::defaults::{Bucket, Operation, Pacing, Rate, RateLimitSpec, RemoteLimi
 use super::overrides::{OverrideTarget, RateLimitConfigError, RateLimitOverrides};
 use super::throttle::{ThrottleGate, ThrottleSignal};
 use crate::channel::marketplace::MarketplaceError;
-use crate::channel::platform::Platform;
 use crate::ids::{ChannelId, ClientCode};
+use crate::platform::Platform;
 
 type DirectLimiter<C> =
     RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;

@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 use super::defaults::{DAY, ETSY_PUSH_CALLS, RATE_HEADROOM};
 use super::*;
 use crate::channel::marketplace::MarketplaceError;
-use crate::channel::platform::Platform;
 use crate::ids::{ChannelId, ClientCode};
+use crate::platform::Platform;
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -5,10 +5,10 @@
 use super::*;
 use crate::channel::marketplace::{ListedQuantity, MarketFuture, OrderPage, PushItem, PushOutcome};
 use crate::channel::messages::InjectPanic as InjectChannelPanic;
-use crate::channel::platform::Platform;
 use crate::ids::Sku;
 use crate::inventory::ledger::MovementInput;
 use crate::inventory::messages::{ApplyMovements, GetStock, InjectPanic as InjectInventoryPanic};
+use crate::platform::Platform;
 use crate::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
 use crate::testing::fake_marketplace::FakeMarketplace;
 

@@ -55,8 +55,8 @@ use crate::channel::marketplace::{
     ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
     OrderPage, PermanentKind, PushItem, PushOutcome,
 };
-use crate::channel::platform::Platform;
 use crate::ids::Sku;
+use crate::platform::Platform;
 
 /// The `retry_after` of the replies throttled by [`FakeMarketplace::set_throttle_all`].
 pub const THROTTLE_ALL_RETRY_AFTER: Duration = Duration::from_secs(1);

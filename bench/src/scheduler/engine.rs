@@ -11,7 +11,6 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shelfsync_actors::channel::messages::GetState as GetChannelState;
-use shelfsync_actors::channel::platform::Platform;
 use shelfsync_actors::channel::{ChannelActor, ChannelConfig, LedgerPort};
 use shelfsync_actors::clock::TokioClock;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
@@ -20,6 +19,7 @@ use shelfsync_actors::inventory::messages::MAX_BATCH;
 use shelfsync_actors::inventory::messages::{ApplyMovements, GetState as GetInventoryState};
 use shelfsync_actors::inventory::{InventoryActor, InventoryConfig};
 use shelfsync_actors::metrics as metric_names;
+use shelfsync_actors::platform::Platform;
 use shelfsync_actors::ratelimit::{
     AppId, Operation, RateLimitOverride, RateLimitOverrides, RateLimiters,
 };

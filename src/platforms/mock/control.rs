@@ -212,7 +212,7 @@ async fn faults(state: web::Data<MockState>) -> HttpResponse {
 /// The ground truth of `GET /_mock/stats`.
 #[derive(Debug, Serialize)]
 struct StatsView<'a> {
-    platform: shelfsync_actors::channel::platform::Platform,
+    platform: shelfsync_actors::platform::Platform,
     listings: usize,
     #[serde(flatten)]
     stats: &'a super::world::Stats,

@@ -23,7 +23,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use shelfsync_actors::channel::platform::Platform;
+use shelfsync_actors::platform::Platform;
 use tokio::sync::watch;
 
 pub use self::faults::{FaultDecision, FaultSettings};

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
-use shelfsync_actors::channel::platform::Platform;
+use shelfsync_actors::platform::Platform;
 
 use super::{control, shoppers, webhooks, MockError, MockOptions, MockState, PlatformMock};
 
