@@ -14,7 +14,7 @@ use self::webhooks::WebhookDecoy;
 pub use self::webhooks::{WebhookError, WebhookOutcome};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -186,6 +186,11 @@ pub struct Service {
     vault: Arc<Vault>,
     limiters: Arc<RateLimiters<TokioClock>>,
     registry: TenantRegistry,
+    /// Per client, its InventoryActor's address as its supervisor last gave it. A request takes
+    /// it from here instead of asking the supervisor (a mailbox hop on every call) for as long as
+    /// that actor lives; a restarted ledger is a new generation with a new address, so a
+    /// disconnected one is asked for again.
+    inventories: RwLock<HashMap<ClientCode, Addr<InventoryActor>>>,
     listing_maps: RwLock<HashMap<(ClientCode, ChannelId), ListingMap>>,
     /// `{CODE}/{ledger key}` → the reason given for an API movement.
     reasons: sled::Tree,
@@ -229,6 +234,7 @@ impl Service {
             ledger_gates: bounded::LedgerGates::new(options.supervisor.inventory.mailbox_capacity),
             options,
             limiters,
+            inventories: RwLock::new(HashMap::new()),
             listing_maps: RwLock::new(HashMap::new()),
             engine: Mutex::new(Some(engine)),
             webhook_decoy,
@@ -632,9 +638,27 @@ impl Service {
         &self,
         client: &ClientCode,
     ) -> Result<Addr<InventoryActor>, ServiceError> {
-        self.ask(&self.supervisor(client)?, GetInventory)
+        // The registry first: a client that is gone has no ledger, whatever is kept here.
+        let supervisor = self.supervisor(client)?;
+        let kept = self
+            .inventories
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(client)
+            .filter(|addr| addr.connected())
+            .cloned();
+        if let Some(addr) = kept {
+            return Ok(addr);
+        }
+        let addr = self
+            .ask(&supervisor, GetInventory)
             .await??
-            .ok_or_else(|| ServiceError::Unavailable(format!("the ledger of {client}")))
+            .ok_or_else(|| ServiceError::Unavailable(format!("the ledger of {client}")))?;
+        self.inventories
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(client.clone(), addr.clone());
+        Ok(addr)
     }
 
     /// Asks the client's ledger a question (a read), admitted by the client's gate and bounded

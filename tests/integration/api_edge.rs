@@ -17,7 +17,7 @@ use shelfsync::platforms::Platform;
 use shelfsync::service::ServiceOptions;
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::inventory::messages::{
-    GetState, HoldRounds, ReleaseRounds, StallMailbox, VerifyLedger,
+    GetState, HoldRounds, InjectPanic, ReleaseRounds, StallMailbox, VerifyLedger,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -605,4 +605,31 @@ async fn a_ledger_that_takes_no_messages_answers_503_and_applies_nothing_later()
         (retried.status, retried.body["duplicate"].as_bool()),
         (201, Some(false))
     );
+}
+
+/// The service keeps each client's ledger address instead of asking the supervisor on every
+/// request (issue 13, item 5); the kept address must never outlive its actor: after a ledger
+/// restart (a new generation) requests reach the new actor, not a dead mailbox.
+#[tokio::test]
+async fn the_ledger_address_is_kept_while_it_lives_and_renewed_after_a_restart() {
+    let api = Api::start_with_edge(small_edge(), engine_options(Duration::from_secs(4))).await;
+    let _shopify = client_with_webhooks(&api).await;
+    let http = reqwest::Client::new();
+    let first = api.service.inventory(&acme()).await.unwrap();
+    let again = api.service.inventory(&acme()).await.unwrap();
+    assert!(again == first, "the address is kept while its actor lives");
+
+    first.do_send(InjectPanic);
+    let renewed = crate::mock_support::eventually(Duration::from_secs(5), || async {
+        !first.connected()
+            && api
+                .service
+                .inventory(&acme())
+                .await
+                .is_ok_and(|addr| addr != first && addr.connected())
+    })
+    .await;
+    assert!(renewed, "a restarted ledger's new address is asked for");
+    let after = send(movement(&api, &http, "after-restart", 3)).await;
+    assert_eq!(after.status, 201, "{}", after.body);
 }
