@@ -11,7 +11,7 @@ use super::messages::AdoptListed;
 use super::waiting::WaitReason;
 use super::*;
 use crate::ids::Sku;
-use crate::inventory::ledger::{Movement, MovementKind};
+use crate::inventory::ledger::MovementKind;
 use crate::inventory::messages::StockLevel;
 use crate::inventory::messages::{Applied, ApplyOutcome, ListingRecord};
 use crate::metrics;
@@ -70,8 +70,7 @@ impl Handler<ApplyMovements> for FakeLedger {
         let mut state = self.state.borrow_mut();
         let mut results = Vec::new();
         let mut moved = Vec::new();
-        for input in &message.movements {
-            let movement = Movement::parse(input).expect("channels send valid movements");
+        for movement in message.movements {
             if let Some(seq) = state.applied_keys.get(movement.key.as_str()).copied() {
                 results.push(Applied {
                     key: movement.key,

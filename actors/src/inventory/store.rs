@@ -317,7 +317,7 @@ impl LedgerStore {
     pub fn journal_entry(&self, seq: u64) -> Result<Option<JournalEntry>, LedgerError> {
         self.tree
             .get(journal_key(seq))?
-            .map(|bytes| decode(&bytes))
+            .map(|bytes| decode_entry(&bytes))
             .transpose()
     }
 
@@ -330,7 +330,7 @@ impl LedgerStore {
                 .tree
                 .range(journal_key(first)..journal_key(u64::MAX))
                 .take(limit)
-                .map(|item| decode(&item?.1))
+                .map(|item| decode_entry(&item?.1))
                 .collect(),
             Some(sku) => {
                 let start = sku_index_key(sku, first);
@@ -425,7 +425,7 @@ impl LedgerStore {
         let mut journal = Vec::new();
         for item in self.tree.scan_prefix([JOURNAL]) {
             let (key, value) = item?;
-            let entry: JournalEntry = decode(&value)?;
+            let entry = decode_entry(&value)?;
             let expected = journal.len() as u64 + 1;
             if decode_u64(&key[1..])? != expected || entry.seq != expected {
                 return Err(LedgerError::Corrupt(format!(
@@ -676,8 +676,8 @@ fn apply_command(
         let idempotency_key = idempotency_key(&movement.key);
         if let Some(bytes) = staged.get(&idempotency_key)? {
             let seq = decode_u64(&bytes).map_err(abort)?;
-            let first: JournalEntry = match staged.get(&journal_key(seq))? {
-                Some(bytes) => decode(&bytes).map_err(abort)?,
+            let first = match staged.get(&journal_key(seq))? {
+                Some(bytes) => decode_entry(&bytes).map_err(abort)?,
                 None => {
                     let missing = format!("idempotency key names missing entry {seq}");
                     return Err(abort(LedgerError::Corrupt(missing)));
@@ -724,6 +724,7 @@ fn apply_command(
             on_hand_delta: effect.on_hand_delta,
             reserved_delta: effect.reserved_delta,
             oversold_units: effect.oversold_units,
+            order: movement.order.clone(),
         };
         if entry.oversold() {
             staged.raise(|id| OrderException::oversold(id, &entry));
@@ -844,6 +845,12 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, LedgerError> {
     serde_json::from_slice(bytes)
         .map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
+}
+
+/// Decodes a stored journal entry, in the format of any version
+/// ([`JournalEntry::with_stored_order`]).
+fn decode_entry(bytes: &[u8]) -> Result<JournalEntry, LedgerError> {
+    decode::<JournalEntry>(bytes).map(JournalEntry::with_stored_order)
 }
 
 /// Decodes a stored balance, refusing one outside
