@@ -8,14 +8,16 @@ use std::rc::Rc;
 
 use super::marketplace::ListedQuantity;
 use super::messages::AdoptListed;
+use super::scheduler::PushOrder;
 use super::waiting::WaitReason;
 use super::*;
-use crate::ids::Sku;
+use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::inventory::ledger::MovementKind;
 use crate::inventory::messages::StockLevel;
-use crate::inventory::messages::{Applied, ApplyOutcome, ListingRecord};
+use crate::inventory::messages::{Applied, ApplyMovements, ApplyOutcome, ListingRecord};
 use crate::metrics;
-use crate::ratelimit::RateLimitOverride;
+use crate::platform::Platform;
+use crate::ratelimit::{AppId, RateLimitOverride, RateLimitOverrides};
 use crate::testing::fake_marketplace::{Call, FakeMarketplace, NoPrevious};
 
 /// The state of the fake ledger, shared with the test.

@@ -4,9 +4,9 @@ use super::*;
 use crate::ids::ChannelId;
 use crate::inventory::exceptions::UnapplicableReason;
 use crate::inventory::ledger::{
-    Change, MovementInput, MovementKind, OrderRef, BALANCE_LIMIT, MAX_QUANTITY,
+    Change, IdempotencyKey, MovementInput, MovementKind, OrderRef, BALANCE_LIMIT, MAX_QUANTITY,
 };
-use crate::inventory::messages::StockLevel;
+use crate::inventory::messages::{StockLevel, MAX_BATCH, MAX_CURSOR_BYTES};
 
 fn temp_store() -> (tempfile::TempDir, sled::Db, LedgerStore) {
     let dir = tempfile::tempdir().unwrap();
