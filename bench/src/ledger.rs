@@ -322,11 +322,11 @@ fn run_engine(args: &LedgerArgs, level: usize, events: usize) -> anyhow::Result<
         .map(|_| Vec::with_capacity(events / level + 1))
         .collect();
     for index in 0..events {
-        work[index % level].push(ApplyMovements::new(vec![event_input(
+        work[index % level].push(ApplyMovements::parse(&[event_input(
             level, index, args.skus,
-        )]));
+        )])?);
     }
-    let seed = ApplyMovements::new(seed_inputs(args.skus));
+    let seed = ApplyMovements::parse(&seed_inputs(args.skus))?;
     let mode = args.actor_thread;
 
     let system = actix_rt::System::new();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
-use shelfsync_actors::inventory::ledger::{Change, MovementInput, MovementKind};
+use shelfsync_actors::inventory::ledger::{Change, IdempotencyKey, Movement, MovementKind, Source};
 use shelfsync_actors::inventory::messages::MAX_BATCH;
 
 use super::clients::visible_client;
@@ -489,14 +489,16 @@ pub async fn import_catalog(
     for chunk in good.chunks(MAX_BATCH) {
         let movements = chunk
             .iter()
-            .map(|row| MovementInput {
-                key: format!("import:{import}:{}", row.line),
-                source: "import".into(),
-                sku: row.sku.as_str().to_string(),
-                kind: row.count.kind().as_str().into(),
-                quantity: row.count.quantity(),
+            .map(|row| {
+                Ok(Movement {
+                    key: IdempotencyKey::parse(&format!("import:{import}:{}", row.line))?,
+                    source: Source::Import,
+                    sku: row.sku.clone(),
+                    change: row.count,
+                    order: None,
+                })
             })
-            .collect();
+            .collect::<Result<_, ApiError>>()?;
         state.service.apply_movements(&code, movements).await??;
     }
     warn_unmanaged(&code, &unmanaged);

@@ -128,26 +128,18 @@ struct OrderLine {
     oversold_units: i64,
 }
 
-/// Splits an order event key `order:{channel}:{order id}:{line}:{version}`.
+/// The order line an entry of a marketplace order event stands for, from its typed reference.
 fn order_line(entry: &JournalEntry) -> Option<OrderLine> {
-    let Source::Channel(channel) = &entry.source else {
+    let (Source::Channel(channel), Some(order)) = (&entry.source, &entry.order) else {
         return None;
     };
-    let rest = entry
-        .key
-        .as_str()
-        .strip_prefix(&format!("order:{channel}:"))?;
-    let mut parts = rest.rsplitn(3, ':');
-    let event = parts.next()?.to_string();
-    let line = parts.next()?.to_string();
-    let order_id = parts.next()?.to_string();
     Some(OrderLine {
         seq: entry.seq,
         at_ms: entry.at_ms,
         channel: channel.as_str().to_string(),
-        order_id,
-        line,
-        event,
+        order_id: order.order_id.clone(),
+        line: order.line.to_string(),
+        event: order.version.clone(),
         sku: entry.sku.clone(),
         kind: entry.kind(),
         quantity: entry.quantity(),

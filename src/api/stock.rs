@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shelfsync_actors::channel::messages::ListingView;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
-use shelfsync_actors::inventory::ledger::{Change, MovementInput, MovementKind};
+use shelfsync_actors::inventory::ledger::{Change, IdempotencyKey, Movement, MovementKind, Source};
 use shelfsync_actors::inventory::messages::{GetStock, StockLevel};
 
 use super::clients::visible_client;
@@ -234,12 +234,12 @@ pub async fn post_movement(
         ));
     }
     let ledger_key = format!("api:{key}");
-    let movement = MovementInput {
-        key: ledger_key.clone(),
-        source: "api".into(),
-        sku: sku.as_str().to_string(),
-        kind: change.kind().as_str().into(),
-        quantity: change.quantity(),
+    let movement = Movement {
+        key: IdempotencyKey::parse(&ledger_key)?,
+        source: Source::Api,
+        sku: sku.clone(),
+        change,
+        order: None,
     };
     let outcome = state
         .service

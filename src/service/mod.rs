@@ -27,7 +27,7 @@ use shelfsync_actors::channel::AppliedEvents;
 use shelfsync_actors::channel::{ChannelActor, ChannelConfig};
 use shelfsync_actors::clock::TokioClock;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
-use shelfsync_actors::inventory::ledger::MovementInput;
+use shelfsync_actors::inventory::ledger::Movement;
 use shelfsync_actors::inventory::messages::ApplyOutcome;
 use shelfsync_actors::inventory::messages::{ApplyMovements, CommandTicket};
 use shelfsync_actors::inventory::{InventoryActor, InventoryError};
@@ -685,7 +685,7 @@ impl Service {
     pub async fn apply_movements(
         &self,
         client: &ClientCode,
-        movements: Vec<MovementInput>,
+        movements: Vec<Movement>,
     ) -> Result<Result<ApplyOutcome, InventoryError>, ServiceError> {
         let started = Instant::now();
         let ticket = CommandTicket::holding(self.ledger_gates.admit(client)?);

@@ -434,8 +434,10 @@ async fn caller_loop(
                 })
                 .collect()
         };
-        let movements = batch.iter().map(|(input, _)| input.clone()).collect();
-        let outcome = match inventory.send(ApplyMovements::new(movements)).await {
+        let inputs: Vec<MovementInput> = batch.iter().map(|(input, _)| input.clone()).collect();
+        let movements =
+            ApplyMovements::parse(&inputs).expect("the crash test's movements are valid");
+        let outcome = match inventory.send(movements).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(error)) => {
                 eprintln!("the ledger refused a valid batch: {error}");

@@ -20,35 +20,33 @@ use crate::ids::{ChannelId, Sku};
 use crate::inventory::exceptions::{
     bounded_text, digest_key, UnapplicableReason, MAX_DETAIL_BYTES, MAX_ORDER_REF_BYTES,
 };
-use crate::inventory::ledger::{IdempotencyKey, Movement, MovementError, MovementInput, Rejection};
+use crate::inventory::ledger::{
+    Change, IdempotencyKey, Movement, MovementError, MovementKind, OrderRef, Rejection,
+};
 use crate::inventory::messages::{ApplyMovements, CommandTicket};
 use crate::inventory::messages::{ApplyOutcome, CursorUpdate, LedgerError, MAX_BATCH};
 use crate::inventory::store::UnapplicableEvent;
 use crate::inventory::InventoryError;
 
-/// Turns an order event into the ledger movement it stands for, keyed by its natural key. Public
-/// because webhook deliveries (handled by the service, not by this actor) must land under the very
-/// same keys as the polled feed, so that the two intake paths deduplicate each other.
-pub fn movement_of(channel: &ChannelId, event: &OrderEvent) -> Result<MovementInput, LedgerError> {
-    let key = IdempotencyKey::order_event(
-        channel,
-        &event.external_order_id,
-        event.line,
-        &event.version,
-    )
-    .map_err(|error| LedgerError::InvalidMovement { index: 0, error })?;
+/// Turns an order event into the ledger movement it stands for, keyed by its natural key, typed
+/// end to end (the order line rides along as the movement's [`OrderRef`]). Public because
+/// webhook deliveries (handled by the service, not by this actor) must land under the very same
+/// keys as the polled feed, so that the two intake paths deduplicate each other. Refused with the
+/// ledger's own rules ([`Change::new`], the key's bounds), so that a bad event costs no round.
+pub fn movement_of(channel: &ChannelId, event: &OrderEvent) -> Result<Movement, LedgerError> {
     let kind = match event.kind {
-        OrderEventKind::Sale => "sale",
-        OrderEventKind::Cancel => "cancel",
-        OrderEventKind::RefundRestock => "refund_restock",
+        OrderEventKind::Sale => MovementKind::Sale,
+        OrderEventKind::Cancel => MovementKind::Cancel,
+        OrderEventKind::RefundRestock => MovementKind::RefundRestock,
     };
-    Ok(MovementInput {
-        key: key.as_str().to_string(),
-        source: format!("channel:{channel}"),
-        sku: event.sku.as_str().to_string(),
-        kind: kind.to_string(),
-        quantity: i64::from(event.quantity),
-    })
+    let order = OrderRef {
+        order_id: event.external_order_id.clone(),
+        line: event.line,
+        version: event.version.clone(),
+    };
+    Change::new(kind, i64::from(event.quantity))
+        .and_then(|change| Movement::of_order(channel, order, event.sku.clone(), change))
+        .map_err(|error| LedgerError::InvalidMovement { index: 0, error })
 }
 
 /// An order line, or a whole notification, that a platform told of and that cannot become an
@@ -145,22 +143,19 @@ pub async fn apply_order_intake(
         .iter()
         .map(|unusable| unusable_exception(channel, unusable, delivery.as_ref()))
         .collect();
-    // Checked here with the ledger's own rules, so that a bad event costs no refused round.
-    let mut accepted: Vec<(OrderEvent, MovementInput)> = Vec::with_capacity(events.len());
+    let mut accepted: Vec<(OrderEvent, Movement)> = Vec::with_capacity(events.len());
     for event in events {
-        let checked = movement_of(channel, &event).and_then(|input| {
-            Movement::parse(&input)
-                .map(|_| input)
-                .map_err(|error| LedgerError::InvalidMovement { index: 0, error })
-        });
-        match checked {
-            Ok(input) => accepted.push((event, input)),
+        match movement_of(channel, &event) {
+            Ok(movement) => accepted.push((event, movement)),
             Err(error) => exceptions.push(refused_exception(channel, &event, &error)),
         }
     }
     loop {
         let command = ApplyMovements {
-            movements: accepted.iter().map(|(_, input)| input.clone()).collect(),
+            movements: accepted
+                .iter()
+                .map(|(_, movement)| movement.clone())
+                .collect(),
             cursor: cursor.clone(),
             unapplicable: capped(&exceptions),
             ticket: ticket.clone(),

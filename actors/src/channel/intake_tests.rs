@@ -3,6 +3,7 @@ use actix::prelude::*;
 use super::*;
 use crate::ids::ClientCode;
 use crate::inventory::exceptions::ExceptionKind;
+use crate::inventory::ledger::{MovementInput, Source, Units};
 use crate::inventory::messages::{GetChannelRecord, GetJournal, GetOrderExceptions, VerifyLedger};
 use crate::inventory::{InventoryActor, InventoryConfig};
 use crate::runtime::BoundedStart;
@@ -42,7 +43,7 @@ impl Ledger {
             quantity,
         };
         self.actor
-            .send(ApplyMovements::new(vec![receipt]))
+            .send(ApplyMovements::parse(&[receipt]).expect("a valid receipt"))
             .await
             .unwrap()
             .unwrap();
@@ -71,6 +72,32 @@ fn event(order: &str, line: u32, version: &str, kind: OrderEventKind, qty: u32) 
         kind,
         quantity: qty,
     }
+}
+
+#[actix::test]
+async fn an_order_event_lands_in_the_journal_with_its_typed_order_line() {
+    let ledger = Ledger::start();
+    let sale = event("A:17", 3, "placed", OrderEventKind::Sale, 2);
+    let movement = movement_of(&etsy(), &sale).unwrap();
+    assert_eq!(movement.key.as_str(), "order:etsy:A:17:3:placed");
+    assert_eq!(movement.source, Source::Channel(etsy()));
+    assert_eq!(movement.change, Change::Sale(Units::new(2).unwrap()));
+    let order = OrderRef {
+        order_id: "A:17".into(),
+        line: 3,
+        version: "placed".into(),
+    };
+    assert_eq!(movement.order.as_ref(), Some(&order));
+    let recipient = ledger.actor.clone().recipient();
+    apply_order_events(&etsy(), vec![sale], None, &recipient)
+        .await
+        .unwrap();
+    let journal = GetJournal {
+        limit: 10,
+        ..GetJournal::default()
+    };
+    let entries = ledger.actor.send(journal).await.unwrap().unwrap();
+    assert_eq!(entries[0].order.as_ref(), Some(&order));
 }
 
 #[actix::test]

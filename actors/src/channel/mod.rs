@@ -16,17 +16,21 @@
 //! Confirmed listed quantities and the cursor are persisted through the client's InventoryActor
 //! (the single writer of the client's tree), so a new generation of the actor recovers them.
 
+mod config;
 pub mod feed;
 pub mod intake;
 pub mod marketplace;
 pub mod messages;
 pub mod policy;
+mod poll;
+mod reconcile;
 pub mod scheduler;
 pub mod waiting;
 
 #[cfg(test)]
 mod tests;
 
+pub use self::config::{ChannelConfig, LedgerPort, DEFAULT_STALL_WARNING};
 pub use self::intake::{apply_order_events, movement_of, AppliedEvents};
 
 use std::sync::Arc;
@@ -36,29 +40,23 @@ use actix::prelude::*;
 use tokio::time::Instant;
 
 use self::feed::SeenEvents;
-use self::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEventKind, OrderPage, PushItem, PushOutcome,
-};
+use self::marketplace::{Marketplace, MarketplaceError, PushItem, PushOutcome};
 use self::messages::{
     AdoptListed, ChannelState, GetListings, GetState, ListingView, PollTick, PushTick,
     ReconcileTick,
 };
-use self::policy::{ListingPolicy, PolicyError};
-use self::scheduler::{PushOrder, PushQueue, ReadBack};
+use self::policy::PolicyError;
+use self::scheduler::PushQueue;
 use self::waiting::{StallWatch, WaitReason, Waiting};
 use crate::clock::TokioClock;
-use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::messages::{
-    ApplyMovements, ChannelRecord, GetChannelRecord, GetStock, RecordListings, StockChanged,
-    StockLevel, Subscribe,
+    ChannelRecord, GetChannelRecord, GetStock, RecordListings, StockChanged, StockLevel, Subscribe,
 };
-use crate::inventory::messages::{CursorUpdate, ListingRecord, ListingsUpdate};
-use crate::inventory::{system_clock_ms, InventoryActor, InventoryError};
+use crate::inventory::messages::{ListingRecord, ListingsUpdate};
+use crate::inventory::{system_clock_ms, InventoryError};
 use crate::metrics::{self, label};
-use crate::platform::Platform;
 use crate::ratelimit::{
-    AppId, Backoff, BackoffConfig, Operation, RateLimitConfigError, RateLimitOverrides,
-    RateLimiters, RequestKey, ThrottleSignal,
+    Backoff, Operation, RateLimitConfigError, RateLimiters, RequestKey, ThrottleSignal,
 };
 use crate::runtime::BoundedStart;
 
@@ -94,97 +92,6 @@ impl ChannelError {
 impl From<MailboxError> for ChannelError {
     fn from(_: MailboxError) -> Self {
         ChannelError::InventoryUnavailable
-    }
-}
-
-/// Settings of one marketplace connection.
-#[derive(Debug, Clone)]
-pub struct ChannelConfig {
-    /// Whose connection.
-    pub client: ClientCode,
-    /// Its id within the client.
-    pub channel: ChannelId,
-    /// The platform it speaks.
-    pub platform: Platform,
-    /// The marketplace app whose budget it draws on (shared by every client using that app on
-    /// platforms that scope limits per app).
-    pub app: AppId,
-    /// How `available` becomes the listed quantity.
-    pub policy: ListingPolicy,
-    /// Risk-first (the service) or FIFO (the bench's baseline).
-    pub order: PushOrder,
-    /// Overrides of the platform's default rate limits.
-    pub rate_limit: RateLimitOverrides,
-    /// How often the order feed is read when it has nothing more (at most: the poll's part of
-    /// the budget may make it rarer, see `ratelimit::Bucket::operation_share`).
-    pub poll_interval: Duration,
-    /// How long a listing may go without the marketplace showing its quantity before it is read
-    /// back (at most: the read-back's part of the budget may make it longer, which the gauge of
-    /// the oldest unverified listing shows).
-    pub reconcile_interval: Duration,
-    /// A change pending for longer than this is logged at `warn` with the reason the channel
-    /// waits, and counted in `shelfsync_channel_stalls_total`.
-    pub stall_warning_after: Duration,
-    /// Mailbox capacity.
-    pub mailbox_capacity: usize,
-    /// Backoff after failed calls.
-    pub backoff: BackoffConfig,
-    /// Seed of the backoff's jitter.
-    pub seed: u64,
-}
-
-impl ChannelConfig {
-    /// A connection with the defaults: full listing policy, risk-first order, the platform's
-    /// default limits, the order feed read every 5 s, every listing verified at least every
-    /// 5 min, a warning for a change pending a minute.
-    pub fn new(client: ClientCode, channel: ChannelId, platform: Platform) -> Self {
-        Self {
-            client,
-            channel,
-            platform,
-            app: AppId::new("default"),
-            policy: ListingPolicy::default(),
-            order: PushOrder::RiskFirst,
-            rate_limit: RateLimitOverrides::default(),
-            poll_interval: Duration::from_secs(5),
-            reconcile_interval: Duration::from_secs(300),
-            stall_warning_after: DEFAULT_STALL_WARNING,
-            mailbox_capacity: 1024,
-            backoff: BackoffConfig::default(),
-            seed: 0,
-        }
-    }
-}
-
-/// The default of [`ChannelConfig::stall_warning_after`].
-pub const DEFAULT_STALL_WARNING: Duration = Duration::from_secs(60);
-
-/// The channel's view of its client's ledger: the InventoryActor's messages it uses, as
-/// recipients, so a test can stand a fake ledger in for the real one.
-#[derive(Debug, Clone)]
-pub struct LedgerPort {
-    /// Applies order pages with their cursor.
-    pub apply: Recipient<ApplyMovements>,
-    /// Persists confirmed listed quantities.
-    pub record_listings: Recipient<RecordListings>,
-    /// Recovers the channel's cursor and confirmed listings.
-    pub channel_record: Recipient<GetChannelRecord>,
-    /// Reads the stock.
-    pub stock: Recipient<GetStock>,
-    /// Subscribes to durable stock changes.
-    pub subscribe: Recipient<Subscribe>,
-}
-
-impl LedgerPort {
-    /// The port onto a client's InventoryActor.
-    pub fn of(inventory: &Addr<InventoryActor>) -> Self {
-        Self {
-            apply: inventory.clone().recipient(),
-            record_listings: inventory.clone().recipient(),
-            channel_record: inventory.clone().recipient(),
-            stock: inventory.clone().recipient(),
-            subscribe: inventory.clone().recipient(),
-        }
     }
 }
 
@@ -579,236 +486,6 @@ impl ChannelActor {
         );
     }
 
-    /// Schedules the next read of the order feed after `delay`, waiting for `reason`.
-    fn schedule_poll(&mut self, ctx: &mut Context<Self>, reason: WaitReason, delay: Duration) {
-        let now = Instant::now();
-        self.poll_wait = Some(Waiting::new(self.poll_wait, reason, now, Some(now + delay)));
-        self.poll_timer.schedule(ctx, delay, PollTick);
-    }
-
-    /// Reads the next page of the order feed and applies it to the ledger with its cursor.
-    fn try_poll(&mut self, ctx: &mut Context<Self>) {
-        if self.poll_in_flight {
-            return;
-        }
-        if let Some(lag) = self.marketplace.order_feed_ready_in(self.cursor.as_deref()) {
-            // The marketplace cannot show anything new yet: no call, no budget spent.
-            self.count_request(Operation::FetchOrders, "skipped");
-            return self.schedule_poll(ctx, WaitReason::FeedLag, lag);
-        }
-        if let Err((reason, delay)) = self.take_budget(Operation::FetchOrders) {
-            return self.schedule_poll(ctx, reason, delay);
-        }
-        self.poll_in_flight = true;
-        let sent_at = Instant::now();
-        self.poll_wait = Some(Waiting::new(
-            self.poll_wait,
-            WaitReason::InFlight,
-            sent_at,
-            None,
-        ));
-        let fetch = self.marketplace.fetch_orders(self.cursor.clone());
-        ctx.spawn(
-            actix::fut::wrap_future::<_, Self>(fetch).map(move |result, actor, ctx| {
-                actor.on_fetched(result, sent_at, ctx);
-            }),
-        );
-    }
-
-    /// A page arrived: the marketplace's own sales in it are noted on the queue *before* the
-    /// ledger hears of them, so the stock change they cause finds this channel already in step
-    /// and pushes nothing back to the marketplace that made the sale. A sale is noted only the
-    /// first time the channel sees it ([`feed::SeenEvents`]): connectors deliver some events
-    /// again (Etsy re-reads the last second of its receipts on every poll).
-    fn on_fetched(
-        &mut self,
-        result: Result<OrderPage, MarketplaceError>,
-        sent_at: Instant,
-        ctx: &mut Context<Self>,
-    ) {
-        let page = match result {
-            Ok(page) => page,
-            Err(error) => return self.on_page(Err(PollFailure::Marketplace(error)), sent_at, ctx),
-        };
-        let now = Instant::now();
-        let sold_after = self.feed_read_at;
-        for event in &page.events {
-            let first_sight = self.seen.first_sight(event);
-            if let (true, Some(sold_after)) = (first_sight, sold_after) {
-                if event.kind == OrderEventKind::Sale {
-                    self.queue
-                        .note_marketplace_sale(&event.sku, event.quantity, sold_after, now);
-                }
-            }
-        }
-        if page.events.is_empty() && self.cursor.as_ref() == Some(&page.next_cursor) {
-            // Nothing new and the cursor stands: no ledger write (an idle channel would
-            // otherwise cost a transaction and a flush per poll).
-            return self.on_page(
-                Ok(AppliedPage {
-                    page,
-                    skipped: None,
-                }),
-                sent_at,
-                ctx,
-            );
-        }
-        let apply = apply_page(page, self.ledger.apply.clone(), self.config.channel.clone());
-        ctx.spawn(
-            actix::fut::wrap_future::<_, Self>(apply).map(move |result, actor, ctx| {
-                actor.on_page(result, sent_at, ctx);
-            }),
-        );
-    }
-
-    fn on_page(
-        &mut self,
-        result: Result<AppliedPage, PollFailure>,
-        sent_at: Instant,
-        ctx: &mut Context<Self>,
-    ) {
-        self.poll_in_flight = false;
-        let (reason, next_poll) = match result {
-            Ok(applied) => {
-                let outcome = if applied.page.skipped {
-                    "skipped"
-                } else {
-                    "ok"
-                };
-                self.count_request(Operation::FetchOrders, outcome);
-                self.counters.pages_applied += 1;
-                self.poll_failures = 0;
-                if let Some(skipped) = applied.skipped {
-                    self.last_error = Some(skipped);
-                }
-                self.cursor = Some(applied.page.next_cursor);
-                self.feed_read_at = Some(sent_at);
-                self.queue.note_feed_read(sent_at);
-                if applied.page.more {
-                    (WaitReason::Interval, Duration::ZERO)
-                } else {
-                    (WaitReason::Interval, self.config.poll_interval)
-                }
-            }
-            Err(PollFailure::Marketplace(error)) => {
-                self.count_request(Operation::FetchOrders, error.outcome());
-                let delay = self.delay_after(Operation::FetchOrders, &error, self.poll_failures);
-                self.poll_failures += 1;
-                let reason = match error {
-                    MarketplaceError::Throttled { .. } => WaitReason::RetryAfter,
-                    _ => WaitReason::Backoff,
-                };
-                (
-                    reason,
-                    delay.max(self.config.poll_interval.min(Duration::from_secs(1))),
-                )
-            }
-            Err(PollFailure::Ledger(error)) => {
-                self.last_error = Some(format!("applying orders: {error}"));
-                self.poll_failures += 1;
-                (
-                    WaitReason::Backoff,
-                    self.backoff.next_delay(self.poll_failures),
-                )
-            }
-        };
-        self.schedule_poll(ctx, reason, next_poll);
-        // The feed was read (or not): a held increase may go now, or still waits for the next
-        // poll, which `try_push` reports.
-        self.try_push(ctx);
-        self.update_gauges();
-    }
-
-    /// Reads back the listings gone longest without the marketplace showing them, one call at a
-    /// time as the read budget allows, so that every listing is verified about every
-    /// `reconcile_interval` (pushes verify the listings they confirm); a listing that differs
-    /// from what the channel believed is drift: counted, logged, and pushed again.
-    fn try_reconcile(&mut self, ctx: &mut Context<Self>) {
-        if self.reconcile_in_flight.is_some() {
-            return;
-        }
-        let now = Instant::now();
-        let interval = self.config.reconcile_interval;
-        let stale_before = now.checked_sub(interval).unwrap_or(now);
-        let due = self
-            .queue
-            .due_for_verification(self.config.platform.read_batch_size(), stale_before);
-        if due.is_empty() {
-            // Nothing is due: look again when the least recently verified listing will be.
-            let next = self
-                .queue
-                .oldest_unverified()
-                .map_or(interval, |since| {
-                    (since + interval).saturating_duration_since(now)
-                })
-                .max(GAUGE_INTERVAL);
-            self.reconcile_wait = Some(Waiting::new(
-                self.reconcile_wait,
-                WaitReason::Interval,
-                now,
-                Some(now + next),
-            ));
-            self.reconcile_timer.schedule(ctx, next, ReconcileTick);
-            return;
-        }
-        if let Err((reason, delay)) = self.take_budget(Operation::ReadQuantities) {
-            self.reconcile_wait = Some(Waiting::new(
-                self.reconcile_wait,
-                reason,
-                now,
-                Some(now + delay),
-            ));
-            self.reconcile_timer.schedule(ctx, delay, ReconcileTick);
-            return;
-        }
-        self.reconcile_in_flight = Some(now);
-        self.reconcile_wait = Some(Waiting::new(
-            self.reconcile_wait,
-            WaitReason::InFlight,
-            now,
-            None,
-        ));
-        let read = self.marketplace.read_quantities(due);
-        ctx.spawn(
-            actix::fut::wrap_future::<_, Self>(read).map(move |result, actor, ctx| {
-                actor.reconcile_in_flight = None;
-                actor.on_read_back(result, now, ctx);
-            }),
-        );
-    }
-
-    fn on_read_back(
-        &mut self,
-        result: Result<Vec<ListedQuantity>, MarketplaceError>,
-        sent_at: Instant,
-        ctx: &mut Context<Self>,
-    ) {
-        let delay = match result {
-            Ok(listed) => {
-                self.count_request(Operation::ReadQuantities, "ok");
-                let now = Instant::now();
-                for item in listed {
-                    let read = self.queue.read_back(&item.sku, item.quantity, sent_at, now);
-                    if let ReadBack::Drift { believed, listed } = read {
-                        self.counters.drift_corrected += 1;
-                        ::metrics::counter!(metrics::CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => self.config.channel.to_string()).increment(1);
-                        tracing::warn!(client = %self.config.client, channel = %self.config.channel, sku = %item.sku, ?believed, listed, "the marketplace shows another quantity than the channel believed; correcting");
-                    }
-                }
-                self.try_push(ctx);
-                Duration::ZERO
-            }
-            Err(error) => {
-                self.count_request(Operation::ReadQuantities, error.outcome());
-                let delay = self.delay_after(Operation::ReadQuantities, &error, 1);
-                self.last_error = Some(format!("read back: {error}"));
-                delay
-            }
-        };
-        self.reconcile_timer.schedule(ctx, delay, ReconcileTick);
-        self.update_gauges();
-    }
-
     fn update_gauges(&mut self) {
         let now = Instant::now();
         let stats = self.queue.stats(now);
@@ -842,39 +519,6 @@ impl ChannelActor {
             );
         }
     }
-}
-
-/// A page of orders as the ledger took it.
-#[derive(Debug)]
-struct AppliedPage {
-    page: OrderPage,
-    /// Events the ledger refused and that were left out, described for the channel's last error.
-    skipped: Option<String>,
-}
-
-/// Why reading the order feed failed.
-#[derive(Debug)]
-enum PollFailure {
-    Marketplace(MarketplaceError),
-    Ledger(ChannelError),
-}
-
-/// Applies a page with its cursor in one ledger command (see [`apply_order_events`]).
-async fn apply_page(
-    page: OrderPage,
-    ledger: Recipient<ApplyMovements>,
-    channel: ChannelId,
-) -> Result<AppliedPage, PollFailure> {
-    let cursor = CursorUpdate {
-        channel: channel.clone(),
-        cursor: page.next_cursor.clone(),
-    };
-    let applied = apply_order_events(&channel, page.events.clone(), Some(cursor), &ledger)
-        .await
-        .map_err(PollFailure::Ledger)?;
-    let skipped = (!applied.skipped.is_empty())
-        .then(|| format!("skipped order events: {}", applied.skipped.join("; ")));
-    Ok(AppliedPage { page, skipped })
 }
 
 impl BoundedStart for ChannelActor {

@@ -8,14 +8,16 @@ use std::rc::Rc;
 
 use super::marketplace::ListedQuantity;
 use super::messages::AdoptListed;
+use super::scheduler::PushOrder;
 use super::waiting::WaitReason;
 use super::*;
-use crate::ids::Sku;
-use crate::inventory::ledger::{Movement, MovementKind};
+use crate::ids::{ChannelId, ClientCode, Sku};
+use crate::inventory::ledger::MovementKind;
 use crate::inventory::messages::StockLevel;
-use crate::inventory::messages::{Applied, ApplyOutcome, ListingRecord};
+use crate::inventory::messages::{Applied, ApplyMovements, ApplyOutcome, ListingRecord};
 use crate::metrics;
-use crate::ratelimit::RateLimitOverride;
+use crate::platform::Platform;
+use crate::ratelimit::{AppId, RateLimitOverride, RateLimitOverrides};
 use crate::testing::fake_marketplace::{Call, FakeMarketplace, NoPrevious};
 
 /// The state of the fake ledger, shared with the test.
@@ -70,8 +72,7 @@ impl Handler<ApplyMovements> for FakeLedger {
         let mut state = self.state.borrow_mut();
         let mut results = Vec::new();
         let mut moved = Vec::new();
-        for input in &message.movements {
-            let movement = Movement::parse(input).expect("channels send valid movements");
+        for movement in message.movements {
             if let Some(seq) = state.applied_keys.get(movement.key.as_str()).copied() {
                 results.push(Applied {
                     key: movement.key,

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use super::group_commit::CommandTicket;
 use super::ledger::{
-    Balance, IdempotencyKey, JournalEntry, MovementError, MovementInput, Rejection, Source,
+    Balance, IdempotencyKey, JournalEntry, Movement, MovementError, MovementInput, Rejection,
+    Source,
 };
 use super::store::{OrderException, UnapplicableEvent, VerifyReport};
 use super::InventoryError;
@@ -154,8 +155,10 @@ pub struct ListingsUpdate {
 #[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<ApplyOutcome, InventoryError>")]
 pub struct ApplyMovements {
-    /// The movements as given; each is validated before anything is written.
-    pub movements: Vec<MovementInput>,
+    /// The movements, typed: text from outside is parsed at the edge ([`ApplyMovements::parse`]),
+    /// an order event becomes a movement without passing through text
+    /// ([`Movement::of_order`]). At most [`MAX_BATCH`].
+    pub movements: Vec<Movement>,
     /// The order-feed cursor these movements advance, written in the same transaction.
     pub cursor: Option<CursorUpdate>,
     /// Orders told of with these movements that cannot be applied, recorded as order exceptions
@@ -168,12 +171,39 @@ pub struct ApplyMovements {
 
 impl ApplyMovements {
     /// A batch of movements that advances no cursor.
-    pub fn new(movements: Vec<MovementInput>) -> Self {
+    pub fn new(movements: Vec<Movement>) -> Self {
         Self {
             movements,
             ..Self::default()
         }
     }
+
+    /// Parses movements as they arrived from outside (HTTP bodies, CSV rows) into a batch that
+    /// advances no cursor: refused whole, naming the first movement that is not valid, before
+    /// anything reaches the ledger.
+    pub fn parse(inputs: &[MovementInput]) -> Result<Self, LedgerError> {
+        check_batch_len(inputs.len())?;
+        let movements = inputs
+            .iter()
+            .enumerate()
+            .map(|(index, input)| {
+                Movement::parse(input)
+                    .map_err(|error| LedgerError::InvalidMovement { index, error })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self::new(movements))
+    }
+}
+
+/// Refuses a batch of more than [`MAX_BATCH`] movements.
+pub(super) fn check_batch_len(len: usize) -> Result<(), LedgerError> {
+    if len > MAX_BATCH {
+        return Err(LedgerError::BatchTooLarge {
+            len,
+            max: MAX_BATCH,
+        });
+    }
+    Ok(())
 }
 
 /// Records listed quantities a marketplace confirmed; answers once they are durable.

@@ -26,7 +26,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use self::group_commit::GroupCommit;
-use self::ledger::{Movement, Source};
+use self::ledger::Source;
 use self::messages::{
     ApplyMovements, ChannelRecord, CommandTicket, GetChannelRecord, GetExceptionsPage, GetJournal,
     GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings, StockChanged,
@@ -443,12 +443,11 @@ impl Handler<ApplyMovements> for InventoryActor {
     type Result = ResponseFuture<Result<ApplyOutcome, InventoryError>>;
 
     fn handle(&mut self, message: ApplyMovements, ctx: &mut Context<Self>) -> Self::Result {
-        let movements = match parse_batch(&message) {
-            Ok(movements) => movements,
-            Err(error) => return Box::pin(async move { Err(error) }),
-        };
+        if let Err(error) = messages::check_batch_len(message.movements.len()) {
+            return Box::pin(async move { Err(error.into()) });
+        }
         let command = LedgerCommand {
-            movements,
+            movements: message.movements,
             cursor: message.cursor,
             listings: None,
             unapplicable: message.unapplicable,
@@ -529,26 +528,6 @@ impl Handler<Subscribe> for InventoryActor {
         });
         Ok(())
     }
-}
-
-/// Validates every movement of the batch before anything is written.
-fn parse_batch(message: &ApplyMovements) -> Result<Vec<Movement>, InventoryError> {
-    let inputs = &message.movements;
-    if inputs.len() > messages::MAX_BATCH {
-        return Err(LedgerError::BatchTooLarge {
-            len: inputs.len(),
-            max: messages::MAX_BATCH,
-        }
-        .into());
-    }
-    let movements = inputs
-        .iter()
-        .enumerate()
-        .map(|(index, input)| {
-            Movement::parse(input).map_err(|error| LedgerError::InvalidMovement { index, error })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(movements)
 }
 
 impl Handler<GetStock> for InventoryActor {

@@ -1,31 +1,7 @@
 //! The ledger store: a plain type over one client's `sled::Tree`. No actix in here; the
 //! InventoryActor owns the only instance per client and sequences calls to it.
 //!
-//! # Key layout (one tree per client, so no key names a client)
-//!
-//! | prefix | key                              | value                      |
-//! |--------|----------------------------------|----------------------------|
-//! | `m`    | `m/head`, `m/version`, `m/xhead` | last sequence number (u64 BE), schema version, last exception id (u64 BE) |
-//! | `j`    | `j` + seq (u64 BE)               | [`JournalEntry`] (JSON)    |
-//! | `b`    | `b` + SKU                        | [`Balance`] (JSON)         |
-//! | `i`    | `i` + idempotency key            | seq of the entry it produced (u64 BE) |
-//! | `s`    | `s` + SKU + `0x00` + seq (u64 BE) | empty: the journal by SKU |
-//! | `x`    | `x` + exception id (u64 BE)      | [`OrderException`] (JSON)  |
-//! | `e`    | `e` + exception key              | id of the unapplicable-order exception it names (u64 BE) |
-//! | `k`    | `k` + channel id                 | the channel's order-feed cursor (UTF-8) |
-//! | `l`    | `l` + channel id + `0x00` + SKU  | [`ListingRecord`] (JSON): what the marketplace last confirmed |
-//!
-//! Sequence numbers are big-endian so that sled's byte order is numeric order
-//! (`reference/reliability.md` §2.1, "Limits"). A SKU never holds a control character, so the NUL
-//! separator of the `s` keys cannot occur inside one.
-//!
-//! Exception ids come from their own counter (`m/xhead`), since an unapplicable order has no
-//! journal entry. The first version keyed oversells by their journal sequence number; [`open`]
-//! starts the counter above the last such key, so those records keep their keys as ids and new
-//! ones follow them in order (no rewrite of old data). The `e` index makes an unapplicable order
-//! one exception however often it is seen ([`super::exceptions`]).
-//!
-//! [`open`]: LedgerStore::open
+//! The key layout is in [`layout`], the transaction of a round in [`transaction`].
 //!
 //! # Atomicity and durability
 //!
@@ -41,28 +17,21 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::TransactionError;
 
 pub use super::exceptions::{ExceptionKind, OrderException, UnapplicableEvent};
-use super::ledger::{effect_of, fold, Balance, IdempotencyKey, JournalEntry, Movement, Source};
+use super::ledger::{fold, Balance, JournalEntry, Movement, Source};
 use super::messages::{
-    Applied, ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, MAX_BATCH,
-    MAX_CURSOR_BYTES, MAX_EXCEPTION_PAGE, MAX_JOURNAL_PAGE,
+    ApplyOutcome, CursorUpdate, LedgerError, ListingRecord, ListingsUpdate, MAX_EXCEPTION_PAGE,
+    MAX_JOURNAL_PAGE,
 };
 use crate::ids::{ChannelId, Sku};
 
-const HEAD_KEY: &[u8] = b"m/head";
-const VERSION_KEY: &[u8] = b"m/version";
-const EXCEPTION_HEAD_KEY: &[u8] = b"m/xhead";
-const SCHEMA_VERSION: u64 = 1;
-const JOURNAL: u8 = b'j';
-const BALANCE: u8 = b'b';
-const IDEMPOTENCY: u8 = b'i';
-const SKU_INDEX: u8 = b's';
-const EXCEPTION: u8 = b'x';
-const EXCEPTION_INDEX: u8 = b'e';
-const CURSOR: u8 = b'k';
-const LISTING: u8 = b'l';
+mod layout;
+mod transaction;
+
+use self::layout::*;
+use self::transaction::{apply_command, read_exception_head, read_head, Staged};
 
 /// One command of a group-commit round: movements, and with them (in the same transaction) the
 /// order-feed cursor they advance, listed quantities a marketplace confirmed and orders that
@@ -317,7 +286,7 @@ impl LedgerStore {
     pub fn journal_entry(&self, seq: u64) -> Result<Option<JournalEntry>, LedgerError> {
         self.tree
             .get(journal_key(seq))?
-            .map(|bytes| decode(&bytes))
+            .map(|bytes| decode_entry(&bytes))
             .transpose()
     }
 
@@ -330,7 +299,7 @@ impl LedgerStore {
                 .tree
                 .range(journal_key(first)..journal_key(u64::MAX))
                 .take(limit)
-                .map(|item| decode(&item?.1))
+                .map(|item| decode_entry(&item?.1))
                 .collect(),
             Some(sku) => {
                 let start = sku_index_key(sku, first);
@@ -425,7 +394,7 @@ impl LedgerStore {
         let mut journal = Vec::new();
         for item in self.tree.scan_prefix([JOURNAL]) {
             let (key, value) = item?;
-            let entry: JournalEntry = decode(&value)?;
+            let entry = decode_entry(&value)?;
             let expected = journal.len() as u64 + 1;
             if decode_u64(&key[1..])? != expected || entry.seq != expected {
                 return Err(LedgerError::Corrupt(format!(
@@ -547,324 +516,6 @@ fn verify_exceptions(
         )));
     }
     Ok(())
-}
-
-type TxResult<T> = Result<T, ConflictableTransactionError<LedgerError>>;
-
-fn read_head(tx: &TransactionalTree) -> TxResult<u64> {
-    tx.get(HEAD_KEY)?
-        .map_or(Ok(0), |bytes| decode_u64(&bytes))
-        .map_err(abort)
-}
-
-fn read_exception_head(tx: &TransactionalTree) -> TxResult<u64> {
-    tx.get(EXCEPTION_HEAD_KEY)?
-        .map_or(Ok(0), |bytes| decode_u64(&bytes))
-        .map_err(abort)
-}
-
-/// The writes of one command, held back until the whole command is accepted: sled transactions
-/// have no savepoints, so a refused command must never have touched the transaction.
-struct Staged<'a> {
-    tx: &'a TransactionalTree,
-    writes: BTreeMap<Vec<u8>, Vec<u8>>,
-    head: u64,
-    exception_head: u64,
-    /// Exceptions the command raised for the first time.
-    raised: Vec<(ExceptionKind, Source)>,
-}
-
-impl<'a> Staged<'a> {
-    fn new(tx: &'a TransactionalTree, head: u64, exception_head: u64) -> Self {
-        Self {
-            tx,
-            writes: BTreeMap::new(),
-            head,
-            exception_head,
-            raised: Vec::new(),
-        }
-    }
-
-    /// Stages a new exception under the next id.
-    fn raise(&mut self, exception: impl FnOnce(u64) -> OrderException) {
-        self.exception_head += 1;
-        let exception = exception(self.exception_head);
-        self.raised.push((exception.kind, exception.source.clone()));
-        self.insert(exception_key(exception.id).to_vec(), encode(&exception));
-    }
-
-    /// Reads through the command's own writes, then the transaction (which sees the writes of the
-    /// earlier commands of the round).
-    fn get(&self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        if let Some(value) = self.writes.get(key) {
-            return Ok(Some(value.clone()));
-        }
-        Ok(self.tx.get(key)?.map(|value| value.to_vec()))
-    }
-
-    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, value);
-    }
-
-    fn write_through(self) -> TxResult<()> {
-        for (key, value) in self.writes {
-            self.tx.insert(key, value)?;
-        }
-        Ok(())
-    }
-}
-
-/// One command inside the round's transaction. The outer error aborts the round (storage,
-/// corruption); the inner one refuses this command only. No side effects: sled may run the
-/// transaction more than once.
-fn apply_command(
-    staged: &mut Staged<'_>,
-    command: &LedgerCommand,
-    at_ms: u64,
-) -> TxResult<Result<ApplyOutcome, LedgerError>> {
-    let movements = &command.movements;
-    let listings = command.listings.as_ref();
-    let unapplicable = &command.unapplicable;
-    if movements.is_empty()
-        && command.cursor.is_none()
-        && listings.is_none()
-        && unapplicable.is_empty()
-    {
-        return Ok(Err(LedgerError::EmptyBatch));
-    }
-    if unapplicable.len() > MAX_BATCH {
-        return Ok(Err(LedgerError::BatchTooLarge {
-            len: unapplicable.len(),
-            max: MAX_BATCH,
-        }));
-    }
-    if let Some(update) = listings.filter(|update| update.listings.len() > MAX_BATCH) {
-        return Ok(Err(LedgerError::BatchTooLarge {
-            len: update.listings.len(),
-            max: MAX_BATCH,
-        }));
-    }
-    if let Some(update) = command
-        .cursor
-        .as_ref()
-        .filter(|update| update.cursor.len() > MAX_CURSOR_BYTES)
-    {
-        return Ok(Err(LedgerError::CursorTooLong {
-            len: update.cursor.len(),
-            max: MAX_CURSOR_BYTES,
-        }));
-    }
-    if let Some(update) = &command.cursor {
-        staged.insert(
-            cursor_key(&update.channel),
-            update.cursor.clone().into_bytes(),
-        );
-    }
-    if let Some(update) = listings {
-        for record in &update.listings {
-            staged.insert(listing_key(&update.channel, &record.sku), encode(record));
-        }
-    }
-    if movements.len() > MAX_BATCH {
-        return Ok(Err(LedgerError::BatchTooLarge {
-            len: movements.len(),
-            max: MAX_BATCH,
-        }));
-    }
-    let mut results = Vec::with_capacity(movements.len());
-    for (index, movement) in movements.iter().enumerate() {
-        let idempotency_key = idempotency_key(&movement.key);
-        if let Some(bytes) = staged.get(&idempotency_key)? {
-            let seq = decode_u64(&bytes).map_err(abort)?;
-            let first: JournalEntry = match staged.get(&journal_key(seq))? {
-                Some(bytes) => decode(&bytes).map_err(abort)?,
-                None => {
-                    let missing = format!("idempotency key names missing entry {seq}");
-                    return Err(abort(LedgerError::Corrupt(missing)));
-                }
-            };
-            if !movement.same_as(&first) {
-                let key = movement.key.as_str().to_string();
-                return Ok(Err(LedgerError::KeyReused { index, key, seq }));
-            }
-            results.push(Applied {
-                key: movement.key.clone(),
-                seq,
-                duplicate: true,
-                oversold_units: first.oversold_units,
-                source: movement.source.clone(),
-            });
-            continue;
-        }
-        let balance_key = balance_key(&movement.sku);
-        let balance: Balance = match staged.get(&balance_key)? {
-            Some(bytes) => decode_balance(&bytes).map_err(abort)?,
-            None => Balance::default(),
-        };
-        staged.head += 1;
-        let seq = staged.head;
-        // Checked end to end (issue 12): a movement that would overflow or leave the range the
-        // ledger keeps is refused here and the command writes nothing.
-        let applied = effect_of(&balance, movement.change)
-            .and_then(|effect| balance.after(&effect, seq).map(|after| (effect, after)));
-        let (effect, balance_after) = match applied {
-            Ok(applied) => applied,
-            Err(reason) => {
-                let key = movement.key.as_str().to_string();
-                return Ok(Err(LedgerError::Rejected { index, key, reason }));
-            }
-        };
-        let entry = JournalEntry {
-            seq,
-            at_ms,
-            key: movement.key.clone(),
-            source: movement.source.clone(),
-            sku: movement.sku.clone(),
-            change: movement.change,
-            on_hand_delta: effect.on_hand_delta,
-            reserved_delta: effect.reserved_delta,
-            oversold_units: effect.oversold_units,
-        };
-        if entry.oversold() {
-            staged.raise(|id| OrderException::oversold(id, &entry));
-        }
-        staged.insert(journal_key(seq).to_vec(), encode(&entry));
-        staged.insert(balance_key, encode(&balance_after));
-        staged.insert(idempotency_key, seq.to_be_bytes().to_vec());
-        staged.insert(sku_index_key(&movement.sku, seq), Vec::new());
-        results.push(Applied {
-            key: movement.key.clone(),
-            seq,
-            duplicate: false,
-            oversold_units: effect.oversold_units,
-            source: movement.source.clone(),
-        });
-    }
-    for event in unapplicable {
-        record_unapplicable(staged, event, at_ms)?;
-    }
-    Ok(Ok(ApplyOutcome {
-        results,
-        head_seq: staged.head,
-    }))
-}
-
-/// Raises the exception of an order that cannot be applied, or, when its key raised one before
-/// (a retry of the same delivery, the poll reading the same order), counts one more sighting of
-/// that one: never a second exception for one event.
-fn record_unapplicable(
-    staged: &mut Staged<'_>,
-    event: &UnapplicableEvent,
-    at_ms: u64,
-) -> TxResult<()> {
-    let index_key = exception_index_key(&event.key);
-    let Some(bytes) = staged.get(&index_key)? else {
-        staged.raise(|id| OrderException::unapplicable(id, event, at_ms));
-        staged.insert(index_key, staged.exception_head.to_be_bytes().to_vec());
-        return Ok(());
-    };
-    let id = decode_u64(&bytes).map_err(abort)?;
-    let key = exception_key(id);
-    let Some(stored) = staged.get(&key)? else {
-        let missing = format!("the exception index names missing exception {id}");
-        return Err(abort(LedgerError::Corrupt(missing)));
-    };
-    let mut exception = decode_exception(&key, &stored).map_err(abort)?;
-    exception.seen_again(at_ms);
-    staged.insert(key.to_vec(), encode(&exception));
-    Ok(())
-}
-
-fn abort(error: LedgerError) -> ConflictableTransactionError<LedgerError> {
-    ConflictableTransactionError::Abort(error)
-}
-
-fn journal_key(seq: u64) -> [u8; 9] {
-    prefixed_seq(JOURNAL, seq)
-}
-
-fn exception_key(id: u64) -> [u8; 9] {
-    prefixed_seq(EXCEPTION, id)
-}
-
-fn exception_index_key(key: &IdempotencyKey) -> Vec<u8> {
-    prefixed(EXCEPTION_INDEX, key.as_str().as_bytes())
-}
-
-/// Reads an exception back with its id from its key.
-fn decode_exception(key: &[u8], value: &[u8]) -> Result<OrderException, LedgerError> {
-    let id = decode_u64(key.get(1..).unwrap_or_default())?;
-    Ok(decode::<OrderException>(value)?.stored_as(id))
-}
-
-fn prefixed_seq(prefix: u8, seq: u64) -> [u8; 9] {
-    let mut key = [prefix; 9];
-    key[1..].copy_from_slice(&seq.to_be_bytes());
-    key
-}
-
-fn cursor_key(channel: &ChannelId) -> Vec<u8> {
-    prefixed(CURSOR, channel.as_str().as_bytes())
-}
-
-fn listing_key(channel: &ChannelId, sku: &Sku) -> Vec<u8> {
-    let mut key = prefixed(LISTING, channel.as_str().as_bytes());
-    key.push(0);
-    key.extend_from_slice(sku.as_str().as_bytes());
-    key
-}
-
-fn balance_key(sku: &Sku) -> Vec<u8> {
-    prefixed(BALANCE, sku.as_str().as_bytes())
-}
-
-fn idempotency_key(key: &IdempotencyKey) -> Vec<u8> {
-    prefixed(IDEMPOTENCY, key.as_str().as_bytes())
-}
-
-fn sku_index_key(sku: &Sku, seq: u64) -> Vec<u8> {
-    let mut key = prefixed(SKU_INDEX, sku.as_str().as_bytes());
-    key.push(0);
-    key.extend_from_slice(&seq.to_be_bytes());
-    key
-}
-
-fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(rest.len() + 1);
-    key.push(prefix);
-    key.extend_from_slice(rest);
-    key
-}
-
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value)
-        .expect("ledger records serialise: plain structs of strings and integers")
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, LedgerError> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| LedgerError::Corrupt(format!("unreadable record: {error}")))
-}
-
-/// Decodes a stored balance, refusing one outside
-/// [`BALANCE_LIMIT`](super::ledger::BALANCE_LIMIT): the store never writes
-/// one, so it can only come from a damaged tree, and the arithmetic on balances may then rely
-/// on the limits.
-fn decode_balance(bytes: &[u8]) -> Result<Balance, LedgerError> {
-    let balance: Balance = decode(bytes)?;
-    if !balance.within_limits() {
-        return Err(LedgerError::Corrupt(format!(
-            "a stored balance is out of range: {balance:?}"
-        )));
-    }
-    Ok(balance)
-}
-
-fn decode_u64(bytes: &[u8]) -> Result<u64, LedgerError> {
-    let array: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| LedgerError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
-    Ok(u64::from_be_bytes(array))
 }
 
 #[cfg(test)]

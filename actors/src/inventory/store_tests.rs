@@ -3,8 +3,10 @@ use proptest::prelude::*;
 use super::*;
 use crate::ids::ChannelId;
 use crate::inventory::exceptions::UnapplicableReason;
-use crate::inventory::ledger::{Change, MovementInput, MovementKind, BALANCE_LIMIT, MAX_QUANTITY};
-use crate::inventory::messages::StockLevel;
+use crate::inventory::ledger::{
+    Change, IdempotencyKey, MovementInput, MovementKind, OrderRef, BALANCE_LIMIT, MAX_QUANTITY,
+};
+use crate::inventory::messages::{StockLevel, MAX_BATCH, MAX_CURSOR_BYTES};
 
 fn temp_store() -> (tempfile::TempDir, sled::Db, LedgerStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -507,6 +509,7 @@ fn seeded_store(on_hand: i64, reserved: i64) -> (tempfile::TempDir, sled::Db, Le
         on_hand_delta: on_hand,
         reserved_delta: reserved,
         oversold_units: 0,
+        order: None,
     };
     let balance = Balance {
         on_hand,
@@ -837,4 +840,32 @@ async fn a_ledger_without_a_database_flusher_refuses_to_call_its_writes_durable(
     assert!(!refused.is_caller_error());
     let store = store.with_flusher(crate::storage::DbFlusher::new(&db));
     store.flush().await.unwrap();
+}
+
+#[test]
+fn a_journal_entry_of_the_format_before_order_references_still_decodes() {
+    // As ledgers on disk hold it: no `order` field (written before entries carried it).
+    let stored = br#"{"seq":7,"at_ms":1700000000000,"key":"order:etsy:A:17:3:placed",
+        "source":"channel:etsy","sku":"HAT","kind":"sale","quantity":2,"on_hand_delta":0,
+        "reserved_delta":2,"oversold_units":0}"#;
+    let entry = decode_entry(stored).unwrap();
+    assert_eq!(
+        entry.order,
+        Some(OrderRef {
+            order_id: "A:17".into(),
+            line: 3,
+            version: "placed".into(),
+        })
+    );
+    assert_eq!(
+        (entry.seq, entry.kind(), entry.quantity()),
+        (7, MovementKind::Sale, 2)
+    );
+    assert_eq!(decode_entry(&encode(&entry)).unwrap(), entry);
+    // An entry that is no order event's stays without one, and is written as before.
+    let receipt = br#"{"seq":8,"at_ms":1700000000000,"key":"api:r1","source":"api","sku":"HAT",
+        "kind":"receipt","quantity":5,"on_hand_delta":5,"reserved_delta":0,"oversold_units":0}"#;
+    let entry = decode_entry(receipt).unwrap();
+    assert_eq!(entry.order, None);
+    assert!(!String::from_utf8(encode(&entry)).unwrap().contains("order"));
 }

@@ -57,7 +57,17 @@ fn input(key: &str, sku: &str, kind: &str, quantity: i64) -> MovementInput {
 }
 
 fn apply(movements: Vec<MovementInput>) -> ApplyMovements {
-    ApplyMovements::new(movements)
+    ApplyMovements::parse(&movements).expect("the test's movements are valid")
+}
+
+/// Sends movements as they arrive from outside, parsed at the edge as the API does
+/// ([`ApplyMovements::parse`]): a batch refused there never reaches the actor.
+async fn send_inputs(
+    inventory: &Addr<InventoryActor>,
+    movements: Vec<MovementInput>,
+) -> Result<ApplyOutcome, InventoryError> {
+    let batch = ApplyMovements::parse(&movements)?;
+    inventory.send(batch).await.unwrap()
 }
 
 #[actix::test]
@@ -181,7 +191,7 @@ async fn bad_input_is_rejected_with_a_typed_error_and_changes_nothing() {
         (vec![], "empty_batch"),
     ];
     for (movements, kind) in bad_batches {
-        let error = inventory.send(apply(movements)).await.unwrap().unwrap_err();
+        let error = send_inputs(&inventory, movements).await.unwrap_err();
         assert_eq!(error.kind(), kind, "{error}");
         let state = inventory.send(GetState).await.unwrap().unwrap();
         assert_eq!(state.head_seq, 1, "{kind}: nothing may be written");
@@ -197,17 +207,35 @@ async fn bad_input_is_rejected_with_a_typed_error_and_changes_nothing() {
 }
 
 #[actix::test]
-async fn the_message_of_an_invalid_movement_says_which_and_why() {
+async fn the_actor_refuses_a_typed_batch_that_is_too_large() {
     let fixture = Fixture::new();
     let inventory = fixture.start();
+    let one = apply(vec![input("k", "HAT", "receipt", 1)])
+        .movements
+        .remove(0);
     let error = inventory
-        .send(apply(vec![
-            input("a", "HAT", "receipt", 1),
-            input("b", "HAT", "teleport", 1),
-        ]))
+        .send(ApplyMovements::new(vec![one; MAX_BATCH + 1]))
         .await
         .unwrap()
         .unwrap_err();
+    assert_eq!(error.kind(), "batch_too_large", "{error}");
+    let state = inventory.send(GetState).await.unwrap().unwrap();
+    assert_eq!(state.head_seq, 0, "nothing may be written");
+}
+
+#[actix::test]
+async fn the_message_of_an_invalid_movement_says_which_and_why() {
+    let fixture = Fixture::new();
+    let inventory = fixture.start();
+    let error = send_inputs(
+        &inventory,
+        vec![
+            input("a", "HAT", "receipt", 1),
+            input("b", "HAT", "teleport", 1),
+        ],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "movement 1: unknown movement kind \"teleport\": expected one of sale, ship, cancel, \
@@ -317,7 +345,7 @@ async fn exceptions_raised_are_counted_by_kind_once_and_not_per_sighting() {
     };
     for _ in 0..3 {
         let delivery = ApplyMovements {
-            movements: vec![input("order:etsy:5:1:v1", "HAT", "sale", 1)],
+            movements: apply(vec![input("order:etsy:5:1:v1", "HAT", "sale", 1)]).movements,
             unapplicable: vec![no_sku.clone()],
             ..ApplyMovements::default()
         };
@@ -455,13 +483,13 @@ async fn a_cursor_advances_only_with_its_movements_and_listings_are_recorded() {
         })
     };
     let page = ApplyMovements {
-        movements: vec![input("order:etsy:1:1:v1", "HAT", "sale", 1)],
+        movements: apply(vec![input("order:etsy:1:1:v1", "HAT", "sale", 1)]).movements,
         cursor: cursor("after-1"),
         ..ApplyMovements::default()
     };
     inventory.send(page).await.unwrap().unwrap();
     let refused = ApplyMovements {
-        movements: vec![input("x", "HAT", "ship", 5)],
+        movements: apply(vec![input("x", "HAT", "ship", 5)]).movements,
         cursor: cursor("after-2"),
         ..ApplyMovements::default()
     };
@@ -639,7 +667,7 @@ fn regression_many_clients_flushing_at_once_do_not_deadlock() {
 fn ticketed(movements: Vec<MovementInput>, ticket: &CommandTicket) -> ApplyMovements {
     ApplyMovements {
         ticket: Some(ticket.clone()),
-        ..ApplyMovements::new(movements)
+        ..apply(movements)
     }
 }
 

@@ -67,13 +67,14 @@ fn sku(name: &str) -> Sku {
 }
 
 fn receipt(key: &str, name: &str, quantity: i64) -> ApplyMovements {
-    ApplyMovements::new(vec![MovementInput {
+    ApplyMovements::parse(&[MovementInput {
         key: key.into(),
         source: "api".into(),
         sku: name.into(),
         kind: "receipt".into(),
         quantity,
     }])
+    .expect("a valid receipt")
 }
 
 /// Waits (bounded, real time: the ledger does real I/O) until `done` holds.

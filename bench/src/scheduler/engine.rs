@@ -338,7 +338,7 @@ async fn drive_engine(
             })
             .collect();
         for chunk in seed.chunks(MAX_BATCH) {
-            let message = ApplyMovements::new(chunk.to_vec());
+            let message = ApplyMovements::parse(chunk)?;
             within(
                 params.stall,
                 || format!("seeding client {client}"),
@@ -484,7 +484,7 @@ async fn drive_engine(
         .iter()
         .enumerate()
         .map(|(index, &(_, sku))| {
-            ApplyMovements::new(vec![MovementInput {
+            ApplyMovements::parse(&[MovementInput {
                 key: format!("bench-sale-{index:06}"),
                 source: format!("channel:{origin}"),
                 sku: engine_sku(sku),
@@ -492,7 +492,7 @@ async fn drive_engine(
                 quantity: 1,
             }])
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let spacing = Duration::from_secs_f64(1.0 / params.sales_rate);
     let first = Instant::now() + Duration::from_millis(10);
     let mut pending = Vec::with_capacity(params.sales);
