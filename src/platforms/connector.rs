@@ -1,8 +1,10 @@
 //! What every platform connector shares (issue 5): its configuration, the SKU → listing map, the
 //! HTTP client with its timeouts, and the mapping of transport failures and HTTP statuses onto the
 //! engine's [`MarketplaceError`] kinds. Each platform's connector lives in
-//! `src/platforms/<platform>/connector.rs` and implements the engine's `Marketplace` trait against
-//! the platform's real wire format (the same one its mock speaks).
+//! `src/platforms/<platform>/connector` and implements the engine's `Marketplace` port itself,
+//! against the platform's real wire format (the same one its mock speaks); `super::registry`
+//! builds them. A connector is a cheap handle (its settings and HTTP client shared), cloned into
+//! each call's future, since the port's futures own what they use.
 //!
 //! Order intake contract, the same on every platform: each order line yields one `Sale` event
 //! (version `placed`) and, once the order is cancelled, one `Cancel` event (version `cancelled`).
@@ -19,8 +21,7 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderPage, PermanentKind,
-    PushItem, PushOutcome,
+    ListedQuantity, MarketplaceError, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -91,6 +92,16 @@ impl ListingMap {
             .unwrap_or_else(|p| p.into_inner())
             .get(sku)
             .cloned()
+    }
+
+    /// Whether `sku` is mapped to a listing: a connector lists exactly the SKUs of its map, so
+    /// that the channel neither keeps a target for nor pushes a SKU the client does not sell there
+    /// (`Marketplace::lists`).
+    pub fn contains(&self, sku: &Sku) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(sku)
     }
 
     /// The SKU whose listing is `listing_ref`.
@@ -277,75 +288,6 @@ pub fn parse_sku(platform: Platform, raw: &str) -> Option<Sku> {
     }
 }
 
-/// One platform's calls as plain async methods; [`Connector`] turns them into the engine's
-/// `Marketplace` port, so that each platform writes its wire format and nothing else.
-pub trait PlatformCalls: Send + Sync + std::fmt::Debug + 'static {
-    /// The platform.
-    const PLATFORM: Platform;
-
-    /// Sets listed quantities (at most the platform's batch size); per-item outcomes, or the
-    /// error that failed the whole call.
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send;
-
-    /// Reads back what the listings of `skus` show.
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send;
-
-    /// Fetches the order events after `cursor`.
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send;
-
-    /// How long until the order feed can show anything after `cursor` (see
-    /// `Marketplace::order_feed_ready_in`); `None` by default.
-    fn feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
-        let _ = cursor;
-        None
-    }
-}
-
-/// A platform's calls behind the engine's `Marketplace` port.
-#[derive(Debug)]
-pub struct Connector<C>(Arc<C>);
-
-impl<C: PlatformCalls> Connector<C> {
-    /// The port over `calls`.
-    pub fn shared(calls: C) -> Arc<dyn Marketplace> {
-        Arc::new(Connector(Arc::new(calls)))
-    }
-}
-
-impl<C: PlatformCalls> Marketplace for Connector<C> {
-    fn platform(&self) -> Platform {
-        C::PLATFORM
-    }
-
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        let calls = Arc::clone(&self.0);
-        Box::pin(async move { calls.push_items(items).await })
-    }
-
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        let calls = Arc::clone(&self.0);
-        Box::pin(async move { calls.read_listed(skus).await })
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        let calls = Arc::clone(&self.0);
-        Box::pin(async move { calls.order_page(cursor).await })
-    }
-
-    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
-        self.0.feed_ready_in(cursor)
-    }
-}
-
 /// Pushes items one call each, for platforms that set one listing per call: a retryable failure
 /// (throttle, outage) stops the call so that the engine retries the batch; a permanent one fails
 /// its item and the rest go on.
@@ -369,103 +311,21 @@ where
     Ok(outcomes)
 }
 
-/// The connector of `platform` with `config`. It lists exactly the SKUs of its listing map, so
-/// the channel neither keeps a target for nor pushes a SKU the client does not sell there.
-pub fn connector(
-    platform: Platform,
-    config: ConnectorConfig,
-) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-    // The official-hosts rule needs the platform, which the shared HTTP client does not know.
-    config.egress.check_url(Some(platform), &config.base_url)?;
-    let listings = config.listings.clone();
-    let inner = match platform {
-        Platform::Shopify => super::shopify::connector::build(config),
-        Platform::Etsy => super::etsy::connector::build(config),
-        Platform::Amazon => super::amazon::connector::build(config),
-        Platform::Walmart => super::walmart::connector::build(config),
-        Platform::Ebay => super::ebay::connector::build(config),
-    }?;
-    Ok(Arc::new(Listed { inner, listings }))
-}
-
-/// A connector that lists only the SKUs of its catalog mapping.
-#[derive(Debug)]
-struct Listed {
-    inner: Arc<dyn Marketplace>,
-    listings: ListingMap,
-}
-
-impl Marketplace for Listed {
-    fn platform(&self) -> Platform {
-        self.inner.platform()
+/// Reads listings one call each, in order, for platforms that read one listing per call; the
+/// first failure fails the read (the engine reads them again later).
+pub async fn read_each<F, Fut>(
+    skus: Vec<Sku>,
+    mut read_one: F,
+) -> Result<Vec<ListedQuantity>, MarketplaceError>
+where
+    F: FnMut(Sku) -> Fut,
+    Fut: Future<Output = Result<ListedQuantity, MarketplaceError>>,
+{
+    let mut listed = Vec::with_capacity(skus.len());
+    for sku in skus {
+        listed.push(read_one(sku).await?);
     }
-
-    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
-        self.inner.push_quantities(items)
-    }
-
-    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
-        self.inner.read_quantities(skus)
-    }
-
-    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
-        self.inner.fetch_orders(cursor)
-    }
-
-    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<std::time::Duration> {
-        self.inner.order_feed_ready_in(cursor)
-    }
-
-    fn lists(&self, sku: &Sku) -> bool {
-        self.listings.get(sku).is_some()
-    }
-}
-
-/// Paces calls a connector makes beyond the engine's own limiter: calls the engine does not see
-/// one by one (Amazon's `getOrderItems`, one per new order inside one order poll, and the
-/// `getListingsItem` reads that confirm a patch). A call waits for its turn here instead of
-/// drawing a 429 from the marketplace. GCRA on tokio's clock: at most `burst` calls at once, then
-/// one per `interval`.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    burst: u32,
-    /// The theoretical arrival time of the next call (GCRA); `None` until the first call.
-    next: std::sync::Mutex<Option<tokio::time::Instant>>,
-}
-
-impl Pacer {
-    /// A pacer of `rate` (the engine's pacing of the budget: below the remote's rate and burst).
-    pub fn new(rate: shelfsync_actors::ratelimit::Rate) -> Self {
-        Self {
-            interval: rate.interval(),
-            burst: rate.burst().max(1),
-            next: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Waits until a call may go, and takes its turn.
-    pub async fn acquire(&self) {
-        loop {
-            let wait = {
-                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-                let now = tokio::time::Instant::now();
-                let arrival = next.map_or(now, |at| at.max(now)) + self.interval;
-                let window = self.interval * self.burst;
-                let earliest = arrival.checked_sub(window).unwrap_or(now);
-                if earliest <= now {
-                    *next = Some(arrival);
-                    None
-                } else {
-                    Some(earliest - now)
-                }
-            };
-            match wait {
-                None => return,
-                Some(wait) => tokio::time::sleep(wait).await,
-            }
-        }
-    }
+    Ok(listed)
 }
 
 #[cfg(test)]
@@ -473,25 +333,6 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_pacer_lets_its_burst_through_then_one_call_per_interval() {
-        let pacer = Pacer::new(shelfsync_actors::ratelimit::Rate::per_second(2.0, 3));
-        let start = tokio::time::Instant::now();
-        let mut times = Vec::new();
-        for _ in 0..7 {
-            pacer.acquire().await;
-            times.push((tokio::time::Instant::now() - start).as_millis());
-        }
-        assert_eq!(times, [0, 0, 0, 500, 1000, 1500, 2000]);
-        // Idle for a while refills the burst, never more.
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let idle = tokio::time::Instant::now();
-        for _ in 0..4 {
-            pacer.acquire().await;
-        }
-        assert_eq!((tokio::time::Instant::now() - idle).as_millis(), 500);
-    }
 
     #[test]
     fn a_shown_quantity_is_clamped_to_what_a_listing_can_show_never_truncated() {
@@ -566,24 +407,6 @@ mod tests {
             new("http://127.0.0.1:8080/").unwrap().url("/v3/inventory"),
             "http://127.0.0.1:8080/v3/inventory"
         );
-    }
-
-    #[test]
-    fn a_connector_lists_only_the_skus_of_its_map() {
-        let map = ListingMap::default();
-        let config = ConnectorConfig::new(
-            "http://127.0.0.1:9/",
-            Secret::new("t"),
-            serde_json::json!({"seller_id": "S", "marketplace_id": "M"}),
-            map.clone(),
-        )
-        .unwrap()
-        .with_egress(EgressPolicy::LOOPBACK_MOCKS);
-        let amazon = connector(Platform::Amazon, config).unwrap();
-        let mug = Sku::parse("ACME-MUG").unwrap();
-        assert!(!amazon.lists(&mug));
-        map.insert(mug.clone(), "ACME-MUG".into());
-        assert!(amazon.lists(&mug), "a mapping added later is seen at once");
     }
 
     #[test]

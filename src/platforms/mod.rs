@@ -1,7 +1,9 @@
-//! One folder per marketplace platform: `connector.rs`, a reqwest client implementing the engine's
+//! One folder per marketplace platform: `connector`, a reqwest client implementing the engine's
 //! `Marketplace` port against the platform's wire format (production), and `mock/`, the platform's
 //! real wire format served by actix-web (DESIGN §7; only with the `mocks` feature). `connector.rs`
-//! here is what every connector shares, `egress.rs` where a credential may be sent, and `mock/`
+//! here is what every connector shares, `pacer.rs` the pacing of calls the engine's limiter does
+//! not see, `egress.rs` where a credential may be sent, `registry.rs` the one table of which
+//! folder speaks which platform (a new platform is its folder and one line there), and `mock/`
 //! what every mock shares: listings, shoppers, faults, webhooks, the `/_mock/` control surface and
 //! the server.
 //!
@@ -21,6 +23,8 @@ pub mod egress;
 pub mod etsy;
 #[cfg(feature = "mocks")]
 pub mod mock;
+pub mod pacer;
+pub mod registry;
 pub mod shopify;
 pub mod walmart;
 

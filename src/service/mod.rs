@@ -43,8 +43,9 @@ use shelfsync_actors::tenant::{ChannelSpec, SupervisorConfig, TenantError, Tenan
 use crate::clients::channels::{ChannelRecord, ChannelStore};
 use crate::clients::origin::Origin;
 use crate::clients::{ClientRecord, ClientStore, ClientStoreError, CredentialMetadata};
-use crate::platforms::connector::{connector, ConnectorConfig, ConnectorError, ListingMap};
+use crate::platforms::connector::{ConnectorConfig, ConnectorError, ListingMap};
 use crate::platforms::egress::EgressPolicy;
+use crate::platforms::registry::connector;
 use crate::vault::{Secret, Vault};
 
 /// The tree of movement reasons.

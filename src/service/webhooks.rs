@@ -259,7 +259,7 @@ impl Service {
         let Some(record) = self.channels().get(&code, &id)? else {
             return decoy(Unauthenticated::UnknownChannel);
         };
-        if record.platform != Platform::Shopify {
+        if !record.platform.profile().intake.webhooks {
             return decoy(Unauthenticated::NoWebhooks(record.platform));
         }
         let Some(name) = record.webhook_credential.as_deref() else {

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shelfsync::platforms::amazon::connector::{build_with, AmazonTuning};
 use shelfsync::platforms::amazon::mock::{self as amazon_mock, AmazonKnobs};
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::{MockOptions, MockServer, UNLIMITED_PLAN};
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{

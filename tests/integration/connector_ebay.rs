@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::json;
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::ebay::connector::build_with_page_size;
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{

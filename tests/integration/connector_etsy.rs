@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::etsy::connector::build_with_page_size;
 use shelfsync::platforms::etsy::mock::{KEYSTRING, SHOP_ID, USER_ID};
 use shelfsync::platforms::mock::MockServer;
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::{MockOptions, MockServer};
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::shopify::connector::{build_with, ShopifyOptions};
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;

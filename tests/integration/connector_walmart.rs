@@ -2,9 +2,10 @@
 //! throttle and auth failures in the engine's terms.
 
 use serde_json::json;
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{

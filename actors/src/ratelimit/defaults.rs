@@ -1,20 +1,19 @@
-//! The table of platform defaults: which rate-limit bucket each engine operation draws on, what the
-//! marketplace documents for that bucket, and how far below it the engine paces itself.
+//! How far below what a marketplace documents the engine paces itself, and what a call costs. The
+//! documented limits themselves, with the source of each number, are each platform's profile on
+//! the engine's ground floor (`crate::platform::profile`, read through [`Bucket::default_limit`]),
+//! as are the buckets and operations they are written in (`crate::platform::limits`).
 //!
-//! Every number comes from `reference/marketplace-apis.md` (section cited beside it). Where a
-//! platform reports its live limit (Shopify's `throttleStatus`, Etsy's `x-limit-*` headers, Amazon's
+//! Where a platform reports its live limit (Shopify's `throttleStatus`, Etsy's `x-limit-*` headers, Amazon's
 //! `x-amzn-RateLimit-Limit`), a channel override carries the live value; these are only the
 //! starting point (reference §0: "the engine should read that value rather than rely on the
 //! numbers below").
 
-use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::Quota;
-use serde::{Deserialize, Serialize};
 
-use crate::platform::Platform;
+use crate::platform::{Bucket, Operation, Platform, RemoteLimit, ShortTermLimit};
 
 /// The share of a remote rate the engine uses: pacing 10 % under the marketplace's own refill
 /// absorbs clock drift and network jitter between our clock and theirs (reliability.md §5: start
@@ -64,132 +63,8 @@ pub const SHOPIFY_QUERY_COST_ESTIMATE: u32 = 100;
 /// (reference §1.1 and §1.3: "mutation 10").
 pub const SHOPIFY_MUTATION_COST: u32 = 10;
 
-/// What the engine asks of a marketplace, in its own terms; each platform maps it onto one of its
-/// operations and rate-limit buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// Sets listed quantities (the push scheduler's calls).
-    PushQuantities,
-    /// Reads listed quantities back (reconciliation).
-    ReadQuantities,
-    /// Fetches order events after a cursor (polling).
-    FetchOrders,
-}
-
-impl Operation {
-    /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 3] = [
-        Operation::PushQuantities,
-        Operation::ReadQuantities,
-        Operation::FetchOrders,
-    ];
-
-    /// Returns the operation's name, as written in configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::PushQuantities => "push_quantities",
-            Operation::ReadQuantities => "read_quantities",
-            Operation::FetchOrders => "fetch_orders",
-        }
-    }
-
-    /// Returns the platform's own call behind this operation, for logs and documentation.
-    pub fn remote_call(self, platform: Platform) -> &'static str {
-        match (platform, self) {
-            (Platform::Shopify, Operation::PushQuantities) => "inventorySetQuantities",
-            (Platform::Shopify, Operation::ReadQuantities) => "inventoryItems query",
-            (Platform::Shopify, Operation::FetchOrders) => "orders query",
-            (Platform::Etsy, Operation::PushQuantities) => {
-                "PUT /v3/application/listings/{listing_id}/inventory"
-            }
-            (Platform::Etsy, Operation::ReadQuantities) => {
-                "GET /v3/application/listings/{listing_id}/inventory"
-            }
-            (Platform::Etsy, Operation::FetchOrders) => {
-                "GET /v3/application/shops/{shop_id}/receipts"
-            }
-            (Platform::Amazon, Operation::PushQuantities) => "patchListingsItem",
-            (Platform::Amazon, Operation::ReadQuantities) => "getListingsItem",
-            (Platform::Amazon, Operation::FetchOrders) => "getOrders",
-            (Platform::Walmart, Operation::PushQuantities) => "PUT /v3/inventory",
-            (Platform::Walmart, Operation::ReadQuantities) => "GET /v3/inventory",
-            (Platform::Walmart, Operation::FetchOrders) => "GET /v3/orders",
-            (Platform::Ebay, Operation::PushQuantities) => "bulk_update_price_quantity",
-            (Platform::Ebay, Operation::ReadQuantities) => "GET /sell/inventory/v1/inventory_item",
-            (Platform::Ebay, Operation::FetchOrders) => "GET /sell/fulfillment/v1/order",
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a marketplace scopes one of its budgets, which decides what a limiter is keyed by
-/// (reference §7 note 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// One budget per app and store (Shopify, reference §1.3).
-    AppStore,
-    /// One budget per seller+app pair and operation (Amazon, reference §3.3).
-    SellerOperation,
-    /// One budget per app key, shared by every client the agency connects through it (Etsy,
-    /// reference §2.3).
-    App,
-    /// One budget per seller and endpoint (Walmart, reference §4.3).
-    SellerEndpoint,
-    /// One daily budget per app and API, shared by every client (eBay, reference §5.3).
-    AppApi,
-}
-
-impl Scope {
-    /// Tells whether every client using the same app shares the budget, so that it has to be
-    /// divided fairly between them.
-    pub fn is_app_wide(self) -> bool {
-        matches!(self, Scope::App | Scope::AppApi)
-    }
-}
-
-/// What a budget counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Unit {
-    /// One per call.
-    Requests,
-    /// Query cost points (Shopify GraphQL: a call costs its requested query cost).
-    CostPoints,
-}
-
-/// A marketplace's short-term limit, in the shape the marketplace enforces it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ShortTermLimit {
-    /// A bucket of `burst` that refills continuously at `per_second` (Shopify's leaky buckets,
-    /// Amazon's and Walmart's token buckets).
-    TokenBucket {
-        /// The refill (leak, restore) rate, in the bucket's unit per second.
-        per_second: f64,
-        /// The bucket's depth.
-        burst: u32,
-    },
-    /// A counter of at most `per_second` calls in each second (Etsy's QPS with
-    /// `x-remaining-this-second`, reference §2.3).
-    PerSecondWindow {
-        /// Calls allowed in one second.
-        per_second: u32,
-    },
-}
-
-/// What a marketplace documents for one budget.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RemoteLimit {
-    /// The short-term limit, if the budget has one (eBay's has none: reference §5.3).
-    pub short_term: Option<ShortTermLimit>,
-    /// The calls (or points) allowed per day, if the budget has a daily quota.
-    pub per_day: Option<u32>,
-}
-
+// The engine's pacing of a documented limit is the limiter's business, so it sits here beside
+// the headroom it applies; the limit itself is the platform's description (`crate::platform`).
 impl RemoteLimit {
     /// Returns the engine's pacing for this limit: the remote rate times [`RATE_HEADROOM`] and a
     /// burst kept below the remote's, so that steady state never meets the remote's limit.
@@ -311,125 +186,9 @@ pub struct Pacing {
     pub daily: Option<Rate>,
 }
 
-/// A marketplace's rate-limit bucket: the budget that one or more of its calls draw on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Bucket {
-    /// Shopify Admin GraphQL, one cost-point bucket per app+store shared by every query and
-    /// mutation.
-    ShopifyGraphql,
-    /// Shopify Admin REST (legacy), one request bucket per app+store; for a REST connector only.
-    ShopifyRest,
-    /// Etsy Open API v3, the app key's QPS and QPD.
-    EtsyApp,
-    /// Amazon SP-API `patchListingsItem`.
-    AmazonPatchListingsItem,
-    /// Amazon SP-API `getListingsItem`.
-    AmazonGetListingsItem,
-    /// Amazon SP-API Orders v0 `getOrders`.
-    AmazonGetOrders,
-    /// Amazon SP-API Orders v0 `getOrderItems` (the line items of each order fetched).
-    AmazonGetOrderItems,
-    /// Walmart `PUT /v3/inventory`.
-    WalmartPutInventory,
-    /// Walmart `GET /v3/inventory`.
-    WalmartGetInventory,
-    /// Walmart `GET /v3/orders`.
-    WalmartGetOrders,
-    /// eBay Sell Inventory API, daily quota per app.
-    EbayInventoryApi,
-    /// eBay Sell Fulfillment API, daily quota per app.
-    EbayFulfillmentApi,
-}
-
+// Which part of a shared budget each operation may take is the engine's policy, not the
+// platform's: here, beside the shares.
 impl Bucket {
-    /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 12] = [
-        Bucket::ShopifyGraphql,
-        Bucket::ShopifyRest,
-        Bucket::EtsyApp,
-        Bucket::AmazonPatchListingsItem,
-        Bucket::AmazonGetListingsItem,
-        Bucket::AmazonGetOrders,
-        Bucket::AmazonGetOrderItems,
-        Bucket::WalmartPutInventory,
-        Bucket::WalmartGetInventory,
-        Bucket::WalmartGetOrders,
-        Bucket::EbayInventoryApi,
-        Bucket::EbayFulfillmentApi,
-    ];
-
-    /// Returns the bucket an operation draws on. Shopify goes through GraphQL (the `Platform`
-    /// enum's Shopify is the GraphQL Admin API); the REST bucket serves a legacy connector only.
-    pub fn for_operation(platform: Platform, operation: Operation) -> Bucket {
-        match (platform, operation) {
-            (Platform::Shopify, _) => Bucket::ShopifyGraphql,
-            (Platform::Etsy, _) => Bucket::EtsyApp,
-            (Platform::Amazon, Operation::PushQuantities) => Bucket::AmazonPatchListingsItem,
-            (Platform::Amazon, Operation::ReadQuantities) => Bucket::AmazonGetListingsItem,
-            (Platform::Amazon, Operation::FetchOrders) => Bucket::AmazonGetOrders,
-            (Platform::Walmart, Operation::PushQuantities) => Bucket::WalmartPutInventory,
-            (Platform::Walmart, Operation::ReadQuantities) => Bucket::WalmartGetInventory,
-            (Platform::Walmart, Operation::FetchOrders) => Bucket::WalmartGetOrders,
-            (Platform::Ebay, Operation::PushQuantities | Operation::ReadQuantities) => {
-                Bucket::EbayInventoryApi
-            }
-            (Platform::Ebay, Operation::FetchOrders) => Bucket::EbayFulfillmentApi,
-        }
-    }
-
-    /// Returns the platform the bucket belongs to.
-    pub fn platform(self) -> Platform {
-        match self {
-            Bucket::ShopifyGraphql | Bucket::ShopifyRest => Platform::Shopify,
-            Bucket::EtsyApp => Platform::Etsy,
-            Bucket::AmazonPatchListingsItem
-            | Bucket::AmazonGetListingsItem
-            | Bucket::AmazonGetOrders
-            | Bucket::AmazonGetOrderItems => Platform::Amazon,
-            Bucket::WalmartPutInventory
-            | Bucket::WalmartGetInventory
-            | Bucket::WalmartGetOrders => Platform::Walmart,
-            Bucket::EbayInventoryApi | Bucket::EbayFulfillmentApi => Platform::Ebay,
-        }
-    }
-
-    /// Returns how the marketplace scopes the bucket.
-    pub fn scope(self) -> Scope {
-        match self.platform() {
-            Platform::Shopify => Scope::AppStore,
-            Platform::Etsy => Scope::App,
-            Platform::Amazon => Scope::SellerOperation,
-            Platform::Walmart => Scope::SellerEndpoint,
-            Platform::Ebay => Scope::AppApi,
-        }
-    }
-
-    /// Returns what the bucket counts.
-    pub fn unit(self) -> Unit {
-        match self {
-            Bucket::ShopifyGraphql => Unit::CostPoints,
-            _ => Unit::Requests,
-        }
-    }
-
-    /// Returns the bucket's stable snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bucket::ShopifyGraphql => "shopify_graphql",
-            Bucket::ShopifyRest => "shopify_rest",
-            Bucket::EtsyApp => "etsy_app",
-            Bucket::AmazonPatchListingsItem => "amazon_patch_listings_item",
-            Bucket::AmazonGetListingsItem => "amazon_get_listings_item",
-            Bucket::AmazonGetOrders => "amazon_get_orders",
-            Bucket::AmazonGetOrderItems => "amazon_get_order_items",
-            Bucket::WalmartPutInventory => "walmart_put_inventory",
-            Bucket::WalmartGetInventory => "walmart_get_inventory",
-            Bucket::WalmartGetOrders => "walmart_get_orders",
-            Bucket::EbayInventoryApi => "ebay_inventory_api",
-            Bucket::EbayFulfillmentApi => "ebay_fulfillment_api",
-        }
-    }
-
     /// Returns the part of its owner's budget an operation may take, as `(part, whole)`, when
     /// several operations share the bucket (Shopify GraphQL, Etsy's app budget, eBay's Inventory
     /// API): order polls at most [`ORDER_POLL_SHARE`] and read-backs at most
@@ -450,70 +209,6 @@ impl Bucket {
             Operation::FetchOrders => Some(ORDER_POLL_SHARE),
             Operation::ReadQuantities => Some(READ_BACK_SHARE),
         }
-    }
-
-    /// Returns the most listings one push call may carry on this bucket's API.
-    pub fn max_items_per_call(self) -> usize {
-        match self {
-            // `POST inventory_levels/set.json` takes one item (reference §0).
-            Bucket::ShopifyRest => 1,
-            // Shopify 250, eBay 25, one listing per call elsewhere (reference §0).
-            _ => self.platform().batch_size(),
-        }
-    }
-
-    /// Returns what the marketplace documents for this bucket. Each number cites its line in
-    /// `reference/marketplace-apis.md`.
-    pub fn default_limit(self) -> RemoteLimit {
-        let bucket = |per_second: f64, burst: u32| RemoteLimit {
-            short_term: Some(ShortTermLimit::TokenBucket { per_second, burst }),
-            per_day: None,
-        };
-        match self {
-            // §1.3 GraphQL: "Points restored per second: Standard 100". The bucket size is [U]:
-            // the docs' example shows maximumAvailable 1000, third parties report 2000 for 100/s;
-            // the smaller is assumed, and a channel override sets the live value.
-            Bucket::ShopifyGraphql => bucket(100.0, 1000),
-            // §1.3 REST: "Standard | 40 requests per app per store | 2/s".
-            Bucket::ShopifyRest => bucket(2.0, 40),
-            // §2.3: "Old default 10 QPS / 10,000 QPD" (§0); QPS is a per-second counter
-            // (`x-remaining-this-second`), QPD a rolling 24 h window.
-            Bucket::EtsyApp => RemoteLimit {
-                short_term: Some(ShortTermLimit::PerSecondWindow { per_second: 10 }),
-                per_day: Some(10_000),
-            },
-            // §3.3: "patchListingsItem / deleteListingsItem / searchListingsItems | 5 | 5".
-            Bucket::AmazonPatchListingsItem => bucket(5.0, 5),
-            // §3.3: "getListingsItem / putListingsItem | 5 | 10".
-            Bucket::AmazonGetListingsItem => bucket(5.0, 10),
-            // §3.3: "getOrders (v0) | 0.0167 (≈1/min) | 20".
-            Bucket::AmazonGetOrders => bucket(0.0167, 20),
-            // §3.3: "getOrder / getOrderItems (v0) | 0.5 | 30".
-            Bucket::AmazonGetOrderItems => bucket(0.5, 30),
-            // §4.3 [T]: "PUT /v3/inventory | 200/min"; the bucket "refills gradually" (W4) and
-            // its depth is not documented: one minute's allowance is assumed.
-            Bucket::WalmartPutInventory => bucket(200.0 / 60.0, 200),
-            // §4.3 [T]: "GET /v3/inventory | 200/min"; depth assumed as above.
-            Bucket::WalmartGetInventory => bucket(200.0 / 60.0, 200),
-            // §4.3 [T]: "GET /v3/orders | 5000/min"; depth assumed as above.
-            Bucket::WalmartGetOrders => bucket(5000.0 / 60.0, 5000),
-            // §5.3 [T]: "Inventory | 2,000,000" calls per day per app.
-            Bucket::EbayInventoryApi => RemoteLimit {
-                short_term: None,
-                per_day: Some(2_000_000),
-            },
-            // §5.3 [T]: "Fulfillment | 100,000" calls per day per app.
-            Bucket::EbayFulfillmentApi => RemoteLimit {
-                short_term: None,
-                per_day: Some(100_000),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Bucket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -24,12 +24,13 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::RateLimiter;
 use serde::{Deserialize, Serialize};
 
-use super::defaults::{Bucket, Operation, Pacing, Rate, RateLimitSpec, RemoteLimit};
+use super::defaults::{Pacing, Rate, RateLimitSpec};
 use super::overrides::{OverrideTarget, RateLimitConfigError, RateLimitOverrides};
 use super::throttle::{ThrottleGate, ThrottleSignal};
-use crate::channel::marketplace::MarketplaceError;
 use crate::ids::{ChannelId, ClientCode};
+use crate::platform::MarketplaceError;
 use crate::platform::Platform;
+use crate::platform::{Bucket, Operation, RemoteLimit};
 
 type DirectLimiter<C> =
     RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;

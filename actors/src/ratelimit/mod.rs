@@ -49,13 +49,14 @@ pub mod throttle;
 mod tests;
 
 pub use self::backoff::{Backoff, BackoffConfig, Jitter};
-pub use self::defaults::{
-    Bucket, Operation, Pacing, Rate, RateLimitSpec, RemoteLimit, Scope, ShortTermLimit, Unit,
-};
+pub use self::defaults::{Pacing, Rate, RateLimitSpec};
 pub use self::limiter::{
     AppId, LimiterKey, Owner, RateLimiters, RequestKey, ServiceTier, Wait, WaitReason,
 };
 pub use self::overrides::{
     OverrideTarget, RateLimitConfigError, RateLimitOverride, RateLimitOverrides,
 };
+// The documented limits and the vocabulary they are written in are the platforms' description,
+// on the engine's ground floor; the rate limits read them.
 pub use self::throttle::{ThrottleGate, ThrottleSignal, DEFAULT_THROTTLE_WAIT, MAX_THROTTLE_WAIT};
+pub use crate::platform::{Bucket, Operation, RemoteLimit, Scope, ShortTermLimit, Unit};

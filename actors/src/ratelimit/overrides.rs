@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::defaults::{Bucket, Operation, RemoteLimit, ShortTermLimit};
 use crate::platform::Platform;
+use crate::platform::{Bucket, Operation, RemoteLimit, ShortTermLimit};
 
 /// The slowest accepted rate: about one call per 28 hours (Amazon's slowest documented plan,
 /// `createFeed`, is 0.0083/s).

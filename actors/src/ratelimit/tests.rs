@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 
 use super::defaults::{DAY, ETSY_PUSH_CALLS, RATE_HEADROOM};
 use super::*;
-use crate::channel::marketplace::MarketplaceError;
 use crate::ids::{ChannelId, ClientCode};
+use crate::platform::MarketplaceError;
 use crate::platform::Platform;
 
 const SECOND: Duration = Duration::from_secs(1);

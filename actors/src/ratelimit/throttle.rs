@@ -7,7 +7,7 @@ use std::time::Duration;
 use governor::clock::Reference;
 use governor::nanos::Nanos;
 
-use crate::channel::marketplace::MarketplaceError;
+use crate::platform::MarketplaceError;
 
 /// The wait after a throttle that did not say how long: Shopify's advice to back off 1 s
 /// (reference §1.3), also used for Etsy, Amazon and eBay 429s without `Retry-After` (§2.3, §3.3,

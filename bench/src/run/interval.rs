@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use shelfsync::platforms::connector::{connector, ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
+use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{

@@ -64,9 +64,7 @@
 //! Auth (§3.4): the credential is the Login with Amazon access token, sent as
 //! `x-amz-access-token` and nowhere else.
 
-use crate::platforms::connector::{Connector, PlatformCalls};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,15 +73,16 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-    PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::ratelimit::{Bucket, Rate};
 
 use crate::platforms::connector::{
-    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError, Pacer,
+    parse_sku, read_each, send_error, status_error, ConnectorConfig, ConnectorError,
 };
+use crate::platforms::pacer::Pacer;
 use crate::platforms::Platform;
 
 /// The auth header (reference §3.4).
@@ -169,8 +168,8 @@ pub fn build_with(
     let http = config.http_client()?;
     // Whole milliseconds, the precision of the cursor text.
     let started = millis_floor(Utc::now());
-    Ok(Connector::shared(Inner {
-        config,
+    Ok(Arc::new(AmazonConnector {
+        config: Arc::new(config),
         http,
         seller_id,
         marketplace_id,
@@ -180,17 +179,18 @@ pub fn build_with(
             ..tuning
         },
         started,
-        product_types: Mutex::new(HashMap::new()),
-        lines: Mutex::new(HashMap::new()),
-        order_items_pacer: Pacer::new(own_pacing(Bucket::AmazonGetOrderItems)),
-        listing_reads_pacer: Pacer::new(own_pacing(Bucket::AmazonGetListingsItem)),
+        product_types: Arc::default(),
+        lines: Arc::default(),
+        order_items_pacer: Arc::new(Pacer::new(own_pacing(Bucket::AmazonGetOrderItems))),
+        listing_reads_pacer: Arc::new(Pacer::new(own_pacing(Bucket::AmazonGetListingsItem))),
     }))
 }
 
-/// An Amazon seller account in one marketplace.
-#[derive(Debug)]
-struct Inner {
-    config: ConnectorConfig,
+/// An Amazon seller account in one marketplace (a cheap handle: settings, HTTP client, caches
+/// and pacers are shared by every clone).
+#[derive(Debug, Clone)]
+struct AmazonConnector {
+    config: Arc<ConnectorConfig>,
     http: reqwest::Client,
     seller_id: String,
     marketplace_id: String,
@@ -198,15 +198,15 @@ struct Inner {
     tuning: AmazonTuning,
     started: DateTime<Utc>,
     /// listing_ref → productType, learnt from the listing's summary.
-    product_types: Mutex<HashMap<String, String>>,
+    product_types: Arc<Mutex<HashMap<String, String>>>,
     /// AmazonOrderId → its lines.
-    lines: Mutex<HashMap<String, Vec<Line>>>,
+    lines: Arc<Mutex<HashMap<String, Vec<Line>>>>,
     /// `getOrderItems` (0.5/s, burst 30) is called once per new order inside one order poll,
     /// which the engine's limiter counts as one call: paced here, so a busy seller waits instead
     /// of drawing 429s (measured before: 9 throttled replies in `agency-100`, 20 in `flash-sale`).
-    order_items_pacer: Pacer,
+    order_items_pacer: Arc<Pacer>,
     /// `getListingsItem` (5/s, burst 10) confirms each patch, outside the engine's limiter too.
-    listing_reads_pacer: Pacer,
+    listing_reads_pacer: Arc<Pacer>,
 }
 
 /// The engine's pacing of a budget the connector paces itself (below Amazon's rate and burst).
@@ -573,7 +573,7 @@ fn next_cursor(
     ))
 }
 
-impl Inner {
+impl AmazonConnector {
     fn url(&self, segments: &[&str]) -> reqwest::Url {
         let mut url = self.config.base_url.clone();
         // Path segments are percent-encoded, so a SKU with `/` or spaces stays one segment.
@@ -657,6 +657,12 @@ impl Inner {
         listed_quantity(&body)
     }
 
+    /// What the listing of `sku` shows.
+    async fn read_listing(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
+        let quantity = self.read_one(&self.listing_ref(&sku)).await?;
+        Ok(ListedQuantity { sku, quantity })
+    }
+
     async fn product_type(&self, listing_ref: &str) -> Result<String, MarketplaceError> {
         if let Some(product_type) = &self.product_type {
             return Ok(product_type.clone());
@@ -700,42 +706,6 @@ impl Inner {
             .json(&body);
         let reply = self.call(Operation::PatchListingsItem, request).await?;
         patch_verdict(&reply)
-    }
-
-    async fn push(&self, items: Vec<PushItem>) -> Result<Vec<PushOutcome>, MarketplaceError> {
-        let mut outcomes: Vec<Option<PushOutcome>> = vec![None; items.len()];
-        // (index, listing_ref, quantity) of the accepted patches, waiting to show.
-        let mut waiting: Vec<(usize, String, u32)> = Vec::new();
-        for (index, item) in items.iter().enumerate() {
-            let listing_ref = self.listing_ref(&item.sku);
-            let failed = |error| {
-                Some(PushOutcome::Failed {
-                    sku: item.sku.clone(),
-                    error,
-                })
-            };
-            match self.patch(&listing_ref, item.quantity).await {
-                Ok(PatchVerdict::Accepted) => waiting.push((index, listing_ref, item.quantity)),
-                Ok(PatchVerdict::Refused(message)) => {
-                    outcomes[index] = failed(invalid(message));
-                }
-                // A throttle or an outage stops the call: the engine retries the whole batch,
-                // and re-sending an absolute quantity is harmless.
-                Err(error) if error.is_retryable() => return Err(error),
-                Err(error) => outcomes[index] = failed(error),
-            }
-        }
-        self.confirm(&items, waiting, &mut outcomes).await;
-        Ok(items
-            .into_iter()
-            .zip(outcomes)
-            .map(|(item, outcome)| {
-                outcome.unwrap_or(PushOutcome::Failed {
-                    sku: item.sku,
-                    error: MarketplaceError::Transient("the push was not answered".into()),
-                })
-            })
-            .collect())
     }
 
     /// Reads the accepted patches back until each shows its quantity, within the bound.
@@ -784,15 +754,6 @@ impl Inner {
                 error,
             });
         }
-    }
-
-    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
-        let mut listed = Vec::with_capacity(skus.len());
-        for sku in skus {
-            let quantity = self.read_one(&self.listing_ref(&sku)).await?;
-            listed.push(ListedQuantity { sku, quantity });
-        }
-        Ok(listed)
     }
 
     async fn get_orders(&self, cursor: &Cursor) -> Result<OrdersPayload, MarketplaceError> {
@@ -878,78 +839,110 @@ impl Inner {
             .ok()
             .filter(|wait| !wait.is_zero())
     }
-
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let cursor = self.position(cursor.as_deref())?;
-        if self.visible_in(&cursor).is_some() {
-            // Amazon's window ends `orders_lag` before now: nothing to ask for yet. The channel
-            // normally waits for `feed_ready_in` and never gets here; a clock tick may still.
-            return Ok(OrderPage {
-                events: Vec::new(),
-                next_cursor: cursor.to_text(),
-                more: false,
-                skipped: true,
-            });
-        }
-        let (cursor, payload) = match self.get_orders(&cursor).await {
-            // A stored token Amazon no longer takes: read the window again from its start.
-            Err(MarketplaceError::Permanent {
-                kind: PermanentKind::Invalid,
-                ..
-            }) if cursor.next_token.is_some() => {
-                let restart = Cursor {
-                    after: cursor.after,
-                    next_token: None,
-                };
-                let payload = self.get_orders(&restart).await?;
-                (restart, payload)
-            }
-            other => (cursor, other?),
-        };
-        let mut events = Vec::new();
-        for order in &payload.orders {
-            let lines = self.order_lines(&order.amazon_order_id).await?;
-            events.extend(order_events(order, &lines));
-        }
-        let (next, more) = next_cursor(&cursor, &payload)?;
-        Ok(OrderPage {
-            events,
-            next_cursor: next.to_text(),
-            more,
-            skipped: false,
-        })
-    }
 }
 
-impl PlatformCalls for Inner {
-    const PLATFORM: Platform = Platform::Amazon;
-
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
-        self.push(items)
+impl Marketplace for AmazonConnector {
+    fn platform(&self) -> Platform {
+        Platform::Amazon
     }
 
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
-        self.read(skus)
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut outcomes: Vec<Option<PushOutcome>> = vec![None; items.len()];
+            // (index, listing_ref, quantity) of the accepted patches, waiting to show.
+            let mut waiting: Vec<(usize, String, u32)> = Vec::new();
+            for (index, item) in items.iter().enumerate() {
+                let listing_ref = this.listing_ref(&item.sku);
+                let failed = |error| {
+                    Some(PushOutcome::Failed {
+                        sku: item.sku.clone(),
+                        error,
+                    })
+                };
+                match this.patch(&listing_ref, item.quantity).await {
+                    Ok(PatchVerdict::Accepted) => waiting.push((index, listing_ref, item.quantity)),
+                    Ok(PatchVerdict::Refused(message)) => {
+                        outcomes[index] = failed(invalid(message));
+                    }
+                    // A throttle or an outage stops the call: the engine retries the whole batch,
+                    // and re-sending an absolute quantity is harmless.
+                    Err(error) if error.is_retryable() => return Err(error),
+                    Err(error) => outcomes[index] = failed(error),
+                }
+            }
+            this.confirm(&items, waiting, &mut outcomes).await;
+            Ok(items
+                .into_iter()
+                .zip(outcomes)
+                .map(|(item, outcome)| {
+                    outcome.unwrap_or(PushOutcome::Failed {
+                        sku: item.sku,
+                        error: MarketplaceError::Transient("the push was not answered".into()),
+                    })
+                })
+                .collect())
+        })
     }
 
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
-        self.orders(cursor)
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let this = self.clone();
+        Box::pin(async move { read_each(skus, |sku| this.read_listing(sku)).await })
     }
 
-    fn feed_ready_in(&self, cursor: Option<&str>) -> Option<Duration> {
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let this = self.clone();
+        Box::pin(async move {
+            let cursor = this.position(cursor.as_deref())?;
+            if this.visible_in(&cursor).is_some() {
+                // Amazon's window ends `orders_lag` before now: nothing to ask for yet. The channel
+                // normally waits for `order_feed_ready_in` and never gets here; a clock tick may still.
+                return Ok(OrderPage {
+                    events: Vec::new(),
+                    next_cursor: cursor.to_text(),
+                    more: false,
+                    skipped: true,
+                });
+            }
+            let (cursor, payload) = match this.get_orders(&cursor).await {
+                // A stored token Amazon no longer takes: read the window again from its start.
+                Err(MarketplaceError::Permanent {
+                    kind: PermanentKind::Invalid,
+                    ..
+                }) if cursor.next_token.is_some() => {
+                    let restart = Cursor {
+                        after: cursor.after,
+                        next_token: None,
+                    };
+                    let payload = this.get_orders(&restart).await?;
+                    (restart, payload)
+                }
+                other => (cursor, other?),
+            };
+            let mut events = Vec::new();
+            for order in &payload.orders {
+                let lines = this.order_lines(&order.amazon_order_id).await?;
+                events.extend(order_events(order, &lines));
+            }
+            let (next, more) = next_cursor(&cursor, &payload)?;
+            Ok(OrderPage {
+                events,
+                next_cursor: next.to_text(),
+                more,
+                skipped: false,
+            })
+        })
+    }
+
+    fn order_feed_ready_in(&self, cursor: Option<&str>) -> Option<Duration> {
         // An unreadable cursor is the fetch's to report.
         self.position(cursor)
             .ok()
             .and_then(|cursor| self.visible_in(&cursor))
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.config.listings.contains(sku)
     }
 }
 

@@ -54,8 +54,6 @@
 //! maximum, 200.) A poll with no cursor starts when the connector was built: the catalog's stock
 //! already counts what was sold before the channel was connected.
 
-use crate::platforms::connector::{Connector, PlatformCalls};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,13 +62,14 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-    PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, retry_after, send_error, status_error, ConnectorConfig, ConnectorError, ListingMap,
+    parse_sku, read_each, retry_after, send_error, status_error, ConnectorConfig, ConnectorError,
+    ListingMap,
 };
 use crate::platforms::Platform;
 
@@ -97,8 +96,8 @@ pub fn build_with_page_size(
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     let marketplace_id = config.account_str(Platform::Ebay, "marketplace_id")?;
     let http = config.http_client()?;
-    Ok(Connector::shared(Inner {
-        config,
+    Ok(Arc::new(EbayConnector {
+        config: Arc::new(config),
         http,
         marketplace_id,
         started: now_millis(),
@@ -106,10 +105,11 @@ pub fn build_with_page_size(
     }))
 }
 
-/// An eBay seller account on one marketplace.
-#[derive(Debug)]
-struct Inner {
-    config: ConnectorConfig,
+/// An eBay seller account on one marketplace (a cheap handle: settings and HTTP client are
+/// shared).
+#[derive(Debug, Clone)]
+struct EbayConnector {
+    config: Arc<ConnectorConfig>,
     http: reqwest::Client,
     marketplace_id: String,
     /// When the connector was built, to the millisecond (rounded down, so that an order placed
@@ -178,7 +178,7 @@ fn body_summary(body: &str) -> String {
     }
 }
 
-impl Inner {
+impl EbayConnector {
     fn request(&self, method: reqwest::Method, url: reqwest::Url) -> reqwest::RequestBuilder {
         self.http
             .request(method, url)
@@ -225,58 +225,17 @@ impl Inner {
             .unwrap_or_else(|| sku.as_str().to_string())
     }
 
-    async fn push(&self, items: Vec<PushItem>) -> Result<Vec<PushOutcome>, MarketplaceError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        if items.len() > MAX_BULK_ITEMS {
-            return Err(invalid(format!(
-                "{} items in one push; eBay's bulk_update_price_quantity takes at most \
-                 {MAX_BULK_ITEMS}, so nothing was sent",
-                items.len()
-            )));
-        }
-        let ebay_skus: Vec<String> = items.iter().map(|item| self.ebay_sku(&item.sku)).collect();
-        let request = self
-            .request(reqwest::Method::POST, self.url(&path_segments(BULK_PATH))?)
-            .json(&bulk_body(&items, &ebay_skus));
-        let reply: BulkReply = self.call(request).await?;
-        Ok(push_outcomes(items, &ebay_skus, reply))
-    }
-
-    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
-        let mut listed = Vec::with_capacity(skus.len());
-        for sku in skus {
-            let ebay_sku = self.ebay_sku(&sku);
-            let mut segments = path_segments("/sell/inventory/v1/inventory_item");
-            segments.push(&ebay_sku);
-            let request = self.request(reqwest::Method::GET, self.url(&segments)?);
-            let reply: InventoryItem = self.call(request).await?;
-            listed.push(ListedQuantity {
-                sku,
-                quantity: reply.quantity(),
-            });
-        }
-        Ok(listed)
-    }
-
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let cursor = match cursor.as_deref() {
-            Some(text) => Cursor::parse(text)?,
-            None => Cursor {
-                since: self.started,
-                skip: 0,
-            },
-        };
-        let request = self
-            .request(reqwest::Method::GET, self.url(&path_segments(ORDERS_PATH))?)
-            .query(&[
-                ("filter", cursor.filter()),
-                ("limit", self.page_size.to_string()),
-                ("offset", cursor.skip.to_string()),
-            ]);
-        let reply: OrdersReply = self.call(request).await?;
-        order_page(reply, cursor, &self.config.listings)
+    /// `GET inventory_item/{sku}`: the item-level quantity of one SKU.
+    async fn get_inventory_item(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
+        let ebay_sku = self.ebay_sku(&sku);
+        let mut segments = path_segments("/sell/inventory/v1/inventory_item");
+        segments.push(&ebay_sku);
+        let request = self.request(reqwest::Method::GET, self.url(&segments)?);
+        let reply: InventoryItem = self.call(request).await?;
+        Ok(ListedQuantity {
+            sku,
+            quantity: reply.quantity(),
+        })
     }
 }
 
@@ -564,28 +523,63 @@ fn order_page(
     })
 }
 
-impl PlatformCalls for Inner {
-    const PLATFORM: Platform = Platform::Ebay;
-
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
-        self.push(items)
+impl Marketplace for EbayConnector {
+    fn platform(&self) -> Platform {
+        Platform::Ebay
     }
 
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
-        self.read(skus)
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let this = self.clone();
+        Box::pin(async move {
+            if items.is_empty() {
+                return Ok(Vec::new());
+            }
+            if items.len() > MAX_BULK_ITEMS {
+                return Err(invalid(format!(
+                    "{} items in one push; eBay's bulk_update_price_quantity takes at most \
+                     {MAX_BULK_ITEMS}, so nothing was sent",
+                    items.len()
+                )));
+            }
+            let ebay_skus: Vec<String> =
+                items.iter().map(|item| this.ebay_sku(&item.sku)).collect();
+            let request = this
+                .request(reqwest::Method::POST, this.url(&path_segments(BULK_PATH))?)
+                .json(&bulk_body(&items, &ebay_skus));
+            let reply: BulkReply = this.call(request).await?;
+            Ok(push_outcomes(items, &ebay_skus, reply))
+        })
     }
 
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
-        self.orders(cursor)
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let this = self.clone();
+        Box::pin(async move { read_each(skus, |sku| this.get_inventory_item(sku)).await })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let this = self.clone();
+        Box::pin(async move {
+            let cursor = match cursor.as_deref() {
+                Some(text) => Cursor::parse(text)?,
+                None => Cursor {
+                    since: this.started,
+                    skip: 0,
+                },
+            };
+            let request = this
+                .request(reqwest::Method::GET, this.url(&path_segments(ORDERS_PATH))?)
+                .query(&[
+                    ("filter", cursor.filter()),
+                    ("limit", this.page_size.to_string()),
+                    ("offset", cursor.skip.to_string()),
+                ]);
+            let reply: OrdersReply = this.call(request).await?;
+            order_page(reply, cursor, &this.config.listings)
+        })
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.config.listings.contains(sku)
     }
 }
 

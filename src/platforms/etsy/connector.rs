@@ -53,8 +53,6 @@
 //!   no finer key. A page at offset beyond Etsy's 12 000 is refused as `Permanent Invalid`
 //!   rather than skipping receipts.
 
-use crate::platforms::connector::{push_each, Connector, PlatformCalls};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -62,13 +60,14 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-    PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, send_error, status_error, ConnectorConfig, ConnectorError, ListingMap,
+    parse_sku, push_each, read_each, send_error, status_error, ConnectorConfig, ConnectorError,
+    ListingMap,
 };
 use crate::platforms::Platform;
 
@@ -116,8 +115,8 @@ pub fn build_with_page_size(
         "user id or token",
     )?;
     let http = config.http_client()?;
-    Ok(Connector::shared(Inner {
-        config,
+    Ok(Arc::new(EtsyConnector {
+        config: Arc::new(config),
         http,
         shop_id,
         api_key,
@@ -127,9 +126,10 @@ pub fn build_with_page_size(
     }))
 }
 
-/// An Etsy shop.
-struct Inner {
-    config: ConnectorConfig,
+/// An Etsy shop (a cheap handle: settings and HTTP client are shared).
+#[derive(Clone)]
+struct EtsyConnector {
+    config: Arc<ConnectorConfig>,
     http: reqwest::Client,
     shop_id: String,
     api_key: HeaderValue,
@@ -139,9 +139,9 @@ struct Inner {
 }
 
 /// By hand: the account JSON holds the shared secret, so the config is not shown.
-impl std::fmt::Debug for Inner {
+impl std::fmt::Debug for EtsyConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner")
+        f.debug_struct("EtsyConnector")
             .field("base_url", &self.config.base_url.as_str())
             .field("shop_id", &self.shop_id)
             .field("page_size", &self.page_size)
@@ -162,7 +162,7 @@ fn invalid(message: String) -> MarketplaceError {
     }
 }
 
-impl Inner {
+impl EtsyConnector {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.config.url(path))
@@ -218,7 +218,8 @@ impl Inner {
         self.call(request, "getListingInventory").await
     }
 
-    async fn push_one(&self, item: &PushItem) -> Result<PushOutcome, MarketplaceError> {
+    /// Sets one listing: its inventory read, then replaced whole with the new quantity.
+    async fn replace_inventory(&self, item: PushItem) -> Result<PushOutcome, MarketplaceError> {
         if item.quantity > MAX_QUANTITY {
             return Err(invalid(format!(
                 "quantity {} is above Etsy's cap of {MAX_QUANTITY} per offering",
@@ -238,41 +239,12 @@ impl Inner {
         })
     }
 
-    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
-        let mut listed = Vec::with_capacity(skus.len());
-        for sku in skus {
-            let listing_id = self.listing_of(&sku)?;
-            let inventory = self.get_inventory(&listing_id).await?;
-            let quantity = listed_quantity(&inventory, sku.as_str())?;
-            listed.push(ListedQuantity { sku, quantity });
-        }
-        Ok(listed)
-    }
-
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let cursor = match cursor.as_deref() {
-            Some(text) => Cursor::parse(text)?,
-            None => Cursor {
-                since: self.started_secs,
-                offset: 0,
-            },
-        };
-        if cursor.offset > MAX_OFFSET {
-            return Err(invalid(format!(
-                "more than {MAX_OFFSET} Etsy receipts changed in second {}: past Etsy's paging",
-                cursor.since
-            )));
-        }
-        let path = format!("/v3/application/shops/{}/receipts", self.shop_id);
-        let request = self.request(reqwest::Method::GET, &path).query(&[
-            ("min_last_modified", cursor.since.to_string()),
-            ("limit", self.page_size.to_string()),
-            ("offset", cursor.offset.to_string()),
-            ("sort_on", "updated".to_string()),
-            ("sort_order", "asc".to_string()),
-        ]);
-        let reply: ReceiptsReply = self.call(request, "getShopReceipts").await?;
-        order_page(reply, cursor, &self.config.listings)
+    /// What the listing of `sku` shows.
+    async fn read_listing(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
+        let listing_id = self.listing_of(&sku)?;
+        let inventory = self.get_inventory(&listing_id).await?;
+        let quantity = listed_quantity(&inventory, sku.as_str())?;
+        Ok(ListedQuantity { sku, quantity })
     }
 }
 
@@ -608,28 +580,52 @@ fn order_page(
     })
 }
 
-impl PlatformCalls for Inner {
-    const PLATFORM: Platform = Platform::Etsy;
-
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
-        push_each(items, move |item| async move { self.push_one(&item).await })
+impl Marketplace for EtsyConnector {
+    fn platform(&self) -> Platform {
+        Platform::Etsy
     }
 
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
-        self.read(skus)
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let this = self.clone();
+        Box::pin(async move { push_each(items, |item| this.replace_inventory(item)).await })
     }
 
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
-        self.orders(cursor)
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let this = self.clone();
+        Box::pin(async move { read_each(skus, |sku| this.read_listing(sku)).await })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let this = self.clone();
+        Box::pin(async move {
+            let cursor = match cursor.as_deref() {
+                Some(text) => Cursor::parse(text)?,
+                None => Cursor {
+                    since: this.started_secs,
+                    offset: 0,
+                },
+            };
+            if cursor.offset > MAX_OFFSET {
+                return Err(invalid(format!(
+                    "more than {MAX_OFFSET} Etsy receipts changed in second {}: past Etsy's paging",
+                    cursor.since
+                )));
+            }
+            let path = format!("/v3/application/shops/{}/receipts", this.shop_id);
+            let request = this.request(reqwest::Method::GET, &path).query(&[
+                ("min_last_modified", cursor.since.to_string()),
+                ("limit", this.page_size.to_string()),
+                ("offset", cursor.offset.to_string()),
+                ("sort_on", "updated".to_string()),
+                ("sort_order", "asc".to_string()),
+            ]);
+            let reply: ReceiptsReply = this.call(request, "getShopReceipts").await?;
+            order_page(reply, cursor, &this.config.listings)
+        })
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.config.listings.contains(sku)
     }
 }
 

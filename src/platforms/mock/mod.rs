@@ -387,13 +387,7 @@ pub fn platform_mock(
     platform: Platform,
     options: &MockOptions,
 ) -> Result<Arc<dyn PlatformMock>, MockError> {
-    Ok(match platform {
-        Platform::Shopify => crate::platforms::shopify::mock::build(options)?,
-        Platform::Etsy => crate::platforms::etsy::mock::build(options)?,
-        Platform::Amazon => crate::platforms::amazon::mock::build(options)?,
-        Platform::Walmart => crate::platforms::walmart::mock::build(options)?,
-        Platform::Ebay => crate::platforms::ebay::mock::build(options)?,
-    })
+    crate::platforms::registry::mock(platform)(options)
 }
 
 /// Refuses a plan `platform` does not have; `known` lists its plans.

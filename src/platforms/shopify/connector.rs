@@ -55,9 +55,7 @@
 //! - The credential goes only into `X-Shopify-Access-Token`; error messages carry Shopify's reply,
 //!   never the request headers.
 
-use crate::platforms::connector::{Connector, PlatformCalls};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,8 +69,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use shelfsync_actors::channel::intake::{OrderIntake, UnusableOrder};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-    PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::inventory::exceptions::{bounded_text, UnapplicableReason};
@@ -137,8 +135,8 @@ pub fn build_with(
         &config.account_str(Platform::Shopify, "location_id")?,
     );
     let http = config.http_client()?;
-    Ok(Connector::shared(Inner {
-        config,
+    Ok(Arc::new(ShopifyConnector {
+        config: Arc::new(config),
         http,
         location,
         orders_per_page: options.orders_per_page.clamp(1, 15),
@@ -146,10 +144,10 @@ pub fn build_with(
     }))
 }
 
-/// A Shopify shop at one location.
-#[derive(Debug)]
-struct Inner {
-    config: ConnectorConfig,
+/// A Shopify shop at one location (a cheap handle: settings and HTTP client are shared).
+#[derive(Debug, Clone)]
+struct ShopifyConnector {
+    config: Arc<ConnectorConfig>,
     http: reqwest::Client,
     location: String,
     orders_per_page: usize,
@@ -258,7 +256,7 @@ fn http_error(status: StatusCode, headers: &HeaderMap, body: &str) -> Marketplac
     }
 }
 
-impl Inner {
+impl ShopifyConnector {
     /// Runs one GraphQL operation; `Ok` is the reply's `data` (an object).
     async fn graphql(&self, query: &str, variables: Value) -> Result<Value, MarketplaceError> {
         let reply = self
@@ -296,37 +294,6 @@ impl Inner {
             .listings
             .get(sku)
             .map(|listing| gid("InventoryItem", &listing))
-    }
-
-    async fn push(&self, items: Vec<PushItem>) -> Result<Vec<PushOutcome>, MarketplaceError> {
-        let mut outcomes = Vec::with_capacity(items.len());
-        let mut sendable = Vec::with_capacity(items.len());
-        for item in items {
-            match self.item_of(&item.sku) {
-                Some(inventory_item) => sendable.push(Sent {
-                    inventory_item,
-                    item,
-                }),
-                None => outcomes.push(PushOutcome::Failed {
-                    error: MarketplaceError::Permanent {
-                        kind: PermanentKind::NotFound,
-                        message: format!("no Shopify inventory item is mapped to {}", item.sku),
-                    },
-                    sku: item.sku,
-                }),
-            }
-        }
-        // The engine sends at most 250; more are sent in several calls rather than refused.
-        let mut chunks = Vec::new();
-        while sendable.len() > MAX_BATCH {
-            let rest = sendable.split_off(MAX_BATCH);
-            chunks.push(std::mem::replace(&mut sendable, rest));
-        }
-        chunks.push(sendable);
-        for chunk in chunks {
-            outcomes.extend(self.push_chunk(chunk).await?);
-        }
-        Ok(outcomes)
     }
 
     /// Pushes at most 250 items, sending again without the items Shopify refused.
@@ -390,7 +357,7 @@ impl Inner {
         if skus.is_empty() {
             return Vec::new();
         }
-        let actual: HashMap<Sku, u32> = match self.read(skus.clone()).await {
+        let actual: HashMap<Sku, u32> = match self.read_quantities(skus.clone()).await {
             Ok(listed) => listed
                 .into_iter()
                 .map(|listed| (listed.sku, listed.quantity))
@@ -406,77 +373,6 @@ impl Inner {
                 sku,
             })
             .collect()
-    }
-
-    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
-        let mut mapped = Vec::with_capacity(skus.len());
-        for sku in skus {
-            match self.item_of(&sku) {
-                Some(item) => mapped.push((sku, item)),
-                None => tracing::warn!(%sku, "no Shopify inventory item is mapped; not read"),
-            }
-        }
-        let mut listed = Vec::with_capacity(mapped.len());
-        for chunk in mapped.chunks(MAX_BATCH) {
-            let ids: Vec<&str> = chunk.iter().map(|(_, item)| item.as_str()).collect();
-            let data = self
-                .graphql(READ_QUERY, json!({ "ids": ids, "location": self.location }))
-                .await?;
-            let levels = read_levels(&data)?;
-            for (sku, item) in chunk {
-                match levels.get(item) {
-                    Some(quantity) => listed.push(ListedQuantity {
-                        sku: sku.clone(),
-                        quantity: *quantity,
-                    }),
-                    None => {
-                        tracing::warn!(%sku, "Shopify shows no available quantity at the location")
-                    }
-                }
-            }
-        }
-        Ok(listed)
-    }
-
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let position = match cursor.as_deref() {
-            Some(text) => Cursor::parse(text)?,
-            None => Cursor {
-                since: self.started,
-                after: None,
-            },
-        };
-        let first = self.orders_per_page;
-        let query = ORDERS_QUERY.replace("{LINES}", &LINES_PER_ORDER.to_string());
-        let data = self
-            .graphql(
-                &query,
-                json!({
-                    "first": first,
-                    "after": position.after,
-                    "query": format!("updated_at:>='{}'", time_text(position.since)),
-                }),
-            )
-            .await?;
-        let mut reply = orders_reply(&data)?;
-        for order in &mut reply.orders {
-            let mut after = order.more_lines.take();
-            while let Some(cursor) = after {
-                let data = self
-                    .graphql(
-                        MORE_LINES_QUERY,
-                        json!({ "id": order.gid, "after": cursor }),
-                    )
-                    .await?;
-                let (lines, next) = more_lines(&data)?;
-                if lines.is_empty() && next.is_some() {
-                    return Err(invalid("Shopify paged an order's line items without lines"));
-                }
-                order.lines.extend(lines);
-                after = next;
-            }
-        }
-        Ok(order_page(reply, &position))
     }
 }
 
@@ -1068,28 +964,124 @@ fn usable_line(number: u32, line: &Value) -> Result<(Sku, u32), UnusableOrder> {
     }
 }
 
-impl PlatformCalls for Inner {
-    const PLATFORM: Platform = Platform::Shopify;
-
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
-        self.push(items)
+impl Marketplace for ShopifyConnector {
+    fn platform(&self) -> Platform {
+        Platform::Shopify
     }
 
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
-        self.read(skus)
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(items.len());
+            let mut sendable = Vec::with_capacity(items.len());
+            for item in items {
+                match this.item_of(&item.sku) {
+                    Some(inventory_item) => sendable.push(Sent {
+                        inventory_item,
+                        item,
+                    }),
+                    None => outcomes.push(PushOutcome::Failed {
+                        error: MarketplaceError::Permanent {
+                            kind: PermanentKind::NotFound,
+                            message: format!("no Shopify inventory item is mapped to {}", item.sku),
+                        },
+                        sku: item.sku,
+                    }),
+                }
+            }
+            // The engine sends at most 250; more are sent in several calls rather than refused.
+            let mut chunks = Vec::new();
+            while sendable.len() > MAX_BATCH {
+                let rest = sendable.split_off(MAX_BATCH);
+                chunks.push(std::mem::replace(&mut sendable, rest));
+            }
+            chunks.push(sendable);
+            for chunk in chunks {
+                outcomes.extend(this.push_chunk(chunk).await?);
+            }
+            Ok(outcomes)
+        })
     }
 
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
-        self.orders(cursor)
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut mapped = Vec::with_capacity(skus.len());
+            for sku in skus {
+                match this.item_of(&sku) {
+                    Some(item) => mapped.push((sku, item)),
+                    None => tracing::warn!(%sku, "no Shopify inventory item is mapped; not read"),
+                }
+            }
+            let mut listed = Vec::with_capacity(mapped.len());
+            for chunk in mapped.chunks(MAX_BATCH) {
+                let ids: Vec<&str> = chunk.iter().map(|(_, item)| item.as_str()).collect();
+                let data = this
+                    .graphql(READ_QUERY, json!({ "ids": ids, "location": this.location }))
+                    .await?;
+                let levels = read_levels(&data)?;
+                for (sku, item) in chunk {
+                    match levels.get(item) {
+                        Some(quantity) => listed.push(ListedQuantity {
+                            sku: sku.clone(),
+                            quantity: *quantity,
+                        }),
+                        None => {
+                            tracing::warn!(%sku, "Shopify shows no available quantity at the location")
+                        }
+                    }
+                }
+            }
+            Ok(listed)
+        })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let this = self.clone();
+        Box::pin(async move {
+            let position = match cursor.as_deref() {
+                Some(text) => Cursor::parse(text)?,
+                None => Cursor {
+                    since: this.started,
+                    after: None,
+                },
+            };
+            let first = this.orders_per_page;
+            let query = ORDERS_QUERY.replace("{LINES}", &LINES_PER_ORDER.to_string());
+            let data = this
+                .graphql(
+                    &query,
+                    json!({
+                        "first": first,
+                        "after": position.after,
+                        "query": format!("updated_at:>='{}'", time_text(position.since)),
+                    }),
+                )
+                .await?;
+            let mut reply = orders_reply(&data)?;
+            for order in &mut reply.orders {
+                let mut after = order.more_lines.take();
+                while let Some(cursor) = after {
+                    let data = this
+                        .graphql(
+                            MORE_LINES_QUERY,
+                            json!({ "id": order.gid, "after": cursor }),
+                        )
+                        .await?;
+                    let (lines, next) = more_lines(&data)?;
+                    if lines.is_empty() && next.is_some() {
+                        return Err(invalid("Shopify paged an order's line items without lines"));
+                    }
+                    order.lines.extend(lines);
+                    after = next;
+                }
+            }
+            Ok(order_page(reply, &position))
+        })
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.config.listings.contains(sku)
     }
 }
 

@@ -12,8 +12,6 @@
 //! A 429 is `Throttled` with the wait until `X-Next-Replenishment-Time` (epoch milliseconds, the
 //! header matched case-insensitively under both names Walmart is seen to use).
 
-use crate::platforms::connector::{push_each, Connector, PlatformCalls};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,13 +19,14 @@ use rand::RngCore;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-    PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderEventKind,
+    OrderPage, PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, send_error, shown_quantity, status_error, ConnectorConfig, ConnectorError,
+    parse_sku, push_each, read_each, send_error, shown_quantity, status_error, ConnectorConfig,
+    ConnectorError,
 };
 use crate::platforms::Platform;
 
@@ -38,17 +37,17 @@ const ORDERS_PER_PAGE: usize = 200;
 pub fn build(config: ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     let http = config.http_client()?;
     let started_ms = now_ms();
-    Ok(Connector::shared(Inner {
-        config,
+    Ok(Arc::new(WalmartConnector {
+        config: Arc::new(config),
         http,
         started_ms,
     }))
 }
 
-/// A Walmart seller account.
-#[derive(Debug)]
-struct Inner {
-    config: ConnectorConfig,
+/// A Walmart seller account (a cheap handle: settings and HTTP client are shared).
+#[derive(Debug, Clone)]
+struct WalmartConnector {
+    config: Arc<ConnectorConfig>,
     http: reqwest::Client,
     started_ms: i64,
 }
@@ -71,7 +70,7 @@ fn throttled(headers: &HeaderMap) -> MarketplaceError {
     MarketplaceError::Throttled { retry_after }
 }
 
-impl Inner {
+impl WalmartConnector {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let correlation = format!("{:016x}", rand::thread_rng().next_u64());
         self.http
@@ -112,7 +111,8 @@ impl Inner {
             .unwrap_or_else(|| sku.as_str().to_string())
     }
 
-    async fn push_one(&self, item: PushItem) -> Result<PushOutcome, MarketplaceError> {
+    /// `PUT /v3/inventory` of one SKU.
+    async fn put_inventory(&self, item: PushItem) -> Result<PushOutcome, MarketplaceError> {
         let walmart_sku = self.walmart_sku(&item.sku);
         let body = serde_json::json!({ "sku": walmart_sku, "quantity": { "unit": "EACH", "amount": item.quantity } });
         let request = self
@@ -126,40 +126,17 @@ impl Inner {
         })
     }
 
-    async fn read(&self, skus: Vec<Sku>) -> Result<Vec<ListedQuantity>, MarketplaceError> {
-        let mut listed = Vec::with_capacity(skus.len());
-        for sku in skus {
-            let walmart_sku = self.walmart_sku(&sku);
-            let request = self
-                .request(reqwest::Method::GET, "/v3/inventory")
-                .query(&[("sku", &walmart_sku)]);
-            let reply: InventoryReply = self.call(request).await?;
-            listed.push(ListedQuantity {
-                sku,
-                quantity: shown_quantity(reply.quantity.amount),
-            });
-        }
-        Ok(listed)
-    }
-
-    async fn orders(&self, cursor: Option<String>) -> Result<OrderPage, MarketplaceError> {
-        let since_ms = match cursor.as_deref() {
-            Some(text) => text
-                .parse::<i64>()
-                .map_err(|_| MarketplaceError::Permanent {
-                    kind: PermanentKind::Invalid,
-                    message: format!(
-                        "the stored Walmart cursor {text:?} is not epoch milliseconds"
-                    ),
-                })?,
-            None => self.started_ms,
-        };
-        let request = self.request(reqwest::Method::GET, "/v3/orders").query(&[
-            ("lastModifiedStartDate", since_ms.to_string()),
-            ("limit", ORDERS_PER_PAGE.to_string()),
-        ]);
-        let reply: OrdersReply = self.call(request).await?;
-        Ok(order_page(reply, since_ms))
+    /// `GET /v3/inventory` of one SKU.
+    async fn get_inventory(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
+        let walmart_sku = self.walmart_sku(&sku);
+        let request = self
+            .request(reqwest::Method::GET, "/v3/inventory")
+            .query(&[("sku", &walmart_sku)]);
+        let reply: InventoryReply = self.call(request).await?;
+        Ok(ListedQuantity {
+            sku,
+            quantity: shown_quantity(reply.quantity.amount),
+        })
     }
 }
 
@@ -281,28 +258,46 @@ fn order_page(reply: OrdersReply, since_ms: i64) -> OrderPage {
     }
 }
 
-impl PlatformCalls for Inner {
-    const PLATFORM: Platform = Platform::Walmart;
-
-    fn push_items(
-        &self,
-        items: Vec<PushItem>,
-    ) -> impl Future<Output = Result<Vec<PushOutcome>, MarketplaceError>> + Send {
-        push_each(items, |item| self.push_one(item))
+impl Marketplace for WalmartConnector {
+    fn platform(&self) -> Platform {
+        Platform::Walmart
     }
 
-    fn read_listed(
-        &self,
-        skus: Vec<Sku>,
-    ) -> impl Future<Output = Result<Vec<ListedQuantity>, MarketplaceError>> + Send {
-        self.read(skus)
+    fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
+        let this = self.clone();
+        Box::pin(async move { push_each(items, |item| this.put_inventory(item)).await })
     }
 
-    fn order_page(
-        &self,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<OrderPage, MarketplaceError>> + Send {
-        self.orders(cursor)
+    fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
+        let this = self.clone();
+        Box::pin(async move { read_each(skus, |sku| this.get_inventory(sku)).await })
+    }
+
+    fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage> {
+        let this = self.clone();
+        Box::pin(async move {
+            let since_ms = match cursor.as_deref() {
+                Some(text) => text
+                    .parse::<i64>()
+                    .map_err(|_| MarketplaceError::Permanent {
+                        kind: PermanentKind::Invalid,
+                        message: format!(
+                            "the stored Walmart cursor {text:?} is not epoch milliseconds"
+                        ),
+                    })?,
+                None => this.started_ms,
+            };
+            let request = this.request(reqwest::Method::GET, "/v3/orders").query(&[
+                ("lastModifiedStartDate", since_ms.to_string()),
+                ("limit", ORDERS_PER_PAGE.to_string()),
+            ]);
+            let reply: OrdersReply = this.call(request).await?;
+            Ok(order_page(reply, since_ms))
+        })
+    }
+
+    fn lists(&self, sku: &Sku) -> bool {
+        self.config.listings.contains(sku)
     }
 }
 

@@ -1,10 +1,20 @@
-//! The marketplaces shelfsync speaks to, and what the engine must know of each of them to schedule
-//! pushes: batch size and whether a push can be compare-and-set. Facts from
-//! `reference/marketplace-apis.md` §0.
+//! The engine's ground floor: the marketplaces shelfsync speaks to and one description of each
+//! ([`PlatformProfile`]: batch sizes, compare-and-set, quantity bounds, order intake, rate limits
+//! with their sources, in `profile`), the rate-limit vocabulary those descriptions use
+//! (`limits`), and why a marketplace call fails ([`MarketplaceError`], in `error`). Nothing here
+//! imports from the rest of the engine; `channel` and `ratelimit` build on it.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub mod error;
+pub mod limits;
+pub mod profile;
+
+pub use self::error::{MarketplaceError, PermanentKind};
+pub use self::limits::{Bucket, Operation, RemoteLimit, Scope, ShortTermLimit, Unit};
+pub use self::profile::{DocumentedLimit, OrderIntake, PlatformProfile, QuantityBounds};
 
 /// A marketplace platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,44 +60,42 @@ impl Platform {
             .find(|platform| platform.as_str() == value)
     }
 
+    /// The platform's description.
+    pub fn profile(self) -> &'static PlatformProfile {
+        match self {
+            Platform::Shopify => &profile::SHOPIFY,
+            Platform::Etsy => &profile::ETSY,
+            Platform::Amazon => &profile::AMAZON,
+            Platform::Walmart => &profile::WALMART,
+            Platform::Ebay => &profile::EBAY,
+        }
+    }
+
     /// The most listings one push call may carry: Shopify's input arrays are capped at 250, eBay's
     /// `bulk_update_price_quantity` at 25; Etsy, Amazon's PATCH and Walmart's `PUT /v3/inventory`
     /// take one listing per call.
     pub fn batch_size(self) -> usize {
-        match self {
-            Platform::Shopify => 250,
-            Platform::Ebay => 25,
-            Platform::Etsy | Platform::Amazon | Platform::Walmart => 1,
-        }
+        self.profile().batch_size
     }
 
     /// The most listings one read-back call asks for: a Shopify GraphQL query reads many
     /// inventory items at once (a page of 50, the size its cost estimate assumes:
     /// `ratelimit::defaults::SHOPIFY_QUERY_COST_ESTIMATE`); every other platform reads one
-    /// listing per call (Etsy `GET …/inventory`, Amazon `getListingsItem`, Walmart
-    /// `GET /v3/inventory?sku=`, eBay `GET inventory_item/{sku}`), so a read-back of n listings
-    /// costs n calls of the budget.
+    /// listing per call, so a read-back of n listings costs n calls of the budget.
     pub fn read_batch_size(self) -> usize {
-        match self {
-            Platform::Shopify => 50,
-            Platform::Etsy | Platform::Amazon | Platform::Walmart | Platform::Ebay => 1,
-        }
+        self.profile().read_batch_size
     }
 
-    /// The most units one listing can show, where the platform caps it: Etsy's offering
-    /// quantity is 0–999 (`reference/marketplace-apis.md` §2.1).
+    /// The most units one listing can show, where the platform caps it (Etsy: 999).
     pub fn max_listed_quantity(self) -> Option<u32> {
-        match self {
-            Platform::Etsy => Some(999),
-            Platform::Shopify | Platform::Amazon | Platform::Walmart | Platform::Ebay => None,
-        }
+        self.profile().quantity.max
     }
 
     /// Whether a push can say "only if the listing still shows N" (Shopify's mandatory
     /// `changeFromQuantity` since 2026-04). Elsewhere the no-re-raise rule is kept by reading the
     /// order feed past the previous push before any increase (DESIGN §4).
     pub fn compare_and_set(self) -> bool {
-        matches!(self, Platform::Shopify)
+        self.profile().compare_and_set
     }
 }
 

@@ -1,0 +1,263 @@
+//! One description per platform: everything the engine (and the service's wiring) must know of a
+//! marketplace, in one value. What one push or read-back call may carry, whether a push can be
+//! compare-and-set, what a listing may show, how orders reach shelfsync, and what the marketplace
+//! documents of its rate limits, each number with its source (a section of
+//! `reference/marketplace-apis.md` and the page that section read).
+
+use super::limits::{Bucket, RemoteLimit, ShortTermLimit};
+use super::Platform;
+
+/// What the engine must know of one platform.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlatformProfile {
+    /// The platform described.
+    pub platform: Platform,
+    /// The most listings one push call may carry.
+    pub batch_size: usize,
+    /// The most listings one read-back call asks for.
+    pub read_batch_size: usize,
+    /// Whether a push can say "only if the listing still shows N".
+    pub compare_and_set: bool,
+    /// What one listing may show.
+    pub quantity: QuantityBounds,
+    /// How orders reach shelfsync.
+    pub intake: OrderIntake,
+    /// What the marketplace documents of each of its rate-limit budgets.
+    pub limits: &'static [DocumentedLimit],
+}
+
+/// What one listing may show: from 0 up to `max` units, where the platform caps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityBounds {
+    /// The most units a listing may show; `None` where the platform sets no cap.
+    pub max: Option<u32>,
+}
+
+/// How orders reach shelfsync on a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderIntake {
+    /// The marketplace pushes signed order notifications that the service receives.
+    pub webhooks: bool,
+    /// The connector polls the order feed (every platform: the backstop of a webhook).
+    pub polling: bool,
+}
+
+/// A platform that sets and reads one listing per call, with no compare-and-set, no cap on the
+/// quantity and its orders only polled: what Etsy, Amazon and Walmart share.
+const fn one_listing_per_call(
+    platform: Platform,
+    limits: &'static [DocumentedLimit],
+) -> PlatformProfile {
+    PlatformProfile {
+        platform,
+        batch_size: 1,
+        read_batch_size: 1,
+        compare_and_set: false,
+        quantity: QuantityBounds { max: None },
+        intake: OrderIntake {
+            webhooks: false,
+            polling: true,
+        },
+        limits,
+    }
+}
+
+/// What a marketplace documents for one budget, and where that is written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DocumentedLimit {
+    /// The budget.
+    pub bucket: Bucket,
+    /// Its documented limit: the engine's default, below which it paces itself.
+    pub limit: RemoteLimit,
+    /// Where each number comes from.
+    pub source: &'static str,
+}
+
+/// A token bucket of `per_second` and `burst`, without a daily quota.
+const fn token_bucket(per_second: f64, burst: u32) -> RemoteLimit {
+    RemoteLimit {
+        short_term: Some(ShortTermLimit::TokenBucket { per_second, burst }),
+        per_day: None,
+    }
+}
+
+/// A daily quota without a short-term limit.
+const fn daily(per_day: u32) -> RemoteLimit {
+    RemoteLimit {
+        short_term: None,
+        per_day: Some(per_day),
+    }
+}
+
+/// Shopify Admin GraphQL: `inventorySetQuantities` takes 250 quantities (the global input-array
+/// cap, §0, §1.1), compare-and-set since API 2026-04 (`changeFromQuantity` mandatory, §1.1), a read
+/// of 50 inventory items a query (the page the query cost estimate assumes), order webhooks (§1.2)
+/// with polling as the reconciliation path.
+pub const SHOPIFY: PlatformProfile = PlatformProfile {
+    platform: Platform::Shopify,
+    batch_size: 250,
+    read_batch_size: 50,
+    compare_and_set: true,
+    quantity: QuantityBounds { max: None },
+    intake: OrderIntake {
+        webhooks: true,
+        polling: true,
+    },
+    limits: &[
+        DocumentedLimit {
+            bucket: Bucket::ShopifyGraphql,
+            limit: token_bucket(100.0, 1000),
+            source: "§1.3 GraphQL [V S2 https://shopify.dev/docs/api/usage/limits]: \"Points \
+                     restored per second: Standard 100\". The bucket size is [U]: the docs' example \
+                     shows maximumAvailable 1000, third parties report 2000 for 100/s; the smaller \
+                     is assumed, and a channel override sets the live value",
+        },
+        DocumentedLimit {
+            bucket: Bucket::ShopifyRest,
+            limit: token_bucket(2.0, 40),
+            source: "§1.3 REST [V S1 https://shopify.dev/docs/api/admin-rest/usage/rate-limits]: \
+                     \"Standard | 40 requests per app per store | 2/s\"",
+        },
+    ],
+};
+
+/// Etsy Open API v3: one listing per call, its inventory replaced whole (§2.1), offerings of 0–999
+/// units (§2.1), receipts polled (§2.2).
+pub const ETSY: PlatformProfile = PlatformProfile {
+    quantity: QuantityBounds { max: Some(999) },
+    ..one_listing_per_call(
+        Platform::Etsy,
+        &[DocumentedLimit {
+            bucket: Bucket::EtsyApp,
+            limit: RemoteLimit {
+                short_term: Some(ShortTermLimit::PerSecondWindow { per_second: 10 }),
+                per_day: Some(10_000),
+            },
+            source:
+                "§2.3 [V E1 https://developers.etsy.com/documentation/essentials/rate-limits] and \
+                 §0: \"Old default 10 QPS / 10,000 QPD\"; QPS is a per-second counter \
+                 (`x-remaining-this-second`), QPD a rolling 24 h window",
+        }],
+    )
+};
+
+/// Amazon SP-API: one SKU per `patchListingsItem` (§0, §3.1), read with `getListingsItem`, orders
+/// polled with `getOrders` (§3.2).
+pub const AMAZON: PlatformProfile = one_listing_per_call(
+    Platform::Amazon,
+    &[
+        DocumentedLimit {
+            bucket: Bucket::AmazonPatchListingsItem,
+            limit: token_bucket(5.0, 5),
+            source: "§3.3 [V A1, A2 https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-\
+                     rate-limits]: \"patchListingsItem / deleteListingsItem / searchListingsItems \
+                     | 5 | 5\"",
+        },
+        DocumentedLimit {
+            bucket: Bucket::AmazonGetListingsItem,
+            limit: token_bucket(5.0, 10),
+            source: "§3.3 [V A1]: \"getListingsItem / putListingsItem | 5 | 10\"",
+        },
+        DocumentedLimit {
+            bucket: Bucket::AmazonGetOrders,
+            limit: token_bucket(0.0167, 20),
+            source: "§3.3 [V A1]: \"getOrders (v0) | 0.0167 (≈1/min) | 20\"",
+        },
+        DocumentedLimit {
+            bucket: Bucket::AmazonGetOrderItems,
+            limit: token_bucket(0.5, 30),
+            source: "§3.3 [V A1]: \"getOrder / getOrderItems (v0) | 0.5 | 30\"",
+        },
+    ],
+);
+
+/// Walmart Marketplace: one SKU per `PUT /v3/inventory` (§4.1), orders polled from
+/// `GET /v3/orders` (§4.2).
+pub const WALMART: PlatformProfile = one_listing_per_call(
+    Platform::Walmart,
+    &[
+        DocumentedLimit {
+            bucket: Bucket::WalmartPutInventory,
+            limit: token_bucket(200.0 / 60.0, 200),
+            source: "§4.3 [T, W4 https://developer.walmart.com/us-marketplace/docs/throttling]: \
+                     \"PUT /v3/inventory | 200/min\"; the bucket \"refills gradually\" and its \
+                     depth is not documented: one minute's allowance is assumed",
+        },
+        DocumentedLimit {
+            bucket: Bucket::WalmartGetInventory,
+            limit: token_bucket(200.0 / 60.0, 200),
+            source: "§4.3 [T, W4]: \"GET /v3/inventory | 200/min\"; depth assumed as for the PUT",
+        },
+        DocumentedLimit {
+            bucket: Bucket::WalmartGetOrders,
+            limit: token_bucket(5000.0 / 60.0, 5000),
+            source: "§4.3 [T, W4]: \"GET /v3/orders | 5000/min\"; depth assumed as for the PUT",
+        },
+    ],
+);
+
+/// eBay Sell APIs: `bulk_update_price_quantity` takes 25 items (§0, §5.1), one
+/// `inventory_item` read per SKU, orders polled from the Fulfillment API (§5.2).
+pub const EBAY: PlatformProfile = PlatformProfile {
+    platform: Platform::Ebay,
+    batch_size: 25,
+    read_batch_size: 1,
+    compare_and_set: false,
+    quantity: QuantityBounds { max: None },
+    intake: OrderIntake {
+        webhooks: false,
+        polling: true,
+    },
+    limits: &[
+        DocumentedLimit {
+            bucket: Bucket::EbayInventoryApi,
+            limit: daily(2_000_000),
+            source: "§5.3 [T, B4 https://developer.ebay.com/develop/api/sell/api_call_limits]: \
+                     \"Inventory | 2,000,000\" calls per day per app",
+        },
+        DocumentedLimit {
+            bucket: Bucket::EbayFulfillmentApi,
+            limit: daily(100_000),
+            source: "§5.3 [T, B4]: \"Fulfillment | 100,000\" calls per day per app",
+        },
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_profile_describes_its_own_platform() {
+        for platform in Platform::ALL {
+            assert_eq!(platform.profile().platform, platform);
+            assert!(
+                platform.profile().intake.polling,
+                "{platform}: polling is the backstop"
+            );
+        }
+        assert!(Platform::Shopify.profile().intake.webhooks);
+        assert!(!Platform::Etsy.profile().intake.webhooks);
+    }
+
+    #[test]
+    fn every_bucket_has_exactly_one_documented_limit_with_a_source() {
+        for bucket in Bucket::ALL {
+            let rows: Vec<_> = Platform::ALL
+                .iter()
+                .flat_map(|platform| platform.profile().limits)
+                .filter(|row| row.bucket == bucket)
+                .collect();
+            assert_eq!(rows.len(), 1, "{bucket}");
+            assert!(
+                bucket.platform().profile().limits.contains(rows[0]),
+                "{bucket} is described by its own platform's profile"
+            );
+            assert!(
+                rows[0].source.starts_with('§'),
+                "{bucket}: {}",
+                rows[0].source
+            );
+        }
+    }
+}
