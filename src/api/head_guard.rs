@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use shelfsync_actors::metrics::events::{HttpRefused, InternalEvent};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -144,11 +145,10 @@ impl<T> HeadGuard<T> {
             return Ok(());
         };
         if timer.as_mut().poll(cx).is_ready() {
-            ::metrics::counter!(
-                shelfsync_actors::metrics::HTTP_REFUSED_TOTAL.name,
-                shelfsync_actors::metrics::label::REASON => "header_timeout"
-            )
-            .increment(1);
+            HttpRefused {
+                reason: "header_timeout",
+            }
+            .emit();
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the request head did not arrive within the header timeout",

@@ -54,7 +54,11 @@ use crate::inventory::messages::{
 };
 use crate::inventory::messages::{ListingRecord, ListingsUpdate};
 use crate::inventory::{system_clock_ms, InventoryError};
-use crate::metrics::{self, label};
+use crate::metrics;
+use crate::metrics::events::{
+    ChannelExposure, ChannelStalled, InternalEvent, ListingInStep, MarketplaceRequested,
+    RateLimitWaited,
+};
 use crate::ratelimit::{
     Backoff, Operation, RateLimitConfigError, RateLimiters, RequestKey, ThrottleSignal,
 };
@@ -244,8 +248,11 @@ impl ChannelActor {
         let key = self.request_key(operation);
         let cost = self.limiters.effective_spec(&key).call_cost;
         self.limiters.check(&key, cost).map_err(|wait| {
-            ::metrics::histogram!(metrics::RATELIMIT_WAIT_SECONDS.name, label::PLATFORM => self.platform_label())
-                .record(wait.duration.as_secs_f64());
+            RateLimitWaited {
+                platform: self.platform_label(),
+                wait: wait.duration,
+            }
+            .emit();
             (WaitReason::from(wait.reason), wait.duration)
         })
     }
@@ -266,7 +273,12 @@ impl ChannelActor {
     }
 
     fn count_request(&self, operation: Operation, outcome: &'static str) {
-        ::metrics::counter!(metrics::MARKETPLACE_REQUESTS_TOTAL.name, label::PLATFORM => self.platform_label(), label::OP => operation.as_str(), label::OUTCOME => outcome).increment(1);
+        MarketplaceRequested {
+            platform: self.platform_label(),
+            op: operation.as_str(),
+            outcome,
+        }
+        .emit();
     }
 
     /// Recovers the queue from the ledger: targets from the stock, confirmed quantities and the
@@ -382,8 +394,11 @@ impl ChannelActor {
                         PushOutcome::Confirmed { sku, quantity } => {
                             self.counters.confirmed_items += 1;
                             if let Some(in_step) = self.queue.confirm(&sku, quantity, now) {
-                                ::metrics::histogram!(metrics::SYNC_LAG_SECONDS.name, label::PLATFORM => self.platform_label())
-                                    .record(in_step.lag.as_secs_f64());
+                                ListingInStep {
+                                    platform: self.platform_label(),
+                                    lag: in_step.lag,
+                                }
+                                .emit();
                             }
                             let ledger_seq = batch
                                 .iter()
@@ -489,14 +504,18 @@ impl ChannelActor {
     fn update_gauges(&mut self) {
         let now = Instant::now();
         let stats = self.queue.stats(now);
-        let client = self.client_label.clone();
-        let channel = self.config.channel.to_string();
-        ::metrics::gauge!(metrics::CHANNEL_EXPOSURE_UNITS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(stats.exposure_units as f64);
-        ::metrics::gauge!(metrics::CHANNEL_SKUS_AT_RISK.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(stats.skus_at_risk as f64);
-        let seconds = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
-        ::metrics::gauge!(metrics::CHANNEL_OLDEST_PENDING_SECONDS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(seconds(stats.oldest_pending_ms));
-        ::metrics::gauge!(metrics::CHANNEL_OLDEST_UNVERIFIED_SECONDS.name, label::CLIENT => client.clone(), label::CHANNEL => channel.clone()).set(seconds(stats.oldest_unverified_ms));
+        let client = self.client_label.as_str();
+        let channel = self.config.channel.as_str();
         let oldest = stats.oldest_pending_ms.map(Duration::from_millis);
+        ChannelExposure {
+            client,
+            channel,
+            exposure_units: stats.exposure_units,
+            skus_at_risk: stats.skus_at_risk,
+            oldest_pending_ms: stats.oldest_pending_ms,
+            oldest_unverified_ms: stats.oldest_unverified_ms,
+        }
+        .emit();
         if self.stall.observe(oldest) {
             let reason = self
                 .push_wait
@@ -504,12 +523,17 @@ impl ChannelActor {
             let wait = self.push_wait.map(|waiting| waiting.view(now));
             let poll = self.poll_wait.map(|waiting| waiting.view(now));
             self.counters.stalls += 1;
-            ::metrics::counter!(metrics::CHANNEL_STALLS_TOTAL.name, label::CLIENT => client, label::CHANNEL => channel, label::REASON => reason).increment(1);
+            ChannelStalled {
+                client,
+                channel,
+                reason,
+            }
+            .emit();
             tracing::warn!(
                 client = %self.config.client,
                 channel = %self.config.channel,
                 pending = stats.pending,
-                oldest_pending_seconds = seconds(stats.oldest_pending_ms),
+                oldest_pending_seconds = ChannelExposure::seconds(stats.oldest_pending_ms),
                 reason,
                 remaining_ms = wait.and_then(|wait| wait.remaining_ms),
                 feed = poll.map_or("none", |poll| poll.reason.as_str()),

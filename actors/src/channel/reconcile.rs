@@ -11,7 +11,7 @@ use super::messages::ReconcileTick;
 use super::scheduler::ReadBack;
 use super::waiting::{WaitReason, Waiting};
 use super::{ChannelActor, GAUGE_INTERVAL};
-use crate::metrics::{self, label};
+use crate::metrics::events::{DriftCorrected, InternalEvent};
 use crate::ratelimit::Operation;
 
 impl ChannelActor {
@@ -87,7 +87,11 @@ impl ChannelActor {
                     let read = self.queue.read_back(&item.sku, item.quantity, sent_at, now);
                     if let ReadBack::Drift { believed, listed } = read {
                         self.counters.drift_corrected += 1;
-                        ::metrics::counter!(metrics::CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, label::CLIENT => self.client_label.clone(), label::CHANNEL => self.config.channel.to_string()).increment(1);
+                        DriftCorrected {
+                            client: &self.client_label,
+                            channel: self.config.channel.as_str(),
+                        }
+                        .emit();
                         tracing::warn!(client = %self.config.client, channel = %self.config.channel, sku = %item.sku, ?believed, listed, "the marketplace shows another quantity than the channel believed; correcting");
                     }
                 }

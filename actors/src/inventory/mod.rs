@@ -38,7 +38,10 @@ use self::store::{
     VerifyReport,
 };
 use crate::ids::{ChannelId, ClientCode, Sku};
-use crate::metrics::{self, label};
+use crate::metrics;
+use crate::metrics::events::{
+    InternalEvent, LedgerRoundCommitted, MovementRecorded, OrderExceptionRaised,
+};
 use crate::runtime::BoundedStart;
 
 /// Why an InventoryActor call failed.
@@ -338,9 +341,11 @@ impl Round {
                 return Err(answer_all(replies, error.into()));
             }
         }
-        ::metrics::histogram!(metrics::LEDGER_COMMIT_SECONDS.name)
-            .record(started.elapsed().as_secs_f64());
-        ::metrics::histogram!(metrics::LEDGER_COMMIT_BATCH_SIZE.name).record(round_size as f64);
+        LedgerRoundCommitted {
+            elapsed: started.elapsed(),
+            commands: round_size,
+        }
+        .emit();
         for ((reply, ticket), outcome) in replies.into_iter().zip(outcomes) {
             match &outcome {
                 Ok(done) => {
@@ -401,22 +406,15 @@ fn answer_all(
 /// Counts what a durable round changed: oversold units, order events and duplicates.
 fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
     for applied in &outcome.results {
-        let channel = applied.source.label().to_string();
-        if applied.oversold_units > 0 && !applied.duplicate {
-            ::metrics::counter!(metrics::OVERSOLD_UNITS_TOTAL.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel.clone())
-                // Oversold units are never negative (`effect_of`); `try_from` keeps a damaged
-                // value from wrapping into a huge count.
-                .increment(u64::try_from(applied.oversold_units).unwrap_or(0));
+        MovementRecorded {
+            client: client_label,
+            channel: applied.source.label(),
+            order_event: matches!(applied.source, Source::Channel(_)),
+            duplicate: applied.duplicate,
+            // Never negative (`effect_of`).
+            oversold_units: applied.oversold_units,
         }
-        if matches!(applied.source, Source::Channel(_)) {
-            let counted = if applied.duplicate {
-                metrics::ORDER_DUPLICATES_TOTAL
-            } else {
-                metrics::ORDERS_INGESTED_TOTAL
-            };
-            ::metrics::counter!(counted.name, label::CLIENT => client_label.to_string(), label::CHANNEL => channel)
-                .increment(1);
-        }
+        .emit();
     }
 }
 
@@ -424,8 +422,12 @@ fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
 /// known one is not a new exception).
 fn record_raised(client_label: &str, raised: &[(ExceptionKind, Source)]) {
     for (kind, source) in raised {
-        ::metrics::counter!(metrics::ORDER_EXCEPTIONS_TOTAL.name, label::CLIENT => client_label.to_string(), label::CHANNEL => source.label().to_string(), label::KIND => kind.as_str())
-            .increment(1);
+        OrderExceptionRaised {
+            client: client_label,
+            channel: source.label(),
+            kind: kind.as_str(),
+        }
+        .emit();
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 #[cfg(feature = "testsuite")]
 use super::UNSAFE_SKIP_FDATASYNC_ENV;
 use super::{panic_message, parent_dir, sync_dir, StorageError};
-use crate::metrics;
+use crate::metrics::events::{InternalEvent, StorageFlushFailed};
 
 /// Coalesces the flushes of one sled database and makes them durable: sled's flush, then an
 /// `fdatasync` of what it wrote (see the module doc). sled's flush is database-wide: a flush
@@ -291,11 +291,7 @@ impl Shared {
                             "the database flush failed: nothing more is acknowledged until the \
                              service restarts"
                         );
-                        ::metrics::counter!(
-                            metrics::STORAGE_FLUSH_FAILURES_TOTAL.name,
-                            metrics::label::KIND => error.kind()
-                        )
-                        .increment(1);
+                        StorageFlushFailed { kind: error.kind() }.emit();
                         state.failure = Some((covers, error));
                     }
                 }

@@ -37,7 +37,8 @@ use crate::channel::{ChannelActor, ChannelConfig, ChannelError, LedgerPort};
 use crate::clock::TokioClock;
 use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::{InventoryActor, InventoryConfig};
-use crate::metrics::{self, label};
+use crate::metrics;
+use crate::metrics::events::{ActorRestarted, ActorsQuarantined, InternalEvent};
 use crate::ratelimit::RateLimiters;
 use crate::runtime::BoundedStart;
 
@@ -208,7 +209,7 @@ impl TenantSupervisor {
     }
 
     fn count_restart(&self, actor: &'static str, reason: &'static str) {
-        ::metrics::counter!(metrics::ACTOR_RESTARTS_TOTAL.name, label::ACTOR => actor, label::REASON => reason).increment(1);
+        ActorRestarted { actor, reason }.emit();
     }
 
     fn update_quarantine_gauge(&self) {
@@ -218,7 +219,11 @@ impl TenantSupervisor {
             .filter(|(_, slot)| slot.status == ChildStatus::Quarantined)
             .count()
             + usize::from(self.inventory.status == ChildStatus::Quarantined);
-        ::metrics::gauge!(metrics::ACTOR_QUARANTINED.name, label::CLIENT => self.client_label.clone()).set(quarantined as f64);
+        ActorsQuarantined {
+            client: &self.client_label,
+            count: quarantined,
+        }
+        .emit();
     }
 
     /// Opens the ledger and starts a new generation of the InventoryActor; a failure to open
@@ -308,7 +313,11 @@ impl TenantSupervisor {
             for (channel, (_, slot)) in &mut self.channels {
                 if slot.is_dead() {
                     tracing::warn!(client = %self.client, channel = %channel, generation = slot.generation, "channel actor died");
-                    ::metrics::counter!(metrics::ACTOR_RESTARTS_TOTAL.name, label::ACTOR => "channel", label::REASON => "died").increment(1);
+                    ActorRestarted {
+                        actor: "channel",
+                        reason: "died",
+                    }
+                    .emit();
                     slot.died(&policy, now);
                 }
                 if slot.is_due(now) {
@@ -331,7 +340,7 @@ impl Actor for TenantSupervisor {
         // appears with its first restart misses that restart, and a dashboard shows 0, not
         // "no data", for a healthy service.
         for (actor, reason) in RESTART_SERIES {
-            ::metrics::counter!(metrics::ACTOR_RESTARTS_TOTAL.name, label::ACTOR => actor, label::REASON => reason).increment(0);
+            ActorRestarted { actor, reason }.register();
         }
         self.update_quarantine_gauge();
         self.supervise();

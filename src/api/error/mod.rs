@@ -16,7 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use shelfsync_actors::metrics;
+use shelfsync_actors::metrics::events::{HttpRefused, InternalEvent};
 
 /// Who is at fault, as the `type` of a problem (Meilisearch's error types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ codes! {
 
 impl Code {
     /// Whether the code turns a request away for load or time; counted in
-    /// [`metrics::HTTP_REFUSED_TOTAL`] so that a refusal is never silent.
+    /// `shelfsync_http_refused_total` ([`HttpRefused`]) so that a refusal is never silent.
     pub fn is_refusal(self) -> bool {
         match self {
             Code::BodyTimeout | Code::Overloaded | Code::EngineTimeout | Code::OutcomeUnknown => {
@@ -262,11 +262,10 @@ impl ResponseError for ApiError {
             reply.insert_header(("retry-after", seconds.to_string()));
         }
         if self.code.is_refusal() {
-            ::metrics::counter!(
-                metrics::HTTP_REFUSED_TOTAL.name,
-                metrics::label::REASON => self.code.name()
-            )
-            .increment(1);
+            HttpRefused {
+                reason: self.code.name(),
+            }
+            .emit();
         }
         if status == StatusCode::REQUEST_TIMEOUT {
             // The rest of a body that came too slowly is never read: the connection is closed
