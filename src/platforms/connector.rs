@@ -238,6 +238,35 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
 }
 
+/// Sends `request` and reads its reply whole: the status and body of a 2xx, else the engine's
+/// error of the reply (`throttled` of its headers for a 429, each platform saying how long to wait
+/// its own way; [`status_error`] with `summary` of the body for any other status). A transport
+/// failure is [`send_error`]'s.
+pub async fn success_body(
+    request: reqwest::RequestBuilder,
+    throttled: fn(&HeaderMap) -> MarketplaceError,
+    summary: fn(&str) -> String,
+) -> Result<(StatusCode, String), MarketplaceError> {
+    let reply = request.send().await.map_err(|error| send_error(&error))?;
+    let status = reply.status();
+    let headers = reply.headers().clone();
+    let body = reply.text().await.map_err(|error| send_error(&error))?;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(throttled(&headers));
+    }
+    if !status.is_success() {
+        return Err(status_error(status, &headers, &summary(&body)));
+    }
+    Ok((status, body))
+}
+
+/// A 429 whose wait is the `Retry-After` header, when sent.
+pub fn throttled_after(headers: &HeaderMap) -> MarketplaceError {
+    MarketplaceError::Throttled {
+        retry_after: retry_after(headers),
+    }
+}
+
 /// A non-2xx status in the engine's terms, for platforms whose reply says nothing more precise:
 /// 429 throttled (with `Retry-After` when sent), 5xx and 408 transient, 401/403 auth, 404 not
 /// found, other 4xx invalid. `body` goes into the message, cut short.
@@ -250,9 +279,7 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &str) -> Mark
         )
     };
     match status.as_u16() {
-        429 => MarketplaceError::Throttled {
-            retry_after: retry_after(headers),
-        },
+        429 => throttled_after(headers),
         408 | 500..=599 => MarketplaceError::Transient(message()),
         401 | 403 => MarketplaceError::Permanent {
             kind: PermanentKind::Auth,

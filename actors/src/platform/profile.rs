@@ -42,12 +42,10 @@ pub struct OrderIntake {
     pub polling: bool,
 }
 
-/// A platform that sets and reads one listing per call, with no compare-and-set, no cap on the
-/// quantity and its orders only polled: what Etsy, Amazon and Walmart share.
-const fn one_listing_per_call(
-    platform: Platform,
-    limits: &'static [DocumentedLimit],
-) -> PlatformProfile {
+/// A platform whose orders are only polled, that sets and reads one listing per call, with no
+/// compare-and-set and no cap on the quantity: Amazon and Walmart; Etsy and eBay say how they
+/// differ.
+const fn polled(platform: Platform, limits: &'static [DocumentedLimit]) -> PlatformProfile {
     PlatformProfile {
         platform,
         batch_size: 1,
@@ -125,7 +123,7 @@ pub const SHOPIFY: PlatformProfile = PlatformProfile {
 /// units (§2.1), receipts polled (§2.2).
 pub const ETSY: PlatformProfile = PlatformProfile {
     quantity: QuantityBounds { max: Some(999) },
-    ..one_listing_per_call(
+    ..polled(
         Platform::Etsy,
         &[DocumentedLimit {
             bucket: Bucket::EtsyApp,
@@ -143,7 +141,7 @@ pub const ETSY: PlatformProfile = PlatformProfile {
 
 /// Amazon SP-API: one SKU per `patchListingsItem` (§0, §3.1), read with `getListingsItem`, orders
 /// polled with `getOrders` (§3.2).
-pub const AMAZON: PlatformProfile = one_listing_per_call(
+pub const AMAZON: PlatformProfile = polled(
     Platform::Amazon,
     &[
         DocumentedLimit {
@@ -173,7 +171,7 @@ pub const AMAZON: PlatformProfile = one_listing_per_call(
 
 /// Walmart Marketplace: one SKU per `PUT /v3/inventory` (§4.1), orders polled from
 /// `GET /v3/orders` (§4.2).
-pub const WALMART: PlatformProfile = one_listing_per_call(
+pub const WALMART: PlatformProfile = polled(
     Platform::Walmart,
     &[
         DocumentedLimit {
@@ -199,28 +197,24 @@ pub const WALMART: PlatformProfile = one_listing_per_call(
 /// eBay Sell APIs: `bulk_update_price_quantity` takes 25 items (§0, §5.1), one
 /// `inventory_item` read per SKU, orders polled from the Fulfillment API (§5.2).
 pub const EBAY: PlatformProfile = PlatformProfile {
-    platform: Platform::Ebay,
     batch_size: 25,
-    read_batch_size: 1,
-    compare_and_set: false,
-    quantity: QuantityBounds { max: None },
-    intake: OrderIntake {
-        webhooks: false,
-        polling: true,
-    },
-    limits: &[
-        DocumentedLimit {
-            bucket: Bucket::EbayInventoryApi,
-            limit: daily(2_000_000),
-            source: "§5.3 [T, B4 https://developer.ebay.com/develop/api/sell/api_call_limits]: \
+    ..polled(
+        Platform::Ebay,
+        &[
+            DocumentedLimit {
+                bucket: Bucket::EbayInventoryApi,
+                limit: daily(2_000_000),
+                source:
+                    "§5.3 [T, B4 https://developer.ebay.com/develop/api/sell/api_call_limits]: \
                      \"Inventory | 2,000,000\" calls per day per app",
-        },
-        DocumentedLimit {
-            bucket: Bucket::EbayFulfillmentApi,
-            limit: daily(100_000),
-            source: "§5.3 [T, B4]: \"Fulfillment | 100,000\" calls per day per app",
-        },
-    ],
+            },
+            DocumentedLimit {
+                bucket: Bucket::EbayFulfillmentApi,
+                limit: daily(100_000),
+                source: "§5.3 [T, B4]: \"Fulfillment | 100,000\" calls per day per app",
+            },
+        ],
+    )
 };
 
 #[cfg(test)]

@@ -25,8 +25,7 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::ids::Sku;
 
 use crate::platforms::connector::{
-    parse_sku, push_each, read_each, send_error, shown_quantity, status_error, ConnectorConfig,
-    ConnectorError,
+    parse_sku, push_each, read_each, shown_quantity, success_body, ConnectorConfig, ConnectorError,
 };
 use crate::platforms::Platform;
 
@@ -86,16 +85,7 @@ impl WalmartConnector {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, MarketplaceError> {
-        let reply = request.send().await.map_err(|error| send_error(&error))?;
-        let status = reply.status();
-        let headers = reply.headers().clone();
-        let body = reply.text().await.map_err(|error| send_error(&error))?;
-        if status.as_u16() == 429 {
-            return Err(throttled(&headers));
-        }
-        if !status.is_success() {
-            return Err(status_error(status, &headers, &body));
-        }
+        let (_, body) = success_body(request, throttled, str::to_string).await?;
         serde_json::from_str(&body).map_err(|error| MarketplaceError::Permanent {
             kind: PermanentKind::Invalid,
             message: format!("unexpected Walmart reply: {error}"),
