@@ -72,51 +72,56 @@ impl ConnectorError {
 }
 
 /// Which listing of a channel each SKU is: the `listing_ref` of the catalog import. Shared with
-/// the catalog so that a new mapping reaches the connector at once.
+/// the catalog so that a new mapping reaches the connector at once. Kept both ways: an order line
+/// names the listing, and [`ListingMap::sku_of`] runs for every line of every order, so it is a
+/// lookup, not a scan of the channel's catalog.
 #[derive(Debug, Clone, Default)]
-pub struct ListingMap(Arc<RwLock<HashMap<Sku, String>>>);
+pub struct ListingMap(Arc<RwLock<Listings>>);
+
+/// The two directions of a [`ListingMap`], changed together under one lock.
+#[derive(Debug, Default)]
+pub struct Listings {
+    by_sku: HashMap<Sku, String>,
+    by_ref: HashMap<String, Sku>,
+}
 
 impl ListingMap {
-    /// Maps `sku` to `listing_ref`.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Listings> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Maps `sku` to `listing_ref`. A listing the SKU had before no longer names it; a listing
+    /// named again for another SKU names the latest one (as the catalog's last row says).
     pub fn insert(&self, sku: Sku, listing_ref: String) {
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sku, listing_ref);
+        let mut listings = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = listings.by_sku.insert(sku.clone(), listing_ref.clone()) {
+            if listings.by_ref.get(&old) == Some(&sku) {
+                listings.by_ref.remove(&old);
+            }
+        }
+        listings.by_ref.insert(listing_ref, sku);
     }
 
     /// The listing of `sku`.
     pub fn get(&self, sku: &Sku) -> Option<String> {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sku)
-            .cloned()
+        self.read().by_sku.get(sku).cloned()
     }
 
     /// Whether `sku` is mapped to a listing: a connector lists exactly the SKUs of its map, so
     /// that the channel neither keeps a target for nor pushes a SKU the client does not sell there
     /// (`Marketplace::lists`).
     pub fn contains(&self, sku: &Sku) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(sku)
+        self.read().by_sku.contains_key(sku)
     }
 
     /// The SKU whose listing is `listing_ref`.
     pub fn sku_of(&self, listing_ref: &str) -> Option<Sku> {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(_, known)| known.as_str() == listing_ref)
-            .map(|(sku, _)| sku.clone())
+        self.read().by_ref.get(listing_ref).cloned()
     }
 
     /// How many SKUs are mapped.
     pub fn len(&self) -> usize {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.read().by_sku.len()
     }
 
     /// Whether no SKU is mapped.
@@ -444,5 +449,22 @@ mod tests {
         assert_eq!(map.get(&sku).as_deref(), Some("123"));
         assert_eq!(map.sku_of("123"), Some(sku));
         assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn a_remapped_listing_names_only_its_latest_sku() {
+        let map = ListingMap::default();
+        let red = Sku::parse("ACME-MUG-RED").unwrap();
+        let blue = Sku::parse("ACME-MUG-BLUE").unwrap();
+        map.insert(red.clone(), "123".into());
+        map.insert(red.clone(), "456".into());
+        assert_eq!(map.sku_of("123"), None, "the SKU's old listing names it no more");
+        assert_eq!(map.sku_of("456"), Some(red.clone()));
+        map.insert(blue.clone(), "456".into());
+        assert_eq!(map.sku_of("456"), Some(blue));
+        // Moving red away again must not drop blue's claim on 456.
+        map.insert(red.clone(), "789".into());
+        assert_eq!(map.sku_of("456").as_ref().map(Sku::as_str), Some("ACME-MUG-BLUE"));
+        assert_eq!((map.get(&red).as_deref(), map.len()), (Some("789"), 2));
     }
 }
