@@ -56,8 +56,8 @@ use crate::inventory::messages::{ListingRecord, ListingsUpdate};
 use crate::inventory::{system_clock_ms, InventoryError};
 use crate::metrics;
 use crate::metrics::events::{
-    ChannelExposure, ChannelStalled, InternalEvent, ListingInStep, MarketplaceRequested,
-    RateLimitWaited,
+    ChannelExposure, ChannelLabels, ChannelStalled, InternalEvent, ListingInStep,
+    MarketplaceRequested, RateLimitWaited,
 };
 use crate::ratelimit::{
     Backoff, Operation, RateLimitConfigError, RateLimiters, RequestKey, ThrottleSignal,
@@ -504,12 +504,13 @@ impl ChannelActor {
     fn update_gauges(&mut self) {
         let now = Instant::now();
         let stats = self.queue.stats(now);
-        let client = self.client_label.as_str();
-        let channel = self.config.channel.as_str();
+        let at = ChannelLabels {
+            client: &self.client_label,
+            channel: self.config.channel.as_str(),
+        };
         let oldest = stats.oldest_pending_ms.map(Duration::from_millis);
         ChannelExposure {
-            client,
-            channel,
+            at,
             exposure_units: stats.exposure_units,
             skus_at_risk: stats.skus_at_risk,
             oldest_pending_ms: stats.oldest_pending_ms,
@@ -523,12 +524,7 @@ impl ChannelActor {
             let wait = self.push_wait.map(|waiting| waiting.view(now));
             let poll = self.poll_wait.map(|waiting| waiting.view(now));
             self.counters.stalls += 1;
-            ChannelStalled {
-                client,
-                channel,
-                reason,
-            }
-            .emit();
+            ChannelStalled { at, reason }.emit();
             tracing::warn!(
                 client = %self.config.client,
                 channel = %self.config.channel,

@@ -11,7 +11,7 @@ use super::messages::ReconcileTick;
 use super::scheduler::ReadBack;
 use super::waiting::{WaitReason, Waiting};
 use super::{ChannelActor, GAUGE_INTERVAL};
-use crate::metrics::events::{DriftCorrected, InternalEvent};
+use crate::metrics::events::{ChannelLabels, DriftCorrected, InternalEvent};
 use crate::ratelimit::Operation;
 
 impl ChannelActor {
@@ -87,10 +87,10 @@ impl ChannelActor {
                     let read = self.queue.read_back(&item.sku, item.quantity, sent_at, now);
                     if let ReadBack::Drift { believed, listed } = read {
                         self.counters.drift_corrected += 1;
-                        DriftCorrected {
+                        DriftCorrected(ChannelLabels {
                             client: &self.client_label,
                             channel: self.config.channel.as_str(),
-                        }
+                        })
                         .emit();
                         tracing::warn!(client = %self.config.client, channel = %self.config.channel, sku = %item.sku, ?believed, listed, "the marketplace shows another quantity than the channel believed; correcting");
                     }

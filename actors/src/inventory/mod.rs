@@ -40,7 +40,7 @@ use self::store::{
 use crate::ids::{ChannelId, ClientCode, Sku};
 use crate::metrics;
 use crate::metrics::events::{
-    InternalEvent, LedgerRoundCommitted, MovementRecorded, OrderExceptionRaised,
+    ChannelLabels, InternalEvent, LedgerRoundCommitted, MovementRecorded, OrderExceptionRaised,
 };
 use crate::runtime::BoundedStart;
 
@@ -407,8 +407,10 @@ fn answer_all(
 fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
     for applied in &outcome.results {
         MovementRecorded {
-            client: client_label,
-            channel: applied.source.label(),
+            at: ChannelLabels {
+                client: client_label,
+                channel: applied.source.label(),
+            },
             order_event: matches!(applied.source, Source::Channel(_)),
             duplicate: applied.duplicate,
             // Never negative (`effect_of`).
@@ -423,8 +425,10 @@ fn record_durable(client_label: &str, outcome: &ApplyOutcome) {
 fn record_raised(client_label: &str, raised: &[(ExceptionKind, Source)]) {
     for (kind, source) in raised {
         OrderExceptionRaised {
-            client: client_label,
-            channel: source.label(),
+            at: ChannelLabels {
+                client: client_label,
+                channel: source.label(),
+            },
             kind: kind.as_str(),
         }
         .emit();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ::metrics::{counter, gauge, histogram};
+use ::metrics::{counter, gauge, histogram, Label};
 
 use super::label::{ACTOR, CHANNEL, CLIENT, KIND, OP, OUTCOME, PLATFORM, REASON};
 use super::{
@@ -17,6 +17,28 @@ use super::{
     ORDER_DUPLICATES_TOTAL, ORDER_EXCEPTIONS_TOTAL, OVERSOLD_UNITS_TOTAL, RATELIMIT_WAIT_SECONDS,
     STORAGE_FLUSH_FAILURES_TOTAL, SYNC_LAG_SECONDS,
 };
+
+/// The client and channel an event is about, as labels: the client's label
+/// ([`super::client_label`]) and the channel id (or a movement's source label: `api`, `import`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelLabels<'a> {
+    /// The client's label.
+    pub client: &'a str,
+    /// The channel id.
+    pub channel: &'a str,
+}
+
+impl ChannelLabels<'_> {
+    /// The `client` and `channel` labels, with `more` after them.
+    fn with(self, more: impl IntoIterator<Item = Label>) -> Vec<Label> {
+        let mut labels = vec![
+            Label::new(CLIENT, self.client.to_string()),
+            Label::new(CHANNEL, self.channel.to_string()),
+        ];
+        labels.extend(more);
+        labels
+    }
+}
 
 /// Something that happened and is recorded as metrics.
 pub trait InternalEvent {
@@ -80,31 +102,19 @@ impl InternalEvent for ListingInStep {
 
 /// A read-back found a listing drifted from its last confirmed quantity; it is corrected.
 #[derive(Debug, Clone, Copy)]
-pub struct DriftCorrected<'a> {
-    /// The client's label ([`super::client_label`]).
-    pub client: &'a str,
-    /// The channel id.
-    pub channel: &'a str,
-}
+pub struct DriftCorrected<'a>(pub ChannelLabels<'a>);
 
 impl InternalEvent for DriftCorrected<'_> {
     fn emit(self) {
-        counter!(
-            CHANNEL_DRIFT_CORRECTIONS_TOTAL.name,
-            CLIENT => self.client.to_string(),
-            CHANNEL => self.channel.to_string()
-        )
-        .increment(1);
+        counter!(CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, self.0.with([])).increment(1);
     }
 }
 
 /// How far a channel's listings are from its targets, refreshed every gauge interval.
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelExposure<'a> {
-    /// The client's label.
-    pub client: &'a str,
-    /// The channel id.
-    pub channel: &'a str,
+    /// Whose.
+    pub at: ChannelLabels<'a>,
     /// Units listed beyond target, summed over SKUs.
     pub exposure_units: u64,
     /// SKUs listed above target.
@@ -124,39 +134,29 @@ impl ChannelExposure<'_> {
 
 impl InternalEvent for ChannelExposure<'_> {
     fn emit(self) {
-        let labels = [
-            (CLIENT, self.client.to_string()),
-            (CHANNEL, self.channel.to_string()),
-        ];
+        let labels = self.at.with([]);
         let pending = Self::seconds(self.oldest_pending_ms);
         let unverified = Self::seconds(self.oldest_unverified_ms);
-        gauge!(CHANNEL_EXPOSURE_UNITS.name, &labels).set(self.exposure_units as f64);
-        gauge!(CHANNEL_SKUS_AT_RISK.name, &labels).set(self.skus_at_risk as f64);
-        gauge!(CHANNEL_OLDEST_PENDING_SECONDS.name, &labels).set(pending);
-        gauge!(CHANNEL_OLDEST_UNVERIFIED_SECONDS.name, &labels).set(unverified);
+        gauge!(CHANNEL_EXPOSURE_UNITS.name, labels.clone()).set(self.exposure_units as f64);
+        gauge!(CHANNEL_SKUS_AT_RISK.name, labels.clone()).set(self.skus_at_risk as f64);
+        gauge!(CHANNEL_OLDEST_PENDING_SECONDS.name, labels.clone()).set(pending);
+        gauge!(CHANNEL_OLDEST_UNVERIFIED_SECONDS.name, labels).set(unverified);
     }
 }
 
 /// A channel's oldest change has waited longer than the stall limit.
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelStalled<'a> {
-    /// The client's label.
-    pub client: &'a str,
-    /// The channel id.
-    pub channel: &'a str,
+    /// Whose.
+    pub at: ChannelLabels<'a>,
     /// Why the channel waits.
     pub reason: &'static str,
 }
 
 impl InternalEvent for ChannelStalled<'_> {
     fn emit(self) {
-        counter!(
-            CHANNEL_STALLS_TOTAL.name,
-            CLIENT => self.client.to_string(),
-            CHANNEL => self.channel.to_string(),
-            REASON => self.reason
-        )
-        .increment(1);
+        let labels = self.at.with([Label::new(REASON, self.reason)]);
+        counter!(CHANNEL_STALLS_TOTAL.name, labels).increment(1);
     }
 }
 
@@ -223,10 +223,9 @@ impl InternalEvent for LedgerRoundCommitted {
 /// A durable movement, as the ingestion metrics count it.
 #[derive(Debug, Clone, Copy)]
 pub struct MovementRecorded<'a> {
-    /// The client's label.
-    pub client: &'a str,
-    /// The movement's source label: a channel id, `api` or `import`.
-    pub channel: &'a str,
+    /// The client, and the movement's source label as the channel: a channel id, `api` or
+    /// `import`.
+    pub at: ChannelLabels<'a>,
     /// Whether it came from a marketplace's order events (only those count as orders).
     pub order_event: bool,
     /// A repeated delivery of a movement applied before.
@@ -238,13 +237,9 @@ pub struct MovementRecorded<'a> {
 impl InternalEvent for MovementRecorded<'_> {
     fn emit(self) {
         if self.oversold_units > 0 && !self.duplicate {
-            counter!(
-                OVERSOLD_UNITS_TOTAL.name,
-                CLIENT => self.client.to_string(),
-                CHANNEL => self.channel.to_string()
-            )
-            // `try_from` keeps a damaged value from wrapping into a huge count.
-            .increment(u64::try_from(self.oversold_units).unwrap_or(0));
+            counter!(OVERSOLD_UNITS_TOTAL.name, self.at.with([]))
+                // `try_from` keeps a damaged value from wrapping into a huge count.
+                .increment(u64::try_from(self.oversold_units).unwrap_or(0));
         }
         if self.order_event {
             let counted = if self.duplicate {
@@ -252,12 +247,7 @@ impl InternalEvent for MovementRecorded<'_> {
             } else {
                 ORDERS_INGESTED_TOTAL
             };
-            counter!(
-                counted.name,
-                CLIENT => self.client.to_string(),
-                CHANNEL => self.channel.to_string()
-            )
-            .increment(1);
+            counter!(counted.name, self.at.with([])).increment(1);
         }
     }
 }
@@ -265,23 +255,16 @@ impl InternalEvent for MovementRecorded<'_> {
 /// An order exception was raised for the first time (a sighting of a known one is not).
 #[derive(Debug, Clone, Copy)]
 pub struct OrderExceptionRaised<'a> {
-    /// The client's label.
-    pub client: &'a str,
-    /// The source's label.
-    pub channel: &'a str,
+    /// The client, and the source's label as the channel.
+    pub at: ChannelLabels<'a>,
     /// The exception's kind.
     pub kind: &'static str,
 }
 
 impl InternalEvent for OrderExceptionRaised<'_> {
     fn emit(self) {
-        counter!(
-            ORDER_EXCEPTIONS_TOTAL.name,
-            CLIENT => self.client.to_string(),
-            CHANNEL => self.channel.to_string(),
-            KIND => self.kind
-        )
-        .increment(1);
+        let labels = self.at.with([Label::new(KIND, self.kind)]);
+        counter!(ORDER_EXCEPTIONS_TOTAL.name, labels).increment(1);
     }
 }
 
