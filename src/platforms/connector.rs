@@ -458,13 +458,20 @@ mod tests {
         let blue = Sku::parse("ACME-MUG-BLUE").unwrap();
         map.insert(red.clone(), "123".into());
         map.insert(red.clone(), "456".into());
-        assert_eq!(map.sku_of("123"), None, "the SKU's old listing names it no more");
+        assert_eq!(
+            map.sku_of("123"),
+            None,
+            "the SKU's old listing names it no more"
+        );
         assert_eq!(map.sku_of("456"), Some(red.clone()));
         map.insert(blue.clone(), "456".into());
         assert_eq!(map.sku_of("456"), Some(blue));
         // Moving red away again must not drop blue's claim on 456.
         map.insert(red.clone(), "789".into());
-        assert_eq!(map.sku_of("456").as_ref().map(Sku::as_str), Some("ACME-MUG-BLUE"));
+        assert_eq!(
+            map.sku_of("456").as_ref().map(Sku::as_str),
+            Some("ACME-MUG-BLUE")
+        );
         assert_eq!((map.get(&red).as_deref(), map.len()), (Some("789"), 2));
     }
 }

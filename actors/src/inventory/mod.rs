@@ -537,24 +537,35 @@ impl Handler<Subscribe> for InventoryActor {
 }
 
 impl Handler<GetStock> for InventoryActor {
-    type Result = Result<Vec<StockLevel>, InventoryError>;
+    type Result = ResponseFuture<Result<Vec<StockLevel>, InventoryError>>;
 
     fn handle(&mut self, message: GetStock, _ctx: &mut Context<Self>) -> Self::Result {
-        match message.skus {
-            None => Ok(self
-                .store
-                .balances()?
-                .into_iter()
-                .map(|(sku, balance)| StockLevel::new(sku, balance))
-                .collect::<Result<_, _>>()?),
-            Some(skus) => skus
-                .into_iter()
-                .map(|sku| {
-                    let balance = self.store.balance(&sku)?.unwrap_or_default();
-                    Ok(StockLevel::new(sku, balance)?)
+        let Some(skus) = message.skus else {
+            // Every balance: a scan that grows with the catalog, so it runs on tokio's blocking
+            // pool, never on the arbiter thread that commits this and other clients' rounds
+            // (DESIGN §2; issue 13, item 5). Each balance read is one committed round's.
+            let store = self.store.clone();
+            return Box::pin(async move {
+                tokio::task::spawn_blocking(move || {
+                    store
+                        .balances()?
+                        .into_iter()
+                        .map(|(sku, balance)| Ok(StockLevel::new(sku, balance)?))
+                        .collect()
                 })
-                .collect(),
-        }
+                .await
+                .map_err(|error| InventoryError::TaskFailed(error.to_string()))?
+            });
+        };
+        // Named SKUs: point reads, as many as the caller named.
+        let levels = skus
+            .into_iter()
+            .map(|sku| {
+                let balance = self.store.balance(&sku)?.unwrap_or_default();
+                Ok(StockLevel::new(sku, balance)?)
+            })
+            .collect();
+        Box::pin(std::future::ready(levels))
     }
 }
 
@@ -596,11 +607,11 @@ impl Handler<GetState> for InventoryActor {
         Ok(InventoryState {
             client: self.client.clone(),
             head_seq: self.store.head_seq()?,
-            skus: self.store.sku_count(),
+            skus: saturating_usize(self.store.sku_count()?),
             pending_acks: self.commit.pending(),
             round_running: self.commit.round_running(),
             completed_rounds: self.commit.completed_rounds(),
-            exceptions: self.store.exception_count(),
+            exceptions: saturating_usize(self.store.exception_count()?),
         })
     }
 }
@@ -661,4 +672,9 @@ impl Handler<messages::StallMailbox> for InventoryActor {
             Duration::from_millis(message.for_ms),
         )));
     }
+}
+
+/// A stored count as the state reports it (a count above `usize::MAX` cannot be held anyway).
+fn saturating_usize(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
 }

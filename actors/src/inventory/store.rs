@@ -31,7 +31,7 @@ mod layout;
 mod transaction;
 
 use self::layout::*;
-use self::transaction::{apply_command, read_exception_head, read_head, Staged};
+use self::transaction::{apply_command, read_counter, read_exception_head, read_head, Staged};
 
 /// One command of a group-commit round: movements, and with them (in the same transaction) the
 /// order-feed cursor they advance, listed quantities a marketplace confirmed and orders that
@@ -144,6 +144,13 @@ impl LedgerStore {
                 .tree
                 .insert(EXCEPTION_HEAD_KEY, &last_exception.to_be_bytes())?;
         }
+        // A tree written before the counts were kept: count once (idempotent, like the above).
+        for (key, prefix) in [(SKU_COUNT_KEY, BALANCE), (EXCEPTION_COUNT_KEY, EXCEPTION)] {
+            if store.tree.get(key)?.is_none() {
+                let count = store.tree.scan_prefix([prefix]).keys().count() as u64;
+                store.tree.insert(key, &count.to_be_bytes())?;
+            }
+        }
         Ok(store)
     }
 
@@ -198,6 +205,7 @@ impl LedgerStore {
                 let first_exception_head = read_exception_head(tx)?;
                 let mut head = first_head;
                 let mut exception_head = first_exception_head;
+                let (mut new_skus, mut raised_count) = (0, 0);
                 let mut outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
                     let mut staged = Staged::new(tx, head, exception_head);
@@ -205,6 +213,8 @@ impl LedgerStore {
                         Ok(outcome) => {
                             head = staged.head;
                             exception_head = staged.exception_head;
+                            new_skus += staged.counts.new_skus;
+                            raised_count += staged.counts.raised;
                             let raised = std::mem::take(&mut staged.raised);
                             staged.write_through()?;
                             outcomes.push(Ok(CommandOutcome { outcome, raised }));
@@ -217,6 +227,15 @@ impl LedgerStore {
                 }
                 if exception_head != first_exception_head {
                     tx.insert(EXCEPTION_HEAD_KEY, &exception_head.to_be_bytes())?;
+                }
+                for (key, added) in [
+                    (SKU_COUNT_KEY, new_skus),
+                    (EXCEPTION_COUNT_KEY, raised_count),
+                ] {
+                    if added > 0 {
+                        let count = read_counter(tx, key)?.saturating_add(added);
+                        tx.insert(key, &count.to_be_bytes())?;
+                    }
                 }
                 Ok(outcomes)
             })
@@ -376,13 +395,20 @@ impl LedgerStore {
     }
 
     /// Returns the number of order exceptions (reads keys only).
-    pub fn exception_count(&self) -> usize {
-        self.tree.scan_prefix([EXCEPTION]).keys().count()
+    pub fn exception_count(&self) -> Result<u64, LedgerError> {
+        self.counter(EXCEPTION_COUNT_KEY)
     }
 
     /// Returns the number of SKUs with a balance.
-    pub fn sku_count(&self) -> usize {
-        self.tree.scan_prefix([BALANCE]).keys().count()
+    pub fn sku_count(&self) -> Result<u64, LedgerError> {
+        self.counter(SKU_COUNT_KEY)
+    }
+
+    /// One of the counts kept in the round's transaction (store/layout.rs).
+    fn counter(&self, key: &[u8]) -> Result<u64, LedgerError> {
+        self.tree
+            .get(key)?
+            .map_or(Ok(0), |bytes| decode_u64(&bytes))
     }
 
     /// Checks the whole ledger: the journal is gap-free from 1 to the head, refolding it gives the
@@ -444,6 +470,16 @@ impl LedgerStore {
         }
         let exceptions = self.exceptions()?;
         verify_exceptions(&self.tree, &journal, &exceptions)?;
+        for (what, kept, scanned) in [
+            ("SKU", self.sku_count()?, stored.len()),
+            ("exception", self.exception_count()?, exceptions.len()),
+        ] {
+            if kept != scanned as u64 {
+                return Err(LedgerError::Corrupt(format!(
+                    "the {what} count is {kept} but the tree holds {scanned}"
+                )));
+            }
+        }
         Ok(VerifyReport {
             head_seq,
             skus: stored.len(),

@@ -527,6 +527,10 @@ fn seeded_store(on_hand: i64, reserved: i64) -> (tempfile::TempDir, sled::Db, Le
         .unwrap();
     store.tree.insert(sku_index_key(&sku, 1), &[]).unwrap();
     store.tree.insert(HEAD_KEY, &1u64.to_be_bytes()).unwrap();
+    store
+        .tree
+        .insert(SKU_COUNT_KEY, &1u64.to_be_bytes())
+        .unwrap();
     store.verify().unwrap();
     (dir, db, store)
 }
@@ -868,4 +872,80 @@ fn a_journal_entry_of_the_format_before_order_references_still_decodes() {
     let entry = decode_entry(receipt).unwrap();
     assert_eq!(entry.order, None);
     assert!(!String::from_utf8(encode(&entry)).unwrap().contains("order"));
+}
+
+/// The counts `GetState` reports are kept in the round's transaction (issue 13, item 5): new SKUs
+/// and raised exceptions count once, duplicates and refused commands not at all.
+#[test]
+fn the_sku_and_exception_counts_follow_every_round_without_a_scan() {
+    let (_dir, _db, store) = temp_store();
+    assert_eq!(
+        (store.sku_count().unwrap(), store.exception_count().unwrap()),
+        (0, 0)
+    );
+    let outcomes = store
+        .apply_commands(
+            &[
+                LedgerCommand::from(vec![
+                    movement("r1", "HAT", "receipt", 1),
+                    movement("r2", "HAT", "receipt", 1),
+                    movement("s1", "MUG", "sale", 1),
+                ]),
+                // Refused as a whole (a reused key with another movement): its new SKU does not
+                // count.
+                LedgerCommand::from(vec![
+                    movement("r3", "SCARF", "receipt", 1),
+                    movement("r1", "HAT", "receipt", 5),
+                ]),
+                LedgerCommand::from(vec![movement("r1", "HAT", "receipt", 1)]),
+                LedgerCommand {
+                    unapplicable: vec![unapplicable("k-1", UnapplicableReason::NoLines)],
+                    ..LedgerCommand::default()
+                },
+            ],
+            1,
+        )
+        .unwrap();
+    assert!(outcomes[1].is_err(), "{outcomes:?}");
+    // HAT and MUG; one oversold sale (MUG) and one unapplicable order.
+    assert_eq!(
+        (store.sku_count().unwrap(), store.exception_count().unwrap()),
+        (2, 2)
+    );
+    store.apply(&[movement("s2", "HAT", "sale", 9)], 2).unwrap();
+    assert_eq!(
+        (store.sku_count().unwrap(), store.exception_count().unwrap()),
+        (2, 3)
+    );
+    store.verify().unwrap();
+}
+
+#[test]
+fn a_tree_written_before_the_counts_gets_them_at_open_and_verify_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new().path(dir.path()).open().unwrap();
+    let tree = db.open_tree("ACME").unwrap();
+    {
+        let store = LedgerStore::open(tree.clone()).unwrap();
+        store
+            .apply(
+                &[
+                    movement("r1", "HAT", "receipt", 1),
+                    movement("s1", "MUG", "sale", 1),
+                ],
+                1,
+            )
+            .unwrap();
+    }
+    tree.remove(SKU_COUNT_KEY).unwrap();
+    tree.remove(EXCEPTION_COUNT_KEY).unwrap();
+    let store = LedgerStore::open(tree.clone()).unwrap();
+    assert_eq!(
+        (store.sku_count().unwrap(), store.exception_count().unwrap()),
+        (2, 1)
+    );
+    store.verify().unwrap();
+    // A count that disagrees with the tree is corruption, not a figure to report.
+    tree.insert(SKU_COUNT_KEY, &5u64.to_be_bytes()).unwrap();
+    assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
 }

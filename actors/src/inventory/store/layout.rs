@@ -2,7 +2,7 @@
 //!
 //! | prefix | key                              | value                      |
 //! |--------|----------------------------------|----------------------------|
-//! | `m`    | `m/head`, `m/version`, `m/xhead` | last sequence number (u64 BE), schema version, last exception id (u64 BE) |
+//! | `m`    | `m/head`, `m/version`, `m/xhead`, `m/skus`, `m/xcount` | last sequence number (u64 BE), schema version, last exception id, SKUs with a balance, exceptions held (u64 BE) |
 //! | `j`    | `j` + seq (u64 BE)               | [`JournalEntry`] (JSON)    |
 //! | `b`    | `b` + SKU                        | [`Balance`] (JSON)         |
 //! | `i`    | `i` + idempotency key            | seq of the entry it produced (u64 BE) |
@@ -22,6 +22,11 @@
 //! ones follow them in order (no rewrite of old data). The `e` index makes an unapplicable order
 //! one exception however often it is seen ([`crate::inventory::exceptions`]).
 //!
+//! The counts `m/skus` and `m/xcount` are kept in each round's transaction, so that reading them
+//! (the actor's `GetState`, the API's listings) is one key, not a scan of every balance or
+//! exception on the actor's thread (issue 13, item 5). [`open`] counts once, by scanning, a tree
+//! written before they existed; `verify` checks them against the scan.
+//!
 //! [`open`]: super::LedgerStore::open
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +39,8 @@ use crate::inventory::messages::LedgerError;
 pub(super) const HEAD_KEY: &[u8] = b"m/head";
 pub(super) const VERSION_KEY: &[u8] = b"m/version";
 pub(super) const EXCEPTION_HEAD_KEY: &[u8] = b"m/xhead";
+pub(super) const SKU_COUNT_KEY: &[u8] = b"m/skus";
+pub(super) const EXCEPTION_COUNT_KEY: &[u8] = b"m/xcount";
 pub(super) const SCHEMA_VERSION: u64 = 1;
 pub(super) const JOURNAL: u8 = b'j';
 pub(super) const BALANCE: u8 = b'b';

@@ -19,9 +19,23 @@ pub(super) fn read_head(tx: &TransactionalTree) -> TxResult<u64> {
 }
 
 pub(super) fn read_exception_head(tx: &TransactionalTree) -> TxResult<u64> {
-    tx.get(EXCEPTION_HEAD_KEY)?
+    read_counter(tx, EXCEPTION_HEAD_KEY)
+}
+
+/// A `u64` of the `m` keys (0 when absent).
+pub(super) fn read_counter(tx: &TransactionalTree, key: &[u8]) -> TxResult<u64> {
+    tx.get(key)?
         .map_or(Ok(0), |bytes| decode_u64(&bytes))
         .map_err(abort)
+}
+
+/// What a round's accepted commands add to the stored counts (`m/skus`, `m/xcount`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Counts {
+    /// SKUs that got their first balance.
+    pub(super) new_skus: u64,
+    /// Exceptions raised.
+    pub(super) raised: u64,
 }
 
 /// The writes of one command, held back until the whole command is accepted: sled transactions
@@ -31,6 +45,8 @@ pub(super) struct Staged<'a> {
     writes: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(super) head: u64,
     pub(super) exception_head: u64,
+    /// What the command adds to the stored counts.
+    pub(super) counts: Counts,
     /// Exceptions the command raised for the first time.
     pub(super) raised: Vec<(ExceptionKind, Source)>,
 }
@@ -42,6 +58,7 @@ impl<'a> Staged<'a> {
             writes: BTreeMap::new(),
             head,
             exception_head,
+            counts: Counts::default(),
             raised: Vec::new(),
         }
     }
@@ -49,6 +66,7 @@ impl<'a> Staged<'a> {
     /// Stages a new exception under the next id.
     fn raise(&mut self, exception: impl FnOnce(u64) -> OrderException) {
         self.exception_head += 1;
+        self.counts.raised += 1;
         let exception = exception(self.exception_head);
         self.raised.push((exception.kind, exception.source.clone()));
         self.insert(exception_key(exception.id).to_vec(), encode(&exception));
@@ -160,7 +178,10 @@ pub(super) fn apply_command(
         let balance_key = balance_key(&movement.sku);
         let balance: Balance = match staged.get(&balance_key)? {
             Some(bytes) => decode_balance(&bytes).map_err(abort)?,
-            None => Balance::default(),
+            None => {
+                staged.counts.new_skus += 1;
+                Balance::default()
+            }
         };
         staged.head += 1;
         let seq = staged.head;
