@@ -8,7 +8,7 @@ use super::policy::ListingPolicy;
 use super::scheduler::PushOrder;
 use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::messages::{
-    ApplyMovements, GetChannelRecord, GetStock, RecordListings, Subscribe,
+    ApplyMovements, GetChannelLedgerRecord, GetStock, RecordListings, Subscribe,
 };
 use crate::inventory::InventoryActor;
 use crate::platform::Platform;
@@ -85,7 +85,7 @@ pub struct LedgerPort {
     /// Persists confirmed listed quantities.
     pub record_listings: Recipient<RecordListings>,
     /// Recovers the channel's cursor and confirmed listings.
-    pub channel_record: Recipient<GetChannelRecord>,
+    pub channel_record: Recipient<GetChannelLedgerRecord>,
     /// Reads the stock.
     pub stock: Recipient<GetStock>,
     /// Subscribes to durable stock changes.

@@ -4,7 +4,9 @@ use super::*;
 use crate::ids::ClientCode;
 use crate::inventory::exceptions::ExceptionKind;
 use crate::inventory::ledger::{MovementInput, Source, Units};
-use crate::inventory::messages::{GetChannelRecord, GetJournal, GetOrderExceptions, VerifyLedger};
+use crate::inventory::messages::{
+    GetChannelLedgerRecord, GetJournal, GetOrderExceptions, VerifyLedger,
+};
 use crate::inventory::{InventoryActor, InventoryConfig};
 use crate::runtime::BoundedStart;
 
@@ -149,7 +151,7 @@ async fn a_refused_polled_event_becomes_an_exception_in_the_same_command_as_its_
     );
     let record = ledger
         .actor
-        .send(GetChannelRecord { channel: etsy() })
+        .send(GetChannelLedgerRecord { channel: etsy() })
         .await
         .unwrap()
         .unwrap();

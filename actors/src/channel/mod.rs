@@ -50,7 +50,8 @@ use self::scheduler::PushQueue;
 use self::waiting::{StallWatch, WaitReason, Waiting};
 use crate::clock::TokioClock;
 use crate::inventory::messages::{
-    ChannelRecord, GetChannelRecord, GetStock, RecordListings, StockChanged, StockLevel, Subscribe,
+    ChannelLedgerRecord, GetChannelLedgerRecord, GetStock, RecordListings, StockChanged,
+    StockLevel, Subscribe,
 };
 use crate::inventory::messages::{ListingRecord, ListingsUpdate};
 use crate::inventory::{system_clock_ms, InventoryError};
@@ -283,7 +284,7 @@ impl ChannelActor {
 
     /// Recovers the queue from the ledger: targets from the stock, confirmed quantities and the
     /// cursor from the channel's record.
-    fn recover(&mut self, record: ChannelRecord, stock: Vec<StockLevel>) {
+    fn recover(&mut self, record: ChannelLedgerRecord, stock: Vec<StockLevel>) {
         let now = Instant::now();
         for level in stock
             .iter()
@@ -566,7 +567,7 @@ impl Actor for ChannelActor {
                 .await??;
             let record = ledger
                 .channel_record
-                .send(GetChannelRecord { channel })
+                .send(GetChannelLedgerRecord { channel })
                 .await??;
             let stock = ledger.stock.send(GetStock::default()).await??;
             Ok::<_, ChannelError>((record, stock))

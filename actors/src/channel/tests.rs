@@ -133,10 +133,14 @@ impl Handler<RecordListings> for FakeLedger {
     }
 }
 
-impl Handler<GetChannelRecord> for FakeLedger {
-    type Result = Result<ChannelRecord, InventoryError>;
+impl Handler<GetChannelLedgerRecord> for FakeLedger {
+    type Result = Result<ChannelLedgerRecord, InventoryError>;
 
-    fn handle(&mut self, message: GetChannelRecord, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        message: GetChannelLedgerRecord,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
         let state = self.state.borrow();
         let listings = state
             .listings
@@ -144,7 +148,7 @@ impl Handler<GetChannelRecord> for FakeLedger {
             .filter(|((channel, _), _)| *channel == message.channel)
             .map(|(_, record)| record.clone())
             .collect();
-        Ok(ChannelRecord {
+        Ok(ChannelLedgerRecord {
             cursor: state.cursors.get(&message.channel).cloned(),
             listings,
         })

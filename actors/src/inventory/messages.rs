@@ -217,15 +217,16 @@ pub struct RecordListings {
 /// Returns what the ledger keeps for one channel: its order-feed cursor and its confirmed
 /// listings, from which a ChannelActor recovers.
 #[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<ChannelRecord, InventoryError>")]
-pub struct GetChannelRecord {
+#[rtype(result = "Result<ChannelLedgerRecord, InventoryError>")]
+pub struct GetChannelLedgerRecord {
     /// The channel.
     pub channel: ChannelId,
 }
 
-/// What the ledger keeps for one channel.
+/// What the ledger keeps for one channel (not the channel's settings: those are the service's
+/// `clients::channels::ChannelRecord`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ChannelRecord {
+pub struct ChannelLedgerRecord {
     /// The order-feed cursor, if the feed was ever read.
     pub cursor: Option<String>,
     /// What the marketplace last confirmed, per listing.

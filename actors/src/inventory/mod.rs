@@ -28,9 +28,9 @@ use tokio::sync::oneshot;
 use self::group_commit::GroupCommit;
 use self::ledger::Source;
 use self::messages::{
-    ApplyMovements, ChannelRecord, CommandTicket, GetChannelRecord, GetExceptionsPage, GetJournal,
-    GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings, StockChanged,
-    StockLevel, Subscribe, VerifyLedger,
+    ApplyMovements, ChannelLedgerRecord, CommandTicket, GetChannelLedgerRecord, GetExceptionsPage,
+    GetJournal, GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings,
+    StockChanged, StockLevel, Subscribe, VerifyLedger,
 };
 use self::messages::{ApplyOutcome, LedgerError};
 use self::store::{
@@ -509,11 +509,15 @@ impl Handler<RecordListings> for InventoryActor {
     }
 }
 
-impl Handler<GetChannelRecord> for InventoryActor {
-    type Result = Result<ChannelRecord, InventoryError>;
+impl Handler<GetChannelLedgerRecord> for InventoryActor {
+    type Result = Result<ChannelLedgerRecord, InventoryError>;
 
-    fn handle(&mut self, message: GetChannelRecord, _ctx: &mut Context<Self>) -> Self::Result {
-        Ok(ChannelRecord {
+    fn handle(
+        &mut self,
+        message: GetChannelLedgerRecord,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        Ok(ChannelLedgerRecord {
             cursor: self.store.cursor(&message.channel)?,
             listings: self.store.listings(&message.channel)?,
         })

@@ -509,7 +509,7 @@ async fn a_cursor_advances_only_with_its_movements_and_listings_are_recorded() {
         .unwrap()
         .unwrap();
     let record = inventory
-        .send(GetChannelRecord { channel: etsy })
+        .send(GetChannelLedgerRecord { channel: etsy })
         .await
         .unwrap()
         .unwrap();
