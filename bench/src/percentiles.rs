@@ -34,7 +34,11 @@ impl Percentiles {
         let mut histogram =
             Histogram::<u64>::new(SIGNIFICANT_DIGITS).expect("5 significant digits are allowed");
         for value in values {
-            histogram.saturating_record(((value - floor) / resolution).round() as u64);
+            // `record`, not `saturating_record`: the latter clamps to the histogram's first range
+            // instead of growing it.
+            histogram
+                .record(((value - floor) / resolution).round() as u64)
+                .expect("an auto-resizing histogram takes any value");
         }
         let figure = |steps: u64| steps as f64 * resolution + floor;
         Percentiles {
@@ -64,6 +68,13 @@ mod tests {
             (figures.p50, figures.p99, figures.max),
             (100.0, 198.0, 200.0)
         );
+    }
+
+    #[test]
+    fn values_beyond_the_first_range_grow_the_histogram() {
+        let seconds = Percentiles::of(&[1.6, 9.8, 159.6], 1e-6);
+        assert!((seconds.p50 - 9.8).abs() < 1e-3, "{seconds:?}");
+        assert!((seconds.max - 159.6).abs() < 1e-2, "{seconds:?}");
     }
 
     #[test]
