@@ -22,7 +22,7 @@ use crate::mock_support::{control, create_listings, eventually, info, listed, st
 
 /// The account ids (and the mock's apply delay and order lag) from `/_mock/info`.
 async fn account(mock: &MockServer) -> Value {
-    let info: Value = info(&mock).await;
+    let info: Value = info(mock).await;
     info["account"].clone()
 }
 

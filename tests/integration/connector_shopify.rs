@@ -23,7 +23,7 @@ use crate::mock_support::{
 
 /// The mock's account ids (`/_mock/info`): the location gid among them.
 async fn account(mock: &MockServer) -> Value {
-    let info: Value = info(&mock).await;
+    let info: Value = info(mock).await;
     info["account"].clone()
 }
 

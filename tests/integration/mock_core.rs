@@ -292,7 +292,7 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
     for (mock, platform) in mocks.iter().zip(Platform::ALL) {
         assert!(mock.addr().ip().is_loopback() && mock.addr().port() != 0);
         ports.insert(mock.addr().port());
-        let info: Value = info(&mock).await;
+        let info: Value = info(mock).await;
         assert_eq!(info["platform"], platform.as_str());
         assert!(
             !info["account"].as_object().unwrap().is_empty(),
