@@ -2,6 +2,11 @@
 //! overrides, then command-line flags, validated at start with errors that name the bad key and
 //! where it came from. Every setting has a default, so the service starts with no file at all.
 //!
+//! The layers are merged by figment; the keys are the fields of [`Settings`] (no table of them is
+//! kept beside it: the environment names and the "known keys" of an error are derived from it),
+//! and each field's type says how its text is read and which values it takes ([`Setting`]), so a
+//! value is checked the same way whichever layer gave it.
+//!
 //! Keys (TOML path → environment variable):
 //!
 //! | key | env | default | meaning |
@@ -28,10 +33,14 @@
 //! Secrets are not configuration: the admin token and the master key come only from their own
 //! environment variables (`SHELFSYNC_ADMIN_TOKEN`, `SHELFSYNC_MASTER_KEY`), never from the file.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
 
 use crate::api::server::EdgeLimits;
 
@@ -126,30 +135,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_dir: PathBuf::from("./shelfsync-data"),
-            max_body_bytes: 4 * 1024 * 1024,
-            cache_mb: 128,
-            arbiters: 0,
-            reconcile_secs: 300,
-            stall_warning_secs: 60,
-            drain_secs: 10,
-            egress: EgressPolicy::default(),
-            header_timeout_ms: duration_ms(EdgeLimits::default().header_timeout),
-            body_timeout_ms: duration_ms(EdgeLimits::default().body_timeout),
-            max_connections: EdgeLimits::default().max_connections,
-            request_timeout_ms: duration_ms(crate::service::DEFAULT_REQUEST_TIMEOUT),
-            per_client_labels: true,
-        }
-    }
-}
-
-fn parse_bool(text: &str) -> Result<bool, String> {
-    match text.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("must be true or false, not {text:?}")),
+        Settings::default().into()
     }
 }
 
@@ -157,47 +143,25 @@ fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Every key, as its TOML path ([`Config::set`] knows how each is parsed).
-const KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "api.max_body_bytes",
-    "api.header_timeout_ms",
-    "api.body_timeout_ms",
-    "api.max_connections",
-    "engine.cache_mb",
-    "engine.arbiters",
-    "engine.reconcile_secs",
-    "engine.stall_warning_secs",
-    "metrics.per_client_labels",
-    "engine.request_timeout_ms",
-    "shutdown.drain_secs",
-    "security.base_urls",
-    "security.allow_private_networks",
-];
-
 /// The environment variable of a key.
 pub fn env_name(key: &str) -> String {
     format!("SHELFSYNC_{}", key.replace('.', "_").to_uppercase())
 }
 
-fn parse_in_range<T>(text: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let value: T = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("must be a whole number, not {text:?}"))?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!(
-            "must be within {}..={}, not {value}",
-            range.start(),
-            range.end()
-        ))
-    }
+/// `SHELFSYNC_…` variables that are not settings: secrets and the log filter have their own.
+const NOT_SETTINGS: [&str; 3] = [
+    "SHELFSYNC_ADMIN_TOKEN",
+    "SHELFSYNC_MASTER_KEY",
+    "SHELFSYNC_LOG",
+];
+
+/// A command-line flag, the last layer: `--listen` sets `listen`, `--data-dir` sets `data_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// The key it sets.
+    pub key: &'static str,
+    /// Its value, as text.
+    pub value: String,
 }
 
 impl Config {
@@ -215,154 +179,404 @@ impl Config {
         Duration::from_millis(self.request_timeout_ms)
     }
 
-    /// Sets `key` from `text`; the message says what is wrong.
-    fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
-        match key {
-            "listen" => {
-                self.listen = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("must be an address like 127.0.0.1:8080, not {text:?}"))?
-            }
-            "data_dir" => {
-                if text.trim().is_empty() {
-                    return Err("must not be empty".into());
-                }
-                self.data_dir = PathBuf::from(text.trim());
-            }
-            "api.max_body_bytes" => {
-                self.max_body_bytes = parse_in_range(text, 1024..=256 * 1024 * 1024)?
-            }
-            "api.header_timeout_ms" => {
-                self.header_timeout_ms = parse_in_range(text, 100..=600_000)?
-            }
-            "api.body_timeout_ms" => self.body_timeout_ms = parse_in_range(text, 100..=3_600_000)?,
-            "api.max_connections" => self.max_connections = parse_in_range(text, 1..=1_000_000)?,
-            "engine.request_timeout_ms" => {
-                self.request_timeout_ms = parse_in_range(text, 50..=600_000)?
-            }
-            "engine.cache_mb" => self.cache_mb = parse_in_range(text, 8..=64 * 1024)?,
-            "engine.arbiters" => self.arbiters = parse_in_range(text, 0..=256)?,
-            "engine.reconcile_secs" => self.reconcile_secs = parse_in_range(text, 10..=86_400)?,
-            "engine.stall_warning_secs" => {
-                self.stall_warning_secs = parse_in_range(text, 1..=86_400)?
-            }
-            "shutdown.drain_secs" => self.drain_secs = parse_in_range(text, 0..=3600)?,
-            "security.base_urls" => {
-                self.egress.base_urls = BaseUrls::parse(text)
-                    .ok_or_else(|| format!("must be \"any\" or \"official\", not {text:?}"))?
-            }
-            "security.allow_private_networks" => {
-                self.egress.allow_private_networks = parse_bool(text)?
-            }
-            "metrics.per_client_labels" => self.per_client_labels = parse_bool(text)?,
-            other => return Err(format!("is not a setting ({other})")),
-        }
-        Ok(())
-    }
-
     /// Loads the file (when given), then the environment (`env` yields the process's variables;
     /// tests pass their own), and validates every value.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
+        Config::load_with_flags(file, env, [])
+    }
+
+    /// As [`Config::load`], with the command line's `flags` over both.
+    pub fn load_with_flags(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: impl IntoIterator<Item = Flag>,
+    ) -> Result<Config, ConfigError> {
+        let keys = Settings::keys();
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.into(),
-                source,
-            })?;
-            let table: toml::Table =
-                text.parse()
-                    .map_err(|error: toml::de::Error| ConfigError::Syntax {
-                        path: path.into(),
-                        message: error.to_string(),
-                    })?;
-            let origin = path.display().to_string();
-            for (key, value) in flatten(&table) {
-                if !KEYS.contains(&key.as_str()) {
-                    return Err(ConfigError::UnknownKey {
-                        origin,
-                        key,
-                        known: KEYS.join(", "),
-                    });
-                }
-                let text = match value {
-                    toml::Value::String(text) => text.clone(),
-                    toml::Value::Integer(number) => number.to_string(),
-                    toml::Value::Boolean(flag) => flag.to_string(),
-                    other => {
-                        return Err(ConfigError::BadValue {
-                            origin,
-                            key,
-                            message: format!(
-                                "must be a string, a whole number or a boolean, not {}",
-                                other.type_str()
-                            ),
-                        })
-                    }
-                };
-                config
-                    .set(&key, &text)
-                    .map_err(|message| ConfigError::BadValue {
-                        origin: origin.clone(),
-                        key,
-                        message,
-                    })?;
+            figment = figment.merge(Layer::file(path)?);
+        }
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        env.sort();
+        for (name, text) in env {
+            if !name.starts_with("SHELFSYNC_") || NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
             }
+            let Some(key) = keys.iter().find(|key| env_name(key) == name) else {
+                return Err(ConfigError::UnknownKey {
+                    origin: "environment".into(),
+                    key: name,
+                    known: keys
+                        .iter()
+                        .map(|key| env_name(key))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            };
+            figment = figment.merge(Layer::value(format!("environment {name}"), key, text));
         }
-        let env: BTreeMap<String, String> = env.into_iter().collect();
-        for key in KEYS {
-            let name = env_name(key);
-            if let Some(text) = env.get(&name) {
-                config
-                    .set(key, text)
-                    .map_err(|message| ConfigError::BadValue {
-                        origin: format!("environment {name}"),
-                        key: key.to_string(),
-                        message,
-                    })?;
-            }
+        for flag in flags {
+            let origin = format!("flag --{}", flag.key.replace('_', "-"));
+            figment = figment.merge(Layer::value(origin, flag.key, flag.value));
         }
-        let reserved = [
-            "SHELFSYNC_ADMIN_TOKEN",
-            "SHELFSYNC_MASTER_KEY",
-            "SHELFSYNC_LOG",
-        ];
-        if let Some(name) = env.keys().find(|name| {
-            name.starts_with("SHELFSYNC_")
-                && !reserved.contains(&name.as_str())
-                && !KEYS.iter().any(|key| env_name(key) == **name)
-        }) {
-            return Err(ConfigError::UnknownKey {
-                origin: "environment".into(),
-                key: name.clone(),
-                known: KEYS
-                    .iter()
-                    .map(|key| env_name(key))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-        Ok(config)
+        let settings: Settings = figment
+            .extract()
+            .map_err(|error| named(&figment, &keys, error))?;
+        Ok(settings.into())
     }
 }
 
-/// The leaves of a TOML table as dotted keys.
-fn flatten(table: &toml::Table) -> Vec<(String, &toml::Value)> {
-    let mut leaves = Vec::new();
-    for (key, value) in table {
-        match value {
-            toml::Value::Table(inner) => leaves.extend(
-                flatten(inner)
-                    .into_iter()
-                    .map(|(sub, value)| (format!("{key}.{sub}"), value)),
-            ),
-            value => leaves.push((key.clone(), value)),
+/// One layer of the configuration with the name of where it came from (the file's path,
+/// `environment NAME`, `flag --listen`), which an error about one of its values quotes.
+struct Layer {
+    origin: String,
+    data: Map<Profile, Dict>,
+}
+
+impl Layer {
+    /// The TOML file at `path`.
+    fn file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let data = Toml::string(&text)
+            .data()
+            .map_err(|error| ConfigError::Syntax {
+                path: path.into(),
+                message: error.kind.to_string(),
+            })?;
+        Ok(Layer {
+            origin: path.display().to_string(),
+            data,
+        })
+    }
+
+    /// One key's value as text (a variable's, a flag's): read like the file's.
+    fn value(origin: String, key: &str, text: String) -> Layer {
+        let data = Serialized::default(key, text)
+            .data()
+            .expect("a string serializes");
+        Layer { origin, data }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(self.data.clone())
+    }
+}
+
+/// figment's error as ours: the dotted key, and the layer that set it.
+fn named(figment: &Figment, keys: &[String], error: figment::Error) -> ConfigError {
+    // The path ends with the key, an unknown field's included.
+    let key = error.path.join(".");
+    let origin = figment
+        .find_metadata(&key)
+        .or(error.metadata.as_ref())
+        .map_or_else(|| "configuration".to_string(), |m| m.name.to_string());
+    match error.kind {
+        figment::error::Kind::UnknownField(..) => ConfigError::UnknownKey {
+            origin,
+            key,
+            known: keys.join(", "),
+        },
+        figment::error::Kind::Message(message) => ConfigError::BadValue {
+            origin,
+            key,
+            message,
+        },
+        kind => ConfigError::BadValue {
+            origin,
+            key,
+            message: kind.to_string(),
+        },
+    }
+}
+
+/// The settings as the layers spell them: one field a key, sections as tables.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    listen: Text<SocketAddr>,
+    data_dir: Text<DataDir>,
+    api: ApiSettings,
+    engine: EngineSettings,
+    metrics: MetricsSettings,
+    shutdown: ShutdownSettings,
+    security: SecuritySettings,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSettings {
+    max_body_bytes: Text<Within<1024, { 256 * 1024 * 1024 }>>,
+    header_timeout_ms: Text<Within<100, 600_000>>,
+    body_timeout_ms: Text<Within<100, 3_600_000>>,
+    max_connections: Text<Within<1, 1_000_000>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineSettings {
+    cache_mb: Text<Within<8, { 64 * 1024 }>>,
+    arbiters: Text<Within<0, 256>>,
+    reconcile_secs: Text<Within<10, 86_400>>,
+    stall_warning_secs: Text<Within<1, 86_400>>,
+    request_timeout_ms: Text<Within<50, 600_000>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSettings {
+    per_client_labels: Text<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShutdownSettings {
+    drain_secs: Text<Within<0, 3600>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySettings {
+    base_urls: Text<BaseUrls>,
+    allow_private_networks: Text<bool>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        let edge = EdgeLimits::default();
+        Settings {
+            listen: Text(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: Text(DataDir(PathBuf::from("./shelfsync-data"))),
+            api: ApiSettings {
+                max_body_bytes: within(4 * 1024 * 1024),
+                header_timeout_ms: within(duration_ms(edge.header_timeout)),
+                body_timeout_ms: within(duration_ms(edge.body_timeout)),
+                max_connections: within(edge.max_connections as u64),
+            },
+            engine: EngineSettings {
+                cache_mb: within(128),
+                arbiters: within(0),
+                reconcile_secs: within(300),
+                stall_warning_secs: within(60),
+                request_timeout_ms: within(duration_ms(crate::service::DEFAULT_REQUEST_TIMEOUT)),
+            },
+            metrics: MetricsSettings {
+                per_client_labels: Text(true),
+            },
+            shutdown: ShutdownSettings {
+                drain_secs: within(10),
+            },
+            security: SecuritySettings {
+                base_urls: Text(EgressPolicy::default().base_urls),
+                allow_private_networks: Text(EgressPolicy::default().allow_private_networks),
+            },
         }
     }
-    leaves
+}
+
+impl Settings {
+    /// Every key, dotted, in the order of the fields.
+    fn keys() -> Vec<String> {
+        fn leaves(prefix: &str, dict: &Dict, keys: &mut Vec<String>) {
+            for (name, value) in dict {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                match value {
+                    Value::Dict(_, inner) => leaves(&key, inner, keys),
+                    _ => keys.push(key),
+                }
+            }
+        }
+        let data = Serialized::defaults(Settings::default())
+            .data()
+            .expect("the defaults serialize");
+        let mut keys = Vec::new();
+        if let Some(dict) = data.get(&Profile::Default) {
+            leaves("", dict, &mut keys);
+        }
+        keys
+    }
+}
+
+impl From<Settings> for Config {
+    fn from(settings: Settings) -> Config {
+        let Settings {
+            listen,
+            data_dir,
+            api,
+            engine,
+            metrics,
+            shutdown,
+            security,
+        } = settings;
+        Config {
+            listen: listen.0,
+            data_dir: data_dir.0 .0,
+            max_body_bytes: size(api.max_body_bytes),
+            cache_mb: engine.cache_mb.0 .0,
+            arbiters: size(engine.arbiters),
+            reconcile_secs: engine.reconcile_secs.0 .0,
+            stall_warning_secs: engine.stall_warning_secs.0 .0,
+            drain_secs: shutdown.drain_secs.0 .0,
+            egress: EgressPolicy {
+                base_urls: security.base_urls.0,
+                allow_private_networks: security.allow_private_networks.0,
+            },
+            header_timeout_ms: api.header_timeout_ms.0 .0,
+            body_timeout_ms: api.body_timeout_ms.0 .0,
+            max_connections: size(api.max_connections),
+            request_timeout_ms: engine.request_timeout_ms.0 .0,
+            per_client_labels: metrics.per_client_labels.0,
+        }
+    }
+}
+
+/// How a setting is read from text and written back: the file's strings, whole numbers and
+/// booleans and the environment's text are all read through it, so one rule checks a value
+/// whichever layer gave it; the message says what is wrong.
+trait Setting: Sized {
+    fn parse(text: &str) -> Result<Self, String>;
+    fn text(&self) -> String;
+}
+
+/// A setting's value as the layers hold it (see [`Setting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Text<T>(T);
+
+impl<T: Setting> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.text())
+    }
+}
+
+impl<'de, T: Setting> Deserialize<'de> for Text<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<T: Setting> Visitor<T> {
+            fn read<E: serde::de::Error>(text: &str) -> Result<Text<T>, E> {
+                T::parse(text).map(Text).map_err(E::custom)
+            }
+        }
+        impl<T: Setting> serde::de::Visitor<'_> for Visitor<T> {
+            type Value = Text<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("must be a string, a whole number or a boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<T>, E> {
+                Self::read(text)
+            }
+            fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<Text<T>, E> {
+                Self::read(&number.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<Text<T>, E> {
+                Self::read(&number.to_string())
+            }
+            fn visit_bool<E: serde::de::Error>(self, flag: bool) -> Result<Text<T>, E> {
+                Self::read(&flag.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// A whole number within `MIN..=MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Within<const MIN: u64, const MAX: u64>(u64);
+
+/// A default within its bounds.
+fn within<const MIN: u64, const MAX: u64>(value: u64) -> Text<Within<MIN, MAX>> {
+    Text(Within(value))
+}
+
+/// A count as a `usize`.
+fn size<const MIN: u64, const MAX: u64>(Text(Within(value)): Text<Within<MIN, MAX>>) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+impl<const MIN: u64, const MAX: u64> Setting for Within<MIN, MAX> {
+    fn parse(text: &str) -> Result<Self, String> {
+        let value: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("must be a whole number, not {text:?}"))?;
+        if (MIN..=MAX).contains(&value) {
+            Ok(Within(value))
+        } else {
+            Err(format!("must be within {MIN}..={MAX}, not {value}"))
+        }
+    }
+
+    fn text(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+impl Setting for SocketAddr {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("must be an address like 127.0.0.1:8080, not {text:?}"))
+    }
+
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Setting for bool {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("must be true or false, not {text:?}")),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Setting for BaseUrls {
+    fn parse(text: &str) -> Result<Self, String> {
+        BaseUrls::parse(text)
+            .ok_or_else(|| format!("must be \"any\" or \"official\", not {text:?}"))
+    }
+
+    fn text(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
+/// A directory path, not empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DataDir(PathBuf);
+
+impl Setting for DataDir {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "" => Err("must not be empty".into()),
+            path => Ok(DataDir(PathBuf::from(path))),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.0.display().to_string()
+    }
 }
 
 #[cfg(test)]

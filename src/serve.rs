@@ -18,7 +18,7 @@ use crate::api::ApiState;
 use crate::auth::store::MemberStore;
 use crate::cli::ServeArgs;
 use crate::clients::ClientStore;
-use crate::config::Config;
+use crate::config::{Config, Flag};
 use crate::service::{Service, ServiceOptions};
 use crate::vault::{Secret, Vault, MASTER_KEY_ENV};
 
@@ -31,13 +31,21 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Before the engine starts: what it records before the first scrape would otherwise be lost.
     crate::telemetry::install()?;
-    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(data_dir) = args.data_dir {
-        config.data_dir = data_dir;
-    }
+    let flags = [
+        args.listen.map(|listen| Flag {
+            key: "listen",
+            value: listen.to_string(),
+        }),
+        args.data_dir.map(|dir| Flag {
+            key: "data_dir",
+            value: dir.display().to_string(),
+        }),
+    ];
+    let config = Config::load_with_flags(
+        args.config.as_deref(),
+        std::env::vars(),
+        flags.into_iter().flatten(),
+    )?;
     // Everything is checked before anything is created: a refused start leaves no data dir behind.
     let preset = std::env::var(ADMIN_TOKEN_ENV).ok();
     if let Some(token) = &preset {

@@ -39,6 +39,8 @@ use shelfsync_actors::inventory::{
 use shelfsync_actors::runtime::BoundedStart;
 use shelfsync_actors::storage::{client_tree, open_database, DbFlusher, DEFAULT_CACHE_BYTES};
 
+use crate::percentiles::Percentiles;
+
 /// Events per level when `--events-per-level` is not given: level 1 pays one flush per event.
 const DEFAULT_EVENTS_LEVEL_1: usize = 5_000;
 /// Events per level above 1 when `--events-per-level` is not given.
@@ -403,23 +405,17 @@ async fn drive_engine(
         after.pending_acks == 0 && !after.round_running,
         "the actor still owes answers: {after:?}"
     );
-    latencies.sort_unstable();
+    let micros: Vec<f64> = latencies.iter().map(|l| l.as_secs_f64() * 1e6).collect();
+    let figures = Percentiles::of(&micros, 0.001);
+    let duration = |micros: f64| Duration::from_secs_f64(micros / 1e6);
     Ok(EngineResult {
         events,
         elapsed,
         rounds: after.completed_rounds - before.completed_rounds,
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-        max: latencies.last().copied().unwrap_or_default(),
+        p50: duration(figures.p50),
+        p99: duration(figures.p99),
+        max: duration(figures.max),
     })
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 // ---------------------------------------------------------------------------------------------

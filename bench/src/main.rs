@@ -10,6 +10,7 @@
 
 mod ledger;
 mod mocks;
+mod percentiles;
 mod run;
 mod scheduler;
 

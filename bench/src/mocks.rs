@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use shelfsync::platforms::mock::{MockOptions, MockServer, UNLIMITED_PLAN};
 use shelfsync::platforms::Platform;
 
+use crate::percentiles::Percentiles;
+
 /// Options of `shelfsync-bench mocks`.
 #[derive(Debug, Clone, Args)]
 pub struct MocksArgs {
@@ -288,12 +290,9 @@ fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome>
             failed += task_failed;
         }
         let seconds = started.elapsed().as_secs_f64();
-        latencies.sort();
-        let percentile = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
-        };
+        let millis: Vec<f64> = latencies.iter().map(|l| l.as_secs_f64() * 1e3).collect();
+        // Milliseconds recorded to the microsecond.
+        let figures = Percentiles::of(&millis, 0.001);
         // Every answered call must have been applied (Amazon applies ACCEPTED patches shortly
         // after): wait, bounded, for the mock's own count of listing writes to reach the calls.
         let answered = latencies.len() as u64;
@@ -319,8 +318,8 @@ fn run_platform(platform: Platform, args: &MocksArgs) -> anyhow::Result<Outcome>
             answered: latencies.len() as u64,
             failed,
             seconds,
-            p50_ms: percentile(0.50),
-            p99_ms: percentile(0.99),
+            p50_ms: figures.p50,
+            p99_ms: figures.p99,
             counted_by_mock,
             writes,
         })

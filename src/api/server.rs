@@ -99,12 +99,94 @@ impl StopSignals {
     }
 }
 
+/// An actix server on a thread of its own, in an actix system of its own: the API's and each mock
+/// marketplace's (`platforms::mock::server`). Dropping it stops the server.
+///
+/// Here rather than beside the mocks because production runs it too, and production imports no
+/// mock code (the mocks import this).
+#[derive(Debug)]
+pub struct ServerThread {
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// Spawns thread `name`, calls `build` inside its actix system (so that `build` may spawn
+    /// tasks beside the server) and returns once the server `build` ran accepts connections. With
+    /// `handle_signals`, [`StopSignals`] are installed first and stop the server gracefully.
+    pub fn spawn<F>(name: String, handle_signals: bool, build: F) -> std::io::Result<ServerThread>
+    where
+        F: FnOnce() -> std::io::Result<Server> + Send + 'static,
+    {
+        let (started, handle) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                actix_rt::System::new().block_on(async move {
+                    // Signals are ours, not actix-server's: see [`StopSignals`].
+                    let run = || -> std::io::Result<Server> {
+                        let signals = handle_signals.then(StopSignals::install).transpose()?;
+                        let server = build()?;
+                        if let Some(signals) = signals {
+                            signals.stop(server.handle());
+                        }
+                        Ok(server)
+                    };
+                    match run() {
+                        Ok(server) => {
+                            let _ = started.send(Ok(server.handle()));
+                            server.await
+                        }
+                        // The starter gets the error; the thread has nothing left to report.
+                        Err(error) => {
+                            let _ = started.send(Err(error));
+                            Ok(())
+                        }
+                    }
+                })
+            })?;
+        let handle = handle.recv().map_err(|_| {
+            std::io::Error::other(format!("the {name} server thread ended before it started"))
+        })??;
+        Ok(ServerThread {
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// Blocks until the server stops (by a signal when spawned with `handle_signals`).
+    pub fn wait(mut self) -> std::io::Result<()> {
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server, letting requests in flight finish, and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // `stop` sends the command when called; its future only waits for the answer.
+            drop(self.handle.stop(true));
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// A running API server. Dropping it stops the server.
 #[derive(Debug)]
 pub struct ApiServer {
     addr: SocketAddr,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    server: ServerThread,
 }
 
 impl ApiServer {
@@ -130,66 +212,44 @@ impl ApiServer {
         let addr = listener.local_addr()?;
         let limits = state.edge;
         let data = state_data(state);
-        let (started, handle) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("api".into())
-            .spawn(move || {
-                actix_rt::System::new().block_on(async move {
-                    let mut builder = Server::build()
-                        .workers(workers.max(1))
-                        .max_concurrent_connections(limits.connections_per_worker(workers))
-                        .shutdown_timeout(on_signal.map_or(10, |drain| drain.as_secs()));
-                    // Signals are ours, not actix-server's: see [`stop_on_signals`].
-                    builder = builder.disable_signals();
-                    let signals = match on_signal {
-                        Some(_) => Some(StopSignals::install()?),
-                        None => None,
-                    };
-                    // Kept-alive connections close when a graceful stop begins, as with
-                    // `HttpServer`.
-                    let stopping = builder.graceful_shutdown_signal();
-                    let server = builder
-                        .listen("shelfsync-api", listener, move || {
-                            let app = App::new()
-                                .wrap(from_fn(super::request_metrics::record))
-                                .app_data(data.clone())
-                                .configure(configure)
-                                .into_factory()
-                                .map_err(|error| error.error_response());
+        let server = ServerThread::spawn("api".into(), on_signal.is_some(), move || {
+            let builder = Server::build()
+                .workers(workers.max(1))
+                .max_concurrent_connections(limits.connections_per_worker(workers))
+                .shutdown_timeout(on_signal.map_or(10, |drain| drain.as_secs()))
+                .disable_signals();
+            // Kept-alive connections close when a graceful stop begins, as with `HttpServer`.
+            let stopping = builder.graceful_shutdown_signal();
+            let server = builder
+                .listen("shelfsync-api", listener, move || {
+                    let app = App::new()
+                        .wrap(from_fn(super::request_metrics::record))
+                        .app_data(data.clone())
+                        .configure(configure)
+                        .into_factory()
+                        .map_err(|error| error.error_response());
+                    let stopping = stopping.clone();
+                    let http = HttpService::build()
+                        .client_request_timeout(limits.header_timeout)
+                        .client_disconnect_timeout(LINGER)
+                        .graceful_shutdown_signal(move || {
                             let stopping = stopping.clone();
-                            let http = HttpService::build()
-                                .client_request_timeout(limits.header_timeout)
-                                .client_disconnect_timeout(LINGER)
-                                .graceful_shutdown_signal(move || {
-                                    let stopping = stopping.clone();
-                                    async move { stopping.notified().await }
-                                })
-                                .local_addr(addr)
-                                .h1(map_config(app, |()| AppConfig::default()));
-                            let header_timeout = limits.header_timeout;
-                            fn_service(move |io: actix_rt::net::TcpStream| {
-                                let peer = io.peer_addr().ok();
-                                let guarded = HeadGuard::new(io, header_timeout);
-                                async move { Ok::<_, DispatchError>((guarded, peer)) }
-                            })
-                            .and_then(http)
-                        })?
-                        .run();
-                    if let Some(signals) = signals {
-                        signals.stop(server.handle());
-                    }
-                    let _ = started.send(server.handle());
-                    server.await
-                })
-            })?;
-        let handle = handle
-            .recv()
-            .map_err(|_| std::io::Error::other("the API server thread ended before it started"))?;
-        Ok(ApiServer {
-            addr,
-            handle,
-            thread: Some(thread),
-        })
+                            async move { stopping.notified().await }
+                        })
+                        .local_addr(addr)
+                        .h1(map_config(app, |()| AppConfig::default()));
+                    let header_timeout = limits.header_timeout;
+                    fn_service(move |io: actix_rt::net::TcpStream| {
+                        let peer = io.peer_addr().ok();
+                        let guarded = HeadGuard::new(io, header_timeout);
+                        async move { Ok::<_, DispatchError>((guarded, peer)) }
+                    })
+                    .and_then(http)
+                })?
+                .run();
+            Ok(server)
+        })?;
+        Ok(ApiServer { addr, server })
     }
 
     /// `http://ADDR`.
@@ -198,29 +258,13 @@ impl ApiServer {
     }
 
     /// Blocks until the server stops (by a signal when started with one).
-    pub fn wait(mut self) -> std::io::Result<()> {
-        match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or(Ok(())),
-            None => Ok(()),
-        }
+    pub fn wait(self) -> std::io::Result<()> {
+        self.server.wait()
     }
 
     /// Stops the server, letting requests in flight finish.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            drop(self.handle.stop(true));
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for ApiServer {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.server.stop();
     }
 }
 

@@ -19,18 +19,11 @@ use shelfsync_actors::channel::marketplace::{
 };
 use shelfsync_actors::ids::Sku;
 
-use crate::mock_support::{client, control, create_listings, eventually, listed, start, stats};
+use crate::mock_support::{control, create_listings, eventually, info, listed, start, stats};
 
 /// The account ids (and the mock's apply delay and order lag) from `/_mock/info`.
 async fn account(mock: &MockServer) -> Value {
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(mock).await;
     info["account"].clone()
 }
 

@@ -18,18 +18,13 @@ use shelfsync_actors::channel::marketplace::{
 };
 use shelfsync_actors::ids::Sku;
 
-use crate::mock_support::{client, control, create_listings, eventually, listed, start, stats};
+use crate::mock_support::{
+    client, control, create_listings, eventually, info, listed, start, stats,
+};
 
 /// The mock's account ids (`/_mock/info`): the location gid among them.
 async fn account(mock: &MockServer) -> Value {
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(mock).await;
     info["account"].clone()
 }
 

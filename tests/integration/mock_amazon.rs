@@ -10,7 +10,7 @@ use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, start, stats,
+    client, control, create_listings, eventually, fixture, info, listed, start, stats,
 };
 
 const TOKEN: &str = "mock-token";
@@ -151,14 +151,7 @@ async fn set_then_read_back() {
         ),
         (&json!(asin), &json!(MARKETPLACE_ID), &json!(["BUYABLE"]))
     );
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(&mock).await;
     assert_eq!(info["account"]["seller_id"], SELLER_ID);
     assert_eq!(info["account"]["marketplace_id"], MARKETPLACE_ID);
     assert_eq!(info["limits"]["token_buckets"]["getOrders"]["burst"], 20);

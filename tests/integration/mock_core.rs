@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
-use crate::mock_support::{client, control, create_listings, eventually, listed, start, stats};
+use crate::mock_support::{
+    client, control, create_listings, eventually, info, listed, start, stats,
+};
 
 fn orders_by_sku(orders: &[Value]) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
     let mut sold = BTreeMap::new();
@@ -251,14 +253,7 @@ async fn faults_answer_as_the_platform_would_and_clear() {
 #[tokio::test]
 async fn info_names_the_account_and_limits_but_never_the_token() {
     let mock = start(Platform::Walmart, "default");
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(&mock).await;
     assert_eq!(
         (info["platform"].as_str(), info["plan"].as_str()),
         (Some("walmart"), Some("default"))
@@ -297,14 +292,7 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
     for (mock, platform) in mocks.iter().zip(Platform::ALL) {
         assert!(mock.addr().ip().is_loopback() && mock.addr().port() != 0);
         ports.insert(mock.addr().port());
-        let info: Value = client()
-            .get(format!("{}/_mock/info", mock.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: Value = info(mock).await;
         assert_eq!(info["platform"], platform.as_str());
         assert!(
             !info["account"].as_object().unwrap().is_empty(),

@@ -9,7 +9,7 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, start, stats,
+    client, control, create_listings, eventually, fixture, info, listed, start, stats,
 };
 
 const BULK: &str = "/sell/inventory/v1/bulk_update_price_quantity";
@@ -113,14 +113,7 @@ async fn set_then_read_back() {
         })
     );
     assert_eq!(listed(&mock).await["SKU-1"], 12);
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(&mock).await;
     assert_eq!(info["account"]["marketplace_id"], "EBAY_US");
     assert_eq!(info["limits"]["daily_quota"]["inventory"], 2_000_000);
 }

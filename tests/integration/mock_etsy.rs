@@ -9,7 +9,7 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, start, stats,
+    client, control, create_listings, eventually, fixture, info, listed, start, stats,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -370,14 +370,7 @@ async fn receipts_are_filtered_paged_and_show_cancellations() {
 #[tokio::test]
 async fn info_shows_the_account_and_the_plan() {
     let mock = start(Platform::Etsy, "current");
-    let info: Value = client()
-        .get(format!("{}/_mock/info", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = info(&mock).await;
     assert_eq!(info["account"]["shop_id"], SHOP_ID);
     assert_eq!(info["account"]["user_id"], USER_ID);
     assert_eq!(info["limits"]["per_second"], 150);

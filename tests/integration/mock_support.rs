@@ -76,20 +76,18 @@ pub async fn listed(mock: &MockServer) -> std::collections::BTreeMap<String, i64
 
 /// `GET /_mock/stats`.
 pub async fn stats(mock: &MockServer) -> Value {
-    client()
-        .get(format!("{}/_mock/stats", mock.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(mock, "stats").await
 }
 
 /// `GET /_mock/info` (account ids, limits).
 pub async fn info(mock: &MockServer) -> Value {
+    get_json(mock, "info").await
+}
+
+/// `GET /_mock/<path>` as JSON.
+async fn get_json(mock: &MockServer, path: &str) -> Value {
     client()
-        .get(format!("{}/_mock/info", mock.base_url()))
+        .get(format!("{}/_mock/{path}", mock.base_url()))
         .send()
         .await
         .unwrap()

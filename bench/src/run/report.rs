@@ -8,6 +8,7 @@ use serde::Serialize;
 use shelfsync::platforms::Platform;
 
 use super::observe::Observations;
+use crate::percentiles::Percentiles;
 
 /// p50, p99 and max of one platform's sync lags.
 #[derive(Debug, Clone, Serialize)]
@@ -26,21 +27,18 @@ pub struct LagFigures {
 }
 
 impl LagFigures {
-    /// The figures of `lags` (nearest-rank percentiles).
+    /// The figures of `lags` (milliseconds, recorded to the microsecond).
     pub fn of(lags: &[f64], unresolved: u64) -> Option<LagFigures> {
         if lags.is_empty() {
             return None;
         }
-        let mut sorted = lags.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank =
-            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let figures = Percentiles::of(lags, 0.001);
         Some(LagFigures {
-            count: sorted.len(),
+            count: figures.count,
             unresolved,
-            p50_ms: rank(0.50),
-            p99_ms: rank(0.99),
-            max_ms: sorted[sorted.len() - 1],
+            p50_ms: figures.p50,
+            p99_ms: figures.p99,
+            max_ms: figures.max,
         })
     }
 }

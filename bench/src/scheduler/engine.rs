@@ -28,7 +28,8 @@ use shelfsync_actors::storage::{client_tree, open_database, DbFlusher, DEFAULT_C
 use shelfsync_actors::testing::fake_marketplace::FakeMarketplace;
 use tokio::time::Instant;
 
-use super::{nproc, AckMode, Percentiles, SchedulerArgs, ENGINE_TARGET_P99};
+use super::{nproc, AckMode, SchedulerArgs, ENGINE_TARGET_P99};
+use crate::percentiles::Percentiles;
 
 /// The four channels of every client; channel 0 is where the sales come from.
 const CHANNELS: [(&str, Platform); 4] = [
@@ -37,6 +38,9 @@ const CHANNELS: [(&str, Platform); 4] = [
     ("ebay", Platform::Ebay),
     ("amazon", Platform::Amazon),
 ];
+
+/// The step the microsecond figures are recorded in (a nanosecond).
+const NANOSECOND_IN_MICROS: f64 = 0.001;
 
 /// Units every SKU is seeded with: more than all the sales of a run.
 const SEED_UNITS: u32 = 100_000;
@@ -598,13 +602,13 @@ async fn drive_engine(
         from_send.push(signed_micros(latest, sale.sent));
         ack.push(signed_micros(sale.acked, sale.sent));
     }
-    report.from_ack = Percentiles::of(from_ack);
-    report.from_send = Percentiles::of(from_send);
-    report.ack = Percentiles::of(ack);
+    report.from_ack = Percentiles::of(&from_ack, NANOSECOND_IN_MICROS);
+    report.from_send = Percentiles::of(&from_send, NANOSECOND_IN_MICROS);
+    report.ack = Percentiles::of(&ack, NANOSECOND_IN_MICROS);
     report.per_sibling = CHANNELS[1..]
         .iter()
         .zip(per_sibling)
-        .map(|((name, _), values)| (*name, Percentiles::of(values)))
+        .map(|((name, _), values)| (*name, Percentiles::of(&values, NANOSECOND_IN_MICROS)))
         .collect();
 
     // Every listing of every touched SKU at the ledger's value; channels without trouble.
@@ -678,8 +682,8 @@ fn read_metrics(snapshotter: &Snapshotter, report: &mut EngineReport) {
         }
     }
     report.commit_rounds = commit.len() as u64;
-    report.commit = Percentiles::of(commit);
-    report.engine_sync_lag = Percentiles::of(lag);
+    report.commit = Percentiles::of(&commit, NANOSECOND_IN_MICROS);
+    report.engine_sync_lag = Percentiles::of(&lag, NANOSECOND_IN_MICROS);
 }
 
 fn peak_rss_mib() -> f64 {

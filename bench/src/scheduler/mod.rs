@@ -215,35 +215,3 @@ fn print_machine() {
     println!("machine: nproc {}, kernel {kernel}", nproc());
     println!();
 }
-
-/// p50 / p99 / max of a sample, in the sample's unit.
-#[derive(Debug, Clone, Copy, Default)]
-struct Percentiles {
-    count: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Percentiles {
-    fn of(mut values: Vec<f64>) -> Self {
-        if values.is_empty() {
-            return Self::default();
-        }
-        values.sort_by(f64::total_cmp);
-        let rank = |quantile: f64| {
-            let rank = ((values.len() as f64 * quantile).ceil() as usize).clamp(1, values.len());
-            values[rank - 1]
-        };
-        Self {
-            count: values.len(),
-            p50: rank(0.50),
-            p99: rank(0.99),
-            max: values[values.len() - 1],
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({ "count": self.count, "p50": self.p50, "p99": self.p99, "max": self.max })
-    }
-}

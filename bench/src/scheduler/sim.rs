@@ -3,9 +3,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::ensure;
+use governor::clock::{Clock as _, FakeRelativeClock};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shelfsync_actors::channel::marketplace::PushItem;
@@ -14,7 +20,11 @@ use shelfsync_actors::channel::scheduler::{PushOrder, PushQueue};
 use shelfsync_actors::ids::Sku;
 use tokio::time::Instant;
 
-use super::{Percentiles, SchedulerArgs, SIM_TARGET_RATIO};
+use super::{SchedulerArgs, SIM_TARGET_RATIO};
+use crate::percentiles::Percentiles;
+
+/// The step the lags (seconds) are recorded in (a microsecond).
+const MICROSECOND_IN_SECONDS: f64 = 1e-6;
 
 /// Parameters of the simulation, in nanoseconds of virtual time where they are times.
 #[derive(Debug, Clone)]
@@ -283,10 +293,10 @@ struct Sim<'a> {
     feed_read_at: Vec<Option<u64>>,
     in_flight: Vec<Option<Vec<PushItem>>>,
     tick_at: Vec<Option<u64>>,
-    /// GCRA theoretical arrival time of each channel's push budget.
-    tat: Vec<u64>,
-    interval: u64,
-    tolerance: u64,
+    /// Each channel's push budget: governor, as the engine's, on the virtual clock.
+    budgets: Vec<RateLimiter<NotKeyed, InMemoryState, FakeRelativeClock, NoOpMiddleware<Nanos>>>,
+    /// Virtual time for the budgets, moved along with `now`.
+    clock: FakeRelativeClock,
     over_truth: i64,
     over_target: i64,
     under_target: i64,
@@ -328,7 +338,10 @@ impl<'a> Sim<'a> {
                 target[market][sku_index] = quantity;
             }
         }
-        let interval = params.push_interval_ns();
+        let clock = FakeRelativeClock::default();
+        let quota = Quota::with_period(Duration::from_nanos(params.push_interval_ns()))
+            .expect("the push interval is at least a nanosecond")
+            .allow_burst(NonZeroU32::new(params.push_burst).expect("a burst of at least one"));
         let mut sim = Self {
             params,
             base,
@@ -348,9 +361,10 @@ impl<'a> Sim<'a> {
             feed_read_at: vec![None; params.channels],
             in_flight: vec![None; params.channels],
             tick_at: vec![None; params.channels],
-            tat: vec![0; params.channels],
-            interval,
-            tolerance: interval * u64::from(params.push_burst - 1),
+            budgets: (0..params.channels)
+                .map(|_| RateLimiter::direct_with_clock(quota, clock.clone()))
+                .collect(),
+            clock,
             over_truth: 0,
             over_target: 0,
             under_target: 0,
@@ -438,8 +452,8 @@ impl<'a> Sim<'a> {
         result.exposure_target_unit_s = unit_seconds(self.acc_over_target);
         result.under_listed_unit_s = unit_seconds(self.acc_under_target);
         result.mean_pending = self.pending_sum as f64 / self.pending_samples.max(1) as f64;
-        result.lag_decrease = Percentiles::of(self.lag_decrease);
-        result.lag_increase = Percentiles::of(self.lag_increase);
+        result.lag_decrease = Percentiles::of(&self.lag_decrease, MICROSECOND_IN_SECONDS);
+        result.lag_increase = Percentiles::of(&self.lag_increase, MICROSECOND_IN_SECONDS);
         result.wall = started.elapsed();
         result
     }
@@ -452,6 +466,8 @@ impl<'a> Sim<'a> {
         self.acc_under_target += self.under_target as u128 * dt;
         self.last_t = self.last_t.max(t);
         self.now = t;
+        let moved = t.saturating_sub(self.clock.now().as_u64());
+        self.clock.advance(Duration::from_nanos(moved));
     }
 
     fn set_listed(&mut self, market: usize, sku: usize, quantity: u32) {
@@ -548,9 +564,8 @@ impl<'a> Sim<'a> {
         if self.in_flight[market].is_some() || !self.queues[market].has_sendable() {
             return;
         }
-        let tat = self.tat[market].max(self.now);
-        if tat > self.now + self.tolerance {
-            let due = tat - self.tolerance;
+        if let Err(not_until) = self.budgets[market].check() {
+            let due = not_until.earliest_possible().as_u64();
             if self.tick_at[market].is_some_and(|at| at <= due) {
                 return;
             }
@@ -563,7 +578,6 @@ impl<'a> Sim<'a> {
         if batch.is_empty() {
             return;
         }
-        self.tat[market] = tat + self.interval;
         self.result.push_calls += 1;
         self.in_flight[market] = Some(batch);
         let answer = self.now + self.params.latency_ns;

@@ -2,14 +2,13 @@
 //! shoppers and webhook sender beside it. The same code serves tests and the demo in-process
 //! ([`start_mocks`], ephemeral loopback ports) and `shelfsync mock-marketplace` standalone.
 
-use crate::api::server::StopSignals;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use shelfsync_actors::platform::Platform;
+
+use crate::api::server::ServerThread;
 
 use super::{control, shoppers, webhooks, MockError, MockOptions, MockState, PlatformMock};
 
@@ -18,8 +17,7 @@ use super::{control, shoppers, webhooks, MockError, MockOptions, MockState, Plat
 pub struct MockServer {
     addr: SocketAddr,
     state: Arc<MockState>,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    server: ServerThread,
 }
 
 impl MockServer {
@@ -47,70 +45,34 @@ impl MockServer {
         let workers = options.workers.max(1);
         let handle_signals = options.handle_signals;
         let state = Arc::new(MockState::new(wire, options));
-        let (started, handle) = mpsc::channel();
         let thread_state = Arc::clone(&state);
-        let thread = std::thread::Builder::new()
-            .name(format!("mock-{platform}"))
-            .spawn(move || {
-                actix_rt::System::new().block_on(async move {
-                    let data = web::Data::from(Arc::clone(&thread_state));
-                    let server = HttpServer::new(move || {
-                        let platform = Arc::clone(data.platform());
-                        App::new()
-                            .app_data(data.clone())
-                            .service(control::scope())
-                            .configure(|cfg| platform.configure(cfg))
-                    })
-                    .workers(workers)
-                    // A graceful stop waits this long for requests in flight, then closes.
-                    .shutdown_timeout(5);
-                    // Signals are caught before the mock is announced (see `StopSignals`).
-                    let server = server.disable_signals();
-                    let signals = if handle_signals {
-                        match StopSignals::install() {
-                            Ok(signals) => Some(signals),
-                            Err(error) => {
-                                let _ = started.send(Err(error.to_string()));
-                                return Err(error);
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    let server = match server.listen(listener) {
-                        Ok(server) => server.run(),
-                        Err(error) => {
-                            let _ = started.send(Err(error.to_string()));
-                            return Err(error);
-                        }
-                    };
-                    if let Some(signals) = signals {
-                        signals.stop(server.handle());
-                    }
-                    let _ = started.send(Ok(server.handle()));
-                    let receiver = thread_state.shoppers().subscribe();
-                    actix_rt::spawn(shoppers::run(Arc::clone(&thread_state), receiver));
-                    actix_rt::spawn(webhooks::run(thread_state));
-                    server.await
-                })
+        let server = ServerThread::spawn(format!("mock-{platform}"), handle_signals, move || {
+            let data = web::Data::from(Arc::clone(&thread_state));
+            let server = HttpServer::new(move || {
+                let platform = Arc::clone(data.platform());
+                App::new()
+                    .app_data(data.clone())
+                    .service(control::scope())
+                    .configure(|cfg| platform.configure(cfg))
             })
-            .map_err(|error| MockError::Start {
-                message: error.to_string(),
-            })?;
-        let handle = match handle.recv() {
-            Ok(Ok(handle)) => handle,
-            Ok(Err(message)) => return Err(MockError::Start { message }),
-            Err(_) => {
-                return Err(MockError::Start {
-                    message: "the server thread ended".into(),
-                })
-            }
-        };
+            .workers(workers)
+            // A graceful stop waits this long for requests in flight, then closes.
+            .shutdown_timeout(5)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            let receiver = thread_state.shoppers().subscribe();
+            actix_rt::spawn(shoppers::run(Arc::clone(&thread_state), receiver));
+            actix_rt::spawn(webhooks::run(thread_state));
+            Ok(server)
+        })
+        .map_err(|error| MockError::Start {
+            message: error.to_string(),
+        })?;
         Ok(MockServer {
             addr,
             state,
-            handle,
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -135,30 +97,13 @@ impl MockServer {
     }
 
     /// Blocks until the server stops (by a signal when started with `handle_signals`).
-    pub fn wait(mut self) -> std::io::Result<()> {
-        match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or(Ok(())),
-            None => Ok(()),
-        }
+    pub fn wait(self) -> std::io::Result<()> {
+        self.server.wait()
     }
 
     /// Stops the server, letting requests in flight finish, and waits for its thread.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            // `stop` sends the command when called; its future only waits for the answer.
-            drop(self.handle.stop(true));
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.server.stop();
     }
 }
 

@@ -192,14 +192,16 @@ impl AmazonMock {
         uuid_like(splitmix(self.seed ^ count.wrapping_mul(0x9E37_79B9)), count)
     }
 
-    /// Checks the token, then takes a token of `operation`: `Ok(rate)` for the success header, or
+    /// Every handler's prologue: admits the call ([`MockState::admit`]), checks the token, then
+    /// takes a token of `operation`: `Ok(rate)` for the success header, or
     /// the reply to send.
-    fn guard(
+    async fn guard(
         &self,
         state: &MockState,
         request: &HttpRequest,
         operation: &str,
     ) -> Result<f64, HttpResponse> {
+        state.admit(operation).await?;
         let token_ok = header(request, TOKEN_HEADER)
             .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
         if !token_ok {
@@ -503,10 +505,7 @@ async fn patch_listings_item(
     body: web::Bytes,
 ) -> HttpResponse {
     let operation = operation::PATCH_LISTINGS_ITEM;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let rate = match wire.guard(&state, &request, operation) {
+    let rate = match wire.guard(&state, &request, operation).await {
         Ok(rate) => rate,
         Err(reply) => return reply,
     };
@@ -570,10 +569,7 @@ async fn get_listings_item(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let operation = operation::GET_LISTINGS_ITEM;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let rate = match wire.guard(&state, &request, operation) {
+    let rate = match wire.guard(&state, &request, operation).await {
         Ok(rate) => rate,
         Err(reply) => return reply,
     };
@@ -637,10 +633,7 @@ async fn get_orders(
     request: HttpRequest,
 ) -> HttpResponse {
     let operation = operation::GET_ORDERS;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let rate = match wire.guard(&state, &request, operation) {
+    let rate = match wire.guard(&state, &request, operation).await {
         Ok(rate) => rate,
         Err(reply) => return reply,
     };
@@ -688,10 +681,7 @@ async fn get_order(
     order_id: web::Path<String>,
 ) -> HttpResponse {
     let operation = operation::GET_ORDER;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let rate = match wire.guard(&state, &request, operation) {
+    let rate = match wire.guard(&state, &request, operation).await {
         Ok(rate) => rate,
         Err(reply) => return reply,
     };
@@ -710,10 +700,7 @@ async fn get_order_items(
     order_id: web::Path<String>,
 ) -> HttpResponse {
     let operation = operation::GET_ORDER_ITEMS;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let rate = match wire.guard(&state, &request, operation) {
+    let rate = match wire.guard(&state, &request, operation).await {
         Ok(rate) => rate,
         Err(reply) => return reply,
     };

@@ -152,14 +152,16 @@ impl EbayMock {
         self
     }
 
-    /// Checks the bearer token, then counts the call against `api`'s quota. `Err` is the reply.
-    fn guard(
+    /// Every handler's prologue: admits the call ([`MockState::admit`]), checks the bearer token,
+    /// then counts the call against `api`'s quota. `Err` is the reply.
+    async fn guard(
         &self,
         state: &MockState,
         request: &HttpRequest,
         operation: &str,
         api: Api,
     ) -> Result<(), HttpResponse> {
+        state.admit(operation).await?;
         if !bearer_ok(header(request, "Authorization"), &self.token) {
             return Err(state.refuse_auth(operation, unauthorized()));
         }
@@ -311,10 +313,10 @@ async fn bulk_update_price_quantity(
     body: web::Bytes,
 ) -> HttpResponse {
     let operation = operation::BULK_UPDATE_PRICE_QUANTITY;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    if let Err(reply) = wire.guard(&state, &request, operation, Api::Inventory) {
+    if let Err(reply) = wire
+        .guard(&state, &request, operation, Api::Inventory)
+        .await
+    {
         return reply;
     }
     let requests = match wire::parse_bulk(&body) {
@@ -347,10 +349,10 @@ async fn get_inventory_item(
     sku: web::Path<String>,
 ) -> HttpResponse {
     let operation = operation::GET_INVENTORY_ITEM;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    if let Err(reply) = wire.guard(&state, &request, operation, Api::Inventory) {
+    if let Err(reply) = wire
+        .guard(&state, &request, operation, Api::Inventory)
+        .await
+    {
         return reply;
     }
     let listing = state
@@ -399,10 +401,10 @@ async fn get_orders(
     request: HttpRequest,
 ) -> HttpResponse {
     let operation = operation::GET_ORDERS;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    if let Err(reply) = wire.guard(&state, &request, operation, Api::Fulfillment) {
+    if let Err(reply) = wire
+        .guard(&state, &request, operation, Api::Fulfillment)
+        .await
+    {
         return reply;
     }
     let pairs = match web::Query::<Vec<(String, String)>>::from_query(request.query_string()) {
@@ -453,10 +455,10 @@ async fn get_order(
     order_id: web::Path<String>,
 ) -> HttpResponse {
     let operation = operation::GET_ORDER;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    if let Err(reply) = wire.guard(&state, &request, operation, Api::Fulfillment) {
+    if let Err(reply) = wire
+        .guard(&state, &request, operation, Api::Fulfillment)
+        .await
+    {
         return reply;
     }
     let order = state

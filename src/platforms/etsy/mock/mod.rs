@@ -175,13 +175,15 @@ impl EtsyMock {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Checks the credentials, then takes one request of the limiter. `Err` is the reply to send.
-    fn guard(
+    /// Every handler's prologue: admits the call ([`MockState::admit`]), checks the credentials,
+    /// then takes one request of the limiter. `Err` is the reply to send.
+    async fn guard(
         &self,
         state: &MockState,
         request: &HttpRequest,
         operation: &str,
     ) -> Result<EtsyAllowance, HttpResponse> {
+        state.admit(operation).await?;
         let checked = check_auth(
             header(request, "x-api-key"),
             header(request, "authorization"),
@@ -395,10 +397,7 @@ async fn get_listing_inventory(
     request: HttpRequest,
 ) -> HttpResponse {
     let operation = operation::GET_LISTING_INVENTORY;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let allowance = match wire.guard(&state, &request, operation) {
+    let allowance = match wire.guard(&state, &request, operation).await {
         Ok(allowance) => allowance,
         Err(reply) => return reply,
     };
@@ -429,10 +428,7 @@ async fn update_listing_inventory(
     body: web::Bytes,
 ) -> HttpResponse {
     let operation = operation::UPDATE_LISTING_INVENTORY;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let allowance = match wire.guard(&state, &request, operation) {
+    let allowance = match wire.guard(&state, &request, operation).await {
         Ok(allowance) => allowance,
         Err(reply) => return reply,
     };
@@ -511,10 +507,7 @@ async fn get_shop_receipts(
     request: HttpRequest,
 ) -> HttpResponse {
     let operation = operation::GET_SHOP_RECEIPTS;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let allowance = match wire.guard(&state, &request, operation) {
+    let allowance = match wire.guard(&state, &request, operation).await {
         Ok(allowance) => allowance,
         Err(reply) => return reply,
     };
@@ -545,10 +538,7 @@ async fn get_shop_receipt(
     request: HttpRequest,
 ) -> HttpResponse {
     let operation = operation::GET_SHOP_RECEIPT;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let allowance = match wire.guard(&state, &request, operation) {
+    let allowance = match wire.guard(&state, &request, operation).await {
         Ok(allowance) => allowance,
         Err(reply) => return reply,
     };

@@ -87,13 +87,15 @@ impl WalmartMock {
         })
     }
 
-    /// Checks the auth headers, then takes a token of `operation`. `Err` is the reply to send.
-    fn guard(
+    /// Every handler's prologue: admits the call ([`MockState::admit`]), checks the auth headers,
+    /// then takes a token of `operation`. `Err` is the reply to send.
+    async fn guard(
         &self,
         state: &MockState,
         request: &HttpRequest,
         operation: &str,
     ) -> Result<Option<u64>, HttpResponse> {
+        state.admit(operation).await?;
         let token_ok = header(request, "WM_SEC.ACCESS_TOKEN")
             .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
         if !token_ok {
@@ -306,10 +308,7 @@ async fn update_inventory(
     body: web::Bytes,
 ) -> HttpResponse {
     let operation = operation::UPDATE_INVENTORY;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let tokens = match wire.guard(&state, &request, operation) {
+    let tokens = match wire.guard(&state, &request, operation).await {
         Ok(tokens) => tokens,
         Err(reply) => return reply,
     };
@@ -353,10 +352,7 @@ async fn get_inventory(
     query: web::Query<SkuQuery>,
 ) -> HttpResponse {
     let operation = operation::GET_INVENTORY;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let tokens = match wire.guard(&state, &request, operation) {
+    let tokens = match wire.guard(&state, &request, operation).await {
         Ok(tokens) => tokens,
         Err(reply) => return reply,
     };
@@ -439,10 +435,7 @@ async fn get_orders(
     query: web::Query<OrdersQuery>,
 ) -> HttpResponse {
     let operation = operation::GET_ORDERS;
-    if let Err(reply) = state.admit(operation).await {
-        return reply;
-    }
-    let tokens = match wire.guard(&state, &request, operation) {
+    let tokens = match wire.guard(&state, &request, operation).await {
         Ok(tokens) => tokens,
         Err(reply) => return reply,
     };
