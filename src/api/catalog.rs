@@ -7,14 +7,21 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shelfsync_actors::channel::marketplace::ListedQuantity;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{Change, IdempotencyKey, Movement, MovementKind, Source};
 use shelfsync_actors::inventory::messages::MAX_BATCH;
 
-use super::clients::visible_client;
+use utoipa::ToSchema;
+
+use super::clients::{visible_client, ClientPath};
 use super::error::{ApiError, Code};
+use super::openapi::responses::{
+    BadRequest, BodyTimeout, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
+use super::openapi::schemas;
 use super::{parse_json, read_body, ApiState, Caller};
 use crate::auth::Action;
 
@@ -22,7 +29,7 @@ use crate::auth::Action;
 const MAX_LISTING_REF: usize = 200;
 
 /// A row the import refused, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RejectedRow {
     /// The JSON item (1-based) or CSV line (the header is line 1).
     pub line: usize,
@@ -47,7 +54,7 @@ pub struct WrittenRow {
 
 /// A marketplace listing a refused row named and that no SKU manages after the import: the
 /// channel will neither push to it nor read it back, so it sells whatever it showed before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UnmanagedListing {
     /// The channel, as the row wrote it.
     pub channel: String,
@@ -74,24 +81,57 @@ struct CatalogRow {
 }
 
 /// A JSON catalog item as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CatalogItem {
+pub struct CatalogItem {
+    #[schema(schema_with = schemas::sku)]
     sku: String,
+    /// The on-hand count to set.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     on_hand: i64,
+    /// The marketplace listing of each channel (by channel id) that sells this SKU.
     #[serde(default)]
     listings: BTreeMap<String, String>,
     /// What each mapped listing shows on its marketplace now, for a catalog exported from the
     /// marketplaces: the channel adopts it and pushes only where the stock differs.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, u32>)]
     listed: BTreeMap<String, i64>,
 }
 
-/// The JSON catalog body.
-#[derive(Debug, Deserialize)]
+/// The JSON catalog body. Items are read one by one (a bad one is rejected alone, in the reply's
+/// `rejected`), so the body takes any item; the document shows what a good one is.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CatalogBody {
+pub struct CatalogBody {
+    #[schema(schema_with = catalog_items)]
     items: Vec<Value>,
+}
+
+/// The items of a catalog: [`CatalogItem`]s, or any other JSON value, which is rejected alone.
+fn catalog_items() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaType};
+    utoipa::openapi::schema::Array::new(
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("CatalogItem"))
+            .item(ObjectBuilder::new().schema_type(SchemaType::AnyValue))
+            .description(Some(
+                "A CatalogItem; an item that is not one is rejected alone (the reply's `rejected`)",
+            )),
+    )
+}
+
+/// The reply of a catalog import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReply {
+    /// The rows imported.
+    imported: usize,
+    /// Per channel, the listings whose marketplace quantity (`listed`) was adopted.
+    adopted: BTreeMap<String, Option<usize>>,
+    /// The rows refused, each with its line and code.
+    rejected: Vec<RejectedRow>,
+    /// The listings refused rows leave without a SKU.
+    unmanaged: Vec<UnmanagedListing>,
 }
 
 fn reject(line: usize, code: Code, message: impl Into<String>) -> RejectedRow {
@@ -399,14 +439,35 @@ fn csv_rows(
 /// bad row named stay unmanaged (nothing pushes to them), so the reply's `unmanaged` names each
 /// one no SKU maps afterwards and one warning is logged: a refused row must never leave a listing
 /// selling stale stock in silence (issue 12).
+#[utoipa::path(
+    put,
+    path = "/v1/clients/{code}/catalog",
+    operation_id = "import_catalog",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(ClientPath),
+    request_body(
+        description = "JSON `{items}`, or CSV with a header `sku,on_hand,<channel id>...` and a \
+                       listing reference per channel cell",
+        content(
+            (CatalogBody = "application/json"),
+            (String = "text/csv"),
+        )
+    ),
+    responses(
+        (status = 200, description = "Good rows imported, bad rows reported", body = ImportReply),
+        BadRequest, Unauthorized, Forbidden, NotFound, BodyTimeout, Conflict, TooLarge,
+        UnsupportedMediaType, Unavailable,
+    )
+)]
 pub async fn import_catalog(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Write)?;
     let content_type = request
         .headers()
         .get("content-type")
@@ -502,12 +563,12 @@ pub async fn import_catalog(
         state.service.apply_movements(&code, movements).await??;
     }
     warn_unmanaged(&code, &unmanaged);
-    Ok(HttpResponse::Ok().json(json!({
-        "imported": good.len(),
-        "adopted": adopted,
-        "rejected": rejected,
-        "unmanaged": unmanaged,
-    })))
+    Ok(HttpResponse::Ok().json(ImportReply {
+        imported: good.len(),
+        adopted,
+        rejected,
+        unmanaged,
+    }))
 }
 
 /// The listings refused rows leave unmanaged once `mappings` (this import's accepted rows) are
@@ -556,6 +617,7 @@ fn unmanaged_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn channels() -> HashSet<ChannelId> {
         ["shop", "etsy"]

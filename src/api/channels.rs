@@ -8,18 +8,26 @@
 //! `credential_host_mismatch` when a credential it names is bound to other hosts.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shelfsync_actors::channel::messages::ChannelState;
 use shelfsync_actors::channel::policy::ListingPolicy;
 use shelfsync_actors::channel::scheduler::PushOrder;
-use shelfsync_actors::channel::waiting::WaitView;
+use shelfsync_actors::channel::waiting::{WaitReason, WaitView};
 use shelfsync_actors::ids::ChannelId;
 use shelfsync_actors::platform::Platform;
 use shelfsync_actors::ratelimit::RateLimitOverrides;
 use shelfsync_actors::tenant::restart::ChildStatus;
 
-use super::clients::visible_client;
+use utoipa::ToSchema;
+
+use super::clients::{visible_client, ClientPath};
 use super::error::ApiError;
+use super::openapi::responses::{
+    BadRequest, BodyTimeout, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
+use super::openapi::schemas;
 use super::{read_json, ApiState, Caller};
 use crate::auth::Action;
 use crate::clients::channels::ChannelRecord;
@@ -37,38 +45,140 @@ const MAX_POLL_MS: u64 = 300_000;
 const SECRET_WORDS: [&str; 4] = ["secret", "token", "password", "private"];
 
 /// The body of `POST /v1/clients/{code}/channels`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannelBody {
+    #[schema(schema_with = schemas::channel_id)]
     id: String,
+    #[schema(schema_with = schemas::platform)]
     platform: String,
+    /// The marketplace's API base URL (the deployment's egress policy decides which are allowed).
+    #[schema(format = "uri")]
     base_url: String,
+    /// The name of the credential holding the API secret.
+    #[schema(schema_with = schemas::credential_name)]
     credential: String,
+    /// The platform's account settings (shop, seller, location, ...); a secret goes into a
+    /// credential, named by `<key>_credential`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     account: serde_json::Map<String, Value>,
+    /// The secret that signs the marketplace's webhooks (Shopify), stored as a credential.
     #[serde(default)]
     webhook_secret: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schemas::listing_policy)]
     policy: ListingPolicy,
     #[serde(default)]
+    #[schema(schema_with = schemas::rate_limit_overrides)]
     rate_limit: RateLimitOverrides,
+    /// The marketplace app whose budgets the channel shares (`default`).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     app: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schemas::push_order)]
     push_order: PushOrder,
+    /// How often the order feed is polled.
     #[serde(default)]
+    #[schema(minimum = 100, maximum = 300000)]
     poll_interval_ms: Option<u64>,
 }
 
+/// What the API shows of a stored channel (no secret is in a record).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    #[schema(value_type = String)]
+    id: ChannelId,
+    #[schema(schema_with = schemas::platform)]
+    platform: Platform,
+    base_url: String,
+    credential: String,
+    #[schema(value_type = Object)]
+    account: Value,
+    /// Whether the marketplace's webhooks are taken (a webhook secret is stored).
+    webhooks: bool,
+    #[schema(schema_with = schemas::listing_policy)]
+    policy: ListingPolicy,
+    #[schema(schema_with = schemas::rate_limit_overrides)]
+    rate_limit: RateLimitOverrides,
+    app: String,
+    #[schema(schema_with = schemas::push_order)]
+    push_order: PushOrder,
+    poll_interval_ms: u64,
+    created_at: String,
+}
+
+/// A channel with its live state, as `GET …/channels` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelStatus {
+    #[serde(flatten)]
+    channel: ChannelView,
+    /// `running`, `restarting`, `quarantined` or `stopped`.
+    state: &'static str,
+    /// Times the supervisor restarted it.
+    restarts: u64,
+    /// The listings it manages.
+    listings: usize,
+    /// Its actor's counters; absent while it does not run.
+    #[serde(flatten)]
+    live: Option<LiveChannel>,
+}
+
+/// The counters of a running channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveChannel {
+    pending: usize,
+    in_flight: usize,
+    oldest_pending_seconds: f64,
+    exposure_units: u64,
+    skus_at_risk: usize,
+    push_calls: u64,
+    confirmed_items: u64,
+    throttled: u64,
+    failed: u64,
+    last_error: Option<String>,
+    waiting: Option<Wait>,
+    feed: Option<Wait>,
+    reconciliation: Option<Wait>,
+    oldest_unverified_seconds: f64,
+    drift_corrected: u64,
+    stalls: u64,
+}
+
+/// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
+/// it, and until when (`null` when it waits for an answer or nothing is due).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Wait {
+    #[schema(value_type = String)]
+    reason: WaitReason,
+    for_seconds: f64,
+    until: Option<String>,
+}
+
 /// `POST /v1/clients/{code}/channels`: managers and admins.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{code}/channels",
+    operation_id = "create_channel",
+    tag = "channels",
+    security(("bearer" = [])),
+    params(ClientPath),
+    request_body = NewChannelBody,
+    responses(
+        (status = 201, description = "The channel, started", body = ChannelView),
+        BadRequest, Unauthorized, Forbidden, NotFound, BodyTimeout, Conflict, TooLarge,
+        UnsupportedMediaType, Unavailable,
+    )
+)]
 pub async fn create(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Write)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Write)?;
     let body: NewChannelBody = read_json(&state, &request, payload).await?;
     let id =
         ChannelId::parse(&body.id).map_err(|error| ApiError::invalid(format!("id: {error}")))?;
@@ -128,54 +238,88 @@ pub async fn create(
         .service
         .add_channel(&code, record.clone(), webhook_secret)
         .await?;
-    Ok(HttpResponse::Created().json(channel_json(&record)))
+    Ok(HttpResponse::Created().json(ChannelView::from(&record)))
 }
 
-/// What the API shows of a stored channel (no secret is in a record).
-fn channel_json(record: &ChannelRecord) -> Value {
-    json!({
-        "id": record.id,
-        "platform": record.platform,
-        "base_url": record.base_url,
-        "credential": record.credential,
-        "account": record.account,
-        "webhooks": record.webhook_credential.is_some(),
-        "policy": record.policy,
-        "rate_limit": record.rate_limit,
-        "app": record.app,
-        "push_order": record.push_order,
-        "poll_interval_ms": record.poll_interval_ms,
-        "created_at": record.created_at,
-    })
+impl From<&ChannelRecord> for ChannelView {
+    fn from(record: &ChannelRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            platform: record.platform,
+            base_url: record.base_url.clone(),
+            credential: record.credential.clone(),
+            account: record.account.clone(),
+            webhooks: record.webhook_credential.is_some(),
+            policy: record.policy,
+            rate_limit: record.rate_limit.clone(),
+            app: record.app.clone(),
+            push_order: record.push_order,
+            poll_interval_ms: record.poll_interval_ms,
+            created_at: record.created_at.clone(),
+        }
+    }
 }
 
-/// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
-/// it, and until when (`null` when it waits for an answer or nothing is due).
-fn wait_json(wait: Option<WaitView>) -> Value {
-    let Some(wait) = wait else {
-        return Value::Null;
-    };
-    let until = wait.remaining_ms.map(|ms| {
-        let at =
-            chrono::Utc::now() + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64);
-        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    });
-    json!({
-        "reason": wait.reason,
-        "for_seconds": wait.for_ms as f64 / 1000.0,
-        "until": until,
-    })
+impl From<WaitView> for Wait {
+    fn from(wait: WaitView) -> Self {
+        let until = wait.remaining_ms.map(|ms| {
+            let at =
+                chrono::Utc::now() + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64);
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
+        Self {
+            reason: wait.reason,
+            for_seconds: wait.for_ms as f64 / 1000.0,
+            until,
+        }
+    }
+}
+
+impl From<ChannelState> for LiveChannel {
+    fn from(live: ChannelState) -> Self {
+        let seconds = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
+        Self {
+            pending: live.queue.pending,
+            in_flight: live.queue.in_flight,
+            oldest_pending_seconds: seconds(live.queue.oldest_pending_ms),
+            exposure_units: live.queue.exposure_units,
+            skus_at_risk: live.queue.skus_at_risk,
+            push_calls: live.push_calls,
+            confirmed_items: live.confirmed_items,
+            throttled: live.throttled,
+            failed: live.failed,
+            last_error: live.last_error,
+            waiting: live.waiting.map(Wait::from),
+            feed: live.feed.map(Wait::from),
+            reconciliation: live.reconciliation.map(Wait::from),
+            oldest_unverified_seconds: seconds(live.queue.oldest_unverified_ms),
+            drift_corrected: live.drift_corrected,
+            stalls: live.stalls,
+        }
+    }
 }
 
 /// `GET /v1/clients/{code}/channels`: each channel with its live state, and for each of its
 /// activities (pushing pending changes, reading the order feed, reading listings back) why it
 /// waits and until when.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/channels",
+    operation_id = "list_channels",
+    tag = "channels",
+    security(("bearer" = [])),
+    params(ClientPath),
+    responses(
+        (status = 200, description = "Each channel with its live state", body = Vec<ChannelStatus>),
+        Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     let records = state
         .service
         .channels()
@@ -184,48 +328,28 @@ pub async fn list(
     let supervision = state.service.tenant_state(&code).await.ok();
     let mut channels = Vec::with_capacity(records.len());
     for record in records {
-        let mut shown = channel_json(&record);
         let status = supervision
             .as_ref()
             .and_then(|tenant| tenant.channels.iter().find(|(id, _)| *id == record.id))
             .map(|(_, child)| child.clone());
-        shown["state"] = json!(match status.as_ref().map(|child| child.status) {
-            Some(ChildStatus::Running) => "running",
-            Some(ChildStatus::Restarting) => "restarting",
-            Some(ChildStatus::Quarantined) => "quarantined",
-            None => "stopped",
-        });
-        shown["restarts"] = json!(status.map_or(0, |child| child.restarts));
-        shown["listings"] = json!(state
+        let listings = state
             .service
             .channels()
             .listings(&code, &record.id)
-            .map_or(0, |listings| listings.len()));
-        if let Some(live) = state.service.channel_state(&code, &record.id).await? {
-            shown["pending"] = json!(live.queue.pending);
-            shown["in_flight"] = json!(live.queue.in_flight);
-            shown["oldest_pending_seconds"] = json!(live
-                .queue
-                .oldest_pending_ms
-                .map_or(0.0, |ms| ms as f64 / 1000.0));
-            shown["exposure_units"] = json!(live.queue.exposure_units);
-            shown["skus_at_risk"] = json!(live.queue.skus_at_risk);
-            shown["push_calls"] = json!(live.push_calls);
-            shown["confirmed_items"] = json!(live.confirmed_items);
-            shown["throttled"] = json!(live.throttled);
-            shown["failed"] = json!(live.failed);
-            shown["last_error"] = json!(live.last_error);
-            shown["waiting"] = wait_json(live.waiting);
-            shown["feed"] = wait_json(live.feed);
-            shown["reconciliation"] = wait_json(live.reconciliation);
-            shown["oldest_unverified_seconds"] = json!(live
-                .queue
-                .oldest_unverified_ms
-                .map_or(0.0, |ms| ms as f64 / 1000.0));
-            shown["drift_corrected"] = json!(live.drift_corrected);
-            shown["stalls"] = json!(live.stalls);
-        }
-        channels.push(shown);
+            .map_or(0, |listings| listings.len());
+        let live = state.service.channel_state(&code, &record.id).await?;
+        channels.push(ChannelStatus {
+            channel: ChannelView::from(&record),
+            state: match status.as_ref().map(|child| child.status) {
+                Some(ChildStatus::Running) => "running",
+                Some(ChildStatus::Restarting) => "restarting",
+                Some(ChildStatus::Quarantined) => "quarantined",
+                None => "stopped",
+            },
+            restarts: status.map_or(0, |child| child.restarts),
+            listings,
+            live: live.map(LiveChannel::from),
+        });
     }
     Ok(HttpResponse::Ok().json(channels))
 }

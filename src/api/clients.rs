@@ -10,11 +10,18 @@ use serde::Deserialize;
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
 
+use utoipa::{IntoParams, ToSchema};
+
 use super::error::{ApiError, Code};
+use super::openapi::responses::{
+    BadRequest, BodyTimeout, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
+use super::openapi::schemas;
 use super::{read_json, ApiState, Caller};
 use crate::auth::{Action, Role};
 use crate::clients::origin::Origin;
-use crate::clients::{ClientRecord, ClientStoreError};
+use crate::clients::{ClientRecord, ClientStoreError, CredentialMetadata};
 use crate::vault::Secret;
 
 /// The longest client name.
@@ -37,19 +44,45 @@ pub fn visible_client(
 }
 
 /// The body of `POST /v1/clients`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    #[schema(schema_with = schemas::client_code)]
     code: String,
+    #[schema(schema_with = client_name)]
     name: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::tier)]
     tier: ServiceTier,
+}
+
+/// A client's name: as a member's, up to [`MAX_NAME`] characters.
+fn client_name() -> utoipa::openapi::schema::Schema {
+    let mut schema = schemas::printable_name();
+    if let utoipa::openapi::schema::Schema::Object(object) = &mut schema {
+        object.max_length = Some(MAX_NAME);
+        object.description = Some(format!("1 to {MAX_NAME} printable characters"));
+    }
+    schema
 }
 
 /// `POST /v1/clients`: admins, and managers granted `may_create_clients` (403 for anyone else,
 /// before the body is read); a manager then manages the new client. A code that is taken is 409
 /// `conflict` for a caller that sees that client and 409 `code_unavailable`, with nothing about
 /// the client, for one that does not (why this is acceptable: `crate::auth`).
+#[utoipa::path(
+    post,
+    path = "/v1/clients",
+    operation_id = "create_client",
+    tag = "clients",
+    security(("bearer" = [])),
+    request_body = NewClient,
+    responses(
+        (status = 201, description = "The client, started in the engine", body = ClientRecord),
+        BadRequest, Unauthorized, Forbidden, BodyTimeout, Conflict, TooLarge,
+        UnsupportedMediaType, Unavailable,
+    )
+)]
 pub async fn create(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -102,6 +135,17 @@ pub async fn create(
 }
 
 /// `GET /v1/clients`: the clients the caller may see.
+#[utoipa::path(
+    get,
+    path = "/v1/clients",
+    operation_id = "list_clients",
+    tag = "clients",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The clients the token may see", body = Vec<ClientRecord>),
+        Unauthorized,
+    )
+)]
 pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let clients: Vec<ClientRecord> = state
         .clients
@@ -113,12 +157,24 @@ pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResp
 }
 
 /// `GET /v1/clients/{code}`.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}",
+    operation_id = "get_client",
+    tag = "clients",
+    security(("bearer" = [])),
+    params(ClientPath),
+    responses(
+        (status = 200, description = "The client", body = ClientRecord),
+        Unauthorized, NotFound,
+    )
+)]
 pub async fn get(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     let record = state
         .clients
         .get(&code)?
@@ -126,16 +182,30 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(record))
 }
 
+/// The client code of a path (a code the caller may not see is a 404, like one that is not).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ClientPath {
+    /// The client's code.
+    #[param(example = "ACME")]
+    pub code: String,
+}
+
 /// The body of `PUT /v1/clients/{code}/credentials/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCredential {
+    /// The secret, sealed by the vault and never shown again (1 to 8192 bytes).
+    #[schema(min_length = 1, max_length = 8192)]
     secret: String,
+    /// When it should be rotated: a date (`YYYY-MM-DD`) or an RFC 3339 time.
     #[serde(default)]
+    #[schema(format = Date)]
     rotate_by: Option<String>,
     /// The hosts (origins) the secret may be sent to; left out, the credential keeps its bindings,
     /// or, when new, is bound to the first channel that uses it.
     #[serde(default)]
+    #[schema(schema_with = schemas::origins)]
     hosts: Option<Vec<String>>,
 }
 
@@ -143,6 +213,23 @@ pub struct PutCredential {
 /// (with the hosts it is bound to). `hosts` binds it to those origins (`https://host[:port]`, a
 /// bare host meaning https) together with those of the channels that use it already: supplying
 /// the secret is what allows sending it somewhere new.
+#[utoipa::path(
+    put,
+    path = "/v1/clients/{code}/credentials/{name}",
+    operation_id = "put_credential",
+    tag = "clients",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "The client's code", example = "ACME"),
+        ("name" = String, Path, description = "The credential's name", example = "walmart", pattern = "^[a-z0-9._-]{1,64}$", max_length = 64),
+    ),
+    request_body = PutCredential,
+    responses(
+        (status = 200, description = "The credential's metadata (never its secret)", body = CredentialMetadata),
+        BadRequest, Unauthorized, Forbidden, NotFound, BodyTimeout, Conflict, TooLarge,
+        UnsupportedMediaType, Unavailable,
+    )
+)]
 pub async fn put_credential(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -193,11 +280,23 @@ pub async fn put_credential(
 }
 
 /// `GET /v1/clients/{code}/credentials`: metadata only.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/credentials",
+    operation_id = "list_credentials",
+    tag = "clients",
+    security(("bearer" = [])),
+    params(ClientPath),
+    responses(
+        (status = 200, description = "Every credential's metadata, never a secret", body = Vec<CredentialMetadata>),
+        Unauthorized, NotFound,
+    )
+)]
 pub async fn credentials(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     Ok(HttpResponse::Ok().json(state.clients.credentials(&code)?))
 }

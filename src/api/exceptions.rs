@@ -11,32 +11,45 @@ use shelfsync_actors::inventory::ledger::Source;
 use shelfsync_actors::inventory::messages::GetExceptionsPage;
 use shelfsync_actors::inventory::messages::MAX_EXCEPTION_PAGE;
 
-use super::clients::visible_client;
+use utoipa::{IntoParams, ToSchema};
+
+use super::clients::{visible_client, ClientPath};
 use super::error::{ApiError, Code};
+use super::openapi::responses::{BadRequest, NotFound, Unauthorized, Unavailable};
 use super::{ApiState, Caller};
 use crate::auth::Action;
 
 /// The query of `GET …/exceptions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExceptionsQuery {
+    /// Exceptions after this id (the last page's `next_after_id`).
     #[serde(default)]
     after_id: u64,
+    /// At most this many (1 to 1000, 100 by default).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// One exception as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ExceptionView {
     id: u64,
+    /// `oversold` or `unapplicable_order`.
+    #[schema(value_type = String)]
     kind: ExceptionKind,
     /// `channel:<id>` (or `api`, `import`).
+    #[schema(value_type = String)]
     source: Source,
     order_id: Option<String>,
     line: Option<u32>,
+    #[schema(value_type = Option<String>)]
     sku: Option<Sku>,
     units: i64,
+    /// Why an order could not be applied.
+    #[schema(value_type = Option<String>)]
     reason: Option<UnapplicableReason>,
     detail: Option<String>,
     /// The journal entry of an oversell; `null` when nothing was applied.
@@ -46,6 +59,14 @@ struct ExceptionView {
     first_seen_ms: u64,
     last_seen_ms: u64,
     count: u64,
+}
+
+/// A page of exceptions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExceptionsPage {
+    exceptions: Vec<ExceptionView>,
+    /// The last exception's id (the query's `after_id` when the page is empty).
+    next_after_id: u64,
 }
 
 impl From<OrderException> for ExceptionView {
@@ -71,13 +92,25 @@ impl From<OrderException> for ExceptionView {
 
 /// `GET /v1/clients/{code}/exceptions?after_id=&limit=` (limit 1 to 1000, 100 by default):
 /// `{exceptions, next_after_id}`; ask again from `next_after_id` until the page is short.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/exceptions",
+    operation_id = "list_exceptions",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(ClientPath, ExceptionsQuery),
+    responses(
+        (status = 200, description = "Order exceptions, oldest first", body = ExceptionsPage),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
     query: Result<web::Query<ExceptionsQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     let query = query
         .map(web::Query::into_inner)
         .map_err(|error| ApiError::invalid(format!("the query: {error}")))?;
@@ -101,8 +134,8 @@ pub async fn list(
         .map_err(ApiError::internal)?;
     let next_after_id = page.last().map_or(query.after_id, |exception| exception.id);
     let exceptions: Vec<ExceptionView> = page.into_iter().map(ExceptionView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "exceptions": exceptions,
-        "next_after_id": next_after_id,
-    })))
+    Ok(HttpResponse::Ok().json(ExceptionsPage {
+        exceptions,
+        next_after_id,
+    }))
 }

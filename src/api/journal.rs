@@ -3,14 +3,17 @@
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use shelfsync_actors::ids::{ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{JournalEntry, MovementKind, Source};
 use shelfsync_actors::inventory::messages::GetJournal;
 use shelfsync_actors::inventory::messages::MAX_JOURNAL_PAGE;
 
-use super::clients::visible_client;
+use utoipa::{IntoParams, ToSchema};
+
+use super::clients::{visible_client, ClientPath};
 use super::error::{ApiError, Code};
+use super::openapi::responses::{BadRequest, NotFound, Unauthorized, Unavailable};
+use super::openapi::schemas;
 use super::stock::path_sku;
 use super::{ApiState, Caller};
 use crate::auth::Action;
@@ -19,15 +22,47 @@ use crate::auth::Action;
 const ORDER_SCAN_PAGES: usize = 10;
 
 /// The query of `GET …/ledger` and `GET …/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct JournalQuery {
+    /// Only this SKU.
     #[serde(default)]
+    #[param(schema_with = schemas::sku)]
     sku: Option<String>,
+    /// Entries after this sequence number (the last page's `next_after_seq`).
     #[serde(default)]
     after_seq: u64,
+    /// At most this many (1 to 1000, 100 by default).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+/// A journal entry as `GET …/ledger` shows it: the entry and the reason given with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    entry: JournalEntry,
+    /// The reason a movement was posted with (API movements only).
+    reason: Option<String>,
+}
+
+/// A page of the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerPage {
+    entries: Vec<LedgerEntry>,
+    /// The last entry's sequence number: ask again `after_seq` it (`null`: the page is empty).
+    next_after_seq: Option<u64>,
+}
+
+/// A page of order events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrdersPage {
+    orders: Vec<OrderLine>,
+    /// Where the scan stopped: ask again `after_seq` it.
+    next_after_seq: u64,
 }
 
 fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
@@ -88,6 +123,18 @@ async fn journal_page(
 
 /// `GET /v1/clients/{code}/ledger?sku=&after_seq=&limit=`: journal entries in sequence order,
 /// each movement's reason where one was given.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/ledger",
+    operation_id = "ledger",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(ClientPath, JournalQuery),
+    responses(
+        (status = 200, description = "Journal entries in sequence order", body = LedgerPage),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn ledger(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -103,18 +150,16 @@ pub async fn ledger(
             Source::Api => state.service.reason(&code, entry.key.as_str())?,
             _ => None,
         };
-        let mut value = serde_json::to_value(&entry).map_err(ApiError::internal)?;
-        value["reason"] = json!(reason);
-        shown.push(value);
+        shown.push(LedgerEntry { entry, reason });
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "entries": shown,
-        "next_after_seq": next_after_seq,
-    })))
+    Ok(HttpResponse::Ok().json(LedgerPage {
+        entries: shown,
+        next_after_seq,
+    }))
 }
 
 /// One order line event as `GET …/orders` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct OrderLine {
     seq: u64,
     at_ms: u64,
@@ -122,7 +167,9 @@ struct OrderLine {
     order_id: String,
     line: String,
     event: String,
+    #[schema(value_type = String)]
     sku: Sku,
+    #[schema(schema_with = schemas::movement_kind)]
     kind: MovementKind,
     quantity: i64,
     oversold_units: i64,
@@ -150,6 +197,18 @@ fn order_line(entry: &JournalEntry) -> Option<OrderLine> {
 /// `GET /v1/clients/{code}/orders?after_seq=&limit=`: the marketplace order events in the
 /// journal (sales, cancellations, restocks), oldest first, with oversells flagged. Reads at most
 /// a bounded number of journal pages per call; `next_after_seq` says where to go on.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/orders",
+    operation_id = "orders",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(ClientPath, JournalQuery),
+    responses(
+        (status = 200, description = "Marketplace order events, oldest first", body = OrdersPage),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn orders(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -179,8 +238,8 @@ pub async fn orders(
             break;
         }
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "orders": lines,
-        "next_after_seq": after,
-    })))
+    Ok(HttpResponse::Ok().json(OrdersPage {
+        orders: lines,
+        next_after_seq: after,
+    }))
 }

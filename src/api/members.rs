@@ -11,25 +11,40 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 
+use utoipa::ToSchema;
+
 use super::error::{ApiError, Code};
+use super::openapi::responses::{
+    BadRequest, BodyTimeout, Conflict, Forbidden, NotFound, TooLarge, Unauthorized,
+    UnsupportedMediaType,
+};
+use super::openapi::schemas;
 use super::{read_json, ApiState, Caller};
 use crate::auth::{new_token, Action, Member, Role};
 
 /// The body of `POST /v1/members`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
+    #[schema(schema_with = schemas::printable_name)]
     name: String,
     role: Role,
+    /// The clients a manager or viewer works on (each must exist).
     #[serde(default)]
+    #[schema(schema_with = client_codes)]
     clients: Vec<String>,
     /// Managers only: whether it may create clients.
     #[serde(default)]
     may_create_clients: bool,
 }
 
+/// A list of client codes, each by `ClientCode::parse`'s rule.
+fn client_codes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(schemas::client_code())
+}
+
 /// A member as the API shows it: never its token or token hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     id: String,
     name: String,
@@ -37,6 +52,15 @@ pub struct MemberView {
     clients: BTreeSet<String>,
     may_create_clients: bool,
     created_at: String,
+}
+
+/// The reply of `POST /v1/members`: the member and its token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedMember {
+    #[serde(flatten)]
+    member: MemberView,
+    /// The bearer token (`ssk_…`); only its hash is kept.
+    token: String,
 }
 
 impl From<Member> for MemberView {
@@ -56,6 +80,18 @@ impl From<Member> for MemberView {
 pub const MAX_NAME: usize = 100;
 
 /// `POST /v1/members`: 201 with the member and its token, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/members",
+    operation_id = "create_member",
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = NewMember,
+    responses(
+        (status = 201, description = "The member and its token, shown once", body = CreatedMember),
+        BadRequest, Unauthorized, Forbidden, BodyTimeout, TooLarge, UnsupportedMediaType,
+    )
+)]
 pub async fn create(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -122,12 +158,24 @@ pub async fn create(
             created_at: created_at.clone(),
         })
         .map_err(ApiError::internal)?;
-    let mut reply = serde_json::to_value(MemberView::from(member)).map_err(ApiError::internal)?;
-    reply["token"] = serde_json::Value::String(token.expose().to_string());
-    Ok(HttpResponse::Created().json(reply))
+    Ok(HttpResponse::Created().json(CreatedMember {
+        member: MemberView::from(member),
+        token: token.expose().to_string(),
+    }))
 }
 
 /// `GET /v1/members`: every member, without tokens.
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    operation_id = "list_members",
+    tag = "members",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every member, without tokens", body = Vec<MemberView>),
+        Unauthorized, Forbidden,
+    )
+)]
 pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     caller.may(Action::Administer, None)?;
     let members: Vec<MemberView> = state
@@ -141,6 +189,18 @@ pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResp
 }
 
 /// `DELETE /v1/members/{id}`: removes the member; its token stops working when this answers.
+#[utoipa::path(
+    delete,
+    path = "/v1/members/{id}",
+    operation_id = "delete_member",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The member's id")),
+    responses(
+        (status = 204, description = "Revoked; its token stops working at once"),
+        Unauthorized, Forbidden, NotFound, Conflict,
+    )
+)]
 pub async fn delete(
     caller: Caller,
     state: web::Data<ApiState>,

@@ -3,11 +3,9 @@
 //! member store (`crate::auth`). Handlers are thin: they authenticate, parse, call the stores or
 //! the engine, and answer.
 //!
-//! Built so far: members (`POST`/`GET /v1/members`, `DELETE /v1/members/{id}`), clients
-//! (`POST`/`GET /v1/clients`, `GET /v1/clients/{code}`), credentials
-//! (`PUT /v1/clients/{code}/credentials/{name}`, `GET /v1/clients/{code}/credentials`), `/healthz`
-//! and `/readyz`. Clients are stored but not yet started in the engine; channels, catalog, stock, ledger, orders, webhooks and
-//! `/metrics` join as the service issue goes on.
+//! The routes are the operations of the generated OpenAPI document ([`openapi`]): members,
+//! clients and their credentials, channels, catalog, stock and movements, ledger, orders,
+//! exceptions, Shopify webhooks, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 
 pub mod catalog;
 pub mod channels;
@@ -52,60 +50,81 @@ pub struct ApiState {
     pub service: Arc<crate::service::Service>,
 }
 
-/// Adds every API route to an actix-web app whose data holds a `web::Data<ApiState>`.
+/// Adds every API route to an actix-web app whose data holds a `web::Data<ApiState>`: each
+/// operation of the OpenAPI document ([`openapi::document`]) at its path and method, served by
+/// the handler of its operation id. A method a path does not take is a 405 with `Allow`; a path
+/// the document does not have is a 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi::serve))
-        .route(
-            "/webhooks/{code}/{channel}",
-            web::post().to(webhooks::receive),
-        )
-        .service(
-            web::scope("/v1")
-                .route("/members", web::post().to(members::create))
-                .route("/members", web::get().to(members::list))
-                .route("/members/{id}", web::delete().to(members::delete))
-                .route("/clients", web::post().to(clients::create))
-                .route("/clients", web::get().to(clients::list))
-                .route("/clients/{code}", web::get().to(clients::get))
-                .route(
-                    "/clients/{code}/credentials",
-                    web::get().to(clients::credentials),
-                )
-                .route(
-                    "/clients/{code}/credentials/{name}",
-                    web::put().to(clients::put_credential),
-                )
-                .route("/clients/{code}/channels", web::post().to(channels::create))
-                .route("/clients/{code}/channels", web::get().to(channels::list))
-                .route(
-                    "/clients/{code}/catalog",
-                    web::put().to(catalog::import_catalog),
-                )
-                .route("/clients/{code}/stock", web::get().to(stock::list_stock))
-                .route(
-                    "/clients/{code}/stock/{sku}",
-                    web::get().to(stock::get_stock),
-                )
-                .route(
-                    "/clients/{code}/stock/{sku}/movements",
-                    web::post().to(stock::post_movement),
-                )
-                .route("/clients/{code}/ledger", web::get().to(journal::ledger))
-                .route("/clients/{code}/orders", web::get().to(journal::orders))
-                .route(
-                    "/clients/{code}/exceptions",
-                    web::get().to(exceptions::list),
-                ),
-        )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))
-        }));
+    for (path, item) in &openapi::document().paths.paths {
+        let operations = openapi::operations(item);
+        let allow: Vec<String> = operations
+            .iter()
+            .map(|(method, _)| method.to_string())
+            .collect();
+        let mut resource = web::resource(path.as_str());
+        for (method, operation) in operations {
+            let id = operation.operation_id.as_deref().unwrap_or_default();
+            let Some(route) = handler(id) else {
+                panic!("the OpenAPI operation {id} ({method} {path}) has no handler");
+            };
+            resource = resource.route(route.method(method));
+        }
+        let allow = allow.join(", ");
+        cfg.service(resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, ApiError>(ApiError::method_not_allowed(allow)) }
+        })));
+    }
+    cfg.default_service(web::to(|| async {
+        Err::<HttpResponse, ApiError>(ApiError::not_found("no such route"))
+    }));
+}
+
+/// The handler of an operation of the document, by its `operation_id`.
+fn handler(operation_id: &str) -> Option<actix_web::Route> {
+    Some(match operation_id {
+        "healthz" => web::to(healthz),
+        "readyz" => web::to(readyz),
+        "metrics" => web::to(metrics),
+        "openapi" => web::to(openapi::serve),
+        "receive_webhook" => web::to(webhooks::receive),
+        "create_member" => web::to(members::create),
+        "list_members" => web::to(members::list),
+        "delete_member" => web::to(members::delete),
+        "create_client" => web::to(clients::create),
+        "list_clients" => web::to(clients::list),
+        "get_client" => web::to(clients::get),
+        "put_credential" => web::to(clients::put_credential),
+        "list_credentials" => web::to(clients::credentials),
+        "create_channel" => web::to(channels::create),
+        "list_channels" => web::to(channels::list),
+        "import_catalog" => web::to(catalog::import_catalog),
+        "list_stock" => web::to(stock::list_stock),
+        "get_stock" => web::to(stock::get_stock),
+        "post_movement" => web::to(stock::post_movement),
+        "ledger" => web::to(journal::ledger),
+        "orders" => web::to(journal::orders),
+        "list_exceptions" => web::to(exceptions::list),
+        _ => return None,
+    })
+}
+
+/// The body of `/healthz` and `/readyz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (the process answers) or `ready` (the stores and the engine answer).
+    pub status: &'static str,
 }
 
 /// `GET /metrics`: the Prometheus text of every metric of the table.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
 async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
@@ -113,11 +132,30 @@ async fn metrics() -> HttpResponse {
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "The process answers", body = Health))
+)]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// `GET /readyz`: the stores answer and the engine runs every stored client.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "service",
+    security(()),
+    responses(
+        (status = 200, description = "The stores and the engine answer", body = Health),
+        openapi::responses::Unavailable,
+    )
+)]
 async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state
         .members
@@ -129,7 +167,7 @@ async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
             "the engine is not running every client",
         ));
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
 /// The member a request's bearer token belongs to. A missing, malformed, unknown or revoked

@@ -3,18 +3,24 @@
 //! (`POST …/stock/{sku}/movements`). Every write goes through the client's InventoryActor and is
 //! answered only once durable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use shelfsync_actors::channel::messages::ListingView;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{Change, IdempotencyKey, Movement, MovementKind, Source};
 use shelfsync_actors::inventory::messages::{GetStock, StockLevel};
 
-use super::clients::visible_client;
+use utoipa::{IntoParams, ToSchema};
+
+use super::clients::{visible_client, ClientPath};
 use super::error::{ApiError, Code};
+use super::openapi::responses::{
+    BadRequest, BodyTimeout, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
+use super::openapi::schemas;
 use super::{read_json, ApiState, Caller};
 use crate::auth::Action;
 
@@ -24,21 +30,39 @@ const MAX_IDEMPOTENCY_KEY: usize = 200;
 const MAX_REASON: usize = 500;
 
 /// The stock of one SKU as the API shows it.
-#[derive(Debug, Serialize)]
-struct StockView {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockView {
+    #[schema(value_type = String)]
     sku: Sku,
     on_hand: i64,
     reserved: i64,
     available: i64,
+    /// The journal sequence of its last movement (0: it never moved).
     last_seq: u64,
-    channels: BTreeMap<String, ChannelView>,
+    /// Each channel that lists it, by channel id.
+    channels: BTreeMap<String, ChannelStock>,
 }
 
-#[derive(Debug, Serialize)]
-struct ChannelView {
+/// One channel's view of a SKU.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelStock {
+    /// What the channel should list (the listing policy applied to the available stock).
     target: u32,
+    /// What the marketplace last confirmed it lists (`null`: not yet known).
     listed: Option<u32>,
+    /// Whether a push of the target is pending.
     pending: bool,
+}
+
+/// The reply of a movement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovementReply {
+    /// The journal sequence of the movement.
+    seq: u64,
+    /// Whether the idempotency key had been used already (nothing was changed).
+    duplicate: bool,
+    /// The SKU's stock after it.
+    stock: Option<StockView>,
 }
 
 /// Stock levels joined with every channel's view of those SKUs.
@@ -51,13 +75,18 @@ async fn stock_views(
         .service
         .ask_ledger(code, GetStock { skus: skus.clone() })
         .await??;
-    let mut per_channel: Vec<(ChannelId, Vec<ListingView>)> = Vec::new();
+    // Each channel's listings by SKU, built once per request: a lookup per SKU and channel, not
+    // a scan of the channel's listings (issue 13, item 5).
+    let mut per_channel: Vec<(ChannelId, HashMap<Sku, ListingView>)> = Vec::new();
     for record in state.service.channels().list(code)? {
         let listings = state
             .service
             .channel_listings(code, &record.id, skus.clone())
             .await?
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|view| (view.sku.clone(), view))
+            .collect();
         per_channel.push((record.id, listings));
     }
     Ok(levels
@@ -66,10 +95,10 @@ async fn stock_views(
             let channels = per_channel
                 .iter()
                 .filter_map(|(id, listings)| {
-                    let view = listings.iter().find(|view| view.sku == level.sku)?;
+                    let view = listings.get(&level.sku)?;
                     Some((
                         id.as_str().to_string(),
-                        ChannelView {
+                        ChannelStock {
                             target: view.target,
                             listed: view.listed,
                             pending: view.pending,
@@ -90,12 +119,24 @@ async fn stock_views(
 }
 
 /// `GET /v1/clients/{code}/stock`: every SKU with a balance.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/stock",
+    operation_id = "list_stock",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(ClientPath),
+    responses(
+        (status = 200, description = "Every SKU with each channel's target, listed and pending", body = Vec<StockView>),
+        Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn list_stock(
     caller: Caller,
     state: web::Data<ApiState>,
-    code: web::Path<String>,
+    path: web::Path<ClientPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     Ok(HttpResponse::Ok().json(stock_views(&state, &code, None).await?))
 }
 
@@ -104,14 +145,25 @@ pub(super) fn path_sku(sku: &str) -> Result<Sku, ApiError> {
 }
 
 /// `GET /v1/clients/{code}/stock/{sku}`: 404 for a SKU that never moved.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{code}/stock/{sku}",
+    operation_id = "get_stock",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(SkuPath),
+    responses(
+        (status = 200, description = "The SKU's stock", body = StockView),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    )
+)]
 pub async fn get_stock(
     caller: Caller,
     state: web::Data<ApiState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<SkuPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, sku) = path.into_inner();
-    let code = visible_client(&caller, &state, &code, Action::Read)?;
-    let sku = path_sku(&sku)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Read)?;
+    let sku = path_sku(&path.sku)?;
     let view = stock_views(&state, &code, Some(vec![sku.clone()]))
         .await?
         .into_iter()
@@ -121,7 +173,19 @@ pub async fn get_stock(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// The body of `POST …/stock/{sku}/movements`.
+/// The client code and SKU of a path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SkuPath {
+    /// The client's code.
+    #[param(example = "ACME")]
+    code: String,
+    /// The SKU (trimmed and upper-cased).
+    #[param(example = "ACME-MUG", schema_with = schemas::sku)]
+    sku: String,
+}
+
+/// The body of `POST …/stock/{sku}/movements` (its schema: [`schemas::new_movement`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewMovement {
@@ -137,6 +201,14 @@ pub struct NewMovement {
     #[serde(default)]
     create: bool,
 }
+
+impl utoipa::PartialSchema for NewMovement {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schemas::new_movement().into()
+    }
+}
+
+impl ToSchema for NewMovement {}
 
 /// Tells whether the client has `sku`: it has a balance (it moved) or a listing mapped by a
 /// catalog import. A SKU is never removed, so the answer cannot turn false between this check and
@@ -168,16 +240,30 @@ async fn sku_is_known(state: &ApiState, code: &ClientCode, sku: &Sku) -> Result<
 /// 201 once durable; the same key again answers 200 with the first result and changes nothing.
 /// The quantity is checked by the ledger's own rule ([`Change::new`]); a SKU the client never had
 /// is a 404 `unknown_sku` unless the body says `"create": true`.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{code}/stock/{sku}/movements",
+    operation_id = "post_movement",
+    tag = "stock",
+    security(("bearer" = [])),
+    params(SkuPath),
+    request_body = NewMovement,
+    responses(
+        (status = 201, description = "Applied and durable", body = MovementReply),
+        (status = 200, description = "The key was used already: the first result, nothing changed", body = MovementReply),
+        BadRequest, Unauthorized, Forbidden, NotFound, BodyTimeout, Conflict, TooLarge,
+        UnsupportedMediaType, Unavailable,
+    )
+)]
 pub async fn post_movement(
     caller: Caller,
     state: web::Data<ApiState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<SkuPath>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, sku) = path.into_inner();
-    let code = visible_client(&caller, &state, &code, Action::Write)?;
-    let sku = path_sku(&sku)?;
+    let code = visible_client(&caller, &state, &path.code, Action::Write)?;
+    let sku = path_sku(&path.sku)?;
     let body: NewMovement = read_json(&state, &request, payload).await?;
     let kind = MovementKind::parse(&body.kind)
         .ok()
@@ -215,10 +301,9 @@ pub async fn post_movement(
         ));
     }
     let reason = body.reason.map(|reason| reason.trim().to_string());
-    if reason
-        .as_ref()
-        .is_some_and(|reason| reason.len() > MAX_REASON || reason.chars().any(char::is_control))
-    {
+    if reason.as_ref().is_some_and(|reason| {
+        reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control)
+    }) {
         return Err(ApiError::new(
             Code::InvalidField,
             format!("reason must be at most {MAX_REASON} printable characters"),
@@ -258,11 +343,11 @@ pub async fn post_movement(
         .await?
         .into_iter()
         .next();
-    let reply = json!({
-        "seq": applied.seq,
-        "duplicate": applied.duplicate,
-        "stock": level,
-    });
+    let reply = MovementReply {
+        seq: applied.seq,
+        duplicate: applied.duplicate,
+        stock: level,
+    };
     Ok(if applied.duplicate {
         HttpResponse::Ok().json(reply)
     } else {

@@ -8,8 +8,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::{ApiError, Code, ErrorCode};
+use super::openapi::responses::{BadRequest, BodyTimeout, TooLarge, Unauthorized, Unavailable};
 use super::{read_body, ApiState};
-use crate::service::webhooks::WebhookHeaders;
+use crate::service::webhooks::{WebhookHeaders, WebhookOutcome};
 use crate::service::WebhookError;
 
 /// The one detail of every unauthenticated delivery's reply (the reason is only logged).
@@ -39,6 +40,27 @@ fn webhook_error(error: WebhookError) -> ApiError {
 }
 
 /// `POST /webhooks/{code}/{channel}`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{code}/{channel}",
+    operation_id = "receive_webhook",
+    tag = "webhooks",
+    security(("webhook_signature" = [])),
+    params(
+        ("code" = String, Path, description = "The client's code"),
+        ("channel" = String, Path, description = "The channel's id"),
+        ("X-Shopify-Topic" = Option<String>, Header, description = "The event (`orders/create`, `orders/cancelled`)"),
+    ),
+    request_body(
+        content = Object,
+        description = "The marketplace's delivery, verified by its signature on the raw body",
+        content_type = "application/json"
+    ),
+    responses(
+        (status = 200, description = "Durable: applied, or recorded as order exceptions", body = WebhookOutcome),
+        BadRequest, Unauthorized, BodyTimeout, TooLarge, Unavailable,
+    )
+)]
 pub async fn receive(
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,

@@ -36,7 +36,7 @@ use crate::vault::Secret;
 pub const TOKEN_PREFIX: &str = "ssk_";
 
 /// What a member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, every client, members included.

@@ -40,13 +40,14 @@ pub const MAX_SECRET_LEN: usize = 8 * 1024;
 pub const MAX_CREDENTIAL_HOSTS: usize = 32;
 
 /// A client of the agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientRecord {
     /// Its code.
     pub code: String,
     /// Its name.
     pub name: String,
     /// Its service tier (its weight in shared platform budgets).
+    #[schema(schema_with = crate::api::openapi::schemas::tier)]
     pub tier: ServiceTier,
     /// When it was created (RFC 3339).
     pub created_at: String,
@@ -66,7 +67,7 @@ struct StoredCredential {
 }
 
 /// What the API shows of a credential: never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CredentialMetadata {
     /// Its name.
     pub name: String,
@@ -77,6 +78,7 @@ pub struct CredentialMetadata {
     /// When the agency should rotate it.
     pub rotate_by: Option<String>,
     /// The origins it may be sent to (none yet: the first channel that uses it binds it).
+    #[schema(value_type = Vec<String>)]
     pub hosts: BTreeSet<Origin>,
 }
 

@@ -59,6 +59,17 @@ impl Origin {
         if trimmed.is_empty() || trimmed.len() > 300 {
             return Err(error());
         }
+        Origin::read(trimmed).map_err(|_| error())
+    }
+
+    /// An origin without the API's bound on the text: how a stored one is read back. Its written
+    /// form can be longer than the text it was accepted as (a bare host of 300 characters gains
+    /// `https://`), and a record that cannot be read back is a damaged store (a 500 on every read
+    /// of the client's credentials; schemathesis found it, issue 13).
+    fn read(trimmed: &str) -> Result<Origin, OriginError> {
+        let error = || OriginError {
+            text: trimmed.to_string(),
+        };
         let full = if trimmed.contains("://") {
             trimmed.to_string()
         } else {
@@ -98,13 +109,23 @@ impl serde::Serialize for Origin {
 impl<'de> serde::Deserialize<'de> for Origin {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Origin, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Origin::parse(&text).map_err(serde::de::Error::custom)
+        Origin::read(text.trim()).map_err(serde::de::Error::custom)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accepted_origin_is_read_back_whatever_its_length() {
+        // 5 labels of 55, 4 dots and `.example`: 287 characters; 293 with the port.
+        let host = format!("{}.example", vec!["a".repeat(55); 5].join("."));
+        let origin = Origin::parse(&format!("{host}:65530")).unwrap();
+        let written = serde_json::to_string(&origin).unwrap();
+        assert!(written.len() > 300, "{written}");
+        assert_eq!(serde_json::from_str::<Origin>(&written).unwrap(), origin);
+    }
 
     #[test]
     fn origins_are_scheme_host_and_port_written_one_way() {

@@ -125,7 +125,7 @@ pub struct WebhookHeaders<'a> {
 }
 
 /// What a delivery did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct WebhookOutcome {
     /// Order events in the delivery.
     pub events: usize,

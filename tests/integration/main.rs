@@ -3,6 +3,7 @@
 mod api_access;
 mod api_agency;
 mod api_clients;
+mod api_document;
 mod api_edge;
 mod api_members;
 mod api_quantities;

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use shelfsync_actors::metrics::events::{HttpRefused, InternalEvent};
 
@@ -96,6 +95,7 @@ codes! {
     BadSignature = ("bad_signature", UNAUTHORIZED, Auth, "The webhook signature does not match the body");
     Forbidden = ("forbidden", FORBIDDEN, Auth, "The token's role may not do this");
     NotFound = ("not_found", NOT_FOUND, InvalidRequest, "No such resource");
+    MethodNotAllowed = ("method_not_allowed", METHOD_NOT_ALLOWED, InvalidRequest, "The path does not take this method; `Allow` lists those it takes");
     UnknownSku = ("unknown_sku", NOT_FOUND, InvalidRequest, "The client has no such SKU");
     Conflict = ("conflict", CONFLICT, InvalidRequest, "The resource exists already or changed");
     CodeUnavailable = ("code_unavailable", CONFLICT, InvalidRequest, "That client code cannot be used; choose another");
@@ -131,6 +131,7 @@ impl Code {
             | Code::BadSignature
             | Code::Forbidden
             | Code::NotFound
+            | Code::MethodNotAllowed
             | Code::UnknownSku
             | Code::Conflict
             | Code::CodeUnavailable
@@ -156,6 +157,21 @@ impl serde::Serialize for Code {
     }
 }
 
+/// The document's `Code` schema: a string, one of every code's name.
+impl utoipa::PartialSchema for Code {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Code::ALL.iter().map(|code| code.name())))
+            .description(Some(
+                "A stable error code; its status, type and title never change",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Code {}
+
 impl PartialEq<&str> for Code {
     fn eq(&self, other: &&str) -> bool {
         self.name() == *other
@@ -175,6 +191,25 @@ pub trait ErrorCode: std::fmt::Display {
     }
 }
 
+/// The `application/problem+json` body of every refusal (RFC 9457, with Meilisearch's `code`
+/// and `error_type`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `https://shelfsync.dev/problems/<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The code's title.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// What is wrong, for a person.
+    pub detail: String,
+    /// The stable code callers match on.
+    pub code: Code,
+    /// Who is at fault: `invalid_request`, `auth`, `system` or `internal`.
+    pub error_type: &'static str,
+}
+
 /// An API error: a stable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {detail}")]
@@ -186,6 +221,8 @@ pub struct ApiError {
     /// Seconds after which a retry may succeed (`Retry-After`); every 503 carries one, by
     /// default [`DEFAULT_RETRY_AFTER_SECS`].
     pub retry_after: Option<u64>,
+    /// The methods a path takes, for a 405's `Allow`.
+    pub allow: Option<String>,
 }
 
 /// The `Retry-After` of a 503 that sets none: the supervisor respawns a dead actor within about a
@@ -215,6 +252,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -228,6 +266,17 @@ impl ApiError {
     /// 404 for a resource the caller may not see or that does not exist (the same answer).
     pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(Code::NotFound, what)
+    }
+
+    /// 405 for a method the path does not take; `allow` lists those it takes.
+    pub fn method_not_allowed(allow: String) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                Code::MethodNotAllowed,
+                "this path does not take this method; see `Allow`",
+            )
+        }
     }
 
     /// 400 `invalid_field`.
@@ -261,6 +310,9 @@ impl ResponseError for ApiError {
         if let Some(seconds) = retry_after {
             reply.insert_header(("retry-after", seconds.to_string()));
         }
+        if let Some(allow) = &self.allow {
+            reply.insert_header(("allow", allow.as_str()));
+        }
         if self.code.is_refusal() {
             HttpRefused {
                 reason: self.code.name(),
@@ -272,17 +324,17 @@ impl ResponseError for ApiError {
             // rather than drained (a chunked body would otherwise keep it busy).
             reply.force_close();
         }
-        reply.content_type("application/problem+json").body(
-            json!({
-                "type": format!("https://shelfsync.dev/problems/{}", self.code),
-                "title": self.code.title(),
-                "status": status.as_u16(),
-                "detail": self.detail,
-                "code": self.code.name(),
-                "error_type": self.code.error_type().as_str(),
-            })
-            .to_string(),
-        )
+        let problem = Problem {
+            problem_type: format!("https://shelfsync.dev/problems/{}", self.code),
+            title: self.code.title(),
+            status: status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            error_type: self.code.error_type().as_str(),
+        };
+        reply
+            .content_type("application/problem+json")
+            .body(serde_json::to_string(&problem).unwrap_or_default())
     }
 }
 
