@@ -6,8 +6,8 @@
 use serde::Serialize;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::inventory::ledger::{MovementKind, MAX_QUANTITY};
+use shelfsync_actors::platform::Operation;
 use shelfsync_actors::platform::Platform;
-use shelfsync_actors::ratelimit::defaults::Operation;
 use shelfsync_actors::ratelimit::ServiceTier;
 use utoipa::openapi::schema::{
     AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
