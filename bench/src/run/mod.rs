@@ -29,7 +29,7 @@ use self::observe::Observer;
 use self::provision::{Api, PushOrder};
 use self::report::{Budget, Report, ServiceFigures, ToolFigures, VariantReport};
 use self::scenario::Scenario;
-use self::service::Service;
+use self::service::ServiceProcess;
 
 /// Errors of a run, each naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -233,7 +233,7 @@ async fn run_variant(
     let mut engine_api = None;
     if let Variant::Shelfsync(order) = variant {
         progress.set_message("starting the service");
-        let started = Service::start(binary, &admin_token())?;
+        let started = ServiceProcess::start(binary, &admin_token())?;
         let api = Api::new(&started)?;
         service = Some(started);
         progress.set_message("provisioning");
@@ -245,7 +245,7 @@ async fn run_variant(
         engine_api = Some(api);
     }
     let before = snapshot(&fleet);
-    let cpu_before = service.as_ref().and_then(Service::cpu_seconds);
+    let cpu_before = service.as_ref().and_then(ServiceProcess::cpu_seconds);
     let window = Duration::from_secs(scenario.duration_secs + scenario.drain_secs);
     let stop = Arc::new(AtomicBool::new(false));
     let observer = Observer::new(&fleet, clients, scenario.sample_ms);
@@ -283,8 +283,8 @@ async fn run_variant(
     let observations = observer
         .join()
         .map_err(|_| RunError::Mock("the observer panicked".into()))?;
-    let cpu_after = service.as_ref().and_then(Service::cpu_seconds);
-    let rss = service.as_ref().and_then(Service::peak_rss_mib);
+    let cpu_after = service.as_ref().and_then(ServiceProcess::cpu_seconds);
+    let rss = service.as_ref().and_then(ServiceProcess::peak_rss_mib);
     let after = snapshot(&fleet);
     let crashed = result?;
     let tool_figures = match tool {
@@ -373,7 +373,7 @@ async fn run_variant(
 async fn drive(
     scenario: &Scenario,
     fleet: &Fleet,
-    service: &mut Option<Service>,
+    service: &mut Option<ServiceProcess>,
     progress: &ProgressBar,
     started: Instant,
     window: Duration,
@@ -392,7 +392,7 @@ async fn drive(
             break;
         }
         let secs = elapsed.as_secs_f64();
-        if let Some(status) = service.as_mut().and_then(Service::exited) {
+        if let Some(status) = service.as_mut().and_then(ServiceProcess::exited) {
             return Ok(Some(status));
         }
         if shoppers_on && elapsed >= shopping {
@@ -448,7 +448,7 @@ async fn drive(
             }
         }
     }
-    Ok(service.as_mut().and_then(Service::exited))
+    Ok(service.as_mut().and_then(ServiceProcess::exited))
 }
 
 /// Every mock's ground truth now, by fleet position.

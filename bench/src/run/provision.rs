@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
 use super::fleet::{ClientPlan, Fleet};
-use super::service::Service;
+use super::service::ServiceProcess;
 use super::RunError;
 
 /// The credential every mock accepts.
@@ -48,7 +48,7 @@ pub struct Api {
 
 impl Api {
     /// The API of `service`.
-    pub fn new(service: &Service) -> Result<Api, RunError> {
+    pub fn new(service: &ServiceProcess) -> Result<Api, RunError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

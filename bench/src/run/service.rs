@@ -41,7 +41,7 @@ pub fn locate_binary(explicit: Option<&Path>) -> Result<PathBuf, RunError> {
 
 /// A running `shelfsync serve`.
 #[derive(Debug)]
-pub struct Service {
+pub struct ServiceProcess {
     child: Option<Child>,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
@@ -53,9 +53,9 @@ pub struct Service {
     pub log: PathBuf,
 }
 
-impl Service {
+impl ServiceProcess {
     /// Starts the service with `token` as the first admin's token and waits for its first line.
-    pub fn start(binary: &Path, token: &str) -> Result<Service, RunError> {
+    pub fn start(binary: &Path, token: &str) -> Result<ServiceProcess, RunError> {
         let data = tempfile::tempdir().map_err(RunError::io("temporary data dir"))?;
         let log = data.path().join("service.log");
         let stderr = std::fs::File::create(&log).map_err(RunError::io("service log"))?;
@@ -74,7 +74,7 @@ impl Service {
             .spawn()
             .map_err(RunError::io("spawning shelfsync serve"))?;
         let stdout = child.stdout.take();
-        let mut service = Service {
+        let mut service = ServiceProcess {
             child: Some(child),
             base_url: String::new(),
             token: token.to_string(),
@@ -155,7 +155,7 @@ impl Service {
     }
 }
 
-impl Drop for Service {
+impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.stop();
     }
