@@ -29,7 +29,7 @@ use crate::auth::Action;
 const MAX_LISTING_REF: usize = 200;
 
 /// A row the import refused, and why.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RejectedRow {
     /// The JSON item (1-based) or CSV line (the header is line 1).
     pub line: usize,
@@ -54,7 +54,7 @@ pub struct WrittenRow {
 
 /// A marketplace listing a refused row named and that no SKU manages after the import: the
 /// channel will neither push to it nor read it back, so it sells whatever it showed before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UnmanagedListing {
     /// The channel, as the row wrote it.
     pub channel: String,
@@ -81,31 +81,43 @@ struct CatalogRow {
 }
 
 /// A JSON catalog item as sent.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogItem {
     #[schema(schema_with = schemas::sku)]
-    sku: String,
+    pub sku: String,
     /// The on-hand count to set.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
-    on_hand: i64,
+    pub on_hand: i64,
     /// The marketplace listing of each channel (by channel id) that sells this SKU.
-    #[serde(default)]
-    listings: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub listings: BTreeMap<String, String>,
     /// What each mapped listing shows on its marketplace now, for a catalog exported from the
     /// marketplaces: the channel adopts it and pushes only where the stock differs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = BTreeMap<String, u32>)]
-    listed: BTreeMap<String, i64>,
+    pub listed: BTreeMap<String, i64>,
 }
 
 /// The JSON catalog body. Items are read one by one (a bad one is rejected alone, in the reply's
 /// `rejected`), so the body takes any item; the document shows what a good one is.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogBody {
     #[schema(schema_with = catalog_items)]
-    items: Vec<Value>,
+    pub items: Vec<Value>,
+}
+
+impl CatalogBody {
+    /// The body of `items`.
+    pub fn of(items: &[CatalogItem]) -> CatalogBody {
+        CatalogBody {
+            items: items
+                .iter()
+                .map(|item| serde_json::to_value(item).unwrap_or(Value::Null))
+                .collect(),
+        }
+    }
 }
 
 /// The items of a catalog: [`CatalogItem`]s, or any other JSON value, which is rejected alone.
@@ -122,16 +134,16 @@ fn catalog_items() -> utoipa::openapi::schema::Array {
 }
 
 /// The reply of a catalog import.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportReply {
     /// The rows imported.
-    imported: usize,
+    pub imported: usize,
     /// Per channel, the listings whose marketplace quantity (`listed`) was adopted.
-    adopted: BTreeMap<String, Option<usize>>,
+    pub adopted: BTreeMap<String, Option<usize>>,
     /// The rows refused, each with its line and code.
-    rejected: Vec<RejectedRow>,
+    pub rejected: Vec<RejectedRow>,
     /// The listings refused rows leave without a SKU.
-    unmanaged: Vec<UnmanagedListing>,
+    pub unmanaged: Vec<UnmanagedListing>,
 }
 
 fn reject(line: usize, code: Code, message: impl Into<String>) -> RejectedRow {

@@ -28,6 +28,7 @@ use super::openapi::responses::{
     UnsupportedMediaType,
 };
 use super::openapi::schemas;
+use super::paging::{Page, PageQuery};
 use super::{read_json, ApiState, Caller};
 use crate::auth::Action;
 use crate::clients::channels::ChannelRecord;
@@ -45,115 +46,129 @@ const MAX_POLL_MS: u64 = 300_000;
 const SECRET_WORDS: [&str; 4] = ["secret", "token", "password", "private"];
 
 /// The body of `POST /v1/clients/{code}/channels`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannelBody {
     #[schema(schema_with = schemas::channel_id)]
-    id: String,
+    pub id: String,
     #[schema(schema_with = schemas::platform)]
-    platform: String,
+    pub platform: String,
     /// The marketplace's API base URL (the deployment's egress policy decides which are allowed).
     #[schema(format = "uri")]
-    base_url: String,
+    pub base_url: String,
     /// The name of the credential holding the API secret.
     #[schema(schema_with = schemas::credential_name)]
-    credential: String,
+    pub credential: String,
     /// The platform's account settings (shop, seller, location, ...); a secret goes into a
     /// credential, named by `<key>_credential`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     #[schema(value_type = Object)]
-    account: serde_json::Map<String, Value>,
+    pub account: serde_json::Map<String, Value>,
     /// The secret that signs the marketplace's webhooks (Shopify), stored as a credential.
-    #[serde(default)]
-    webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
     #[serde(default)]
     #[schema(schema_with = schemas::listing_policy)]
-    policy: ListingPolicy,
+    pub policy: ListingPolicy,
     #[serde(default)]
     #[schema(schema_with = schemas::rate_limit_overrides)]
-    rate_limit: RateLimitOverrides,
+    pub rate_limit: RateLimitOverrides,
     /// The marketplace app whose budgets the channel shares (`default`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 64)]
-    app: Option<String>,
+    pub app: Option<String>,
     #[serde(default)]
     #[schema(schema_with = schemas::push_order)]
-    push_order: PushOrder,
+    pub push_order: PushOrder,
     /// How often the order feed is polled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 100, maximum = 300000)]
-    poll_interval_ms: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
 }
 
 /// What the API shows of a stored channel (no secret is in a record).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChannelView {
     #[schema(value_type = String)]
-    id: ChannelId,
+    pub id: ChannelId,
     #[schema(schema_with = schemas::platform)]
-    platform: Platform,
-    base_url: String,
-    credential: String,
+    pub platform: Platform,
+    pub base_url: String,
+    pub credential: String,
     #[schema(value_type = Object)]
-    account: Value,
+    pub account: Value,
     /// Whether the marketplace's webhooks are taken (a webhook secret is stored).
-    webhooks: bool,
+    pub webhooks: bool,
     #[schema(schema_with = schemas::listing_policy)]
-    policy: ListingPolicy,
+    pub policy: ListingPolicy,
     #[schema(schema_with = schemas::rate_limit_overrides)]
-    rate_limit: RateLimitOverrides,
-    app: String,
+    pub rate_limit: RateLimitOverrides,
+    pub app: String,
     #[schema(schema_with = schemas::push_order)]
-    push_order: PushOrder,
-    poll_interval_ms: u64,
-    created_at: String,
+    pub push_order: PushOrder,
+    pub poll_interval_ms: u64,
+    pub created_at: String,
 }
 
 /// A channel with its live state, as `GET …/channels` shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChannelStatus {
     #[serde(flatten)]
-    channel: ChannelView,
-    /// `running`, `restarting`, `quarantined` or `stopped`.
-    state: &'static str,
+    pub channel: ChannelView,
+    /// Whether its actor runs.
+    pub state: RunState,
     /// Times the supervisor restarted it.
-    restarts: u64,
+    pub restarts: u64,
     /// The listings it manages.
-    listings: usize,
+    pub listings: usize,
     /// Its actor's counters; absent while it does not run.
     #[serde(flatten)]
-    live: Option<LiveChannel>,
+    pub live: Option<LiveChannel>,
+}
+
+/// Whether a channel's actor runs, as its supervisor says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// It runs.
+    Running,
+    /// It died and waits for its respawn.
+    Restarting,
+    /// It died too often and is not respawned.
+    Quarantined,
+    /// Its client's supervisor does not know it (it does not run).
+    Stopped,
 }
 
 /// The counters of a running channel.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LiveChannel {
-    pending: usize,
-    in_flight: usize,
-    oldest_pending_seconds: f64,
-    exposure_units: u64,
-    skus_at_risk: usize,
-    push_calls: u64,
-    confirmed_items: u64,
-    throttled: u64,
-    failed: u64,
-    last_error: Option<String>,
-    waiting: Option<Wait>,
-    feed: Option<Wait>,
-    reconciliation: Option<Wait>,
-    oldest_unverified_seconds: f64,
-    drift_corrected: u64,
-    stalls: u64,
+    pub pending: usize,
+    pub in_flight: usize,
+    pub oldest_pending_seconds: f64,
+    pub exposure_units: u64,
+    pub skus_at_risk: usize,
+    pub push_calls: u64,
+    pub confirmed_items: u64,
+    pub throttled: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+    pub waiting: Option<Wait>,
+    pub feed: Option<Wait>,
+    pub reconciliation: Option<Wait>,
+    pub oldest_unverified_seconds: f64,
+    pub drift_corrected: u64,
+    pub stalls: u64,
 }
 
 /// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
 /// it, and until when (`null` when it waits for an answer or nothing is due).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Wait {
     #[schema(value_type = String)]
-    reason: WaitReason,
-    for_seconds: f64,
-    until: Option<String>,
+    pub reason: WaitReason,
+    pub for_seconds: f64,
+    pub until: Option<String>,
 }
 
 /// `POST /v1/clients/{code}/channels`: managers and admins.
@@ -299,35 +314,38 @@ impl From<ChannelState> for LiveChannel {
     }
 }
 
-/// `GET /v1/clients/{code}/channels`: each channel with its live state, and for each of its
-/// activities (pushing pending changes, reading the order feed, reading listings back) why it
-/// waits and until when.
+/// `GET /v1/clients/{code}/channels?cursor=&limit=`: each channel with its live state, and for
+/// each of its activities (pushing pending changes, reading the order feed, reading listings back)
+/// why it waits and until when; a page at a time in channel id order.
 #[utoipa::path(
     get,
     path = "/v1/clients/{code}/channels",
     operation_id = "list_channels",
     tag = "channels",
     security(("bearer" = [])),
-    params(ClientPath),
+    params(ClientPath, PageQuery),
     responses(
-        (status = 200, description = "Each channel with its live state", body = Vec<ChannelStatus>),
-        Unauthorized, NotFound, Unavailable,
+        (status = 200, description = "A page of channels with their live state", body = Page<ChannelStatus>),
+        BadRequest, Unauthorized, NotFound, Unavailable,
     )
 )]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<ClientPath>,
+    query: Result<web::Query<PageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &path.code, Action::Read)?;
+    let request = PageQuery::checked(query)?;
     let records = state
         .service
         .channels()
         .list(&code)
         .map_err(ServiceError::from)?;
+    let page = request.page_of(records, |record| record.id.as_str());
     let supervision = state.service.tenant_state(&code).await.ok();
-    let mut channels = Vec::with_capacity(records.len());
-    for record in records {
+    let mut channels = Vec::with_capacity(page.items.len());
+    for record in page.items {
         let status = supervision
             .as_ref()
             .and_then(|tenant| tenant.channels.iter().find(|(id, _)| *id == record.id))
@@ -341,15 +359,18 @@ pub async fn list(
         channels.push(ChannelStatus {
             channel: ChannelView::from(&record),
             state: match status.as_ref().map(|child| child.status) {
-                Some(ChildStatus::Running) => "running",
-                Some(ChildStatus::Restarting) => "restarting",
-                Some(ChildStatus::Quarantined) => "quarantined",
-                None => "stopped",
+                Some(ChildStatus::Running) => RunState::Running,
+                Some(ChildStatus::Restarting) => RunState::Restarting,
+                Some(ChildStatus::Quarantined) => RunState::Quarantined,
+                None => RunState::Stopped,
             },
             restarts: status.map_or(0, |child| child.restarts),
             listings,
             live: live.map(LiveChannel::from),
         });
     }
-    Ok(HttpResponse::Ok().json(channels))
+    Ok(HttpResponse::Ok().json(Page {
+        items: channels,
+        next: page.next,
+    }))
 }

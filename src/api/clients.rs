@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
 
@@ -18,6 +18,7 @@ use super::openapi::responses::{
     UnsupportedMediaType,
 };
 use super::openapi::schemas;
+use super::paging::{Page, PageQuery};
 use super::{read_json, ApiState, Caller};
 use crate::auth::{Action, Role};
 use crate::clients::origin::Origin;
@@ -44,16 +45,16 @@ pub fn visible_client(
 }
 
 /// The body of `POST /v1/clients`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
     #[schema(schema_with = schemas::client_code)]
-    code: String,
+    pub code: String,
     #[schema(schema_with = client_name)]
-    name: String,
+    pub name: String,
     #[serde(default)]
     #[schema(schema_with = schemas::tier)]
-    tier: ServiceTier,
+    pub tier: ServiceTier,
 }
 
 /// A client's name: as a member's, up to [`MAX_NAME`] characters.
@@ -134,26 +135,31 @@ pub async fn create(
     Ok(HttpResponse::Created().json(record))
 }
 
-/// `GET /v1/clients`: the clients the caller may see.
+/// `GET /v1/clients?cursor=&limit=`: the clients the caller may see, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/clients",
     operation_id = "list_clients",
     tag = "clients",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The clients the token may see", body = Vec<ClientRecord>),
-        Unauthorized,
+        (status = 200, description = "A page of the clients the token may see", body = Page<ClientRecord>),
+        BadRequest, Unauthorized,
     )
 )]
-pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let clients: Vec<ClientRecord> = state
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    query: Result<web::Query<PageQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let request = PageQuery::checked(query)?;
+    let visible = state
         .clients
         .list()?
         .into_iter()
-        .filter(|client| caller.0.sees(&client.code))
-        .collect();
-    Ok(HttpResponse::Ok().json(clients))
+        .filter(|client| caller.0.sees(&client.code));
+    Ok(HttpResponse::Ok().json(request.page_of(visible, |client| client.code.as_str())))
 }
 
 /// `GET /v1/clients/{code}`.
@@ -192,21 +198,21 @@ pub struct ClientPath {
 }
 
 /// The body of `PUT /v1/clients/{code}/credentials/{name}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCredential {
     /// The secret, sealed by the vault and never shown again (1 to 8192 bytes).
     #[schema(min_length = 1, max_length = 8192)]
-    secret: String,
+    pub secret: String,
     /// When it should be rotated: a date (`YYYY-MM-DD`) or an RFC 3339 time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = Date)]
-    rotate_by: Option<String>,
+    pub rotate_by: Option<String>,
     /// The hosts (origins) the secret may be sent to; left out, the credential keeps its bindings,
     /// or, when new, is bound to the first channel that uses it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schemas::origins)]
-    hosts: Option<Vec<String>>,
+    pub hosts: Option<Vec<String>>,
 }
 
 /// `PUT /v1/clients/{code}/credentials/{name}`: seals and stores a secret; answers its metadata

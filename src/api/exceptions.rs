@@ -20,53 +20,53 @@ use super::{ApiState, Caller};
 use crate::auth::Action;
 
 /// The query of `GET …/exceptions`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExceptionsQuery {
     /// Exceptions after this id (the last page's `next_after_id`).
     #[serde(default)]
-    after_id: u64,
+    pub after_id: u64,
     /// At most this many (1 to 1000, 100 by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    pub limit: Option<usize>,
 }
 
 /// One exception as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-struct ExceptionView {
-    id: u64,
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExceptionView {
+    pub id: u64,
     /// `oversold` or `unapplicable_order`.
     #[schema(value_type = String)]
-    kind: ExceptionKind,
+    pub kind: ExceptionKind,
     /// `channel:<id>` (or `api`, `import`).
     #[schema(value_type = String)]
-    source: Source,
-    order_id: Option<String>,
-    line: Option<u32>,
+    pub source: Source,
+    pub order_id: Option<String>,
+    pub line: Option<u32>,
     #[schema(value_type = Option<String>)]
-    sku: Option<Sku>,
-    units: i64,
+    pub sku: Option<Sku>,
+    pub units: i64,
     /// Why an order could not be applied.
     #[schema(value_type = Option<String>)]
-    reason: Option<UnapplicableReason>,
-    detail: Option<String>,
+    pub reason: Option<UnapplicableReason>,
+    pub detail: Option<String>,
     /// The journal entry of an oversell; `null` when nothing was applied.
-    journal_seq: Option<u64>,
+    pub journal_seq: Option<u64>,
     /// The key that makes it one exception (the ledger key of the order line, or of the delivery).
-    key: String,
-    first_seen_ms: u64,
-    last_seen_ms: u64,
-    count: u64,
+    pub key: String,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    pub count: u64,
 }
 
 /// A page of exceptions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExceptionsPage {
-    exceptions: Vec<ExceptionView>,
+    pub exceptions: Vec<ExceptionView>,
     /// The last exception's id (the query's `after_id` when the page is empty).
-    next_after_id: u64,
+    pub next_after_id: u64,
 }
 
 impl From<OrderException> for ExceptionView {

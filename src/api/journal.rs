@@ -22,47 +22,47 @@ use crate::auth::Action;
 const ORDER_SCAN_PAGES: usize = 10;
 
 /// The query of `GET …/ledger` and `GET …/orders`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct JournalQuery {
     /// Only this SKU.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(schema_with = schemas::sku)]
-    sku: Option<String>,
+    pub sku: Option<String>,
     /// Entries after this sequence number (the last page's `next_after_seq`).
     #[serde(default)]
-    after_seq: u64,
+    pub after_seq: u64,
     /// At most this many (1 to 1000, 100 by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    pub limit: Option<usize>,
 }
 
 /// A journal entry as `GET …/ledger` shows it: the entry and the reason given with it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LedgerEntry {
     #[serde(flatten)]
     #[schema(value_type = Object)]
-    entry: JournalEntry,
+    pub entry: JournalEntry,
     /// The reason a movement was posted with (API movements only).
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// A page of the ledger.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LedgerPage {
-    entries: Vec<LedgerEntry>,
+    pub entries: Vec<LedgerEntry>,
     /// The last entry's sequence number: ask again `after_seq` it (`null`: the page is empty).
-    next_after_seq: Option<u64>,
+    pub next_after_seq: Option<u64>,
 }
 
 /// A page of order events.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrdersPage {
-    orders: Vec<OrderLine>,
+    pub orders: Vec<OrderLine>,
     /// Where the scan stopped: ask again `after_seq` it.
-    next_after_seq: u64,
+    pub next_after_seq: u64,
 }
 
 fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
@@ -159,20 +159,20 @@ pub async fn ledger(
 }
 
 /// One order line event as `GET …/orders` shows it.
-#[derive(Debug, Serialize, ToSchema)]
-struct OrderLine {
-    seq: u64,
-    at_ms: u64,
-    channel: String,
-    order_id: String,
-    line: String,
-    event: String,
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub seq: u64,
+    pub at_ms: u64,
+    pub channel: String,
+    pub order_id: String,
+    pub line: String,
+    pub event: String,
     #[schema(value_type = String)]
-    sku: Sku,
+    pub sku: Sku,
     #[schema(schema_with = schemas::movement_kind)]
-    kind: MovementKind,
-    quantity: i64,
-    oversold_units: i64,
+    pub kind: MovementKind,
+    pub quantity: i64,
+    pub oversold_units: i64,
 }
 
 /// The order line an entry of a marketplace order event stands for, from its typed reference.

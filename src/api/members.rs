@@ -19,23 +19,24 @@ use super::openapi::responses::{
     UnsupportedMediaType,
 };
 use super::openapi::schemas;
+use super::paging::{Page, PageQuery};
 use super::{read_json, ApiState, Caller};
 use crate::auth::{new_token, Action, Member, Role};
 
 /// The body of `POST /v1/members`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     #[schema(schema_with = schemas::printable_name)]
-    name: String,
-    role: Role,
+    pub name: String,
+    pub role: Role,
     /// The clients a manager or viewer works on (each must exist).
     #[serde(default)]
     #[schema(schema_with = client_codes)]
-    clients: Vec<String>,
+    pub clients: Vec<String>,
     /// Managers only: whether it may create clients.
     #[serde(default)]
-    may_create_clients: bool,
+    pub may_create_clients: bool,
 }
 
 /// A list of client codes, each by `ClientCode::parse`'s rule.
@@ -44,23 +45,23 @@ fn client_codes() -> utoipa::openapi::schema::Array {
 }
 
 /// A member as the API shows it: never its token or token hash.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MemberView {
-    id: String,
-    name: String,
-    role: Role,
-    clients: BTreeSet<String>,
-    may_create_clients: bool,
-    created_at: String,
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub clients: BTreeSet<String>,
+    pub may_create_clients: bool,
+    pub created_at: String,
 }
 
 /// The reply of `POST /v1/members`: the member and its token, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedMember {
     #[serde(flatten)]
-    member: MemberView,
+    pub member: MemberView,
     /// The bearer token (`ssk_…`); only its hash is kept.
-    token: String,
+    pub token: String,
 }
 
 impl From<Member> for MemberView {
@@ -164,28 +165,29 @@ pub async fn create(
     }))
 }
 
-/// `GET /v1/members`: every member, without tokens.
+/// `GET /v1/members?cursor=&limit=`: the members, without tokens, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/members",
     operation_id = "list_members",
     tag = "members",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every member, without tokens", body = Vec<MemberView>),
-        Unauthorized, Forbidden,
+        (status = 200, description = "A page of members, without tokens", body = Page<MemberView>),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
-pub async fn list(caller: Caller, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    query: Result<web::Query<PageQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     caller.may(Action::Administer, None)?;
-    let members: Vec<MemberView> = state
-        .members
-        .list()
-        .map_err(ApiError::internal)?
-        .into_iter()
-        .map(MemberView::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(members))
+    let request = PageQuery::checked(query)?;
+    let members = state.members.list().map_err(ApiError::internal)?;
+    let page = request.page_of(members, |member| member.id.as_str());
+    Ok(HttpResponse::Ok().json(page.map(MemberView::from)))
 }
 
 /// `DELETE /v1/members/{id}`: removes the member; its token stops working when this answers.

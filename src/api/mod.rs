@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod channels;
+pub mod client;
 pub mod clients;
 pub mod error;
 pub mod exceptions;
@@ -16,6 +17,7 @@ pub mod head_guard;
 pub mod journal;
 pub mod members;
 pub mod openapi;
+pub mod paging;
 pub mod request_metrics;
 pub mod server;
 pub mod stock;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shelfsync_actors::channel::messages::ListingView;
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
 use shelfsync_actors::inventory::ledger::{Change, IdempotencyKey, Movement, MovementKind, Source};
-use shelfsync_actors::inventory::messages::{GetStock, StockLevel};
+use shelfsync_actors::inventory::messages::{GetStock, GetStockPage, StockLevel};
 
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,6 +21,7 @@ use super::openapi::responses::{
     UnsupportedMediaType,
 };
 use super::openapi::schemas;
+use super::paging::{Page, SkuPageQuery};
 use super::{read_json, ApiState, Caller};
 use crate::auth::Action;
 
@@ -30,58 +31,56 @@ const MAX_IDEMPOTENCY_KEY: usize = 200;
 const MAX_REASON: usize = 500;
 
 /// The stock of one SKU as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StockView {
     #[schema(value_type = String)]
-    sku: Sku,
-    on_hand: i64,
-    reserved: i64,
-    available: i64,
+    pub sku: Sku,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
     /// The journal sequence of its last movement (0: it never moved).
-    last_seq: u64,
+    pub last_seq: u64,
     /// Each channel that lists it, by channel id.
-    channels: BTreeMap<String, ChannelStock>,
+    pub channels: BTreeMap<String, ChannelStock>,
 }
 
 /// One channel's view of a SKU.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChannelStock {
     /// What the channel should list (the listing policy applied to the available stock).
-    target: u32,
+    pub target: u32,
     /// What the marketplace last confirmed it lists (`null`: not yet known).
-    listed: Option<u32>,
+    pub listed: Option<u32>,
     /// Whether a push of the target is pending.
-    pending: bool,
+    pub pending: bool,
 }
 
 /// The reply of a movement.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MovementReply {
     /// The journal sequence of the movement.
-    seq: u64,
+    pub seq: u64,
     /// Whether the idempotency key had been used already (nothing was changed).
-    duplicate: bool,
+    pub duplicate: bool,
     /// The SKU's stock after it.
-    stock: Option<StockView>,
+    pub stock: Option<StockView>,
 }
 
-/// Stock levels joined with every channel's view of those SKUs.
+/// Stock levels (of named SKUs, or a page of them) joined with every channel's view
+/// of those SKUs.
 async fn stock_views(
     state: &ApiState,
     code: &ClientCode,
-    skus: Option<Vec<Sku>>,
+    levels: Vec<StockLevel>,
 ) -> Result<Vec<StockView>, ApiError> {
-    let levels: Vec<StockLevel> = state
-        .service
-        .ask_ledger(code, GetStock { skus: skus.clone() })
-        .await??;
-    // Each channel's listings by SKU, built once per request: a lookup per SKU and channel, not
-    // a scan of the channel's listings (issue 13, item 5).
+    let skus: Vec<Sku> = levels.iter().map(|level| level.sku.clone()).collect();
+    // Each channel's listings of these SKUs, built once per request: a lookup per SKU and
+    // channel, not a scan of the channel's listings (issue 13, item 5).
     let mut per_channel: Vec<(ChannelId, HashMap<Sku, ListingView>)> = Vec::new();
     for record in state.service.channels().list(code)? {
         let listings = state
             .service
-            .channel_listings(code, &record.id, skus.clone())
+            .channel_listings(code, &record.id, Some(skus.clone()))
             .await?
             .unwrap_or_default()
             .into_iter()
@@ -118,26 +117,63 @@ async fn stock_views(
         .collect())
 }
 
-/// `GET /v1/clients/{code}/stock`: every SKU with a balance.
+/// The stock of one SKU (zero balances for a SKU that never moved).
+async fn stock_of(
+    state: &ApiState,
+    code: &ClientCode,
+    sku: &Sku,
+) -> Result<Option<StockView>, ApiError> {
+    let levels = state
+        .service
+        .ask_ledger(
+            code,
+            GetStock {
+                skus: Some(vec![sku.clone()]),
+            },
+        )
+        .await??;
+    Ok(stock_views(state, code, levels).await?.into_iter().next())
+}
+
+/// `GET /v1/clients/{code}/stock?cursor=&limit=`: the SKUs that have a balance, in SKU order, a
+/// page at a time.
 #[utoipa::path(
     get,
     path = "/v1/clients/{code}/stock",
     operation_id = "list_stock",
     tag = "stock",
     security(("bearer" = [])),
-    params(ClientPath),
+    params(ClientPath, SkuPageQuery),
     responses(
-        (status = 200, description = "Every SKU with each channel's target, listed and pending", body = Vec<StockView>),
-        Unauthorized, NotFound, Unavailable,
+        (status = 200, description = "A page of SKUs with each channel's target, listed and pending", body = Page<StockView>),
+        BadRequest, Unauthorized, NotFound, Unavailable,
     )
 )]
 pub async fn list_stock(
     caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<ClientPath>,
+    query: Result<web::Query<SkuPageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &path.code, Action::Read)?;
-    Ok(HttpResponse::Ok().json(stock_views(&state, &code, None).await?))
+    let request = SkuPageQuery::checked(query)?;
+    // One more than the page, to know whether another follows.
+    let levels = state
+        .service
+        .ask_ledger(
+            &code,
+            GetStockPage {
+                after: request.after.clone(),
+                limit: request.limit + 1,
+            },
+        )
+        .await??;
+    let page = request.page_from(levels, |level| level.sku.as_str().to_string());
+    let items = stock_views(&state, &code, page.items).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next: page.next,
+    }))
 }
 
 pub(super) fn path_sku(sku: &str) -> Result<Sku, ApiError> {
@@ -164,10 +200,8 @@ pub async fn get_stock(
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &path.code, Action::Read)?;
     let sku = path_sku(&path.sku)?;
-    let view = stock_views(&state, &code, Some(vec![sku.clone()]))
+    let view = stock_of(&state, &code, &sku)
         .await?
-        .into_iter()
-        .next()
         .filter(|view| view.last_seq > 0)
         .ok_or_else(|| ApiError::not_found(format!("no stock of {sku}")))?;
     Ok(HttpResponse::Ok().json(view))
@@ -186,20 +220,34 @@ pub struct SkuPath {
 }
 
 /// The body of `POST …/stock/{sku}/movements` (its schema: [`schemas::new_movement`]).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewMovement {
-    kind: String,
+    pub kind: String,
     /// Any JSON number, so that one beyond `i64` (`1e30`, `9223372036854775808`) or with a
     /// fraction is refused as `invalid_quantity` like every other bad quantity.
-    quantity: serde_json::Number,
-    #[serde(default)]
-    reason: Option<String>,
-    idempotency_key: String,
+    pub quantity: serde_json::Number,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub idempotency_key: String,
     /// Creates the SKU when the client has never had it (else such a movement is a 404
     /// `unknown_sku`: a mistyped SKU must not become a new one).
     #[serde(default)]
-    create: bool,
+    pub create: bool,
+}
+
+impl NewMovement {
+    /// A movement of `kind` (the API takes receipts, shipments, adjustments and counts) by
+    /// `quantity`, applied once under `idempotency_key`.
+    pub fn new(kind: MovementKind, quantity: i64, idempotency_key: &str) -> NewMovement {
+        NewMovement {
+            kind: kind.as_str().to_string(),
+            quantity: quantity.into(),
+            reason: None,
+            idempotency_key: idempotency_key.to_string(),
+            create: false,
+        }
+    }
 }
 
 impl utoipa::PartialSchema for NewMovement {
@@ -339,10 +387,7 @@ pub async fn post_movement(
         // two writes loses no stock.
         state.service.put_reason(&code, &ledger_key, &reason)?;
     }
-    let level = stock_views(&state, &code, Some(vec![sku.clone()]))
-        .await?
-        .into_iter()
-        .next();
+    let level = stock_of(&state, &code, &sku).await?;
     let reply = MovementReply {
         seq: applied.seq,
         duplicate: applied.duplicate,

@@ -67,7 +67,7 @@ struct StoredCredential {
 }
 
 /// What the API shows of a credential: never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialMetadata {
     /// Its name.
     pub name: String,

@@ -260,6 +260,20 @@ pub struct GetStock {
     pub skus: Option<Vec<Sku>>,
 }
 
+/// Returns the balances of at most `limit` SKUs that have moved, in SKU order, starting after
+/// `after`: the paged stock list of the API (a bounded range read, so it runs on the actor).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<StockLevel>, InventoryError>")]
+pub struct GetStockPage {
+    /// The last SKU of the previous page.
+    pub after: Option<Sku>,
+    /// At most this many (clamped to [`MAX_STOCK_PAGE`]).
+    pub limit: usize,
+}
+
+/// The most balances one [`GetStockPage`] returns.
+pub const MAX_STOCK_PAGE: usize = 1001;
+
 /// Returns a page of the journal in sequence order.
 #[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<Vec<JournalEntry>, InventoryError>")]

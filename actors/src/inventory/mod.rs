@@ -29,8 +29,8 @@ use self::group_commit::GroupCommit;
 use self::ledger::Source;
 use self::messages::{
     ApplyMovements, ChannelLedgerRecord, CommandTicket, GetChannelLedgerRecord, GetExceptionsPage,
-    GetJournal, GetOrderExceptions, GetState, GetStock, InventoryState, RecordListings,
-    StockChanged, StockLevel, Subscribe, VerifyLedger,
+    GetJournal, GetOrderExceptions, GetState, GetStock, GetStockPage, InventoryState,
+    RecordListings, StockChanged, StockLevel, Subscribe, VerifyLedger, MAX_STOCK_PAGE,
 };
 use self::messages::{ApplyOutcome, LedgerError};
 use self::store::{
@@ -570,6 +570,19 @@ impl Handler<GetStock> for InventoryActor {
             })
             .collect();
         Box::pin(std::future::ready(levels))
+    }
+}
+
+impl Handler<GetStockPage> for InventoryActor {
+    type Result = Result<Vec<StockLevel>, InventoryError>;
+
+    fn handle(&mut self, message: GetStockPage, _ctx: &mut Context<Self>) -> Self::Result {
+        let limit = message.limit.clamp(1, MAX_STOCK_PAGE);
+        self.store
+            .balances_after(message.after.as_ref(), limit)?
+            .into_iter()
+            .map(|(sku, balance)| Ok(StockLevel::new(sku, balance)?))
+            .collect()
     }
 }
 

@@ -292,11 +292,29 @@ impl LedgerStore {
         let mut balances = BTreeMap::new();
         for item in self.tree.scan_prefix([BALANCE]) {
             let (key, value) = item?;
-            let sku = std::str::from_utf8(&key[1..])
-                .ok()
-                .and_then(|text| Sku::parse(text).ok())
-                .ok_or_else(|| LedgerError::Corrupt(format!("unreadable balance key {key:?}")))?;
-            balances.insert(sku, decode_balance(&value)?);
+            balances.insert(sku_of_balance_key(&key)?, decode_balance(&value)?);
+        }
+        Ok(balances)
+    }
+
+    /// Returns at most `limit` balances in SKU order, of the SKUs after `after`.
+    pub fn balances_after(
+        &self,
+        after: Option<&Sku>,
+        limit: usize,
+    ) -> Result<Vec<(Sku, Balance)>, LedgerError> {
+        let start = match after {
+            Some(sku) => Bound::Excluded(balance_key(sku)),
+            None => Bound::Included(vec![BALANCE]),
+        };
+        let mut balances = Vec::new();
+        for item in self
+            .tree
+            .range::<Vec<u8>, _>((start, Bound::Excluded(vec![BALANCE + 1])))
+            .take(limit)
+        {
+            let (key, value) = item?;
+            balances.push((sku_of_balance_key(&key)?, decode_balance(&value)?));
         }
         Ok(balances)
     }
@@ -557,3 +575,11 @@ fn verify_exceptions(
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;
+
+/// The SKU a balance key names.
+fn sku_of_balance_key(key: &[u8]) -> Result<Sku, LedgerError> {
+    std::str::from_utf8(&key[1..])
+        .ok()
+        .and_then(|text| Sku::parse(text).ok())
+        .ok_or_else(|| LedgerError::Corrupt(format!("unreadable balance key {key:?}")))
+}

@@ -61,6 +61,16 @@ pub fn idempotency_key() -> Schema {
     )
 }
 
+/// A list's cursor: the `next` of the previous page.
+pub fn cursor() -> Schema {
+    text(
+        format!(r"^[^{CONTROL}]+$"),
+        1,
+        crate::api::paging::MAX_CURSOR,
+        "The `next` of the previous page: 1 to 128 printable characters",
+    )
+}
+
 /// `ClientCode::parse`'s rule.
 pub fn client_code() -> Schema {
     text(
