@@ -140,6 +140,18 @@ pub enum RunState {
     Stopped,
 }
 
+impl RunState {
+    /// Its name, as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Restarting => "restarting",
+            RunState::Quarantined => "quarantined",
+            RunState::Stopped => "stopped",
+        }
+    }
+}
+
 /// The counters of a running channel.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LiveChannel {

@@ -3,6 +3,8 @@
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use shelfsync_actors::ratelimit::ServiceTier;
+
 use crate::platforms::Platform;
 
 /// The demo's clients, in the order `--clients N` takes them: code, name, tier, the marketplaces
@@ -11,56 +13,56 @@ pub(super) const CLIENTS: [DemoClient; 8] = [
     DemoClient {
         code: "ACME",
         name: "Acme Mugs",
-        tier: "premium",
+        tier: ServiceTier::Premium,
         platforms: &[Platform::Shopify, Platform::Etsy, Platform::Amazon],
         products: &["MUG", "CUP", "TUMBLER", "PLATE", "BOWL", "JUG"],
     },
     DemoClient {
         code: "BOLT",
         name: "Bolt Outdoor",
-        tier: "standard",
+        tier: ServiceTier::Standard,
         platforms: &[Platform::Shopify, Platform::Walmart, Platform::Ebay],
         products: &["TENT", "LAMP", "BOTTLE", "STOVE", "PACK", "MAT"],
     },
     DemoClient {
         code: "CORA",
         name: "Cora Home",
-        tier: "enterprise",
+        tier: ServiceTier::Enterprise,
         platforms: &Platform::ALL,
         products: &["RUG", "VASE", "THROW", "CANDLE", "CUSHION", "CLOCK"],
     },
     DemoClient {
         code: "DUNE",
         name: "Dune Apparel",
-        tier: "standard",
+        tier: ServiceTier::Standard,
         platforms: &[Platform::Etsy, Platform::Ebay],
         products: &["TEE", "HOODIE", "CAP", "SOCK", "SCARF", "BEANIE"],
     },
     DemoClient {
         code: "ELM",
         name: "Elm Toys",
-        tier: "premium",
+        tier: ServiceTier::Premium,
         platforms: &[Platform::Shopify, Platform::Amazon, Platform::Walmart],
         products: &["BLOCKS", "PUZZLE", "KITE", "YOYO", "TOP", "BALL"],
     },
     DemoClient {
         code: "FERN",
         name: "Fern Plants",
-        tier: "standard",
+        tier: ServiceTier::Standard,
         platforms: &[Platform::Shopify, Platform::Etsy],
         products: &["POT", "PLANTER", "SEEDS", "TROWEL", "MISTER", "STAND"],
     },
     DemoClient {
         code: "GALE",
         name: "Gale Sports",
-        tier: "enterprise",
+        tier: ServiceTier::Enterprise,
         platforms: &[Platform::Amazon, Platform::Walmart, Platform::Ebay],
         products: &["GLOVE", "BAT", "NET", "CONE", "BAND", "SHIN"],
     },
     DemoClient {
         code: "HALO",
         name: "Halo Beauty",
-        tier: "premium",
+        tier: ServiceTier::Premium,
         platforms: &[Platform::Shopify, Platform::Etsy, Platform::Ebay],
         products: &["SOAP", "BALM", "OIL", "MASK", "SERUM", "MIST"],
     },
@@ -74,7 +76,7 @@ pub(super) const VARIANTS: [&str; 4] = ["RED", "BLUE", "GREEN", "WHITE"];
 pub(super) struct DemoClient {
     pub(super) code: &'static str,
     pub(super) name: &'static str,
-    pub(super) tier: &'static str,
+    pub(super) tier: ServiceTier,
     pub(super) platforms: &'static [Platform],
     pub(super) products: &'static [&'static str],
 }

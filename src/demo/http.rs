@@ -1,4 +1,5 @@
-//! The demo's HTTP client of the service's API (bearer token, JSON, problem details as errors).
+//! The demo's HTTP clients: the service's API through its typed client ([`ApiClient`]), and the
+//! mocks' control surfaces (plain JSON, no auth), which are no part of the API.
 
 use std::time::Duration;
 
@@ -6,44 +7,42 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::DemoError;
+use crate::api::client::ApiClient;
 use crate::platforms::mock::MockServer;
+
+/// How long one call may take.
+const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Calls the service's API and the mocks' control surfaces.
 pub(super) struct Http {
-    pub(super) client: reqwest::Client,
-    pub(super) api_url: String,
-    pub(super) token: String,
+    client: reqwest::Client,
+    /// The service's API, as the demo's admin.
+    pub(super) api: ApiClient,
 }
 
 impl Http {
     pub(super) fn new(api_url: &str, token: &str) -> Result<Http, DemoError> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
+            .timeout(TIMEOUT)
             .build()
             .map_err(|source| DemoError::Http {
                 what: "the HTTP client".into(),
                 source,
             })?;
-        Ok(Http {
-            client,
-            api_url: api_url.to_string(),
-            token: token.to_string(),
-        })
+        let api = ApiClient::new(api_url, token, TIMEOUT)?;
+        Ok(Http { client, api })
     }
 
-    /// One call to `url`; the JSON reply of a 2xx, else [`DemoError::Status`].
-    pub(super) async fn send(
+    /// One call to a mock's control surface at `url`; the JSON reply of a 2xx, else
+    /// [`DemoError::Status`].
+    async fn send(
         &self,
         method: Method,
         url: &str,
-        bearer: bool,
         body: Option<&Value>,
     ) -> Result<Value, DemoError> {
         let what = format!("{method} {url}");
         let mut request = self.client.request(method, url);
-        if bearer {
-            request = request.bearer_auth(&self.token);
-        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -69,17 +68,6 @@ impl Http {
         serde_json::from_str(&text).map_err(|_| DemoError::Reply { what, reply: text })
     }
 
-    /// A call to the service's API with the admin token.
-    pub(super) async fn api(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, DemoError> {
-        let url = format!("{}{path}", self.api_url);
-        self.send(method, &url, true, body).await
-    }
-
     /// A call to a mock's control surface (no auth there).
     pub(super) async fn control(
         &self,
@@ -89,26 +77,7 @@ impl Http {
         body: Option<&Value>,
     ) -> Result<Value, DemoError> {
         let url = format!("{}/_mock/{route}", mock.base_url());
-        self.send(method, &url, false, body).await
-    }
-
-    /// The Prometheus text of the service's `/metrics`.
-    pub(super) async fn metrics(&self) -> Result<String, DemoError> {
-        let url = format!("{}/metrics", self.api_url);
-        let reply = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|source| DemoError::Http {
-                what: format!("GET {url}"),
-                source,
-            })?;
-        reply.text().await.map_err(|source| DemoError::Http {
-            what: format!("GET {url}"),
-            source,
-        })
+        self.send(method, &url, body).await
     }
 }
 

@@ -85,6 +85,9 @@ pub enum DemoError {
         /// The reply.
         reply: String,
     },
+    /// The service's API refused a call or could not be reached.
+    #[error(transparent)]
+    Api(#[from] crate::api::client::ClientError),
     /// A mock could not start.
     #[error("cannot start the {platform} mock of {client}: {source}")]
     Mock {
@@ -390,7 +393,7 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
         out.line(&format!(
             "  {} ({}): {}",
             entry.client.code,
-            entry.client.tier,
+            entry.client.tier.as_str(),
             platforms.join("+")
         ));
     }
@@ -459,7 +462,7 @@ async fn drive(setup: &Setup, out: &mut Out) -> anyhow::Result<DemoSummary> {
                 restock(&http, setup, &mut books, tick, &mut rng).await?;
             }
             last = snapshot(&http, setup, &mut books).await?;
-            if let Ok(text) = http.metrics().await {
+            if let Ok(text) = http.api.metrics().await {
                 metrics_samples = metrics_samples.max(count_samples(&text));
             }
             let view = View {

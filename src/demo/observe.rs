@@ -2,11 +2,14 @@
 
 use std::collections::HashMap;
 
-use super::http::{field, Http};
+use super::http::Http;
 use super::view::waiting_text;
 use super::{ChannelFigures, ClientFigures, DemoError, Setup, ORDERS_PAGE, ORDER_PAGES_PER_TICK};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
+use shelfsync_actors::inventory::ledger::MovementKind;
+
+use crate::api::journal::JournalQuery;
 
 /// What the demo keeps of a provisioned client.
 #[derive(Debug, Default)]
@@ -35,35 +38,31 @@ pub(super) async fn read_orders(
     book: &mut ClientBook,
 ) -> Result<(), DemoError> {
     for _ in 0..ORDER_PAGES_PER_TICK {
-        let path = format!(
-            "/v1/clients/{code}/orders?after_seq={}&limit={ORDERS_PAGE}",
-            book.orders_after_seq
-        );
-        let reply = http.api(Method::GET, &path, None).await?;
-        let lines = field(&reply, "orders", "orders")?
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for line in &lines {
-            let channel = line["channel"].as_str().unwrap_or_default().to_string();
-            let quantity = line["quantity"].as_i64().unwrap_or(0);
-            let tally = book.ledger.entry(channel).or_default();
-            match line["kind"].as_str() {
-                Some("sale") => {
+        let query = JournalQuery {
+            after_seq: book.orders_after_seq,
+            limit: Some(ORDERS_PAGE),
+            ..JournalQuery::default()
+        };
+        let page = http.api.orders(code, &query).await?;
+        for line in &page.orders {
+            let tally = book.ledger.entry(line.channel.clone()).or_default();
+            match line.kind {
+                MovementKind::Sale => {
                     tally.sales += 1;
-                    tally.net_units += quantity;
-                    tally.oversold_units += line["oversold_units"].as_i64().unwrap_or(0);
+                    tally.net_units += line.quantity;
+                    tally.oversold_units += line.oversold_units;
                 }
-                Some("cancel") | Some("refund_restock") => {
+                MovementKind::Cancel | MovementKind::RefundRestock => {
                     tally.cancels += 1;
-                    tally.net_units -= quantity;
+                    tally.net_units -= line.quantity;
                 }
-                _ => {}
+                MovementKind::Ship
+                | MovementKind::Receipt
+                | MovementKind::Adjustment
+                | MovementKind::Count => {}
             }
         }
-        let next = reply["next_after_seq"]
-            .as_u64()
-            .unwrap_or(book.orders_after_seq);
+        let next = page.next_after_seq;
         let moved = next > book.orders_after_seq;
         book.orders_after_seq = next;
         // A page that moved the cursor may have stopped at the API's scan bound: read on.
@@ -99,10 +98,7 @@ pub(super) async fn snapshot(
     for (entry, book) in setup.mocks.iter().zip(books.iter_mut()) {
         let code = entry.client.code;
         read_orders(http, code, book).await?;
-        let channels = http
-            .api(Method::GET, &format!("/v1/clients/{code}/channels"), None)
-            .await?;
-        let channels = channels.as_array().cloned().unwrap_or_default();
+        let channels = http.api.channels(code).await?;
         let mut figures = ClientFigures {
             code: code.to_string(),
             receipts: book.receipts,
@@ -111,16 +107,17 @@ pub(super) async fn snapshot(
         };
         for mock in &entry.mocks {
             let id = mock.platform().as_str();
-            let live = channels
+            let status = channels
                 .iter()
-                .find(|channel| channel["id"] == id)
-                .cloned()
-                .unwrap_or(Value::Null);
+                .find(|channel| channel.channel.id.as_str() == id);
+            let live = status.and_then(|status| status.live.as_ref());
             let stats = http.control(mock, Method::GET, "stats", None).await?;
             let tally = book.ledger.get(id).copied().unwrap_or_default();
             figures.channels.push(ChannelFigures {
                 channel: id.to_string(),
-                state: live["state"].as_str().unwrap_or("unknown").to_string(),
+                state: status.map_or("unknown".to_string(), |status| {
+                    status.state.as_str().to_string()
+                }),
                 orders: stats["orders"].as_u64().unwrap_or(0),
                 cancelled: stats["orders_cancelled"].as_u64().unwrap_or(0),
                 units_sold: sum_units(&stats["units_sold"]) - sum_units(&stats["units_cancelled"]),
@@ -128,15 +125,17 @@ pub(super) async fn snapshot(
                 ledger_cancelled: tally.cancels,
                 ledger_units: tally.net_units,
                 oversold_units: tally.oversold_units,
-                exposure_units: live["exposure_units"].as_u64().unwrap_or(0),
-                pending: live["pending"].as_u64().unwrap_or(0),
-                oldest_pending_seconds: live["oldest_pending_seconds"].as_f64().unwrap_or(0.0),
+                exposure_units: live.map_or(0, |live| live.exposure_units),
+                pending: live.map_or(0, |live| live.pending as u64),
+                oldest_pending_seconds: live.map_or(0.0, |live| live.oldest_pending_seconds),
                 requests: sum_counts(&stats["requests"]),
                 throttled: sum_counts(&stats["throttled"]),
                 listings: stats["listings"].as_u64().unwrap_or(0) as usize,
                 listings_in_step: 0,
-                last_error: live["last_error"].as_str().map(str::to_string),
-                waiting: waiting_text(&live["waiting"]),
+                last_error: live.and_then(|live| live.last_error.clone()),
+                waiting: live
+                    .and_then(|live| live.waiting.as_ref())
+                    .map(waiting_text),
                 out_of_step: Vec::new(),
             });
         }
@@ -154,10 +153,7 @@ pub(super) async fn count_in_step(
 ) -> Result<(), DemoError> {
     for (entry, figures) in setup.mocks.iter().zip(clients.iter_mut()) {
         let code = entry.client.code;
-        let stock = http
-            .api(Method::GET, &format!("/v1/clients/{code}/stock"), None)
-            .await?;
-        let stock = stock.as_array().cloned().unwrap_or_default();
+        let stock = http.api.stock(code).await?;
         for (mock, channel) in entry.mocks.iter().zip(figures.channels.iter_mut()) {
             let listed = http.control(mock, Method::GET, "listings", None).await?;
             let listed: HashMap<&str, i64> = listed
@@ -171,21 +167,21 @@ pub(super) async fn count_in_step(
             channel.listings_in_step = 0;
             channel.out_of_step.clear();
             for level in &stock {
-                let view = &level["channels"][channel.channel.as_str()];
-                let sku = level["sku"].as_str().unwrap_or_default();
+                let view = level.channels.get(channel.channel.as_str());
+                let sku = level.sku.as_str();
                 let shows = listed.get(sku).copied();
-                if view["pending"] == json!(false)
-                    && view["target"].as_i64().is_some()
-                    && shows == view["target"].as_i64()
-                {
+                let target = view.map(|view| i64::from(view.target));
+                if view.is_some_and(|view| !view.pending) && shows == target {
                     channel.listings_in_step += 1;
                 } else if channel.out_of_step.len() < 3 {
+                    let known =
+                        |value: Option<i64>| value.map_or("nothing".to_string(), |q| q.to_string());
                     channel.out_of_step.push(format!(
                         "{sku} shows {} against target {} (engine: listed {}, pending {})",
-                        shows.map_or("nothing".to_string(), |q| q.to_string()),
-                        view["target"],
-                        view["listed"],
-                        view["pending"]
+                        known(shows),
+                        known(target),
+                        known(view.and_then(|view| view.listed).map(i64::from)),
+                        view.map_or("nothing".to_string(), |view| view.pending.to_string()),
                     ));
                 }
             }

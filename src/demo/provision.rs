@@ -8,10 +8,16 @@ use rand::Rng;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use shelfsync_actors::inventory::ledger::MovementKind;
+
 use super::data::{catalog, mix, poll_interval_ms, shopper_rate, DemoClient};
 use super::http::{field, Http};
 use super::observe::ClientBook;
 use super::{DemoError, Setup, MOCK_TOKEN};
+use crate::api::catalog::{CatalogBody, CatalogItem};
+use crate::api::channels::NewChannelBody;
+use crate::api::clients::{NewClient, PutCredential};
+use crate::api::stock::NewMovement;
 use crate::platforms::mock::{MockOptions, MockServer};
 use crate::platforms::Platform;
 
@@ -77,69 +83,62 @@ pub(super) async fn provision(
 ) -> Result<ClientBook, DemoError> {
     let client = &entry.client;
     let code = client.code;
-    http.api(
-        Method::POST,
-        "/v1/clients",
-        Some(&json!({"code": code, "name": client.name, "tier": client.tier})),
-    )
-    .await?;
+    http.api
+        .create_client(&NewClient {
+            code: code.to_string(),
+            name: client.name.to_string(),
+            tier: client.tier,
+        })
+        .await?;
     let skus = catalog(client, rng);
-    let mut items: Vec<Value> = skus
+    let mut items: Vec<CatalogItem> = skus
         .iter()
-        .map(|sku| json!({"sku": sku.sku, "on_hand": sku.on_hand, "listings": {}}))
+        .map(|sku| CatalogItem {
+            sku: sku.sku.clone(),
+            on_hand: sku.on_hand,
+            ..CatalogItem::default()
+        })
         .collect();
     for mock in &entry.mocks {
         let platform = mock.platform();
         let channel = platform.as_str();
-        http.api(
-            Method::PUT,
-            &format!("/v1/clients/{code}/credentials/{channel}"),
-            Some(&json!({ "secret": MOCK_TOKEN })),
-        )
-        .await?;
+        http.api
+            .put_credential(code, channel, &secret(MOCK_TOKEN.to_string()))
+            .await?;
         let info = http.control(mock, Method::GET, "info", None).await?;
         let account = field(&info, "account", "the mock's info")?.clone();
-        let mut body = json!({
-            "id": channel,
-            "platform": channel,
-            "base_url": mock.base_url(),
-            "credential": channel,
-            "account": account,
-            "poll_interval_ms": poll_interval_ms(platform),
-        });
-        let mut webhook_secret = None;
+        let mut body = NewChannelBody {
+            id: channel.to_string(),
+            platform: channel.to_string(),
+            base_url: mock.base_url(),
+            credential: channel.to_string(),
+            account: account.as_object().cloned().unwrap_or_default(),
+            poll_interval_ms: Some(poll_interval_ms(platform)),
+            ..NewChannelBody::default()
+        };
         match platform {
             Platform::Shopify => {
-                let secret = format!("whsec_demo_{:032x}", rng.gen::<u128>());
-                body["webhook_secret"] = json!(secret);
-                webhook_secret = Some(secret);
+                body.webhook_secret = Some(format!("whsec_demo_{:032x}", rng.gen::<u128>()));
             }
             Platform::Etsy => {
                 // Etsy's x-api-key is `keystring:shared secret`; the shared secret is a credential
                 // of its own, named in the account (no secret in a channel's settings).
-                http.api(
-                    Method::PUT,
-                    &format!("/v1/clients/{code}/credentials/etsy-shared"),
-                    Some(&json!({ "secret": format!("etsy-shared-{:024x}", rng.gen::<u128>()) })),
-                )
-                .await?;
-                body["account"] = json!({
-                    "shop_id": field(&account, "shop_id", "Etsy's account")?,
-                    "user_id": field(&account, "user_id", "Etsy's account")?,
-                    "keystring": field(&account, "keystring", "Etsy's account")?,
-                    "shared_secret_credential": "etsy-shared",
-                });
+                let shared = format!("etsy-shared-{:024x}", rng.gen::<u128>());
+                http.api
+                    .put_credential(code, "etsy-shared", &secret(shared))
+                    .await?;
+                let mut etsy = serde_json::Map::new();
+                for key in ["shop_id", "user_id", "keystring"] {
+                    etsy.insert(key.into(), field(&account, key, "Etsy's account")?.clone());
+                }
+                etsy.insert("shared_secret_credential".into(), json!("etsy-shared"));
+                body.account = etsy;
             }
             Platform::Amazon | Platform::Walmart | Platform::Ebay => {}
         }
-        http.api(
-            Method::POST,
-            &format!("/v1/clients/{code}/channels"),
-            Some(&body),
-        )
-        .await?;
-        if let Some(secret) = webhook_secret {
-            let url = format!("{}/webhooks/{code}/{channel}", http.api_url);
+        http.api.create_channel(code, &body).await?;
+        if let Some(secret) = &body.webhook_secret {
+            let url = format!("{}/webhooks/{code}/{channel}", http.api.base_url());
             http.control(
                 mock,
                 Method::POST,
@@ -161,23 +160,34 @@ pub(super) async fn provision(
             reply: created.to_string(),
         })?;
         for (item, listing) in items.iter_mut().zip(created) {
-            item["listings"][channel] = field(listing, "listing_ref", "a created listing")?.clone();
+            let listing_ref = field(listing, "listing_ref", "a created listing")?;
+            let listing_ref = listing_ref.as_str().ok_or_else(|| DemoError::Reply {
+                what: format!("a created {platform} listing of {code}"),
+                reply: listing.to_string(),
+            })?;
+            item.listings
+                .insert(channel.to_string(), listing_ref.to_string());
         }
     }
     let imported = http
-        .api(
-            Method::PUT,
-            &format!("/v1/clients/{code}/catalog"),
-            Some(&json!({ "items": items })),
-        )
+        .api
+        .import_catalog(code, &CatalogBody::of(&items))
         .await?;
-    if imported["imported"].as_u64() != Some(skus.len() as u64) {
+    if imported.imported != skus.len() {
         return Err(DemoError::Reply {
             what: format!("the catalog import of {code}"),
-            reply: imported.to_string(),
+            reply: format!("{imported:?}"),
         });
     }
     Ok(ClientBook::default())
+}
+
+/// A credential of `secret`, bound to the first channel that uses it.
+fn secret(secret: String) -> PutCredential {
+    PutCredential {
+        secret,
+        ..PutCredential::default()
+    }
 }
 
 /// Starts (`Some(seed)`) or stops (`None`) the shoppers of every mock.
@@ -216,29 +226,20 @@ pub(super) async fn restock(
 ) -> Result<(), DemoError> {
     for (entry, book) in setup.mocks.iter().zip(books.iter_mut()) {
         let code = entry.client.code;
-        let stock = http
-            .api(Method::GET, &format!("/v1/clients/{code}/stock"), None)
-            .await?;
-        for level in stock.as_array().cloned().unwrap_or_default() {
-            let (Some(sku), Some(available)) = (level["sku"].as_str(), level["available"].as_i64())
-            else {
-                continue;
-            };
+        for level in http.api.stock(code).await? {
+            let available = level.available;
             if available > 0 || !rng.gen_bool(0.5) {
                 continue;
             }
+            let sku = level.sku.as_str();
             let quantity = rng.gen_range(12..=30) - available.min(0);
-            http.api(
-                Method::POST,
-                &format!("/v1/clients/{code}/stock/{sku}/movements"),
-                Some(&json!({
-                    "kind": "receipt",
-                    "quantity": quantity,
-                    "reason": "demo warehouse: restock",
-                    "idempotency_key": format!("demo-restock-{round}-{sku}"),
-                })),
-            )
-            .await?;
+            let mut receipt = NewMovement::new(
+                MovementKind::Receipt,
+                quantity,
+                &format!("demo-restock-{round}-{sku}"),
+            );
+            receipt.reason = Some("demo warehouse: restock".into());
+            http.api.post_movement(code, sku, &receipt).await?;
             book.receipts += 1;
             book.received_units += quantity;
         }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use super::{ClientFigures, DemoSummary, Setup};
-use serde_json::Value;
+use crate::api::channels::Wait;
 
 /// Where the demo's text goes: stdout, redrawn in place on a terminal. A closed stdout (a reader
 /// that took the first lines and left) must not end the demo, so write errors are ignored.
@@ -84,16 +84,17 @@ pub(super) fn settle_lines(seconds: u64, clients: &[ClientFigures]) -> Vec<Strin
 }
 
 /// The engine's reason a channel waits, for a person: `budget, 12 s more`.
-pub(super) fn waiting_text(waiting: &Value) -> Option<String> {
-    let reason = waiting["reason"].as_str()?;
-    let until = waiting["until"]
-        .as_str()
+pub(super) fn waiting_text(waiting: &Wait) -> String {
+    let reason = waiting.reason.as_str();
+    let until = waiting
+        .until
+        .as_deref()
         .and_then(|until| chrono::DateTime::parse_from_rfc3339(until).ok())
         .map(|until| (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds());
-    Some(match until {
+    match until {
         Some(ms) if ms > 0 => format!("{reason}, {:.1} s more", ms as f64 / 1000.0),
         _ => reason.to_string(),
-    })
+    }
 }
 
 /// One refresh of the live view.

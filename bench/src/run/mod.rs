@@ -26,10 +26,11 @@ use shelfsync::platforms::Platform;
 
 use self::fleet::{ClientPlan, Fleet};
 use self::observe::Observer;
-use self::provision::{Api, PushOrder};
+use self::provision::api_of;
 use self::report::{Budget, Report, ServiceFigures, ToolFigures, VariantReport};
 use self::scenario::Scenario;
 use self::service::ServiceProcess;
+use shelfsync_actors::channel::scheduler::PushOrder;
 
 /// Errors of a run, each naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +63,6 @@ pub enum RunError {
     /// A mock could not be started or set.
     #[error("mock: {0}")]
     Mock(String),
-    /// An API call could not be sent.
-    #[error("http: {0}")]
-    Http(String),
     /// The API answered something else than expected.
     #[error("{call} answered {status}: {body}")]
     Api {
@@ -75,6 +73,9 @@ pub enum RunError {
         /// Its body (cut).
         body: String,
     },
+    /// The API refused a call or could not be reached.
+    #[error(transparent)]
+    Client(#[from] shelfsync::api::client::ClientError),
     /// The report lacks figures, or the service crashed.
     #[error("the report is incomplete:\n  {}", .0.join("\n  "))]
     Incomplete(Vec<String>),
@@ -234,7 +235,7 @@ async fn run_variant(
     if let Variant::Shelfsync(order) = variant {
         progress.set_message("starting the service");
         let started = ServiceProcess::start(binary, &admin_token())?;
-        let api = Api::new(&started)?;
+        let api = api_of(&started)?;
         service = Some(started);
         progress.set_message("provisioning");
         provision::provision(&api, clients, &fleet, *order, scenario.poll_interval_ms).await?;

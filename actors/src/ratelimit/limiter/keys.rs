@@ -42,6 +42,15 @@ pub enum ServiceTier {
 }
 
 impl ServiceTier {
+    /// Its name, as configuration and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Premium => "premium",
+            ServiceTier::Enterprise => "enterprise",
+        }
+    }
+
     /// Returns the tier's weight in a shared budget.
     pub fn weight(self) -> NonZeroU32 {
         let weight = match self {
