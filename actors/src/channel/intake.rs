@@ -25,7 +25,7 @@ use crate::inventory::ledger::{
 };
 use crate::inventory::messages::{ApplyMovements, CommandTicket};
 use crate::inventory::messages::{ApplyOutcome, CursorUpdate, LedgerError, MAX_BATCH};
-use crate::inventory::store::UnapplicableEvent;
+use crate::inventory::exceptions::UnapplicableEvent;
 use crate::inventory::InventoryError;
 
 /// Turns an order event into the ledger movement it stands for, keyed by its natural key, typed
