@@ -198,6 +198,15 @@ impl ApiClient {
         })
     }
 
+    /// A `GET`.
+    async fn read<R: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: Option<&impl Serialize>,
+    ) -> Result<R, ClientError> {
+        self.send(Method::GET, segments, query, NO_BODY).await
+    }
+
     /// Every item of a paged list, walking its pages in order.
     async fn every_page<T: DeserializeOwned>(
         &self,
@@ -209,9 +218,7 @@ impl ApiClient {
             limit: Some(MAX_LIMIT),
         };
         loop {
-            let page: Page<T> = self
-                .send(Method::GET, segments, Some(&query), NO_BODY)
-                .await?;
+            let page: Page<T> = self.read(segments, Some(&query)).await?;
             items.extend(page.items);
             match page.next {
                 Some(next) => query.cursor = Some(next),
@@ -228,8 +235,7 @@ impl ApiClient {
 
     /// `GET /v1/members`: one page.
     pub async fn members_page(&self, query: &PageQuery) -> Result<Page<MemberView>, ClientError> {
-        self.send(Method::GET, &["v1", "members"], Some(query), NO_BODY)
-            .await
+        self.read(&["v1", "members"], Some(query)).await
     }
 
     /// Every member.
@@ -251,8 +257,7 @@ impl ApiClient {
 
     /// `GET /v1/clients`: one page.
     pub async fn clients_page(&self, query: &PageQuery) -> Result<Page<ClientRecord>, ClientError> {
-        self.send(Method::GET, &["v1", "clients"], Some(query), NO_BODY)
-            .await
+        self.read(&["v1", "clients"], Some(query)).await
     }
 
     /// Every client the member may see.
@@ -262,8 +267,7 @@ impl ApiClient {
 
     /// `GET /v1/clients/{code}`.
     pub async fn client(&self, code: &str) -> Result<ClientRecord, ClientError> {
-        self.send(Method::GET, &["v1", "clients", code], NO_QUERY, NO_BODY)
-            .await
+        self.read(&["v1", "clients", code], NO_QUERY).await
     }
 
     /// `PUT /v1/clients/{code}/credentials/{name}`.
@@ -280,8 +284,8 @@ impl ApiClient {
 
     /// `GET /v1/clients/{code}/credentials`.
     pub async fn credentials(&self, code: &str) -> Result<Vec<CredentialMetadata>, ClientError> {
-        let path = ["v1", "clients", code, "credentials"];
-        self.send(Method::GET, &path, NO_QUERY, NO_BODY).await
+        self.read(&["v1", "clients", code, "credentials"], NO_QUERY)
+            .await
     }
 
     /// `POST /v1/clients/{code}/channels`.
@@ -301,8 +305,8 @@ impl ApiClient {
         code: &str,
         query: &PageQuery,
     ) -> Result<Page<ChannelStatus>, ClientError> {
-        let path = ["v1", "clients", code, "channels"];
-        self.send(Method::GET, &path, Some(query), NO_BODY).await
+        self.read(&["v1", "clients", code, "channels"], Some(query))
+            .await
     }
 
     /// Every channel of a client, with its live state.
@@ -326,8 +330,8 @@ impl ApiClient {
         code: &str,
         query: &SkuPageQuery,
     ) -> Result<Page<StockView>, ClientError> {
-        let path = ["v1", "clients", code, "stock"];
-        self.send(Method::GET, &path, Some(query), NO_BODY).await
+        self.read(&["v1", "clients", code, "stock"], Some(query))
+            .await
     }
 
     /// Every SKU of a client that has a balance.
@@ -337,8 +341,8 @@ impl ApiClient {
 
     /// `GET /v1/clients/{code}/stock/{sku}`.
     pub async fn sku_stock(&self, code: &str, sku: &str) -> Result<StockView, ClientError> {
-        let path = ["v1", "clients", code, "stock", sku];
-        self.send(Method::GET, &path, NO_QUERY, NO_BODY).await
+        self.read(&["v1", "clients", code, "stock", sku], NO_QUERY)
+            .await
     }
 
     /// `POST /v1/clients/{code}/stock/{sku}/movements`.
@@ -359,8 +363,8 @@ impl ApiClient {
         code: &str,
         query: &JournalQuery,
     ) -> Result<LedgerPage, ClientError> {
-        let path = ["v1", "clients", code, "ledger"];
-        self.send(Method::GET, &path, Some(query), NO_BODY).await
+        self.read(&["v1", "clients", code, "ledger"], Some(query))
+            .await
     }
 
     /// `GET /v1/clients/{code}/orders`: one page of marketplace order events.
@@ -369,8 +373,8 @@ impl ApiClient {
         code: &str,
         query: &JournalQuery,
     ) -> Result<OrdersPage, ClientError> {
-        let path = ["v1", "clients", code, "orders"];
-        self.send(Method::GET, &path, Some(query), NO_BODY).await
+        self.read(&["v1", "clients", code, "orders"], Some(query))
+            .await
     }
 
     /// `GET /v1/clients/{code}/exceptions`: one page of order exceptions.
@@ -379,8 +383,8 @@ impl ApiClient {
         code: &str,
         query: &ExceptionsQuery,
     ) -> Result<ExceptionsPage, ClientError> {
-        let path = ["v1", "clients", code, "exceptions"];
-        self.send(Method::GET, &path, Some(query), NO_BODY).await
+        self.read(&["v1", "clients", code, "exceptions"], Some(query))
+            .await
     }
 
     /// `GET /metrics`: the Prometheus text.

@@ -123,16 +123,18 @@ async fn stock_of(
     code: &ClientCode,
     sku: &Sku,
 ) -> Result<Option<StockView>, ApiError> {
-    let levels = state
-        .service
-        .ask_ledger(
-            code,
-            GetStock {
-                skus: Some(vec![sku.clone()]),
-            },
-        )
-        .await??;
+    let levels = level_of(state, code, sku).await?;
     Ok(stock_views(state, code, levels).await?.into_iter().next())
+}
+
+/// The ledger's level of one SKU (one item; zero balances for a SKU that never moved).
+async fn level_of(
+    state: &ApiState,
+    code: &ClientCode,
+    sku: &Sku,
+) -> Result<Vec<StockLevel>, ApiError> {
+    let skus = Some(vec![sku.clone()]);
+    Ok(state.service.ask_ledger(code, GetStock { skus }).await??)
 }
 
 /// `GET /v1/clients/{code}/stock?cursor=&limit=`: the SKUs that have a balance, in SKU order, a
@@ -262,15 +264,7 @@ impl ToSchema for NewMovement {}
 /// catalog import. A SKU is never removed, so the answer cannot turn false between this check and
 /// the write that follows.
 async fn sku_is_known(state: &ApiState, code: &ClientCode, sku: &Sku) -> Result<bool, ApiError> {
-    let levels = state
-        .service
-        .ask_ledger(
-            code,
-            GetStock {
-                skus: Some(vec![sku.clone()]),
-            },
-        )
-        .await??;
+    let levels = level_of(state, code, sku).await?;
     if levels.iter().any(|level| level.last_seq > 0) {
         return Ok(true);
     }

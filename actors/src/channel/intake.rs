@@ -17,6 +17,7 @@ use actix::Recipient;
 use super::marketplace::{OrderEvent, OrderEventKind};
 use super::ChannelError;
 use crate::ids::{ChannelId, Sku};
+use crate::inventory::exceptions::UnapplicableEvent;
 use crate::inventory::exceptions::{
     bounded_text, digest_key, UnapplicableReason, MAX_DETAIL_BYTES, MAX_ORDER_REF_BYTES,
 };
@@ -25,7 +26,6 @@ use crate::inventory::ledger::{
 };
 use crate::inventory::messages::{ApplyMovements, CommandTicket};
 use crate::inventory::messages::{ApplyOutcome, CursorUpdate, LedgerError, MAX_BATCH};
-use crate::inventory::exceptions::UnapplicableEvent;
 use crate::inventory::InventoryError;
 
 /// Turns an order event into the ledger movement it stands for, keyed by its natural key, typed
