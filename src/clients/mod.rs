@@ -488,12 +488,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn clients_are_created_once_and_credentials_sealed_and_rotated() {
+    /// A store and a vault in a new data directory.
+    fn open_store() -> (tempfile::TempDir, sled::Db, Vault, ClientStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let vault = Vault::open(dir.path(), None).unwrap();
         let store = ClientStore::open(&db).unwrap();
+        (dir, db, vault, store)
+    }
+
+    #[test]
+    fn clients_are_created_once_and_credentials_sealed_and_rotated() {
+        let (dir, db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         assert_eq!(
             store.create(&record("ACME")).unwrap_err().kind(),
@@ -576,10 +582,7 @@ mod tests {
 
     #[test]
     fn a_credential_is_bound_by_its_first_channel_and_opens_only_for_its_hosts() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let vault = Vault::open(dir.path(), None).unwrap();
-        let store = ClientStore::open(&db).unwrap();
+        let (_dir, _db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         let acme = ClientCode::parse("ACME").unwrap();
         let token = Secret::new("shpat_bound");
@@ -656,10 +659,7 @@ mod tests {
 
     #[test]
     fn a_credential_stored_before_bindings_existed_decodes_unbound() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let vault = Vault::open(dir.path(), None).unwrap();
-        let store = ClientStore::open(&db).unwrap();
+        let (_dir, _db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         let acme = ClientCode::parse("ACME").unwrap();
         use base64::Engine as _;
@@ -689,10 +689,7 @@ mod tests {
 
     #[test]
     fn records_stored_with_text_times_load_and_read_back_as_they_were_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let vault = Vault::open(dir.path(), None).unwrap();
-        let store = ClientStore::open(&db).unwrap();
+        let (_dir, _db, vault, store) = open_store();
         // A client and a rotated credential as the service wrote them while times were text.
         let client = serde_json::json!({"code": "ACME", "name": "Acme", "tier": "premium",
                                         "created_at": "2026-11-21T09:30:00.250Z"});
@@ -723,17 +720,10 @@ mod tests {
         store.create(&record("BOLT")).unwrap();
         let bolt = ClientCode::parse("BOLT").unwrap();
         assert_eq!(store.get(&bolt).unwrap().unwrap(), record("BOLT"));
-        let rotate_by = Due::parse("2027-01-01T12:00:00Z").unwrap();
+        let due = Some(Due::parse("2027-01-01T12:00:00Z").unwrap());
+        let secret = Secret::new("s");
         let put = store
-            .put_credential(
-                &vault,
-                &bolt,
-                "x",
-                &Secret::new("s"),
-                Some(rotate_by),
-                None,
-                t(1),
-            )
+            .put_credential(&vault, &bolt, "x", &secret, due, None, t(1))
             .unwrap();
         assert_eq!(store.credentials(&bolt).unwrap(), vec![put]);
     }
