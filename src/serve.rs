@@ -146,8 +146,7 @@ pub fn start_service(
     tracing::info!(source = ?vault.source(), "vault key loaded");
     let db = shelfsync_actors::storage::open_database(&data_dir.join("db"), cache_bytes)?;
     let members = MemberStore::open(&db)?;
-    let generated_admin =
-        members.ensure_admin(admin_token, &crate::timestamp::rfc3339(chrono::Utc::now()))?;
+    let generated_admin = members.ensure_admin(admin_token, options.clock.now())?;
     let clients = ClientStore::open(&db)?;
     let vault = Arc::new(vault);
     // Every stored client and channel is running before the API answers its first request.

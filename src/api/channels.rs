@@ -8,6 +8,7 @@
 //! `credential_host_mismatch` when a credential it names is bound to other hosts.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shelfsync_actors::channel::messages::ChannelState;
@@ -107,7 +108,8 @@ pub struct ChannelView {
     #[schema(schema_with = schemas::push_order)]
     pub push_order: PushOrder,
     pub poll_interval_ms: u64,
-    pub created_at: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A channel with its live state, as `GET …/channels` shows it.
@@ -180,7 +182,8 @@ pub struct Wait {
     #[schema(value_type = String)]
     pub reason: WaitReason,
     pub for_seconds: f64,
-    pub until: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// `POST /v1/clients/{code}/channels`: managers and admins.
@@ -259,7 +262,7 @@ pub async fn create(
         app,
         push_order: body.push_order,
         poll_interval_ms,
-        created_at: crate::timestamp::rfc3339(chrono::Utc::now()),
+        created_at: state.service.now(),
     };
     state
         .service
@@ -282,18 +285,17 @@ impl From<&ChannelRecord> for ChannelView {
             app: record.app.clone(),
             push_order: record.push_order,
             poll_interval_ms: record.poll_interval_ms,
-            created_at: record.created_at.clone(),
+            created_at: record.created_at,
         }
     }
 }
 
-impl From<WaitView> for Wait {
-    fn from(wait: WaitView) -> Self {
-        let until = wait.remaining_ms.map(|ms| {
-            let at =
-                chrono::Utc::now() + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64);
-            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        });
+impl Wait {
+    /// The wait as seen at `now`: it ends `remaining_ms` after.
+    fn at(wait: WaitView, now: DateTime<Utc>) -> Self {
+        let until = wait
+            .remaining_ms
+            .map(|ms| now + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64));
         Self {
             reason: wait.reason,
             for_seconds: wait.for_ms as f64 / 1000.0,
@@ -302,8 +304,9 @@ impl From<WaitView> for Wait {
     }
 }
 
-impl From<ChannelState> for LiveChannel {
-    fn from(live: ChannelState) -> Self {
+impl LiveChannel {
+    /// The counters of `live`, its waits seen at `now`.
+    fn at(live: ChannelState, now: DateTime<Utc>) -> Self {
         let seconds = |ms: Option<u64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
         Self {
             pending: live.queue.pending,
@@ -316,9 +319,9 @@ impl From<ChannelState> for LiveChannel {
             throttled: live.throttled,
             failed: live.failed,
             last_error: live.last_error,
-            waiting: live.waiting.map(Wait::from),
-            feed: live.feed.map(Wait::from),
-            reconciliation: live.reconciliation.map(Wait::from),
+            waiting: live.waiting.map(|wait| Wait::at(wait, now)),
+            feed: live.feed.map(|wait| Wait::at(wait, now)),
+            reconciliation: live.reconciliation.map(|wait| Wait::at(wait, now)),
             oldest_unverified_seconds: seconds(live.queue.oldest_unverified_ms),
             drift_corrected: live.drift_corrected,
             stalls: live.stalls,
@@ -378,7 +381,7 @@ pub async fn list(
             },
             restarts: status.map_or(0, |child| child.restarts),
             listings,
-            live: live.map(LiveChannel::from),
+            live: live.map(|live| LiveChannel::at(live, state.service.now())),
         });
     }
     Ok(HttpResponse::Ok().json(Page {

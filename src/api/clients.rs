@@ -23,6 +23,7 @@ use super::{read_json, ApiState, Caller};
 use crate::auth::{Action, Role};
 use crate::clients::origin::Origin;
 use crate::clients::{ClientRecord, ClientStoreError, CredentialMetadata};
+use crate::timestamp::Due;
 use crate::vault::Secret;
 
 /// The longest client name.
@@ -112,7 +113,7 @@ pub async fn create(
         code: code.as_str().to_string(),
         name: name.to_string(),
         tier: body.tier,
-        created_at: crate::timestamp::rfc3339(chrono::Utc::now()),
+        created_at: state.service.now(),
     };
     match state.clients.create(&record) {
         Ok(()) => {}
@@ -246,16 +247,17 @@ pub async fn put_credential(
     let (code, name) = path.into_inner();
     let code = visible_client(&caller, &state, &code, Action::Write)?;
     let body: PutCredential = read_json(&state, &request, payload).await?;
-    if let Some(rotate_by) = &body.rotate_by {
-        let valid = chrono::DateTime::parse_from_rfc3339(rotate_by).is_ok()
-            || chrono::NaiveDate::parse_from_str(rotate_by, "%Y-%m-%d").is_ok();
-        if !valid {
-            return Err(ApiError::new(
+    let rotate_by = body
+        .rotate_by
+        .as_deref()
+        .map(Due::parse)
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(
                 Code::InvalidField,
                 "rotate_by must be a date (YYYY-MM-DD) or an RFC 3339 time",
-            ));
-        }
-    }
+            )
+        })?;
     let hosts = match body.hosts {
         None => None,
         Some(hosts) if hosts.is_empty() => {
@@ -274,13 +276,7 @@ pub async fn put_credential(
     };
     let metadata = state
         .service
-        .put_credential(
-            &code,
-            &name,
-            &Secret::new(body.secret),
-            body.rotate_by,
-            hosts,
-        )
+        .put_credential(&code, &name, &Secret::new(body.secret), rotate_by, hosts)
         .await?;
     Ok(HttpResponse::Ok().json(metadata))
 }

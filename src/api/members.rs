@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 
@@ -52,7 +53,8 @@ pub struct MemberView {
     pub role: Role,
     pub clients: BTreeSet<String>,
     pub may_create_clients: bool,
-    pub created_at: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The reply of `POST /v1/members`: the member and its token, shown this once.
@@ -146,7 +148,7 @@ pub async fn create(
         ));
     }
     let (token, token_hash) = new_token();
-    let created_at = crate::timestamp::rfc3339(chrono::Utc::now());
+    let created_at = state.service.now();
     let member = state
         .members
         .add(|id| Member {
@@ -156,7 +158,7 @@ pub async fn create(
             clients: clients.clone(),
             may_create_clients,
             token_hash: token_hash.clone(),
-            created_at: created_at.clone(),
+            created_at,
         })
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Created().json(CreatedMember {

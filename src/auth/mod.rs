@@ -26,6 +26,7 @@ pub mod store;
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -93,8 +94,9 @@ pub struct Member {
     pub may_create_clients: bool,
     /// Its token's hash.
     pub token_hash: TokenHash,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
+    /// When it was created.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// What a request wants to do.
@@ -180,7 +182,7 @@ mod tests {
             clients: clients.iter().map(|c| c.to_string()).collect(),
             may_create_clients: false,
             token_hash: TokenHash::of("x"),
-            created_at: String::new(),
+            created_at: DateTime::UNIX_EPOCH,
         }
     }
 
@@ -265,7 +267,7 @@ mod tests {
             .is_ok());
         let stored_before: Member = serde_json::from_value(serde_json::json!({
             "id": "m2", "name": "n", "role": "manager", "clients": ["ACME"],
-            "token_hash": "00", "created_at": ""
+            "token_hash": "00", "created_at": "2026-11-21T00:00:00.000Z"
         }))
         .unwrap();
         assert!(

@@ -4,6 +4,7 @@
 //! call returns, so a token handed out works after a
 //! crash and a revoked one never works again.
 
+use chrono::{DateTime, Utc};
 use shelfsync_actors::storage::DbFlusher;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -132,7 +133,7 @@ impl MemberStore {
     pub fn ensure_admin(
         &self,
         preset: Option<&str>,
-        now: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<crate::vault::Secret>, MemberStoreError> {
         if self.tree.scan_prefix(b"m/").next().is_some() {
             return Ok(None);
@@ -149,7 +150,7 @@ impl MemberStore {
             clients: Default::default(),
             may_create_clients: true,
             token_hash: hash.clone(),
-            created_at: now.to_string(),
+            created_at: now,
         })?;
         Ok(generated.then_some(token))
     }
@@ -204,7 +205,7 @@ mod tests {
             clients: ["ACME".to_string()].into(),
             may_create_clients: false,
             token_hash: token_hash.clone(),
-            created_at: "2026-11-21T00:00:00Z".into(),
+            created_at: "2026-11-21T00:00:00Z".parse().unwrap(),
         }
     }
 
@@ -235,7 +236,10 @@ mod tests {
         );
         assert_eq!(store.remove("m1").unwrap_err().kind(), "not_found");
         assert!(
-            store.ensure_admin(None, "now").unwrap().is_none(),
+            store
+                .ensure_admin(None, DateTime::UNIX_EPOCH)
+                .unwrap()
+                .is_none(),
             "members exist: no admin is added"
         );
         let (_, third) = new_token();
@@ -254,11 +258,12 @@ mod admin_tests {
 
     #[test]
     fn the_first_admin_comes_from_the_preset_or_is_generated_once() {
+        let at: DateTime<Utc> = "2026-12-03T06:00:00.123Z".parse().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
         let store = MemberStore::open(&db).unwrap();
         assert!(store
-            .ensure_admin(Some("ssk_preset-token-of-the-operator"), "now")
+            .ensure_admin(Some("ssk_preset-token-of-the-operator"), at)
             .unwrap()
             .is_none());
         let admin = store
@@ -266,8 +271,12 @@ mod admin_tests {
             .unwrap()
             .unwrap();
         assert_eq!(admin.role, Role::Admin);
+        assert_eq!(admin.created_at, at, "created at the time the caller read");
         assert!(
-            store.ensure_admin(None, "now").unwrap().is_none(),
+            store
+                .ensure_admin(None, DateTime::UNIX_EPOCH)
+                .unwrap()
+                .is_none(),
             "only on an empty store"
         );
 
@@ -275,7 +284,7 @@ mod admin_tests {
         let db = sled::open(dir.path()).unwrap();
         let store = MemberStore::open(&db).unwrap();
         let generated = store
-            .ensure_admin(None, "now")
+            .ensure_admin(None, DateTime::UNIX_EPOCH)
             .unwrap()
             .expect("a generated token is returned");
         assert!(store

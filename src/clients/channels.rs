@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shelfsync_actors::channel::policy::ListingPolicy;
@@ -47,8 +48,9 @@ pub struct ChannelRecord {
     pub push_order: PushOrder,
     /// How often the order feed is polled when it has nothing more, in milliseconds.
     pub poll_interval_ms: u64,
-    /// When it was connected (RFC 3339).
-    pub created_at: String,
+    /// When it was connected.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl ChannelRecord {
@@ -243,7 +245,7 @@ mod tests {
             app: "default".into(),
             push_order: PushOrder::RiskFirst,
             poll_interval_ms: 5_000,
-            created_at: "t0".into(),
+            created_at: "2026-11-21T00:00:00Z".parse().unwrap(),
         }
     }
 

@@ -22,12 +22,14 @@ pub mod origin;
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::ids::ClientCode;
 use shelfsync_actors::ratelimit::ServiceTier;
 use shelfsync_actors::storage::DbFlusher;
 
 use self::origin::Origin;
+use crate::timestamp::Due;
 use crate::vault::{Secret, Vault, VaultError};
 
 /// The tree's name.
@@ -49,17 +51,20 @@ pub struct ClientRecord {
     /// Its service tier (its weight in shared platform budgets).
     #[schema(schema_with = crate::api::openapi::schemas::tier)]
     pub tier: ServiceTier,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
+    /// When it was created.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A stored credential: the sealed secret and what the API may show of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredCredential {
     sealed: String,
-    created_at: String,
-    rotated_at: Option<String>,
-    rotate_by: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    rotated_at: Option<DateTime<Utc>>,
+    rotate_by: Option<Due>,
     /// The origins the secret may be sent to; empty until the first channel binds it (and in
     /// records written before bindings existed, which decode with none).
     #[serde(default)]
@@ -72,11 +77,15 @@ pub struct CredentialMetadata {
     /// Its name.
     pub name: String,
     /// When it was first stored.
-    pub created_at: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
     /// When it was last replaced.
-    pub rotated_at: Option<String>,
-    /// When the agency should rotate it.
-    pub rotate_by: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// When the agency should rotate it: a day (`YYYY-MM-DD`) or a time, as it was given (a time
+    /// in UTC).
+    #[schema(value_type = Option<String>)]
+    pub rotate_by: Option<Due>,
     /// The origins it may be sent to (none yet: the first channel that uses it binds it).
     #[schema(value_type = Vec<String>)]
     pub hosts: BTreeSet<Origin>,
@@ -231,9 +240,9 @@ impl ClientStore {
         client: &ClientCode,
         name: &str,
         secret: &Secret,
-        rotate_by: Option<String>,
+        rotate_by: Option<Due>,
         hosts: Option<BTreeSet<Origin>>,
-        now: &str,
+        now: DateTime<Utc>,
     ) -> Result<CredentialMetadata, ClientStoreError> {
         validate_credential_name(name)?;
         if hosts
@@ -265,10 +274,8 @@ impl ClientStore {
         ));
         let stored = StoredCredential {
             sealed,
-            created_at: previous
-                .as_ref()
-                .map_or_else(|| now.to_string(), |p| p.created_at.clone()),
-            rotated_at: previous.as_ref().map(|_| now.to_string()),
+            created_at: previous.as_ref().map_or(now, |p| p.created_at),
+            rotated_at: previous.as_ref().map(|_| now),
             rotate_by,
             hosts: match hosts {
                 Some(hosts) => hosts,
@@ -456,9 +463,9 @@ fn open(
 fn metadata(name: &str, stored: &StoredCredential) -> CredentialMetadata {
     CredentialMetadata {
         name: name.to_string(),
-        created_at: stored.created_at.clone(),
-        rotated_at: stored.rotated_at.clone(),
-        rotate_by: stored.rotate_by.clone(),
+        created_at: stored.created_at,
+        rotated_at: stored.rotated_at,
+        rotate_by: stored.rotate_by,
         hosts: stored.hosts.clone(),
     }
 }
@@ -467,21 +474,32 @@ fn metadata(name: &str, stored: &StoredCredential) -> CredentialMetadata {
 mod tests {
     use super::*;
 
+    /// The `n`th time of a test, a second after the one before.
+    fn t(n: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000 + n, 0).unwrap()
+    }
+
     fn record(code: &str) -> ClientRecord {
         ClientRecord {
             code: code.into(),
             name: "Acme".into(),
             tier: ServiceTier::Premium,
-            created_at: "t0".into(),
+            created_at: t(0),
         }
     }
 
-    #[test]
-    fn clients_are_created_once_and_credentials_sealed_and_rotated() {
+    /// A store and a vault in a new data directory.
+    fn open_store() -> (tempfile::TempDir, sled::Db, Vault, ClientStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let vault = Vault::open(dir.path(), None).unwrap();
         let store = ClientStore::open(&db).unwrap();
+        (dir, db, vault, store)
+    }
+
+    #[test]
+    fn clients_are_created_once_and_credentials_sealed_and_rotated() {
+        let (dir, db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         assert_eq!(
             store.create(&record("ACME")).unwrap_err().kind(),
@@ -495,27 +513,21 @@ mod tests {
 
         let secret = Secret::new("shpat_plaintext_never_on_disk_42");
         let first = store
-            .put_credential(&vault, &acme, "shopify-token", &secret, None, None, "t1")
+            .put_credential(&vault, &acme, "shopify-token", &secret, None, None, t(1))
             .unwrap();
-        assert_eq!(
-            (first.created_at.as_str(), first.rotated_at.as_deref()),
-            ("t1", None)
-        );
+        assert_eq!((first.created_at, first.rotated_at), (t(1), None));
         let rotated = store
             .put_credential(
                 &vault,
                 &acme,
                 "shopify-token",
                 &Secret::new("shpat_new"),
-                Some("2027-01-01".into()),
+                Some(Due::parse("2027-01-01").unwrap()),
                 None,
-                "t2",
+                t(2),
             )
             .unwrap();
-        assert_eq!(
-            (rotated.created_at.as_str(), rotated.rotated_at.as_deref()),
-            ("t1", Some("t2"))
-        );
+        assert_eq!((rotated.created_at, rotated.rotated_at), (t(1), Some(t(2))));
         assert_eq!(
             store
                 .secret(&vault, &acme, "shopify-token")
@@ -528,21 +540,21 @@ mod tests {
         let bolt = ClientCode::parse("BOLT").unwrap();
         assert_eq!(
             store
-                .put_credential(&vault, &bolt, "x", &secret, None, None, "t")
+                .put_credential(&vault, &bolt, "x", &secret, None, None, t(9))
                 .unwrap_err()
                 .kind(),
             "not_found"
         );
         assert_eq!(
             store
-                .put_credential(&vault, &acme, "Bad Name", &secret, None, None, "t")
+                .put_credential(&vault, &acme, "Bad Name", &secret, None, None, t(9))
                 .unwrap_err()
                 .kind(),
             "invalid_field"
         );
         assert_eq!(
             store
-                .put_credential(&vault, &acme, "x", &Secret::new(""), None, None, "t")
+                .put_credential(&vault, &acme, "x", &Secret::new(""), None, None, t(9))
                 .unwrap_err()
                 .kind(),
             "invalid_field"
@@ -570,16 +582,13 @@ mod tests {
 
     #[test]
     fn a_credential_is_bound_by_its_first_channel_and_opens_only_for_its_hosts() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let vault = Vault::open(dir.path(), None).unwrap();
-        let store = ClientStore::open(&db).unwrap();
+        let (_dir, _db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         let acme = ClientCode::parse("ACME").unwrap();
         let token = Secret::new("shpat_bound");
         for name in ["shop", "shared"] {
             store
-                .put_credential(&vault, &acme, name, &token, None, None, "t1")
+                .put_credential(&vault, &acme, name, &token, None, None, t(1))
                 .unwrap();
         }
         let shop = origin("acme.myshopify.com");
@@ -616,7 +625,7 @@ mod tests {
         );
         // A rotation keeps the bindings; a secret supplied with hosts replaces them.
         let rotated = store
-            .put_credential(&vault, &acme, "shop", &Secret::new("new"), None, None, "t2")
+            .put_credential(&vault, &acme, "shop", &Secret::new("new"), None, None, t(2))
             .unwrap();
         assert_eq!(rotated.hosts, [shop.clone()].into());
         let rebound = store
@@ -627,7 +636,7 @@ mod tests {
                 &Secret::new("new"),
                 None,
                 Some([shop.clone(), evil.clone()].into()),
-                "t3",
+                t(3),
             )
             .unwrap();
         assert_eq!(rebound.hosts.len(), 2);
@@ -650,10 +659,7 @@ mod tests {
 
     #[test]
     fn a_credential_stored_before_bindings_existed_decodes_unbound() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let vault = Vault::open(dir.path(), None).unwrap();
-        let store = ClientStore::open(&db).unwrap();
+        let (_dir, _db, vault, store) = open_store();
         store.create(&record("ACME")).unwrap();
         let acme = ClientCode::parse("ACME").unwrap();
         use base64::Engine as _;
@@ -663,7 +669,7 @@ mod tests {
             &Secret::new("old-token"),
         ));
         // The exact shape written before issue 12.
-        let old = serde_json::json!({"sealed": sealed, "created_at": "t0", "rotated_at": null, "rotate_by": null});
+        let old = serde_json::json!({"sealed": sealed, "created_at": "2026-11-21T00:00:00.000Z", "rotated_at": null, "rotate_by": null});
         store
             .tree
             .insert("k/ACME/legacy", serde_json::to_vec(&old).unwrap())
@@ -679,6 +685,47 @@ mod tests {
                 .expose(),
             "old-token"
         );
+    }
+
+    #[test]
+    fn records_stored_with_text_times_load_and_read_back_as_they_were_written() {
+        let (_dir, _db, vault, store) = open_store();
+        // A client and a rotated credential as the service wrote them while times were text.
+        let client = serde_json::json!({"code": "ACME", "name": "Acme", "tier": "premium",
+                                        "created_at": "2026-11-21T09:30:00.250Z"});
+        let credential = serde_json::json!({"sealed": "AAAA", "created_at": "2026-11-21T09:31:00.000Z",
+                                            "rotated_at": "2026-11-22T10:00:00.007Z",
+                                            "rotate_by": "2027-03-01", "hosts": []});
+        for (key, json) in [("c/ACME", &client), ("k/ACME/shop", &credential)] {
+            store
+                .tree
+                .insert(key, serde_json::to_vec(json).unwrap())
+                .unwrap();
+        }
+        let acme = ClientCode::parse("ACME").unwrap();
+        let loaded = store.get(&acme).unwrap().unwrap();
+        assert_eq!(serde_json::to_value(&loaded).unwrap(), client);
+        let metadata = &store.credentials(&acme).unwrap()[0];
+        assert_eq!(
+            serde_json::to_value(metadata).unwrap(),
+            serde_json::json!({"name": "shop", "created_at": "2026-11-21T09:31:00.000Z",
+                               "rotated_at": "2026-11-22T10:00:00.007Z",
+                               "rotate_by": "2027-03-01", "hosts": []}),
+            "the API shows the times as before"
+        );
+        // Written and read again, a record is the same value and the same text.
+        let stored: StoredCredential =
+            decode(b"k", &store.tree.get("k/ACME/shop").unwrap().unwrap()).unwrap();
+        assert_eq!(serde_json::to_value(&stored).unwrap(), credential);
+        store.create(&record("BOLT")).unwrap();
+        let bolt = ClientCode::parse("BOLT").unwrap();
+        assert_eq!(store.get(&bolt).unwrap().unwrap(), record("BOLT"));
+        let due = Some(Due::parse("2027-01-01T12:00:00Z").unwrap());
+        let secret = Secret::new("s");
+        let put = store
+            .put_credential(&vault, &bolt, "x", &secret, due, None, t(1))
+            .unwrap();
+        assert_eq!(store.credentials(&bolt).unwrap(), vec![put]);
     }
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -88,9 +88,7 @@ pub(super) fn waiting_text(waiting: &Wait) -> String {
     let reason = waiting.reason.as_str();
     let until = waiting
         .until
-        .as_deref()
-        .and_then(|until| chrono::DateTime::parse_from_rfc3339(until).ok())
-        .map(|until| (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds());
+        .map(|until| (until - chrono::Utc::now()).num_milliseconds());
     match until {
         Some(ms) if ms > 0 => format!("{reason}, {:.1} s more", ms as f64 / 1000.0),
         _ => reason.to_string(),

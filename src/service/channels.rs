@@ -78,7 +78,6 @@ impl Service {
         if let (Some(name), Some(secret)) = (&record.webhook_credential, webhook_secret) {
             let mut hosts = self.origins_using(client, name)?;
             hosts.insert(origin);
-            let now = crate::timestamp::rfc3339(chrono::Utc::now());
             self.clients.put_credential(
                 &self.vault,
                 client,
@@ -86,7 +85,7 @@ impl Service {
                 &secret,
                 None,
                 Some(hosts),
-                &now,
+                self.now(),
             )?;
         }
         self.channels.create(client, &record)?;

@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use shelfsync_actors::channel::intake::{apply_order_intake, OrderIntake};
 use shelfsync_actors::channel::AppliedEvents;
 use shelfsync_actors::clock::TokioClock;
@@ -40,6 +41,7 @@ use crate::clients::origin::Origin;
 use crate::clients::{ClientRecord, ClientStore, ClientStoreError, CredentialMetadata};
 use crate::platforms::connector::{ConnectorError, ListingMap};
 use crate::platforms::egress::EgressPolicy;
+use crate::timestamp::{Clock, Due};
 use crate::vault::{Secret, Vault};
 
 /// The tree of movement reasons.
@@ -148,6 +150,8 @@ pub struct ServiceOptions {
     pub egress: EgressPolicy,
     /// How long an API call waits for an actor (`engine.request_timeout_ms`); see [`bounded`].
     pub request_timeout: Duration,
+    /// Where the time of records (created, rotated) is read: the system clock but in tests.
+    pub clock: Clock,
 }
 
 impl Default for ServiceOptions {
@@ -162,6 +166,7 @@ impl Default for ServiceOptions {
             stall_warning_after: shelfsync_actors::channel::DEFAULT_STALL_WARNING,
             egress: EgressPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            clock: Clock::system(),
         }
     }
 }
@@ -290,7 +295,7 @@ impl Service {
         client: &ClientCode,
         name: &str,
         secret: &Secret,
-        rotate_by: Option<String>,
+        rotate_by: Option<Due>,
         hosts: Option<BTreeSet<Origin>>,
     ) -> Result<CredentialMetadata, ServiceError> {
         let hosts = match hosts {
@@ -300,7 +305,6 @@ impl Service {
             }
             None => None,
         };
-        let now = crate::timestamp::rfc3339(chrono::Utc::now());
         let metadata = self.clients.put_credential(
             &self.vault,
             client,
@@ -308,11 +312,16 @@ impl Service {
             secret,
             rotate_by,
             hosts,
-            &now,
+            self.now(),
         )?;
         // Connectors hold the secret in memory: the channels using it reconnect with the new one.
         self.credential_changed(client, name).await?;
         Ok(metadata)
+    }
+
+    /// The time now, from the service's clock (`ServiceOptions::clock`), to the millisecond.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.options.clock.now()
     }
 
     /// The client store.

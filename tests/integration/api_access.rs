@@ -315,7 +315,7 @@ async fn credentials_stored_before_bindings_are_bound_at_start_to_the_hosts_thei
                 code: "ACME".into(),
                 name: "Acme".into(),
                 tier: Default::default(),
-                created_at: "2026-01-01T00:00:00Z".into(),
+                created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             })
             .unwrap();
         use base64::Engine as _;

@@ -100,7 +100,7 @@ impl Api {
         };
         let members = MemberStore::open(&db).unwrap();
         members
-            .ensure_admin(Some(ADMIN), "2026-11-22T00:00:00Z")
+            .ensure_admin(Some(ADMIN), options.clock.now())
             .unwrap();
         let clients = ClientStore::open(&db).unwrap();
         let vault = std::sync::Arc::new(Vault::open(dir.path(), None).unwrap());

@@ -30,3 +30,4 @@ mod readme;
 mod recorder;
 mod serve;
 mod stall;
+mod timestamps;

@@ -68,7 +68,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
@@ -290,10 +290,6 @@ fn millis_floor(time: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time)
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 impl AmazonConnector {
     fn url(&self, segments: &[&str]) -> reqwest::Url {
         let mut url = self.config.base_url.clone();
@@ -482,7 +478,7 @@ impl AmazonConnector {
         match &cursor.next_token {
             Some(token) => query.push(("NextToken", token.clone())),
             None => {
-                query.push(("LastUpdatedAfter", rfc3339(cursor.after)));
+                query.push(("LastUpdatedAfter", crate::timestamp::rfc3339(cursor.after)));
                 query.push(("MaxResultsPerPage", self.tuning.orders_per_page.to_string()));
             }
         }

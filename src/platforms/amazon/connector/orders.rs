@@ -6,7 +6,8 @@ use serde::Deserialize;
 use shelfsync_actors::channel::marketplace::{MarketplaceError, OrderEvent, OrderEventKind};
 use shelfsync_actors::ids::Sku;
 
-use super::{invalid, rfc3339};
+use super::invalid;
+use crate::timestamp::rfc3339;
 
 /// A cursor of the order feed (see the module doc for its text).
 #[derive(Debug, Clone, PartialEq, Eq)]

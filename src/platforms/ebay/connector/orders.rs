@@ -1,7 +1,7 @@
 //! The order feed's wire (§5.2): the durable cursor (see the module doc of `connector`), the
 //! `getOrders` reply, and the page of events it gives.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shelfsync_actors::channel::marketplace::{
     MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
@@ -11,6 +11,7 @@ use shelfsync_actors::ids::Sku;
 use super::invalid;
 use crate::platforms::connector::{parse_sku, ListingMap};
 use crate::platforms::Platform;
+use crate::timestamp::rfc3339;
 
 /// Where a poll starts: orders changed at or after `since`, from the `skip`th on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl Cursor {
 
     /// The durable text of the cursor.
     pub(super) fn text(&self) -> String {
-        let since = self.since.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let since = rfc3339(self.since);
         if self.skip == 0 {
             since
         } else {
@@ -63,10 +64,7 @@ impl Cursor {
 
     /// The `filter` of `getOrders`: changed at or after `since`.
     pub(super) fn filter(&self) -> String {
-        format!(
-            "lastmodifieddate:[{}..]",
-            self.since.to_rfc3339_opts(SecondsFormat::Millis, true)
-        )
+        format!("lastmodifieddate:[{}..]", rfc3339(self.since))
     }
 }
 

@@ -81,7 +81,7 @@ mod webhook;
 use self::inventory::{
     idempotency_key, read_levels, set_input, set_result, Refusal, Sent, SetResult,
 };
-use self::orders::{more_lines, order_page, orders_reply, time_text, Cursor};
+use self::orders::{more_lines, order_page, orders_reply, Cursor};
 pub use self::webhook::{verify_webhook, webhook_events, WebhookError};
 
 /// The Admin API version spoken (the first with mandatory compare-and-swap, §1.1).
@@ -469,7 +469,7 @@ impl Marketplace for ShopifyConnector {
                     json!({
                         "first": first,
                         "after": position.after,
-                        "query": format!("updated_at:>='{}'", time_text(position.since)),
+                        "query": format!("updated_at:>='{}'", crate::timestamp::rfc3339(position.since)),
                     }),
                 )
                 .await?;

@@ -2,7 +2,7 @@
 //! further lines, and the events of an order line, which the webhook intake shares so that both
 //! paths give the same events.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use shelfsync_actors::channel::marketplace::{
@@ -13,16 +13,13 @@ use shelfsync_actors::ids::Sku;
 use super::invalid;
 use crate::platforms::connector::parse_sku;
 use crate::platforms::Platform;
+use crate::timestamp::rfc3339;
 
 /// A position in the order feed (see the module doc for the text form).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Cursor {
     pub(super) since: DateTime<Utc>,
     pub(super) after: Option<String>,
-}
-
-pub(super) fn time_text(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl Cursor {
@@ -40,8 +37,8 @@ impl Cursor {
 
     pub(super) fn text(&self) -> String {
         match &self.after {
-            Some(after) => format!("{}|{after}", time_text(self.since)),
-            None => time_text(self.since),
+            Some(after) => format!("{}|{after}", rfc3339(self.since)),
+            None => rfc3339(self.since),
         }
     }
 }
