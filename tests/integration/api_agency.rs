@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
 use shelfsync::api::catalog::CatalogItem;
 use shelfsync::api::channels::{NewChannelBody, RunState};
@@ -283,14 +283,14 @@ async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_
         quantity_writes(&agency.etsy).await,
         quantity_writes(&agency.amazon).await,
     );
-    let listed = |rows: &[(&str, i64)]| {
+    let shown = |rows: &[(&str, i64)]| {
         rows.iter()
             .map(|(channel, quantity)| (channel.to_string(), *quantity))
             .collect()
     };
     let catalog = [
         CatalogItem {
-            listed: listed(&[("etsy", 5), ("amazon", 5)]),
+            listed: shown(&[("etsy", 5), ("amazon", 5)]),
             ..item(
                 "ACME-HAT",
                 5,
@@ -298,7 +298,7 @@ async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_
             )
         },
         CatalogItem {
-            listed: listed(&[("etsy", 5), ("amazon", 5)]),
+            listed: shown(&[("etsy", 5), ("amazon", 5)]),
             ..item(
                 "ACME-BAG",
                 3,
@@ -306,11 +306,11 @@ async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_
             )
         },
         CatalogItem {
-            listed: listed(&[("shop", 3)]),
+            listed: shown(&[("shop", 3)]),
             ..item("ACME-PEN", 3, &[("etsy", "123")])
         },
         CatalogItem {
-            listed: listed(&[("etsy", -1)]),
+            listed: shown(&[("etsy", -1)]),
             ..item("ACME-INK", 3, &[("etsy", "124")])
         },
     ];

@@ -101,8 +101,9 @@ async fn other_scopes_get_404_and_viewers_cannot_write() {
         rotate_by: rotate_by.map(str::to_string),
         hosts: None,
     };
-    let put = viewer.put_credential("ACME", "token", &secret("s", None));
-    assert_refused(put.await, 403, Code::Forbidden, "a viewer's credential");
+    let credential = secret("s", None);
+    let put = viewer.put_credential("ACME", "token", &credential).await;
+    assert_refused(put, 403, Code::Forbidden, "a viewer's credential");
     let refused = viewer
         .create_client(&new_client("CORE", "x"))
         .await

@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::server::EdgeLimits;
