@@ -15,7 +15,7 @@ use shelfsync::api::catalog::CatalogItem;
 use shelfsync::api::channels::{NewChannelBody, RunState};
 use shelfsync::api::client::ApiClient;
 use shelfsync::api::error::Code;
-use shelfsync::api::journal::JournalQuery;
+use shelfsync::api::journal::{JournalQuery, LedgerEntry};
 use shelfsync::api::stock::StockView;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
@@ -23,7 +23,8 @@ use shelfsync_actors::inventory::ledger::MovementKind;
 use shelfsync_actors::ratelimit::ServiceTier;
 
 use crate::api_support::{
-    account, create_client_in, import, item, mock_channel, post_movement, put_secret, Api,
+    account, create_client_in, import, item, journal_of, mock_channel, post_movement, put_secret,
+    Api,
 };
 use crate::mock_support::{control, create_listings, eventually, info, listed, start, stats};
 
@@ -201,44 +202,30 @@ async fn a_sale_on_shopify_reaches_etsy_and_amazon_and_the_ledger_explains_it() 
     for channel in ["shop", "etsy", "amazon"] {
         assert_eq!(stock.channels[channel].target, 7, "{stock:?}");
     }
-    let (status, ledger, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/ledger?sku=ACME-MUG",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{ledger}");
-    let entries = ledger["entries"].as_array().unwrap();
-    let kinds: Vec<(&str, &str, i64)> = entries
+    let manager = agency.manager();
+    let kinds: Vec<(MovementKind, String, i64)> = journal_of(&manager, "ACME", "ACME-MUG")
+        .await
         .iter()
-        .map(|entry| {
-            (
-                entry["kind"].as_str().unwrap(),
-                entry["source"].as_str().unwrap(),
-                entry["quantity"].as_i64().unwrap(),
-            )
+        .map(|LedgerEntry { entry, .. }| {
+            let change = entry.change;
+            (change.kind(), entry.source.to_string(), change.quantity())
         })
         .collect();
     assert_eq!(
         kinds,
-        [("count", "import", 10), ("sale", "channel:shop", 3)],
+        [
+            (MovementKind::Count, "import".to_string(), 10),
+            (MovementKind::Sale, "channel:shop".to_string(), 3)
+        ],
         "the import set 10 on hand, the Shopify sale reserved 3, once (webhook and poll agree)"
     );
-    let (status, orders, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/orders",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{orders}");
-    assert_eq!(orders["orders"][0]["channel"], "shop", "{orders}");
-    assert_eq!(orders["orders"][0]["sku"], "ACME-MUG", "{orders}");
+    let orders = manager
+        .orders("ACME", &JournalQuery::default())
+        .await
+        .unwrap();
+    let first = &orders.orders[0];
+    assert_eq!(first.channel, "shop", "{orders:?}");
+    assert_eq!(first.sku.as_str(), "ACME-MUG", "{orders:?}");
     let channels = agency.manager().channels("ACME").await.unwrap();
     let states: Vec<RunState> = channels.iter().map(|channel| channel.state).collect();
     assert_eq!(states, [RunState::Running; 3], "{channels:?}");

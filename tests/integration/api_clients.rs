@@ -31,7 +31,6 @@ async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown(
     assert_eq!(listed.len(), 1, "the manager now manages ACME: {listed:?}");
 
     // Raw from here: the whole of each reply must not show the secret.
-
     let secret = "shpat_this-must-never-be-seen-again-7c1d";
     let put = json!({ "secret": secret, "rotate_by": "2027-03-01" }).to_string();
     let (status, metadata, _) = api

@@ -2,9 +2,10 @@
 //! that change nothing.
 
 use serde_json::json;
+use shelfsync::api::error::Code;
 use shelfsync::auth::Role;
 
-use crate::api_support::{create_client, new_member, Api, ADMIN};
+use crate::api_support::{assert_refused, create_client, new_member, Api, ADMIN};
 
 #[tokio::test]
 async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
@@ -55,15 +56,8 @@ async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
         (401, Some("unauthorized")),
         "a revoked token stops at once"
     );
-    let (status, body, _) = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/members/{id}"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let again = api.client().delete_member(&id).await;
+    assert_refused(again, 404, Code::NotFound, "a member deleted already");
 }
 
 #[tokio::test]

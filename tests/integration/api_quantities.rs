@@ -8,6 +8,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use shelfsync::api::catalog::{CatalogBody, ImportReply};
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::error::Code;
 use shelfsync::platforms::Platform;
@@ -355,17 +356,16 @@ async fn a_sku_mapped_in_the_catalog_takes_movements_without_create() {
 }
 
 /// The `(channel, listing, line, sku)` rows of a catalog reply's `unmanaged`.
-fn unmanaged(reply: &Value) -> Vec<(String, String, u64, String)> {
-    reply["unmanaged"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no unmanaged list: {reply}"))
+fn unmanaged(reply: &ImportReply) -> Vec<(String, String, usize, String)> {
+    reply
+        .unmanaged
         .iter()
         .map(|row| {
             (
-                row["channel"].as_str().unwrap().to_string(),
-                row["listing"].as_str().unwrap().to_string(),
-                row["line"].as_u64().unwrap(),
-                row["sku"].as_str().unwrap().to_string(),
+                row.channel.clone(),
+                row.listing.clone(),
+                row.line,
+                row.sku.clone(),
             )
         })
         .collect()
@@ -374,23 +374,20 @@ fn unmanaged(reply: &Value) -> Vec<(String, String, u64, String)> {
 #[tokio::test]
 async fn rejected_json_catalog_rows_report_the_listings_they_leave_unmanaged() {
     let (api, _shopify, refs) = acme_with_a_shop().await;
-    let catalog = json!({"items": [
-        {"sku": "acme-mug", "on_hand": 3, "listings": {"shop": refs[0]}},
-        {"sku": "ACME\u{1}CAP", "on_hand": 2, "listings": {"shop": refs[1]}},
-        {"sku": "ACME-PEN", "on_hand": "four", "listings": {"shop": refs[2]}},
-        {"sku": "ACME-INK", "on_hand": -1},
-        {"sku": "ACME-MUG", "on_hand": 5, "listings": {"shop": refs[0]}},
-        {"sku": "ACME-JAR", "on_hand": 1, "listings": {"shop": "ref-jar", "walmart": "w-9"}},
-    ]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!((status, &reply["imported"]), (200, &json!(1)), "{reply}");
+    // Raw items: the body takes any JSON item and rejects a bad one alone ("four").
+    let catalog = CatalogBody {
+        items: vec![
+            json!({"sku": "acme-mug", "on_hand": 3, "listings": {"shop": refs[0]}}),
+            json!({"sku": "ACME\u{1}CAP", "on_hand": 2, "listings": {"shop": refs[1]}}),
+            json!({"sku": "ACME-PEN", "on_hand": "four", "listings": {"shop": refs[2]}}),
+            json!({"sku": "ACME-INK", "on_hand": -1}),
+            json!({"sku": "ACME-MUG", "on_hand": 5, "listings": {"shop": refs[0]}}),
+            json!({"sku": "ACME-JAR", "on_hand": 1,
+                   "listings": {"shop": "ref-jar", "walmart": "w-9"}}),
+        ],
+    };
+    let reply = api.client().import_catalog("ACME", &catalog).await.unwrap();
+    assert_eq!(reply.imported, 1, "{reply:?}");
     // Line 5 names the listing line 1 maps: it stays managed. Line 4 names none.
     assert_eq!(
         unmanaged(&reply),
@@ -424,6 +421,7 @@ async fn rejected_csv_catalog_rows_report_the_listings_they_leave_unmanaged() {
     );
     let (status, reply) = api.import_csv(ADMIN, "ACME", &csv).await;
     assert_eq!((status, &reply["imported"]), (200, &json!(2)), "{reply}");
+    let reply: ImportReply = serde_json::from_value(reply).unwrap();
     assert_eq!(
         unmanaged(&reply),
         [

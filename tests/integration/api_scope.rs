@@ -9,10 +9,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use shelfsync::api::error::Code;
 use shelfsync::api::openapi::{routes, Auth, Route};
+use shelfsync::api::stock::NewMovement;
 use shelfsync::auth::Role;
+use shelfsync_actors::inventory::ledger::MovementKind;
 
 use crate::api_agency::{agency, Agency};
-use crate::api_support::{create_client, import, item, Api, ADMIN};
+use crate::api_support::{assert_refused, create_client, import, item, journal_of, Api, ADMIN};
 
 /// A route's path for client `code` with ACME's channel, SKU and credential names.
 fn concrete(path: &str, code: &str) -> String {
@@ -309,39 +311,29 @@ async fn a_movement_is_applied_once_per_idempotency_key_with_its_reason() {
     );
     assert_eq!(again["seq"], first["seq"]);
     assert_eq!(again["stock"]["on_hand"], 15, "applied once");
-    let reused =
-        json!({"kind": "receipt", "quantity": 6, "idempotency_key": "po-1142"}).to_string();
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/stock/ACME-MUG/movements",
-            Some(&agency.manager),
-            Some(reused),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (409, Some("conflict")),
-        "{reply}"
+    let manager = agency.manager();
+    let reused = NewMovement::new(MovementKind::Receipt, 6, "po-1142");
+    let refused = manager.post_movement("ACME", "ACME-MUG", &reused).await;
+    assert_refused(
+        refused,
+        409,
+        Code::Conflict,
+        "a key used for another movement",
     );
-    let (_, ledger, _) = api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/ledger?sku=ACME-MUG",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    let last = ledger["entries"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let journal = journal_of(&manager, "ACME", "ACME-MUG").await;
+    let last = journal.last().unwrap();
     assert_eq!(
-        (&last["kind"], &last["source"], &last["reason"]),
-        (&json!("receipt"), &json!("api"), &json!("PO 1142 arrived")),
-        "{ledger}"
+        (
+            last.entry.change.kind(),
+            last.entry.source.to_string(),
+            last.reason.as_deref()
+        ),
+        (
+            MovementKind::Receipt,
+            "api".to_string(),
+            Some("PO 1142 arrived")
+        ),
+        "{journal:?}"
     );
     for (query, code) in [
         ("limit=0", "invalid_field"),

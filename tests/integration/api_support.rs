@@ -12,6 +12,7 @@ use shelfsync::api::channels::{ChannelView, NewChannelBody};
 use shelfsync::api::client::{ApiClient, ClientError};
 use shelfsync::api::clients::{NewClient, PutCredential};
 use shelfsync::api::error::Code;
+use shelfsync::api::journal::{JournalQuery, LedgerEntry};
 use shelfsync::api::members::NewMember;
 use shelfsync::api::server::ApiServer;
 use shelfsync::api::stock::{MovementReply, NewMovement};
@@ -378,6 +379,17 @@ pub async fn import(caller: &ApiClient, code: &str, items: &[CatalogItem]) -> Im
         .import_catalog(code, &CatalogBody::of(items))
         .await
         .unwrap()
+}
+
+/// The journal entries of `sku` in client `code` (a first page of up to a thousand), as
+/// `caller` reads them.
+pub async fn journal_of(caller: &ApiClient, code: &str, sku: &str) -> Vec<LedgerEntry> {
+    let query = JournalQuery {
+        sku: Some(sku.into()),
+        limit: Some(1000),
+        ..JournalQuery::default()
+    };
+    caller.ledger(code, &query).await.unwrap().entries
 }
 
 /// Posts a movement of `kind` by `quantity` of `sku` under `key`.

@@ -75,6 +75,8 @@ const TRACED: &str = "trace=read,recvfrom,recvmsg,readv,write,writev,sendto,send
                       pwrite64,pwritev,pwritev2,fsync,fdatasync,sync_file_range";
 const START_LIMIT: Duration = Duration::from_secs(60);
 const STOP_LIMIT: Duration = Duration::from_secs(30);
+/// One request's limit.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_is_fdatasynced_before_its_reply_is_written() {
@@ -237,7 +239,7 @@ async fn traced_run(skip_sync: bool) -> TracedRun {
         .unwrap_or_else(|| panic!("serve's first line is {first:?}"))
         .to_string();
 
-    let client = ApiClient::new(&api, ADMIN, Duration::from_secs(30)).unwrap();
+    let client = ApiClient::new(&api, ADMIN, REQUEST_LIMIT).unwrap();
     provision(&client, &shopify).await;
     let acks = send_acknowledged_writes(&client).await;
 
@@ -304,6 +306,11 @@ async fn provision(client: &ApiClient, shopify: &MockServer) {
 /// Sends every write (movements, deliveries, members) from [`SENDERS`] concurrent senders;
 /// answers the acknowledged ones (every one must be).
 async fn send_acknowledged_writes(client: &ApiClient) -> Vec<Ack> {
+    // The deliveries' own connections, pooled as the typed client's are.
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .unwrap();
     // Markers differ from one run to the next and have a fixed width, so that none is part of
     // another; order ids start with 9 (a millisecond timestamp of this century starts with 1).
     let run: u64 = rand::random::<u64>() >> 8;
@@ -331,11 +338,11 @@ async fn send_acknowledged_writes(client: &ApiClient) -> Vec<Ack> {
         })
         .collect();
     let senders = chunks.into_iter().map(|chunk| {
-        let client = client.clone();
+        let (client, http) = (client.clone(), http.clone());
         tokio::spawn(async move {
             let mut acks = Vec::new();
             for (index, (what, marker)) in chunk.into_iter().enumerate() {
-                send_one(&client, what, &marker, index).await;
+                send_one(&client, &http, what, &marker, index).await;
                 acks.push(Ack { what, marker });
             }
             acks
@@ -349,7 +356,13 @@ async fn send_acknowledged_writes(client: &ApiClient) -> Vec<Ack> {
 }
 
 /// Sends one write; every one must be acknowledged.
-async fn send_one(client: &ApiClient, what: &str, marker: &str, index: usize) {
+async fn send_one(
+    client: &ApiClient,
+    http: &reqwest::Client,
+    what: &str,
+    marker: &str,
+    index: usize,
+) {
     let sku = SKUS[index % SKUS.len()];
     match what {
         "movement" => {
@@ -365,12 +378,11 @@ async fn send_one(client: &ApiClient, what: &str, marker: &str, index: usize) {
             let body = order_body(order_id, sku, 1);
             let signature = sign(&body, WEBHOOK_SECRET);
             let api = client.base_url();
-            let reply = reqwest::Client::new()
+            let reply = http
                 .post(format!("{api}/webhooks/{CLIENT}/{SHOP}"))
                 .header("content-type", "application/json")
                 .header("x-shopify-topic", "orders/create")
                 .header("x-shopify-hmac-sha256", signature)
-                .timeout(Duration::from_secs(30))
                 .body(body)
                 .send()
                 .await
