@@ -54,10 +54,17 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use shelfsync::api::catalog::{CatalogBody, CatalogItem};
+use shelfsync::api::channels::NewChannelBody;
+use shelfsync::api::client::{ApiClient, ClientError};
+use shelfsync::api::clients::{NewClient, PutCredential};
+use shelfsync::api::stock::{NewMovement, StockView};
 use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
-use shelfsync_actors::ids::ClientCode;
+use shelfsync_actors::ids::{ClientCode, Sku};
+use shelfsync_actors::inventory::ledger::MovementKind;
 use shelfsync_actors::inventory::store::LedgerStore;
+use shelfsync_actors::ratelimit::ServiceTier;
 use shelfsync_actors::storage::{client_tree, open_database, DEFAULT_CACHE_BYTES};
 
 /// The admin token `serve` is started with (`SHELFSYNC_ADMIN_TOKEN`, at least 32 characters).
@@ -244,7 +251,7 @@ fn check_orders(
 
 /// INV-PREFIX and INV-LEDGER through the API: the journal is gap-free from 1, and refolding its
 /// deltas gives every SKU's `on_hand`, `reserved` and `available` as `GET …/stock` shows them.
-fn check_journal(entries: &[Value], stock: &[Value]) -> Result<(), String> {
+fn check_journal(entries: &[Value], stock: &[StockView]) -> Result<(), String> {
     let mut folded: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (index, entry) in entries.iter().enumerate() {
         let seq = entry["seq"].as_u64().unwrap_or(0);
@@ -261,18 +268,13 @@ fn check_journal(entries: &[Value], stock: &[Value]) -> Result<(), String> {
     }
     let mut shown: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for level in stock {
-        let sku = level["sku"].as_str().unwrap_or_default().to_string();
-        let (on_hand, reserved, available) = (
-            level["on_hand"].as_i64().unwrap_or(i64::MIN),
-            level["reserved"].as_i64().unwrap_or(i64::MIN),
-            level["available"].as_i64().unwrap_or(i64::MIN),
-        );
+        let (on_hand, reserved, available) = (level.on_hand, level.reserved, level.available);
         if available != on_hand - reserved {
             return Err(format!(
-                "INV-LEDGER: {level} has available ≠ on_hand − reserved"
+                "INV-LEDGER: {level:?} has available ≠ on_hand − reserved"
             ));
         }
-        shown.insert(sku, (on_hand, reserved));
+        shown.insert(level.sku.to_string(), (on_hand, reserved));
     }
     if folded != shown {
         return Err(format!(
@@ -280,6 +282,18 @@ fn check_journal(entries: &[Value], stock: &[Value]) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A fabricated stock level of `sku`, listed nowhere.
+fn level(sku: &str, on_hand: i64, reserved: i64, available: i64) -> StockView {
+    StockView {
+        sku: Sku::parse(sku).expect("a valid SKU"),
+        on_hand,
+        reserved,
+        available,
+        last_seq: 0,
+        channels: BTreeMap::new(),
+    }
 }
 
 /// The checker against fabricated ledgers: a correct one passes, and a missing, a duplicated and
@@ -316,7 +330,7 @@ fn checker_self_test() -> Result<String, String> {
     {
         return Err(format!("a correct ledger was summarised as {found:?}"));
     }
-    let stock = [json!({"sku": "ACME-MUG", "on_hand": 10, "reserved": 3, "available": 7})];
+    let stock = [level("ACME-MUG", 10, 3, 7)];
     check_journal(&good, &stock)?;
 
     let must_fail = |label: &str, result: Result<(), String>, expected: &str| match result {
@@ -355,11 +369,7 @@ fn checker_self_test() -> Result<String, String> {
     must_fail("a journal gap", check_journal(&gap, &stock), "INV-PREFIX")?;
     must_fail(
         "balances that differ from the refold",
-        check_journal(
-            &good,
-            &[json!({"sku": "ACME-MUG", "on_hand": 10, "reserved": 2,
-                                       "available": 8})],
-        ),
+        check_journal(&good, &[level("ACME-MUG", 10, 2, 8)]),
         "INV-LEDGER",
     )?;
     Ok(
@@ -464,36 +474,19 @@ impl Drop for Serve {
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers
 
-/// A call to the API as the admin: status and JSON reply (or null).
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<Value>,
-) -> Result<(u16, Value), String> {
-    let mut request = http.request(method.clone(), url).bearer_auth(ADMIN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let reply = request
+/// `GET url` as the admin, which must answer 200: its JSON reply. The journal is read raw: its
+/// checks read the entries' wire fields (`key`, `on_hand_delta`, ...) as the ledger stores them.
+async fn get_ok(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let reply = http
+        .get(url)
+        .bearer_auth(ADMIN)
         .send()
         .await
-        .map_err(|error| format!("{method} {url}: {error}"))?;
+        .map_err(|error| format!("GET {url}: {error}"))?;
     let status = reply.status().as_u16();
-    Ok((status, reply.json().await.unwrap_or(Value::Null)))
-}
-
-/// A call that must answer `expected`.
-async fn call_expect(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<Value>,
-    expected: u16,
-) -> Result<Value, String> {
-    let (status, reply) = call(http, method.clone(), url, body).await?;
-    if status != expected {
-        return Err(format!("{method} {url}: {status} {reply}"));
+    let reply = reply.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        return Err(format!("GET {url}: {status} {reply}"));
     }
     Ok(reply)
 }
@@ -504,7 +497,7 @@ async fn ledger(http: &reqwest::Client, api: &str) -> Result<Vec<Value>, String>
     let mut after = 0;
     for _ in 0..MAX_PAGES {
         let url = format!("{api}/v1/clients/{CLIENT}/ledger?after_seq={after}&limit={PAGE}");
-        let page = call_expect(http, reqwest::Method::GET, &url, None, 200).await?;
+        let page = get_ok(http, &url).await?;
         let rows = page["entries"].as_array().cloned().unwrap_or_default();
         let full = rows.len() == PAGE;
         entries.extend(rows);
@@ -519,13 +512,17 @@ async fn ledger(http: &reqwest::Client, api: &str) -> Result<Vec<Value>, String>
     ))
 }
 
-async fn stock(http: &reqwest::Client, api: &str) -> Result<Vec<Value>, String> {
-    let url = format!("{api}/v1/clients/{CLIENT}/stock");
-    let reply = call_expect(http, reqwest::Method::GET, &url, None, 200).await?;
-    reply
-        .as_array()
-        .cloned()
-        .ok_or_else(|| format!("GET {url}: {reply}"))
+/// The typed client of the API at `api`, as the admin.
+fn as_admin(api: &str) -> Result<ApiClient, String> {
+    ApiClient::new(api, ADMIN, REQUEST_TIMEOUT).map_err(|error| error.to_string())
+}
+
+/// Every SKU's stock, every page.
+async fn stock(client: &ApiClient) -> Result<Vec<StockView>, String> {
+    client
+        .stock(CLIENT)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// `GET /_mock/listings` as SKU → quantity.
@@ -730,7 +727,7 @@ async fn run_cycles(
     let mut acked: BTreeMap<u64, &'static str> = BTreeMap::new();
     let next_order = Arc::new(AtomicU64::new(1_000_001));
     for cycle in 0..cycles {
-        top_up(&http, &api, cycle).await?;
+        top_up(&api, cycle).await?;
         let kill_after = rng.gen_range(KILL_AFTER_ACKS);
         let load = load_and_kill(&http, &api, &mut serve, &next_order, kill_after).await?;
         if !load.anomalies.is_empty() {
@@ -768,7 +765,7 @@ async fn run_cycles(
         check_orders(&entries, &acked, &sent).map_err(|violation| {
             format!("cycle {cycle} (kill after {kill_after} acks): {violation}")
         })?;
-        check_journal(&entries, &stock(&http, &api).await?)
+        check_journal(&entries, &stock(&as_admin(&api)?).await?)
             .map_err(|violation| format!("cycle {cycle}: {violation}"))?;
         // The negative control: the same checker with the ack log of a sender that counted each
         // delivery when it sent it (so also those in flight when the kill came).
@@ -844,7 +841,7 @@ async fn run_cycles(
         report.unacked_in_ledger = check_orders(&entries, &acked, &sent)
             .map_err(|violation| format!("cycle {cycle}, after redelivery: {violation}"))?
             .unacknowledged;
-        check_journal(&entries, &stock(&http, &api).await?)
+        check_journal(&entries, &stock(&as_admin(&api)?).await?)
             .map_err(|violation| format!("cycle {cycle}, after redelivery: {violation}"))?;
         report.ledger_entries = entries.len();
 
@@ -909,28 +906,34 @@ async fn provision(
     shopify: &MockServer,
     etsy: &MockServer,
 ) -> Result<(), String> {
-    use reqwest::Method;
-    call_expect(
-        http,
-        Method::POST,
-        &format!("{api}/v1/clients"),
-        Some(json!({"code": CLIENT, "name": "Acme Mugs", "tier": "premium"})),
-        201,
-    )
-    .await?;
-    for (name, secret) in [
+    let client = as_admin(api)?;
+    let refused = |error: ClientError| error.to_string();
+    let acme = NewClient {
+        code: CLIENT.into(),
+        name: "Acme Mugs".into(),
+        tier: ServiceTier::Premium,
+    };
+    client.create_client(&acme).await.map_err(refused)?;
+    let credentials = [
         ("shopify", "mock-token"),
         ("etsy", "mock-token"),
         ("etsy-shared", ETSY_SHARED_SECRET),
-    ] {
-        call_expect(
-            http,
-            Method::PUT,
-            &format!("{api}/v1/clients/{CLIENT}/credentials/{name}"),
-            Some(json!({ "secret": secret })),
-            200,
+    ]
+    .map(|(name, secret)| {
+        let secret = secret.to_string();
+        (
+            name,
+            PutCredential {
+                secret,
+                ..PutCredential::default()
+            },
         )
-        .await?;
+    });
+    for (name, credential) in &credentials {
+        client
+            .put_credential(CLIENT, name, credential)
+            .await
+            .map_err(refused)?;
     }
     let info = |mock: &MockServer| {
         let url = format!("{}/_mock/info", mock.base_url());
@@ -948,25 +951,34 @@ async fn provision(
     };
     let shop_account = info(shopify).await?;
     let etsy_account = info(etsy).await?;
+    let account = |value: Value| value.as_object().cloned().unwrap_or_default();
     for channel in [
-        json!({"id": SHOP, "platform": "shopify", "base_url": shopify.base_url(),
-               "credential": "shopify", "account": shop_account,
-               "webhook_secret": WEBHOOK_SECRET, "poll_interval_ms": 200}),
-        json!({"id": ETSY, "platform": "etsy", "base_url": etsy.base_url(),
-               "credential": "etsy",
-               "account": {"shop_id": etsy_account["shop_id"], "user_id": etsy_account["user_id"],
-                           "keystring": etsy_account["keystring"],
-                           "shared_secret_credential": "etsy-shared"},
-               "poll_interval_ms": 200}),
+        NewChannelBody {
+            id: SHOP.into(),
+            platform: Platform::Shopify.to_string(),
+            base_url: shopify.base_url(),
+            credential: "shopify".into(),
+            account: account(shop_account),
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
+            poll_interval_ms: Some(200),
+            ..NewChannelBody::default()
+        },
+        NewChannelBody {
+            id: ETSY.into(),
+            platform: Platform::Etsy.to_string(),
+            base_url: etsy.base_url(),
+            credential: "etsy".into(),
+            account: account(json!({"shop_id": etsy_account["shop_id"],
+                "user_id": etsy_account["user_id"], "keystring": etsy_account["keystring"],
+                "shared_secret_credential": "etsy-shared"})),
+            poll_interval_ms: Some(200),
+            ..NewChannelBody::default()
+        },
     ] {
-        call_expect(
-            http,
-            Method::POST,
-            &format!("{api}/v1/clients/{CLIENT}/channels"),
-            Some(channel),
-            201,
-        )
-        .await?;
+        client
+            .create_channel(CLIENT, &channel)
+            .await
+            .map_err(refused)?;
     }
     // The marketplaces show 1 of each at first; the service must set them to the ledger's.
     let body: Vec<Value> = SKUS
@@ -998,43 +1010,46 @@ async fn provision(
                 .collect(),
         );
     }
-    let items: Vec<Value> = SKUS
+    let items: Vec<CatalogItem> = SKUS
         .iter()
         .enumerate()
-        .map(|(index, sku)| {
-            json!({"sku": sku, "on_hand": TOP_UP_TO,
-                   "listings": {SHOP: refs[SHOP][index], ETSY: refs[ETSY][index]}})
+        .map(|(index, sku)| CatalogItem {
+            sku: sku.to_string(),
+            on_hand: TOP_UP_TO,
+            listings: [
+                (SHOP.to_string(), refs[SHOP][index].clone()),
+                (ETSY.to_string(), refs[ETSY][index].clone()),
+            ]
+            .into(),
+            ..CatalogItem::default()
         })
         .collect();
-    let imported = call_expect(
-        http,
-        Method::PUT,
-        &format!("{api}/v1/clients/{CLIENT}/catalog"),
-        Some(json!({ "items": items })),
-        200,
-    )
-    .await?;
-    if imported["imported"] != SKUS.len() {
-        return Err(format!("the catalog import: {imported}"));
+    let imported = client
+        .import_catalog(CLIENT, &CatalogBody::of(&items))
+        .await
+        .map_err(refused)?;
+    if imported.imported != SKUS.len() {
+        return Err(format!("the catalog import: {imported:?}"));
     }
     Ok(())
 }
 
 /// Brings every SKU back to [`TOP_UP_TO`] available with a receipt (the orders reserve units).
-async fn top_up(http: &reqwest::Client, api: &str, cycle: usize) -> Result<(), String> {
-    for level in stock(http, api).await? {
-        let sku = level["sku"].as_str().unwrap_or_default();
-        let missing = TOP_UP_TO - level["available"].as_i64().unwrap_or(TOP_UP_TO);
+async fn top_up(api: &str, cycle: usize) -> Result<(), String> {
+    let client = as_admin(api)?;
+    for level in stock(&client).await? {
+        let missing = TOP_UP_TO - level.available;
         if missing > 0 {
-            call_expect(
-                http,
-                reqwest::Method::POST,
-                &format!("{api}/v1/clients/{CLIENT}/stock/{sku}/movements"),
-                Some(json!({"kind": "receipt", "quantity": missing,
-                            "idempotency_key": format!("top-up-{cycle}-{sku}")})),
-                201,
-            )
-            .await?;
+            let sku = level.sku.as_str();
+            let receipt = NewMovement::new(
+                MovementKind::Receipt,
+                missing,
+                &format!("top-up-{cycle}-{sku}"),
+            );
+            client
+                .post_movement(CLIENT, sku, &receipt)
+                .await
+                .map_err(|error| error.to_string())?;
         }
     }
     Ok(())
@@ -1050,16 +1065,12 @@ async fn converge(
 ) -> Result<Duration, String> {
     let started = Instant::now();
     let mut last = String::new();
+    let client = as_admin(api)?;
     while started.elapsed() < CONVERGE_LIMIT {
-        let available: BTreeMap<String, i64> = stock(http, api)
+        let available: BTreeMap<String, i64> = stock(&client)
             .await?
             .iter()
-            .map(|level| {
-                (
-                    level["sku"].as_str().unwrap_or_default().to_string(),
-                    level["available"].as_i64().unwrap_or(-1),
-                )
-            })
+            .map(|level| (level.sku.to_string(), level.available))
             .collect();
         let on_shopify = listed(http, shopify).await?;
         let on_etsy = listed(http, etsy).await?;

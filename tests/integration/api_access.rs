@@ -15,7 +15,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
+use shelfsync::api::channels::NewChannelBody;
+use shelfsync::api::clients::PutCredential;
+use shelfsync::api::error::Code;
+use shelfsync::api::members::NewMember;
+use shelfsync::auth::Role;
 use shelfsync::clients::channels::{ChannelRecord, ChannelStore};
 use shelfsync::clients::ClientStore;
 use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
@@ -25,84 +30,56 @@ use shelfsync::platforms::Platform;
 use shelfsync::service::ServiceOptions;
 use shelfsync::vault::{Secret, Vault};
 use shelfsync_actors::ids::{ChannelId, ClientCode, Sku};
+use shelfsync_actors::inventory::ledger::MovementKind;
+use shelfsync_actors::ratelimit::ServiceTier;
 
 use crate::api_agency::{agency, WEBHOOK_SECRET};
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{
+    add_channel, assert_refused, create_client, create_client_in, detail, mock_channel, new_client,
+    new_member, post_movement, put_secret, Api,
+};
 use crate::mock_support::{create_listings, eventually, listed, start};
 use crate::recorder::{Recorder, Reply};
 
 /// How long a channel connected to the recorder would take to call it (it polls every 100 ms).
 const WOULD_HAVE_CALLED: Duration = Duration::from_millis(1500);
 
-/// A Walmart channel (it needs no account ids) named `id` at `base_url` using `credential`.
-fn walmart_channel(id: &str, base_url: &str, credential: &str) -> Value {
-    json!({"id": id, "platform": "walmart", "base_url": base_url, "credential": credential,
-           "poll_interval_ms": 100})
+/// A Walmart channel (it needs no account ids) named `id` at `base_url` using `credential`,
+/// polling every 100 ms (so that [`WOULD_HAVE_CALLED`] is long enough).
+fn walmart_channel(id: &str, base_url: &str, credential: &str) -> NewChannelBody {
+    NewChannelBody {
+        poll_interval_ms: Some(100),
+        ..mock_channel(id, Platform::Walmart, base_url, credential)
+    }
 }
 
-async fn post_channel(api: &Api, token: &str, code: &str, body: &Value) -> (u16, Value) {
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            &format!("/v1/clients/{code}/channels"),
-            Some(token),
-            Some(body.to_string()),
-        )
-        .await;
-    (status, reply)
+/// The credential `secret` bound to `hosts`.
+fn bound_secret(secret: &str, hosts: &[&str]) -> PutCredential {
+    PutCredential {
+        secret: secret.into(),
+        rotate_by: None,
+        hosts: Some(hosts.iter().map(|host| host.to_string()).collect()),
+    }
 }
 
-async fn put_credential(api: &Api, token: &str, code: &str, name: &str, body: Value) -> Value {
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            &format!("/v1/clients/{code}/credentials/{name}"),
-            Some(token),
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
-    reply
-}
-
+/// The hosts credential `name` of client `code` is bound to.
 async fn credential_hosts(api: &Api, code: &str, name: &str) -> Vec<String> {
-    let (status, credentials, _) = api
-        .call(
-            Method::GET,
-            &format!("/v1/clients/{code}/credentials"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{credentials}");
+    let credentials = api.client().credentials(code).await.unwrap();
     credentials
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|credential| credential["name"] == name)
-        .unwrap_or_else(|| panic!("no credential {name}: {credentials}"))["hosts"]
-        .as_array()
-        .unwrap()
+        .find(|credential| credential.name == name)
+        .unwrap_or_else(|| panic!("no credential {name}: {credentials:?}"))
+        .hosts
         .iter()
-        .map(|host| host.as_str().unwrap().to_string())
+        .map(ToString::to_string)
         .collect()
 }
 
 async fn channel_ids(api: &Api, code: &str) -> Vec<String> {
-    let (status, channels, _) = api
-        .call(
-            Method::GET,
-            &format!("/v1/clients/{code}/channels"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{channels}");
+    let channels = api.client().channels(code).await.unwrap();
     channels
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|channel| channel["id"].as_str().unwrap().to_string())
+        .map(|channel| channel.channel.id.to_string())
         .collect()
 }
 
@@ -113,16 +90,12 @@ async fn a_manager_cannot_repoint_a_clients_credential_at_its_own_server() {
     let attacker = Recorder::start(Reply::Json);
     let before = channel_ids(api, "ACME").await;
     // A credential of the attacker's own, unbound: it must not get bound by a refused channel.
-    put_credential(
-        api,
-        &agency.manager,
-        "ACME",
-        "evil-own",
-        json!({"secret": "attacker-owned"}),
-    )
-    .await;
+    let manager = api.client_as(&agency.manager);
+    put_secret(&manager, "ACME", "evil-own", "attacker-owned").await;
     let mut with_stolen_account = walmart_channel("evil2", &attacker.base_url(), "evil-own");
-    with_stolen_account["account"] = json!({"stolen_credential": "etsy-shared"});
+    with_stolen_account
+        .account
+        .insert("stolen_credential".into(), json!("etsy-shared"));
     for (attack, what) in [
         (
             walmart_channel("evil1", &attacker.base_url(), "shopify"),
@@ -137,11 +110,11 @@ async fn a_manager_cannot_repoint_a_clients_credential_at_its_own_server() {
             "the Shopify webhook secret as the main credential",
         ),
     ] {
-        let (status, reply) = post_channel(api, &agency.manager, "ACME", &attack).await;
-        assert_eq!(
-            (status, reply["code"].as_str()),
-            (409, Some("credential_host_mismatch")),
-            "{what}: {reply}"
+        assert_refused(
+            manager.create_channel("ACME", &attack).await,
+            409,
+            Code::CredentialHostMismatch,
+            what,
         );
     }
     std::thread::sleep(WOULD_HAVE_CALLED);
@@ -179,77 +152,63 @@ async fn supplying_the_secret_again_rebinds_a_credential_to_a_new_host() {
     let agency = agency().await;
     let api = &agency.api;
     let new_home = Recorder::start(Reply::Json);
-    let reply = put_credential(
-        api,
-        &agency.manager,
-        "ACME",
-        "amazon",
-        json!({"secret": "mock-token", "hosts": [new_home.base_url()]}),
-    )
-    .await;
+    let manager = api.client_as(&agency.manager);
+    let reply = manager
+        .put_credential(
+            "ACME",
+            "amazon",
+            &bound_secret("mock-token", &[&new_home.base_url()]),
+        )
+        .await
+        .unwrap();
     let mut expected = vec![agency.amazon.base_url(), new_home.base_url()];
     expected.sort();
+    let hosts: Vec<String> = reply.hosts.iter().map(ToString::to_string).collect();
     assert_eq!(
-        reply["hosts"],
-        json!(expected),
+        hosts, expected,
         "the host given, and the host of the channel that uses it already"
     );
-    let (status, reply) = post_channel(
-        api,
-        &agency.manager,
-        "ACME",
-        &walmart_channel("moved", &new_home.base_url(), "amazon"),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let moved = walmart_channel("moved", &new_home.base_url(), "amazon");
+    add_channel(&manager, "ACME", &moved).await;
     assert!(new_home.wait_for_request(Duration::from_secs(10)));
     assert!(
         new_home.saw("mock-token"),
         "the re-supplied secret goes where its holder said"
     );
     // A rotation without hosts keeps the bindings.
-    put_credential(
-        api,
-        &agency.manager,
-        "ACME",
-        "amazon",
-        json!({"secret": "mock-token"}),
-    )
-    .await;
+    put_secret(&manager, "ACME", "amazon", "mock-token").await;
     assert_eq!(credential_hosts(api, "ACME", "amazon").await, expected);
     for (hosts, what) in [
-        (json!([]), "an empty list"),
-        (json!(["https://x.example/admin"]), "a path"),
-        (json!(["ftp://x.example"]), "another scheme"),
+        (&[][..], "an empty list"),
+        (&["https://x.example/admin"][..], "a path"),
+        (&["ftp://x.example"][..], "another scheme"),
     ] {
-        let (status, reply, _) = api
-            .call(
-                Method::PUT,
-                "/v1/clients/ACME/credentials/amazon",
-                Some(&agency.manager),
-                Some(json!({"secret": "s", "hosts": hosts}).to_string()),
-            )
-            .await;
-        assert_eq!(
-            (status, reply["code"].as_str()),
-            (400, Some("invalid_field")),
-            "{what}: {reply}"
+        assert_refused(
+            manager
+                .put_credential("ACME", "amazon", &bound_secret("s", hosts))
+                .await,
+            400,
+            Code::InvalidField,
+            what,
         );
     }
 }
 
 /// A client ACME with credential `token` (secret `mock-token`) on `api`.
 async fn client_with_credential(api: &Api) {
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
-    put_credential(api, ADMIN, "ACME", "token", json!({"secret": "mock-token"})).await;
+    create_client(&api.client(), "ACME", "Acme").await;
+    put_secret(&api.client(), "ACME", "token", "mock-token").await;
+}
+
+/// Adds `channel` to ACME as the admin: the refusal it gets must be that the credential is
+/// bound elsewhere.
+async fn assert_host_mismatch(api: &Api, channel: &NewChannelBody) {
+    assert_refused(
+        api.client().create_channel("ACME", channel).await,
+        409,
+        Code::CredentialHostMismatch,
+        "the credential is bound elsewhere",
+    );
 }
 
 #[tokio::test]
@@ -257,40 +216,20 @@ async fn host_bindings_survive_a_restart() {
     let api = Api::start().await;
     client_with_credential(&api).await;
     let walmart = start(Platform::Walmart, "default");
-    let (status, reply) = post_channel(
-        &api,
-        ADMIN,
-        "ACME",
-        &walmart_channel("walmart", &walmart.base_url(), "token"),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let channel = walmart_channel("walmart", &walmart.base_url(), "token");
+    add_channel(&api.client(), "ACME", &channel).await;
     let dir = api.stop();
-    let api = Api::start_in(
-        dir,
-        ServiceOptions {
-            egress: EgressPolicy::LOOPBACK_MOCKS,
-            ..ServiceOptions::default()
-        },
-    )
-    .await;
+    let api = Api::start_loopback(dir).await;
     assert_eq!(
         credential_hosts(&api, "ACME", "token").await,
         [walmart.base_url()]
     );
     let attacker = Recorder::start(Reply::Json);
-    let (status, reply) = post_channel(
+    assert_host_mismatch(
         &api,
-        ADMIN,
-        "ACME",
         &walmart_channel("evil", &attacker.base_url(), "token"),
     )
     .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (409, Some("credential_host_mismatch")),
-        "{reply}"
-    );
     std::thread::sleep(WOULD_HAVE_CALLED);
     assert_eq!(attacker.connections(), 0);
 }
@@ -356,49 +295,33 @@ async fn credentials_stored_before_bindings_are_bound_at_start_to_the_hosts_thei
             .unwrap();
         db.flush().unwrap();
     }
-    let api = Api::start_in(
-        dir,
-        ServiceOptions {
-            egress: EgressPolicy::LOOPBACK_MOCKS,
-            ..ServiceOptions::default()
-        },
-    )
-    .await;
+    let api = Api::start_loopback(dir).await;
     assert_eq!(
         credential_hosts(&api, "ACME", "token").await,
         [walmart.base_url()],
         "bound to the host its stored channel uses"
     );
     // The stored channel keeps working: a count reaches the marketplace.
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/stock/ACME-MUG/movements",
-            Some(ADMIN),
-            Some(
-                json!({"kind": "count", "quantity": 7, "idempotency_key": "legacy-1"}).to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
+    post_movement(
+        &api.client(),
+        "ACME",
+        "ACME-MUG",
+        MovementKind::Count,
+        7,
+        "legacy-1",
+    )
+    .await;
     let pushed = eventually(Duration::from_secs(20), || async {
         listed(&walmart).await.get("ACME-MUG") == Some(&7)
     })
     .await;
     assert!(pushed, "{:?}", listed(&walmart).await);
     let attacker = Recorder::start(Reply::Json);
-    let (status, reply) = post_channel(
+    assert_host_mismatch(
         &api,
-        ADMIN,
-        "ACME",
         &walmart_channel("evil", &attacker.base_url(), "token"),
     )
     .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (409, Some("credential_host_mismatch")),
-        "{reply}"
-    );
 }
 
 #[tokio::test]
@@ -413,12 +336,13 @@ async fn private_networks_are_refused_by_default_and_allowed_when_configured() {
         // A name is judged by what it resolves to.
         format!("https://localhost:{}", target.port()),
     ] {
-        let (status, reply) =
-            post_channel(&api, ADMIN, "ACME", &walmart_channel("w", &base, "token")).await;
-        assert_eq!(
-            (status, reply["code"].as_str()),
-            (400, Some("base_url_not_allowed")),
-            "{base}: {reply}"
+        assert_refused(
+            api.client()
+                .create_channel("ACME", &walmart_channel("w", &base, "token"))
+                .await,
+            400,
+            Code::BaseUrlNotAllowed,
+            &base,
         );
     }
     std::thread::sleep(WOULD_HAVE_CALLED);
@@ -440,35 +364,22 @@ async fn private_networks_are_refused_by_default_and_allowed_when_configured() {
     })
     .await;
     client_with_credential(&api).await;
-    let (status, reply) = post_channel(
-        &api,
-        ADMIN,
-        "ACME",
-        &walmart_channel("w", &target.base_url(), "token"),
-    )
-    .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (400, Some("base_url_not_allowed")),
-        "{reply}"
+    let refused = assert_refused(
+        api.client()
+            .create_channel("ACME", &walmart_channel("w", &target.base_url(), "token"))
+            .await,
+        400,
+        Code::BaseUrlNotAllowed,
+        "official hosts only",
     );
-    assert!(
-        reply["detail"].as_str().unwrap().contains("official"),
-        "{reply}"
-    );
+    assert!(detail(&refused).contains("official"), "{refused}");
     drop(api);
 
     // Allowed when the deployment says so.
     let api = Api::start().await;
     client_with_credential(&api).await;
-    let (status, reply) = post_channel(
-        &api,
-        ADMIN,
-        "ACME",
-        &walmart_channel("w", &target.base_url(), "token"),
-    )
-    .await;
-    assert_eq!(status, 201, "{reply}");
+    let channel = walmart_channel("w", &target.base_url(), "token");
+    add_channel(&api.client(), "ACME", &channel).await;
     assert!(target.wait_for_request(Duration::from_secs(10)));
 }
 
@@ -559,43 +470,37 @@ async fn connectors_follow_no_redirect_to_another_host() {
 #[tokio::test]
 async fn only_admins_and_granted_managers_create_clients_and_a_taken_code_says_nothing_more() {
     let api = Api::start().await;
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(
-                json!({"code": "ACME", "name": "Acme Secret Project", "tier": "enterprise"})
-                    .to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let plain_manager = api.member("manager", &["ACME"]).await;
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&plain_manager),
-            Some(json!({"code": "BOLT", "name": "Bolt"}).to_string()),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (403, Some("forbidden")),
-        "{reply}"
+    let admin = api.client();
+    create_client_in(
+        &admin,
+        "ACME",
+        "Acme Secret Project",
+        ServiceTier::Enterprise,
+    )
+    .await;
+    let plain_manager = api.client_as(&api.member(Role::Manager, &["ACME"]).await);
+    assert_refused(
+        plain_manager
+            .create_client(&new_client("BOLT", "Bolt"))
+            .await,
+        403,
+        Code::Forbidden,
+        "a plain manager",
     );
-    let (status, reply, _) = api
-        .call(Method::GET, "/v1/clients/BOLT", Some(ADMIN), None)
-        .await;
-    assert_eq!(status, 404, "nothing was created: {reply}");
+    let missing = admin.client("BOLT").await.unwrap_err();
+    assert_eq!(
+        missing.status(),
+        Some(404),
+        "nothing was created: {missing}"
+    );
 
-    let granted = api.client_creating_manager().await;
+    let granted_token = api.client_creating_manager().await;
+    // Raw, to search the whole problem document for what it must not tell.
     let (status, taken, _) = api
         .call(
             Method::POST,
             "/v1/clients",
-            Some(&granted),
+            Some(&granted_token),
             Some(json!({"code": "ACME", "name": "Mine now"}).to_string()),
         )
         .await;
@@ -608,131 +513,72 @@ async fn only_admins_and_granted_managers_create_clients_and_a_taken_code_says_n
     for leak in ["Acme Secret Project", "enterprise", "exists", "m2"] {
         assert!(!text.contains(leak), "{leak:?} in {text}");
     }
-    let (status, listed, _) = api
-        .call(Method::GET, "/v1/clients", Some(&granted), None)
-        .await;
-    assert_eq!((status, listed), (200, json!([])), "it still sees nothing");
+    let granted = api.client_as(&granted_token);
+    let listed = granted.clients().await.unwrap();
+    assert!(listed.is_empty(), "it still sees nothing: {listed:?}");
 
-    let (status, created, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&granted),
-            Some(json!({"code": "ZED", "name": "Zed"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let (status, again, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&granted),
-            Some(json!({"code": "ZED", "name": "Zed"}).to_string()),
-        )
-        .await;
-    assert_eq!(
-        (status, again["code"].as_str()),
-        (409, Some("conflict")),
-        "its own client may be named: {again}"
+    create_client(&granted, "ZED", "Zed").await;
+    assert_refused(
+        granted.create_client(&new_client("ZED", "Zed")).await,
+        409,
+        Code::Conflict,
+        "its own client may be named",
     );
-    let (status, admin_view, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "x"}).to_string()),
-        )
-        .await;
-    assert_eq!(
-        (status, admin_view["code"].as_str()),
-        (409, Some("conflict")),
-        "an admin sees everything: {admin_view}"
+    assert_refused(
+        admin.create_client(&new_client("ACME", "x")).await,
+        409,
+        Code::Conflict,
+        "an admin sees everything",
     );
-    let (_, members, _) = api
-        .call(Method::GET, "/v1/members", Some(ADMIN), None)
-        .await;
-    let grants: BTreeSet<(String, bool)> = members
-        .as_array()
+    let grants: BTreeSet<(String, bool)> = admin
+        .members()
+        .await
         .unwrap()
         .iter()
-        .map(|member| {
-            (
-                member["role"].as_str().unwrap().to_string(),
-                member["may_create_clients"].as_bool().unwrap(),
-            )
-        })
+        .map(|member| (format!("{:?}", member.role), member.may_create_clients))
         .collect();
     assert_eq!(
         grants,
         [
-            ("admin".to_string(), true),
-            ("manager".to_string(), false),
-            ("manager".to_string(), true)
+            ("Admin".to_string(), true),
+            ("Manager".to_string(), false),
+            ("Manager".to_string(), true)
         ]
         .into()
     );
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/members",
-            Some(ADMIN),
-            Some(json!({"name": "v", "role": "viewer", "clients": ["ACME"], "may_create_clients": true}).to_string()),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (400, Some("invalid_field")),
-        "{reply}"
+    assert_refused(
+        admin
+            .create_member(&NewMember {
+                may_create_clients: true,
+                ..new_member("v", Role::Viewer, &["ACME"])
+            })
+            .await,
+        400,
+        Code::InvalidField,
+        "a viewer who creates clients",
     );
 }
 
 #[tokio::test]
 async fn a_member_cannot_be_scoped_to_a_client_that_does_not_exist() {
     let api = Api::start().await;
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (_, before, _) = api
-        .call(Method::GET, "/v1/members", Some(ADMIN), None)
-        .await;
-    for clients in [json!(["GHOST"]), json!(["ACME", "GHOST"])] {
-        let (status, reply, _) = api
-            .call(
-                Method::POST,
-                "/v1/members",
-                Some(ADMIN),
-                Some(json!({"name": "early", "role": "manager", "clients": clients}).to_string()),
-            )
-            .await;
-        assert_eq!(
-            (status, reply["code"].as_str()),
-            (400, Some("unknown_client")),
-            "{reply}"
+    let admin = api.client();
+    create_client(&admin, "ACME", "Acme").await;
+    let members = || async { serde_json::to_value(admin.members().await.unwrap()).unwrap() };
+    let before = members().await;
+    for clients in [vec!["GHOST"], vec!["ACME", "GHOST"]] {
+        let refused = assert_refused(
+            admin
+                .create_member(&new_member("early", Role::Manager, &clients))
+                .await,
+            400,
+            Code::UnknownClient,
+            "an unknown client",
         );
-        assert!(reply["detail"].as_str().unwrap().contains("GHOST"));
+        assert!(detail(&refused).contains("GHOST"));
     }
-    let (_, after, _) = api
-        .call(Method::GET, "/v1/members", Some(ADMIN), None)
-        .await;
-    assert_eq!(after, before, "nothing stored");
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "GHOST", "name": "Ghost"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let viewer = api.member("viewer", &["GHOST"]).await;
-    let (status, _, _) = api
-        .call(Method::GET, "/v1/clients/GHOST", Some(&viewer), None)
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(members().await, before, "nothing stored");
+    create_client(&admin, "GHOST", "Ghost").await;
+    let viewer = api.member(Role::Viewer, &["GHOST"]).await;
+    api.client_as(&viewer).client("GHOST").await.unwrap();
 }

@@ -9,12 +9,23 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
+use shelfsync::api::catalog::CatalogItem;
+use shelfsync::api::channels::{NewChannelBody, RunState};
+use shelfsync::api::client::ApiClient;
+use shelfsync::api::error::Code;
+use shelfsync::api::journal::{JournalQuery, LedgerEntry};
+use shelfsync::api::stock::StockView;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
+use shelfsync_actors::inventory::ledger::MovementKind;
+use shelfsync_actors::ratelimit::ServiceTier;
 
-use crate::api_support::Api;
+use crate::api_support::{
+    account, create_client_in, import, item, journal_of, mock_channel, post_movement, put_secret,
+    Api,
+};
 use crate::mock_support::{control, create_listings, eventually, info, listed, start, stats};
 
 pub const WEBHOOK_SECRET: &str = "whsec-acme-0123456789";
@@ -55,57 +66,45 @@ pub fn sign(body: &[u8], secret: &str) -> String {
 pub async fn agency() -> Agency {
     let api = Api::start().await;
     let manager = api.client_creating_manager().await;
-    let (status, created, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&manager),
-            Some(json!({"code": "ACME", "name": "Acme Mugs", "tier": "premium"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let as_manager = api.client_as(&manager);
+    create_client_in(&as_manager, "ACME", "Acme Mugs", ServiceTier::Premium).await;
     for (name, secret) in [
         ("shopify", "mock-token"),
         ("etsy", "mock-token"),
         ("etsy-shared", ETSY_SHARED_SECRET),
         ("amazon", "mock-token"),
     ] {
-        let (status, reply, _) = api
-            .call(
-                Method::PUT,
-                &format!("/v1/clients/ACME/credentials/{name}"),
-                Some(&manager),
-                Some(json!({ "secret": secret }).to_string()),
-            )
-            .await;
-        assert_eq!(status, 200, "{reply}");
+        put_secret(&as_manager, "ACME", name, secret).await;
     }
     let shopify = start(Platform::Shopify, "default");
     let etsy = start(Platform::Etsy, "default");
     let amazon = start(Platform::Amazon, "default");
-    let shop_account = info(&shopify).await["account"].clone();
     let etsy_info = info(&etsy).await["account"].clone();
-    let amazon_account = info(&amazon).await["account"].clone();
     let channels = [
-        json!({"id": "shop", "platform": "shopify", "base_url": shopify.base_url(),
-               "credential": "shopify", "account": shop_account,
-               "webhook_secret": WEBHOOK_SECRET, "poll_interval_ms": 200}),
-        json!({"id": "etsy", "platform": "etsy", "base_url": etsy.base_url(),
-               "credential": "etsy",
-               "account": {"shop_id": etsy_info["shop_id"], "user_id": etsy_info["user_id"],
-                           "keystring": etsy_info["keystring"],
-                           "shared_secret_credential": "etsy-shared"},
-               "poll_interval_ms": 200}),
-        json!({"id": "amazon", "platform": "amazon", "base_url": amazon.base_url(),
-               "credential": "amazon", "account": amazon_account, "poll_interval_ms": 200}),
+        NewChannelBody {
+            account: account(info(&shopify).await["account"].clone()),
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
+            ..mock_channel("shop", Platform::Shopify, &shopify.base_url(), "shopify")
+        },
+        NewChannelBody {
+            account: account(json!({"shop_id": etsy_info["shop_id"],
+                "user_id": etsy_info["user_id"], "keystring": etsy_info["keystring"],
+                "shared_secret_credential": "etsy-shared"})),
+            ..mock_channel("etsy", Platform::Etsy, &etsy.base_url(), "etsy")
+        },
+        NewChannelBody {
+            account: account(info(&amazon).await["account"].clone()),
+            ..mock_channel("amazon", Platform::Amazon, &amazon.base_url(), "amazon")
+        },
     ];
     for channel in channels {
+        // Raw reply: the whole of it, unknown fields too, must show no secret.
         let (status, reply, _) = api
             .call(
                 Method::POST,
                 "/v1/clients/ACME/channels",
                 Some(&manager),
-                Some(channel.to_string()),
+                Some(serde_json::to_string(&channel).unwrap()),
             )
             .await;
         assert_eq!(status, 201, "{reply}");
@@ -118,35 +117,25 @@ pub async fn agency() -> Agency {
     let shop_refs = listings(&shopify, &["ACME-MUG", "ACME-CAP"], 1).await;
     let etsy_refs = listings(&etsy, &["ACME-MUG", "ACME-CAP"], 1).await;
     let amazon_refs = listings(&amazon, &["ACME-MUG", "ACME-CAP"], 1).await;
-    let catalog = json!({"items": [{"sku": "acme-mug", "on_hand": 10, "listings": {
-        "shop": shop_refs[0], "etsy": etsy_refs[0], "amazon": amazon_refs[0]}}]});
-    let (status, imported, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(&manager),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{imported}");
+    let mug = item(
+        "acme-mug",
+        10,
+        &[
+            ("shop", &shop_refs[0]),
+            ("etsy", &etsy_refs[0]),
+            ("amazon", &amazon_refs[0]),
+        ],
+    );
+    let imported = import(&as_manager, "ACME", &[mug]).await;
     assert_eq!(
-        imported,
+        serde_json::to_value(&imported).unwrap(),
         json!({"imported": 1, "adopted": {}, "rejected": [], "unmanaged": []})
     );
     let csv = format!(
         "sku,on_hand,shop,etsy,amazon\nACME-CAP,4,{},{},{}\n",
         shop_refs[1], etsy_refs[1], amazon_refs[1]
     );
-    let (status, imported) = api
-        .send_raw(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(&manager),
-            "text/csv",
-            csv.into_bytes(),
-            &[],
-        )
-        .await;
+    let (status, imported) = api.import_csv(&manager, "ACME", &csv).await;
     assert_eq!(status, 200, "{imported}");
     assert_eq!(imported["imported"], 1, "{imported}");
     let agency = Agency {
@@ -167,18 +156,15 @@ pub async fn agency() -> Agency {
     agency
 }
 
-pub async fn stock(agency: &Agency, sku: &str) -> Value {
-    let (status, stock, _) = agency
-        .api
-        .call(
-            Method::GET,
-            &format!("/v1/clients/ACME/stock/{sku}"),
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{stock}");
-    stock
+impl Agency {
+    /// The typed client, as ACME's manager.
+    pub fn manager(&self) -> ApiClient {
+        self.api.client_as(&self.manager)
+    }
+}
+
+pub async fn stock(agency: &Agency, sku: &str) -> StockView {
+    agency.manager().sku_stock("ACME", sku).await.unwrap()
 }
 
 #[tokio::test]
@@ -209,68 +195,40 @@ async fn a_sale_on_shopify_reaches_etsy_and_amazon_and_the_ledger_explains_it() 
     }
     let stock = stock(&agency, "ACME-MUG").await;
     assert_eq!(
-        (&stock["on_hand"], &stock["reserved"], &stock["available"]),
-        (&json!(10), &json!(3), &json!(7)),
-        "{stock}"
+        (stock.on_hand, stock.reserved, stock.available),
+        (10, 3, 7),
+        "{stock:?}"
     );
     for channel in ["shop", "etsy", "amazon"] {
-        assert_eq!(stock["channels"][channel]["target"], 7, "{stock}");
+        assert_eq!(stock.channels[channel].target, 7, "{stock:?}");
     }
-    let (status, ledger, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/ledger?sku=ACME-MUG",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{ledger}");
-    let entries = ledger["entries"].as_array().unwrap();
-    let kinds: Vec<(&str, &str, i64)> = entries
+    let manager = agency.manager();
+    let kinds: Vec<(MovementKind, String, i64)> = journal_of(&manager, "ACME", "ACME-MUG")
+        .await
         .iter()
-        .map(|entry| {
-            (
-                entry["kind"].as_str().unwrap(),
-                entry["source"].as_str().unwrap(),
-                entry["quantity"].as_i64().unwrap(),
-            )
+        .map(|LedgerEntry { entry, .. }| {
+            let change = entry.change;
+            (change.kind(), entry.source.to_string(), change.quantity())
         })
         .collect();
     assert_eq!(
         kinds,
-        [("count", "import", 10), ("sale", "channel:shop", 3)],
+        [
+            (MovementKind::Count, "import".to_string(), 10),
+            (MovementKind::Sale, "channel:shop".to_string(), 3)
+        ],
         "the import set 10 on hand, the Shopify sale reserved 3, once (webhook and poll agree)"
     );
-    let (status, orders, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/orders",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{orders}");
-    assert_eq!(orders["orders"][0]["channel"], "shop", "{orders}");
-    assert_eq!(orders["orders"][0]["sku"], "ACME-MUG", "{orders}");
-    let (status, channels, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/channels",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{channels}");
-    let states: Vec<&str> = channels
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|channel| channel["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["running"; 3], "{channels}");
+    let orders = manager
+        .orders("ACME", &JournalQuery::default())
+        .await
+        .unwrap();
+    let first = &orders.orders[0];
+    assert_eq!(first.channel, "shop", "{orders:?}");
+    assert_eq!(first.sku.as_str(), "ACME-MUG", "{orders:?}");
+    let channels = agency.manager().channels("ACME").await.unwrap();
+    let states: Vec<RunState> = channels.iter().map(|channel| channel.state).collect();
+    assert_eq!(states, [RunState::Running; 3], "{channels:?}");
 
     // Must-show 4: no secret in plaintext anywhere under the data dir (every file, every byte).
     let secrets = [
@@ -312,35 +270,53 @@ async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_
         quantity_writes(&agency.etsy).await,
         quantity_writes(&agency.amazon).await,
     );
-    let catalog = json!({"items": [
-        {"sku": "ACME-HAT", "on_hand": 5,
-         "listings": {"etsy": etsy_refs[0], "amazon": amazon_refs[0]},
-         "listed": {"etsy": 5, "amazon": 5}},
-        {"sku": "ACME-BAG", "on_hand": 3,
-         "listings": {"etsy": etsy_refs[1], "amazon": amazon_refs[1]},
-         "listed": {"etsy": 5, "amazon": 5}},
-        {"sku": "ACME-PEN", "on_hand": 3, "listings": {"etsy": "123"}, "listed": {"shop": 3}},
-        {"sku": "ACME-INK", "on_hand": 3, "listings": {"etsy": "124"}, "listed": {"etsy": -1}},
-    ]});
-    let (status, imported, _) = agency
-        .api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(&agency.manager),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{imported}");
-    assert_eq!(imported["imported"], 2, "{imported}");
-    assert_eq!(imported["adopted"], json!({"amazon": 2, "etsy": 2}));
-    let codes: Vec<(u64, &str)> = imported["rejected"]
-        .as_array()
-        .unwrap()
+    let shown = |rows: &[(&str, i64)]| {
+        rows.iter()
+            .map(|(channel, quantity)| (channel.to_string(), *quantity))
+            .collect()
+    };
+    let catalog = [
+        CatalogItem {
+            listed: shown(&[("etsy", 5), ("amazon", 5)]),
+            ..item(
+                "ACME-HAT",
+                5,
+                &[("etsy", &etsy_refs[0]), ("amazon", &amazon_refs[0])],
+            )
+        },
+        CatalogItem {
+            listed: shown(&[("etsy", 5), ("amazon", 5)]),
+            ..item(
+                "ACME-BAG",
+                3,
+                &[("etsy", &etsy_refs[1]), ("amazon", &amazon_refs[1])],
+            )
+        },
+        CatalogItem {
+            listed: shown(&[("shop", 3)]),
+            ..item("ACME-PEN", 3, &[("etsy", "123")])
+        },
+        CatalogItem {
+            listed: shown(&[("etsy", -1)]),
+            ..item("ACME-INK", 3, &[("etsy", "124")])
+        },
+    ];
+    let imported = import(&agency.manager(), "ACME", &catalog).await;
+    assert_eq!(imported.imported, 2, "{imported:?}");
+    assert_eq!(
+        imported.adopted,
+        [
+            ("amazon".to_string(), Some(2)),
+            ("etsy".to_string(), Some(2))
+        ]
+        .into()
+    );
+    let codes: Vec<(usize, Code)> = imported
+        .rejected
         .iter()
-        .map(|row| (row["line"].as_u64().unwrap(), row["code"].as_str().unwrap()))
+        .map(|row| (row.line, row.code))
         .collect();
-    assert_eq!(codes, [(3, "invalid_field"), (4, "invalid_quantity")]);
+    assert_eq!(codes, [(3, Code::InvalidField), (4, Code::InvalidQuantity)]);
     for mock in [&agency.etsy, &agency.amazon] {
         let bag_set = eventually(Duration::from_secs(20), || async {
             listed(mock).await.get("ACME-BAG") == Some(&3)
@@ -360,13 +336,12 @@ async fn a_catalog_exported_from_the_marketplaces_pushes_only_the_listings_that_
         "one write per marketplace: BAG's; HAT already showed its stock"
     );
     let hat = stock(&agency, "ACME-HAT").await;
-    let channels = hat["channels"].as_object().unwrap();
-    assert_eq!(channels.len(), 2, "{hat}");
-    for channel in channels.values() {
+    assert_eq!(hat.channels.len(), 2, "{hat:?}");
+    for channel in hat.channels.values() {
         assert_eq!(
-            (channel["listed"].as_u64(), channel["pending"].as_bool()),
-            (Some(5), Some(false)),
-            "{hat}"
+            (channel.listed, channel.pending),
+            (Some(5), false),
+            "{hat:?}"
         );
     }
 }
@@ -383,16 +358,12 @@ pub fn order_body(order_id: u64, sku: &str, quantity: u32) -> Vec<u8> {
 }
 
 async fn head_seq(agency: &Agency) -> u64 {
-    let (_, ledger, _) = agency
-        .api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/ledger?limit=1000",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    ledger["next_after_seq"].as_u64().unwrap_or(0)
+    let query = JournalQuery {
+        limit: Some(1000),
+        ..JournalQuery::default()
+    };
+    let ledger = agency.manager().ledger("ACME", &query).await.unwrap();
+    ledger.next_after_seq.unwrap_or(0)
 }
 
 #[tokio::test]
@@ -424,7 +395,7 @@ async fn a_duplicated_webhook_changes_nothing_and_a_bad_signature_is_refused() {
     );
     let after_first = head_seq(&agency).await;
     let before = stock(&agency, "ACME-CAP").await;
-    assert_eq!(before["reserved"], 1, "{before}");
+    assert_eq!(before.reserved, 1, "{before:?}");
 
     let (status, again) = deliver(body.clone(), sign(&body, WEBHOOK_SECRET)).await;
     assert_eq!(status, 200, "a redelivery is acknowledged: {again}");
@@ -445,7 +416,7 @@ async fn a_duplicated_webhook_changes_nothing_and_a_bad_signature_is_refused() {
         assert_eq!(refused["code"], "bad_signature");
     }
     assert_eq!(head_seq(&agency).await, after_first, "no journal entry");
-    assert_eq!(stock(&agency, "ACME-CAP").await["reserved"], 1);
+    assert_eq!(stock(&agency, "ACME-CAP").await.reserved, 1);
 
     let (status, refused) = agency
         .api
@@ -466,32 +437,20 @@ async fn a_duplicated_webhook_changes_nothing_and_a_bad_signature_is_refused() {
 }
 
 async fn put_credential(agency: &Agency, name: &str, secret: &str) {
-    let (status, reply, _) = agency
-        .api
-        .call(
-            Method::PUT,
-            &format!("/v1/clients/ACME/credentials/{name}"),
-            Some(&agency.manager),
-            Some(json!({ "secret": secret }).to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    put_secret(&agency.manager(), "ACME", name, secret).await;
 }
 
 async fn receive(agency: &Agency, quantity: i64, key: &str) {
-    let (status, reply, _) = agency
-        .api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/stock/ACME-CAP/movements",
-            Some(&agency.manager),
-            Some(
-                json!({"kind": "receipt", "quantity": quantity, "idempotency_key": key})
-                    .to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
+    let manager = agency.manager();
+    post_movement(
+        &manager,
+        "ACME",
+        "ACME-CAP",
+        MovementKind::Receipt,
+        quantity,
+        key,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -506,17 +465,11 @@ async fn a_rotated_credential_is_used_at_once() {
     .await;
     assert!(amazon_moved, "{:?}", listed(&agency.amazon).await);
     let refused = eventually(Duration::from_secs(20), || async {
-        let (_, channels, _) = agency
-            .api
-            .call(
-                Method::GET,
-                "/v1/clients/ACME/channels",
-                Some(&agency.manager),
-                None,
-            )
-            .await;
-        channels[1]["last_error"]
-            .as_str()
+        let channels = agency.manager().channels("ACME").await.unwrap();
+        channels[1]
+            .live
+            .as_ref()
+            .and_then(|live| live.last_error.as_deref())
             .is_some_and(|error| error.contains("auth") || error.contains("401"))
     })
     .await;

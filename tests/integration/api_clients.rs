@@ -3,41 +3,34 @@
 
 use reqwest::Method;
 use serde_json::json;
+use shelfsync::api::clients::{NewClient, PutCredential};
+use shelfsync::api::error::Code;
+use shelfsync::auth::Role;
+use shelfsync_actors::ratelimit::ServiceTier;
 
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{assert_refused, create_client, new_client, Api, ADMIN};
 
 #[tokio::test]
 async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown() {
     let api = Api::start().await;
     let manager = api.client_creating_manager().await;
-    let body = json!({ "code": "ACME", "name": "Acme Mugs", "tier": "premium" }).to_string();
-    let (status, created, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&manager),
-            Some(body.clone()),
-        )
-        .await;
-    assert_eq!(
-        (status, created["tier"].as_str()),
-        (201, Some("premium")),
-        "{created}"
+    let as_manager = api.client_as(&manager);
+    let acme = NewClient {
+        tier: ServiceTier::Premium,
+        ..new_client("ACME", "Acme Mugs")
+    };
+    let created = as_manager.create_client(&acme).await.unwrap();
+    assert_eq!(created.tier, ServiceTier::Premium, "{created:?}");
+    assert_refused(
+        as_manager.create_client(&acme).await,
+        409,
+        Code::Conflict,
+        "ACME again",
     );
-    let (status, reply, _) = api
-        .call(Method::POST, "/v1/clients", Some(&manager), Some(body))
-        .await;
-    assert_eq!((status, reply["code"].as_str()), (409, Some("conflict")));
-    let (status, listed, _) = api
-        .call(Method::GET, "/v1/clients", Some(&manager), None)
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        listed.as_array().unwrap().len(),
-        1,
-        "the manager now manages ACME: {listed}"
-    );
+    let listed = as_manager.clients().await.unwrap();
+    assert_eq!(listed.len(), 1, "the manager now manages ACME: {listed:?}");
 
+    // Raw from here: the whole of each reply must not show the secret.
     let secret = "shpat_this-must-never-be-seen-again-7c1d";
     let put = json!({ "secret": secret, "rotate_by": "2027-03-01" }).to_string();
     let (status, metadata, _) = api
@@ -78,26 +71,17 @@ async fn a_manager_creates_a_client_and_stores_a_credential_that_is_never_shown(
 #[tokio::test]
 async fn other_scopes_get_404_and_viewers_cannot_write() {
     let api = Api::start().await;
+    let admin = api.client();
     for code in ["ACME", "BOLT"] {
-        let body = json!({ "code": code, "name": code }).to_string();
-        assert_eq!(
-            api.call(Method::POST, "/v1/clients", Some(ADMIN), Some(body))
-                .await
-                .0,
-            201
-        );
+        create_client(&admin, code, code).await;
     }
-    let acme_manager = api.member("manager", &["ACME"]).await;
-    let acme_viewer = api.member("viewer", &["ACME"]).await;
+    let acme_manager = api.member(Role::Manager, &["ACME"]).await;
+    let acme_viewer = api.member(Role::Viewer, &["ACME"]).await;
     let put = json!({ "secret": "s" }).to_string();
     for (method, path, body) in [
         (Method::GET, "/v1/clients/BOLT", None),
         (Method::GET, "/v1/clients/BOLT/credentials", None),
-        (
-            Method::PUT,
-            "/v1/clients/BOLT/credentials/token",
-            Some(put.clone()),
-        ),
+        (Method::PUT, "/v1/clients/BOLT/credentials/token", Some(put)),
         (Method::GET, "/v1/clients/NOPE", None),
     ] {
         let (status, reply, _) = api
@@ -109,42 +93,23 @@ async fn other_scopes_get_404_and_viewers_cannot_write() {
             "{method} {path}"
         );
     }
-    let (_, listed, _) = api
-        .call(Method::GET, "/v1/clients", Some(&acme_viewer), None)
-        .await;
-    assert_eq!(listed.as_array().unwrap().len(), 1);
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/credentials/token",
-            Some(&acme_viewer),
-            Some(put),
-        )
-        .await;
-    assert_eq!((status, reply["code"].as_str()), (403, Some("forbidden")));
-    let create = json!({ "code": "CORE", "name": "x" }).to_string();
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(&acme_viewer),
-            Some(create),
-        )
-        .await;
-    assert_eq!(status, 403);
-    let (_, credentials, _) = api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/credentials",
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(
-        credentials.as_array().unwrap().len(),
-        0,
-        "nothing was stored"
-    );
+    let viewer = api.client_as(&acme_viewer);
+    assert_eq!(viewer.clients().await.unwrap().len(), 1);
+    let secret = |secret: &str, rotate_by: Option<&str>| PutCredential {
+        secret: secret.into(),
+        rotate_by: rotate_by.map(str::to_string),
+        hosts: None,
+    };
+    let credential = secret("s", None);
+    let put = viewer.put_credential("ACME", "token", &credential).await;
+    assert_refused(put, 403, Code::Forbidden, "a viewer's credential");
+    let refused = viewer
+        .create_client(&new_client("CORE", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    let credentials = admin.credentials("ACME").await.unwrap();
+    assert_eq!(credentials.len(), 0, "nothing was stored");
     for (body, code) in [
         (json!({ "code": "acme corp", "name": "x" }), "invalid_field"),
         (
@@ -170,25 +135,16 @@ async fn other_scopes_get_404_and_viewers_cannot_write() {
             "{body}"
         );
     }
-    let bad_date = json!({ "secret": "s", "rotate_by": "soon" }).to_string();
-    let (status, _, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/credentials/token",
-            Some(ADMIN),
-            Some(bad_date),
-        )
-        .await;
-    assert_eq!(status, 400);
-    let (status, _, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/credentials/Bad%20Name",
-            Some(ADMIN),
-            Some(json!({"secret": "s"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 400);
+    for (name, credential) in [
+        ("token", secret("s", Some("soon"))),
+        ("Bad Name", secret("s", None)),
+    ] {
+        let refused = admin
+            .put_credential("ACME", name, &credential)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), Some(400), "{name}: {refused}");
+    }
 }
 
 /// Every answered request is counted by its route template, method and status class, and timed

@@ -10,8 +10,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
+use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::server::EdgeLimits;
 use shelfsync::platforms::Platform;
 use shelfsync::service::ServiceOptions;
@@ -23,7 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::api_agency::{order_body, sign, WEBHOOK_SECRET};
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{
+    account, add_channel, create_client, mock_channel, put_secret, Api, ADMIN,
+};
 use crate::mock_support::{info, start};
 
 /// What a slow client saw.
@@ -109,38 +111,18 @@ fn socket(api: &Api) -> SocketAddr {
 /// A client ACME with a Shopify channel `shop` that takes webhooks; returns the mock (kept
 /// running for the channel's polls).
 async fn client_with_webhooks(api: &Api) -> shelfsync::platforms::mock::MockServer {
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme Mugs", "tier": "standard"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/credentials/shopify",
-            Some(ADMIN),
-            Some(json!({"secret": "mock-token"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    let admin = api.client();
+    create_client(&admin, "ACME", "Acme Mugs").await;
+    put_secret(&admin, "ACME", "shopify", "mock-token").await;
     let shopify = start(Platform::Shopify, "default");
-    let channel = json!({"id": "shop", "platform": "shopify", "base_url": shopify.base_url(),
-        "credential": "shopify", "account": info(&shopify).await["account"].clone(),
+    let channel = NewChannelBody {
+        account: account(info(&shopify).await["account"].clone()),
+        webhook_secret: Some(WEBHOOK_SECRET.into()),
         // Polled rarely: the ledger then holds only what these tests send it.
-        "webhook_secret": WEBHOOK_SECRET, "poll_interval_ms": 300_000});
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/channels",
-            Some(ADMIN),
-            Some(channel.to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
+        poll_interval_ms: Some(300_000),
+        ..mock_channel("shop", Platform::Shopify, &shopify.base_url(), "shopify")
+    };
+    add_channel(&admin, "ACME", &channel).await;
     shopify
 }
 

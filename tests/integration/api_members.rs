@@ -2,39 +2,30 @@
 //! that change nothing.
 
 use serde_json::json;
+use shelfsync::api::error::Code;
+use shelfsync::auth::Role;
 
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{assert_refused, create_client, new_member, Api, ADMIN};
 
 #[tokio::test]
 async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
     let api = Api::start().await;
-    let (status, _, _) = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, created, _) = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/members",
-            Some(ADMIN),
-            Some(json!({"name": "Dana", "role": "manager", "clients": ["ACME"]}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let token = created["token"].as_str().unwrap().to_string();
+    create_client(&api.client(), "ACME", "Acme").await;
+    let created = api
+        .client()
+        .create_member(&new_member("Dana", Role::Manager, &["ACME"]))
+        .await
+        .unwrap();
+    let token = created.token;
     assert!(token.starts_with("ssk_"));
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = created.member.id;
 
+    // Raw: the whole reply must not show a token again.
     let (status, members, _) = api
         .call(reqwest::Method::GET, "/v1/members", Some(ADMIN), None)
         .await;
     assert_eq!(status, 200);
-    assert_eq!(members.as_array().unwrap().len(), 2);
+    assert_eq!(members["items"].as_array().unwrap().len(), 2);
     assert!(
         !members.to_string().contains(&token) && !members.to_string().contains("token_hash"),
         "no token is shown again"
@@ -65,15 +56,8 @@ async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
         (401, Some("unauthorized")),
         "a revoked token stops at once"
     );
-    let (status, body, _) = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/members/{id}"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let again = api.client().delete_member(&id).await;
+    assert_refused(again, 404, Code::NotFound, "a member deleted already");
 }
 
 #[tokio::test]
@@ -134,10 +118,8 @@ async fn bad_member_requests_get_a_stable_code_and_change_nothing() {
         )
         .await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
-    let (_, members, _) = api
-        .call(reqwest::Method::GET, "/v1/members", Some(ADMIN), None)
-        .await;
-    assert_eq!(members.as_array().unwrap().len(), 1, "nothing was created");
+    let members = api.client().members().await.unwrap();
+    assert_eq!(members.len(), 1, "nothing was created");
     let (status, body, _) = api
         .call(reqwest::Method::GET, "/v1/nothing-here", Some(ADMIN), None)
         .await;

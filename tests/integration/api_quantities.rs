@@ -8,10 +8,15 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use shelfsync::api::catalog::{CatalogBody, ImportReply};
+use shelfsync::api::channels::NewChannelBody;
+use shelfsync::api::error::Code;
 use shelfsync::platforms::Platform;
 use shelfsync_actors::inventory::ledger::{BALANCE_LIMIT, MAX_QUANTITY};
 
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{
+    account, add_channel, create_client, import, item, mock_channel, put_secret, Api, ADMIN,
+};
 use crate::mock_support::{create_listings, info, start};
 
 /// Every quantity the tests throw at each kind: the ends of i64, the powers of two where 32-bit
@@ -58,24 +63,9 @@ const KINDS: [&str; 7] = [
 /// The API with client ACME and its one SKU, ACME-MUG, counted at 10 by a catalog import.
 async fn acme_with_a_mug() -> Api {
     let api = Api::start().await;
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ACME", "name": "Acme Mugs"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(json!({"items": [{"sku": "ACME-MUG", "on_hand": 10}]}).to_string()),
-        )
-        .await;
-    assert_eq!((status, &reply["imported"]), (200, &json!(1)), "{reply}");
+    create_client(&api.client(), "ACME", "Acme Mugs").await;
+    let reply = import(&api.client(), "ACME", &[item("ACME-MUG", 10, &[])]).await;
+    assert_eq!(reply.imported, 1, "{reply:?}");
     api
 }
 
@@ -84,10 +74,10 @@ async fn get(api: &Api, path: &str) -> (u16, Value) {
     (status, reply)
 }
 
-/// What a caller can see of ACME's stock: every SKU's levels and the whole journal.
+/// What a caller can see of ACME's stock: every SKU's levels (as JSON, to compare and show) and
+/// the whole journal.
 async fn observe(api: &Api) -> (Value, Value) {
-    let (status, stock) = get(api, "/v1/clients/ACME/stock").await;
-    assert_eq!(status, 200, "{stock}");
+    let stock = serde_json::to_value(api.client().stock("ACME").await.unwrap()).unwrap();
     let (status, ledger) = get(api, "/v1/clients/ACME/ledger?limit=1000").await;
     assert_eq!(status, 200, "{ledger}");
     (stock, ledger)
@@ -234,32 +224,24 @@ async fn json_numbers_beyond_i64_are_a_400_never_a_500() {
 async fn an_on_hand_beyond_the_largest_quantity_is_a_rejected_row_not_a_failed_import() {
     let api = acme_with_a_mug().await;
     let before = observe(&api).await;
-    let catalog = json!({"items": [
-        {"sku": "ACME-HUGE", "on_hand": MAX_QUANTITY + 1},
-        {"sku": "ACME-HUGER", "on_hand": i64::MAX},
-        {"sku": "ACME-LEAST", "on_hand": i64::MIN},
-    ]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!((status, &reply["imported"]), (200, &json!(0)), "{reply}");
-    let codes: Vec<(u64, &str)> = reply["rejected"]
-        .as_array()
-        .unwrap()
+    let catalog = [
+        item("ACME-HUGE", MAX_QUANTITY + 1, &[]),
+        item("ACME-HUGER", i64::MAX, &[]),
+        item("ACME-LEAST", i64::MIN, &[]),
+    ];
+    let reply = import(&api.client(), "ACME", &catalog).await;
+    assert_eq!(reply.imported, 0, "{reply:?}");
+    let codes: Vec<(usize, Code)> = reply
+        .rejected
         .iter()
-        .map(|row| (row["line"].as_u64().unwrap(), row["code"].as_str().unwrap()))
+        .map(|row| (row.line, row.code))
         .collect();
     assert_eq!(
         codes,
         [
-            (1, "invalid_quantity"),
-            (2, "invalid_quantity"),
-            (3, "invalid_quantity")
+            (1, Code::InvalidQuantity),
+            (2, Code::InvalidQuantity),
+            (3, Code::InvalidQuantity)
         ]
     );
     assert_eq!(observe(&api).await, before);
@@ -267,20 +249,11 @@ async fn an_on_hand_beyond_the_largest_quantity_is_a_rejected_row_not_a_failed_i
         "sku,on_hand\nACME-HUGE,{}\nACME-OK,{MAX_QUANTITY}\n",
         MAX_QUANTITY + 1
     );
-    let (status, reply) = api
-        .send_raw(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            "text/csv",
-            csv.into_bytes(),
-            &[],
-        )
-        .await;
+    let (status, reply) = api.import_csv(ADMIN, "ACME", &csv).await;
     assert_eq!((status, &reply["imported"]), (200, &json!(1)), "{reply}");
     assert_eq!(reply["rejected"][0]["code"], "invalid_quantity", "{reply}");
-    let (status, stock) = get(&api, "/v1/clients/ACME/stock/ACME-OK").await;
-    assert_eq!((status, &stock["on_hand"]), (200, &json!(MAX_QUANTITY)));
+    let stock = api.client().sku_stock("ACME", "ACME-OK").await.unwrap();
+    assert_eq!(stock.on_hand, MAX_QUANTITY);
 }
 
 #[tokio::test]
@@ -303,8 +276,8 @@ async fn a_movement_to_an_unknown_sku_is_404_unless_create_is_set() {
         }
     }
     assert_eq!(observe(&api).await, before, "nothing was created");
-    let (status, _) = get(&api, "/v1/clients/ACME/stock/ACME-MUGG").await;
-    assert_eq!(status, 404);
+    let missing = api.client().sku_stock("ACME", "ACME-MUGG").await;
+    assert_eq!(missing.unwrap_err().status(), Some(404));
 
     // Saying so creates it; from then on it is known.
     let body =
@@ -340,28 +313,16 @@ async fn a_movement_to_an_unknown_sku_is_404_unless_create_is_set() {
 /// ACME with a Shopify channel `shop` on a mock, its three listings' refs, and the API.
 async fn acme_with_a_shop() -> (Api, shelfsync::platforms::mock::MockServer, Vec<String>) {
     let api = acme_with_a_mug().await;
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/credentials/shopify",
-            Some(ADMIN),
-            Some(json!({"secret": "mock-token"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    let admin = api.client();
+    put_secret(&admin, "ACME", "shopify", "mock-token").await;
     let shopify = start(Platform::Shopify, "default");
-    let account = info(&shopify).await["account"].clone();
-    let channel = json!({"id": "shop", "platform": "shopify", "base_url": shopify.base_url(),
-                         "credential": "shopify", "account": account});
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/channels",
-            Some(ADMIN),
-            Some(channel.to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{reply}");
+    let channel = NewChannelBody {
+        account: account(info(&shopify).await["account"].clone()),
+        // The service's own poll interval: these tests do not wait for orders.
+        poll_interval_ms: None,
+        ..mock_channel("shop", Platform::Shopify, &shopify.base_url(), "shopify")
+    };
+    add_channel(&admin, "ACME", &channel).await;
     let refs = create_listings(
         &shopify,
         &[("ACME-MUG", 0), ("ACME-CAP", 0), ("ACME-PEN", 0)],
@@ -383,8 +344,8 @@ async fn a_sku_mapped_in_the_catalog_takes_movements_without_create() {
     api.service
         .put_listings(&code, &[(shop, cap, refs[1].clone())])
         .unwrap();
-    let (status, _) = get(&api, "/v1/clients/ACME/stock/ACME-CAP").await;
-    assert_eq!(status, 404, "no balance yet");
+    let missing = api.client().sku_stock("ACME", "ACME-CAP").await;
+    assert_eq!(missing.unwrap_err().status(), Some(404), "no balance yet");
     let body = json!({"kind": "receipt", "quantity": 2, "idempotency_key": "cap-1"});
     let (status, reply) = post_movement(&api, "ACME-CAP", body.to_string()).await;
     assert_eq!(
@@ -395,17 +356,16 @@ async fn a_sku_mapped_in_the_catalog_takes_movements_without_create() {
 }
 
 /// The `(channel, listing, line, sku)` rows of a catalog reply's `unmanaged`.
-fn unmanaged(reply: &Value) -> Vec<(String, String, u64, String)> {
-    reply["unmanaged"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no unmanaged list: {reply}"))
+fn unmanaged(reply: &ImportReply) -> Vec<(String, String, usize, String)> {
+    reply
+        .unmanaged
         .iter()
         .map(|row| {
             (
-                row["channel"].as_str().unwrap().to_string(),
-                row["listing"].as_str().unwrap().to_string(),
-                row["line"].as_u64().unwrap(),
-                row["sku"].as_str().unwrap().to_string(),
+                row.channel.clone(),
+                row.listing.clone(),
+                row.line,
+                row.sku.clone(),
             )
         })
         .collect()
@@ -414,23 +374,20 @@ fn unmanaged(reply: &Value) -> Vec<(String, String, u64, String)> {
 #[tokio::test]
 async fn rejected_json_catalog_rows_report_the_listings_they_leave_unmanaged() {
     let (api, _shopify, refs) = acme_with_a_shop().await;
-    let catalog = json!({"items": [
-        {"sku": "acme-mug", "on_hand": 3, "listings": {"shop": refs[0]}},
-        {"sku": "ACME\u{1}CAP", "on_hand": 2, "listings": {"shop": refs[1]}},
-        {"sku": "ACME-PEN", "on_hand": "four", "listings": {"shop": refs[2]}},
-        {"sku": "ACME-INK", "on_hand": -1},
-        {"sku": "ACME-MUG", "on_hand": 5, "listings": {"shop": refs[0]}},
-        {"sku": "ACME-JAR", "on_hand": 1, "listings": {"shop": "ref-jar", "walmart": "w-9"}},
-    ]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!((status, &reply["imported"]), (200, &json!(1)), "{reply}");
+    // Raw items: the body takes any JSON item and rejects a bad one alone ("four").
+    let catalog = CatalogBody {
+        items: vec![
+            json!({"sku": "acme-mug", "on_hand": 3, "listings": {"shop": refs[0]}}),
+            json!({"sku": "ACME\u{1}CAP", "on_hand": 2, "listings": {"shop": refs[1]}}),
+            json!({"sku": "ACME-PEN", "on_hand": "four", "listings": {"shop": refs[2]}}),
+            json!({"sku": "ACME-INK", "on_hand": -1}),
+            json!({"sku": "ACME-MUG", "on_hand": 5, "listings": {"shop": refs[0]}}),
+            json!({"sku": "ACME-JAR", "on_hand": 1,
+                   "listings": {"shop": "ref-jar", "walmart": "w-9"}}),
+        ],
+    };
+    let reply = api.client().import_catalog("ACME", &catalog).await.unwrap();
+    assert_eq!(reply.imported, 1, "{reply:?}");
     // Line 5 names the listing line 1 maps: it stays managed. Line 4 names none.
     assert_eq!(
         unmanaged(&reply),
@@ -442,33 +399,17 @@ async fn rejected_json_catalog_rows_report_the_listings_they_leave_unmanaged() {
         ]
     );
     // Imported again with the rows fixed, nothing is left unmanaged.
-    let fixed = json!({"items": [
-        {"sku": "ACME-CAP", "on_hand": 2, "listings": {"shop": refs[1]}},
-        {"sku": "ACME-PEN", "on_hand": 4, "listings": {"shop": refs[2]}},
-    ]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(fixed.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["unmanaged"], json!([]), "{reply}");
+    let fixed = [
+        item("ACME-CAP", 2, &[("shop", &refs[1])]),
+        item("ACME-PEN", 4, &[("shop", &refs[2])]),
+    ];
+    let reply = import(&api.client(), "ACME", &fixed).await;
+    assert!(reply.unmanaged.is_empty(), "{reply:?}");
     // A rejected row naming a listing an earlier import already maps leaves nothing unmanaged.
-    let again =
-        json!({"items": [{"sku": "ACME-PEN", "on_hand": -4, "listings": {"shop": refs[2]}}]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(again.to_string()),
-        )
-        .await;
-    assert_eq!((status, &reply["rejected"][0]["line"]), (200, &json!(1)));
-    assert_eq!(reply["unmanaged"], json!([]), "{reply}");
+    let again = [item("ACME-PEN", -4, &[("shop", &refs[2])])];
+    let reply = import(&api.client(), "ACME", &again).await;
+    assert_eq!(reply.rejected[0].line, 1);
+    assert!(reply.unmanaged.is_empty(), "{reply:?}");
 }
 
 #[tokio::test]
@@ -478,17 +419,9 @@ async fn rejected_csv_catalog_rows_report_the_listings_they_leave_unmanaged() {
         "sku,on_hand,shop\nACME-MUG,3,{}\n  ,2,{}\nACME-PEN,x,{}\nACME-INK,1,\nACME-MUG,4,other-ref\n",
         refs[0], refs[1], refs[2]
     );
-    let (status, reply) = api
-        .send_raw(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            "text/csv",
-            csv.into_bytes(),
-            &[],
-        )
-        .await;
+    let (status, reply) = api.import_csv(ADMIN, "ACME", &csv).await;
     assert_eq!((status, &reply["imported"]), (200, &json!(2)), "{reply}");
+    let reply: ImportReply = serde_json::from_value(reply).unwrap();
     assert_eq!(
         unmanaged(&reply),
         [

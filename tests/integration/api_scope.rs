@@ -7,10 +7,14 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use shelfsync::api::openapi::{routes, Auth};
+use shelfsync::api::error::Code;
+use shelfsync::api::openapi::{routes, Auth, Route};
+use shelfsync::api::stock::NewMovement;
+use shelfsync::auth::Role;
+use shelfsync_actors::inventory::ledger::MovementKind;
 
 use crate::api_agency::{agency, Agency};
-use crate::api_support::ADMIN;
+use crate::api_support::{assert_refused, create_client, import, item, journal_of, Api, ADMIN};
 
 /// A route's path for client `code` with ACME's channel, SKU and credential names.
 fn concrete(path: &str, code: &str) -> String {
@@ -42,6 +46,22 @@ fn good_body(method: &str, path: &str) -> Option<String> {
     Some(body.to_string())
 }
 
+/// Calls `route` on ACME's resources as `token`, with a body the route would accept.
+async fn call_route(api: &Api, route: &Route, token: &str) -> (u16, Value) {
+    let body = good_body(route.method.as_str(), &route.path).unwrap_or_default();
+    let path = concrete(&route.path, "ACME");
+    let method = method(&route.method);
+    api.send_raw(
+        method,
+        &path,
+        Some(token),
+        "application/json",
+        body.into_bytes(),
+        &[],
+    )
+    .await
+}
+
 fn method(name: &actix_web::http::Method) -> Method {
     Method::from_bytes(name.as_str().as_bytes()).unwrap()
 }
@@ -60,21 +80,17 @@ async fn snapshot(agency: &Agency) -> Vec<Value> {
         assert_eq!(status, 200, "{path}: {reply}");
         seen.push(reply);
     }
-    let (_, channels, _) = agency
-        .api
-        .call(Method::GET, "/v1/clients/ACME/channels", Some(ADMIN), None)
-        .await;
+    let channels = agency.api.client().channels("ACME").await.unwrap();
     // Only the stored settings: live counters move on their own.
     let settings: Vec<Value> = channels
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|channel| {
+        .map(|status| {
+            let channel = &status.channel;
             json!([
-                channel["id"],
-                channel["platform"],
-                channel["account"],
-                channel["policy"]
+                channel.id,
+                channel.platform,
+                channel.account,
+                channel.policy
             ])
         })
         .collect();
@@ -86,35 +102,16 @@ async fn snapshot(agency: &Agency) -> Vec<Value> {
 async fn every_client_route_hides_other_clients_refuses_viewers_writes_and_revoked_tokens() {
     let agency = agency().await;
     let api = &agency.api;
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients",
-            Some(ADMIN),
-            Some(json!({"code": "ZETA", "name": "Zeta"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let other_manager = api.member("manager", &["ZETA"]).await;
-    let acme_viewer = api.member("viewer", &["ACME"]).await;
+    create_client(&api.client(), "ZETA", "Zeta").await;
+    let other_manager = api.member(Role::Manager, &["ZETA"]).await;
+    let acme_viewer = api.member(Role::Viewer, &["ACME"]).await;
     let before = snapshot(&agency).await;
 
     let mut client_routes = 0;
     for route in routes().iter().filter(|route| route.auth == Auth::Bearer) {
         if route.path.contains("{code}") {
             client_routes += 1;
-            let (status, reply) = api
-                .send_raw(
-                    method(&route.method),
-                    &concrete(&route.path, "ACME"),
-                    Some(&other_manager),
-                    "application/json",
-                    good_body(route.method.as_str(), &route.path)
-                        .unwrap_or_default()
-                        .into_bytes(),
-                    &[],
-                )
-                .await;
+            let (status, reply) = call_route(api, route, &other_manager).await;
             assert_eq!(
                 (status, reply["code"].as_str()),
                 (404, Some("not_found")),
@@ -122,18 +119,7 @@ async fn every_client_route_hides_other_clients_refuses_viewers_writes_and_revok
                 route.method,
                 route.path
             );
-            let (status, reply) = api
-                .send_raw(
-                    method(&route.method),
-                    &concrete(&route.path, "ACME"),
-                    Some(&acme_viewer),
-                    "application/json",
-                    good_body(route.method.as_str(), &route.path)
-                        .unwrap_or_default()
-                        .into_bytes(),
-                    &[],
-                )
-                .await;
+            let (status, reply) = call_route(api, route, &acme_viewer).await;
             if route.writes {
                 assert_eq!(
                     (status, reply["code"].as_str()),
@@ -155,18 +141,12 @@ async fn every_client_route_hides_other_clients_refuses_viewers_writes_and_revok
     );
 
     // Revoked: 401 on every bearer route, at once.
-    let (_, members, _) = api
-        .call(Method::GET, "/v1/members", Some(ADMIN), None)
-        .await;
-    let viewer_id = members
-        .as_array()
-        .unwrap()
+    let members = api.client().members().await.unwrap();
+    let viewer_id = &members
         .iter()
-        .find(|member| member["role"] == "viewer")
-        .unwrap()["id"]
-        .as_str()
+        .find(|member| member.role == Role::Viewer)
         .unwrap()
-        .to_string();
+        .id;
     let (status, _, _) = api
         .call(
             Method::DELETE,
@@ -177,18 +157,7 @@ async fn every_client_route_hides_other_clients_refuses_viewers_writes_and_revok
         .await;
     assert!(status == 200 || status == 204, "{status}");
     for route in routes().iter().filter(|route| route.auth == Auth::Bearer) {
-        let (status, reply) = api
-            .send_raw(
-                method(&route.method),
-                &concrete(&route.path, "ACME"),
-                Some(&acme_viewer),
-                "application/json",
-                good_body(route.method.as_str(), &route.path)
-                    .unwrap_or_default()
-                    .into_bytes(),
-                &[],
-            )
-            .await;
+        let (status, reply) = call_route(api, route, &acme_viewer).await;
         assert_eq!(
             (status, reply["code"].as_str()),
             (401, Some("unauthorized")),
@@ -280,57 +249,35 @@ async fn bad_input_on_every_write_route_gets_a_stable_code_and_changes_nothing()
     );
 
     // A catalog with bad rows imports the good ones and reports each bad one.
-    let catalog = json!({"items": [
-        {"sku": "ACME-NEW", "on_hand": 3},
-        {"sku": "  ", "on_hand": 1},
-        {"sku": "ACME-NEG", "on_hand": -1},
-        {"sku": "ACME-ELSEWHERE", "on_hand": 1, "listings": {"walmart": "1"}},
-        {"sku": "ACME-NEW", "on_hand": 9},
-    ]});
-    let (status, reply, _) = api
-        .call(
-            Method::PUT,
-            "/v1/clients/ACME/catalog",
-            Some(ADMIN),
-            Some(catalog.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
-    let rejected: Vec<(u64, &str)> = reply["rejected"]
-        .as_array()
-        .unwrap()
+    let admin = api.client();
+    let catalog = [
+        item("ACME-NEW", 3, &[]),
+        item("  ", 1, &[]),
+        item("ACME-NEG", -1, &[]),
+        item("ACME-ELSEWHERE", 1, &[("walmart", "1")]),
+        item("ACME-NEW", 9, &[]),
+    ];
+    let reply = import(&admin, "ACME", &catalog).await;
+    let rejected: Vec<(usize, Code)> = reply
+        .rejected
         .iter()
-        .map(|row| (row["line"].as_u64().unwrap(), row["code"].as_str().unwrap()))
+        .map(|row| (row.line, row.code))
         .collect();
-    assert_eq!(reply["imported"], 1);
+    assert_eq!(reply.imported, 1);
     assert_eq!(
         rejected,
         [
-            (2, "invalid_sku"),
-            (3, "invalid_quantity"),
-            (4, "unknown_channel"),
-            (5, "duplicate_sku")
+            (2, Code::InvalidSku),
+            (3, Code::InvalidQuantity),
+            (4, Code::UnknownChannel),
+            (5, Code::DuplicateSku)
         ]
     );
-    let (status, stock, _) = api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/stock/ACME-NEW",
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!((status, &stock["on_hand"]), (200, &json!(3)), "{stock}");
+    let stock = admin.sku_stock("ACME", "ACME-NEW").await.unwrap();
+    assert_eq!(stock.on_hand, 3, "{stock:?}");
     for sku in ["ACME-NEG", "ACME-ELSEWHERE"] {
-        let (status, _, _) = api
-            .call(
-                Method::GET,
-                &format!("/v1/clients/ACME/stock/{sku}"),
-                Some(ADMIN),
-                None,
-            )
-            .await;
-        assert_eq!(status, 404, "{sku} was not imported");
+        let missing = admin.sku_stock("ACME", sku).await.unwrap_err();
+        assert_eq!(missing.status(), Some(404), "{sku} was not imported");
     }
 }
 
@@ -364,39 +311,29 @@ async fn a_movement_is_applied_once_per_idempotency_key_with_its_reason() {
     );
     assert_eq!(again["seq"], first["seq"]);
     assert_eq!(again["stock"]["on_hand"], 15, "applied once");
-    let reused =
-        json!({"kind": "receipt", "quantity": 6, "idempotency_key": "po-1142"}).to_string();
-    let (status, reply, _) = api
-        .call(
-            Method::POST,
-            "/v1/clients/ACME/stock/ACME-MUG/movements",
-            Some(&agency.manager),
-            Some(reused),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (409, Some("conflict")),
-        "{reply}"
+    let manager = agency.manager();
+    let reused = NewMovement::new(MovementKind::Receipt, 6, "po-1142");
+    let refused = manager.post_movement("ACME", "ACME-MUG", &reused).await;
+    assert_refused(
+        refused,
+        409,
+        Code::Conflict,
+        "a key used for another movement",
     );
-    let (_, ledger, _) = api
-        .call(
-            Method::GET,
-            "/v1/clients/ACME/ledger?sku=ACME-MUG",
-            Some(&agency.manager),
-            None,
-        )
-        .await;
-    let last = ledger["entries"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let journal = journal_of(&manager, "ACME", "ACME-MUG").await;
+    let last = journal.last().unwrap();
     assert_eq!(
-        (&last["kind"], &last["source"], &last["reason"]),
-        (&json!("receipt"), &json!("api"), &json!("PO 1142 arrived")),
-        "{ledger}"
+        (
+            last.entry.change.kind(),
+            last.entry.source.to_string(),
+            last.reason.as_deref()
+        ),
+        (
+            MovementKind::Receipt,
+            "api".to_string(),
+            Some("PO 1142 arrived")
+        ),
+        "{journal:?}"
     );
     for (query, code) in [
         ("limit=0", "invalid_field"),

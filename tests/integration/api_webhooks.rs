@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use shelfsync::api::channels::NewChannelBody;
+use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 
 use crate::api_agency::sign;
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{
+    account, add_channel, create_client, import, item, mock_channel, put_secret, Api, ADMIN,
+};
 
 const SECRET: &str = "whsec-acme-webhooks-0123456789";
 
@@ -20,59 +24,33 @@ const SECRET: &str = "whsec-acme-webhooks-0123456789";
 /// (`shop2`) and a Walmart channel (no webhooks here), stock of ACME-CAP 4 and ACME-MUG 10. The
 /// channels' marketplaces are a closed port: nothing moves the ledger but the deliveries.
 async fn acme(api: &Api) {
-    let call = |method: Method, path: &'static str, body: Value| async move {
-        let (status, reply, _) = api
-            .call(method, path, Some(ADMIN), Some(body.to_string()))
-            .await;
-        assert!((200..300).contains(&status), "{path}: {status} {reply}");
+    let admin = api.client();
+    create_client(&admin, "ACME", "Acme Mugs").await;
+    put_secret(&admin, "ACME", "shopify", "shpat-token").await;
+    // Polled rarely, at a closed port.
+    let closed = |id: &str, platform: Platform, settings: Value| NewChannelBody {
+        account: account(settings),
+        poll_interval_ms: Some(300_000),
+        ..mock_channel(id, platform, "http://127.0.0.1:9", "shopify")
     };
-    call(
-        Method::POST,
-        "/v1/clients",
-        json!({"code": "ACME", "name": "Acme Mugs"}),
-    )
-    .await;
-    call(
-        Method::PUT,
-        "/v1/clients/ACME/credentials/shopify",
-        json!({"secret": "shpat-token"}),
-    )
-    .await;
-    let shopify = |id: &str, webhook_secret: Option<&str>| {
-        let mut channel = json!({"id": id, "platform": "shopify", "base_url": "http://127.0.0.1:9",
-            "credential": "shopify", "account": {"location_id": "gid://shopify/Location/1"},
-            "poll_interval_ms": 300_000});
-        if let Some(secret) = webhook_secret {
-            channel["webhook_secret"] = json!(secret);
-        }
-        channel
-    };
-    call(
-        Method::POST,
-        "/v1/clients/ACME/channels",
-        shopify("shop", Some(SECRET)),
-    )
-    .await;
-    call(
-        Method::POST,
-        "/v1/clients/ACME/channels",
-        shopify("shop2", None),
-    )
-    .await;
-    call(
-        Method::POST,
-        "/v1/clients/ACME/channels",
-        json!({"id": "walmart", "platform": "walmart", "base_url": "http://127.0.0.1:9",
-               "credential": "shopify", "account": {"partner_id": "1", "ship_node": "2"},
-               "poll_interval_ms": 300_000}),
-    )
-    .await;
-    call(
-        Method::PUT,
-        "/v1/clients/ACME/catalog",
-        json!({"items": [{"sku": "ACME-CAP", "on_hand": 4}, {"sku": "ACME-MUG", "on_hand": 10}]}),
-    )
-    .await;
+    let location = json!({"location_id": "gid://shopify/Location/1"});
+    let channels = [
+        NewChannelBody {
+            webhook_secret: Some(SECRET.into()),
+            ..closed("shop", Platform::Shopify, location.clone())
+        },
+        closed("shop2", Platform::Shopify, location),
+        closed(
+            "walmart",
+            Platform::Walmart,
+            json!({"partner_id": "1", "ship_node": "2"}),
+        ),
+    ];
+    for channel in &channels {
+        add_channel(&admin, "ACME", channel).await;
+    }
+    let catalog = [item("ACME-CAP", 4, &[]), item("ACME-MUG", 10, &[])];
+    import(&admin, "ACME", &catalog).await;
 }
 
 async fn started() -> Api {

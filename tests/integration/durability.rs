@@ -41,12 +41,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
-use sha2::Sha256;
+use serde_json::Value;
+use shelfsync::api::catalog::CatalogItem;
+use shelfsync::api::channels::NewChannelBody;
+use shelfsync::api::client::ApiClient;
+use shelfsync::auth::Role;
 use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
+use shelfsync_actors::inventory::ledger::MovementKind;
+
+use crate::api_agency::{order_body, sign};
+use crate::api_support::{
+    account, add_channel, create_client, import, item, mock_channel, new_member, post_movement,
+    put_secret,
+};
+use crate::mock_support::{create_listings, info};
 
 const ADMIN: &str = "ssk_durability-test-admin-0123456789abcdef";
 const CLIENT: &str = "DURA";
@@ -66,6 +75,8 @@ const TRACED: &str = "trace=read,recvfrom,recvmsg,readv,write,writev,sendto,send
                       pwrite64,pwritev,pwritev2,fsync,fdatasync,sync_file_range";
 const START_LIMIT: Duration = Duration::from_secs(60);
 const STOP_LIMIT: Duration = Duration::from_secs(30);
+/// One request's limit.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_is_fdatasynced_before_its_reply_is_written() {
@@ -228,12 +239,9 @@ async fn traced_run(skip_sync: bool) -> TracedRun {
         .unwrap_or_else(|| panic!("serve's first line is {first:?}"))
         .to_string();
 
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    provision(&http, &api, &shopify).await;
-    let acks = send_acknowledged_writes(&http, &api).await;
+    let client = ApiClient::new(&api, ADMIN, REQUEST_LIMIT).unwrap();
+    provision(&client, &shopify).await;
+    let acks = send_acknowledged_writes(&client).await;
 
     // SIGTERM to `serve` (strace's child), then strace ends by itself with a complete trace.
     let serve_pid = child_of(traced.child.id()).expect("strace runs serve");
@@ -268,82 +276,41 @@ fn child_of(pid: u32) -> Option<u32> {
         .ok()
 }
 
-async fn call(http: &reqwest::Client, method: reqwest::Method, url: &str, body: Value) -> Value {
-    let reply = http
-        .request(method.clone(), url)
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("{method} {url}: {error}"));
-    let status = reply.status();
-    let body: Value = reply.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{method} {url}: {status} {body}");
-    body
-}
-
 /// A client with a Shopify channel taking signed webhooks, and a catalog of [`SKUS`].
-async fn provision(http: &reqwest::Client, api: &str, shopify: &MockServer) {
-    use reqwest::Method;
-    call(
-        http,
-        Method::POST,
-        &format!("{api}/v1/clients"),
-        json!({"code": CLIENT, "name": "Durable Mugs", "tier": "standard"}),
-    )
-    .await;
-    call(
-        http,
-        Method::PUT,
-        &format!("{api}/v1/clients/{CLIENT}/credentials/shopify"),
-        json!({"secret": "mock-token"}),
-    )
-    .await;
-    let info: Value = http
-        .get(format!("{}/_mock/info", shopify.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    call(
-        http,
-        Method::POST,
-        &format!("{api}/v1/clients/{CLIENT}/channels"),
-        json!({"id": SHOP, "platform": "shopify", "base_url": shopify.base_url(),
-               "credential": "shopify", "account": info["account"],
-               "webhook_secret": WEBHOOK_SECRET}),
-    )
-    .await;
-    let listings: Vec<Value> = http
-        .post(format!("{}/_mock/listings", shopify.base_url()))
-        .json(&SKUS.map(|sku| json!({"sku": sku, "quantity": 1})))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let items: Vec<Value> = SKUS
+async fn provision(client: &ApiClient, shopify: &MockServer) {
+    create_client(client, CLIENT, "Durable Mugs").await;
+    put_secret(client, CLIENT, "shopify", "mock-token").await;
+    let channel = NewChannelBody {
+        account: account(info(shopify).await["account"].clone()),
+        webhook_secret: Some(WEBHOOK_SECRET.into()),
+        // The service's own poll interval: the trace holds the writes sent, little else.
+        poll_interval_ms: None,
+        ..mock_channel(SHOP, Platform::Shopify, &shopify.base_url(), "shopify")
+    };
+    add_channel(client, CLIENT, &channel).await;
+    let listings = create_listings(shopify, &SKUS.map(|sku| (sku, 1))).await;
+    let items: Vec<CatalogItem> = SKUS
         .iter()
         .zip(&listings)
         .map(|(sku, listing)| {
-            json!({"sku": sku, "on_hand": 500, "listings": {SHOP: listing["listing_ref"]}})
+            item(
+                sku,
+                500,
+                &[(SHOP, listing["listing_ref"].as_str().unwrap())],
+            )
         })
         .collect();
-    call(
-        http,
-        Method::PUT,
-        &format!("{api}/v1/clients/{CLIENT}/catalog"),
-        json!({ "items": items }),
-    )
-    .await;
+    import(client, CLIENT, &items).await;
 }
 
 /// Sends every write (movements, deliveries, members) from [`SENDERS`] concurrent senders;
 /// answers the acknowledged ones (every one must be).
-async fn send_acknowledged_writes(http: &reqwest::Client, api: &str) -> Vec<Ack> {
+async fn send_acknowledged_writes(client: &ApiClient) -> Vec<Ack> {
+    // The deliveries' own connections, pooled as the typed client's are.
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .unwrap();
     // Markers differ from one run to the next and have a fixed width, so that none is part of
     // another; order ids start with 9 (a millisecond timestamp of this century starts with 1).
     let run: u64 = rand::random::<u64>() >> 8;
@@ -371,12 +338,11 @@ async fn send_acknowledged_writes(http: &reqwest::Client, api: &str) -> Vec<Ack>
         })
         .collect();
     let senders = chunks.into_iter().map(|chunk| {
-        let http = http.clone();
-        let api = api.to_string();
+        let (client, http) = (client.clone(), http.clone());
         tokio::spawn(async move {
             let mut acks = Vec::new();
             for (index, (what, marker)) in chunk.into_iter().enumerate() {
-                send_one(&http, &api, what, &marker, index).await;
+                send_one(&client, &http, what, &marker, index).await;
                 acks.push(Ack { what, marker });
             }
             acks
@@ -389,41 +355,29 @@ async fn send_acknowledged_writes(http: &reqwest::Client, api: &str) -> Vec<Ack>
     acks
 }
 
-async fn send_one(http: &reqwest::Client, api: &str, what: &str, marker: &str, index: usize) {
+/// Sends one write; every one must be acknowledged.
+async fn send_one(
+    client: &ApiClient,
+    http: &reqwest::Client,
+    what: &str,
+    marker: &str,
+    index: usize,
+) {
     let sku = SKUS[index % SKUS.len()];
     match what {
         "movement" => {
-            call(
-                http,
-                reqwest::Method::POST,
-                &format!("{api}/v1/clients/{CLIENT}/stock/{sku}/movements"),
-                json!({"kind": "receipt", "quantity": 1, "idempotency_key": marker}),
-            )
-            .await;
+            post_movement(client, CLIENT, sku, MovementKind::Receipt, 1, marker).await;
         }
         "member" => {
-            call(
-                http,
-                reqwest::Method::POST,
-                &format!("{api}/v1/members"),
-                json!({"name": marker, "role": "viewer", "clients": [CLIENT]}),
-            )
-            .await;
+            let member = new_member(marker, Role::Viewer, &[CLIENT]);
+            client.create_member(&member).await.unwrap();
         }
         _ => {
+            // A webhook delivery: signed, which the typed client does not do.
             let order_id: u64 = marker.parse().unwrap();
-            let body = json!({
-                "id": order_id,
-                "updated_at": "2026-11-22T10:00:00Z",
-                "cancelled_at": null,
-                "line_items": [{"sku": sku, "quantity": 1}],
-            })
-            .to_string()
-            .into_bytes();
-            let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
-            mac.update(&body);
-            let signature =
-                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+            let body = order_body(order_id, sku, 1);
+            let signature = sign(&body, WEBHOOK_SECRET);
+            let api = client.base_url();
             let reply = http
                 .post(format!("{api}/webhooks/{CLIENT}/{SHOP}"))
                 .header("content-type", "application/json")

@@ -6,6 +6,7 @@ mod api_clients;
 mod api_document;
 mod api_edge;
 mod api_members;
+mod api_paging;
 mod api_quantities;
 mod api_scope;
 mod api_support;

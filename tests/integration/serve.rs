@@ -4,8 +4,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use shelfsync::api::client::ApiClient;
+use shelfsync::auth::Role;
+
+use crate::api_support::{create_client, new_member};
+
+/// How long one call to the served API may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts `serve`; reads the first line, and the second when a generated token is expected (a
 /// first start without `SHELFSYNC_ADMIN_TOKEN`).
@@ -79,42 +86,29 @@ async fn serve_prints_a_generated_admin_token_once_and_keeps_members_across_rest
         200
     );
     // A member's scope names existing clients only.
-    let client = http
-        .post(format!("{url}/v1/clients"))
-        .bearer_auth(&admin)
-        .json(&json!({ "code": "ACME", "name": "Acme" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(client.status(), 201);
-    let created: Value = http
-        .post(format!("{url}/v1/members"))
-        .bearer_auth(&admin)
-        .json(&json!({ "name": "Dana", "role": "viewer", "clients": ["ACME"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let viewer = created["token"].as_str().unwrap().to_string();
+    let as_admin = ApiClient::new(&url, &admin, CALL_TIMEOUT).unwrap();
+    create_client(&as_admin, "ACME", "Acme").await;
+    let viewer = new_member("Dana", Role::Viewer, &["ACME"]);
+    let viewer = as_admin.create_member(&viewer).await.unwrap().token;
     stop(child);
 
     let (child, url, _, mut rest) = serve(dir.path(), None, false);
-    let members = http
-        .get(format!("{url}/v1/members"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(members.status(), 200, "the admin token survives a restart");
-    let as_viewer = http
-        .get(format!("{url}/v1/clients"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(as_viewer.status(), 200, "so does the viewer's");
+    let as_admin = ApiClient::new(&url, &admin, CALL_TIMEOUT).unwrap();
+    let members = as_admin.members().await;
+    assert_eq!(
+        members.map(|members| members.len()).ok(),
+        Some(2),
+        "the admin token survives a restart"
+    );
+    let as_viewer = as_admin.as_member(&viewer).clients().await;
+    let codes: Option<Vec<String>> = as_viewer
+        .ok()
+        .map(|clients| clients.into_iter().map(|client| client.code).collect());
+    assert_eq!(
+        codes,
+        Some(vec!["ACME".to_string()]),
+        "so does the viewer's"
+    );
     stop(child);
     let mut after = String::new();
     std::io::Read::read_to_string(&mut rest, &mut after).unwrap();

@@ -19,12 +19,18 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::Method;
 use serde_json::{json, Value};
+use shelfsync::api::catalog::CatalogItem;
+use shelfsync::api::channels::NewChannelBody;
 use shelfsync::platforms::mock::{MockOptions, MockServer, DEFAULT_TOKEN};
 use shelfsync::platforms::Platform;
+use shelfsync_actors::inventory::ledger::MovementKind;
+use shelfsync_actors::ratelimit::ServiceTier;
 
-use crate::api_support::{Api, ADMIN};
+use crate::api_support::{
+    account, add_channel, create_client_in, import, item, mock_channel, post_movement, put_secret,
+    Api,
+};
 use crate::mock_support::{control, info, listed, stats};
 
 /// The platforms each client sells on (one mock each: its own store or seller account).
@@ -35,7 +41,10 @@ const PLATFORMS: [Platform; 4] = [
     Platform::Ebay,
 ];
 /// The two clients, one premium and one standard, on the same Etsy app ("default").
-const CLIENTS: [(&str, &str); 2] = [("ALFA", "premium"), ("BRVO", "standard")];
+const CLIENTS: [(&str, ServiceTier); 2] = [
+    ("ALFA", ServiceTier::Premium),
+    ("BRVO", ServiceTier::Standard),
+];
 /// SKUs per client, each listed on every platform.
 const SKUS: usize = 12;
 /// How long the shoppers buy.
@@ -67,31 +76,18 @@ struct Client {
     mocks: Vec<MockServer>,
 }
 
-async fn api(api: &Api, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, reply, _) = api
-        .call(method, path, Some(ADMIN), body.map(|body| body.to_string()))
-        .await;
-    assert!((200..300).contains(&status), "{path}: {status} {reply}");
-    reply
-}
-
 /// Provisions a client through the API as an agency would (credentials, a channel per mock,
 /// Shopify's webhooks subscribed, listings created at 0, the catalog mapping SKUs to them).
-async fn provision(api_: &Api, code: &'static str, tier: &str, seed: u64) -> Client {
+async fn provision(api_: &Api, code: &'static str, tier: ServiceTier, seed: u64) -> Client {
     let mut rng = StdRng::seed_from_u64(seed);
-    api(
-        api_,
-        Method::POST,
-        "/v1/clients",
-        Some(json!({"code": code, "name": code, "tier": tier})),
-    )
-    .await;
+    let admin = api_.client();
+    create_client_in(&admin, code, code, tier).await;
     let skus: Vec<String> = (0..SKUS)
         .map(|index| format!("{code}-{index:02}"))
         .collect();
-    let mut items: Vec<Value> = skus
+    let mut items: Vec<CatalogItem> = skus
         .iter()
-        .map(|sku| json!({"sku": sku, "on_hand": rng.gen_range(2..=6), "listings": {}}))
+        .map(|sku| item(sku, rng.gen_range(2..=6), &[]))
         .collect();
     let mut mocks = Vec::new();
     for (index, platform) in PLATFORMS.into_iter().enumerate() {
@@ -105,49 +101,29 @@ async fn provision(api_: &Api, code: &'static str, tier: &str, seed: u64) -> Cli
         )
         .expect("the mock starts");
         let channel = platform.as_str();
-        api(
-            api_,
-            Method::PUT,
-            &format!("/v1/clients/{code}/credentials/{channel}"),
-            Some(json!({ "secret": DEFAULT_TOKEN })),
-        )
-        .await;
-        let account = info(&mock).await["account"].clone();
-        let mut body = json!({
-            "id": channel,
-            "platform": channel,
-            "base_url": mock.base_url(),
-            "credential": channel,
-            "account": account,
-            "poll_interval_ms": poll_interval_ms(platform),
-        });
+        put_secret(&admin, code, channel, DEFAULT_TOKEN).await;
+        let settings = info(&mock).await["account"].clone();
+        let mut body = NewChannelBody {
+            account: account(settings.clone()),
+            poll_interval_ms: Some(poll_interval_ms(platform)),
+            ..mock_channel(channel, platform, &mock.base_url(), channel)
+        };
         let webhook_secret = format!("whsec_stall_{code}_{seed}");
         match platform {
-            Platform::Shopify => body["webhook_secret"] = json!(webhook_secret),
+            Platform::Shopify => body.webhook_secret = Some(webhook_secret.clone()),
             Platform::Etsy => {
-                api(
-                    api_,
-                    Method::PUT,
-                    &format!("/v1/clients/{code}/credentials/etsy-shared"),
-                    Some(json!({ "secret": format!("etsy-shared-{code}-{seed}") })),
-                )
-                .await;
-                body["account"] = json!({
-                    "shop_id": account["shop_id"],
-                    "user_id": account["user_id"],
-                    "keystring": account["keystring"],
+                let shared = format!("etsy-shared-{code}-{seed}");
+                put_secret(&admin, code, "etsy-shared", &shared).await;
+                body.account = account(json!({
+                    "shop_id": settings["shop_id"],
+                    "user_id": settings["user_id"],
+                    "keystring": settings["keystring"],
                     "shared_secret_credential": "etsy-shared",
-                });
+                }));
             }
             _ => {}
         }
-        api(
-            api_,
-            Method::POST,
-            &format!("/v1/clients/{code}/channels"),
-            Some(body),
-        )
-        .await;
+        add_channel(&admin, code, &body).await;
         if platform == Platform::Shopify {
             let url = format!("{}/webhooks/{code}/{channel}", api_.base_url());
             let (status, reply) = control(
@@ -165,18 +141,13 @@ async fn provision(api_: &Api, code: &'static str, tier: &str, seed: u64) -> Cli
         let (status, created) = control(&mock, "listings", Value::Array(rows)).await;
         assert!((200..300).contains(&status), "{created}");
         for (item, listing) in items.iter_mut().zip(created.as_array().unwrap()) {
-            item["listings"][channel] = listing["listing_ref"].clone();
+            let listing = listing["listing_ref"].as_str().unwrap().to_string();
+            item.listings.insert(channel.to_string(), listing);
         }
         mocks.push(mock);
     }
-    let imported = api(
-        api_,
-        Method::PUT,
-        &format!("/v1/clients/{code}/catalog"),
-        Some(json!({ "items": items })),
-    )
-    .await;
-    assert_eq!(imported["imported"], json!(SKUS), "{imported}");
+    let imported = import(&admin, code, &items).await;
+    assert_eq!(imported.imported, SKUS, "{imported:?}");
     Client { code, mocks }
 }
 
@@ -194,21 +165,8 @@ fn policy_target(platform: Platform, available: i64) -> i64 {
 async fn out_of_step(api_: &Api, client: &Client) -> Vec<String> {
     let code = client.code;
     let mut problems = Vec::new();
-    let stock = api(
-        api_,
-        Method::GET,
-        &format!("/v1/clients/{code}/stock"),
-        None,
-    )
-    .await;
-    let stock = stock.as_array().cloned().unwrap_or_default();
-    let channels = api(
-        api_,
-        Method::GET,
-        &format!("/v1/clients/{code}/channels"),
-        None,
-    )
-    .await;
+    let stock = api_.client().stock(code).await.unwrap();
+    let channels = api_.client().channels(code).await.unwrap();
     // Ground truth: units the marketplaces sold, net of cancellations, per SKU.
     let mut sold: BTreeMap<String, i64> = BTreeMap::new();
     for mock in &client.mocks {
@@ -225,47 +183,46 @@ async fn out_of_step(api_: &Api, client: &Client) -> Vec<String> {
         let shows = listed(mock).await;
         let mut differing = 0;
         for level in &stock {
-            let sku = level["sku"].as_str().unwrap_or_default();
-            let available = level["available"].as_i64().unwrap_or(i64::MIN);
-            let view = &level["channels"][channel];
-            let target = view["target"].as_i64();
+            let sku = level.sku.as_str();
+            let available = level.available;
+            let view = level.channels.get(channel);
+            let target = view.map(|view| i64::from(view.target));
             let listing = shows.get(sku).copied();
             if listing != target || target != Some(policy_target(platform, available)) {
                 differing += 1;
                 problems.push(format!(
                     "{code}/{channel} {sku}: the marketplace shows {listing:?}, the engine's \
                      target is {target:?}, the policy of available {available} is {}; engine: \
-                     listed {}, pending {}",
+                     listed {:?}, pending {:?}",
                     policy_target(platform, available),
-                    view["listed"],
-                    view["pending"],
+                    view.map(|view| view.listed),
+                    view.map(|view| view.pending),
                 ));
             }
         }
         let live = channels
-            .as_array()
-            .and_then(|all| all.iter().find(|shown| shown["id"] == json!(channel)))
-            .cloned()
-            .unwrap_or(Value::Null);
+            .iter()
+            .find(|shown| shown.channel.id.as_str() == channel)
+            .and_then(|shown| shown.live.as_ref());
+        let (pending, exposure) = (
+            live.map(|live| live.pending),
+            live.map(|live| live.exposure_units),
+        );
         // A channel with listings out of step is shown too: its state says why it waits.
-        if differing > 0
-            || live["pending"] != json!(differing)
-            || live["exposure_units"] != json!(0)
-        {
+        if differing > 0 || pending != Some(differing) || exposure != Some(0) {
             let mut calls = stats(mock).await;
             if let Some(fields) = calls.as_object_mut() {
                 fields.retain(|field, _| !field.starts_with("units_"));
             }
             problems.push(format!(
-                "{code}/{channel}: pending {} and exposure {} while {differing} listings differ \
-                 (channel: {live}; the mock's counts: {calls})",
-                live["pending"], live["exposure_units"],
+                "{code}/{channel}: pending {pending:?} and exposure {exposure:?} while \
+                 {differing} listings differ (channel: {live:?}; the mock's counts: {calls})",
             ));
         }
     }
     for level in &stock {
-        let sku = level["sku"].as_str().unwrap_or_default();
-        let reserved = level["reserved"].as_i64().unwrap_or(i64::MIN);
+        let sku = level.sku.as_str();
+        let reserved = level.reserved;
         let truth = sold.get(sku).copied().unwrap_or(0);
         if reserved != truth {
             problems.push(format!(
@@ -294,31 +251,16 @@ async fn settle(api_: &Api, clients: &[Client], limit: Duration) -> Vec<String> 
 /// The warehouse: receipts through the API for about half the SKUs that ran out.
 async fn restock(api_: &Api, client: &Client, round: u64, rng: &mut StdRng) {
     let code = client.code;
-    let stock = api(
-        api_,
-        Method::GET,
-        &format!("/v1/clients/{code}/stock"),
-        None,
-    )
-    .await;
-    for level in stock.as_array().cloned().unwrap_or_default() {
-        let sku = level["sku"].as_str().unwrap_or_default().to_string();
-        let available = level["available"].as_i64().unwrap_or(0);
+    let admin = api_.client();
+    for level in admin.stock(code).await.unwrap() {
+        let sku = level.sku.as_str();
+        let available = level.available;
         if available > 0 || !rng.gen_bool(0.5) {
             continue;
         }
         let quantity = rng.gen_range(3..=8) - available.min(0);
-        api(
-            api_,
-            Method::POST,
-            &format!("/v1/clients/{code}/stock/{sku}/movements"),
-            Some(json!({
-                "kind": "receipt",
-                "quantity": quantity,
-                "idempotency_key": format!("restock-{round}-{sku}"),
-            })),
-        )
-        .await;
+        let key = format!("restock-{round}-{sku}");
+        post_movement(&admin, code, sku, MovementKind::Receipt, quantity, &key).await;
     }
 }
 
