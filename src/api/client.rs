@@ -59,6 +59,17 @@ pub enum ClientError {
         /// The start of the body.
         body: String,
     },
+    /// A 2xx the route does not document for this call (a 200 where the route creates and
+    /// answers 201, say): the API and its document disagree.
+    #[error("{call}: answered {status}, the route documents {expected:?}")]
+    UnexpectedStatus {
+        /// `METHOD /path`.
+        call: String,
+        /// The status received.
+        status: u16,
+        /// The statuses the route documents for success.
+        expected: &'static [u16],
+    },
     /// The base URL is not one a path can be joined to.
     #[error("{0:?} is not an http(s) base URL")]
     BaseUrl(String),
@@ -69,7 +80,10 @@ impl ClientError {
     pub fn code(&self) -> Option<Code> {
         match self {
             ClientError::Refused { code, .. } => *code,
-            ClientError::Http { .. } | ClientError::Reply { .. } | ClientError::BaseUrl(_) => None,
+            ClientError::Http { .. }
+            | ClientError::Reply { .. }
+            | ClientError::UnexpectedStatus { .. }
+            | ClientError::BaseUrl(_) => None,
         }
     }
 
@@ -77,7 +91,10 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Refused { status, .. } => Some(*status),
-            ClientError::Http { .. } | ClientError::Reply { .. } | ClientError::BaseUrl(_) => None,
+            ClientError::Http { .. }
+            | ClientError::Reply { .. }
+            | ClientError::UnexpectedStatus { .. }
+            | ClientError::BaseUrl(_) => None,
         }
     }
 }
@@ -99,6 +116,15 @@ pub struct ApiClient {
     base: reqwest::Url,
     token: Option<String>,
 }
+
+/// The success statuses of a read or an update.
+const OK: &[u16] = &[200];
+/// Of a route that creates what it is sent.
+const CREATED: &[u16] = &[201];
+/// Of a delete.
+const NO_CONTENT: &[u16] = &[204];
+/// Of a movement: 201 applied, 200 the idempotency key was used already (the first result).
+const APPLIED_OR_SEEN: &[u16] = &[201, 200];
 
 /// No query string.
 const NO_QUERY: Option<&()> = None;
@@ -149,13 +175,16 @@ impl ApiClient {
         url
     }
 
-    /// One call; the reply of a 2xx decoded as `R` (an empty body as JSON `null`).
+    /// One call; the reply of a 2xx decoded as `R` (an empty body as JSON `null`). A 2xx other
+    /// than the route's documented `success` statuses is an error: callers (tests among them)
+    /// rely on the client for the status as much as for the body.
     async fn send<R: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
         query: Option<&impl Serialize>,
         body: Option<&impl Serialize>,
+        success: &'static [u16],
     ) -> Result<R, ClientError> {
         let url = self.url(segments);
         let call = format!("{method} {}", url.path());
@@ -190,6 +219,13 @@ impl ApiClient {
                 ),
             });
         }
+        if !success.contains(&status.as_u16()) {
+            return Err(ClientError::UnexpectedStatus {
+                call,
+                status: status.as_u16(),
+                expected: success,
+            });
+        }
         let text = if text.is_empty() { "null" } else { &text };
         serde_json::from_str(text).map_err(|error| ClientError::Reply {
             call,
@@ -204,7 +240,7 @@ impl ApiClient {
         segments: &[&str],
         query: Option<&impl Serialize>,
     ) -> Result<R, ClientError> {
-        self.send(Method::GET, segments, query, NO_BODY).await
+        self.send(Method::GET, segments, query, NO_BODY, OK).await
     }
 
     /// Every item of a paged list, walking its pages in order.
@@ -229,8 +265,14 @@ impl ApiClient {
 
     /// `POST /v1/members`: the member and its token.
     pub async fn create_member(&self, member: &NewMember) -> Result<CreatedMember, ClientError> {
-        self.send(Method::POST, &["v1", "members"], NO_QUERY, Some(member))
-            .await
+        self.send(
+            Method::POST,
+            &["v1", "members"],
+            NO_QUERY,
+            Some(member),
+            CREATED,
+        )
+        .await
     }
 
     /// `GET /v1/members`: one page.
@@ -245,14 +287,26 @@ impl ApiClient {
 
     /// `DELETE /v1/members/{id}`.
     pub async fn delete_member(&self, id: &str) -> Result<(), ClientError> {
-        self.send(Method::DELETE, &["v1", "members", id], NO_QUERY, NO_BODY)
-            .await
+        self.send(
+            Method::DELETE,
+            &["v1", "members", id],
+            NO_QUERY,
+            NO_BODY,
+            NO_CONTENT,
+        )
+        .await
     }
 
     /// `POST /v1/clients`.
     pub async fn create_client(&self, client: &NewClient) -> Result<ClientRecord, ClientError> {
-        self.send(Method::POST, &["v1", "clients"], NO_QUERY, Some(client))
-            .await
+        self.send(
+            Method::POST,
+            &["v1", "clients"],
+            NO_QUERY,
+            Some(client),
+            CREATED,
+        )
+        .await
     }
 
     /// `GET /v1/clients`: one page.
@@ -278,7 +332,7 @@ impl ApiClient {
         credential: &PutCredential,
     ) -> Result<CredentialMetadata, ClientError> {
         let path = ["v1", "clients", code, "credentials", name];
-        self.send(Method::PUT, &path, NO_QUERY, Some(credential))
+        self.send(Method::PUT, &path, NO_QUERY, Some(credential), OK)
             .await
     }
 
@@ -295,7 +349,7 @@ impl ApiClient {
         channel: &NewChannelBody,
     ) -> Result<ChannelView, ClientError> {
         let path = ["v1", "clients", code, "channels"];
-        self.send(Method::POST, &path, NO_QUERY, Some(channel))
+        self.send(Method::POST, &path, NO_QUERY, Some(channel), CREATED)
             .await
     }
 
@@ -321,7 +375,8 @@ impl ApiClient {
         catalog: &CatalogBody,
     ) -> Result<ImportReply, ClientError> {
         let path = ["v1", "clients", code, "catalog"];
-        self.send(Method::PUT, &path, NO_QUERY, Some(catalog)).await
+        self.send(Method::PUT, &path, NO_QUERY, Some(catalog), OK)
+            .await
     }
 
     /// `GET /v1/clients/{code}/stock`: one page.
@@ -353,8 +408,14 @@ impl ApiClient {
         movement: &NewMovement,
     ) -> Result<MovementReply, ClientError> {
         let path = ["v1", "clients", code, "stock", sku, "movements"];
-        self.send(Method::POST, &path, NO_QUERY, Some(movement))
-            .await
+        self.send(
+            Method::POST,
+            &path,
+            NO_QUERY,
+            Some(movement),
+            APPLIED_OR_SEEN,
+        )
+        .await
     }
 
     /// `GET /v1/clients/{code}/ledger`: one page of the journal.
