@@ -87,6 +87,17 @@ impl ClientError {
         }
     }
 
+    /// The problem's detail of a refusal.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { detail, .. } => Some(detail),
+            ClientError::Http { .. }
+            | ClientError::Reply { .. }
+            | ClientError::UnexpectedStatus { .. }
+            | ClientError::BaseUrl(_) => None,
+        }
+    }
+
     /// The status of a refusal.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -407,10 +407,7 @@ pub async fn post_movement(
 
 /// The problem's detail of a refusal (empty for any other error).
 pub fn detail(error: &ClientError) -> &str {
-    match error {
-        ClientError::Refused { detail, .. } => detail,
-        ClientError::Http { .. } | ClientError::Reply { .. } | ClientError::BaseUrl(_) => "",
-    }
+    error.detail().unwrap_or_default()
 }
 
 /// Asserts that `result` is the API's refusal with `status` and `code` (`what` names the case);
