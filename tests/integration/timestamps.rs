@@ -42,7 +42,7 @@ async fn records_are_created_at_the_time_of_the_services_clock_and_shown_as_rfc3
     let (status, member) = call(&api, Method::POST, "/v1/members", Some(member)).await;
     assert_eq!((status, &member["created_at"]), (201, &json!(NOW_WRITTEN)));
     let (_, members) = call(&api, Method::GET, "/v1/members", None).await;
-    for member in members.as_array().unwrap() {
+    for member in members["items"].as_array().unwrap() {
         assert_eq!(member["created_at"], NOW_WRITTEN, "the admin too: {member}");
     }
 
