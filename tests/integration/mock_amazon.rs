@@ -10,7 +10,7 @@ use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, start, stats,
+    client, control, create_listings, eventually, fixture, info, listed, place_order, start, stats,
 };
 
 const TOKEN: &str = "mock-token";
@@ -476,10 +476,7 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     let since = millis(Utc::now() - chrono::Duration::seconds(1));
     let mut placed = Vec::new();
     for _ in 0..3 {
-        let (status, order) =
-            control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 2 })).await;
-        assert_eq!(status, 201);
-        placed.push(order["order_id"].as_str().unwrap().to_string());
+        placed.push(place_order(&mock, "SKU-0001", 2).await);
     }
     assert!(
         placed[0].split('-').map(str::len).eq([3, 7, 7]),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, info, listed, start, stats,
+    client, control, create_listings, eventually, info, listed, set_faults, start, stats,
 };
 
 fn orders_by_sku(orders: &[Value]) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
@@ -232,8 +232,7 @@ async fn faults_answer_as_the_platform_would_and_clear() {
         (json!({ "latency_ms": 50 }), 200),
         (json!({}), 200),
     ] {
-        let (status, _) = control(&mock, "faults", faults.clone()).await;
-        assert_eq!(status, 200);
+        set_faults(&mock, faults.clone()).await;
         let started = std::time::Instant::now();
         let reply = get().await.unwrap();
         assert_eq!(reply.status().as_u16(), expected, "{faults}");

@@ -9,7 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, start, stats,
+    client, control, create_listings, eventually, fixture, info, listed, place_order, start, stats,
+    throttled_calls,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -219,12 +220,7 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
     }
     assert_eq!(successes.last().unwrap().0, 0);
     assert!(successes.windows(2).any(|w| w[1].0 + 1 == w[0].0));
-    assert!(
-        stats(&mock).await["throttled"]["get_listing_inventory"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(throttled_calls(&mock, "get_listing_inventory").await >= 1);
 }
 
 #[tokio::test]
@@ -304,14 +300,7 @@ async fn receipts_are_filtered_paged_and_show_cancellations() {
     let since = unix_now();
     let mut order_ids = Vec::new();
     for quantity in [1, 2, 3] {
-        let (status, placed) = control(
-            &mock,
-            "orders",
-            json!({ "sku": "SKU_0001", "quantity": quantity }),
-        )
-        .await;
-        assert_eq!(status, 201);
-        order_ids.push(placed["order_id"].as_str().unwrap().to_string());
+        order_ids.push(place_order(&mock, "SKU_0001", quantity).await);
     }
     let query = format!("min_created={since}&sort_on=created&sort_order=asc&limit=2");
     let (status, first) = get_json(receipts_url(&mock, &format!("{query}&offset=0"))).await;

@@ -17,7 +17,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, start, stats,
+    client, control, create_listings, eventually, fixture, listed, place_order, set_faults, start,
+    stats, throttled_calls,
 };
 
 const TOKEN: &str = "mock-token";
@@ -244,7 +245,7 @@ async fn a_graphql_burst_gets_the_exact_throttled_reply() {
     expected["extensions"]["cost"]["requestedQueryCost"] = json!(252);
     expected["extensions"]["cost"]["throttleStatus"] = json!({ "maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": 100.0 });
     assert_eq!(reply, expected);
-    assert!(stats(&mock).await["throttled"]["graphql"].as_u64().unwrap() >= 1);
+    assert!(throttled_calls(&mock, "graphql").await >= 1);
 }
 
 #[tokio::test]
@@ -297,8 +298,7 @@ async fn the_graphql_throttle_can_answer_429() {
     let mock = MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap();
     let created = create_listings(&mock, &[("SKU-1", 5)]).await;
     // A throttle storm answers every call with the platform's throttled reply.
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 30 })).await;
     let body = available_query(&created[0]).to_string().into_bytes();
     let (status, headers, reply) = graphql_at(&mock, "2026-04", Some(TOKEN), body).await;
     assert_eq!(status, 429, "{reply}");
@@ -342,12 +342,7 @@ async fn a_rest_burst_past_40_gets_429_exactly() {
     assert_eq!(headers["retry-after"], "2.0");
     assert_eq!(headers["x-shopify-shop-api-call-limit"], "40/40");
     assert_eq!(body, fixture("shopify", "rest_throttled.json"));
-    assert!(
-        stats(&mock).await["throttled"]["rest_inventory_levels"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(throttled_calls(&mock, "rest_inventory_levels").await >= 1);
 }
 
 #[tokio::test]
@@ -609,14 +604,7 @@ async fn orders_are_polled_by_updated_at_and_paged_and_show_cancellation() {
     let since = chrono::Utc::now() - chrono::Duration::seconds(1);
     let mut ids = Vec::new();
     for quantity in [1, 2, 3] {
-        let (status, placed) = control(
-            &mock,
-            "orders",
-            json!({ "sku": "SKU-1", "quantity": quantity }),
-        )
-        .await;
-        assert_eq!(status, 201);
-        ids.push(placed["order_id"].as_str().unwrap().to_string());
+        ids.push(place_order(&mock, "SKU-1", quantity).await);
     }
     let query = format!(
         "updated_at:>'{}'",
@@ -802,8 +790,7 @@ async fn webhooks_are_signed_over_the_raw_body_and_carry_every_header() {
     let receiver = Receiver::start(0);
     subscribe(&mock, &receiver, "app-secret").await;
     create_listings(&mock, &[("SKU-1", 10)]).await;
-    let (_, placed) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    let order_id = placed["order_id"].as_str().unwrap().to_string();
+    let order_id = place_order(&mock, "SKU-1", 2).await;
     control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
     let deliveries = receiver.wait_for(2).await;
     let by_topic = |topic: &str| {
@@ -891,8 +878,7 @@ async fn duplicated_webhooks_arrive_twice_each() {
     let receiver = Receiver::start(0);
     subscribe(&mock, &receiver, "app-secret").await;
     create_listings(&mock, &[("SKU-1", 10)]).await;
-    let (status, _) = control(&mock, "faults", json!({ "duplicate_webhook_rate": 1.0 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "duplicate_webhook_rate": 1.0 })).await;
     for _ in 0..3 {
         control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 1 })).await;
     }

@@ -108,6 +108,25 @@ pub async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value)
     (status, reply.json().await.unwrap_or(Value::Null))
 }
 
+/// Places an order of `quantity` units of `sku` through `POST /_mock/orders`; returns its id.
+pub async fn place_order(mock: &MockServer, sku: &str, quantity: u32) -> String {
+    let (status, order) =
+        control(mock, "orders", json!({ "sku": sku, "quantity": quantity })).await;
+    assert_eq!(status, 201, "{order}");
+    order["order_id"].as_str().unwrap().to_string()
+}
+
+/// Sets the mock's faults (`POST /_mock/faults`: a throttle storm, an outage, …).
+pub async fn set_faults(mock: &MockServer, faults: Value) {
+    let (status, reply) = control(mock, "faults", faults).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// How many calls of `operation` the mock has throttled so far (`GET /_mock/stats`).
+pub async fn throttled_calls(mock: &MockServer, operation: &str) -> u64 {
+    stats(mock).await["throttled"][operation].as_u64().unwrap()
+}
+
 /// Polls `check` until it holds, for at most `limit` of wall time (the mock works on its own
 /// threads; the test only waits for it).
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool

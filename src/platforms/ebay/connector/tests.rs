@@ -1,22 +1,10 @@
 use reqwest::header::HeaderValue;
 use shelfsync_actors::channel::marketplace::OrderEventKind;
+use shelfsync_actors::testing::{item, sku};
 
 use super::orders::*;
 use super::*;
 use crate::platforms::connector::ListingMap;
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
-
-fn item(text: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: sku(text),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
-}
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)

@@ -1,14 +1,11 @@
 use shelfsync_actors::channel::marketplace::OrderEventKind;
 use shelfsync_actors::inventory::exceptions::UnapplicableReason;
+use shelfsync_actors::testing::sku;
 
 use super::inventory::*;
 use super::orders::*;
 use super::webhook::*;
 use super::*;
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
 
 fn sent(text: &str, item: &str, quantity: u32, previous: Option<u32>) -> Sent {
     Sent {
