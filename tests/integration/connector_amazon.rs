@@ -18,10 +18,12 @@ use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEvent, OrderPage, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::confirmed;
 
 use crate::connector_support::{assert_one_sale, assert_read_again_with_cancel, push_one};
 use crate::mock_support::{
-    control, create_listings, eventually, info, listed, place_order, set_faults, start, stats,
+    cancel_order, control, create_listings, eventually, info, listed, place_order, set_faults,
+    start, stats,
 };
 
 /// The account ids (and the mock's apply delay and order lag) from `/_mock/info`.
@@ -86,13 +88,7 @@ async fn a_push_is_confirmed_by_a_read_and_reads_back() {
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let amazon = amazon(&mock, "mock-token").await;
     let outcomes = push_one(&amazon, "ACME-MUG", 3).await;
-    assert_eq!(
-        outcomes.unwrap(),
-        [PushOutcome::Confirmed {
-            sku: mug(),
-            quantity: 3
-        }]
-    );
+    assert_eq!(outcomes.unwrap(), [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3, "applied when confirmed");
     let read = amazon.read_quantities(vec![mug()]).await.unwrap();
     assert_eq!(read[0].quantity, 3);
@@ -132,13 +128,7 @@ async fn a_push_waits_for_the_delayed_apply() {
         "confirmed no sooner than applied: {:?}",
         sent.elapsed()
     );
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: mug(),
-            quantity: 9
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 9)]);
     // A bound too short for the delay: the item fails, retryably.
     let impatient = amazon_with(
         &mock,
@@ -208,7 +198,7 @@ async fn orders_become_events_and_a_cancellation_follows() {
     assert_one_sale(&page, &order_id, "ACME-MUG", 2);
     assert!(!page.more);
 
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    cancel_order(&mock, &order_id).await;
     let next = first_events(&amazon, Some(page.next_cursor.clone())).await;
     assert_read_again_with_cancel(&next.events, &page.events[0]);
     assert_eq!(next.events[1].version, "cancelled");

@@ -16,13 +16,13 @@ use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, PermanentKind, PushItem, PushOutcome,
 };
-use shelfsync_actors::testing::{item, sku};
+use shelfsync_actors::testing::{confirmed, item, sku};
 
 use crate::connector_support::{
     assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
 };
 use crate::mock_support::{
-    control, create_listings, listed, place_order, set_faults, start, stats,
+    cancel_order, create_listings, listed, place_order, set_faults, start, stats,
 };
 
 fn config(mock: &MockServer, token: &str) -> ConnectorConfig {
@@ -59,13 +59,7 @@ async fn pushes_read_back() {
     create_listings(&mock, &[("SKU-1", 5)]).await;
     let ebay = ebay(&mock, "mock-token");
     let outcomes = push_one(&ebay, "SKU-1", 3).await.unwrap();
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: sku("SKU-1"),
-            quantity: 3
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("SKU-1", 3)]);
     assert_eq!(listed(&mock).await["SKU-1"], 3);
     let read = ebay.read_quantities(vec![sku("SKU-1")]).await.unwrap();
     assert_eq!((read[0].sku.as_str(), read[0].quantity), ("SKU-1", 3));
@@ -81,24 +75,12 @@ async fn a_batch_with_an_unknown_sku_confirms_the_others_and_applies_them() {
         .await
         .unwrap();
     assert_eq!(outcomes.len(), 3);
-    assert_eq!(
-        outcomes[0],
-        PushOutcome::Confirmed {
-            sku: sku("SKU-1"),
-            quantity: 7
-        }
-    );
+    assert_eq!(outcomes[0], confirmed("SKU-1", 7));
     assert!(
         matches!(&outcomes[1], PushOutcome::Failed { sku, error: MarketplaceError::Permanent { kind: PermanentKind::NotFound, .. } } if sku.as_str() == "NO-SUCH"),
         "{outcomes:?}"
     );
-    assert_eq!(
-        outcomes[2],
-        PushOutcome::Confirmed {
-            sku: sku("SKU-2"),
-            quantity: 9
-        }
-    );
+    assert_eq!(outcomes[2], confirmed("SKU-2", 9));
     let listed = listed(&mock).await;
     assert_eq!((listed["SKU-1"], listed["SKU-2"]), (7, 9));
     assert!(!listed.contains_key("NO-SUCH"));
@@ -147,8 +129,7 @@ async fn orders_become_events_and_a_cancellation_reads_the_order_again() {
     let page = ebay.fetch_orders(None).await.unwrap();
     assert_one_sale(&page, &order_id, "SKU-1", 2);
     assert!(!page.more);
-    let (status, _) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_id).await;
     let next = ebay
         .fetch_orders(Some(page.next_cursor.clone()))
         .await

@@ -18,13 +18,14 @@ use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEvent, PushOutcome,
 };
-use shelfsync_actors::testing::{item, sku};
+use shelfsync_actors::testing::{confirmed, item, sku};
 
 use crate::connector_support::{
     assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
 };
 use crate::mock_support::{
-    client, control, create_listings, fixture, listed, place_order, set_faults, start, stats,
+    cancel_order, client, control, create_listings, fixture, listed, place_order, set_faults,
+    start, stats,
 };
 
 fn config(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> ConnectorConfig {
@@ -118,13 +119,7 @@ async fn a_push_reads_back_and_keeps_the_listings_other_products() {
         (1, 1),
         "{counts}"
     );
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: sku("ACME-MUG"),
-            quantity: 3
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3);
     let read = etsy.read_quantities(vec![sku("ACME-MUG")]).await.unwrap();
     assert_eq!(read[0].quantity, 3);
@@ -170,13 +165,7 @@ async fn quantities_above_999_fail_without_a_call_and_unmapped_skus_are_not_foun
     );
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
     let at_cap = push_one(&etsy, "ACME-MUG", 999).await.unwrap();
-    assert_eq!(
-        at_cap,
-        [PushOutcome::Confirmed {
-            sku: sku("ACME-MUG"),
-            quantity: 999
-        }]
-    );
+    assert_eq!(at_cap, [confirmed("ACME-MUG", 999)]);
 }
 
 fn of_order<'e>(events: &'e [OrderEvent], order_id: &str) -> Vec<&'e OrderEvent> {
@@ -196,8 +185,7 @@ async fn receipts_become_events_with_cancellations_and_paging() {
     let page = etsy.fetch_orders(None).await.unwrap();
     assert!(!page.more);
     assert_one_sale(&page, &order_id, "ACME-MUG", 2);
-    let (status, _) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_id).await;
     let next = etsy
         .fetch_orders(Some(page.next_cursor.clone()))
         .await

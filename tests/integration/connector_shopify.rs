@@ -17,11 +17,11 @@ use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEventKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
-use shelfsync_actors::testing::{item, item_showing, sku};
+use shelfsync_actors::testing::{confirmed, item, item_showing, sku};
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, info, listed, place_order, set_faults, start,
-    stats,
+    cancel_order, client, control, create_listings, info, listed, place_order, set_faults, start,
+    stats, wait_past, writes_and_conflicts,
 };
 
 /// The mock's account ids (`/_mock/info`): the location gid among them.
@@ -76,16 +76,7 @@ async fn pushes_read_back_and_a_missing_location_is_refused() {
         .unwrap();
     assert_eq!(
         outcomes,
-        [
-            PushOutcome::Confirmed {
-                sku: sku("ACME-MUG"),
-                quantity: 3
-            },
-            PushOutcome::Confirmed {
-                sku: sku("ACME-CAP"),
-                quantity: 7
-            }
-        ]
+        [confirmed("ACME-MUG", 3), confirmed("ACME-CAP", 7)]
     );
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG"], shown["ACME-CAP"]), (3, 7));
@@ -120,14 +111,7 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
         "the listing's quantity is read back"
     );
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
-    let counted = stats(&mock).await;
-    assert_eq!(
-        (
-            counted["cas_conflicts"].as_u64(),
-            counted["quantity_writes"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(0), Some(1)));
     // Shopify refuses the whole call; the connector sends the fresh item again on its own.
     let outcomes = shopify
         .push_quantities(vec![
@@ -140,10 +124,7 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
         sku: sku("ACME-MUG"),
         actual: Some(5)
     }));
-    assert!(outcomes.contains(&PushOutcome::Confirmed {
-        sku: sku("ACME-CAP"),
-        quantity: 1
-    }));
+    assert!(outcomes.contains(&confirmed("ACME-CAP", 1)));
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG"], shown["ACME-CAP"]), (5, 1));
 }
@@ -156,19 +137,11 @@ async fn a_retried_push_reuses_its_idempotency_key_and_applies_once() {
     let first = shopify.push_quantities(push.clone()).await.unwrap();
     // A sale moves the listing on; a retry of the same push (say after a timeout) must neither
     // apply again nor lose its compare-and-swap to the sale.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "ACME-MUG", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "ACME-MUG", 2).await;
     let retry = shopify.push_quantities(push).await.unwrap();
     assert_eq!(first, retry);
     assert_eq!(listed(&mock).await["ACME-MUG"], 9);
-    let counted = stats(&mock).await;
-    assert_eq!(
-        (
-            counted["quantity_writes"].as_u64(),
-            counted["cas_conflicts"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(1), Some(0)));
 }
 
 #[tokio::test]
@@ -250,14 +223,8 @@ async fn orders_become_events_page_and_show_their_cancellation() {
     // The cancellation must land on a later millisecond than the last update seen.
     let seen = second.next_cursor.clone();
     let seen_at = chrono::DateTime::parse_from_rfc3339(&seen).unwrap();
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            chrono::Utc::now() > seen_at + chrono::Duration::milliseconds(2)
-        })
-        .await
-    );
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    wait_past(seen_at).await;
+    cancel_order(&mock, &ids[1]).await;
     // The read from `seen` overlaps: orders placed in the same millisecond as the last one seen
     // come again first, so the cancellation may be on a later page (bounded: three orders).
     let mut after = shopify.fetch_orders(Some(seen)).await.unwrap();

@@ -12,9 +12,10 @@ use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEventKind, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::confirmed;
 
 use crate::connector_support::{assert_read_again_with_cancel, push_one};
-use crate::mock_support::{control, create_listings, listed, place_order, set_faults, start};
+use crate::mock_support::{cancel_order, create_listings, listed, place_order, set_faults, start};
 
 fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
     let listings = ListingMap::default();
@@ -31,13 +32,7 @@ async fn pushes_read_back_and_orders_become_events() {
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let walmart = walmart(&mock, "mock-token");
     let outcomes = push_one(&walmart, "ACME-MUG", 3).await.unwrap();
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: Sku::parse("ACME-MUG").unwrap(),
-            quantity: 3
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3);
     let read = walmart
         .read_quantities(vec![Sku::parse("ACME-MUG").unwrap()])
@@ -53,7 +48,7 @@ async fn pushes_read_back_and_orders_become_events() {
         (sale.external_order_id.as_str(), sale.kind, sale.quantity),
         (order_id.as_str(), OrderEventKind::Sale, 2)
     );
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    cancel_order(&mock, &order_id).await;
     let next = walmart
         .fetch_orders(Some(page.next_cursor.clone()))
         .await

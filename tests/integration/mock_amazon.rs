@@ -10,7 +10,8 @@ use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, place_order, start, stats,
+    cancel_order, client, control, create_listings, eventually, fixture, info, listed, place_order,
+    start, stats,
 };
 
 const TOKEN: &str = "mock-token";
@@ -25,6 +26,11 @@ fn amazon(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::Req
         Some(token) => request.header("x-amz-access-token", token),
         None => request,
     }
+}
+
+/// `GET url` with the mock's token.
+async fn get(url: String) -> reqwest::Response {
+    amazon(client().get(url), Some(TOKEN)).send().await.unwrap()
 }
 
 /// The reference's patch body with another quantity.
@@ -48,16 +54,11 @@ async fn patch(base: &str, sku: &str, query: &str, body: Vec<u8>) -> reqwest::Re
 
 /// The quantity a read shows, or `None` while the read is throttled (polls back off and retry).
 async fn try_read_quantity(base: &str, sku: &str) -> Option<i64> {
-    let reply = amazon(
-        client().get(format!(
-            "{}&includedData=fulfillmentAvailability",
-            item_url(base, SELLER_ID, sku)
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let reply = get(format!(
+        "{}&includedData=fulfillmentAvailability",
+        item_url(base, SELLER_ID, sku)
+    ))
+    .await;
     if reply.status() == 429 {
         return None;
     }
@@ -131,16 +132,11 @@ async fn set_then_read_back() {
         Some(10)
     );
     // Without includedData the read holds the summaries only.
-    let read: Value = amazon(
-        client().get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001")),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let read: Value = get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(read.get("fulfillmentAvailability").is_none());
     let summary = &read["summaries"][0];
     assert_eq!(
@@ -534,8 +530,7 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     assert_eq!(second["payload"]["LastUpdatedBefore"], bound.as_str());
 
     // A cancellation shows in the next poll, from where the last one ended.
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", placed[0]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &placed[0]).await;
     let seen = std::cell::RefCell::new(Value::Null);
     let cell = &seen;
     let (poll_base, poll_bound) = (base.clone(), bound.clone());
@@ -582,16 +577,11 @@ async fn order_items_name_the_sku_asin_and_quantity() {
     let created = create_listings(&mock, &[("SKU-0001", 10)]).await;
     let (_, order) = control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 3 })).await;
     let order_id = order["order_id"].as_str().unwrap();
-    let reply = amazon(
-        client().get(format!(
-            "{}/orders/v0/orders/{order_id}/orderItems",
-            mock.base_url()
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let reply = get(format!(
+        "{}/orders/v0/orders/{order_id}/orderItems",
+        mock.base_url()
+    ))
+    .await;
     assert_eq!(reply.status(), 200);
     assert!(reply.headers().contains_key("x-amzn-RateLimit-Limit"));
     let body: Value = reply.json().await.unwrap();
@@ -612,16 +602,11 @@ async fn order_items_name_the_sku_asin_and_quantity() {
         )
     );
     assert!(item["OrderItemId"].is_string() && item["Title"].is_string());
-    let missing = amazon(
-        client().get(format!(
-            "{}/orders/v0/orders/902-0000000-0000000/orderItems",
-            mock.base_url()
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let missing = get(format!(
+        "{}/orders/v0/orders/902-0000000-0000000/orderItems",
+        mock.base_url()
+    ))
+    .await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "NotFound");

@@ -9,8 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, place_order, set_faults,
-    start, stats,
+    cancel_order, client, create_listings, eventually, fixture, info, listed, place_order,
+    set_faults, start, stats,
 };
 
 const BULK: &str = "/sell/inventory/v1/bulk_update_price_quantity";
@@ -337,8 +337,7 @@ async fn the_offer_quantity_caps_the_listed_quantity() {
         12
     );
     // A sale takes units from the item and from the offer.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU-1", 2).await;
     assert_eq!(listed(&mock).await["SKU-1"], 3);
     let (_, item) = get(&mock, "/sell/inventory/v1/inventory_item/SKU-1").await;
     assert_eq!(
@@ -436,8 +435,7 @@ async fn a_cancelled_order_shows_canceled_with_a_later_modified_date() {
     // precision cannot take in an order that was only created.
     clock_past(Utc::now()).await;
     let mark = Utc::now();
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[0]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &ids[0]).await;
     let filter = format!("lastmodifieddate:[{}..]", millis(mark));
     let (status, feed) = get(
         &mock,

@@ -9,8 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, place_order, start, stats,
-    throttled_calls,
+    cancel_order, client, create_listings, eventually, fixture, info, listed, place_order, start,
+    stats, throttled_calls,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -104,8 +104,7 @@ async fn set_then_read_back_in_the_get_shape() {
     assert_eq!(read["quantity_on_property"], json!([200]));
     assert_eq!(listed(&mock).await["SKU_0001"], 7);
     // A sale on the marketplace shows on the next read.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU_0001", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU_0001", 2).await;
     let (_, read) = get_json(inventory_url(&mock, &listing_ref)).await;
     assert_eq!(read["products"][0]["offerings"][0]["quantity"], 5);
 }
@@ -332,8 +331,7 @@ async fn receipts_are_filtered_paged_and_show_cancellations() {
         .max()
         .unwrap();
     assert!(eventually(Duration::from_secs(3), || async { unix_now() > created }).await);
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", order_ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_ids[1]).await;
     let changed = format!("min_last_modified={}", created + 1);
     let (_, changed) = get_json(receipts_url(&mock, &changed)).await;
     assert_eq!(changed["count"], 1);

@@ -17,8 +17,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, place_order, set_faults, start,
-    stats, throttled_calls,
+    cancel_order, client, control, create_listings, eventually, fixture, listed, place_order,
+    set_faults, start, stats, throttled_calls, wait_past, writes_and_conflicts,
 };
 
 const TOKEN: &str = "mock-token";
@@ -489,14 +489,7 @@ async fn a_stale_change_from_quantity_applies_nothing_and_is_counted() {
     );
     let listed = listed(&mock).await;
     assert_eq!((listed["SKU-1"], listed["SKU-2"]), (5, 7));
-    let stats = stats(&mock).await;
-    assert_eq!(
-        (
-            stats["cas_conflicts"].as_u64(),
-            stats["quantity_writes"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(0), Some(1)));
 }
 
 #[tokio::test]
@@ -507,8 +500,7 @@ async fn an_idempotent_replay_applies_once() {
     let body = set_request(&item, 11, json!(5), "replay-key");
     let first = graphql(&mock, &body).await;
     // A sale moves the listing on; the replay must neither re-apply nor see the stale CAS.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU-1", 2).await;
     let replay = graphql(&mock, &body).await;
     assert_eq!(replay["data"], first["data"]);
     assert_eq!(listed(&mock).await["SKU-1"], 9);
@@ -520,14 +512,7 @@ async fn an_idempotent_replay_applies_once() {
         "IDEMPOTENCY_KEY_REUSED"
     );
     assert_eq!(listed(&mock).await["SKU-1"], 9);
-    let stats = stats(&mock).await;
-    assert_eq!(
-        (
-            stats["quantity_writes"].as_u64(),
-            stats["cas_conflicts"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(1), Some(0)));
 }
 
 #[tokio::test]
@@ -630,14 +615,8 @@ async fn orders_are_polled_by_updated_at_and_paged_and_show_cancellation() {
         .to_string();
     let last = chrono::DateTime::parse_from_rfc3339(&last_update).unwrap();
     // The cancellation must land after the last placement on the millisecond clock.
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            chrono::Utc::now() > last + chrono::Duration::milliseconds(2)
-        })
-        .await
-    );
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    wait_past(last).await;
+    cancel_order(&mock, &ids[1]).await;
     let changed = orders_page(&mock, &format!("updated_at:>'{last_update}'"), None).await;
     let edges = changed["edges"].as_array().unwrap();
     assert_eq!(
@@ -791,7 +770,7 @@ async fn webhooks_are_signed_over_the_raw_body_and_carry_every_header() {
     subscribe(&mock, &receiver, "app-secret").await;
     create_listings(&mock, &[("SKU-1", 10)]).await;
     let order_id = place_order(&mock, "SKU-1", 2).await;
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    cancel_order(&mock, &order_id).await;
     let deliveries = receiver.wait_for(2).await;
     let by_topic = |topic: &str| {
         deliveries

@@ -116,10 +116,36 @@ pub async fn place_order(mock: &MockServer, sku: &str, quantity: u32) -> String 
     order["order_id"].as_str().unwrap().to_string()
 }
 
+/// Cancels `order_id` through `POST /_mock/orders/{order_id}/cancel`.
+pub async fn cancel_order(mock: &MockServer, order_id: &str) {
+    let (status, reply) = control(mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// Waits until the wall clock is more than two milliseconds past `time`: the mocks stamp changes
+/// by the millisecond, so a change made next is stamped strictly after it.
+pub async fn wait_past(time: chrono::DateTime<chrono::FixedOffset>) {
+    assert!(
+        eventually(Duration::from_secs(1), || async {
+            chrono::Utc::now() > time + chrono::Duration::milliseconds(2)
+        })
+        .await
+    );
+}
+
 /// Sets the mock's faults (`POST /_mock/faults`: a throttle storm, an outage, …).
 pub async fn set_faults(mock: &MockServer, faults: Value) {
     let (status, reply) = control(mock, "faults", faults).await;
     assert_eq!(status, 200, "{reply}");
+}
+
+/// The mock's count of quantity writes and of compare-and-set conflicts (`GET /_mock/stats`).
+pub async fn writes_and_conflicts(mock: &MockServer) -> (Option<u64>, Option<u64>) {
+    let stats = stats(mock).await;
+    (
+        stats["quantity_writes"].as_u64(),
+        stats["cas_conflicts"].as_u64(),
+    )
 }
 
 /// How many calls of `operation` the mock has throttled so far (`GET /_mock/stats`).

@@ -1,6 +1,6 @@
 //! Test doubles and test data shared by the engine tests and the service tests.
 
-use crate::channel::marketplace::PushItem;
+use crate::channel::marketplace::{PushItem, PushOutcome};
 use crate::ids::Sku;
 
 pub mod fake_marketplace;
@@ -24,5 +24,13 @@ pub fn item_showing(sku_text: &str, quantity: u32, previous: Option<u32>) -> Pus
         quantity,
         previous,
         ledger_seq: 1,
+    }
+}
+
+/// The outcome of a push the marketplace confirmed at `quantity` for `sku_text`.
+pub fn confirmed(sku_text: &str, quantity: u32) -> PushOutcome {
+    PushOutcome::Confirmed {
+        sku: sku(sku_text),
+        quantity,
     }
 }

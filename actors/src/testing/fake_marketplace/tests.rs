@@ -1,7 +1,7 @@
 //! The fake's own tests: its bucket, compare-and-set, sales, faults and counters.
 
 use super::*;
-use crate::testing::{item, item_showing, sku};
+use crate::testing::{confirmed, item, item_showing, sku};
 use tokio::time::advance;
 
 fn throttled_after(result: Result<impl std::fmt::Debug, MarketplaceError>) -> Duration {
@@ -109,13 +109,7 @@ async fn compare_and_set_answers_stale_on_a_mismatch_and_leaves_the_listing() {
         .push_quantities(vec![item_showing("A", 9, Some(5))])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![PushOutcome::Confirmed {
-            sku: a.clone(),
-            quantity: 9
-        }]
-    );
+    assert_eq!(outcomes, vec![confirmed("A", 9)]);
     assert_eq!(fake.listing(&a), Some(9));
     assert_eq!(fake.last_push(&a).map(|push| push.quantity), Some(9));
 }
@@ -135,10 +129,7 @@ async fn compare_and_set_without_previous_sets_only_unlisted_skus_by_default() {
                 sku: sku("A"),
                 actual: Some(5)
             },
-            PushOutcome::Confirmed {
-                sku: sku("B"),
-                quantity: 2
-            },
+            confirmed("B", 2),
         ]
     );
 

@@ -1,6 +1,6 @@
 use reqwest::header::HeaderValue;
 use shelfsync_actors::channel::marketplace::OrderEventKind;
-use shelfsync_actors::testing::{item, sku};
+use shelfsync_actors::testing::{confirmed, item, sku};
 
 use super::orders::*;
 use super::*;
@@ -81,13 +81,7 @@ fn item_statuses_become_outcomes_in_the_items_order() {
             "transient"
         ]
     );
-    assert_eq!(
-        outcomes[4],
-        PushOutcome::Confirmed {
-            sku: sku("A"),
-            quantity: 5
-        }
-    );
+    assert_eq!(outcomes[4], confirmed("A", 5));
     let PushOutcome::Failed { error, .. } = &outcomes[1] else {
         panic!("B failed");
     };

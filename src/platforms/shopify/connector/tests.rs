@@ -1,6 +1,6 @@
 use shelfsync_actors::channel::marketplace::OrderEventKind;
 use shelfsync_actors::inventory::exceptions::UnapplicableReason;
-use shelfsync_actors::testing::sku;
+use shelfsync_actors::testing::{confirmed, sku};
 
 use super::inventory::*;
 use super::orders::*;
@@ -63,16 +63,7 @@ fn an_applied_group_confirms_quantity_after_change() {
     }});
     assert_eq!(
         set_result(&data, &items).unwrap(),
-        SetResult::Applied(vec![
-            PushOutcome::Confirmed {
-                sku: sku("SKU-1"),
-                quantity: 3
-            },
-            PushOutcome::Confirmed {
-                sku: sku("SKU-2"),
-                quantity: 4
-            },
-        ])
+        SetResult::Applied(vec![confirmed("SKU-1", 3), confirmed("SKU-2", 4),])
     );
 }
 
