@@ -17,7 +17,7 @@ use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEventKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
-use shelfsync_actors::testing::{confirmed, item, item_showing, sku};
+use shelfsync_actors::testing::{confirmed, item, item_showing, sku, stale};
 
 use crate::mock_support::{
     cancel_order, client, control, create_listings, info, listed, place_order, set_faults, start,
@@ -104,10 +104,7 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
         .unwrap();
     assert_eq!(
         outcomes,
-        [PushOutcome::Stale {
-            sku: sku("ACME-MUG"),
-            actual: Some(5)
-        }],
+        [stale("ACME-MUG", Some(5))],
         "the listing's quantity is read back"
     );
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
@@ -120,10 +117,7 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
         ])
         .await
         .unwrap();
-    assert!(outcomes.contains(&PushOutcome::Stale {
-        sku: sku("ACME-MUG"),
-        actual: Some(5)
-    }));
+    assert!(outcomes.contains(&stale("ACME-MUG", Some(5))));
     assert!(outcomes.contains(&confirmed("ACME-CAP", 1)));
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG"], shown["ACME-CAP"]), (5, 1));

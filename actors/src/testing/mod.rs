@@ -34,3 +34,11 @@ pub fn confirmed(sku_text: &str, quantity: u32) -> PushOutcome {
         quantity,
     }
 }
+
+/// The outcome of a compare-and-set push refused because the listing showed `actual`.
+pub fn stale(sku_text: &str, actual: Option<u32>) -> PushOutcome {
+    PushOutcome::Stale {
+        sku: sku(sku_text),
+        actual,
+    }
+}

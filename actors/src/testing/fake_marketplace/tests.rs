@@ -1,7 +1,7 @@
 //! The fake's own tests: its bucket, compare-and-set, sales, faults and counters.
 
 use super::*;
-use crate::testing::{confirmed, item, item_showing, sku};
+use crate::testing::{confirmed, item, item_showing, sku, stale};
 use tokio::time::advance;
 
 fn throttled_after(result: Result<impl std::fmt::Debug, MarketplaceError>) -> Duration {
@@ -83,19 +83,7 @@ async fn compare_and_set_answers_stale_on_a_mismatch_and_leaves_the_listing() {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![
-            PushOutcome::Stale {
-                sku: a.clone(),
-                actual: Some(5)
-            },
-            PushOutcome::Stale {
-                sku: sku("B"),
-                actual: None
-            },
-        ]
-    );
+    assert_eq!(outcomes, vec![stale("A", Some(5)), stale("B", None)]);
     assert_eq!(fake.listing(&a), Some(5));
     assert_eq!(fake.listing(&sku("B")), None);
     assert!(fake.push_log().is_empty());
@@ -122,16 +110,7 @@ async fn compare_and_set_without_previous_sets_only_unlisted_skus_by_default() {
         .push_quantities(vec![item("A", 8), item("B", 2)])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![
-            PushOutcome::Stale {
-                sku: sku("A"),
-                actual: Some(5)
-            },
-            confirmed("B", 2),
-        ]
-    );
+    assert_eq!(outcomes, vec![stale("A", Some(5)), confirmed("B", 2)]);
 
     let always = FakeMarketplace::new(Platform::Shopify).with_no_previous(NoPrevious::SetAlways);
     always.set_listing(&sku("A"), 5);
