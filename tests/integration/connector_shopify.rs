@@ -19,6 +19,7 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::testing::{confirmed, item, item_showing, sku, stale};
 
+use crate::connector_support::throttle_wait;
 use crate::mock_support::{
     cancel_order, client, control, create_listings, info, listed, place_order, set_faults, start,
     stats, wait_past, writes_and_conflicts,
@@ -313,13 +314,7 @@ async fn wait_after_a_burst(mock: &MockServer) -> Duration {
             }
         }
     }
-    let Some(MarketplaceError::Throttled {
-        retry_after: Some(wait),
-    }) = outcome
-    else {
-        panic!("a drained bucket is a throttle with a wait: {outcome:?}");
-    };
-    wait
+    throttle_wait(outcome, "a drained bucket is a throttle with a wait")
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::borrow::Borrow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushOutcome,
@@ -31,6 +32,18 @@ pub async fn first_read_error(
         }
     }
     None
+}
+
+/// The wait a throttle names; anything else (no error, another error, a throttle without a
+/// wait) fails the test with `what` was expected.
+pub fn throttle_wait(error: Option<MarketplaceError>, what: &str) -> Duration {
+    let Some(MarketplaceError::Throttled {
+        retry_after: Some(wait),
+    }) = error
+    else {
+        panic!("{what}: {error:?}");
+    };
+    wait
 }
 
 /// Asserts that `page` holds one event: the sale of `quantity` units of `sku` in `order_id`, at

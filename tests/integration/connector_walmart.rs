@@ -8,13 +8,13 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
-use shelfsync_actors::channel::marketplace::{
-    Marketplace, MarketplaceError, OrderEventKind, PushOutcome,
-};
+use shelfsync_actors::channel::marketplace::{Marketplace, OrderEventKind, PushOutcome};
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::testing::confirmed;
 
-use crate::connector_support::{assert_read_again_with_cancel, push_one};
+use crate::connector_support::{
+    assert_read_again_with_cancel, first_read_error, push_one, throttle_wait,
+};
 use crate::mock_support::{cancel_order, create_listings, listed, place_order, set_faults, start};
 
 fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
@@ -68,25 +68,11 @@ async fn a_wrong_token_is_a_permanent_auth_failure_and_a_burst_a_throttle() {
         "{refused:?}"
     );
     let walmart = walmart(&mock, "mock-token");
-    let mut throttled = None;
-    for _ in 0..260 {
-        match walmart
-            .read_quantities(vec![Sku::parse("ACME-MUG").unwrap()])
-            .await
-        {
-            Ok(_) => continue,
-            Err(error) => {
-                throttled = Some(error);
-                break;
-            }
-        }
-    }
-    let Some(MarketplaceError::Throttled {
-        retry_after: Some(wait),
-    }) = throttled
-    else {
-        panic!("a burst past the bucket is a throttle with a wait: {throttled:?}");
-    };
+    let throttled = first_read_error(&walmart, "ACME-MUG", 260).await;
+    let wait = throttle_wait(
+        throttled,
+        "a burst past the bucket is a throttle with a wait",
+    );
     assert!(wait.as_secs() < 60);
     set_faults(&mock, json!({ "down": true })).await;
     let down = walmart.fetch_orders(None).await.unwrap_err();
