@@ -9,8 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    cancel_order, client, create_listings, eventually, fixture, info, listed, place_order,
-    set_faults, start, stats,
+    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, fixture, info,
+    listed, place_order, set_faults, start, stats,
 };
 
 const BULK: &str = "/sell/inventory/v1/bulk_update_price_quantity";
@@ -144,11 +144,12 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
-    assert_eq!(listed(&mock).await["SKU-1"], 3);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["bulk_update_price_quantity"], 2);
-    assert_eq!(stats["auth_refused"]["get_orders"], 1);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(
+        &mock,
+        ("SKU-1", 3),
+        &[("bulk_update_price_quantity", 2), ("get_orders", 1)],
+    )
+    .await;
 }
 
 #[tokio::test]

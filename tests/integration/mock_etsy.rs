@@ -9,8 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    cancel_order, client, create_listings, eventually, fixture, info, listed, place_order, start,
-    stats, throttled_calls,
+    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, fixture, info,
+    listed, place_order, start, stats, throttled_calls,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -171,10 +171,7 @@ async fn a_missing_or_wrong_credential_is_refused_and_changes_nothing() {
         let body: Value = reply.json().await.unwrap();
         assert_eq!(body, fixture("etsy", "invalid_token.json"));
     }
-    assert_eq!(listed(&mock).await["SKU_0001"], 3);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["update_listing_inventory"], 5);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(&mock, ("SKU_0001", 3), &[("update_listing_inventory", 5)]).await;
 }
 
 #[tokio::test]

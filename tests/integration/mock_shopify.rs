@@ -17,8 +17,9 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    cancel_order, client, control, create_listings, eventually, fixture, listed, place_order,
-    set_faults, start, stats, throttled_calls, wait_past, writes_and_conflicts,
+    assert_refused_and_unchanged, cancel_order, client, control, create_listings, eventually,
+    fixture, listed, place_order, set_faults, start, stats, throttled_calls, wait_past,
+    writes_and_conflicts,
 };
 
 const TOKEN: &str = "mock-token";
@@ -192,11 +193,12 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
         assert_eq!(status, 401);
         assert_eq!(reply, fixture("shopify", "unauthorized.json"));
     }
-    assert_eq!(listed(&mock).await["SKU-1"], 5);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["graphql"], 2);
-    assert_eq!(stats["auth_refused"]["rest_inventory_levels_set"], 2);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(
+        &mock,
+        ("SKU-1", 5),
+        &[("graphql", 2), ("rest_inventory_levels_set", 2)],
+    )
+    .await;
 }
 
 #[tokio::test]

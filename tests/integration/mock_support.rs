@@ -148,6 +148,21 @@ pub async fn writes_and_conflicts(mock: &MockServer) -> (Option<u64>, Option<u64
     )
 }
 
+/// Asserts that refused calls changed nothing: `sku` still lists `quantity`, no quantity was
+/// written, and the mock counted `refused` (operation, calls) as refused for their credentials.
+pub async fn assert_refused_and_unchanged(
+    mock: &MockServer,
+    (sku, quantity): (&str, i64),
+    refused: &[(&str, u64)],
+) {
+    assert_eq!(listed(mock).await[sku], quantity);
+    let stats = stats(mock).await;
+    for &(operation, calls) in refused {
+        assert_eq!(stats["auth_refused"][operation], calls, "{operation}");
+    }
+    assert_eq!(stats["quantity_writes"], 0);
+}
+
 /// How many calls of `operation` the mock has throttled so far (`GET /_mock/stats`).
 pub async fn throttled_calls(mock: &MockServer, operation: &str) -> u64 {
     stats(mock).await["throttled"][operation].as_u64().unwrap()
