@@ -52,6 +52,11 @@ async fn patch(base: &str, sku: &str, query: &str, body: Vec<u8>) -> reqwest::Re
     .unwrap()
 }
 
+/// `patch`'s JSON reply.
+async fn patch_reply(base: &str, sku: &str, query: &str, body: Vec<u8>) -> Value {
+    patch(base, sku, query, body).await.json().await.unwrap()
+}
+
 /// The quantity a read shows, or `None` while the read is throttled (polls back off and retry).
 async fn try_read_quantity(base: &str, sku: &str) -> Option<i64> {
     let reply = get(format!(
@@ -176,11 +181,7 @@ async fn accepted_is_applied_later_not_at_once() {
     assert_eq!(created.status(), 201);
     let sent = Instant::now();
     let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = patch_reply(&base, "SKU-0001", "", body).await;
     assert_eq!(reply["status"], "ACCEPTED");
     assert_eq!(
         try_read_quantity(&base, "SKU-0001").await,
@@ -207,11 +208,7 @@ async fn validation_preview_and_invalid_patches_change_nothing() {
     create_listings(&mock, &[("SKU-0001", 3)]).await;
     let base = mock.base_url();
     let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
-    let preview: Value = patch(&base, "SKU-0001", "&mode=VALIDATION_PREVIEW", body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let preview: Value = patch_reply(&base, "SKU-0001", "&mode=VALIDATION_PREVIEW", body).await;
     assert_eq!(
         (&preview["status"], &preview["issues"]),
         (&json!("VALID"), &json!([]))
@@ -376,11 +373,7 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
         assert_eq!(body["errors"][0]["details"], "");
     }
     let out_of_range = serde_json::to_vec(&patch_body(json!(-5))).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", out_of_range)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = patch_reply(&base, "SKU-0001", "", out_of_range).await;
     assert_eq!(reply["status"], "INVALID");
     let (status, body) = get_orders(
         &base,
@@ -430,16 +423,13 @@ async fn a_listings_feed_message_is_a_valid_patch_body() {
     let message = &document["messages"][0];
     let body = json!({ "productType": message["productType"], "patches": message["patches"] });
     let sku = message["sku"].as_str().unwrap();
-    let reply: Value = patch(
+    let reply: Value = patch_reply(
         &mock.base_url(),
         sku,
         "",
         serde_json::to_vec(&body).unwrap(),
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(reply["status"], "ACCEPTED");
     assert!(
         eventually(Duration::from_secs(3), || async {
