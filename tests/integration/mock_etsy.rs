@@ -9,8 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, fixture, info,
-    listed, place_order, start, stats, throttled_calls,
+    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, first_429,
+    fixture, info, listed, place_order, start, stats, throttled_calls,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -180,17 +180,8 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
     let listing_ref = one_listing(&mock, "SKU_0001", 3).await;
     let http = client();
     let mut successes: Vec<(u64, u64)> = Vec::new();
-    let mut throttled = None;
-    for _ in 0..60 {
-        let reply = etsy(http.get(inventory_url(&mock, &listing_ref)), "mock-token")
-            .send()
-            .await
-            .unwrap();
-        if reply.status() == 429 {
-            throttled = Some(reply);
-            break;
-        }
-        assert_eq!(reply.status(), 200);
+    let request = || etsy(http.get(inventory_url(&mock, &listing_ref)), "mock-token");
+    let throttled = first_429(60, request, |reply| {
         let figure =
             |name: &str| -> u64 { reply.headers()[name].to_str().unwrap().parse().unwrap() };
         assert_eq!(
@@ -201,7 +192,8 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
             figure("x-remaining-this-second"),
             figure("x-remaining-today"),
         ));
-    }
+    })
+    .await;
     let reply = throttled.expect("60 quick calls pass 10 a second");
     assert_eq!(reply.headers()["retry-after"], "1");
     for name in LIMIT_HEADERS {

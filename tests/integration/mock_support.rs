@@ -163,6 +163,24 @@ pub async fn assert_refused_and_unchanged(
     assert_eq!(stats["quantity_writes"], 0);
 }
 
+/// Sends `request()` up to `calls` times, back to back, until the mock answers 429: every reply
+/// before that must be a 200 and is handed to `each_ok`. Returns the 429, if any.
+pub async fn first_429(
+    calls: usize,
+    request: impl Fn() -> reqwest::RequestBuilder,
+    mut each_ok: impl FnMut(&reqwest::Response),
+) -> Option<reqwest::Response> {
+    for _ in 0..calls {
+        let reply = request().send().await.unwrap();
+        if reply.status() == 429 {
+            return Some(reply);
+        }
+        assert_eq!(reply.status(), 200);
+        each_ok(&reply);
+    }
+    None
+}
+
 /// How many calls of `operation` the mock has throttled so far (`GET /_mock/stats`).
 pub async fn throttled_calls(mock: &MockServer, operation: &str) -> u64 {
     stats(mock).await["throttled"][operation].as_u64().unwrap()
