@@ -18,6 +18,7 @@ use shelfsync_actors::inventory::ledger::{Movement, MovementInput, BALANCE_LIMIT
 use shelfsync_actors::inventory::messages::StockLevel;
 use shelfsync_actors::inventory::messages::MAX_BATCH;
 use shelfsync_actors::inventory::store::{LedgerCommand, LedgerStore};
+use shelfsync_actors::testing::ledger::{EDGE_QUANTITIES, MOVEMENT_KINDS};
 
 /// One movement as the generator builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,46 +144,6 @@ impl Model {
     }
 }
 
-/// The quantities of issue 12: the ends of i64, the powers of two where 32-bit code wraps, the
-/// ledger's bounds ±1.
-const EDGES: [i64; 25] = [
-    i64::MIN,
-    i64::MIN + 1,
-    -BALANCE_LIMIT - 1,
-    -BALANCE_LIMIT,
-    -BALANCE_LIMIT + 1,
-    -(1 << 32),
-    -(1 << 31),
-    -MAX_QUANTITY - 1,
-    -MAX_QUANTITY,
-    -MAX_QUANTITY + 1,
-    -1,
-    0,
-    1,
-    MAX_QUANTITY - 1,
-    MAX_QUANTITY,
-    MAX_QUANTITY + 1,
-    (1 << 31) - 1,
-    1 << 31,
-    1 << 32,
-    BALANCE_LIMIT - 1,
-    BALANCE_LIMIT,
-    BALANCE_LIMIT + 1,
-    i64::MAX - 1,
-    i64::MAX,
-    -(1 << 31) - 1,
-];
-
-const KINDS: [&str; 7] = [
-    "sale",
-    "ship",
-    "cancel",
-    "refund_restock",
-    "receipt",
-    "adjustment",
-    "count",
-];
-
 fn spec() -> impl Strategy<Value = Spec> {
     let kind_and_quantity = prop_oneof![
         3 => (Just("sale"), 1..5i64),
@@ -193,7 +154,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         1 => (Just("adjustment"), prop_oneof![-3..0i64, 1..4i64]),
         1 => (Just("count"), 0..7i64),
         // Every kind at every edge (most are refused; MAX_QUANTITY and ±1 are not).
-        1 => (prop::sample::select(KINDS.to_vec()), prop::sample::select(EDGES.to_vec())),
+        1 => (prop::sample::select(MOVEMENT_KINDS.to_vec()), prop::sample::select(EDGE_QUANTITIES.to_vec())),
     ];
     // A pool of 40 keys and 3 SKUs (one spelled in lower case) makes key reuse and SKU collisions
     // common.

@@ -220,37 +220,11 @@ impl EgressError {
     }
 }
 
-/// Whether `host` (lower case) is one of `platform`'s documented API hosts
-/// (`reference/marketplace-apis.md`: Shopify §1 `{shop}.myshopify.com`, Etsy §2 `api.etsy.com`
-/// and the equivalent `openapi.etsy.com`, Amazon §3.4 the regional `sellingpartnerapi-{na,eu,fe}`
-/// hosts, Walmart §4 `marketplace.walmartapis.com` and its sandbox, eBay §5 `api.ebay.com` and its
-/// sandbox). Amazon's sandbox hosts (`sandbox.` before each regional host) are from Amazon's own
-/// SP-API sandbox page, which the reference does not copy.
+/// Whether `host` (lower case) is one of `platform`'s documented API hosts: the hosts of its
+/// profile (`shelfsync_actors::platform::profile`, each list with its source), so a new platform
+/// brings its hosts with its description.
 pub fn official_host(platform: Platform, host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    match platform {
-        Platform::Shopify => host.strip_suffix(".myshopify.com").is_some_and(|shop| {
-            !shop.is_empty()
-                && shop
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        }),
-        Platform::Etsy => matches!(host, "api.etsy.com" | "openapi.etsy.com"),
-        Platform::Amazon => {
-            let regional = host.strip_prefix("sandbox.").unwrap_or(host);
-            matches!(
-                regional,
-                "sellingpartnerapi-na.amazon.com"
-                    | "sellingpartnerapi-eu.amazon.com"
-                    | "sellingpartnerapi-fe.amazon.com"
-            )
-        }
-        Platform::Walmart => matches!(
-            host,
-            "marketplace.walmartapis.com" | "sandbox.walmartapis.com"
-        ),
-        Platform::Ebay => matches!(host, "api.ebay.com" | "api.sandbox.ebay.com"),
-    }
+    platform.profile().hosts.admit(host)
 }
 
 const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> IpNet {

@@ -1,12 +1,12 @@
 //! Which code speaks each platform: one line a platform in `row_of`, mapping the engine's
 //! [`Platform`] to its folder's `connector::build` (and, with the `mocks` feature, its
 //! `mock::build`). Everything else the engine knows of a platform (batch sizes, compare-and-set,
-//! quantity bounds, order intake, documented rate limits) is its description on the engine's
-//! ground floor, `shelfsync_actors::platform`.
+//! quantity bounds, order intake, documented rate limits, API hosts) is its description on the
+//! engine's ground floor, `shelfsync_actors::platform`.
 //!
 //! So a new platform (TikTok Shop is next) is: its own folder (`src/platforms/tiktok/`, with
-//! `connector` and `mock`), its variant and profile in `shelfsync_actors::platform`, one line of
-//! `row_of`, and its API hosts in `egress::official_host`. The service and the mock server build
+//! `connector` and `mock`), its variant and profile (API hosts included) in
+//! `shelfsync_actors::platform`, and one line of `row_of`. The service and the mock server build
 //! connectors and mocks only through here (tests also call a folder's `build_with` for its
 //! knobs); every other per-platform match in the service crate (those, and the demo's choice of
 //! shopper rates and poll intervals) is exhaustive, so the compiler names each place left.

@@ -12,53 +12,13 @@ use shelfsync::api::catalog::{CatalogBody, ImportReply};
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::error::Code;
 use shelfsync::platforms::Platform;
-use shelfsync_actors::inventory::ledger::{BALANCE_LIMIT, MAX_QUANTITY};
+use shelfsync_actors::inventory::ledger::MAX_QUANTITY;
+use shelfsync_actors::testing::ledger::{EDGE_QUANTITIES, MOVEMENT_KINDS};
 
 use crate::api_support::{
     account, add_channel, create_client, import, item, mock_channel, put_secret, Api, ADMIN,
 };
 use crate::mock_support::{create_listings, info, start};
-
-/// Every quantity the tests throw at each kind: the ends of i64, the powers of two where 32-bit
-/// arithmetic wraps, and the ledger's own bounds ±1.
-const EDGES: [i64; 25] = [
-    i64::MIN,
-    i64::MIN + 1,
-    -BALANCE_LIMIT - 1,
-    -BALANCE_LIMIT,
-    -BALANCE_LIMIT + 1,
-    -(1 << 32),
-    -(1 << 31),
-    -MAX_QUANTITY - 1,
-    -MAX_QUANTITY,
-    -MAX_QUANTITY + 1,
-    -1,
-    0,
-    1,
-    MAX_QUANTITY - 1,
-    MAX_QUANTITY,
-    MAX_QUANTITY + 1,
-    1 << 31,
-    1 << 32,
-    BALANCE_LIMIT - 1,
-    BALANCE_LIMIT,
-    BALANCE_LIMIT + 1,
-    i64::MAX - 1,
-    i64::MAX,
-    (1 << 31) - 1,
-    (1 << 32) - 1,
-];
-
-/// Every movement kind's wire name; the route takes four of them.
-const KINDS: [&str; 7] = [
-    "sale",
-    "ship",
-    "cancel",
-    "refund_restock",
-    "receipt",
-    "adjustment",
-    "count",
-];
 
 /// The API with client ACME and its one SKU, ACME-MUG, counted at 10 by a catalog import.
 async fn acme_with_a_mug() -> Api {
@@ -145,8 +105,8 @@ async fn every_edge_quantity_of_every_kind_is_refused_with_a_code_or_keeps_the_l
     let api = acme_with_a_mug().await;
     // The model of ACME-MUG's on-hand, from the accepted movements alone.
     let mut on_hand = 10;
-    for kind in KINDS {
-        for (index, quantity) in EDGES.into_iter().enumerate() {
+    for kind in MOVEMENT_KINDS {
+        for (index, quantity) in EDGE_QUANTITIES.into_iter().enumerate() {
             let before = observe(&api).await;
             let key = format!("edge-{kind}-{index}");
             let body = json!({"kind": kind, "quantity": quantity, "idempotency_key": key});

@@ -15,11 +15,18 @@ use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{
-    Marketplace, MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PushItem, PushOutcome,
+    Marketplace, MarketplaceError, OrderEvent, OrderPage, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::confirmed;
 
-use crate::mock_support::{control, create_listings, eventually, info, listed, start, stats};
+use crate::connector_support::{
+    assert_one_sale, assert_read_again_with_cancel, push_one, throttle_wait,
+};
+use crate::mock_support::{
+    cancel_order, control, create_listings, eventually, info, listed, place_order, set_faults,
+    start, stats,
+};
 
 /// The account ids (and the mock's apply delay and order lag) from `/_mock/info`.
 async fn account(mock: &MockServer) -> Value {
@@ -49,15 +56,6 @@ async fn amazon(mock: &MockServer, token: &str) -> Arc<dyn Marketplace> {
 async fn amazon_with(mock: &MockServer, tuning: AmazonTuning) -> Arc<dyn Marketplace> {
     let config = config(mock, "mock-token").await;
     build_with(config, tuning).unwrap()
-}
-
-fn item(sku: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: Sku::parse(sku).unwrap(),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
 }
 
 fn mug() -> Sku {
@@ -91,14 +89,8 @@ async fn a_push_is_confirmed_by_a_read_and_reads_back() {
     let mock = start(Platform::Amazon, UNLIMITED_PLAN);
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let amazon = amazon(&mock, "mock-token").await;
-    let outcomes = amazon.push_quantities(vec![item("ACME-MUG", 3)]).await;
-    assert_eq!(
-        outcomes.unwrap(),
-        [PushOutcome::Confirmed {
-            sku: mug(),
-            quantity: 3
-        }]
-    );
+    let outcomes = push_one(&amazon, "ACME-MUG", 3).await;
+    assert_eq!(outcomes.unwrap(), [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3, "applied when confirmed");
     let read = amazon.read_quantities(vec![mug()]).await.unwrap();
     assert_eq!(read[0].quantity, 3);
@@ -132,22 +124,13 @@ async fn a_push_waits_for_the_delayed_apply() {
     )
     .await;
     let sent = Instant::now();
-    let outcomes = amazon
-        .push_quantities(vec![item("ACME-MUG", 9)])
-        .await
-        .unwrap();
+    let outcomes = push_one(&amazon, "ACME-MUG", 9).await.unwrap();
     assert!(
         sent.elapsed() >= delay,
         "confirmed no sooner than applied: {:?}",
         sent.elapsed()
     );
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: mug(),
-            quantity: 9
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 9)]);
     // A bound too short for the delay: the item fails, retryably.
     let impatient = amazon_with(
         &mock,
@@ -158,10 +141,7 @@ async fn a_push_waits_for_the_delayed_apply() {
         },
     )
     .await;
-    let outcomes = impatient
-        .push_quantities(vec![item("ACME-MUG", 4)])
-        .await
-        .unwrap();
+    let outcomes = push_one(&impatient, "ACME-MUG", 4).await.unwrap();
     assert!(
         matches!(
             &outcomes[0],
@@ -180,10 +160,7 @@ async fn an_invalid_patch_fails_the_item_with_the_issues() {
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let amazon = amazon(&mock, "mock-token").await;
     // The listing takes at most 1,000,000,000 units.
-    let outcomes = amazon
-        .push_quantities(vec![item("ACME-MUG", 2_000_000_000)])
-        .await
-        .unwrap();
+    let outcomes = push_one(&amazon, "ACME-MUG", 2_000_000_000).await.unwrap();
     let [PushOutcome::Failed {
         error: MarketplaceError::Permanent { kind, message },
         ..
@@ -198,10 +175,7 @@ async fn an_invalid_patch_fails_the_item_with_the_issues() {
     assert!(message.contains("90244"), "{message}");
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
     // An unknown SKU is the item's NotFound.
-    let outcomes = amazon
-        .push_quantities(vec![item("ACME-NONE", 1)])
-        .await
-        .unwrap();
+    let outcomes = push_one(&amazon, "ACME-NONE", 1).await.unwrap();
     assert!(
         matches!(&outcomes[0], PushOutcome::Failed { error, .. } if error.kind() == "not_found"),
         "{outcomes:?}"
@@ -221,43 +195,14 @@ async fn orders_become_events_and_a_cancellation_follows() {
     let mock = start(Platform::Amazon, UNLIMITED_PLAN);
     create_listings(&mock, &[("ACME-MUG", 10)]).await;
     let amazon = amazon(&mock, "mock-token").await;
-    let (status, sold) =
-        control(&mock, "orders", json!({ "sku": "ACME-MUG", "quantity": 2 })).await;
-    assert_eq!(status, 201);
-    let order_id = sold["order_id"].as_str().unwrap().to_string();
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
     let page = first_events(&amazon, None).await;
-    assert_eq!(page.events.len(), 1, "{page:?}");
-    let sale = &page.events[0];
-    assert_eq!(
-        (
-            sale.external_order_id.as_str(),
-            sale.sku.as_str(),
-            sale.kind,
-            sale.quantity,
-            sale.version.as_str()
-        ),
-        (
-            order_id.as_str(),
-            "ACME-MUG",
-            OrderEventKind::Sale,
-            2,
-            "placed"
-        )
-    );
+    assert_one_sale(&page, &order_id, "ACME-MUG", 2);
     assert!(!page.more);
 
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    cancel_order(&mock, &order_id).await;
     let next = first_events(&amazon, Some(page.next_cursor.clone())).await;
-    let kinds: Vec<OrderEventKind> = next.events.iter().map(|event| event.kind).collect();
-    assert_eq!(
-        kinds,
-        [OrderEventKind::Sale, OrderEventKind::Cancel],
-        "the order is read again with its cancellation"
-    );
-    assert_eq!(
-        next.events[0], page.events[0],
-        "the same sale event, so the same idempotency key"
-    );
+    assert_read_again_with_cancel(&next.events, &page.events[0]);
     assert_eq!(next.events[1].version, "cancelled");
     assert_eq!(
         stats(&mock).await["requests"]["getOrderItems"],
@@ -319,10 +264,7 @@ async fn a_wrong_token_is_an_auth_failure() {
     let mock = start(Platform::Amazon, "default");
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let wrong = amazon(&mock, "wrong").await;
-    let refused = wrong
-        .push_quantities(vec![item("ACME-MUG", 1)])
-        .await
-        .unwrap();
+    let refused = push_one(&wrong, "ACME-MUG", 1).await.unwrap();
     assert!(
         matches!(&refused[0], PushOutcome::Failed { error, .. } if error.kind() == "auth"),
         "a push is refused per item: {refused:?}"
@@ -351,8 +293,7 @@ async fn a_burst_is_throttled_with_the_operation_wait_and_down_is_transient() {
         "no throttled reply"
     );
     // A throttle storm: a 429 is a throttle with one token of the operation's rate as the wait.
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30.0 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 30.0 })).await;
     assert_eq!(
         amazon.read_quantities(vec![mug()]).await.unwrap_err(),
         MarketplaceError::Throttled {
@@ -378,31 +319,17 @@ async fn a_burst_is_throttled_with_the_operation_wait_and_down_is_transient() {
         })
         .await
     );
-    let Some(MarketplaceError::Throttled {
-        retry_after: Some(wait),
-    }) = storm.take()
-    else {
-        panic!("a storm is a throttle");
-    };
+    let wait = throttle_wait(storm.take(), "a storm is a throttle");
     assert!(wait >= Duration::from_secs(59), "{wait:?}");
-    let outcome = amazon.push_quantities(vec![item("ACME-MUG", 2)]).await;
+    let outcome = push_one(&amazon, "ACME-MUG", 2).await;
     assert!(
         matches!(outcome, Err(MarketplaceError::Throttled { .. })),
         "a throttled push fails the whole call: {outcome:?}"
     );
 
-    let (status, _) = control(
-        &mock,
-        "faults",
-        json!({ "throttle_all_secs": 0.0, "down": true }),
-    )
-    .await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 0.0, "down": true })).await;
     let down = amazon.read_quantities(vec![mug()]).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
-    let down = amazon
-        .push_quantities(vec![item("ACME-MUG", 2)])
-        .await
-        .unwrap_err();
+    let down = push_one(&amazon, "ACME-MUG", 2).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
 }

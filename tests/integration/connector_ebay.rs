@@ -14,11 +14,16 @@ use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{
-    Marketplace, MarketplaceError, OrderEventKind, PermanentKind, PushItem, PushOutcome,
+    Marketplace, MarketplaceError, PermanentKind, PushItem, PushOutcome,
 };
-use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::{confirmed, item, sku};
 
-use crate::mock_support::{control, create_listings, listed, start, stats};
+use crate::connector_support::{
+    assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
+};
+use crate::mock_support::{
+    cancel_order, create_listings, listed, place_order, set_faults, start, stats,
+};
 
 fn config(mock: &MockServer, token: &str) -> ConnectorConfig {
     let listings = ListingMap::default();
@@ -37,26 +42,6 @@ fn ebay(mock: &MockServer, token: &str) -> Arc<dyn Marketplace> {
     connector(Platform::Ebay, config(mock, token)).unwrap()
 }
 
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
-
-fn item(text: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: sku(text),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
-}
-
-async fn place_order(mock: &MockServer, sku: &str, quantity: u32) -> String {
-    let (status, order) =
-        control(mock, "orders", json!({ "sku": sku, "quantity": quantity })).await;
-    assert_eq!(status, 201, "{order}");
-    order["order_id"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn the_marketplace_id_is_required() {
     let mock = start(Platform::Ebay, "default");
@@ -73,14 +58,8 @@ async fn pushes_read_back() {
     let mock = start(Platform::Ebay, "default");
     create_listings(&mock, &[("SKU-1", 5)]).await;
     let ebay = ebay(&mock, "mock-token");
-    let outcomes = ebay.push_quantities(vec![item("SKU-1", 3)]).await.unwrap();
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: sku("SKU-1"),
-            quantity: 3
-        }]
-    );
+    let outcomes = push_one(&ebay, "SKU-1", 3).await.unwrap();
+    assert_eq!(outcomes, [confirmed("SKU-1", 3)]);
     assert_eq!(listed(&mock).await["SKU-1"], 3);
     let read = ebay.read_quantities(vec![sku("SKU-1")]).await.unwrap();
     assert_eq!((read[0].sku.as_str(), read[0].quantity), ("SKU-1", 3));
@@ -96,24 +75,12 @@ async fn a_batch_with_an_unknown_sku_confirms_the_others_and_applies_them() {
         .await
         .unwrap();
     assert_eq!(outcomes.len(), 3);
-    assert_eq!(
-        outcomes[0],
-        PushOutcome::Confirmed {
-            sku: sku("SKU-1"),
-            quantity: 7
-        }
-    );
+    assert_eq!(outcomes[0], confirmed("SKU-1", 7));
     assert!(
         matches!(&outcomes[1], PushOutcome::Failed { sku, error: MarketplaceError::Permanent { kind: PermanentKind::NotFound, .. } } if sku.as_str() == "NO-SUCH"),
         "{outcomes:?}"
     );
-    assert_eq!(
-        outcomes[2],
-        PushOutcome::Confirmed {
-            sku: sku("SKU-2"),
-            quantity: 9
-        }
-    );
+    assert_eq!(outcomes[2], confirmed("SKU-2", 9));
     let listed = listed(&mock).await;
     assert_eq!((listed["SKU-1"], listed["SKU-2"]), (7, 9));
     assert!(!listed.contains_key("NO-SUCH"));
@@ -160,41 +127,14 @@ async fn orders_become_events_and_a_cancellation_reads_the_order_again() {
     let ebay = ebay(&mock, "mock-token");
     let order_id = place_order(&mock, "SKU-1", 2).await;
     let page = ebay.fetch_orders(None).await.unwrap();
-    assert_eq!(page.events.len(), 1, "{page:?}");
+    assert_one_sale(&page, &order_id, "SKU-1", 2);
     assert!(!page.more);
-    let sale = &page.events[0];
-    assert_eq!(
-        (
-            sale.external_order_id.as_str(),
-            sale.sku.as_str(),
-            sale.kind,
-            sale.quantity,
-            sale.version.as_str()
-        ),
-        (
-            order_id.as_str(),
-            "SKU-1",
-            OrderEventKind::Sale,
-            2,
-            "placed"
-        )
-    );
-    let (status, _) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_id).await;
     let next = ebay
         .fetch_orders(Some(page.next_cursor.clone()))
         .await
         .unwrap();
-    let kinds: Vec<OrderEventKind> = next.events.iter().map(|event| event.kind).collect();
-    assert_eq!(
-        kinds,
-        [OrderEventKind::Sale, OrderEventKind::Cancel],
-        "the order is read again with its cancellation"
-    );
-    assert_eq!(
-        next.events[0], page.events[0],
-        "the same sale event, so the same idempotency key"
-    );
+    assert_read_again_with_cancel(&next.events, &page.events[0]);
     assert_eq!(
         (next.events[1].version.as_str(), next.events[1].quantity),
         ("cancelled", 2)
@@ -252,13 +192,7 @@ async fn a_burst_on_the_tiny_plan_is_a_throttle_with_the_default_wait() {
     let mock = start(Platform::Ebay, "tiny");
     create_listings(&mock, &[("SKU-1", 5)]).await;
     let ebay = ebay(&mock, "mock-token");
-    let mut throttled = None;
-    for _ in 0..25 {
-        if let Err(error) = ebay.read_quantities(vec![sku("SKU-1")]).await {
-            throttled = Some(error);
-            break;
-        }
-    }
+    let throttled = first_read_error(&ebay, "SKU-1", 25).await;
     assert_eq!(
         throttled,
         Some(MarketplaceError::Throttled {
@@ -267,7 +201,7 @@ async fn a_burst_on_the_tiny_plan_is_a_throttle_with_the_default_wait() {
         "a quota of 20 calls; eBay names no wait, so the connector's default"
     );
     // The push shares the Inventory quota: the whole call is throttled, nothing applied.
-    let push = ebay.push_quantities(vec![item("SKU-1", 1)]).await;
+    let push = push_one(&ebay, "SKU-1", 1).await;
     assert_eq!(push.unwrap_err().kind(), "throttled");
     assert_eq!(listed(&mock).await["SKU-1"], 5);
 }
@@ -277,12 +211,8 @@ async fn a_throttle_storm_is_throttled_and_an_outage_transient() {
     let mock = start(Platform::Ebay, "default");
     create_listings(&mock, &[("SKU-1", 5)]).await;
     let ebay = ebay(&mock, "mock-token");
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
-    assert_eq!(status, 200);
-    let storm = ebay
-        .push_quantities(vec![item("SKU-1", 1)])
-        .await
-        .unwrap_err();
+    set_faults(&mock, json!({ "throttle_all_secs": 30 })).await;
+    let storm = push_one(&ebay, "SKU-1", 1).await.unwrap_err();
     assert!(
         matches!(
             storm,
@@ -292,19 +222,10 @@ async fn a_throttle_storm_is_throttled_and_an_outage_transient() {
         ),
         "{storm:?}"
     );
-    let (status, _) = control(
-        &mock,
-        "faults",
-        json!({ "throttle_all_secs": 0, "down": true }),
-    )
-    .await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 0, "down": true })).await;
     let down = ebay.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient", "{down:?}");
-    let down = ebay
-        .push_quantities(vec![item("SKU-1", 1)])
-        .await
-        .unwrap_err();
+    let down = push_one(&ebay, "SKU-1", 1).await.unwrap_err();
     assert_eq!(down.kind(), "transient", "{down:?}");
     assert_eq!(listed(&mock).await["SKU-1"], 5);
 }

@@ -16,15 +16,17 @@ use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{
-    Marketplace, MarketplaceError, OrderEvent, OrderEventKind, PushItem, PushOutcome,
+    Marketplace, MarketplaceError, OrderEvent, PushOutcome,
 };
-use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::{confirmed, item, sku};
 
-use crate::mock_support::{client, control, create_listings, fixture, listed, start, stats};
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
+use crate::connector_support::{
+    assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
+};
+use crate::mock_support::{
+    cancel_order, client, control, create_listings, fixture, listed, place_order, set_faults,
+    start, stats,
+};
 
 fn config(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> ConnectorConfig {
     let map = ListingMap::default();
@@ -44,15 +46,6 @@ fn config(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> Connecto
 
 fn etsy(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> Arc<dyn Marketplace> {
     connector(Platform::Etsy, config(mock, token, listings)).unwrap()
-}
-
-fn item(sku_text: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: sku(sku_text),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
 }
 
 /// Creates one listing and returns its `listing_ref` (the listing id).
@@ -115,10 +108,7 @@ async fn a_push_reads_back_and_keeps_the_listings_other_products() {
         calls(&counts, "update_listing_inventory"),
     );
     let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
-    let outcomes = etsy
-        .push_quantities(vec![item("ACME-MUG", 3)])
-        .await
-        .unwrap();
+    let outcomes = push_one(&etsy, "ACME-MUG", 3).await.unwrap();
     // A push is two calls against the quotas: the GET and the full replacement.
     let counts = stats(&mock).await;
     assert_eq!(
@@ -129,13 +119,7 @@ async fn a_push_reads_back_and_keeps_the_listings_other_products() {
         (1, 1),
         "{counts}"
     );
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: sku("ACME-MUG"),
-            quantity: 3
-        }]
-    );
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3);
     let read = etsy.read_quantities(vec![sku("ACME-MUG")]).await.unwrap();
     assert_eq!(read[0].quantity, 3);
@@ -180,17 +164,8 @@ async fn quantities_above_999_fail_without_a_call_and_unmapped_skus_are_not_foun
         "no call was made: {counts}"
     );
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
-    let at_cap = etsy
-        .push_quantities(vec![item("ACME-MUG", 999)])
-        .await
-        .unwrap();
-    assert_eq!(
-        at_cap,
-        [PushOutcome::Confirmed {
-            sku: sku("ACME-MUG"),
-            quantity: 999
-        }]
-    );
+    let at_cap = push_one(&etsy, "ACME-MUG", 999).await.unwrap();
+    assert_eq!(at_cap, [confirmed("ACME-MUG", 999)]);
 }
 
 fn of_order<'e>(events: &'e [OrderEvent], order_id: &str) -> Vec<&'e OrderEvent> {
@@ -206,47 +181,17 @@ async fn receipts_become_events_with_cancellations_and_paging() {
     let listing_ref = one_listing(&mock, "ACME-MUG", 50).await;
     // Built before the orders: a poll with no cursor starts when the connector was built.
     let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
-    let (status, sold) =
-        control(&mock, "orders", json!({ "sku": "ACME-MUG", "quantity": 2 })).await;
-    assert_eq!(status, 201);
-    let order_id = sold["order_id"].as_str().unwrap().to_string();
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
     let page = etsy.fetch_orders(None).await.unwrap();
     assert!(!page.more);
-    assert_eq!(page.events.len(), 1, "{page:?}");
-    let sale = &page.events[0];
-    assert_eq!(
-        (
-            sale.external_order_id.as_str(),
-            sale.kind,
-            sale.sku.as_str(),
-            sale.quantity,
-            sale.version.as_str()
-        ),
-        (
-            order_id.as_str(),
-            OrderEventKind::Sale,
-            "ACME-MUG",
-            2,
-            "placed"
-        )
-    );
-    let (status, _) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
-    assert_eq!(status, 200);
+    assert_one_sale(&page, &order_id, "ACME-MUG", 2);
+    cancel_order(&mock, &order_id).await;
     let next = etsy
         .fetch_orders(Some(page.next_cursor.clone()))
         .await
         .unwrap();
     let events = of_order(&next.events, &order_id);
-    let kinds: Vec<OrderEventKind> = events.iter().map(|event| event.kind).collect();
-    assert_eq!(
-        kinds,
-        [OrderEventKind::Sale, OrderEventKind::Cancel],
-        "the receipt is read again with its cancellation"
-    );
-    assert_eq!(
-        events[0], &page.events[0],
-        "the same sale event, so the same idempotency key"
-    );
+    assert_read_again_with_cancel(&events, &page.events[0]);
     assert_eq!(events[1].version, "cancelled");
 }
 
@@ -291,10 +236,13 @@ async fn paging_reaches_every_receipt() {
 async fn wrong_credentials_are_auth_failures_and_a_missing_account_field_refuses_the_build() {
     let mock = start(Platform::Etsy, "current");
     let listing_ref = one_listing(&mock, "ACME-MUG", 5).await;
-    let refused = etsy(&mock, "wrong", &[("ACME-MUG", &listing_ref)])
-        .push_quantities(vec![item("ACME-MUG", 1)])
-        .await
-        .unwrap();
+    let refused = push_one(
+        &etsy(&mock, "wrong", &[("ACME-MUG", &listing_ref)]),
+        "ACME-MUG",
+        1,
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(&refused[0], PushOutcome::Failed { error, .. } if error.kind() == "auth"),
         "a push fails per item: {refused:?}"
@@ -323,13 +271,7 @@ async fn a_qps_burst_is_throttled_with_retry_after_and_down_is_transient() {
     let mock = start(Platform::Etsy, "default");
     let listing_ref = one_listing(&mock, "ACME-MUG", 5).await;
     let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
-    let mut throttled = None;
-    for _ in 0..60 {
-        if let Err(error) = etsy.read_quantities(vec![sku("ACME-MUG")]).await {
-            throttled = Some(error);
-            break;
-        }
-    }
+    let throttled = first_read_error(&etsy, "ACME-MUG", 60).await;
     assert_eq!(
         throttled,
         Some(MarketplaceError::Throttled {
@@ -338,17 +280,15 @@ async fn a_qps_burst_is_throttled_with_retry_after_and_down_is_transient() {
         "past 10 a second, Etsy's 429 with its retry-after"
     );
     // The mock's throttle storm: a push is stopped whole (the engine retries the batch).
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30.0 })).await;
-    assert_eq!(status, 200);
-    let push = etsy.push_quantities(vec![item("ACME-MUG", 2)]).await;
+    set_faults(&mock, json!({ "throttle_all_secs": 30.0 })).await;
+    let push = push_one(&etsy, "ACME-MUG", 2).await;
     assert_eq!(
         push,
         Err(MarketplaceError::Throttled {
             retry_after: Some(Duration::from_secs(1))
         })
     );
-    let (status, _) = control(&mock, "faults", json!({ "down": true })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "down": true })).await;
     let down = etsy.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
 }

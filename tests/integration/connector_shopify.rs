@@ -17,9 +17,12 @@ use shelfsync_actors::channel::marketplace::{
     Marketplace, MarketplaceError, OrderEventKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::{confirmed, item, item_showing, sku, stale};
 
+use crate::connector_support::throttle_wait;
 use crate::mock_support::{
-    client, control, create_listings, eventually, info, listed, start, stats,
+    cancel_order, client, control, create_listings, info, listed, place_order, set_faults, start,
+    stats, wait_past, writes_and_conflicts,
 };
 
 /// The mock's account ids (`/_mock/info`): the location gid among them.
@@ -52,19 +55,6 @@ fn shopify(config: ConnectorConfig) -> Arc<dyn Marketplace> {
     connector(Platform::Shopify, config).unwrap()
 }
 
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
-
-fn item(text: &str, quantity: u32, previous: Option<u32>) -> PushItem {
-    PushItem {
-        sku: sku(text),
-        quantity,
-        previous,
-        ledger_seq: 1,
-    }
-}
-
 #[tokio::test]
 async fn pushes_read_back_and_a_missing_location_is_refused() {
     let mock = start(Platform::Shopify, "default");
@@ -80,23 +70,14 @@ async fn pushes_read_back_and_a_missing_location_is_refused() {
     let shopify = shopify(config);
     let outcomes = shopify
         .push_quantities(vec![
-            item("ACME-MUG", 3, Some(5)),
-            item("ACME-CAP", 7, None),
+            item_showing("ACME-MUG", 3, Some(5)),
+            item("ACME-CAP", 7),
         ])
         .await
         .unwrap();
     assert_eq!(
         outcomes,
-        [
-            PushOutcome::Confirmed {
-                sku: sku("ACME-MUG"),
-                quantity: 3
-            },
-            PushOutcome::Confirmed {
-                sku: sku("ACME-CAP"),
-                quantity: 7
-            }
-        ]
+        [confirmed("ACME-MUG", 3), confirmed("ACME-CAP", 7)]
     );
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG"], shown["ACME-CAP"]), (3, 7));
@@ -119,42 +100,26 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
     let mock = start(Platform::Shopify, "default");
     let shopify = shopify(setup(&mock, "mock-token", &[("ACME-MUG", 5), ("ACME-CAP", 2)]).await);
     let outcomes = shopify
-        .push_quantities(vec![item("ACME-MUG", 9, Some(4))])
+        .push_quantities(vec![item_showing("ACME-MUG", 9, Some(4))])
         .await
         .unwrap();
     assert_eq!(
         outcomes,
-        [PushOutcome::Stale {
-            sku: sku("ACME-MUG"),
-            actual: Some(5)
-        }],
+        [stale("ACME-MUG", Some(5))],
         "the listing's quantity is read back"
     );
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
-    let counted = stats(&mock).await;
-    assert_eq!(
-        (
-            counted["cas_conflicts"].as_u64(),
-            counted["quantity_writes"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(0), Some(1)));
     // Shopify refuses the whole call; the connector sends the fresh item again on its own.
     let outcomes = shopify
         .push_quantities(vec![
-            item("ACME-MUG", 9, Some(4)),
-            item("ACME-CAP", 1, Some(2)),
+            item_showing("ACME-MUG", 9, Some(4)),
+            item_showing("ACME-CAP", 1, Some(2)),
         ])
         .await
         .unwrap();
-    assert!(outcomes.contains(&PushOutcome::Stale {
-        sku: sku("ACME-MUG"),
-        actual: Some(5)
-    }));
-    assert!(outcomes.contains(&PushOutcome::Confirmed {
-        sku: sku("ACME-CAP"),
-        quantity: 1
-    }));
+    assert!(outcomes.contains(&stale("ACME-MUG", Some(5))));
+    assert!(outcomes.contains(&confirmed("ACME-CAP", 1)));
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG"], shown["ACME-CAP"]), (5, 1));
 }
@@ -163,23 +128,15 @@ async fn a_stale_previous_applies_nothing_and_the_rest_of_the_batch_goes_through
 async fn a_retried_push_reuses_its_idempotency_key_and_applies_once() {
     let mock = start(Platform::Shopify, "default");
     let shopify = shopify(setup(&mock, "mock-token", &[("ACME-MUG", 5)]).await);
-    let push = vec![item("ACME-MUG", 11, Some(5))];
+    let push = vec![item_showing("ACME-MUG", 11, Some(5))];
     let first = shopify.push_quantities(push.clone()).await.unwrap();
     // A sale moves the listing on; a retry of the same push (say after a timeout) must neither
     // apply again nor lose its compare-and-swap to the sale.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "ACME-MUG", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "ACME-MUG", 2).await;
     let retry = shopify.push_quantities(push).await.unwrap();
     assert_eq!(first, retry);
     assert_eq!(listed(&mock).await["ACME-MUG"], 9);
-    let counted = stats(&mock).await;
-    assert_eq!(
-        (
-            counted["quantity_writes"].as_u64(),
-            counted["cas_conflicts"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(1), Some(0)));
 }
 
 #[tokio::test]
@@ -194,7 +151,7 @@ async fn a_batch_of_250_is_one_call() {
     let items: Vec<PushItem> = skus
         .iter()
         .enumerate()
-        .map(|(n, sku)| item(sku, n as u32 + 2, Some(1)))
+        .map(|(n, sku)| item_showing(sku, n as u32 + 2, Some(1)))
         .collect();
     let outcomes = shopify.push_quantities(items).await.unwrap();
     assert_eq!(outcomes.len(), 250);
@@ -221,14 +178,7 @@ async fn orders_become_events_page_and_show_their_cancellation() {
     let shopify = build_with(config, ShopifyOptions { orders_per_page: 2 }).unwrap();
     let mut ids = Vec::new();
     for quantity in [1, 2, 3] {
-        let (status, placed) = control(
-            &mock,
-            "orders",
-            json!({ "sku": "ACME-MUG", "quantity": quantity }),
-        )
-        .await;
-        assert_eq!(status, 201);
-        ids.push(placed["order_id"].as_str().unwrap().to_string());
+        ids.push(place_order(&mock, "ACME-MUG", quantity).await);
     }
     let first = shopify.fetch_orders(None).await.unwrap();
     assert!(first.more, "three orders, two a page");
@@ -268,14 +218,8 @@ async fn orders_become_events_page_and_show_their_cancellation() {
     // The cancellation must land on a later millisecond than the last update seen.
     let seen = second.next_cursor.clone();
     let seen_at = chrono::DateTime::parse_from_rfc3339(&seen).unwrap();
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            chrono::Utc::now() > seen_at + chrono::Duration::milliseconds(2)
-        })
-        .await
-    );
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    wait_past(seen_at).await;
+    cancel_order(&mock, &ids[1]).await;
     // The read from `seen` overlaps: orders placed in the same millisecond as the last one seen
     // come again first, so the cancellation may be on a later page (bounded: three orders).
     let mut after = shopify.fetch_orders(Some(seen)).await.unwrap();
@@ -314,7 +258,7 @@ async fn a_wrong_token_is_auth_a_throttle_carries_its_wait_and_an_outage_is_tran
     let mut wrong = config.clone();
     wrong.credential = Secret::new("wrong-token");
     let refused = shopify(wrong)
-        .push_quantities(vec![item("ACME-MUG", 1, Some(5))])
+        .push_quantities(vec![item_showing("ACME-MUG", 1, Some(5))])
         .await
         .unwrap_err();
     // The whole call is refused: an outer error, not per item.
@@ -323,8 +267,7 @@ async fn a_wrong_token_is_auth_a_throttle_carries_its_wait_and_an_outage_is_tran
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
 
     let shopify = shopify(config);
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 30 })).await;
     let throttled = shopify.fetch_orders(None).await.unwrap_err();
     assert_eq!(
         throttled,
@@ -334,8 +277,7 @@ async fn a_wrong_token_is_auth_a_throttle_carries_its_wait_and_an_outage_is_tran
         "a full bucket gives no positive wait: Shopify's 1 s"
     );
     control(&mock, "faults", json!({ "throttle_all_secs": 0 })).await;
-    let (status, _) = control(&mock, "faults", json!({ "down": true })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "down": true })).await;
     let down = shopify
         .read_quantities(vec![sku("ACME-MUG")])
         .await
@@ -372,13 +314,7 @@ async fn wait_after_a_burst(mock: &MockServer) -> Duration {
             }
         }
     }
-    let Some(MarketplaceError::Throttled {
-        retry_after: Some(wait),
-    }) = outcome
-    else {
-        panic!("a drained bucket is a throttle with a wait: {outcome:?}");
-    };
-    wait
+    throttle_wait(outcome, "a drained bucket is a throttle with a wait")
 }
 
 #[tokio::test]

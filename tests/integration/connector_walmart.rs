@@ -8,12 +8,14 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
-use shelfsync_actors::channel::marketplace::{
-    Marketplace, MarketplaceError, OrderEventKind, PushItem, PushOutcome,
-};
+use shelfsync_actors::channel::marketplace::{Marketplace, OrderEventKind, PushOutcome};
 use shelfsync_actors::ids::Sku;
+use shelfsync_actors::testing::confirmed;
 
-use crate::mock_support::{control, create_listings, listed, start};
+use crate::connector_support::{
+    assert_read_again_with_cancel, first_read_error, push_one, throttle_wait,
+};
+use crate::mock_support::{cancel_order, create_listings, listed, place_order, set_faults, start};
 
 fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
     let listings = ListingMap::default();
@@ -24,31 +26,13 @@ fn walmart(mock: &MockServer, token: &str) -> std::sync::Arc<dyn Marketplace> {
     connector(Platform::Walmart, config).unwrap()
 }
 
-fn item(sku: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: Sku::parse(sku).unwrap(),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
-}
-
 #[tokio::test]
 async fn pushes_read_back_and_orders_become_events() {
     let mock = start(Platform::Walmart, "default");
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
     let walmart = walmart(&mock, "mock-token");
-    let outcomes = walmart
-        .push_quantities(vec![item("ACME-MUG", 3)])
-        .await
-        .unwrap();
-    assert_eq!(
-        outcomes,
-        [PushOutcome::Confirmed {
-            sku: Sku::parse("ACME-MUG").unwrap(),
-            quantity: 3
-        }]
-    );
+    let outcomes = push_one(&walmart, "ACME-MUG", 3).await.unwrap();
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3);
     let read = walmart
         .read_quantities(vec![Sku::parse("ACME-MUG").unwrap()])
@@ -56,8 +40,7 @@ async fn pushes_read_back_and_orders_become_events() {
         .unwrap();
     assert_eq!(read[0].quantity, 3);
 
-    let (_, sold) = control(&mock, "orders", json!({ "sku": "ACME-MUG", "quantity": 2 })).await;
-    let order_id = sold["order_id"].as_str().unwrap().to_string();
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
     let page = walmart.fetch_orders(None).await.unwrap();
     assert_eq!(page.events.len(), 1);
     let sale = &page.events[0];
@@ -65,29 +48,19 @@ async fn pushes_read_back_and_orders_become_events() {
         (sale.external_order_id.as_str(), sale.kind, sale.quantity),
         (order_id.as_str(), OrderEventKind::Sale, 2)
     );
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    cancel_order(&mock, &order_id).await;
     let next = walmart
         .fetch_orders(Some(page.next_cursor.clone()))
         .await
         .unwrap();
-    let kinds: Vec<OrderEventKind> = next.events.iter().map(|event| event.kind).collect();
-    assert_eq!(
-        kinds,
-        [OrderEventKind::Sale, OrderEventKind::Cancel],
-        "the order is read again with its cancellation"
-    );
-    assert_eq!(
-        next.events[0], page.events[0],
-        "the same sale event, so the same idempotency key"
-    );
+    assert_read_again_with_cancel(&next.events, &page.events[0]);
 }
 
 #[tokio::test]
 async fn a_wrong_token_is_a_permanent_auth_failure_and_a_burst_a_throttle() {
     let mock = start(Platform::Walmart, "default");
     create_listings(&mock, &[("ACME-MUG", 5)]).await;
-    let refused = walmart(&mock, "wrong")
-        .push_quantities(vec![item("ACME-MUG", 1)])
+    let refused = push_one(&walmart(&mock, "wrong"), "ACME-MUG", 1)
         .await
         .unwrap();
     assert!(
@@ -95,28 +68,13 @@ async fn a_wrong_token_is_a_permanent_auth_failure_and_a_burst_a_throttle() {
         "{refused:?}"
     );
     let walmart = walmart(&mock, "mock-token");
-    let mut throttled = None;
-    for _ in 0..260 {
-        match walmart
-            .read_quantities(vec![Sku::parse("ACME-MUG").unwrap()])
-            .await
-        {
-            Ok(_) => continue,
-            Err(error) => {
-                throttled = Some(error);
-                break;
-            }
-        }
-    }
-    let Some(MarketplaceError::Throttled {
-        retry_after: Some(wait),
-    }) = throttled
-    else {
-        panic!("a burst past the bucket is a throttle with a wait: {throttled:?}");
-    };
+    let throttled = first_read_error(&walmart, "ACME-MUG", 260).await;
+    let wait = throttle_wait(
+        throttled,
+        "a burst past the bucket is a throttle with a wait",
+    );
     assert!(wait.as_secs() < 60);
-    let (status, _) = control(&mock, "faults", json!({ "down": true })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "down": true })).await;
     let down = walmart.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
 }

@@ -126,19 +126,8 @@ fn has_label(metric: &Metric, bucket: bool, key: &str) -> bool {
     metric.labels.contains(&key) || (bucket && key == "le")
 }
 
-const KEYWORDS: [&str; 11] = [
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "offset",
-    "and",
-    "or",
-    "unless",
-];
+/// PromQL's keywords that are not grouping clauses (those are `GROUPING`).
+const OPERATORS: [&str; 5] = ["bool", "offset", "and", "or", "unless"];
 
 /// The clauses followed by a list of label keys.
 const GROUPING: [&str; 6] = [
@@ -203,7 +192,9 @@ fn check_promql(expr: &str) -> Vec<String> {
                 problems.push(format!("a selector without a metric name in {expr}"));
             }
             Token::Ident(name)
-                if !KEYWORDS.contains(&name.as_str()) && !is_call(&tokens, index) =>
+                if !GROUPING.contains(&name.as_str())
+                    && !OPERATORS.contains(&name.as_str())
+                    && !is_call(&tokens, index) =>
             {
                 // Not a function or an aggregation, not a keyword: a metric name.
                 let resolved = resolve(name);

@@ -15,6 +15,7 @@ mod connector_amazon;
 mod connector_ebay;
 mod connector_etsy;
 mod connector_shopify;
+mod connector_support;
 mod connector_walmart;
 mod dashboards;
 mod demo;

@@ -10,7 +10,8 @@ use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, start, stats,
+    cancel_order, client, control, create_listings, eventually, fixture, info, listed, place_order,
+    start, stats,
 };
 
 const TOKEN: &str = "mock-token";
@@ -25,6 +26,11 @@ fn amazon(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::Req
         Some(token) => request.header("x-amz-access-token", token),
         None => request,
     }
+}
+
+/// `GET url` with the mock's token.
+async fn get(url: String) -> reqwest::Response {
+    amazon(client().get(url), Some(TOKEN)).send().await.unwrap()
 }
 
 /// The reference's patch body with another quantity.
@@ -46,18 +52,18 @@ async fn patch(base: &str, sku: &str, query: &str, body: Vec<u8>) -> reqwest::Re
     .unwrap()
 }
 
+/// `patch`'s JSON reply.
+async fn patch_reply(base: &str, sku: &str, query: &str, body: Vec<u8>) -> Value {
+    patch(base, sku, query, body).await.json().await.unwrap()
+}
+
 /// The quantity a read shows, or `None` while the read is throttled (polls back off and retry).
 async fn try_read_quantity(base: &str, sku: &str) -> Option<i64> {
-    let reply = amazon(
-        client().get(format!(
-            "{}&includedData=fulfillmentAvailability",
-            item_url(base, SELLER_ID, sku)
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let reply = get(format!(
+        "{}&includedData=fulfillmentAvailability",
+        item_url(base, SELLER_ID, sku)
+    ))
+    .await;
     if reply.status() == 429 {
         return None;
     }
@@ -131,16 +137,11 @@ async fn set_then_read_back() {
         Some(10)
     );
     // Without includedData the read holds the summaries only.
-    let read: Value = amazon(
-        client().get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001")),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let read: Value = get(item_url(&mock.base_url(), SELLER_ID, "SKU-0001"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(read.get("fulfillmentAvailability").is_none());
     let summary = &read["summaries"][0];
     assert_eq!(
@@ -180,11 +181,7 @@ async fn accepted_is_applied_later_not_at_once() {
     assert_eq!(created.status(), 201);
     let sent = Instant::now();
     let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = patch_reply(&base, "SKU-0001", "", body).await;
     assert_eq!(reply["status"], "ACCEPTED");
     assert_eq!(
         try_read_quantity(&base, "SKU-0001").await,
@@ -211,11 +208,7 @@ async fn validation_preview_and_invalid_patches_change_nothing() {
     create_listings(&mock, &[("SKU-0001", 3)]).await;
     let base = mock.base_url();
     let body = serde_json::to_vec(&fixture("amazon", "patch_listings_item.json")).unwrap();
-    let preview: Value = patch(&base, "SKU-0001", "&mode=VALIDATION_PREVIEW", body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let preview: Value = patch_reply(&base, "SKU-0001", "&mode=VALIDATION_PREVIEW", body).await;
     assert_eq!(
         (&preview["status"], &preview["issues"]),
         (&json!("VALID"), &json!([]))
@@ -380,11 +373,7 @@ async fn bad_input_gets_amazon_errors_and_changes_nothing() {
         assert_eq!(body["errors"][0]["details"], "");
     }
     let out_of_range = serde_json::to_vec(&patch_body(json!(-5))).unwrap();
-    let reply: Value = patch(&base, "SKU-0001", "", out_of_range)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: Value = patch_reply(&base, "SKU-0001", "", out_of_range).await;
     assert_eq!(reply["status"], "INVALID");
     let (status, body) = get_orders(
         &base,
@@ -434,16 +423,13 @@ async fn a_listings_feed_message_is_a_valid_patch_body() {
     let message = &document["messages"][0];
     let body = json!({ "productType": message["productType"], "patches": message["patches"] });
     let sku = message["sku"].as_str().unwrap();
-    let reply: Value = patch(
+    let reply: Value = patch_reply(
         &mock.base_url(),
         sku,
         "",
         serde_json::to_vec(&body).unwrap(),
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(reply["status"], "ACCEPTED");
     assert!(
         eventually(Duration::from_secs(3), || async {
@@ -476,10 +462,7 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     let since = millis(Utc::now() - chrono::Duration::seconds(1));
     let mut placed = Vec::new();
     for _ in 0..3 {
-        let (status, order) =
-            control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 2 })).await;
-        assert_eq!(status, 201);
-        placed.push(order["order_id"].as_str().unwrap().to_string());
+        placed.push(place_order(&mock, "SKU-0001", 2).await);
     }
     assert!(
         placed[0].split('-').map(str::len).eq([3, 7, 7]),
@@ -537,8 +520,7 @@ async fn orders_are_polled_by_last_update_and_paged_by_next_token() {
     assert_eq!(second["payload"]["LastUpdatedBefore"], bound.as_str());
 
     // A cancellation shows in the next poll, from where the last one ended.
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", placed[0]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &placed[0]).await;
     let seen = std::cell::RefCell::new(Value::Null);
     let cell = &seen;
     let (poll_base, poll_bound) = (base.clone(), bound.clone());
@@ -585,16 +567,11 @@ async fn order_items_name_the_sku_asin_and_quantity() {
     let created = create_listings(&mock, &[("SKU-0001", 10)]).await;
     let (_, order) = control(&mock, "orders", json!({ "sku": "SKU-0001", "quantity": 3 })).await;
     let order_id = order["order_id"].as_str().unwrap();
-    let reply = amazon(
-        client().get(format!(
-            "{}/orders/v0/orders/{order_id}/orderItems",
-            mock.base_url()
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let reply = get(format!(
+        "{}/orders/v0/orders/{order_id}/orderItems",
+        mock.base_url()
+    ))
+    .await;
     assert_eq!(reply.status(), 200);
     assert!(reply.headers().contains_key("x-amzn-RateLimit-Limit"));
     let body: Value = reply.json().await.unwrap();
@@ -615,16 +592,11 @@ async fn order_items_name_the_sku_asin_and_quantity() {
         )
     );
     assert!(item["OrderItemId"].is_string() && item["Title"].is_string());
-    let missing = amazon(
-        client().get(format!(
-            "{}/orders/v0/orders/902-0000000-0000000/orderItems",
-            mock.base_url()
-        )),
-        Some(TOKEN),
-    )
-    .send()
-    .await
-    .unwrap();
+    let missing = get(format!(
+        "{}/orders/v0/orders/902-0000000-0000000/orderItems",
+        mock.base_url()
+    ))
+    .await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "NotFound");

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, info, listed, start, stats,
+    cancel_order, client, control, create_listings, eventually, info, listed, set_faults, start,
+    stats,
 };
 
 fn orders_by_sku(orders: &[Value]) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
@@ -114,8 +115,7 @@ async fn an_order_larger_than_the_listing_is_refused_and_changes_nothing() {
     assert_eq!((status, body["outcome"].as_str()), (201, Some("sold")));
     let order_id = body["order_id"].as_str().unwrap().to_string();
     assert_eq!(listed(&mock).await["A-1"], 0);
-    let (status, _) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_id).await;
     assert_eq!(listed(&mock).await["A-1"], 2, "a cancellation restocks");
     let (status, body) = control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
     assert_eq!(
@@ -232,8 +232,7 @@ async fn faults_answer_as_the_platform_would_and_clear() {
         (json!({ "latency_ms": 50 }), 200),
         (json!({}), 200),
     ] {
-        let (status, _) = control(&mock, "faults", faults.clone()).await;
-        assert_eq!(status, 200);
+        set_faults(&mock, faults.clone()).await;
         let started = std::time::Instant::now();
         let reply = get().await.unwrap();
         assert_eq!(reply.status().as_u16(), expected, "{faults}");

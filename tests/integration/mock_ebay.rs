@@ -9,7 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, start, stats,
+    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, fixture, info,
+    listed, place_order, set_faults, start, stats,
 };
 
 const BULK: &str = "/sell/inventory/v1/bulk_update_price_quantity";
@@ -143,11 +144,12 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
-    assert_eq!(listed(&mock).await["SKU-1"], 3);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["bulk_update_price_quantity"], 2);
-    assert_eq!(stats["auth_refused"]["get_orders"], 1);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(
+        &mock,
+        ("SKU-1", 3),
+        &[("bulk_update_price_quantity", 2), ("get_orders", 1)],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -195,8 +197,7 @@ async fn a_burst_on_the_tiny_plan_gets_the_exact_2001_reply() {
 async fn a_throttle_storm_on_the_default_plan_gets_the_same_reply() {
     let mock = start(Platform::Ebay, "default");
     create_listings(&mock, &[("SKU-1", 3)]).await;
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 30 })).await;
     let (status, body) =
         post_bulk_json(&mock, &json!({ "requests": [item_request("SKU-1", 9)] })).await;
     assert_eq!((status, body), (429, fixture("ebay", "throttled.json")));
@@ -337,8 +338,7 @@ async fn the_offer_quantity_caps_the_listed_quantity() {
         12
     );
     // A sale takes units from the item and from the offer.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU-1", 2).await;
     assert_eq!(listed(&mock).await["SKU-1"], 3);
     let (_, item) = get(&mock, "/sell/inventory/v1/inventory_item/SKU-1").await;
     assert_eq!(
@@ -361,10 +361,7 @@ async fn orders_are_polled_by_last_modified_date_and_paged() {
     let since = Utc::now() - chrono::Duration::seconds(1);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let (status, order) =
-            control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-        assert_eq!(status, 201);
-        ids.push(order["order_id"].as_str().unwrap().to_string());
+        ids.push(place_order(&mock, "SKU-1", 2).await);
     }
     let filter = format!("lastmodifieddate:[{}..]", millis(since));
     let (status, first) = get(
@@ -433,17 +430,13 @@ async fn a_cancelled_order_shows_canceled_with_a_later_modified_date() {
     create_listings(&mock, &[("SKU-1", 10)]).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let (status, order) =
-            control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 1 })).await;
-        assert_eq!(status, 201);
-        ids.push(order["order_id"].as_str().unwrap().to_string());
+        ids.push(place_order(&mock, "SKU-1", 1).await);
     }
     // The mark is a millisecond past every creation time, so the filter's millisecond
     // precision cannot take in an order that was only created.
     clock_past(Utc::now()).await;
     let mark = Utc::now();
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[0]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &ids[0]).await;
     let filter = format!("lastmodifieddate:[{}..]", millis(mark));
     let (status, feed) = get(
         &mock,

@@ -9,7 +9,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, info, listed, start, stats,
+    assert_refused_and_unchanged, cancel_order, client, create_listings, eventually, first_429,
+    fixture, info, listed, place_order, start, stats, throttled_calls,
 };
 
 const LIMIT_HEADERS: [&str; 4] = [
@@ -103,8 +104,7 @@ async fn set_then_read_back_in_the_get_shape() {
     assert_eq!(read["quantity_on_property"], json!([200]));
     assert_eq!(listed(&mock).await["SKU_0001"], 7);
     // A sale on the marketplace shows on the next read.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU_0001", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU_0001", 2).await;
     let (_, read) = get_json(inventory_url(&mock, &listing_ref)).await;
     assert_eq!(read["products"][0]["offerings"][0]["quantity"], 5);
 }
@@ -171,10 +171,7 @@ async fn a_missing_or_wrong_credential_is_refused_and_changes_nothing() {
         let body: Value = reply.json().await.unwrap();
         assert_eq!(body, fixture("etsy", "invalid_token.json"));
     }
-    assert_eq!(listed(&mock).await["SKU_0001"], 3);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["update_listing_inventory"], 5);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(&mock, ("SKU_0001", 3), &[("update_listing_inventory", 5)]).await;
 }
 
 #[tokio::test]
@@ -183,17 +180,8 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
     let listing_ref = one_listing(&mock, "SKU_0001", 3).await;
     let http = client();
     let mut successes: Vec<(u64, u64)> = Vec::new();
-    let mut throttled = None;
-    for _ in 0..60 {
-        let reply = etsy(http.get(inventory_url(&mock, &listing_ref)), "mock-token")
-            .send()
-            .await
-            .unwrap();
-        if reply.status() == 429 {
-            throttled = Some(reply);
-            break;
-        }
-        assert_eq!(reply.status(), 200);
+    let request = || etsy(http.get(inventory_url(&mock, &listing_ref)), "mock-token");
+    let throttled = first_429(60, request, |reply| {
         let figure =
             |name: &str| -> u64 { reply.headers()[name].to_str().unwrap().parse().unwrap() };
         assert_eq!(
@@ -204,7 +192,8 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
             figure("x-remaining-this-second"),
             figure("x-remaining-today"),
         ));
-    }
+    })
+    .await;
     let reply = throttled.expect("60 quick calls pass 10 a second");
     assert_eq!(reply.headers()["retry-after"], "1");
     for name in LIMIT_HEADERS {
@@ -219,12 +208,7 @@ async fn a_burst_past_the_qps_limit_gets_the_exact_throttled_reply() {
     }
     assert_eq!(successes.last().unwrap().0, 0);
     assert!(successes.windows(2).any(|w| w[1].0 + 1 == w[0].0));
-    assert!(
-        stats(&mock).await["throttled"]["get_listing_inventory"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(throttled_calls(&mock, "get_listing_inventory").await >= 1);
 }
 
 #[tokio::test]
@@ -304,14 +288,7 @@ async fn receipts_are_filtered_paged_and_show_cancellations() {
     let since = unix_now();
     let mut order_ids = Vec::new();
     for quantity in [1, 2, 3] {
-        let (status, placed) = control(
-            &mock,
-            "orders",
-            json!({ "sku": "SKU_0001", "quantity": quantity }),
-        )
-        .await;
-        assert_eq!(status, 201);
-        order_ids.push(placed["order_id"].as_str().unwrap().to_string());
+        order_ids.push(place_order(&mock, "SKU_0001", quantity).await);
     }
     let query = format!("min_created={since}&sort_on=created&sort_order=asc&limit=2");
     let (status, first) = get_json(receipts_url(&mock, &format!("{query}&offset=0"))).await;
@@ -343,8 +320,7 @@ async fn receipts_are_filtered_paged_and_show_cancellations() {
         .max()
         .unwrap();
     assert!(eventually(Duration::from_secs(3), || async { unix_now() > created }).await);
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", order_ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    cancel_order(&mock, &order_ids[1]).await;
     let changed = format!("min_last_modified={}", created + 1);
     let (_, changed) = get_json(receipts_url(&mock, &changed)).await;
     assert_eq!(changed["count"], 1);

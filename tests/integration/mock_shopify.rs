@@ -17,7 +17,9 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    client, control, create_listings, eventually, fixture, listed, start, stats,
+    assert_refused_and_unchanged, cancel_order, client, control, create_listings, eventually,
+    fixture, listed, place_order, set_faults, start, stats, throttled_calls, wait_past,
+    writes_and_conflicts,
 };
 
 const TOKEN: &str = "mock-token";
@@ -191,11 +193,12 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
         assert_eq!(status, 401);
         assert_eq!(reply, fixture("shopify", "unauthorized.json"));
     }
-    assert_eq!(listed(&mock).await["SKU-1"], 5);
-    let stats = stats(&mock).await;
-    assert_eq!(stats["auth_refused"]["graphql"], 2);
-    assert_eq!(stats["auth_refused"]["rest_inventory_levels_set"], 2);
-    assert_eq!(stats["quantity_writes"], 0);
+    assert_refused_and_unchanged(
+        &mock,
+        ("SKU-1", 5),
+        &[("graphql", 2), ("rest_inventory_levels_set", 2)],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -244,7 +247,7 @@ async fn a_graphql_burst_gets_the_exact_throttled_reply() {
     expected["extensions"]["cost"]["requestedQueryCost"] = json!(252);
     expected["extensions"]["cost"]["throttleStatus"] = json!({ "maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": 100.0 });
     assert_eq!(reply, expected);
-    assert!(stats(&mock).await["throttled"]["graphql"].as_u64().unwrap() >= 1);
+    assert!(throttled_calls(&mock, "graphql").await >= 1);
 }
 
 #[tokio::test]
@@ -297,8 +300,7 @@ async fn the_graphql_throttle_can_answer_429() {
     let mock = MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap();
     let created = create_listings(&mock, &[("SKU-1", 5)]).await;
     // A throttle storm answers every call with the platform's throttled reply.
-    let (status, _) = control(&mock, "faults", json!({ "throttle_all_secs": 30 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "throttle_all_secs": 30 })).await;
     let body = available_query(&created[0]).to_string().into_bytes();
     let (status, headers, reply) = graphql_at(&mock, "2026-04", Some(TOKEN), body).await;
     assert_eq!(status, 429, "{reply}");
@@ -342,12 +344,7 @@ async fn a_rest_burst_past_40_gets_429_exactly() {
     assert_eq!(headers["retry-after"], "2.0");
     assert_eq!(headers["x-shopify-shop-api-call-limit"], "40/40");
     assert_eq!(body, fixture("shopify", "rest_throttled.json"));
-    assert!(
-        stats(&mock).await["throttled"]["rest_inventory_levels"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(throttled_calls(&mock, "rest_inventory_levels").await >= 1);
 }
 
 #[tokio::test]
@@ -494,14 +491,7 @@ async fn a_stale_change_from_quantity_applies_nothing_and_is_counted() {
     );
     let listed = listed(&mock).await;
     assert_eq!((listed["SKU-1"], listed["SKU-2"]), (5, 7));
-    let stats = stats(&mock).await;
-    assert_eq!(
-        (
-            stats["cas_conflicts"].as_u64(),
-            stats["quantity_writes"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(0), Some(1)));
 }
 
 #[tokio::test]
@@ -512,8 +502,7 @@ async fn an_idempotent_replay_applies_once() {
     let body = set_request(&item, 11, json!(5), "replay-key");
     let first = graphql(&mock, &body).await;
     // A sale moves the listing on; the replay must neither re-apply nor see the stale CAS.
-    let (status, _) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    assert_eq!(status, 201);
+    place_order(&mock, "SKU-1", 2).await;
     let replay = graphql(&mock, &body).await;
     assert_eq!(replay["data"], first["data"]);
     assert_eq!(listed(&mock).await["SKU-1"], 9);
@@ -525,14 +514,7 @@ async fn an_idempotent_replay_applies_once() {
         "IDEMPOTENCY_KEY_REUSED"
     );
     assert_eq!(listed(&mock).await["SKU-1"], 9);
-    let stats = stats(&mock).await;
-    assert_eq!(
-        (
-            stats["quantity_writes"].as_u64(),
-            stats["cas_conflicts"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(writes_and_conflicts(&mock).await, (Some(1), Some(0)));
 }
 
 #[tokio::test]
@@ -609,14 +591,7 @@ async fn orders_are_polled_by_updated_at_and_paged_and_show_cancellation() {
     let since = chrono::Utc::now() - chrono::Duration::seconds(1);
     let mut ids = Vec::new();
     for quantity in [1, 2, 3] {
-        let (status, placed) = control(
-            &mock,
-            "orders",
-            json!({ "sku": "SKU-1", "quantity": quantity }),
-        )
-        .await;
-        assert_eq!(status, 201);
-        ids.push(placed["order_id"].as_str().unwrap().to_string());
+        ids.push(place_order(&mock, "SKU-1", quantity).await);
     }
     let query = format!(
         "updated_at:>'{}'",
@@ -642,14 +617,8 @@ async fn orders_are_polled_by_updated_at_and_paged_and_show_cancellation() {
         .to_string();
     let last = chrono::DateTime::parse_from_rfc3339(&last_update).unwrap();
     // The cancellation must land after the last placement on the millisecond clock.
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            chrono::Utc::now() > last + chrono::Duration::milliseconds(2)
-        })
-        .await
-    );
-    let (status, _) = control(&mock, &format!("orders/{}/cancel", ids[1]), json!({})).await;
-    assert_eq!(status, 200);
+    wait_past(last).await;
+    cancel_order(&mock, &ids[1]).await;
     let changed = orders_page(&mock, &format!("updated_at:>'{last_update}'"), None).await;
     let edges = changed["edges"].as_array().unwrap();
     assert_eq!(
@@ -802,9 +771,8 @@ async fn webhooks_are_signed_over_the_raw_body_and_carry_every_header() {
     let receiver = Receiver::start(0);
     subscribe(&mock, &receiver, "app-secret").await;
     create_listings(&mock, &[("SKU-1", 10)]).await;
-    let (_, placed) = control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 2 })).await;
-    let order_id = placed["order_id"].as_str().unwrap().to_string();
-    control(&mock, &format!("orders/{order_id}/cancel"), json!({})).await;
+    let order_id = place_order(&mock, "SKU-1", 2).await;
+    cancel_order(&mock, &order_id).await;
     let deliveries = receiver.wait_for(2).await;
     let by_topic = |topic: &str| {
         deliveries
@@ -891,8 +859,7 @@ async fn duplicated_webhooks_arrive_twice_each() {
     let receiver = Receiver::start(0);
     subscribe(&mock, &receiver, "app-secret").await;
     create_listings(&mock, &[("SKU-1", 10)]).await;
-    let (status, _) = control(&mock, "faults", json!({ "duplicate_webhook_rate": 1.0 })).await;
-    assert_eq!(status, 200);
+    set_faults(&mock, json!({ "duplicate_webhook_rate": 1.0 })).await;
     for _ in 0..3 {
         control(&mock, "orders", json!({ "sku": "SKU-1", "quantity": 1 })).await;
     }

@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
-use crate::mock_support::{client, create_listings, fixture, start, stats};
+use crate::mock_support::{
+    client, create_listings, first_429, fixture, start, stats, throttled_calls,
+};
 
 fn walmart(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
     request
@@ -86,22 +88,9 @@ async fn a_burst_past_the_bucket_gets_the_exact_throttled_reply() {
     let mock = start(Platform::Walmart, "default");
     create_listings(&mock, &[("SKU_0001", 3)]).await;
     let http = client();
-    let mut throttled = None;
     // The bucket holds 200 calls and refills 3.3 a second: 260 quick calls must overflow it.
-    for _ in 0..260 {
-        let reply = walmart(
-            http.get(format!("{}/v3/inventory?sku=SKU_0001", mock.base_url())),
-            "mock-token",
-        )
-        .send()
-        .await
-        .unwrap();
-        if reply.status() == 429 {
-            throttled = Some(reply);
-            break;
-        }
-        assert_eq!(reply.status(), 200);
-    }
+    let url = format!("{}/v3/inventory?sku=SKU_0001", mock.base_url());
+    let throttled = first_429(260, || walmart(http.get(&url), "mock-token"), |_| {}).await;
     let reply = throttled.expect("a burst of 260 calls is throttled");
     assert_eq!(reply.headers()["x-current-token-count"], "0");
     let next: u128 = reply.headers()["x-next-replenishment-time"]
@@ -119,12 +108,7 @@ async fn a_burst_past_the_bucket_gets_the_exact_throttled_reply() {
     );
     let body: Value = reply.json().await.unwrap();
     assert_eq!(body, fixture("walmart", "throttled.json"));
-    assert!(
-        stats(&mock).await["throttled"]["get_inventory"]
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(throttled_calls(&mock, "get_inventory").await >= 1);
 }
 
 #[tokio::test]

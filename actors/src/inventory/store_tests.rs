@@ -7,6 +7,7 @@ use crate::inventory::ledger::{
     Change, IdempotencyKey, MovementInput, MovementKind, OrderRef, BALANCE_LIMIT, MAX_QUANTITY,
 };
 use crate::inventory::messages::{StockLevel, MAX_BATCH, MAX_CURSOR_BYTES};
+use crate::testing::ledger::EDGE_QUANTITIES;
 
 fn temp_store() -> (tempfile::TempDir, sled::Db, LedgerStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -587,36 +588,9 @@ fn a_stored_balance_out_of_range_is_reported_as_corrupt_not_wrapped() {
 }
 
 /// The quantities of issue 12 and a few small ones, so that sequences also move stock.
-const QUANTITIES: [i64; 28] = [
-    i64::MIN,
-    i64::MIN + 1,
-    -BALANCE_LIMIT - 1,
-    -BALANCE_LIMIT,
-    -BALANCE_LIMIT + 1,
-    -(1 << 32),
-    -(1 << 31),
-    -MAX_QUANTITY - 1,
-    -MAX_QUANTITY,
-    -MAX_QUANTITY + 1,
-    -1,
-    0,
-    1,
-    2,
-    3,
-    MAX_QUANTITY - 1,
-    MAX_QUANTITY,
-    MAX_QUANTITY + 1,
-    1 << 31,
-    1 << 32,
-    BALANCE_LIMIT - 1,
-    BALANCE_LIMIT,
-    BALANCE_LIMIT + 1,
-    i64::MAX - 1,
-    i64::MAX,
-    (1 << 31) - 1,
-    (1 << 32) - 1,
-    -3,
-];
+fn quantities() -> Vec<i64> {
+    [&EDGE_QUANTITIES[..], &[2, 3, -3]].concat()
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, .. ProptestConfig::default() })]
@@ -638,7 +612,7 @@ proptest! {
             (MAX_QUANTITY, MAX_QUANTITY),
         ]),
         steps in prop::collection::vec(
-            (prop::sample::select(MovementKind::ALL.to_vec()), prop::sample::select(QUANTITIES.to_vec())),
+            (prop::sample::select(MovementKind::ALL.to_vec()), prop::sample::select(quantities())),
             1..16,
         ),
     ) {

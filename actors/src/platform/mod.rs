@@ -1,6 +1,6 @@
 //! The engine's ground floor: the marketplaces shelfsync speaks to and one description of each
 //! ([`PlatformProfile`]: batch sizes, compare-and-set, quantity bounds, order intake, rate limits
-//! with their sources, in `profile`), the rate-limit vocabulary those descriptions use
+//! with their sources, API hosts, in `profile`), the rate-limit vocabulary those descriptions use
 //! (`limits`), and why a marketplace call fails ([`MarketplaceError`], in `error`). Nothing here
 //! imports from the rest of the engine; `channel` and `ratelimit` build on it.
 
@@ -14,7 +14,7 @@ pub mod profile;
 
 pub use self::error::{MarketplaceError, PermanentKind};
 pub use self::limits::{Bucket, Operation, RemoteLimit, Scope, ShortTermLimit, Unit};
-pub use self::profile::{DocumentedLimit, OrderIntake, PlatformProfile, QuantityBounds};
+pub use self::profile::{ApiHosts, DocumentedLimit, OrderIntake, PlatformProfile, QuantityBounds};
 
 /// A marketplace platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

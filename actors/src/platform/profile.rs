@@ -2,7 +2,8 @@
 //! marketplace, in one value. What one push or read-back call may carry, whether a push can be
 //! compare-and-set, what a listing may show, how orders reach shelfsync, and what the marketplace
 //! documents of its rate limits, each number with its source (a section of
-//! `reference/marketplace-apis.md` and the page that section read).
+//! `reference/marketplace-apis.md` and the page that section read), and which hosts serve its API
+//! (what a deployment that allows only official hosts admits, `src/platforms/egress.rs`).
 
 use super::limits::{Bucket, RemoteLimit, ShortTermLimit};
 use super::Platform;
@@ -24,6 +25,39 @@ pub struct PlatformProfile {
     pub intake: OrderIntake,
     /// What the marketplace documents of each of its rate-limit budgets.
     pub limits: &'static [DocumentedLimit],
+    /// The hosts that serve its API.
+    pub hosts: ApiHosts,
+}
+
+/// The hosts a platform documents for its API: named hosts, or one store's host under a platform
+/// domain (Shopify's `{shop}.myshopify.com`). Host names are compared in lower case, without a
+/// trailing dot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiHosts {
+    /// Exactly these hosts (production and sandbox alike).
+    Named(&'static [&'static str]),
+    /// `{store}.{domain}`, where `{store}` is one label of lower-case letters, digits and hyphens
+    /// (no deeper subdomain, so `a.b.myshopify.com` is not a store).
+    StoreOf(&'static str),
+}
+
+impl ApiHosts {
+    /// Whether `host` (lower case, a trailing dot allowed) is one of these hosts.
+    pub fn admit(self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        match self {
+            ApiHosts::Named(names) => names.contains(&host),
+            ApiHosts::StoreOf(domain) => host
+                .strip_suffix(domain)
+                .and_then(|store| store.strip_suffix('.'))
+                .is_some_and(|store| {
+                    !store.is_empty()
+                        && store
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                }),
+        }
+    }
 }
 
 /// What one listing may show: from 0 up to `max` units, where the platform caps it.
@@ -45,7 +79,11 @@ pub struct OrderIntake {
 /// A platform whose orders are only polled, that sets and reads one listing per call, with no
 /// compare-and-set and no cap on the quantity: Amazon and Walmart; Etsy and eBay say how they
 /// differ.
-const fn polled(platform: Platform, limits: &'static [DocumentedLimit]) -> PlatformProfile {
+const fn polled(
+    platform: Platform,
+    limits: &'static [DocumentedLimit],
+    hosts: ApiHosts,
+) -> PlatformProfile {
     PlatformProfile {
         platform,
         batch_size: 1,
@@ -57,6 +95,7 @@ const fn polled(platform: Platform, limits: &'static [DocumentedLimit]) -> Platf
             polling: true,
         },
         limits,
+        hosts,
     }
 }
 
@@ -90,7 +129,7 @@ const fn daily(per_day: u32) -> RemoteLimit {
 /// Shopify Admin GraphQL: `inventorySetQuantities` takes 250 quantities (the global input-array
 /// cap, §0, §1.1), compare-and-set since API 2026-04 (`changeFromQuantity` mandatory, §1.1), a read
 /// of 50 inventory items a query (the page the query cost estimate assumes), order webhooks (§1.2)
-/// with polling as the reconciliation path.
+/// with polling as the reconciliation path; each shop's own `{shop}.myshopify.com` (§1).
 pub const SHOPIFY: PlatformProfile = PlatformProfile {
     platform: Platform::Shopify,
     batch_size: 250,
@@ -117,10 +156,12 @@ pub const SHOPIFY: PlatformProfile = PlatformProfile {
                      \"Standard | 40 requests per app per store | 2/s\"",
         },
     ],
+    hosts: ApiHosts::StoreOf("myshopify.com"),
 };
 
 /// Etsy Open API v3: one listing per call, its inventory replaced whole (§2.1), offerings of 0–999
-/// units (§2.1), receipts polled (§2.2).
+/// units (§2.1), receipts polled (§2.2), served by `api.etsy.com` (§2) and its equivalent
+/// `openapi.etsy.com`.
 pub const ETSY: PlatformProfile = PlatformProfile {
     quantity: QuantityBounds { max: Some(999) },
     ..polled(
@@ -136,11 +177,14 @@ pub const ETSY: PlatformProfile = PlatformProfile {
                  §0: \"Old default 10 QPS / 10,000 QPD\"; QPS is a per-second counter \
                  (`x-remaining-this-second`), QPD a rolling 24 h window",
         }],
+        ApiHosts::Named(&["api.etsy.com", "openapi.etsy.com"]),
     )
 };
 
 /// Amazon SP-API: one SKU per `patchListingsItem` (§0, §3.1), read with `getListingsItem`, orders
-/// polled with `getOrders` (§3.2).
+/// polled with `getOrders` (§3.2), served by the regional `sellingpartnerapi-{na,eu,fe}` hosts
+/// (§3.4) and their sandboxes (`sandbox.` before each, from Amazon's own SP-API sandbox page, which
+/// the reference does not copy).
 pub const AMAZON: PlatformProfile = polled(
     Platform::Amazon,
     &[
@@ -167,10 +211,18 @@ pub const AMAZON: PlatformProfile = polled(
             source: "§3.3 [V A1]: \"getOrder / getOrderItems (v0) | 0.5 | 30\"",
         },
     ],
+    ApiHosts::Named(&[
+        "sellingpartnerapi-na.amazon.com",
+        "sellingpartnerapi-eu.amazon.com",
+        "sellingpartnerapi-fe.amazon.com",
+        "sandbox.sellingpartnerapi-na.amazon.com",
+        "sandbox.sellingpartnerapi-eu.amazon.com",
+        "sandbox.sellingpartnerapi-fe.amazon.com",
+    ]),
 );
 
 /// Walmart Marketplace: one SKU per `PUT /v3/inventory` (§4.1), orders polled from
-/// `GET /v3/orders` (§4.2).
+/// `GET /v3/orders` (§4.2), served by `marketplace.walmartapis.com` and its sandbox (§4).
 pub const WALMART: PlatformProfile = polled(
     Platform::Walmart,
     &[
@@ -192,10 +244,12 @@ pub const WALMART: PlatformProfile = polled(
             source: "§4.3 [T, W4]: \"GET /v3/orders | 5000/min\"; depth assumed as for the PUT",
         },
     ],
+    ApiHosts::Named(&["marketplace.walmartapis.com", "sandbox.walmartapis.com"]),
 );
 
 /// eBay Sell APIs: `bulk_update_price_quantity` takes 25 items (§0, §5.1), one
-/// `inventory_item` read per SKU, orders polled from the Fulfillment API (§5.2).
+/// `inventory_item` read per SKU, orders polled from the Fulfillment API (§5.2), served by
+/// `api.ebay.com` and its sandbox (§5).
 pub const EBAY: PlatformProfile = PlatformProfile {
     batch_size: 25,
     ..polled(
@@ -214,6 +268,7 @@ pub const EBAY: PlatformProfile = PlatformProfile {
                 source: "§5.3 [T, B4]: \"Fulfillment | 100,000\" calls per day per app",
             },
         ],
+        ApiHosts::Named(&["api.ebay.com", "api.sandbox.ebay.com"]),
     )
 };
 

@@ -1,20 +1,8 @@
 //! The fake's own tests: its bucket, compare-and-set, sales, faults and counters.
 
 use super::*;
+use crate::testing::{confirmed, item, item_showing, sku, stale};
 use tokio::time::advance;
-
-fn sku(value: &str) -> Sku {
-    Sku::parse(value).unwrap()
-}
-
-fn item(value: &str, quantity: u32, previous: Option<u32>) -> PushItem {
-    PushItem {
-        sku: sku(value),
-        quantity,
-        previous,
-        ledger_seq: 1,
-    }
-}
 
 fn throttled_after(result: Result<impl std::fmt::Debug, MarketplaceError>) -> Duration {
     match result {
@@ -36,7 +24,7 @@ async fn bucket_throttles_beyond_capacity_and_refills_at_the_rate() {
     assert_eq!(fake.throttled_replies(), 1);
 
     advance(Duration::from_millis(100)).await;
-    let wait = throttled_after(fake.push_quantities(vec![item("A", 1, None)]).await);
+    let wait = throttled_after(fake.push_quantities(vec![item("A", 1)]).await);
     assert_eq!(
         wait,
         Duration::from_millis(150),
@@ -45,7 +33,7 @@ async fn bucket_throttles_beyond_capacity_and_refills_at_the_rate() {
     assert_eq!(fake.listing(&a), None, "a throttled push is not applied");
 
     advance(wait).await;
-    assert!(fake.push_quantities(vec![item("A", 1, None)]).await.is_ok());
+    assert!(fake.push_quantities(vec![item("A", 1)]).await.is_ok());
     assert!(fake.read_quantities(vec![a.clone()]).await.is_err());
 
     // A long idle refills to capacity and no further.
@@ -69,17 +57,17 @@ async fn call_costs_and_slow_rates_give_exact_waits() {
     let fake = FakeMarketplace::new(Platform::Ebay)
         .with_bucket(10, 0.5)
         .with_cost(Call::Push, 10);
-    assert!(fake.push_quantities(vec![item("A", 3, None)]).await.is_ok());
+    assert!(fake.push_quantities(vec![item("A", 3)]).await.is_ok());
     let wait = throttled_after(fake.read_quantities(vec![]).await);
     assert_eq!(wait, Duration::from_secs(2), "one token at 0.5 per second");
-    let wait = throttled_after(fake.push_quantities(vec![item("A", 4, None)]).await);
+    let wait = throttled_after(fake.push_quantities(vec![item("A", 4)]).await);
     assert_eq!(
         wait,
         Duration::from_secs(20),
         "ten tokens at 0.5 per second"
     );
     advance(wait).await;
-    assert!(fake.push_quantities(vec![item("A", 4, None)]).await.is_ok());
+    assert!(fake.push_quantities(vec![item("A", 4)]).await.is_ok());
     assert_eq!(fake.listing(&sku("A")), Some(4));
 }
 
@@ -89,22 +77,13 @@ async fn compare_and_set_answers_stale_on_a_mismatch_and_leaves_the_listing() {
     let a = sku("A");
     fake.set_listing(&a, 5);
     let outcomes = fake
-        .push_quantities(vec![item("A", 9, Some(7)), item("B", 2, Some(1))])
+        .push_quantities(vec![
+            item_showing("A", 9, Some(7)),
+            item_showing("B", 2, Some(1)),
+        ])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![
-            PushOutcome::Stale {
-                sku: a.clone(),
-                actual: Some(5)
-            },
-            PushOutcome::Stale {
-                sku: sku("B"),
-                actual: None
-            },
-        ]
-    );
+    assert_eq!(outcomes, vec![stale("A", Some(5)), stale("B", None)]);
     assert_eq!(fake.listing(&a), Some(5));
     assert_eq!(fake.listing(&sku("B")), None);
     assert!(fake.push_log().is_empty());
@@ -115,16 +94,10 @@ async fn compare_and_set_answers_stale_on_a_mismatch_and_leaves_the_listing() {
     );
 
     let outcomes = fake
-        .push_quantities(vec![item("A", 9, Some(5))])
+        .push_quantities(vec![item_showing("A", 9, Some(5))])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![PushOutcome::Confirmed {
-            sku: a.clone(),
-            quantity: 9
-        }]
-    );
+    assert_eq!(outcomes, vec![confirmed("A", 9)]);
     assert_eq!(fake.listing(&a), Some(9));
     assert_eq!(fake.last_push(&a).map(|push| push.quantity), Some(9));
 }
@@ -134,29 +107,14 @@ async fn compare_and_set_without_previous_sets_only_unlisted_skus_by_default() {
     let fake = FakeMarketplace::new(Platform::Shopify);
     fake.set_listing(&sku("A"), 5);
     let outcomes = fake
-        .push_quantities(vec![item("A", 8, None), item("B", 2, None)])
+        .push_quantities(vec![item("A", 8), item("B", 2)])
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        vec![
-            PushOutcome::Stale {
-                sku: sku("A"),
-                actual: Some(5)
-            },
-            PushOutcome::Confirmed {
-                sku: sku("B"),
-                quantity: 2
-            },
-        ]
-    );
+    assert_eq!(outcomes, vec![stale("A", Some(5)), confirmed("B", 2)]);
 
     let always = FakeMarketplace::new(Platform::Shopify).with_no_previous(NoPrevious::SetAlways);
     always.set_listing(&sku("A"), 5);
-    let outcomes = always
-        .push_quantities(vec![item("A", 8, None)])
-        .await
-        .unwrap();
+    let outcomes = always.push_quantities(vec![item("A", 8)]).await.unwrap();
     assert!(matches!(
         outcomes[0],
         PushOutcome::Confirmed { quantity: 8, .. }
@@ -168,7 +126,7 @@ async fn platforms_without_compare_and_set_ignore_previous() {
     let fake = FakeMarketplace::new(Platform::Etsy);
     fake.set_listing(&sku("A"), 5);
     let outcomes = fake
-        .push_quantities(vec![item("A", 8, Some(1))])
+        .push_quantities(vec![item_showing("A", 8, Some(1))])
         .await
         .unwrap();
     assert!(matches!(
@@ -265,7 +223,7 @@ async fn sales_appear_in_fetch_orders_with_a_working_cursor_and_paging() {
 async fn throttle_all_counts_every_reply_and_applies_nothing() {
     let fake = FakeMarketplace::new(Platform::Shopify).with_bucket(100, 10.0);
     fake.set_throttle_all(true);
-    let push = fake.push_quantities(vec![item("A", 3, None)]).await;
+    let push = fake.push_quantities(vec![item("A", 3)]).await;
     assert_eq!(throttled_after(push), THROTTLE_ALL_RETRY_AFTER);
     assert!(fake.read_quantities(vec![sku("A")]).await.is_err());
     assert!(fake.fetch_orders(None).await.is_err());
@@ -275,7 +233,7 @@ async fn throttle_all_counts_every_reply_and_applies_nothing() {
     assert_eq!(fake.bucket_tokens(), Some(100.0), "no token taken");
 
     fake.set_throttle_all(false);
-    assert!(fake.push_quantities(vec![item("A", 3, None)]).await.is_ok());
+    assert!(fake.push_quantities(vec![item("A", 3)]).await.is_ok());
     assert_eq!(
         (fake.requests(), fake.throttled_replies(), fake.pushes()),
         (4, 3, 1)
@@ -287,7 +245,7 @@ async fn a_batch_over_the_batch_size_is_refused() {
     let fake = FakeMarketplace::new(Platform::Ebay);
     let batch = |n: usize| {
         (0..n)
-            .map(|i| item(&format!("S{i}"), 1, None))
+            .map(|i| item_showing(&format!("S{i}"), 1, None))
             .collect::<Vec<_>>()
     };
     let error = fake.push_quantities(batch(26)).await.unwrap_err();
@@ -317,7 +275,7 @@ async fn latency_delays_answers_by_exactly_the_configured_time() {
     fake.set_latency(latency);
     let start = Instant::now();
     let (pushed, read) = tokio::join!(
-        fake.push_quantities(vec![item("A", 0, None)]),
+        fake.push_quantities(vec![item("A", 0)]),
         fake.read_quantities(vec![sku("A")]),
     );
     assert_eq!(Instant::now() - start, latency, "concurrent calls overlap");
@@ -346,10 +304,7 @@ async fn injected_failures_fail_calls_and_are_counted() {
     assert!(fake.read_quantities(vec![]).await.is_ok());
 
     fake.set_fail_all(Some(MarketplaceError::Timeout));
-    let error = fake
-        .push_quantities(vec![item("A", 1, None)])
-        .await
-        .unwrap_err();
+    let error = fake.push_quantities(vec![item("A", 1)]).await.unwrap_err();
     assert_eq!(error, MarketplaceError::Timeout);
     assert_eq!(fake.listing(&sku("A")), None);
     fake.set_fail_all(Some(MarketplaceError::Throttled { retry_after: None }));
@@ -364,7 +319,7 @@ async fn injected_failures_fail_calls_and_are_counted() {
         }),
     );
     let outcomes = fake
-        .push_quantities(vec![item("A", 1, None), item("B", 1, None)])
+        .push_quantities(vec![item("A", 1), item("B", 1)])
         .await
         .unwrap();
     assert!(matches!(outcomes[0], PushOutcome::Confirmed { .. }));
@@ -390,10 +345,7 @@ async fn clones_share_state_through_dyn_marketplace_under_actix_paused_time() {
     fake.set_latency(Duration::from_millis(40));
 
     let start = Instant::now();
-    engine
-        .push_quantities(vec![item("A", 4, None)])
-        .await
-        .unwrap();
+    engine.push_quantities(vec![item("A", 4)]).await.unwrap();
     assert_eq!(fake.listing(&sku("A")), Some(4));
     fake.sell(&sku("A"), 1).unwrap();
 

@@ -1,12 +1,9 @@
 use shelfsync_actors::channel::marketplace::OrderEventKind;
+use shelfsync_actors::testing::sku;
 
 use super::listings::*;
 use super::orders::*;
 use super::*;
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
 
 #[test]
 fn patch_replies_map_to_verdicts() {

@@ -1,22 +1,10 @@
 use reqwest::header::HeaderValue;
 use shelfsync_actors::channel::marketplace::OrderEventKind;
+use shelfsync_actors::testing::{confirmed, item, sku};
 
 use super::orders::*;
 use super::*;
 use crate::platforms::connector::ListingMap;
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
-
-fn item(text: &str, quantity: u32) -> PushItem {
-    PushItem {
-        sku: sku(text),
-        quantity,
-        previous: None,
-        ledger_seq: 1,
-    }
-}
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -93,13 +81,7 @@ fn item_statuses_become_outcomes_in_the_items_order() {
             "transient"
         ]
     );
-    assert_eq!(
-        outcomes[4],
-        PushOutcome::Confirmed {
-            sku: sku("A"),
-            quantity: 5
-        }
-    );
+    assert_eq!(outcomes[4], confirmed("A", 5));
     let PushOutcome::Failed { error, .. } = &outcomes[1] else {
         panic!("B failed");
     };

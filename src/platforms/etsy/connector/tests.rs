@@ -160,45 +160,29 @@ fn a_line_without_sku_takes_the_listings_sku_or_is_skipped() {
     assert_eq!(page.events[0].sku.as_str(), "ACME-MUG");
 }
 
+/// Reads a page of `count` receipts holding `rows` from `from`: whether more follow, and the
+/// cursor the next read starts at.
+fn resume(count: usize, rows: &[(u64, i64, &str)], from: Cursor) -> (bool, Cursor) {
+    let page = order_page(receipts(count, rows), from, &ListingMap::default()).unwrap();
+    (page.more, Cursor::parse(&page.next_cursor).unwrap())
+}
+
 #[test]
 fn the_cursor_overlaps_the_last_second_and_pages_by_offset_only_within_one() {
-    let none = ListingMap::default();
     // Part of the page is before its last second: ask again from that second, offset 0.
-    let page = order_page(
-        receipts(5, &[(1, 100, "paid"), (2, 102, "paid")]),
-        cursor(100, 0),
-        &none,
-    )
-    .unwrap();
-    assert!(page.more);
-    assert_eq!(Cursor::parse(&page.next_cursor).unwrap(), cursor(102, 0));
+    let rows = [(1, 100, "paid"), (2, 102, "paid")];
+    assert_eq!(resume(5, &rows, cursor(100, 0)), (true, cursor(102, 0)));
     // The whole page in the cursor's second: the offset moves on.
-    let page = order_page(
-        receipts(5, &[(3, 102, "paid"), (4, 102, "paid")]),
-        cursor(102, 1),
-        &none,
-    )
-    .unwrap();
-    assert!(page.more);
-    assert_eq!(Cursor::parse(&page.next_cursor).unwrap(), cursor(102, 3));
+    let rows = [(3, 102, "paid"), (4, 102, "paid")];
+    assert_eq!(resume(5, &rows, cursor(102, 1)), (true, cursor(102, 3)));
     // The whole page in a later second: offset from that second's start.
-    let page = order_page(
-        receipts(5, &[(3, 104, "paid"), (4, 104, "paid")]),
-        cursor(102, 0),
-        &none,
-    )
-    .unwrap();
-    assert_eq!(Cursor::parse(&page.next_cursor).unwrap(), cursor(104, 2));
+    let rows = [(3, 104, "paid"), (4, 104, "paid")];
+    assert_eq!(resume(5, &rows, cursor(102, 0)).1, cursor(104, 2));
     // The end of the feed: the last second again, whole.
-    let page = order_page(receipts(4, &[(5, 102, "paid")]), cursor(102, 3), &none).unwrap();
-    assert!(!page.more);
-    assert_eq!(Cursor::parse(&page.next_cursor).unwrap(), cursor(102, 0));
+    let rows = [(5, 102, "paid")];
+    assert_eq!(resume(4, &rows, cursor(102, 3)), (false, cursor(102, 0)));
     // Nothing new: the same second, from its start.
-    let page = order_page(receipts(0, &[]), cursor(105, 2), &none).unwrap();
-    assert_eq!(
-        (Cursor::parse(&page.next_cursor).unwrap(), page.more),
-        (cursor(105, 0), false)
-    );
+    assert_eq!(resume(0, &[], cursor(105, 2)), (false, cursor(105, 0)));
 }
 
 #[test]

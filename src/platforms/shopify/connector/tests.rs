@@ -1,14 +1,11 @@
 use shelfsync_actors::channel::marketplace::OrderEventKind;
 use shelfsync_actors::inventory::exceptions::UnapplicableReason;
+use shelfsync_actors::testing::{confirmed, sku};
 
 use super::inventory::*;
 use super::orders::*;
 use super::webhook::*;
 use super::*;
-
-fn sku(text: &str) -> Sku {
-    Sku::parse(text).unwrap()
-}
 
 fn sent(text: &str, item: &str, quantity: u32, previous: Option<u32>) -> Sent {
     Sent {
@@ -66,16 +63,7 @@ fn an_applied_group_confirms_quantity_after_change() {
     }});
     assert_eq!(
         set_result(&data, &items).unwrap(),
-        SetResult::Applied(vec![
-            PushOutcome::Confirmed {
-                sku: sku("SKU-1"),
-                quantity: 3
-            },
-            PushOutcome::Confirmed {
-                sku: sku("SKU-2"),
-                quantity: 4
-            },
-        ])
+        SetResult::Applied(vec![confirmed("SKU-1", 3), confirmed("SKU-2", 4),])
     );
 }
 
