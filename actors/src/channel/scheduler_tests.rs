@@ -67,6 +67,97 @@ fn risk_first_sends_zero_outs_then_decreases_by_exposure_then_increases() {
 }
 
 #[test]
+fn a_listing_at_zero_is_restored_before_decreases_but_after_zero_outs() {
+    let now = Instant::now();
+    let listed = [("SOLD-OUT", 0), ("BIG-DROP", 20), ("ZERO", 3), ("UP", 4)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, now);
+    queue.set_target(&sku("UP"), 9, 2, now);
+    queue.set_target(&sku("BIG-DROP"), 2, 3, now);
+    queue.set_target(&sku("SOLD-OUT"), 6, 4, now);
+    queue.set_target(&sku("ZERO"), 0, 5, now);
+    assert_eq!(
+        skus_of(&queue.next_batch(10, now)),
+        vec!["ZERO", "SOLD-OUT", "BIG-DROP", "UP"],
+        "a listing at 0 turns every shopper away; one at 4 still sells"
+    );
+}
+
+#[test]
+fn a_marketplace_selling_out_makes_an_increase_a_restore() {
+    let now = Instant::now();
+    let listed = [("HAT", 1), ("DROP", 10)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, now);
+    queue.set_target(&sku("HAT"), 5, 2, now);
+    queue.set_target(&sku("DROP"), 3, 3, now);
+    let later = now + Duration::from_secs(1);
+    queue.note_marketplace_sale(&sku("HAT"), 1, now, later);
+    assert_eq!(skus_of(&queue.next_batch(1, later)), vec!["HAT"]);
+}
+
+#[test]
+fn a_sale_that_may_have_taken_the_last_unit_ranks_as_a_restore() {
+    let start = Instant::now();
+    let listed = [("HAT", 1), ("DROP", 10)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, start);
+    let pushed = start + Duration::from_secs(1);
+    queue.set_target(&sku("HAT"), 1, 2, pushed);
+    queue.confirm(&sku("HAT"), 1, pushed);
+    // The feed read sent at `start` brings a sale of HAT: before or after the confirmation?
+    let read = pushed + Duration::from_secs(1);
+    queue.note_marketplace_sale(&sku("HAT"), 1, start, read);
+    queue.set_target(&sku("HAT"), 6, 3, read);
+    queue.set_target(&sku("DROP"), 3, 4, read);
+    let batch = queue.next_batch(1, read);
+    assert_eq!(
+        skus_of(&batch),
+        vec!["HAT"],
+        "HAT may be turning shoppers away"
+    );
+    assert_eq!(
+        batch[0].previous,
+        Some(1),
+        "the belief stays the higher quantity, for the no-re-raise rule"
+    );
+}
+
+/// Regression test of the starvation the scheduler bench found (increases waited 51 s at the
+/// median and 160 s at p99 behind decreases): under a standing backlog of decreases on other
+/// SKUs, an increase from a listing at 0 waits for none of them, and one from a listing above 0
+/// waits no longer than the bound plus one push.
+#[test]
+fn a_stream_of_decreases_cannot_hold_an_increase_past_the_bound() {
+    let start = Instant::now();
+    let listed = [("SOLD-OUT", 0), ("LOW", 3)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, start);
+    queue.set_target(&sku("SOLD-OUT"), 10, 2, start);
+    queue.set_target(&sku("LOW"), 10, 3, start);
+    let push_interval = Duration::from_millis(500);
+    let mut pushed_at = HashMap::new();
+    for step in 0..1000u32 {
+        let now = start + push_interval * step;
+        // One new decrease per push slot on top of a backlog of five: it never drains.
+        for extra in 0..if step == 0 { 6 } else { 1 } {
+            let name = sku(&format!("DROP-{step}-{extra}"));
+            queue.set_target(&name, 20, 1, start);
+            queue.set_confirmed(&name, 20, start);
+            queue.set_target(&name, 1, u64::from(step) + 4, now);
+        }
+        let batch = queue.next_batch(1, now);
+        queue.confirm(&batch[0].sku, batch[0].quantity, now);
+        pushed_at.insert(batch[0].sku.as_str().to_string(), now - start);
+        if pushed_at.contains_key("LOW") {
+            break;
+        }
+    }
+    assert_eq!(pushed_at["SOLD-OUT"], Duration::ZERO);
+    let waited = pushed_at["LOW"];
+    assert!(
+        (INCREASE_WAIT_BOUND..=INCREASE_WAIT_BOUND + push_interval).contains(&waited),
+        "the increase waited {waited:?}: decreases go first until the bound, and not after"
+    );
+}
+
+#[test]
 fn fifo_sends_in_the_order_changes_became_pending() {
     let now = Instant::now();
     let listed = [("A", 5), ("B", 10), ("C", 3)];

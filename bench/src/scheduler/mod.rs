@@ -176,8 +176,10 @@ impl AckMode {
     }
 }
 
-/// Target of part 1: risk-first exposure at most this share of FIFO's.
-const SIM_TARGET_RATIO: f64 = 0.5;
+/// Target of part 1: risk-first exposure at most this share of FIFO's (issue 14, must-show 4,
+/// tightened from a half when risk-first stopped starving increases, so that the fix cannot buy
+/// its lost sales back with exposure unnoticed).
+const SIM_TARGET_RATIO: f64 = 1.0 / 3.0;
 /// Target of part 2: p99 propagation below this.
 const ENGINE_TARGET_P99: Duration = Duration::from_millis(5);
 
