@@ -1,9 +1,8 @@
 //! Push scheduling for one channel: per SKU the target listed quantity and the last quantity the
 //! marketplace confirmed; pending changes coalesce (only the latest target is ever sent); batches
 //! fill to the platform's batch size in **risk-first** order (zero-outs, then restores of
-//! listings at 0, then decreases by exposure, then increases, none of which waits longer than
-//! [`INCREASE_WAIT_BOUND`] behind the decreases), with FIFO kept as the baseline the bench
-//! compares against. Why restores and the bound: see [`risk_rank`].
+//! listings at 0, then decreases by exposure, then increases), with FIFO kept as the baseline
+//! the bench compares against. Why restores, and why increases are not aged: see [`risk_rank`].
 //!
 //! The no-re-raise rule (DESIGN §4) lives here too: a push never overwrites a marketplace's own
 //! post-sale decrement with a stale higher number. On a compare-and-set platform every push
@@ -27,10 +26,10 @@ use crate::ids::Sku;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PushOrder {
-    /// Zero-outs first, then listings at 0 that should list stock, then decreases by exposure
-    /// (largest first), then increases (oldest first, none held longer than
-    /// [`INCREASE_WAIT_BOUND`]): the units a buyer could buy that the client does not have go
-    /// away first, without turning buyers away for long while the client has stock.
+    /// Zero-outs first, then listings at 0 (or maybe at 0) that should list stock, then
+    /// decreases by exposure (largest first), then increases (oldest first): the units a buyer
+    /// could buy that the client does not have go away first, and no listing turns buyers away
+    /// for long while the client has stock.
     #[default]
     RiskFirst,
     /// In the order the changes became pending: the baseline of the bench.
@@ -309,7 +308,7 @@ impl PushQueue {
         let mut ranked: Vec<usize> = (0..candidates.len()).collect();
         match self.order {
             PushOrder::Fifo => ranked.sort_by_key(|&index| candidates[index].fifo_position),
-            PushOrder::RiskFirst => ranked.sort_by_key(|&index| risk_rank(candidates[index], now)),
+            PushOrder::RiskFirst => ranked.sort_by_key(|&index| risk_rank(candidates[index])),
         }
         let chosen: Vec<Sku> = ranked
             .into_iter()
@@ -516,13 +515,6 @@ impl PushQueue {
     }
 }
 
-/// How long an increase from a listing above 0 may wait behind decreases before it is pushed as
-/// urgently as a listing at 0: a backstop so that no increase waits for ever under a standing
-/// overload. It is long because every push slot an increase takes delays every decrease: in the
-/// scheduler bench (seed 1) a bound of 20 s put risk-first's exposure at 114 % of FIFO's, 60 s at
-/// 54 %, 120 s at 35 %, while 240 s changed nothing (no increase waited that long there).
-pub const INCREASE_WAIT_BOUND: Duration = Duration::from_secs(240);
-
 /// The classes of risk-first order, most urgent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Urgency {
@@ -531,7 +523,7 @@ enum Urgency {
     ZeroOut,
     /// The target is above 0 and the marketplace lists 0, or may (its own sales since our last
     /// push may have taken the last unit): every shopper there is turned away while the client
-    /// has stock. An increase that has waited [`INCREASE_WAIT_BOUND`] joins them.
+    /// has stock.
     Restore,
     /// The marketplace lists more than the target.
     Decrease,
@@ -541,49 +533,47 @@ enum Urgency {
 }
 
 /// Sort key of risk-first order: zero-outs, then restores (listings at 0, or maybe at 0, that
-/// should list stock) and increases that have waited [`INCREASE_WAIT_BOUND`], then decreases by
-/// exposure (largest first), then the other increases; ties go to the oldest change. A listing
-/// never confirmed counts as a decrease of unknown, so maximal, exposure: the marketplace may
-/// show anything.
+/// should list stock), then decreases by exposure (largest first), then the other increases;
+/// ties go to the oldest change. A listing never confirmed counts as a decrease of unknown, so
+/// maximal, exposure: the marketplace may show anything.
 ///
 /// Why: an increase is ranked by the sales it loses while it waits. A shopper buys from any
 /// listing above 0, so those sales are lost only where the listing is at 0; the queue knows where
 /// that is (or may be) without a demand rate, and such listings are few (at most one per receipt
-/// and channel), so they cost the decreases little. Measured with the scheduler bench (part 1,
-/// seed 1, 2 pushes/s per channel against about 2.8 wanted), risk-first / FIFO:
+/// or sell-out and channel), so they cost the decreases little. An increase from a listing that
+/// still sells waits behind the decreases until it runs out, and then it is a restore. Measured
+/// with the scheduler bench (part 1, seed 1, 2 pushes/s per channel against about 2.8 wanted),
+/// risk-first / FIFO:
 ///
-/// | order | exposure unit-s vs truth | turned away while stock existed | increase lag p50 / p99 |
+/// | risk-first order | exposure unit-s vs truth | turned away while stock existed | increase lag p50 / p99 |
 /// |---|---:|---:|---:|
 /// | every decrease before any increase (before) | 77 325 / 310 166 (24.9 %) | 506 / 106 | 50.7 / 159.6 s |
 /// | restores only where the belief is 0 | 93 373 / 310 166 (30.1 %) | 24 / 106 | 20.6 / 178.4 s |
-/// | this order (also maybe at 0, bound 240 s) | 93 684 / 310 166 (30.2 %) | 8 / 106 | 21.1 / 181.3 s |
+/// | restores also where maybe at 0 (this order) | 93 684 / 310 166 (30.2 %) | 8 / 106 | 21.1 / 181.3 s |
 ///
 /// Of the middle row's 24, 19 were listings the queue believed above 0 after a marketplace sale
-/// it could not place before or after our push; seeds 2 and 3 lost more there
-/// than FIFO (192 / 172, 195 / 171) until those counted as maybe at 0 (22 / 172, 21 / 171).
-/// Aging every increase instead (a short [`INCREASE_WAIT_BOUND`]) gives FIFO's lost sales back
-/// only by giving up most of the exposure gain: see the bound's figures.
-fn risk_rank(listing: &Listing, now: Instant) -> (Urgency, Reverse<u32>, u64) {
+/// it could not place before or after our push; seeds 2 and 3 lost more there than FIFO (192 /
+/// 172, 195 / 171) until those counted as maybe at 0 (22 / 172, 21 / 171).
+///
+/// Aging increases instead (any increase pending longer than a bound goes before the decreases)
+/// was measured and rejected: it gives up the exposure gain, because under a standing overload
+/// every aged increase takes a push slot from a decrease and the aged ones keep coming. On seed
+/// 1 a bound of 20 s put exposure at 114 % of FIFO's, 60 s at 54 %, 120 s at 35 %; a bound of
+/// 240 s, never reached on seed 1, put it at 135 % with 2 shoppers/s (60 % without a bound) and
+/// at 72 % with uniform popularity (17 % without).
+fn risk_rank(listing: &Listing) -> (Urgency, Reverse<u32>, u64) {
     let urgency = match listing.confirmed {
         Some(listed) if listing.target == 0 && listed > 0 => Urgency::ZeroOut,
         None if listing.target == 0 => Urgency::ZeroOut,
         Some(listed) if listing.target < listed => Urgency::Decrease,
         None => Urgency::Decrease,
         Some(_) if listing.listed_at_least() == Some(0) => Urgency::Restore,
-        Some(_) if waited(listing, now) >= INCREASE_WAIT_BOUND => Urgency::Restore,
         Some(_) => Urgency::Increase,
     };
     let exposure = listing
         .confirmed
         .map_or(u32::MAX, |listed| listed.saturating_sub(listing.target));
     (urgency, Reverse(exposure), listing.fifo_position)
-}
-
-/// How long the listing has been out of step with its target.
-fn waited(listing: &Listing, now: Instant) -> Duration {
-    listing
-        .pending_since
-        .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
 }
 
 #[cfg(test)]
