@@ -13,7 +13,8 @@
 //! orders: what differs is only which pending change each push slot carries. Measured per order:
 //! exposure-unit-seconds against the ground truth, oversold units from the ground truth, and
 //! what risk-first costs in return (increases held back, shoppers turned away while stock
-//! existed).
+//! existed). The report checks issue 14's two criteria: risk-first's exposure at most a third of
+//! FIFO's, and no more shoppers turned away while stock existed than FIFO.
 //!
 //! Exposure counts `max(0, listed − max(0, truth))` so that an oversold SKU (negative truth) adds
 //! at most what is listed.
