@@ -2,7 +2,7 @@
 //! marketplace confirmed; pending changes coalesce (only the latest target is ever sent); batches
 //! fill to the platform's batch size in **risk-first** order (zero-outs, then restores of
 //! listings at 0, then decreases by exposure, then increases), with FIFO kept as the baseline
-//! the bench compares against. Why restores, and why increases are not aged: see [`risk_rank`].
+//! the bench compares against. Why restores, and why increases are not aged: see `risk_rank`.
 //!
 //! The no-re-raise rule (DESIGN §4) lives here too: a push never overwrites a marketplace's own
 //! post-sale decrement with a stale higher number. On a compare-and-set platform every push
