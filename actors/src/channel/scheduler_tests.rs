@@ -67,6 +67,84 @@ fn risk_first_sends_zero_outs_then_decreases_by_exposure_then_increases() {
 }
 
 #[test]
+fn a_listing_at_zero_is_restored_before_decreases_but_after_zero_outs() {
+    let now = Instant::now();
+    let listed = [("SOLD-OUT", 0), ("BIG-DROP", 20), ("ZERO", 3), ("UP", 4)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, now);
+    let targets = [("UP", 9), ("BIG-DROP", 2), ("SOLD-OUT", 6), ("ZERO", 0)];
+    for (seq, (name, target)) in (2..).zip(targets) {
+        queue.set_target(&sku(name), target, seq, now);
+    }
+    assert_eq!(
+        skus_of(&queue.next_batch(10, now)),
+        vec!["ZERO", "SOLD-OUT", "BIG-DROP", "UP"],
+        "a listing at 0 turns every shopper away; one at 4 still sells"
+    );
+}
+
+/// A marketplace sale that took the last unit makes an increase a restore: when the queue knows
+/// the sale came after its last push (the belief drops to 0), and when it cannot tell (the belief
+/// stays the pushed quantity, for the no-re-raise rule, but the listing may be at 0).
+#[test]
+fn a_listing_the_marketplace_may_have_sold_out_ranks_as_a_restore() {
+    for sold_after_the_push in [true, false] {
+        let start = Instant::now();
+        let listed = [("HAT", 1), ("DROP", 10)];
+        let mut queue = settled(PushOrder::RiskFirst, true, &listed, start);
+        let pushed = start + Duration::from_secs(1);
+        queue.confirm(&sku("HAT"), 1, pushed);
+        // The feed read brings a sale of HAT made after `sold_after`.
+        let sold_after = if sold_after_the_push { pushed } else { start };
+        let read = pushed + Duration::from_secs(1);
+        queue.note_marketplace_sale(&sku("HAT"), 1, sold_after, read);
+        queue.set_target(&sku("HAT"), 6, 3, read);
+        queue.set_target(&sku("DROP"), 3, 4, read);
+        let batch = queue.next_batch(1, read);
+        assert_eq!(skus_of(&batch), vec!["HAT"], "HAT may turn shoppers away");
+        let belief = if sold_after_the_push { 0 } else { 1 };
+        assert_eq!(batch[0].previous, Some(belief));
+    }
+}
+
+/// Regression test of the starvation the scheduler bench found (listings left at 0 after a
+/// receipt while every decrease went first: 506 shoppers turned away while stock existed against
+/// FIFO's 106). Under a standing backlog of decreases on other SKUs, an increase from a listing at
+/// 0 waits for none of them, and one from a listing that still sells waits only until the
+/// marketplace reports it sold out.
+#[test]
+fn a_stream_of_decreases_cannot_hold_an_increase_once_it_loses_sales() {
+    let start = Instant::now();
+    let listed = [("SOLD-OUT", 0), ("LOW", 3)];
+    let mut queue = settled(PushOrder::RiskFirst, true, &listed, start);
+    queue.set_target(&sku("SOLD-OUT"), 10, 2, start);
+    queue.set_target(&sku("LOW"), 10, 3, start);
+    let push_interval = Duration::from_millis(500);
+    let sold_out_at_step = 100;
+    let mut pushed_at = HashMap::new();
+    for step in 0..200u32 {
+        let now = start + push_interval * step;
+        // One new decrease per push slot on top of a backlog of five: it never drains.
+        for extra in 0..if step == 0 { 6 } else { 1 } {
+            let name = sku(&format!("DROP-{step}-{extra}"));
+            queue.set_target(&name, 20, 1, start);
+            queue.set_confirmed(&name, 20, start);
+            queue.set_target(&name, 1, u64::from(step) + 4, now);
+        }
+        if step == sold_out_at_step {
+            queue.note_marketplace_sale(&sku("LOW"), 3, start, now);
+        }
+        let batch = queue.next_batch(1, now);
+        queue.confirm(&batch[0].sku, batch[0].quantity, now);
+        pushed_at.insert(batch[0].sku.as_str().to_string(), step);
+    }
+    assert_eq!(pushed_at["SOLD-OUT"], 0, "a listing at 0 goes first");
+    assert_eq!(
+        pushed_at["LOW"], sold_out_at_step,
+        "a listing that still sells waits, and goes in the slot after it sells out"
+    );
+}
+
+#[test]
 fn fifo_sends_in_the_order_changes_became_pending() {
     let now = Instant::now();
     let listed = [("A", 5), ("B", 10), ("C", 3)];
