@@ -6,8 +6,7 @@
 //! Decisions:
 //!
 //! - **Basic auth**: `Authorization: Basic base64(user:password)` compared with the destination's
-//!   in constant time (a SHA-256 of each side compared with `verify_slice`, so that neither the
-//!   length nor a prefix of the expected value shows in the timing).
+//!   in constant time ([`same_secret`]).
 //! - **HMAC [U]**: §4.2 gives the canonical string only from a third party,
 //!   `METHOD\nPATH?QUERY\nWM_SEC.TIMESTAMP\nhex(SHA-256(body))`, HMAC-SHA256 with the client
 //!   secret, in `WM_SEC.SIGNATURE`; its encoding is not stated. It is taken as base64, and
@@ -21,6 +20,8 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
+
+use crate::platforms::notify::same_secret;
 
 /// How far `WM_SEC.TIMESTAMP` may be from now, either way.
 pub const TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
@@ -40,18 +41,6 @@ pub enum NotifyError {
     /// The credentials or the signature do not match.
     #[error("the delivery's credentials or signature do not match")]
     Mismatch,
-}
-
-/// Compares `given` with `expected` in constant time whatever their lengths.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"walmart-destination")
-        .expect("HMAC takes a key of any length");
-    mac.update(expected);
-    let expected = mac.finalize().into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"walmart-destination")
-        .expect("HMAC takes a key of any length");
-    mac.update(given);
-    mac.verify_slice(&expected).is_ok()
 }
 
 /// Checks a basic-auth destination: `authorization` against `user` and `password`.
