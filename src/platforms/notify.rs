@@ -2,8 +2,18 @@
 //! authentication and payload live in its connector folder (`<platform>/connector/notify.rs`);
 //! this module holds the pieces they have in common.
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// How far a signed delivery's own timestamp may be from now, either way, before it is refused as
+/// a replay (the Standard Webhooks libraries' default, used for every platform that signs a time).
+pub const REPLAY_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Whether a delivery signed at `sent_at` may be taken at `now` (not a replay, no clock far off).
+pub fn is_fresh(sent_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    (now - sent_at).abs() <= REPLAY_TOLERANCE
+}
 
 /// Whether a secret a delivery presents (a basic-auth header, an API key header) is `expected`,
 /// compared in constant time whatever the two lengths: each side is first reduced to an

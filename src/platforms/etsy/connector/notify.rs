@@ -11,7 +11,8 @@
 //!   verifies in the tests, and CI checks the mock's signatures with the official
 //!   `standardwebhooks` library, so a misreading shows on both sides.
 //! - **Replays** are refused by timestamp: a delivery whose `webhook-timestamp` is more than
-//!   [`TOLERANCE`] away from now (either way) is refused, as the Standard Webhooks libraries do.
+//!   [`REPLAY_TOLERANCE`](crate::platforms::notify::REPLAY_TOLERANCE) away from now (either way)
+//!   is refused, as the Standard Webhooks libraries do.
 //!   A delivery inside the window that comes again changes nothing: its receipt's order events
 //!   carry the same ledger keys as the poll's.
 //! - **The resource URL is never followed.** It comes from the request body: following it with the
@@ -25,9 +26,8 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-/// How far a delivery's timestamp may be from now, either way (the Standard Webhooks libraries'
-/// default of five minutes).
-pub const TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+use crate::platforms::notify::is_fresh;
+
 /// The prefix of a Standard Webhooks secret.
 const SECRET_PREFIX: &str = "whsec_";
 /// The version tag of an HMAC-SHA256 signature entry.
@@ -89,7 +89,7 @@ pub fn verify(
         .ok()
         .and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0))
         .ok_or(NotifyError::BadTimestamp)?;
-    if (now - sent_at).abs() > TOLERANCE {
+    if !is_fresh(sent_at, now) {
         return Err(NotifyError::StaleTimestamp);
     }
     let mut expected = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| NotifyError::BadSecret)?;
@@ -200,6 +200,7 @@ fn receipt_of(resource_url: &str, shop_id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platforms::notify::REPLAY_TOLERANCE;
 
     /// The Standard Webhooks specification's example
     /// (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
@@ -270,7 +271,7 @@ mod tests {
     #[test]
     fn a_replay_outside_the_tolerance_is_refused_either_way() {
         let sent = 1_614_265_330;
-        let within = TOLERANCE.num_seconds();
+        let within = REPLAY_TOLERANCE.num_seconds();
         for now in [sent - within, sent + within] {
             assert_eq!(
                 verify(SPEC_SECRET, headers(SPEC_SIGNATURE), SPEC_BODY, at(now)),

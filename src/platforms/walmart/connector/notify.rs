@@ -12,7 +12,7 @@
 //!   secret, in `WM_SEC.SIGNATURE`; its encoding is not stated. It is taken as base64, and
 //!   [`HmacScheme`] names the string's parts so the mock and the connector can be changed together
 //!   when Walmart's own page is checked. Replays are refused by `WM_SEC.TIMESTAMP` (unix
-//!   milliseconds), as for Etsy, five minutes either way.
+//!   milliseconds), as for Etsy ([`is_fresh`]).
 //! - Only the authentication is here so far; reading the payload (the purchase order and its lines
 //!   with SKUs) comes with the notification intake.
 
@@ -21,10 +21,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 
-use crate::platforms::notify::same_secret;
-
-/// How far `WM_SEC.TIMESTAMP` may be from now, either way.
-pub const TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+use crate::platforms::notify::{is_fresh, same_secret};
 
 /// Why a delivery is not authentic (only logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -101,7 +98,7 @@ pub fn verify_hmac(
         .ok()
         .and_then(DateTime::<Utc>::from_timestamp_millis)
         .ok_or(NotifyError::BadTimestamp)?;
-    if (now - sent_at).abs() > TOLERANCE {
+    if !is_fresh(sent_at, now) {
         return Err(NotifyError::StaleTimestamp);
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
@@ -116,6 +113,7 @@ pub fn verify_hmac(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platforms::notify::REPLAY_TOLERANCE;
 
     const SECRET: &[u8] = b"walmart-client-secret";
     const BODY: &[u8] =
@@ -189,7 +187,8 @@ mod tests {
         let timestamp = SENT_MS.to_string();
         let signature = signed("POST", "/webhooks/ACME/walmart", &timestamp, BODY);
         let late =
-            DateTime::from_timestamp_millis(SENT_MS + TOLERANCE.num_milliseconds() + 1).unwrap();
+            DateTime::from_timestamp_millis(SENT_MS + REPLAY_TOLERANCE.num_milliseconds() + 1)
+                .unwrap();
         assert_eq!(
             verify_hmac(SECRET, request(&timestamp, &signature), BODY, late),
             Err(NotifyError::StaleTimestamp)
