@@ -23,6 +23,7 @@ pub mod egress;
 pub mod etsy;
 #[cfg(feature = "mocks")]
 pub mod mock;
+pub mod notify;
 pub mod pacer;
 pub mod registry;
 pub mod shopify;

@@ -85,6 +85,7 @@ use crate::platforms::pacer::Pacer;
 use crate::platforms::Platform;
 
 mod listings;
+pub mod notify;
 mod orders;
 
 use self::listings::{listed_quantity, patch_verdict, summary_product_type, PatchVerdict};

@@ -72,6 +72,7 @@ use crate::platforms::connector::{
 };
 use crate::platforms::Platform;
 
+pub mod notify;
 mod orders;
 
 use self::orders::{order_page, Cursor, OrdersReply};

@@ -70,6 +70,7 @@ use crate::platforms::connector::{
 use crate::platforms::Platform;
 
 mod inventory;
+pub mod notify;
 mod orders;
 
 use self::inventory::{listed_quantity, put_body};

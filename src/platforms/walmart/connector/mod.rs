@@ -291,6 +291,8 @@ impl Marketplace for WalmartConnector {
     }
 }
 
+pub mod notify;
+
 #[cfg(test)]
 mod tests {
     use super::*;
