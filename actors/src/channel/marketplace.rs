@@ -129,6 +129,25 @@ pub trait Marketplace: Send + Sync + std::fmt::Debug {
     /// Fetches order events after `cursor` (`None`: from the start of the connection).
     fn fetch_orders(&self, cursor: Option<String>) -> MarketFuture<OrderPage>;
 
+    /// Reads one order the marketplace notified (a thin notification names the order, not its
+    /// lines: Etsy's receipt, eBay's order, Walmart's purchase order, Amazon's order items,
+    /// TikTok Shop's order detail) and returns its events with the same natural keys (order id,
+    /// line, version) as the polled feed gives for it, so that whichever arrives second changes
+    /// nothing in the ledger. `order_id` was taken from an authenticated notification of this
+    /// channel; the connector reads it from its own base URL, never from a URL in the payload.
+    ///
+    /// The default refuses as `Invalid`: a connection whose notifications carry whole orders
+    /// (Shopify's webhooks) or that has none never reads single orders.
+    fn fetch_order(&self, order_id: String) -> MarketFuture<Vec<OrderEvent>> {
+        let platform = self.platform();
+        Box::pin(async move {
+            Err(MarketplaceError::Permanent {
+                kind: PermanentKind::Invalid,
+                message: format!("{platform} notifications carry whole orders; none is read by id ({order_id:?})"),
+            })
+        })
+    }
+
     /// How long until the order feed can show anything after `cursor`, when the marketplace
     /// delays what it shows (Amazon lists an order only about two minutes after it was placed):
     /// the channel waits that long instead of spending a call of its budget on a page that
