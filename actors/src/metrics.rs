@@ -214,6 +214,14 @@ pub const STORAGE_FLUSH_FAILURES_TOTAL: Metric = metric(
     "database flushes or syncs that failed; no write is acknowledged after one until a restart",
 );
 
+/// Marketplace order notifications received, by platform and outcome (issue 14).
+pub const NOTIFICATIONS_TOTAL: Metric = metric(
+    "shelfsync_notifications_total",
+    MetricKind::Counter,
+    &[PLATFORM, OUTCOME],
+    "order notifications received from marketplaces, by outcome: recorded (durable in the ledger: applied, duplicate or an order exception), ignored (a topic that moves no stock), refused (not authentic; platform `unknown` when the path names no channel), retry_later (503: nothing recorded, the platform sends it again)",
+);
+
 /// Requests the HTTP edge turned away for load or time (issue 12), by `reason`: its API code
 /// (`body_timeout`, `overloaded`, `engine_timeout`, `outcome_unknown`).
 pub const HTTP_REFUSED_TOTAL: Metric = metric(
@@ -257,6 +265,7 @@ pub const ALL: &[Metric] = &[
     ACTOR_QUARANTINED,
     LEDGER_COMMIT_SECONDS,
     LEDGER_COMMIT_BATCH_SIZE,
+    NOTIFICATIONS_TOTAL,
     HTTP_REFUSED_TOTAL,
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_SECONDS,

@@ -65,7 +65,10 @@ pub struct NewChannelBody {
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     #[schema(value_type = Object)]
     pub account: serde_json::Map<String, Value>,
-    /// The secret that signs the marketplace's webhooks (Shopify), stored as a credential.
+    /// The secret that authenticates the marketplace's order notifications, stored as a
+    /// credential: Shopify's app client secret, Etsy's `whsec_` key, eBay's verification token,
+    /// Walmart's `user:password` (basic auth) or client secret (HMAC), the EventBridge API
+    /// destination's `x-api-key` value, TikTok Shop's app secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     #[serde(default)]
@@ -81,7 +84,8 @@ pub struct NewChannelBody {
     #[serde(default)]
     #[schema(schema_with = schemas::push_order)]
     pub push_order: PushOrder,
-    /// How often the order feed is polled.
+    /// How often the order feed is polled. With notifications received (a `webhook_secret`),
+    /// the poll is the backstop and runs at most every 60 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 100, maximum = 300000)]
     pub poll_interval_ms: Option<u64>,

@@ -90,6 +90,7 @@ fn handler(operation_id: &str) -> Option<actix_web::Route> {
         "metrics" => web::to(metrics),
         "openapi" => web::to(openapi::serve),
         "receive_webhook" => web::to(webhooks::receive),
+        "answer_webhook_challenge" => web::to(webhooks::challenge),
         "create_member" => web::to(members::create),
         "list_members" => web::to(members::list),
         "delete_member" => web::to(members::delete),

@@ -10,7 +10,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::{ApiError, Code, ErrorCode};
 use super::openapi::responses::{BadRequest, BodyTimeout, TooLarge, Unauthorized, Unavailable};
 use super::{read_body, ApiState};
-use crate::service::webhooks::{WebhookHeaders, WebhookOutcome};
+use crate::platforms::notify::Delivery;
+use crate::service::webhooks::WebhookOutcome;
 use crate::service::WebhookError;
 
 /// The one detail of every unauthenticated delivery's reply (the reason is only logged).
@@ -49,7 +50,7 @@ fn webhook_error(error: WebhookError) -> ApiError {
     params(
         ("code" = String, Path, description = "The client's code"),
         ("channel" = String, Path, description = "The channel's id"),
-        ("X-Shopify-Topic" = Option<String>, Header, description = "The event (`orders/create`, `orders/cancelled`)"),
+        ("X-Shopify-Topic" = Option<String>, Header, description = "Shopify: the event (`orders/create`, `orders/cancelled`); each platform authenticates with its own headers (`X-Shopify-Hmac-Sha256`; Etsy's `webhook-id`, `webhook-timestamp`, `webhook-signature`; eBay's `X-EBAY-SIGNATURE`; Walmart's `Authorization` or `WM_SEC.SIGNATURE` and `WM_SEC.TIMESTAMP`; the API destination's `x-api-key`; TikTok Shop's `Authorization`)"),
     ),
     request_body(
         content = Object,
@@ -69,20 +70,87 @@ pub async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let (code, channel) = path.into_inner();
     let body = read_body(&state, payload).await?;
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
-    let headers = WebhookHeaders {
-        hmac: header("x-shopify-hmac-sha256"),
-        topic: header("x-shopify-topic"),
+    let headers = header_pairs(&request);
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or(request.path(), |whole| whole.as_str());
+    let delivery = Delivery {
+        method: request.method().as_str(),
+        path_and_query,
+        headers: &headers,
+        body: &body,
+        now: state.service.now(),
     };
     let outcome = state
         .service
-        .receive_webhook(&code, &channel, headers, &body)
+        .receive_webhook(&code, &channel, delivery)
         .await
         .map_err(webhook_error)?;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// The headers whose value is text, names in lowercase (as `http` keeps them). A header whose
+/// value is not visible ASCII is left out: no platform signs with one.
+fn header_pairs(request: &HttpRequest) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+/// The query of a platform's endpoint check.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ChallengeQuery {
+    /// eBay's challenge code.
+    pub challenge_code: String,
+}
+
+/// The longest challenge code answered (eBay's are UUID-like; anything far longer is not one).
+const MAX_CHALLENGE: usize = 256;
+
+/// `GET /webhooks/{code}/{channel}?challenge_code=`: eBay checks the endpoint before it sends
+/// notifications there (§5.2) and expects the hash of the code, the channel's verification token
+/// and the endpoint's URL as it called it (scheme and host as the request arrived: behind a proxy,
+/// the proxy must pass `Forwarded` or `X-Forwarded-Proto`/`X-Forwarded-Host`, or eBay's hash will
+/// not match and it will send nothing).
+#[utoipa::path(
+    get,
+    path = "/webhooks/{code}/{channel}",
+    operation_id = "answer_webhook_challenge",
+    tag = "webhooks",
+    security(("webhook_signature" = [])),
+    params(
+        ("code" = String, Path, description = "The client's code"),
+        ("channel" = String, Path, description = "The channel's id"),
+        ChallengeQuery,
+    ),
+    responses(
+        (status = 200, description = "The answer (`{\"challengeResponse\": …}`)", body = Object),
+        BadRequest, Unauthorized,
+    )
+)]
+pub async fn challenge(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ChallengeQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (code, channel) = path.into_inner();
+    let challenge_code = &query.challenge_code;
+    if challenge_code.is_empty() || challenge_code.len() > MAX_CHALLENGE {
+        return Err(ApiError::invalid(format!(
+            "challenge_code must be 1 to {MAX_CHALLENGE} characters"
+        )));
+    }
+    let info = request.connection_info();
+    let endpoint = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+    let answer = state
+        .service
+        .answer_challenge(&code, &channel, challenge_code, &endpoint)
+        .map_err(webhook_error)?;
+    Ok(HttpResponse::Ok().json(answer))
 }

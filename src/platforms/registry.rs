@@ -18,6 +18,7 @@ use shelfsync_actors::channel::marketplace::Marketplace;
 use super::connector::{ConnectorConfig, ConnectorError};
 #[cfg(feature = "mocks")]
 use super::mock::{MockError, MockOptions, PlatformMock};
+use super::notify::{Challenge, Receive};
 use super::{amazon, ebay, etsy, shopify, walmart, Platform};
 
 /// How a platform's connector is built from a channel's settings.
@@ -30,15 +31,21 @@ pub type BuildMock = fn(&MockOptions) -> Result<Arc<dyn PlatformMock>, MockError
 /// A platform's row of the table.
 struct Row {
     connector: BuildConnector,
+    /// How its order notifications are authenticated and read (`None`: it sends none here).
+    receive: Option<Receive>,
+    /// How it checks an endpoint before sending there (eBay's challenge), if it does.
+    challenge: Option<Challenge>,
     #[cfg(feature = "mocks")]
     mock: BuildMock,
 }
 
-/// The row of a platform folder: its `connector::build` and `mock::build`.
+/// The row of a platform folder: its `connector::build`, `connector::receive` and `mock::build`.
 macro_rules! row {
     ($folder:ident) => {
         Row {
             connector: $folder::connector::build,
+            receive: Some($folder::connector::receive),
+            challenge: None,
             #[cfg(feature = "mocks")]
             mock: $folder::mock::build,
         }
@@ -51,8 +58,20 @@ fn row_of(platform: Platform) -> Row {
         Platform::Shopify => row!(shopify),
         Platform::Etsy => row!(etsy),
         Platform::Amazon => row!(amazon),
-        Platform::Walmart => row!(walmart),
-        Platform::Ebay => row!(ebay),
+        Platform::Walmart => Row {
+            connector: walmart::connector::build,
+            receive: None,
+            challenge: None,
+            #[cfg(feature = "mocks")]
+            mock: walmart::mock::build,
+        },
+        Platform::Ebay => Row {
+            connector: ebay::connector::build,
+            receive: None,
+            challenge: Some(ebay::connector::notify::answer_challenge),
+            #[cfg(feature = "mocks")]
+            mock: ebay::mock::build,
+        },
     }
 }
 
@@ -66,6 +85,16 @@ pub fn connector(
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
     config.egress.check_url(Some(platform), &config.base_url)?;
     (row_of(platform).connector)(config)
+}
+
+/// How `platform`'s order notifications are received (`None`: it sends none to shelfsync).
+pub fn receiver(platform: Platform) -> Option<Receive> {
+    row_of(platform).receive
+}
+
+/// How `platform` checks a notification endpoint before sending there (`None`: it does not).
+pub fn challenge(platform: Platform) -> Option<Challenge> {
+    row_of(platform).challenge
 }
 
 /// How `platform`'s mock is built.

@@ -21,7 +21,7 @@ use crate::clients::channels::ChannelRecord;
 use crate::clients::origin::Origin;
 use crate::clients::ClientStoreError;
 use crate::platforms::connector::{ConnectorConfig, ConnectorError, ListingMap};
-use crate::platforms::registry::connector;
+use crate::platforms::registry::{connector, receiver};
 use crate::vault::Secret;
 
 impl Service {
@@ -172,13 +172,7 @@ impl Service {
         client: &ClientCode,
         record: &ChannelRecord,
     ) -> Result<ChannelSpec, ServiceError> {
-        let origin = record.origin().map_err(|_| ConnectorError::BadBaseUrl {
-            url: record.base_url.clone(),
-        })?;
-        let credential =
-            self.clients
-                .secret_for(&self.vault, client, &record.credential, &origin)?;
-        let account = self.resolve_account(client, &record.account, &origin)?;
+        let (credential, account) = self.channel_secrets(client, record)?;
         let listings = self.listing_map(client, &record.id)?;
         let config = ConnectorConfig::new(&record.base_url, credential, account, listings)?
             .with_egress(self.options.egress);
@@ -188,7 +182,7 @@ impl Service {
         config.policy = record.policy;
         config.order = record.push_order;
         config.rate_limit = record.rate_limit.clone();
-        config.poll_interval = Duration::from_millis(record.poll_interval_ms);
+        config.poll_interval = poll_interval(record);
         config.seed = seed_of(client, &record.id);
         config.reconcile_interval = self.options.reconcile_interval;
         config.stall_warning_after = self.options.stall_warning_after;
@@ -196,6 +190,23 @@ impl Service {
             config,
             marketplace,
         })
+    }
+
+    /// A channel's credential and account ids with their secrets, opened in memory for the
+    /// channel's origin only (`ClientStore::secret_for`).
+    pub(super) fn channel_secrets(
+        &self,
+        client: &ClientCode,
+        record: &ChannelRecord,
+    ) -> Result<(Secret, Value), ServiceError> {
+        let origin = record.origin().map_err(|_| ConnectorError::BadBaseUrl {
+            url: record.base_url.clone(),
+        })?;
+        let credential =
+            self.clients
+                .secret_for(&self.vault, client, &record.credential, &origin)?;
+        let account = self.resolve_account(client, &record.account, &origin)?;
+        Ok((credential, account))
     }
 
     /// The account ids as the connector needs them: each `<name>_credential` key is replaced, in
@@ -332,6 +343,24 @@ impl Service {
             Err(error @ ServiceError::TimedOut { .. }) => Err(error),
             _ => Ok(None),
         }
+    }
+}
+
+/// How often a channel whose notifications are received reads its order feed at most: the poll
+/// is then the backstop that catches what a notification missed (a delivery the platform gave
+/// up on, an endpoint that was down), not the way sales arrive, so it spends little of a shared
+/// budget (Etsy's app-wide quota above all). A minute bounds how late a missed sale is seen.
+pub const BACKSTOP_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The channel's poll interval: its own, or at least [`BACKSTOP_POLL_INTERVAL`] once its
+/// notifications are received (a notification secret is stored and its platform sends them).
+pub fn poll_interval(record: &ChannelRecord) -> Duration {
+    let own = Duration::from_millis(record.poll_interval_ms);
+    let notified = record.webhook_credential.is_some() && receiver(record.platform).is_some();
+    if notified {
+        own.max(BACKSTOP_POLL_INTERVAL)
+    } else {
+        own
     }
 }
 

@@ -40,21 +40,31 @@
 //! | Amazon | no HTTP webhooks: `ORDER_CHANGE` goes to SQS or EventBridge only (§3.2); an EventBridge **API destination** would POST here | [U] EventBridge retries a failed target for up to 24 hours and 185 attempts by default, with backoff; AWS says API destinations retry 401, 407, 409, 429 and 5xx and do not retry other 4xx | [U] after the retry policy, the event is dropped unless a dead-letter queue is set |
 //! | TikTok Shop | webhooks (type 1 order status change, …), `Authorization` = hex HMAC-SHA256 of app key + body (§6.2) | [U] (TikTok's developer webhooks: anything but 200 is retried for up to 72 hours with exponential backoff) | [U] after 72 hours the event is discarded |
 //!
-//! Only Shopify's deliveries are received today; the other platforms' orders are polled with
-//! durable cursors, and a delivery to one of their channels is answered like any unauthenticated
-//! one. When a platform is added here, the same rule holds: 2xx once recorded (applied or an
-//! exception), 5xx only when nothing can be recorded. For Amazon's API destinations a 4xx for an
-//! authentic event would mean the event is dropped at once, which is one more reason never to
-//! answer 4xx to an authentic delivery.
+//! Every platform's deliveries are received here, each authenticated and read by its own
+//! receiver ([`crate::platforms::registry::receiver`], in the platform's connector folder).
+//! Shopify's carry whole orders, applied at once; every other platform's are thin notices that
+//! name an order, which the channel reads through its connection within the budget's share for
+//! such reads ([`shelfsync_actors::channel::NOTIFIED_READ_MAX_WAIT`]) before the events are
+//! applied and the delivery acknowledged. A read that cannot be made now (budget, throttle, a
+//! failing or lagging marketplace) answers 503 with `Retry-After`, so the platform retries; the
+//! poll, now a backstop, reads the same order anyway. A read the marketplace refuses for good
+//! (credentials, a refused request) is recorded as an order exception and acknowledged. For
+//! Amazon's API destinations a 4xx for an authentic event would mean the event is dropped at
+//! once, which is one more reason never to answer 4xx to an authentic delivery.
 
+use shelfsync_actors::channel::intake::{OrderIntake, UnusableOrder};
+use shelfsync_actors::channel::messages::{NotifiedReadError, ReadNotifiedOrder};
 use shelfsync_actors::ids::{ChannelId, ClientCode};
-use shelfsync_actors::inventory::exceptions::{bounded_text, digest_key};
-use shelfsync_actors::platform::Platform;
+use shelfsync_actors::inventory::exceptions::{bounded_text, digest_key, UnapplicableReason};
+use shelfsync_actors::metrics::events::{InternalEvent, NotificationReceived};
+use shelfsync_actors::platform::{MarketplaceError, Platform};
 
 use super::{Service, ServiceError};
-use crate::platforms::shopify::connector::{
-    verify_webhook, webhook_events, WebhookError as ShopifyWebhookError,
-};
+use crate::clients::channels::ChannelRecord;
+use crate::platforms::connector::{ConnectorConfig, ListingMap};
+use crate::platforms::notify::{Delivery, Notice, Recipient, Refusal};
+use crate::platforms::registry::{challenge, receiver};
+use crate::platforms::shopify::connector::verify_webhook;
 use crate::vault::{Secret, Vault};
 
 /// Why a delivery was not authenticated. Never told to the caller (they all get the same reply);
@@ -72,10 +82,8 @@ pub enum Unauthenticated {
     /// The channel's webhook secret could not be opened (deleted, or the vault key changed): an
     /// operator's problem, logged as an error.
     SecretUnavailable,
-    /// No signature header.
-    MissingSignature,
-    /// The signature does not match the body.
-    BadSignature,
+    /// The platform's receiver refused it (no signature, a wrong one, a replay, ...).
+    Refused(Refusal),
 }
 
 impl Unauthenticated {
@@ -87,8 +95,7 @@ impl Unauthenticated {
             Unauthenticated::NoWebhooks(_) => "webhooks_unsupported",
             Unauthenticated::NoSecret => "webhooks_not_configured",
             Unauthenticated::SecretUnavailable => "secret_unavailable",
-            Unauthenticated::MissingSignature => "missing_signature",
-            Unauthenticated::BadSignature => "bad_signature",
+            Unauthenticated::Refused(refusal) => refusal.kind(),
         }
     }
 }
@@ -115,15 +122,6 @@ impl WebhookError {
     }
 }
 
-/// The delivery's headers the service looks at.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WebhookHeaders<'a> {
-    /// Shopify's `X-Shopify-Hmac-Sha256`.
-    pub hmac: Option<&'a str>,
-    /// Shopify's `X-Shopify-Topic`.
-    pub topic: Option<&'a str>,
-}
-
 /// What a delivery did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct WebhookOutcome {
@@ -135,6 +133,8 @@ pub struct WebhookOutcome {
     pub duplicates: usize,
     /// Order exceptions recorded (raised, or seen again on a retry) for what could not apply.
     pub exceptions: usize,
+    /// Orders read through the channel's connection because the delivery named them.
+    pub orders_read: usize,
     /// A topic acknowledged and ignored.
     pub ignored_topic: Option<String>,
 }
@@ -179,45 +179,96 @@ impl WebhookDecoy {
 }
 
 impl Service {
-    /// Verifies and records one webhook delivery; returns once it is durable in the ledger
-    /// (applied, or recorded as order exceptions).
+    /// Authenticates one marketplace delivery the channel's platform way and records what it
+    /// tells; returns once that is durable in the ledger (applied, or recorded as order
+    /// exceptions).
     pub async fn receive_webhook(
         &self,
         client: &str,
         channel: &str,
-        headers: WebhookHeaders<'_>,
-        raw_body: &[u8],
+        delivery: Delivery<'_>,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        let mut platform = None;
+        let result = self
+            .receive_delivery(client, channel, delivery, &mut platform)
+            .await;
+        let outcome = match &result {
+            Ok(done) if done.ignored_topic.is_some() => "ignored",
+            Ok(_) => "recorded",
+            Err(WebhookError::Unauthenticated(_)) => "refused",
+            Err(WebhookError::Service(_)) => "retry_later",
+        };
+        NotificationReceived {
+            platform: platform.map_or("unknown", Platform::as_str),
+            outcome,
+        }
+        .emit();
+        result
+    }
+
+    /// [`Service::receive_webhook`], telling `platform` once the path names a channel.
+    async fn receive_delivery(
+        &self,
+        client: &str,
+        channel: &str,
+        delivery: Delivery<'_>,
+        platform: &mut Option<Platform>,
     ) -> Result<WebhookOutcome, WebhookError> {
         let (target, secret) = self.webhook_target(client, channel)?;
-        // The signature is checked on the raw bytes before any parsing (DESIGN §6), and on every
-        // path, with the decoy when there is no real secret.
-        let signed = verify_webhook(
-            secret.expose().as_bytes(),
-            raw_body,
-            headers.hmac.unwrap_or_default(),
-        );
-        let (code, id) = match target {
-            Ok(found) if signed => found,
-            Ok(_) if headers.hmac.is_none() => {
-                return Err(refused(client, channel, Unauthenticated::MissingSignature))
+        let (code, record) = match target {
+            Ok(found) => found,
+            Err(reason) => {
+                // The same HMAC over the whole body as a known channel's check costs (with the
+                // decoy secret), so the answer's timing does not tell which channels exist.
+                let hmac = delivery.header("x-shopify-hmac-sha256").unwrap_or_default();
+                let _ = verify_webhook(secret.expose().as_bytes(), delivery.body, hmac);
+                return Err(refused(client, channel, reason));
             }
-            Ok(_) => return Err(refused(client, channel, Unauthenticated::BadSignature)),
-            Err(reason) => return Err(refused(client, channel, reason)),
         };
-        let topic = headers.topic.unwrap_or_default();
-        let mut intake = match webhook_events(topic, raw_body) {
-            Ok(intake) => intake,
-            Err(ShopifyWebhookError::UnsupportedTopic(topic)) => {
+        let id = record.id.clone();
+        *platform = Some(record.platform);
+        let Some(receive) = receiver(record.platform) else {
+            return Err(refused(
+                client,
+                channel,
+                Unauthenticated::NoWebhooks(record.platform),
+            ));
+        };
+        let connection = self.notification_connection(&code, &record)?;
+        let recipient = Recipient {
+            secret: secret.expose(),
+            connection: &connection,
+        };
+        // Checked on the raw bytes before any parsing (DESIGN §6).
+        let notice = receive(delivery, recipient)
+            .await
+            .map_err(|refusal| refused(client, channel, Unauthenticated::Refused(refusal)))?;
+        let (mut intake, orders_read) = match notice {
+            Notice::Ignored(topic) => {
                 return Ok(WebhookOutcome {
                     ignored_topic: Some(topic),
                     ..WebhookOutcome::default()
                 })
             }
+            Notice::Orders(intake) => (intake, 0),
+            Notice::Read(order_ids) => {
+                let count = order_ids.len();
+                (
+                    self.read_notified_orders(&code, &id, order_ids).await?,
+                    count,
+                )
+            }
         };
-        // A retry carries the original payload byte for byte (§1.2), so the digest of the signed
-        // body names the delivery across retries; the webhook id is not used, since it was seen
-        // to change between retries (reliability §3.2).
-        intake.delivery = Some(digest_key("delivery", &id, &[topic.as_bytes(), raw_body]));
+        // A retry carries the original payload byte for byte (Shopify §1.2; the others sign a
+        // fresh timestamp in headers, not in the body), so the digest of the signed body names
+        // the delivery across retries; webhook ids are not used, since Shopify's was seen to
+        // change between retries (reliability §3.2).
+        let topic = delivery.header("x-shopify-topic").unwrap_or_default();
+        intake.delivery = Some(digest_key(
+            "delivery",
+            &id,
+            &[topic.as_bytes(), delivery.body],
+        ));
         let events = intake.events.len();
         // Bounded (issue 12 §3): a 503 leaves nothing in the ledger, and the platform's retry
         // brings the delivery again under the same keys.
@@ -236,8 +287,110 @@ impl Service {
             applied: applied.outcome.results.len() - duplicates,
             duplicates,
             exceptions: applied.exceptions.len(),
+            orders_read,
             ignored_topic: None,
         })
+    }
+
+    /// Answers a platform's check of the channel's endpoint (eBay's `GET ?challenge_code=`,
+    /// §5.2) with the channel's notification secret. Every channel that cannot answer one (none,
+    /// no secret, a platform without the check) is refused like an unauthenticated delivery.
+    pub fn answer_challenge(
+        &self,
+        client: &str,
+        channel: &str,
+        challenge_code: &str,
+        endpoint: &str,
+    ) -> Result<serde_json::Value, WebhookError> {
+        let (target, secret) = self.webhook_target(client, channel)?;
+        let record = match target {
+            Ok((_, record)) => record,
+            Err(reason) => return Err(refused(client, channel, reason)),
+        };
+        match challenge(record.platform) {
+            Some(answer) => Ok(answer(challenge_code, secret.expose(), endpoint)),
+            None => Err(refused(
+                client,
+                channel,
+                Unauthenticated::NoWebhooks(record.platform),
+            )),
+        }
+    }
+
+    /// The channel's connection as its receiver needs it: base URL, credential and account ids
+    /// with their secrets opened in memory for the channel's origin only (no listing map: a
+    /// receiver reads no listing).
+    fn notification_connection(
+        &self,
+        client: &ClientCode,
+        record: &ChannelRecord,
+    ) -> Result<ConnectorConfig, ServiceError> {
+        let (credential, account) = self.channel_secrets(client, record)?;
+        Ok(
+            ConnectorConfig::new(&record.base_url, credential, account, ListingMap::default())?
+                .with_egress(self.options.egress),
+        )
+    }
+
+    /// Reads each notified order through the channel's actor (within its budget's share) into
+    /// one intake. A read that cannot be made now is a 503 with `Retry-After` (the platform
+    /// retries; nothing was written); one the marketplace refuses for good is an order exception
+    /// of that order, acknowledged, since a retry would be refused the same way and the poll
+    /// reads the order once the cause is fixed.
+    async fn read_notified_orders(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+        order_ids: Vec<String>,
+    ) -> Result<OrderIntake, ServiceError> {
+        let actor = self
+            .channel_actor(client, channel)
+            .await?
+            .ok_or_else(|| ServiceError::Unavailable(format!("channel {channel} of {client}")))?;
+        let mut intake = OrderIntake::default();
+        for order_id in order_ids {
+            let read = ReadNotifiedOrder {
+                order_id: order_id.clone(),
+            };
+            match self.ask(&actor, read).await? {
+                Ok(order) => intake.events.extend(order.events),
+                Err(NotifiedReadError::Busy(retry_after)) => {
+                    return Err(ServiceError::TimedOut {
+                        what: format!("the read budget of channel {channel}"),
+                        retry_after,
+                    })
+                }
+                Err(NotifiedReadError::Marketplace(MarketplaceError::Permanent {
+                    kind,
+                    message,
+                })) if kind != shelfsync_actors::platform::PermanentKind::NotFound => {
+                    intake.unusable.push(UnusableOrder {
+                        order_id: Some(order_id),
+                        line: None,
+                        version: None,
+                        sku: None,
+                        quantity: None,
+                        reason: UnapplicableReason::Refused,
+                        detail: bounded_text(
+                            &format!(
+                                "the marketplace refused the read of the notified order: {message}"
+                            ),
+                            200,
+                        ),
+                    });
+                }
+                // Not found yet (a marketplace that shows an order a moment after notifying it),
+                // throttled, failing or slow: the platform's retry comes back later.
+                Err(NotifiedReadError::Marketplace(error)) => {
+                    tracing::info!(client = %client, channel = %channel, kind = error.kind(), "a notified order could not be read now; answered 503");
+                    return Err(ServiceError::Unavailable(format!(
+                        "the marketplace of channel {channel} ({})",
+                        error.kind()
+                    )));
+                }
+            }
+        }
+        Ok(intake)
     }
 
     /// The channel a delivery names and the secret to check it with, or why it cannot be
@@ -248,7 +401,7 @@ impl Service {
         &self,
         client: &str,
         channel: &str,
-    ) -> Result<(Result<(ClientCode, ChannelId), Unauthenticated>, Secret), ServiceError> {
+    ) -> Result<(Result<(ClientCode, ChannelRecord), Unauthenticated>, Secret), ServiceError> {
         let decoy = |reason| Ok((Err(reason), self.webhook_decoy.open(self.vault())));
         let (Ok(code), Ok(id)) = (ClientCode::parse(client), ChannelId::parse(channel)) else {
             return decoy(Unauthenticated::UnknownClient);
@@ -259,14 +412,14 @@ impl Service {
         let Some(record) = self.channels().get(&code, &id)? else {
             return decoy(Unauthenticated::UnknownChannel);
         };
-        if !record.platform.profile().intake.webhooks {
+        if receiver(record.platform).is_none() {
             return decoy(Unauthenticated::NoWebhooks(record.platform));
         }
         let Some(name) = record.webhook_credential.as_deref() else {
             return decoy(Unauthenticated::NoSecret);
         };
         match self.clients().secret(self.vault(), &code, name) {
-            Ok(secret) => Ok((Ok((code, id)), secret)),
+            Ok(secret) => Ok((Ok((code, record)), secret)),
             Err(_) => decoy(Unauthenticated::SecretUnavailable),
         }
     }

@@ -5,7 +5,7 @@
 use actix::Message;
 use serde::{Deserialize, Serialize};
 
-use super::marketplace::ListedQuantity;
+use super::marketplace::{ListedQuantity, MarketplaceError, OrderEvent};
 use super::scheduler::{PushOrder, QueueStats};
 use super::waiting::WaitView;
 use super::ChannelError;
@@ -64,6 +64,9 @@ pub struct ChannelState {
     pub failed: u64,
     /// Order-feed pages applied to the ledger.
     pub pages_applied: u64,
+    /// Orders read because a notification named them.
+    #[serde(default)]
+    pub notified_reads: u64,
     /// The durable order-feed cursor.
     pub cursor: Option<String>,
     /// Listings whose marketplace quantity differed from the last confirmed one at a read-back.
@@ -100,6 +103,34 @@ pub struct ListingView {
 pub struct AdoptListed {
     /// What each listing shows; SKUs the connection does not list are ignored.
     pub listings: Vec<ListedQuantity>,
+}
+
+/// Reads one order a marketplace notification named, within the budget's share for such reads
+/// (see [`super::notified`]); answers its events, for the caller to apply to the ledger.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<NotifiedOrder, NotifiedReadError>")]
+pub struct ReadNotifiedOrder {
+    /// The marketplace's id of the order, from an authenticated notification of this channel.
+    pub order_id: String,
+}
+
+/// A notified order as the marketplace shows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifiedOrder {
+    /// Its events, with the feed's natural keys.
+    pub events: Vec<OrderEvent>,
+}
+
+/// Why a notified order was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifiedReadError {
+    /// The budget (or the marketplace's throttle) has no room before the wait the read may take;
+    /// come back after the duration.
+    #[error("the read of the notified order waits for its budget ({0:?})")]
+    Busy(std::time::Duration),
+    /// The marketplace refused or failed the read.
+    #[error(transparent)]
+    Marketplace(MarketplaceError),
 }
 
 /// Stops the channel (its supervisor replaces it with a new generation, or removes it).

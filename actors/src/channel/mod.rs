@@ -21,6 +21,7 @@ pub mod feed;
 pub mod intake;
 pub mod marketplace;
 pub mod messages;
+mod notified;
 pub mod policy;
 mod poll;
 mod reconcile;
@@ -32,6 +33,7 @@ mod tests;
 
 pub use self::config::{ChannelConfig, LedgerPort, DEFAULT_STALL_WARNING};
 pub use self::intake::{apply_order_events, movement_of, AppliedEvents};
+pub use self::notified::NOTIFIED_READ_MAX_WAIT;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +114,7 @@ struct Counters {
     throttled: u64,
     failed: u64,
     pages_applied: u64,
+    notified_reads: u64,
     drift_corrected: u64,
     stalls: u64,
 }
@@ -654,6 +657,7 @@ impl Handler<GetState> for ChannelActor {
             throttled: self.counters.throttled,
             failed: self.counters.failed,
             pages_applied: self.counters.pages_applied,
+            notified_reads: self.counters.notified_reads,
             cursor: self.cursor.clone(),
             drift_corrected: self.counters.drift_corrected,
             last_error: self.last_error.clone(),

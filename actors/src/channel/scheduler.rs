@@ -287,6 +287,17 @@ impl PushQueue {
         }
     }
 
+    /// Records a sale the marketplace made itself at a time the channel cannot place (one read
+    /// because a notification named it: the notification may come hours late, on a retry), so
+    /// the listing may be lower than believed. The confirmed quantity stays (a push of ours may
+    /// have overwritten the marketplace's decrement; the next push of the new target corrects
+    /// the listing either way) and risk-first ranks the listing by the units it may have lost.
+    pub fn note_unplaced_sale(&mut self, sku: &Sku, units: u32) {
+        if let Some(listing) = self.listings.get_mut(sku) {
+            listing.unsure_sales = listing.unsure_sales.saturating_add(units);
+        }
+    }
+
     /// Records that the channel's order feed has been read through `at`: every sale the
     /// marketplace made before `at` is in the ledger.
     pub fn note_feed_read(&mut self, at: Instant) {

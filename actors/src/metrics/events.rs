@@ -13,7 +13,7 @@ use super::{
     ACTOR_QUARANTINED, ACTOR_RESTARTS_TOTAL, CHANNEL_DRIFT_CORRECTIONS_TOTAL,
     CHANNEL_EXPOSURE_UNITS, CHANNEL_OLDEST_PENDING_SECONDS, CHANNEL_OLDEST_UNVERIFIED_SECONDS,
     CHANNEL_SKUS_AT_RISK, CHANNEL_STALLS_TOTAL, HTTP_REFUSED_TOTAL, LEDGER_COMMIT_BATCH_SIZE,
-    LEDGER_COMMIT_SECONDS, MARKETPLACE_REQUESTS_TOTAL, ORDERS_INGESTED_TOTAL,
+    LEDGER_COMMIT_SECONDS, MARKETPLACE_REQUESTS_TOTAL, NOTIFICATIONS_TOTAL, ORDERS_INGESTED_TOTAL,
     ORDER_DUPLICATES_TOTAL, ORDER_EXCEPTIONS_TOTAL, OVERSOLD_UNITS_TOTAL, RATELIMIT_WAIT_SECONDS,
     STORAGE_FLUSH_FAILURES_TOTAL, SYNC_LAG_SECONDS,
 };
@@ -291,5 +291,21 @@ pub struct HttpRefused {
 impl InternalEvent for HttpRefused {
     fn emit(self) {
         counter!(HTTP_REFUSED_TOTAL.name, REASON => self.reason).increment(1);
+    }
+}
+
+/// A marketplace order notification was answered.
+#[derive(Debug, Clone, Copy)]
+pub struct NotificationReceived {
+    /// The channel's platform label, or `unknown` when the path names no channel.
+    pub platform: &'static str,
+    /// `recorded`, `ignored`, `refused` or `retry_later`.
+    pub outcome: &'static str,
+}
+
+impl InternalEvent for NotificationReceived {
+    fn emit(self) {
+        counter!(NOTIFICATIONS_TOTAL.name, PLATFORM => self.platform, OUTCOME => self.outcome)
+            .increment(1);
     }
 }

@@ -19,16 +19,21 @@ pub enum Operation {
     PushQuantities,
     /// Reads listed quantities back (reconciliation).
     ReadQuantities,
-    /// Fetches order events after a cursor (polling).
+    /// Fetches order events after a cursor (polling; the backstop once notifications arrive).
     FetchOrders,
+    /// Reads one order a notification named (Etsy's receipt, eBay's order, Walmart's purchase
+    /// order, Amazon's order items, TikTok Shop's order detail): its own operation so that it
+    /// has its own share of a budget shared with pushes and shows apart in the metrics.
+    ReadNotifiedOrder,
 }
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 3] = [
+    pub const ALL: [Operation; 4] = [
         Operation::PushQuantities,
         Operation::ReadQuantities,
         Operation::FetchOrders,
+        Operation::ReadNotifiedOrder,
     ];
 
     /// Returns the operation's name, as written in configuration.
@@ -37,6 +42,7 @@ impl Operation {
             Operation::PushQuantities => "push_quantities",
             Operation::ReadQuantities => "read_quantities",
             Operation::FetchOrders => "fetch_orders",
+            Operation::ReadNotifiedOrder => "read_notified_order",
         }
     }
 
@@ -46,6 +52,8 @@ impl Operation {
             (Platform::Shopify, Operation::PushQuantities) => "inventorySetQuantities",
             (Platform::Shopify, Operation::ReadQuantities) => "inventoryItems query",
             (Platform::Shopify, Operation::FetchOrders) => "orders query",
+            // Shopify's webhooks carry the whole order; no single order is read.
+            (Platform::Shopify, Operation::ReadNotifiedOrder) => "order query",
             (Platform::Etsy, Operation::PushQuantities) => {
                 "PUT /v3/application/listings/{listing_id}/inventory"
             }
@@ -55,15 +63,23 @@ impl Operation {
             (Platform::Etsy, Operation::FetchOrders) => {
                 "GET /v3/application/shops/{shop_id}/receipts"
             }
+            (Platform::Etsy, Operation::ReadNotifiedOrder) => {
+                "GET /v3/application/shops/{shop_id}/receipts/{receipt_id}"
+            }
             (Platform::Amazon, Operation::PushQuantities) => "patchListingsItem",
             (Platform::Amazon, Operation::ReadQuantities) => "getListingsItem",
             (Platform::Amazon, Operation::FetchOrders) => "getOrders",
+            (Platform::Amazon, Operation::ReadNotifiedOrder) => "getOrderItems",
             (Platform::Walmart, Operation::PushQuantities) => "PUT /v3/inventory",
             (Platform::Walmart, Operation::ReadQuantities) => "GET /v3/inventory",
             (Platform::Walmart, Operation::FetchOrders) => "GET /v3/orders",
+            (Platform::Walmart, Operation::ReadNotifiedOrder) => "GET /v3/orders/{purchaseOrderId}",
             (Platform::Ebay, Operation::PushQuantities) => "bulk_update_price_quantity",
             (Platform::Ebay, Operation::ReadQuantities) => "GET /sell/inventory/v1/inventory_item",
             (Platform::Ebay, Operation::FetchOrders) => "GET /sell/fulfillment/v1/order",
+            (Platform::Ebay, Operation::ReadNotifiedOrder) => {
+                "GET /sell/fulfillment/v1/order/{orderId}"
+            }
         }
     }
 }
@@ -192,13 +208,18 @@ impl Bucket {
             (Platform::Amazon, Operation::PushQuantities) => Bucket::AmazonPatchListingsItem,
             (Platform::Amazon, Operation::ReadQuantities) => Bucket::AmazonGetListingsItem,
             (Platform::Amazon, Operation::FetchOrders) => Bucket::AmazonGetOrders,
+            (Platform::Amazon, Operation::ReadNotifiedOrder) => Bucket::AmazonGetOrderItems,
             (Platform::Walmart, Operation::PushQuantities) => Bucket::WalmartPutInventory,
             (Platform::Walmart, Operation::ReadQuantities) => Bucket::WalmartGetInventory,
-            (Platform::Walmart, Operation::FetchOrders) => Bucket::WalmartGetOrders,
+            (Platform::Walmart, Operation::FetchOrders | Operation::ReadNotifiedOrder) => {
+                Bucket::WalmartGetOrders
+            }
             (Platform::Ebay, Operation::PushQuantities | Operation::ReadQuantities) => {
                 Bucket::EbayInventoryApi
             }
-            (Platform::Ebay, Operation::FetchOrders) => Bucket::EbayFulfillmentApi,
+            (Platform::Ebay, Operation::FetchOrders | Operation::ReadNotifiedOrder) => {
+                Bucket::EbayFulfillmentApi
+            }
         }
     }
 

@@ -70,16 +70,17 @@ pub struct QuantityBounds {
 /// How orders reach shelfsync on a platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderIntake {
-    /// The marketplace pushes signed order notifications that the service receives.
+    /// The marketplace pushes order notifications that the service receives (every platform
+    /// since issue 14: Shopify's carry whole orders, the others name an order to read).
     pub webhooks: bool,
     /// The connector polls the order feed (every platform: the backstop of a webhook).
     pub polling: bool,
 }
 
-/// A platform whose orders are only polled, that sets and reads one listing per call, with no
-/// compare-and-set and no cap on the quantity: Amazon and Walmart; Etsy and eBay say how they
-/// differ.
-const fn polled(
+/// A platform whose notifications name an order to read (its feed polled as the backstop),
+/// that sets and reads one listing per call, with no compare-and-set and no cap on the
+/// quantity: Amazon and Walmart; Etsy and eBay say how they differ.
+const fn notified(
     platform: Platform,
     limits: &'static [DocumentedLimit],
     hosts: ApiHosts,
@@ -91,7 +92,7 @@ const fn polled(
         compare_and_set: false,
         quantity: QuantityBounds { max: None },
         intake: OrderIntake {
-            webhooks: false,
+            webhooks: true,
             polling: true,
         },
         limits,
@@ -164,7 +165,7 @@ pub const SHOPIFY: PlatformProfile = PlatformProfile {
 /// `openapi.etsy.com`.
 pub const ETSY: PlatformProfile = PlatformProfile {
     quantity: QuantityBounds { max: Some(999) },
-    ..polled(
+    ..notified(
         Platform::Etsy,
         &[DocumentedLimit {
             bucket: Bucket::EtsyApp,
@@ -185,7 +186,7 @@ pub const ETSY: PlatformProfile = PlatformProfile {
 /// polled with `getOrders` (§3.2), served by the regional `sellingpartnerapi-{na,eu,fe}` hosts
 /// (§3.4) and their sandboxes (`sandbox.` before each, from Amazon's own SP-API sandbox page, which
 /// the reference does not copy).
-pub const AMAZON: PlatformProfile = polled(
+pub const AMAZON: PlatformProfile = notified(
     Platform::Amazon,
     &[
         DocumentedLimit {
@@ -223,7 +224,7 @@ pub const AMAZON: PlatformProfile = polled(
 
 /// Walmart Marketplace: one SKU per `PUT /v3/inventory` (§4.1), orders polled from
 /// `GET /v3/orders` (§4.2), served by `marketplace.walmartapis.com` and its sandbox (§4).
-pub const WALMART: PlatformProfile = polled(
+pub const WALMART: PlatformProfile = notified(
     Platform::Walmart,
     &[
         DocumentedLimit {
@@ -252,7 +253,7 @@ pub const WALMART: PlatformProfile = polled(
 /// `api.ebay.com` and its sandbox (§5).
 pub const EBAY: PlatformProfile = PlatformProfile {
     batch_size: 25,
-    ..polled(
+    ..notified(
         Platform::Ebay,
         &[
             DocumentedLimit {
@@ -285,8 +286,12 @@ mod tests {
                 "{platform}: polling is the backstop"
             );
         }
-        assert!(Platform::Shopify.profile().intake.webhooks);
-        assert!(!Platform::Etsy.profile().intake.webhooks);
+        for platform in Platform::ALL {
+            assert!(
+                platform.profile().intake.webhooks,
+                "{platform} notifies orders"
+            );
+        }
     }
 
     #[test]

@@ -190,23 +190,23 @@ pub struct Pacing {
 // platform's: here, beside the shares.
 impl Bucket {
     /// Returns the part of its owner's budget an operation may take, as `(part, whole)`, when
-    /// several operations share the bucket (Shopify GraphQL, Etsy's app budget, eBay's Inventory
-    /// API): order polls at most [`ORDER_POLL_SHARE`] and read-backs at most
-    /// [`READ_BACK_SHARE`], so that pushes always keep the rest and polls run only as often as
-    /// the budget (on Etsy, its daily quota) can afford. Pushes have no cap of their own. `None`
-    /// for an operation alone on its bucket (Amazon's and Walmart's per-operation buckets).
+    /// it shares the bucket with pushes (Shopify GraphQL, Etsy's app budget, eBay's Inventory
+    /// API): order polls at most [`ORDER_POLL_SHARE`], reads of notified orders at most
+    /// [`NOTIFIED_READ_SHARE`] and read-backs at most [`READ_BACK_SHARE`], so that pushes always
+    /// keep the rest and polls run only as often as the budget (on Etsy, its daily quota) can
+    /// afford. Pushes have no cap of their own. `None` for an operation alone on its bucket
+    /// (Amazon's and Walmart's per-operation buckets) and on a bucket no push draws on (Walmart's
+    /// orders, eBay's Fulfillment API), where the order reads only compete with each other.
     pub fn operation_share(self, operation: Operation) -> Option<(u32, u32)> {
         let platform = self.platform();
-        let sharing = Operation::ALL
-            .into_iter()
-            .filter(|other| Bucket::for_operation(platform, *other) == self)
-            .count();
-        if sharing < 2 || Bucket::for_operation(platform, operation) != self {
+        let pushes_share = Bucket::for_operation(platform, Operation::PushQuantities) == self;
+        if !pushes_share || Bucket::for_operation(platform, operation) != self {
             return None;
         }
         match operation {
             Operation::PushQuantities => None,
             Operation::FetchOrders => Some(ORDER_POLL_SHARE),
+            Operation::ReadNotifiedOrder => Some(NOTIFIED_READ_SHARE),
             Operation::ReadQuantities => Some(READ_BACK_SHARE),
         }
     }
@@ -217,6 +217,12 @@ impl Bucket {
 /// 58 s per shop once the daily burst is spent — what the quota affords; push notifications
 /// (issue 14) make the poll a backstop.
 pub const ORDER_POLL_SHARE: (u32, u32) = (3, 10);
+
+/// The part of a shared budget the reads of notified orders may take (see
+/// [`Bucket::operation_share`]): a notified sale is the signal every sibling listing waits for,
+/// so its read gets the largest capped part; with notifications on, the poll is a backstop that
+/// runs rarely and leaves its part unused.
+pub const NOTIFIED_READ_SHARE: (u32, u32) = (4, 10);
 
 /// The part of a shared budget read-backs (reconciliation) may take; what reconciliation cannot
 /// afford shows as the channel's oldest unverified listing.

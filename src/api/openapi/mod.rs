@@ -39,6 +39,7 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook_signature";
         super::metrics,
         serve,
         super::webhooks::receive,
+        super::webhooks::challenge,
         super::members::create,
         super::members::list,
         super::members::delete,
@@ -82,7 +83,10 @@ impl utoipa::Modify for Shell {
             WEBHOOK_SIGNATURE,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Shopify-Hmac-Sha256",
-                "The base64 HMAC-SHA256 of the raw body with the channel's webhook secret",
+                "The platform's own authentication of the raw body with the channel's \
+                 notification secret: Shopify's X-Shopify-Hmac-Sha256 (shown), Etsy's Standard \
+                 Webhooks headers, eBay's X-EBAY-SIGNATURE, Walmart's Authorization or \
+                 WM_SEC.SIGNATURE, the API destination's x-api-key, TikTok Shop's Authorization",
             ))),
         );
         for (name, response) in responses::components() {
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn every_operation_has_a_unique_id_security_and_typed_responses() {
         let routes = routes();
-        assert_eq!(routes.len(), 22, "{routes:?}");
+        assert_eq!(routes.len(), 23, "{routes:?}");
         let mut ids = std::collections::BTreeSet::new();
         for route in &routes {
             assert!(ids.insert(route.operation_id.clone()), "{route:?}");

@@ -86,6 +86,7 @@ use crate::platforms::Platform;
 
 mod listings;
 pub mod notify;
+pub use self::notify::receive;
 mod orders;
 
 use self::listings::{listed_quantity, patch_verdict, summary_product_type, PatchVerdict};

@@ -16,7 +16,9 @@
 
 use serde::Deserialize;
 
-use crate::platforms::notify::same_secret;
+use crate::platforms::notify::{
+    self as platform_notify, same_secret, Delivery, ReceiveFuture, Recipient, Refusal,
+};
 
 /// Why a delivery is not authentic (only logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +110,30 @@ pub fn read_event(body: &[u8]) -> Result<Notice, EventError> {
     Ok(Notice::Order {
         amazon_order_id: id,
     })
+}
+
+/// The header an API destination's connection sends (API-key authorization, named when the
+/// agency creates the connection; shelfsync asks for this name in its setup guide).
+pub const CONNECTION_HEADER: &str = "x-api-key";
+
+/// Amazon's [`Receive`](crate::platforms::notify::Receive): the connection's header compared with
+/// the channel's secret in constant time, then the order an `ORDER_CHANGE` names (any other
+/// notification type is acknowledged). EventBridge signs nothing, so no replay window applies:
+/// a replayed event only reads an order again, which changes nothing in the ledger.
+pub fn receive<'a>(delivery: Delivery<'a>, recipient: Recipient<'a>) -> ReceiveFuture<'a> {
+    let outcome = verify_connection(delivery.header(CONNECTION_HEADER), recipient.secret)
+        .map_err(|error| match error {
+            NotifyError::MissingHeader => Refusal::MissingHeader(CONNECTION_HEADER),
+            NotifyError::Mismatch => Refusal::BadSignature,
+        })
+        .map(|()| match read_event(delivery.body) {
+            Ok(Notice::Order { amazon_order_id }) => {
+                platform_notify::Notice::Read(vec![amazon_order_id])
+            }
+            Ok(Notice::Ignored(kind)) => platform_notify::Notice::Ignored(kind),
+            Err(error) => platform_notify::Notice::unreadable(&error.to_string()),
+        });
+    Box::pin(std::future::ready(outcome))
 }
 
 #[cfg(test)]

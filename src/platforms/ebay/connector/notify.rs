@@ -136,6 +136,18 @@ pub fn challenge_response(
         .collect()
 }
 
+/// eBay's [`Challenge`](crate::platforms::notify::Challenge): the reply to `GET
+/// ?challenge_code=` on the endpoint, `{"challengeResponse": …}` (§5.2).
+pub fn answer_challenge(
+    challenge_code: &str,
+    verification_token: &str,
+    endpoint: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "challengeResponse": challenge_response(challenge_code, verification_token, endpoint)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use p256::ecdsa::signature::hazmat::PrehashSigner as _;

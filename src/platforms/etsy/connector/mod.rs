@@ -71,6 +71,7 @@ use crate::platforms::Platform;
 
 mod inventory;
 pub mod notify;
+pub use self::notify::receive;
 mod orders;
 
 use self::inventory::{listed_quantity, put_body};

@@ -26,7 +26,9 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::platforms::notify::is_fresh;
+use crate::platforms::notify::{
+    account_id, is_fresh, Delivery, Notice, ReceiveFuture, Recipient, Refusal,
+};
 
 /// The prefix of a Standard Webhooks secret.
 const SECRET_PREFIX: &str = "whsec_";
@@ -195,6 +197,42 @@ fn receipt_of(resource_url: &str, shop_id: &str) -> Option<u64> {
         }
         _ => None,
     }
+}
+
+/// Etsy's [`Receive`](crate::platforms::notify::Receive): the Standard Webhooks signature with
+/// the channel's `whsec_` secret and the replay window, then the receipt to read. A paid or
+/// cancelled receipt is read; a shipped or delivered one, or an event §2.2 does not list, is
+/// acknowledged. A notice of another shop or resource is authentic but unreadable: an order
+/// exception, never a read of what it points to.
+pub fn receive<'a>(delivery: Delivery<'a>, recipient: Recipient<'a>) -> ReceiveFuture<'a> {
+    let outcome = (|| {
+        let headers = SignatureHeaders {
+            id: delivery.header("webhook-id"),
+            timestamp: delivery.header("webhook-timestamp"),
+            signature: delivery.header("webhook-signature"),
+        };
+        verify(recipient.secret, headers, delivery.body, delivery.now).map_err(
+            |error| match error {
+                NotifyError::MissingHeader(name) => Refusal::MissingHeader(name),
+                NotifyError::BadSecret => Refusal::BadSecret,
+                NotifyError::BadTimestamp | NotifyError::BadSignature => Refusal::BadSignature,
+                NotifyError::StaleTimestamp => Refusal::Replayed,
+            },
+        )?;
+        let shop_id = account_id(recipient.connection, "shop_id").unwrap_or_default();
+        Ok(match read_notice(delivery.body, &shop_id) {
+            Ok(ReceiptNotice {
+                event: Some(EtsyEvent::Paid | EtsyEvent::Canceled),
+                receipt_id,
+            }) => Notice::Read(vec![receipt_id.to_string()]),
+            Ok(ReceiptNotice { event, .. }) => Notice::Ignored(match event {
+                Some(event) => format!("{event:?}"),
+                None => "unlisted event".to_string(),
+            }),
+            Err(error) => Notice::unreadable(&error.to_string()),
+        })
+    })();
+    Box::pin(std::future::ready(outcome))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use shelfsync_actors::ids::Sku;
 use shelfsync_actors::inventory::exceptions::{bounded_text, UnapplicableReason};
 
 use super::orders::{line_events, PLACED};
+use crate::platforms::notify::{Delivery, Notice, ReceiveFuture, Recipient, Refusal};
 
 /// Whether `hmac_header` (`X-Shopify-Hmac-Sha256`) is the base64 HMAC-SHA256 of the raw body
 /// keyed with the app's client secret (§1.2); compared in constant time. The MAC is computed over
@@ -22,6 +23,30 @@ pub fn verify_webhook(secret: &[u8], raw_body: &[u8], hmac_header: &str) -> bool
         .decode(hmac_header.trim())
         .unwrap_or_default();
     mac.verify_slice(&claimed).is_ok()
+}
+
+/// Shopify's [`Receive`](crate::platforms::notify::Receive): the HMAC of the raw body with the
+/// app's client secret, then the order of an `orders/create` or `orders/cancelled` body (any
+/// other topic is acknowledged and ignored).
+pub fn receive<'a>(delivery: Delivery<'a>, recipient: Recipient<'a>) -> ReceiveFuture<'a> {
+    let hmac = delivery.header("x-shopify-hmac-sha256");
+    let outcome = if !verify_webhook(
+        recipient.secret.as_bytes(),
+        delivery.body,
+        hmac.unwrap_or_default(),
+    ) {
+        Err(match hmac {
+            None => Refusal::MissingHeader("X-Shopify-Hmac-Sha256"),
+            Some(_) => Refusal::BadSignature,
+        })
+    } else {
+        let topic = delivery.header("x-shopify-topic").unwrap_or_default();
+        Ok(match webhook_events(topic, delivery.body) {
+            Ok(intake) => Notice::Orders(intake),
+            Err(WebhookError::UnsupportedTopic(topic)) => Notice::Ignored(topic),
+        })
+    };
+    Box::pin(std::future::ready(outcome))
 }
 
 /// Why a webhook delivery gives no order intake.
