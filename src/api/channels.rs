@@ -177,6 +177,10 @@ pub struct LiveChannel {
     pub oldest_unverified_seconds: f64,
     pub drift_corrected: u64,
     pub stalls: u64,
+    /// Order-feed pages applied (the poll; a backstop once notifications arrive).
+    pub pages_applied: u64,
+    /// Orders read because a notification named them.
+    pub notified_reads: u64,
 }
 
 /// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
@@ -329,6 +333,8 @@ impl LiveChannel {
             oldest_unverified_seconds: seconds(live.queue.oldest_unverified_ms),
             drift_corrected: live.drift_corrected,
             stalls: live.stalls,
+            pages_applied: live.pages_applied,
+            notified_reads: live.notified_reads,
         }
     }
 }

@@ -28,6 +28,7 @@ mod mock_etsy;
 mod mock_shopify;
 mod mock_support;
 mod mock_walmart;
+mod notifications;
 mod readme;
 mod recorder;
 mod serve;

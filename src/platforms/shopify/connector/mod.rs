@@ -75,14 +75,14 @@ use crate::platforms::connector::{
 use crate::platforms::Platform;
 
 mod inventory;
+mod notify;
 mod orders;
-mod webhook;
 
 use self::inventory::{
     idempotency_key, read_levels, set_input, set_result, Refusal, Sent, SetResult,
 };
+pub use self::notify::{receive, verify_webhook, webhook_events, WebhookError};
 use self::orders::{more_lines, order_page, orders_reply, Cursor};
-pub use self::webhook::{receive, verify_webhook, webhook_events, WebhookError};
 
 /// The Admin API version spoken (the first with mandatory compare-and-swap, §1.1).
 pub const API_VERSION: &str = "2026-04";
