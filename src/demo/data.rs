@@ -91,8 +91,8 @@ pub(super) fn shopper_rate(platform: Platform) -> f64 {
     }
 }
 
-/// How often a channel polls its order feed. Shopify's orders come by webhook (the poll only
-/// reconciles). Amazon's `getOrders` allows a burst of 20, then one call a minute (reference
+/// How often a channel polls its order feed without notifications (with them, every channel of
+/// the demo, the poll is the 60 s backstop and these are floors it raises). Amazon's `getOrders` allows a burst of 20, then one call a minute (reference
 /// §3.3): at 5 s the burst lasts about two minutes, so a short demo never waits a minute for its
 /// last Amazon orders, and a long one shows what Amazon's limit does to order latency.
 pub(super) fn poll_interval_ms(platform: Platform) -> u64 {

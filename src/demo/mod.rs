@@ -9,7 +9,7 @@
 //!    Shopify store and Amazon seller account: a marketplace's order feed is the whole account's,
 //!    so clients sharing one mock account would each see the others' orders.
 //! 3. Everything is provisioned through the service's own HTTP API, as an agency would: clients,
-//!    credentials, channels, listings and catalogs, then Shopify's webhooks to the service.
+//!    credentials, channels, listings and catalogs, then every marketplace's order notifications to the service.
 //! 4. Once every listing shows its ledger target, shoppers buy on every mock; a warehouse restocks
 //!    SKUs that run out, through the API; the live view refreshes every second from the API (the
 //!    service's view) and from each mock's `/_mock/stats` (the ground truth).

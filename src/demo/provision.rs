@@ -18,6 +18,7 @@ use crate::api::catalog::{CatalogBody, CatalogItem};
 use crate::api::channels::NewChannelBody;
 use crate::api::clients::{NewClient, PutCredential};
 use crate::api::stock::NewMovement;
+use crate::platforms::mock::webhooks::{sample_secret, subscription};
 use crate::platforms::mock::{MockOptions, MockServer};
 use crate::platforms::Platform;
 
@@ -116,10 +117,9 @@ pub(super) async fn provision(
             poll_interval_ms: Some(poll_interval_ms(platform)),
             ..NewChannelBody::default()
         };
+        // Every marketplace notifies its orders; the poll is the backstop.
+        body.webhook_secret = Some(sample_secret(platform, rng.gen::<u128>()));
         match platform {
-            Platform::Shopify => {
-                body.webhook_secret = Some(format!("whsec_demo_{:032x}", rng.gen::<u128>()));
-            }
             Platform::Etsy => {
                 // Etsy's x-api-key is `keystring:shared secret`; the shared secret is a credential
                 // of its own, named in the account (no secret in a channel's settings).
@@ -134,7 +134,7 @@ pub(super) async fn provision(
                 etsy.insert("shared_secret_credential".into(), json!("etsy-shared"));
                 body.account = etsy;
             }
-            Platform::Amazon | Platform::Walmart | Platform::Ebay => {}
+            Platform::Shopify | Platform::Amazon | Platform::Walmart | Platform::Ebay => {}
         }
         http.api.create_channel(code, &body).await?;
         if let Some(secret) = &body.webhook_secret {
@@ -143,7 +143,7 @@ pub(super) async fn provision(
                 mock,
                 Method::POST,
                 "webhooks",
-                Some(&json!({"url": url, "secret": secret})),
+                Some(&subscription(platform, &url, secret)),
             )
             .await?;
         }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::journal::JournalQuery;
+use shelfsync::platforms::mock::webhooks::{sample_secret, subscription};
 use shelfsync::platforms::mock::{MockServer, DEFAULT_TOKEN};
 use shelfsync::platforms::Platform;
 use shelfsync_actors::ratelimit::ServiceTier;
@@ -31,14 +32,7 @@ const WITHIN: Duration = Duration::from_secs(20);
 
 /// The channel's notification secret, in the form its platform uses.
 fn secret_of(platform: Platform) -> String {
-    match platform {
-        Platform::Etsy => format!(
-            "whsec_{}",
-            base64::engine::general_purpose::STANDARD.encode(b"etsy-notification-key-0123456789")
-        ),
-        Platform::Walmart => "shelfsync:walmart-destination-password".to_string(),
-        other => format!("{other}-notification-secret-0123456789"),
-    }
+    sample_secret(platform, 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)
 }
 
 /// Where the sale's sibling listing is (a platform other than the seller).
@@ -107,13 +101,8 @@ async fn setup(platform: Platform) -> Setup {
         ],
     );
     assert_eq!(import(&api.client(), CODE, &[row]).await.imported, 1);
-    let mut subscription = json!({
-        "url": format!("{}/webhooks/{CODE}/{}", api.base_url(), platform.as_str()),
-        "secret": secret_of(platform),
-    });
-    if platform == Platform::Walmart {
-        subscription["auth"] = json!("basic");
-    }
+    let url = format!("{}/webhooks/{CODE}/{}", api.base_url(), platform.as_str());
+    let subscription = subscription(platform, &url, &secret_of(platform));
     let (status, reply) = control(&seller, "webhooks", subscription).await;
     assert_eq!(status, 201, "{platform}: {reply}");
     Setup {

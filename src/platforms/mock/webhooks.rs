@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::{MockError, MockState};
+use crate::platforms::Platform;
 
 /// Retries after a failed delivery (Shopify retries 8 times).
 pub const RETRIES: u32 = 8;
@@ -206,6 +207,33 @@ async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delive
         actix_rt::time::sleep(delay).await;
         state.webhooks().enqueue(retry);
     });
+}
+
+/// A notification secret in the form `platform` takes it, made from `seed` (the demo, the bench
+/// and the tests subscribe their channels with one): Etsy's is a `whsec_` base64 key (Standard
+/// Webhooks), Walmart's a basic-auth `user:password` (the subscription says `"auth": "basic"`),
+/// every other platform's an opaque string (Shopify's client secret, eBay's verification token,
+/// the API destination's key, TikTok Shop's app secret).
+pub fn sample_secret(platform: Platform, seed: u128) -> String {
+    use base64::Engine as _;
+    match platform {
+        Platform::Etsy => format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(seed.to_be_bytes())
+        ),
+        Platform::Walmart => format!("shelfsync:{seed:032x}"),
+        other => format!("{other}-{seed:032x}"),
+    }
+}
+
+/// The body of `POST /_mock/webhooks` that subscribes `url` with `secret` (Walmart's destination
+/// authenticates with basic auth, matching [`sample_secret`]).
+pub fn subscription(platform: Platform, url: &str, secret: &str) -> serde_json::Value {
+    let mut body = serde_json::json!({ "url": url, "secret": secret });
+    if platform == Platform::Walmart {
+        body["auth"] = serde_json::json!("basic");
+    }
+    body
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@ use shelfsync_actors::inventory::exceptions::UnapplicableReason;
 use shelfsync_actors::testing::{confirmed, sku};
 
 use super::inventory::*;
+use super::notify::*;
 use super::orders::*;
-use super::webhook::*;
 use super::*;
 
 fn sent(text: &str, item: &str, quantity: u32, previous: Option<u32>) -> Sent {
