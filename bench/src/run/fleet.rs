@@ -1,7 +1,8 @@
 //! The mock marketplaces of one variant: one mock per client channel (each client has its own
 //! shop, seller account or store on every platform), all started fresh with the same seeds, so
 //! every variant sees the same shopper draws. Every client's Etsy shop draws on one Etsy app's
-//! limiter, as Etsy's QPS and QPD are per app key.
+//! limiter, as Etsy's QPS and QPD are per app key, unless the scenario gives each client its own
+//! app (`etsy_app = "per-client"`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +18,7 @@ use shelfsync::platforms::mock::{
 };
 use shelfsync::platforms::Platform;
 
-use super::scenario::Scenario;
+use super::scenario::{EtsyApp, Scenario};
 use super::RunError;
 
 /// One client of the scenario: its code, SKUs and their starting stock.
@@ -113,7 +114,8 @@ impl Fleet {
                     .wrapping_mul(1_000_003)
                     .wrapping_add((client_index as u64) << 8 | channel_index as u64);
                 let opts = options(shopper_seed);
-                let server = if platform == Platform::Etsy {
+                let shared_app = scenario.etsy_app == EtsyApp::Shared;
+                let server = if platform == Platform::Etsy && shared_app {
                     MockServer::start_with(Arc::new(etsy_app.sharing_app_budget()), opts)
                 } else {
                     MockServer::start(platform, opts)

@@ -52,6 +52,18 @@ pub struct Fault {
     pub throttle_secs: f64,
 }
 
+/// How the clients' Etsy shops reach Etsy's API: Etsy's QPS and QPD are per app key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtsyApp {
+    /// Every shop through the agency's one app: one budget for all of them (it binds first).
+    #[default]
+    Shared,
+    /// Each client's shop through its own app (a client that registered its own key): a budget
+    /// per shop.
+    PerClient,
+}
+
 /// One load scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,8 +102,24 @@ pub struct Scenario {
     pub plan: String,
     /// How often the service polls each order feed.
     pub poll_interval_ms: u64,
+    /// Whether every channel whose mock sends order notifications is subscribed to them (and
+    /// given the secret to verify them); off, every order feed is polled only.
+    #[serde(default = "yes")]
+    pub notifications: bool,
+    /// Also run `shelfsync-polling`: risk-first with notifications off, beside the variants with
+    /// them on (only when `notifications` is on).
+    #[serde(default)]
+    pub polling_variant: bool,
+    /// Whether the clients' Etsy shops share one app's budget (`shared`) or each has its own.
+    #[serde(default)]
+    pub etsy_app: EtsyApp,
     /// How often the bench samples every listing of every mock.
     pub sample_ms: u64,
+    /// How often, at most, exposure is sampled (default: every `sample_ms`, less often on big
+    /// fleets): in a long real-time run listings change slowly, and reading every listing of
+    /// every variant's fleet every `sample_ms` would take the cores the services need.
+    #[serde(default)]
+    pub exposure_sample_ms: Option<u64>,
     /// Longest wait, after provisioning, for the service to have nothing pending.
     pub settle_secs: u64,
     /// Shopper bursts.
@@ -104,6 +132,10 @@ pub struct Scenario {
 
 fn one() -> i64 {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Scenario {
@@ -123,6 +155,20 @@ impl Scenario {
             message,
         })?;
         Ok(scenario)
+    }
+
+    /// The scenario with its shopping time replaced by `duration_secs` when given (a short check
+    /// of a long scenario; bursts and faults past the new end do not happen).
+    pub fn with_duration(mut self, duration_secs: Option<u64>) -> Result<Scenario, RunError> {
+        if let Some(secs) = duration_secs {
+            self.duration_secs = secs;
+            let name = self.name.clone();
+            self.validate().map_err(|message| RunError::Scenario {
+                path: PathBuf::from(name),
+                message: format!("--duration-secs: {message}"),
+            })?;
+        }
+        Ok(self)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -191,6 +237,25 @@ impl Scenario {
         (0..self.clients).map(|i| self.mix(i).len() as u32).sum()
     }
 
+    /// One line of the scenario's shape, for the report.
+    pub fn shape(&self) -> String {
+        format!(
+            "{} clients, {} channels, {} SKUs per client, {} orders/s for {} s (+{} s drain), plan {}, notifications {}, Etsy app {}",
+            self.clients,
+            self.channel_count(),
+            self.skus,
+            self.orders_per_sec,
+            self.duration_secs,
+            self.drain_secs,
+            self.plan,
+            if self.notifications { "on" } else { "off" },
+            match self.etsy_app {
+                EtsyApp::Shared => "shared by every shop",
+                EtsyApp::PerClient => "one per shop",
+            },
+        )
+    }
+
     /// The baseline's wall-clock push interval for `minutes` business minutes.
     pub fn interval_wall_secs(&self, minutes: f64) -> f64 {
         minutes * 60.0 / self.time_compression
@@ -213,7 +278,15 @@ mod tests {
 
     #[test]
     fn every_shipped_scenario_loads() {
-        for name in ["smoke", "agency-100", "flash-sale", "outage"] {
+        for name in [
+            "smoke",
+            "agency-100",
+            "flash-sale",
+            "outage",
+            "realistic",
+            "flash-drop",
+            "budget-bound",
+        ] {
             let scenario = Scenario::load(name).unwrap();
             assert_eq!(scenario.name, name);
             assert!(scenario.channel_count() >= 1);
@@ -224,5 +297,37 @@ mod tests {
     fn compression_scales_the_interval() {
         let scenario = Scenario::load("smoke").unwrap();
         assert_eq!(scenario.interval_wall_secs(10.0), 5.0);
+    }
+
+    /// The real-time scenarios must let the 15-minute baseline sweep at least twice.
+    #[test]
+    fn real_time_scenarios_see_two_fifteen_minute_sweeps() {
+        for name in ["realistic", "flash-drop", "budget-bound"] {
+            let scenario = Scenario::load(name).unwrap();
+            assert_eq!(scenario.time_compression, 1.0, "{name}");
+            assert!(scenario.interval_minutes.contains(&15.0), "{name}");
+            assert!(
+                scenario.duration_secs as f64 >= 2.0 * scenario.interval_wall_secs(15.0) + 60.0,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_duration_override_replaces_the_shopping_time_and_is_checked() {
+        let scenario = Scenario::load("realistic").unwrap();
+        assert_eq!(
+            scenario
+                .clone()
+                .with_duration(Some(20))
+                .unwrap()
+                .duration_secs,
+            20
+        );
+        assert_eq!(
+            scenario.clone().with_duration(None).unwrap().duration_secs,
+            scenario.duration_secs
+        );
+        assert!(scenario.with_duration(Some(0)).is_err());
     }
 }
