@@ -165,25 +165,43 @@ impl Variant {
     }
 }
 
-/// The variants of `scenario`, less those `only` leaves out.
-fn variants(scenario: &Scenario, only: &[String]) -> Vec<Variant> {
-    let mut variants = vec![
+/// The variants to run: `only` when given (any the scenario can run), else the scenario's list,
+/// else risk-first, FIFO and every interval baseline.
+fn variants(scenario: &Scenario, only: &[String]) -> Result<Vec<Variant>, RunError> {
+    let known = scenario.known_variants();
+    let wanted: Vec<String> = if !only.is_empty() {
+        only.to_vec()
+    } else if let Some(listed) = &scenario.variants {
+        listed.clone()
+    } else {
+        known
+            .iter()
+            .filter(|name| *name != "polling")
+            .cloned()
+            .collect()
+    };
+    let all = [
         Variant::Shelfsync(PushOrder::RiskFirst),
         Variant::Shelfsync(PushOrder::Fifo),
-    ];
-    if scenario.notifications && scenario.polling_variant {
-        variants.push(Variant::Polling);
-    }
-    variants.extend(
+        Variant::Polling,
+    ]
+    .into_iter()
+    .chain(
         scenario
             .interval_minutes
             .iter()
             .map(|&m| Variant::Interval(m)),
     );
-    if !only.is_empty() {
-        variants.retain(|variant| only.contains(&variant.short()));
+    let variants: Vec<Variant> = all
+        .filter(|variant| known.contains(&variant.short()) && wanted.contains(&variant.short()))
+        .collect();
+    match wanted.iter().find(|name| !known.contains(name)) {
+        Some(unknown) => Err(RunError::Scenario {
+            path: PathBuf::from(&scenario.name),
+            message: format!("--only: {unknown:?} is not one of {}", known.join(", ")),
+        }),
+        None => Ok(variants),
     }
-    variants
 }
 
 /// One scenario of the invocation, ready to run.
@@ -201,13 +219,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     for name in &args.scenarios {
         let scenario = Scenario::load(name)?.with_duration(args.duration_secs)?;
         let clients = fleet::plan(&scenario);
-        let variants = variants(&scenario, &args.only);
+        let variants = variants(&scenario, &args.only)?;
         planned.push(Arc::new(Planned {
             scenario,
             clients,
             variants,
         }));
     }
+    // Mocks running at once: every variant's fleet, or the biggest one.
+    let fleets = planned.iter().map(|plan| {
+        let mocks = u64::from(plan.scenario.channel_count());
+        if args.concurrent {
+            mocks * plan.variants.len() as u64
+        } else {
+            mocks
+        }
+    });
+    fleet::check_open_files(if args.concurrent {
+        fleets.sum()
+    } else {
+        fleets.max().unwrap_or(0)
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -106,10 +106,12 @@ pub struct Scenario {
     /// given the secret to verify them); off, every order feed is polled only.
     #[serde(default = "yes")]
     pub notifications: bool,
-    /// Also run `shelfsync-polling`: risk-first with notifications off, beside the variants with
-    /// them on (only when `notifications` is on).
+    /// The variants run by default, by short name (`risk-first`, `fifo`, `polling`,
+    /// `interval-N` for each of `interval_minutes`); absent: risk-first, FIFO and every interval.
+    /// Each variant has a fleet of its own, so a big scenario run with `--concurrent` lists only
+    /// what it compares.
     #[serde(default)]
-    pub polling_variant: bool,
+    pub variants: Option<Vec<String>>,
     /// Whether the clients' Etsy shops share one app's budget (`shared`) or each has its own.
     #[serde(default)]
     pub etsy_app: EtsyApp,
@@ -213,6 +215,15 @@ impl Scenario {
         if !(10..=5_000).contains(&self.sample_ms) {
             return Err("sample_ms must be 10 to 5000".into());
         }
+        if let Some(variants) = &self.variants {
+            let known = self.known_variants();
+            if let Some(unknown) = variants.iter().find(|name| !known.contains(name)) {
+                return Err(format!(
+                    "variant {unknown:?} is not one of {}",
+                    known.join(", ")
+                ));
+            }
+        }
         for fault in &self.faults {
             if Platform::parse(&fault.platform).is_none() {
                 return Err(format!(
@@ -235,6 +246,21 @@ impl Scenario {
     /// How many mocks (channels) the scenario has in all.
     pub fn channel_count(&self) -> u32 {
         (0..self.clients).map(|i| self.mix(i).len() as u32).sum()
+    }
+
+    /// The short names of every variant the scenario can run (`shelfsync-polling` only when
+    /// notifications are on: off, risk-first is polling already).
+    pub fn known_variants(&self) -> Vec<String> {
+        let mut known = vec!["risk-first".to_string(), "fifo".to_string()];
+        if self.notifications {
+            known.push("polling".into());
+        }
+        known.extend(
+            self.interval_minutes
+                .iter()
+                .map(|minutes| format!("interval-{minutes}")),
+        );
+        known
     }
 
     /// One line of the scenario's shape, for the report.
