@@ -6,6 +6,7 @@
 //! (`--concurrent`) all at once, each on its own mocks and service, each scenario with its own
 //! report.
 
+mod arrivals;
 mod figures;
 mod fleet;
 mod interval;
@@ -25,6 +26,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use shelfsync::platforms::mock::FaultSettings;
 use shelfsync::platforms::Platform;
 
+use self::arrivals::Shoppers;
 use self::figures::{budgets, oversold, oversold_by_platform, snapshot, sum, throttled};
 use self::fleet::{ClientPlan, Fleet};
 use self::observe::Observer;
@@ -437,7 +439,6 @@ async fn run_variant(
         tool = Some((handles, counters, interval));
     }
     progress.set_message("shopping");
-    fleet.set_shoppers(scenario, scenario.orders_per_sec, 0);
     let result = drive(scenario, &fleet, &mut service, progress, started, window).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
@@ -548,7 +549,7 @@ async fn drive(
 ) -> Result<Option<String>, RunError> {
     let shopping = Duration::from_secs(scenario.duration_secs);
     let mut rate = scenario.orders_per_sec;
-    let mut phase = 0;
+    let mut shoppers = Shoppers::start(scenario, fleet);
     let mut faults_on: Vec<bool> = vec![false; scenario.faults.len()];
     let mut shoppers_on = true;
     let tick = Duration::from_millis(100);
@@ -564,7 +565,7 @@ async fn drive(
             return Ok(Some(status));
         }
         if shoppers_on && elapsed >= shopping {
-            fleet.stop_shoppers();
+            shoppers.set_rate(scenario, fleet, 0.0, secs);
             shoppers_on = false;
             progress.set_message("draining");
         }
@@ -575,11 +576,11 @@ async fn drive(
                 .find(|burst| secs >= burst.at_secs && secs < burst.at_secs + burst.secs)
                 .map_or(scenario.orders_per_sec, |burst| burst.orders_per_sec);
             if wanted != rate {
-                phase += 1;
-                fleet.set_shoppers(scenario, wanted, phase);
+                shoppers.set_rate(scenario, fleet, wanted, secs);
                 rate = wanted;
                 progress.set_message(format!("shopping at {wanted} orders/s"));
             }
+            shoppers.tick(fleet, secs);
         }
         for (index, fault) in scenario.faults.iter().enumerate() {
             let Some(platform) = Platform::parse(&fault.platform) else {

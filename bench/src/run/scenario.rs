@@ -64,6 +64,19 @@ pub enum EtsyApp {
     PerClient,
 }
 
+/// How shoppers' orders arrive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalModel {
+    /// Each mock's own shoppers, one order every `mocks / orders_per_sec` seconds each: fine while
+    /// every mock sells several orders a second.
+    #[default]
+    Steady,
+    /// One seeded Poisson stream for the fleet, each order on a mock drawn uniformly: needed when
+    /// a mock sells less than one order in the run (`arrivals.rs`).
+    Poisson,
+}
+
 /// One load scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +95,9 @@ pub struct Scenario {
     pub stock: StockRange,
     /// Steady shopper orders a second, wall clock, across every marketplace of every client.
     pub orders_per_sec: f64,
+    /// How the orders arrive (`steady`, the default, or `poisson`).
+    #[serde(default)]
+    pub arrivals: ArrivalModel,
     /// Each order buys 1 to `max_units` units.
     #[serde(default = "one")]
     pub max_units: i64,
