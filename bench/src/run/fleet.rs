@@ -1,7 +1,8 @@
 //! The mock marketplaces of one variant: one mock per client channel (each client has its own
 //! shop, seller account or store on every platform), all started fresh with the same seeds, so
 //! every variant sees the same shopper draws. Every client's Etsy shop draws on one Etsy app's
-//! limiter, as Etsy's QPS and QPD are per app key.
+//! limiter, as Etsy's QPS and QPD are per app key, unless the scenario gives each client its own
+//! app (`etsy_app = "per-client"`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,8 +18,38 @@ use shelfsync::platforms::mock::{
 };
 use shelfsync::platforms::Platform;
 
-use super::scenario::Scenario;
+use super::scenario::{EtsyApp, Scenario};
 use super::RunError;
+
+/// Open files one running mock holds in the bench process: its runtimes' and acceptor's polls and
+/// wakers, its listener, the connections the service and the baseline tool keep to it. Measured:
+/// a concurrent run stopped with "too many open files" at its 1 813th mock under a limit of
+/// 20 000, about 11 a mock; one more for margin.
+const OPEN_FILES_PER_MOCK: u64 = 12;
+
+/// Refuses, before anything starts, to run `mocks` mock servers at once in a process whose
+/// open-file limit (`ulimit -n`, read from /proc) cannot hold them: otherwise a mock's thread
+/// panics midway and the run fails after minutes of provisioning.
+pub fn check_open_files(mocks: u64) -> Result<(), RunError> {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))?
+                .to_string();
+            line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        });
+    let needed = mocks * OPEN_FILES_PER_MOCK + 256;
+    match limit {
+        Some(limit) if limit < needed => Err(RunError::Mock(format!(
+            "{mocks} mocks at once need about {needed} open files and the limit is {limit}: \
+             raise it (ulimit -n) or run fewer variants at once (--only, or fewer scenarios \
+             with --concurrent)"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// One client of the scenario: its code, SKUs and their starting stock.
 #[derive(Debug, Clone)]
@@ -113,7 +144,8 @@ impl Fleet {
                     .wrapping_mul(1_000_003)
                     .wrapping_add((client_index as u64) << 8 | channel_index as u64);
                 let opts = options(shopper_seed);
-                let server = if platform == Platform::Etsy {
+                let shared_app = scenario.etsy_app == EtsyApp::Shared;
+                let server = if platform == Platform::Etsy && shared_app {
                     MockServer::start_with(Arc::new(etsy_app.sharing_app_budget()), opts)
                 } else {
                     MockServer::start(platform, opts)

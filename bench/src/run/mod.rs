@@ -1,8 +1,13 @@
 //! `shelfsync-bench run SCENARIO`: the real service (`shelfsync serve`, a child process) against
 //! mock marketplaces started in this process, side by side with the FIFO push order and with
 //! interval-sync baselines, each variant on fresh mocks with the same seeds; every figure comes
-//! from the mocks' ground truth (see `observe.rs`), never from the engine's counters.
+//! from the mocks' ground truth (see `observe.rs`, `figures.rs`), never from the engine's
+//! counters. Several scenarios can run in one invocation, their variants one after the other or
+//! (`--concurrent`) all at once, each on its own mocks and service, each scenario with its own
+//! report.
 
+mod arrivals;
+mod figures;
 mod fleet;
 mod interval;
 mod observe;
@@ -11,24 +16,23 @@ mod report;
 mod scenario;
 mod service;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use shelfsync::platforms::mock::world::{OrderStatus, Stats};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use shelfsync::platforms::mock::FaultSettings;
 use shelfsync::platforms::Platform;
 
+use self::arrivals::Shoppers;
+use self::figures::{budgets, oversold, oversold_by_platform, snapshot, sum, throttled};
 use self::fleet::{ClientPlan, Fleet};
 use self::observe::Observer;
-use self::provision::api_of;
-use self::report::{Budget, Report, ServiceFigures, ToolFigures, VariantReport};
-use self::scenario::Scenario;
+use self::provision::{api_of, Provisioning};
+use self::report::{Report, ServiceFigures, ToolFigures, VariantReport};
+use self::scenario::{EtsyApp, Scenario};
 use self::service::ServiceProcess;
 use shelfsync_actors::channel::scheduler::PushOrder;
 
@@ -90,35 +94,51 @@ impl RunError {
 /// Options of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A scenario name in bench/scenarios/ (smoke, agency-100, flash-sale, outage) or a file.
-    pub scenario: String,
-    /// Writes the report as JSON to this file.
+    /// Scenario names in bench/scenarios/ (smoke, agency-100, flash-sale, outage, realistic,
+    /// flash-drop, budget-bound) or files; several, comma-separated, run in one invocation, each
+    /// with its own report.
+    #[arg(required = true, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Writes the report as JSON to this file (with several scenarios, one file each: the
+    /// scenario's name goes before the extension, `out.json` → `out.realistic.json`).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Writes the report as markdown to this file (to paste into bench/RESULTS.md).
+    /// Writes the report as markdown to this file (to paste into bench/RESULTS.md; several
+    /// scenarios go one after the other, each its own section).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
     /// The shelfsync binary (default: `shelfsync` beside this binary).
     #[arg(long)]
     pub service_bin: Option<PathBuf>,
-    /// Only these variants, comma-separated (risk-first, fifo, interval-N); default all.
+    /// Only these variants, comma-separated (risk-first, fifo, polling, interval-N); default all.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Runs every variant of every scenario at once, each on its own mocks and its own service,
+    /// instead of one after the other: three 32-minute real-time scenarios then take 32 minutes,
+    /// not hours. They share the machine's cores (see bench/README.md for when that is fair).
+    #[arg(long)]
+    pub concurrent: bool,
+    /// Replaces every scenario's shopping time (seconds): a short check of a long scenario.
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
 }
 
 /// One way of keeping the listings in step.
 #[derive(Debug, Clone, PartialEq)]
 enum Variant {
+    /// The service, with order notifications as the scenario says.
     Shelfsync(PushOrder),
+    /// The service, risk-first, with every order feed polled and no notification.
+    Polling,
+    /// The interval-sync tool, every so many business minutes.
     Interval(f64),
 }
 
 impl Variant {
     fn name(&self) -> String {
         match self {
-            Variant::Shelfsync(PushOrder::RiskFirst) => "shelfsync-risk-first".into(),
-            Variant::Shelfsync(PushOrder::Fifo) => "shelfsync-fifo".into(),
             Variant::Interval(minutes) => format!("interval-{minutes}min"),
+            _ => format!("shelfsync-{}", self.short()),
         }
     }
 
@@ -126,76 +146,217 @@ impl Variant {
         match self {
             Variant::Shelfsync(PushOrder::RiskFirst) => "risk-first".into(),
             Variant::Shelfsync(PushOrder::Fifo) => "fifo".into(),
+            Variant::Polling => "polling".into(),
             Variant::Interval(minutes) => format!("interval-{minutes}"),
         }
     }
+
+    /// How the service is provisioned for this variant (`None`: no service).
+    fn provisioning(&self, scenario: &Scenario) -> Option<Provisioning> {
+        let (order, notifications) = match self {
+            Variant::Shelfsync(order) => (*order, scenario.notifications),
+            Variant::Polling => (PushOrder::RiskFirst, false),
+            Variant::Interval(_) => return None,
+        };
+        Some(Provisioning {
+            order,
+            poll_interval_ms: scenario.poll_interval_ms,
+            notifications,
+            shared_etsy_app: scenario.etsy_app == EtsyApp::Shared,
+        })
+    }
 }
 
-/// Runs a scenario; an incomplete report or a crashed service is an error (non-zero exit).
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let scenario = Scenario::load(&args.scenario)?;
-    let binary = service::locate_binary(args.service_bin.as_deref())?;
-    let clients = fleet::plan(&scenario);
-    let mut variants = vec![
+/// The variants to run: `only` when given (any the scenario can run), else the scenario's list,
+/// else risk-first, FIFO and every interval baseline.
+fn variants(scenario: &Scenario, only: &[String]) -> Result<Vec<Variant>, RunError> {
+    let known = scenario.known_variants();
+    let wanted: Vec<String> = if !only.is_empty() {
+        only.to_vec()
+    } else if let Some(listed) = &scenario.variants {
+        listed.clone()
+    } else {
+        known
+            .iter()
+            .filter(|name| *name != "polling")
+            .cloned()
+            .collect()
+    };
+    let all = [
         Variant::Shelfsync(PushOrder::RiskFirst),
         Variant::Shelfsync(PushOrder::Fifo),
-    ];
-    variants.extend(
+        Variant::Polling,
+    ]
+    .into_iter()
+    .chain(
         scenario
             .interval_minutes
             .iter()
             .map(|&m| Variant::Interval(m)),
     );
-    if !args.only.is_empty() {
-        variants.retain(|variant| args.only.contains(&variant.short()));
+    let variants: Vec<Variant> = all
+        .filter(|variant| known.contains(&variant.short()) && wanted.contains(&variant.short()))
+        .collect();
+    match wanted.iter().find(|name| !known.contains(name)) {
+        Some(unknown) => Err(RunError::Scenario {
+            path: PathBuf::from(&scenario.name),
+            message: format!("--only: {unknown:?} is not one of {}", known.join(", ")),
+        }),
+        None => Ok(variants),
     }
+}
+
+/// One scenario of the invocation, ready to run.
+#[derive(Debug)]
+struct Planned {
+    scenario: Scenario,
+    clients: Vec<ClientPlan>,
+    variants: Vec<Variant>,
+}
+
+/// Runs the scenarios; an incomplete report or a crashed service is an error (non-zero exit).
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let binary = service::locate_binary(args.service_bin.as_deref())?;
+    let mut planned = Vec::new();
+    for name in &args.scenarios {
+        let scenario = Scenario::load(name)?.with_duration(args.duration_secs)?;
+        let clients = fleet::plan(&scenario);
+        let variants = variants(&scenario, &args.only)?;
+        planned.push(Arc::new(Planned {
+            scenario,
+            clients,
+            variants,
+        }));
+    }
+    // Mocks running at once: every variant's fleet, or the biggest one.
+    let fleets = planned.iter().map(|plan| {
+        let mocks = u64::from(plan.scenario.channel_count());
+        if args.concurrent {
+            mocks * plan.variants.len() as u64
+        } else {
+            mocks
+        }
+    });
+    fleet::check_open_files(if args.concurrent {
+        fleets.sum()
+    } else {
+        fleets.max().unwrap_or(0)
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut reports = Vec::new();
-    for variant in &variants {
-        let report = runtime.block_on(run_variant(&scenario, &clients, variant, &binary))?;
-        eprintln!("{}: done", variant.name());
-        reports.push(report);
-    }
+    let bars = MultiProgress::new();
+    let results = runtime.block_on(run_all(&planned, &binary, &bars, args.concurrent))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let report = Report {
-        scenario: scenario.name.clone(),
-        command: format!("cargo run -p shelfsync-bench --release -- {}", command_tail(&command)),
-        seed: scenario.seed,
-        time_compression: scenario.time_compression,
-        shape: format!(
-            "{} clients, {} channels, {} SKUs per client, {} orders/s for {} s (+{} s drain), plan {}",
-            scenario.clients,
-            scenario.channel_count(),
-            scenario.skus,
-            scenario.orders_per_sec,
-            scenario.duration_secs,
-            scenario.drain_secs,
-            scenario.plan
-        ),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        variants: reports,
-    };
-    println!("{}", report.markdown());
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    let mut markdown = String::new();
+    let mut problems = Vec::new();
+    for (plan, variants) in planned.iter().zip(results) {
+        let scenario = &plan.scenario;
+        let report = Report {
+            scenario: scenario.name.clone(),
+            command: format!(
+                "cargo run -p shelfsync-bench --release -- {}",
+                command_tail(&command)
+            ),
+            seed: scenario.seed,
+            time_compression: scenario.time_compression,
+            shape: scenario.shape(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            concurrent: args.concurrent,
+            variants,
+        };
+        println!("{}", report.markdown());
+        markdown.push_str(&report.markdown());
+        if let Some(path) = &args.json {
+            let path = if planned.len() > 1 {
+                named_after(path, &scenario.name)
+            } else {
+                path.clone()
+            };
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        }
+        let mut platforms: Vec<Platform> = plan
+            .clients
+            .iter()
+            .flat_map(|client| client.platforms.clone())
+            .collect();
+        platforms.sort();
+        platforms.dedup();
+        problems.extend(
+            report
+                .problems(&platforms)
+                .into_iter()
+                .map(|problem| format!("{}: {problem}", scenario.name)),
+        );
     }
     if let Some(path) = &args.markdown {
-        std::fs::write(path, report.markdown())?;
+        std::fs::write(path, markdown)?;
     }
-    let platforms: Vec<Platform> = clients
-        .iter()
-        .flat_map(|client| client.platforms.iter().copied())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let problems = report.problems(&platforms);
     if !problems.is_empty() {
         return Err(RunError::Incomplete(problems).into());
     }
     Ok(())
+}
+
+/// `dir/out.json` → `dir/out.NAME.json`.
+fn named_after(path: &Path, name: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |stem| stem.to_string_lossy().into_owned());
+    let file = match path.extension() {
+        Some(extension) => format!("{stem}.{name}.{}", extension.to_string_lossy()),
+        None => format!("{stem}.{name}"),
+    };
+    path.with_file_name(file)
+}
+
+/// Every variant of every scenario, one after the other or all at once; the reports by scenario,
+/// each in its variants' order.
+async fn run_all(
+    planned: &[Arc<Planned>],
+    binary: &Path,
+    bars: &MultiProgress,
+    concurrent: bool,
+) -> Result<Vec<Vec<VariantReport>>, RunError> {
+    let mut reports: Vec<Vec<Option<VariantReport>>> = planned
+        .iter()
+        .map(|plan| vec![None; plan.variants.len()])
+        .collect();
+    if concurrent {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (which, plan) in planned.iter().enumerate() {
+            for (index, variant) in plan.variants.iter().enumerate() {
+                let bar = bars.add(progress_bar(plan, variant));
+                let (plan, variant, binary) =
+                    (Arc::clone(plan), variant.clone(), binary.to_path_buf());
+                tasks.spawn(async move {
+                    let report =
+                        run_variant(&plan.scenario, &plan.clients, &variant, &binary, &bar).await;
+                    (which, index, report)
+                });
+            }
+        }
+        // Bounded: one answer per task spawned above.
+        while let Some(joined) = tasks.join_next().await {
+            let (which, index, report) =
+                joined.map_err(|_| RunError::Mock("a variant's task panicked".into()))?;
+            reports[which][index] = Some(report?);
+        }
+    } else {
+        for (which, plan) in planned.iter().enumerate() {
+            for (index, variant) in plan.variants.iter().enumerate() {
+                let bar = bars.add(progress_bar(plan, variant));
+                let report =
+                    run_variant(&plan.scenario, &plan.clients, variant, binary, &bar).await?;
+                reports[which][index] = Some(report);
+            }
+        }
+    }
+    Ok(reports
+        .into_iter()
+        .map(|variants| variants.into_iter().flatten().collect())
+        .collect())
 }
 
 /// The arguments after the binary's path.
@@ -206,39 +367,40 @@ fn command_tail(command: &str) -> String {
         .to_string()
 }
 
-/// A random admin token (at least 32 characters, as `serve` requires).
-fn admin_token() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..48)
-        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.gen_range(0..36)]))
-        .collect()
+/// The progress bar of one variant.
+fn progress_bar(plan: &Planned, variant: &Variant) -> ProgressBar {
+    let scenario = &plan.scenario;
+    let progress = ProgressBar::new(scenario.duration_secs + scenario.drain_secs);
+    progress.set_style(
+        ProgressStyle::with_template("{prefix:>36} [{bar:30}] {pos}/{len} s {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    progress.set_prefix(format!("{} {}", scenario.name, variant.name()));
+    progress
 }
 
 async fn run_variant(
     scenario: &Scenario,
     clients: &[ClientPlan],
     variant: &Variant,
-    binary: &std::path::Path,
+    binary: &Path,
+    progress: &ProgressBar,
 ) -> Result<VariantReport, RunError> {
-    let fleet = Fleet::start(scenario, clients)?;
-    let progress = ProgressBar::new(scenario.duration_secs + scenario.drain_secs);
-    progress.set_style(
-        ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} s {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    progress.set_prefix(variant.name());
+    // Starting hundreds of mock servers blocks: off the async workers, which the other variants
+    // of a concurrent run share.
+    let fleet = tokio::task::block_in_place(|| Fleet::start(scenario, clients))?;
     let mut service = None;
     let mut settle = None;
     let mut engine_api = None;
-    if let Variant::Shelfsync(order) = variant {
+    if let Some(how) = variant.provisioning(scenario) {
         progress.set_message("starting the service");
-        let started = ServiceProcess::start(binary, &admin_token())?;
+        // A random admin token (at least 32 characters, as `serve` requires).
+        let started = ServiceProcess::start(binary, &provision::random_token(48))?;
         let api = api_of(&started)?;
         service = Some(started);
         progress.set_message("provisioning");
-        provision::provision(&api, clients, &fleet, *order, scenario.poll_interval_ms).await?;
+        provision::provision(&api, clients, &fleet, how).await?;
         progress.set_message("settling");
         let (waited, settled) =
             provision::settle(&api, clients, Duration::from_secs(scenario.settle_secs)).await?;
@@ -249,7 +411,12 @@ async fn run_variant(
     let cpu_before = service.as_ref().and_then(ServiceProcess::cpu_seconds);
     let window = Duration::from_secs(scenario.duration_secs + scenario.drain_secs);
     let stop = Arc::new(AtomicBool::new(false));
-    let observer = Observer::new(&fleet, clients, scenario.sample_ms);
+    let observer = Observer::new(
+        &fleet,
+        clients,
+        scenario.sample_ms,
+        scenario.exposure_sample_ms,
+    );
     let observer = {
         let stop = Arc::clone(&stop);
         std::thread::Builder::new()
@@ -272,8 +439,7 @@ async fn run_variant(
         tool = Some((handles, counters, interval));
     }
     progress.set_message("shopping");
-    fleet.set_shoppers(scenario, scenario.orders_per_sec, 0);
-    let result = drive(scenario, &fleet, &mut service, &progress, started, window).await;
+    let result = drive(scenario, &fleet, &mut service, progress, started, window).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
     let engine_view = match &engine_api {
@@ -350,7 +516,9 @@ async fn run_variant(
             .lag_by_pair
             .iter()
             .filter_map(|(pair, lags)| {
-                report::LagFigures::of(lags, 0).map(|figures| (pair.clone(), figures))
+                let unresolved = observations.unresolved_by_pair.get(pair);
+                report::LagFigures::of(lags, unresolved.copied().unwrap_or(0))
+                    .map(|figures| (pair.clone(), figures))
             })
             .collect(),
         throttled_total: sum(&after, throttled),
@@ -381,7 +549,7 @@ async fn drive(
 ) -> Result<Option<String>, RunError> {
     let shopping = Duration::from_secs(scenario.duration_secs);
     let mut rate = scenario.orders_per_sec;
-    let mut phase = 0;
+    let mut shoppers = Shoppers::start(scenario, fleet);
     let mut faults_on: Vec<bool> = vec![false; scenario.faults.len()];
     let mut shoppers_on = true;
     let tick = Duration::from_millis(100);
@@ -397,7 +565,7 @@ async fn drive(
             return Ok(Some(status));
         }
         if shoppers_on && elapsed >= shopping {
-            fleet.stop_shoppers();
+            shoppers.set_rate(scenario, fleet, 0.0, secs);
             shoppers_on = false;
             progress.set_message("draining");
         }
@@ -408,11 +576,11 @@ async fn drive(
                 .find(|burst| secs >= burst.at_secs && secs < burst.at_secs + burst.secs)
                 .map_or(scenario.orders_per_sec, |burst| burst.orders_per_sec);
             if wanted != rate {
-                phase += 1;
-                fleet.set_shoppers(scenario, wanted, phase);
+                shoppers.set_rate(scenario, fleet, wanted, secs);
                 rate = wanted;
                 progress.set_message(format!("shopping at {wanted} orders/s"));
             }
+            shoppers.tick(fleet, secs);
         }
         for (index, fault) in scenario.faults.iter().enumerate() {
             let Some(platform) = Platform::parse(&fault.platform) else {
@@ -450,202 +618,4 @@ async fn drive(
         }
     }
     Ok(service.as_mut().and_then(ServiceProcess::exited))
-}
-
-/// Every mock's ground truth now, by fleet position.
-fn snapshot(fleet: &Fleet) -> Vec<(Platform, Stats)> {
-    fleet
-        .channels
-        .iter()
-        .map(|channel| (channel.platform, channel.state().world().stats.clone()))
-        .collect()
-}
-
-fn sum(stats: &[(Platform, Stats)], field: impl Fn(&Stats) -> u64) -> u64 {
-    stats.iter().map(|(_, s)| field(s)).sum()
-}
-
-fn throttled(stats: &Stats) -> u64 {
-    stats.throttled.values().sum()
-}
-
-/// Units sold (net of cancellations), units sold beyond each SKU's true stock, and the SKUs
-/// oversold: a client's SKU has one stock across all its marketplaces.
-fn oversold(fleet: &Fleet, clients: &[ClientPlan], after: &[(Platform, Stats)]) -> (i64, i64, u64) {
-    let mut net: Vec<BTreeMap<&str, i64>> = vec![BTreeMap::new(); clients.len()];
-    for (channel, (_, stats)) in fleet.channels.iter().zip(after) {
-        for (sku, units) in &stats.units_sold {
-            let cancelled = stats.units_cancelled.get(sku).copied().unwrap_or(0);
-            *net[channel.client].entry(sku.as_str()).or_default() += units - cancelled;
-        }
-    }
-    let (mut sold, mut over, mut skus) = (0, 0, 0);
-    for (client, net) in clients.iter().zip(&net) {
-        for (sku, stock) in client.skus.iter().zip(&client.stock) {
-            let units = net.get(sku.as_str()).copied().unwrap_or(0);
-            sold += units;
-            let beyond = units - i64::from(*stock);
-            if beyond > 0 {
-                over += beyond;
-                skus += 1;
-            }
-        }
-    }
-    (sold, over, skus)
-}
-
-/// A sale (+ units) or cancellation (− units) of one SKU on one marketplace.
-type SaleEvent = (DateTime<Utc>, i64, Platform);
-
-/// Units oversold by the marketplace whose sale took a SKU beyond its stock: every sale and
-/// cancellation of a client's SKU on all its marketplaces in time order; a sale's units beyond the
-/// stock are that marketplace's, and a cancellation takes back the latest oversold units first.
-/// The sum equals `oversold`'s units.
-fn oversold_by_platform(fleet: &Fleet, clients: &[ClientPlan]) -> BTreeMap<Platform, i64> {
-    // (client, SKU) → (when, units: + sold, − cancelled, platform).
-    let mut events: BTreeMap<(usize, String), Vec<SaleEvent>> = BTreeMap::new();
-    for channel in &fleet.channels {
-        let world = channel.state().world();
-        for order in world.orders() {
-            let key = (channel.client, order.sku.clone());
-            let list = events.entry(key).or_default();
-            list.push((order.created_at, order.quantity, channel.platform));
-            if order.status == OrderStatus::Cancelled {
-                list.push((order.updated_at, -order.quantity, channel.platform));
-            }
-        }
-    }
-    let mut by_platform: BTreeMap<Platform, i64> = BTreeMap::new();
-    for ((client, sku), mut list) in events {
-        let Some(stock) = clients[client]
-            .skus
-            .iter()
-            .position(|name| *name == sku)
-            .map(|position| i64::from(clients[client].stock[position]))
-        else {
-            continue;
-        };
-        list.sort_by_key(|(at, units, _)| (*at, std::cmp::Reverse(*units)));
-        let mut sold = 0i64;
-        // Oversold units, latest last.
-        let mut beyond: Vec<(Platform, i64)> = Vec::new();
-        for (_, units, platform) in list {
-            let over_before = (sold - stock).max(0);
-            sold += units;
-            let over_after = (sold - stock).max(0);
-            if over_after > over_before {
-                beyond.push((platform, over_after - over_before));
-            }
-            let mut to_take_back = over_before - over_after;
-            while to_take_back > 0 {
-                let Some(last) = beyond.last_mut() else { break };
-                let taken = last.1.min(to_take_back);
-                last.1 -= taken;
-                to_take_back -= taken;
-                if last.1 == 0 {
-                    beyond.pop();
-                }
-            }
-        }
-        for (platform, units) in beyond {
-            *by_platform.entry(platform).or_default() += units;
-        }
-    }
-    by_platform
-}
-
-/// Requests each platform's mocks received in the window against what the platform's default
-/// limits allow in it (the mocks' `default` plan; see `bench/README.md` for each bucket).
-fn budgets(
-    scenario: &Scenario,
-    before: &[(Platform, Stats)],
-    after: &[(Platform, Stats)],
-    window: f64,
-) -> BTreeMap<Platform, Budget> {
-    let mut out: BTreeMap<Platform, Budget> = BTreeMap::new();
-    let default_plan = scenario.plan == "default";
-    for ((platform, b), (_, a)) in before.iter().zip(after) {
-        let delta = |op: &str| {
-            a.requests.get(op).copied().unwrap_or(0) - b.requests.get(op).copied().unwrap_or(0)
-        };
-        let all: u64 = a.requests.values().sum::<u64>() - b.requests.values().sum::<u64>();
-        let throttled = throttled(a) - throttled(b);
-        // Each account's own bucket; Etsy's and eBay's are per app, added once below.
-        let (bucket, used, allowed) = match platform {
-            // 100 points/s restored, 1000 deep; a mutation costs 10 points (reference §1.3).
-            Platform::Shopify => (
-                "graphql calls at 10 points",
-                delta("graphql"),
-                (100.0 * window + 1000.0) / 10.0,
-            ),
-            // 10 QPS / 10 000 QPD per app, every call counts (reference §2.3).
-            Platform::Etsy => ("app QPS/QPD, every call", all, 0.0),
-            // patchListingsItem 5/s, burst 5, per seller (reference §3.3).
-            Platform::Amazon => (
-                "patchListingsItem",
-                delta("patchListingsItem"),
-                5.0 * window + 5.0,
-            ),
-            // PUT /v3/inventory 200/min, bucket of 200, per seller (reference §4.3).
-            Platform::Walmart => (
-                "PUT /v3/inventory",
-                delta("update_inventory"),
-                200.0 / 60.0 * window + 200.0,
-            ),
-            // Inventory API 2 000 000 a day per app (reference §5.3).
-            Platform::Ebay => (
-                "Inventory API calls",
-                delta("bulk_update_price_quantity") + delta("get_inventory_item"),
-                0.0,
-            ),
-        };
-        let entry = out.entry(*platform).or_insert(Budget {
-            requests: 0,
-            used: 0,
-            allowed: 0.0,
-            share: 0.0,
-            bucket,
-            throttled: 0,
-            requests_by_operation: BTreeMap::new(),
-            throttled_by_operation: BTreeMap::new(),
-        });
-        for (operation, count) in &a.requests {
-            let since = count - b.requests.get(operation).copied().unwrap_or(0);
-            if since > 0 {
-                *entry
-                    .requests_by_operation
-                    .entry(operation.clone())
-                    .or_default() += since;
-            }
-        }
-        for (operation, count) in &a.throttled {
-            let since = count - b.throttled.get(operation).copied().unwrap_or(0);
-            if since > 0 {
-                *entry
-                    .throttled_by_operation
-                    .entry(operation.clone())
-                    .or_default() += since;
-            }
-        }
-        entry.requests += all;
-        entry.used += used;
-        entry.allowed += allowed;
-        entry.throttled += throttled;
-    }
-    for (platform, budget) in &mut out {
-        match platform {
-            Platform::Etsy => budget.allowed = (10.0 * window).min(10_000.0),
-            Platform::Ebay => budget.allowed = 2_000_000.0,
-            _ => {}
-        }
-        if !default_plan {
-            budget.bucket = "not the default plan: allowed shows the default limits";
-        }
-        budget.share = if budget.allowed > 0.0 {
-            budget.used as f64 / budget.allowed
-        } else {
-            0.0
-        };
-    }
-    out
 }

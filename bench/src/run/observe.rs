@@ -76,6 +76,8 @@ pub struct Observations {
     pub lag_by_pair: BTreeMap<String, Vec<f64>>,
     /// Sibling listings that had not shown a sale when the run ended, by target platform.
     pub unresolved_by_target: BTreeMap<Platform, u64>,
+    /// The same by `source→target` pair.
+    pub unresolved_by_pair: BTreeMap<String, u64>,
     /// Reaction lags in milliseconds by the sibling's platform (see the module doc).
     pub reaction_by_target: BTreeMap<Platform, Vec<f64>>,
     /// Reaction lags in milliseconds by `source→target` pair.
@@ -110,7 +112,14 @@ pub struct Observer {
 
 impl Observer {
     /// An observer of `fleet` (whose listings show the starting stock of `clients`).
-    pub fn new(fleet: &Fleet, clients: &[ClientPlan], sample_ms: u64) -> Observer {
+    /// Exposure is sampled at most every `sample_ms`, less often on big fleets, and no more
+    /// often than `exposure_ms` when given.
+    pub fn new(
+        fleet: &Fleet,
+        clients: &[ClientPlan],
+        sample_ms: u64,
+        exposure_ms: Option<u64>,
+    ) -> Observer {
         let mocks: Vec<Observed> = fleet
             .channels
             .iter()
@@ -146,7 +155,9 @@ impl Observer {
             .iter()
             .map(|c| c.skus.len() * c.platforms.len())
             .sum();
-        let exposure_every = listings.div_ceil(LISTINGS_PER_SAMPLE).max(1) as u64;
+        let exposure_every = (listings.div_ceil(LISTINGS_PER_SAMPLE) as u64)
+            .max(exposure_ms.map_or(1, |ms| ms.div_ceil(sample_ms)))
+            .max(1);
         Observer {
             mocks,
             truth,
@@ -373,11 +384,13 @@ impl Observer {
                         .entry(waiting.source)
                         .or_default()
                         .push(age);
+                    let pair = format!("{}→{}", waiting.source, mock.platform);
                     self.out
                         .lag_by_pair
-                        .entry(format!("{}→{}", waiting.source, mock.platform))
+                        .entry(pair.clone())
                         .or_default()
                         .push(age);
+                    *self.out.unresolved_by_pair.entry(pair).or_default() += 1;
                     *self
                         .out
                         .unresolved_by_target

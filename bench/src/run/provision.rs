@@ -1,5 +1,5 @@
 //! Connects the fleet to the service through its HTTP API, as an agency would (and as
-//! `tests/integration/api_agency.rs` does): client, credentials, channels, Shopify webhook
+//! `tests/integration/api_agency.rs` does): client, credentials, channels, order-notification
 //! subscriptions, catalog.
 
 use std::collections::BTreeMap;
@@ -77,18 +77,49 @@ pub async fn engine_view(api: &ApiClient, clients: &[ClientPlan]) -> Value {
     json!(by_platform)
 }
 
-/// The webhook secret of a client's Shopify channel.
-fn webhook_secret(code: &str) -> String {
-    format!("whsec-bench-{code}-0123456789abcdef")
+/// `len` random characters of `[a-z0-9]` (a token, or a key: any run of them is also base64).
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.gen_range(0..36)]))
+        .collect()
 }
 
-/// Connects every client of the plan and its channels; `poll_interval_ms` for every order feed.
+/// A new secret for one channel's order notifications, in the form its platform's verifier
+/// expects: Etsy's Standard Webhooks `whsec_` + base64 key (32 base64 characters, a 24-byte
+/// key); eBay's endpoint verification token (32 to 80 of `[A-Za-z0-9_-]`); a Walmart basic-auth
+/// destination's `user:password`; any other platform's a plain random string (Shopify's app
+/// client secret, Amazon's API destination header value, TikTok Shop's app secret).
+fn notification_secret(platform: Platform, code: &str) -> String {
+    match platform {
+        Platform::Etsy => format!("whsec_{}", random_token(32)),
+        Platform::Ebay => random_token(64),
+        Platform::Walmart => format!("shelfsync-{}:{}", code.to_lowercase(), random_token(40)),
+        _ => random_token(48),
+    }
+}
+
+/// How the service hears of orders and shares Etsy's budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioning {
+    /// The channels' push order.
+    pub order: PushOrder,
+    /// Every order feed's polling.
+    pub poll_interval_ms: u64,
+    /// Whether channels whose mock sends order notifications are subscribed to them.
+    pub notifications: bool,
+    /// Whether every client's Etsy channel draws on the agency's one app ([`ETSY_APP`]) or on
+    /// an app of its own.
+    pub shared_etsy_app: bool,
+}
+
+/// Connects every client of the plan and its channels.
 pub async fn provision(
     api: &ApiClient,
     clients: &[ClientPlan],
     fleet: &Fleet,
-    order: PushOrder,
-    poll_interval_ms: u64,
+    how: Provisioning,
 ) -> Result<(), RunError> {
     for (index, client) in clients.iter().enumerate() {
         let code = &client.code;
@@ -118,38 +149,41 @@ pub async fn provision(
             api.put_credential(code, name, &credential).await?;
         }
         for channel in &channels {
+            // Written against the mock's flag, not a list of platforms: a platform's mock that
+            // learns to send notifications is subscribed with no change here.
+            let notified = how.notifications && channel.state().platform().sends_webhooks();
+            let secret = notified.then(|| notification_secret(channel.platform, code));
             let mut body = NewChannelBody {
                 id: channel.id.clone(),
                 platform: channel.platform.as_str().to_string(),
                 base_url: channel.server.base_url(),
                 credential: "mock".into(),
                 account: channel.account().as_object().cloned().unwrap_or_default(),
-                push_order: order,
-                poll_interval_ms: Some(poll_interval_ms),
+                push_order: how.order,
+                poll_interval_ms: Some(how.poll_interval_ms),
+                webhook_secret: secret.clone(),
                 ..NewChannelBody::default()
             };
-            match channel.platform {
-                Platform::Shopify => {
-                    body.webhook_secret = Some(webhook_secret(code));
+            if channel.platform == Platform::Etsy {
+                let account = channel.account();
+                let mut etsy = serde_json::Map::new();
+                for key in ["shop_id", "user_id", "keystring"] {
+                    etsy.insert(key.into(), account[key].clone());
                 }
-                Platform::Etsy => {
-                    let account = channel.account();
-                    let mut etsy = serde_json::Map::new();
-                    for key in ["shop_id", "user_id", "keystring"] {
-                        etsy.insert(key.into(), account[key].clone());
-                    }
-                    etsy.insert("shared_secret_credential".into(), json!("etsy-shared"));
-                    body.account = etsy;
-                    body.app = Some(ETSY_APP.into());
-                }
-                _ => {}
+                etsy.insert("shared_secret_credential".into(), json!("etsy-shared"));
+                body.account = etsy;
+                body.app = Some(if how.shared_etsy_app {
+                    ETSY_APP.into()
+                } else {
+                    format!("{code}-etsy")
+                });
             }
             api.create_channel(code, &body).await?;
-            if channel.platform == Platform::Shopify {
+            if let Some(secret) = &secret {
                 let hub = channel.state().webhooks();
                 hub.subscribe(
                     &format!("{}/webhooks/{code}/{}", api.base_url(), channel.id),
-                    &webhook_secret(code),
+                    secret,
                 )
                 .map_err(|error| RunError::Mock(error.to_string()))?;
             }

@@ -10,6 +10,11 @@ use shelfsync::platforms::Platform;
 use super::observe::Observations;
 use crate::percentiles::Percentiles;
 
+/// The sale → sibling p99 that issue 14 asks of every pair of platforms whose budgets do not
+/// bind; the report lists the pairs at or over it (which of them bind is the reader's call, from
+/// the requests table).
+const PAIR_P99_TARGET_MS: f64 = 1_000.0;
+
 /// p50, p99 and max of one platform's sync lags.
 #[derive(Debug, Clone, Serialize)]
 pub struct LagFigures {
@@ -172,6 +177,8 @@ pub struct Report {
     pub shape: String,
     /// Cores of the machine.
     pub cores: usize,
+    /// Whether every variant (of every scenario of the invocation) ran at once.
+    pub concurrent: bool,
     /// The variants, in run order.
     pub variants: Vec<VariantReport>,
 }
@@ -310,9 +317,15 @@ impl Report {
                 .iter()
                 .map(|(platform, units)| format!("{platform} {units}"))
                 .collect();
-            let _ = writeln!(out, "- {}: {}", v.variant, by_platform.join(", "));
+            let by_platform = if by_platform.is_empty() {
+                "none".to_string()
+            } else {
+                by_platform.join(", ")
+            };
+            let _ = writeln!(out, "- {}: {by_platform}", v.variant);
         }
         let _ = writeln!(out);
+        self.verdicts(&mut out);
         let _ = writeln!(
             out,
             "Sync lag, sale → sibling listing shows it, by the sibling's platform (ms; p50 / p99 / max; n; unresolved at the end):"
@@ -333,6 +346,13 @@ impl Report {
         );
         let _ = writeln!(out);
         self.lag_table(&mut out, &platforms, |v| &v.reaction_lag_by_target);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Sync lag by pair, sale on one platform → a sibling listing on another shows it (ms; p50 / p99; n; unresolved at the end):"
+        );
+        let _ = writeln!(out);
+        self.pair_table(&mut out);
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -413,6 +433,121 @@ impl Report {
         }
     }
 
+    /// Shelfsync's oversold units against every interval baseline's, and the throttled check.
+    fn verdicts(&self, out: &mut String) {
+        let (ours, baselines): (Vec<&VariantReport>, Vec<&VariantReport>) = self
+            .variants
+            .iter()
+            .partition(|v| v.variant.starts_with("shelfsync"));
+        if !ours.is_empty() && !baselines.is_empty() {
+            let _ = writeln!(
+                out,
+                "Units oversold, each interval baseline against shelfsync (baseline / shelfsync):"
+            );
+            let _ = writeln!(out);
+            for baseline in &baselines {
+                for v in &ours {
+                    let _ = writeln!(
+                        out,
+                        "- {} / {}: {}",
+                        baseline.variant,
+                        v.variant,
+                        oversold_ratio(baseline.units_oversold, v.units_oversold)
+                    );
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let throttled: Vec<String> = ours
+            .iter()
+            .filter(|v| v.throttled_total > 0)
+            .map(|v| {
+                let by_platform: Vec<String> = v
+                    .budgets
+                    .iter()
+                    .filter(|(_, budget)| budget.throttled > 0)
+                    .map(|(platform, budget)| format!("{platform} {}", budget.throttled))
+                    .collect();
+                format!(
+                    "{} {} ({} in the window: {})",
+                    v.variant,
+                    v.throttled_total,
+                    v.throttled_window,
+                    by_platform.join(", ")
+                )
+            })
+            .collect();
+        for v in &ours {
+            let slow: Vec<String> = v
+                .lag_by_pair
+                .iter()
+                .filter(|(_, lag)| lag.p99_ms >= PAIR_P99_TARGET_MS)
+                .map(|(pair, lag)| format!("{pair} {:.0}", lag.p99_ms))
+                .collect();
+            let verdict = if slow.is_empty() {
+                format!("every one of {} pairs", v.lag_by_pair.len())
+            } else {
+                format!(
+                    "{} of {} pairs; at or over (ms): {}",
+                    v.lag_by_pair.len() - slow.len(),
+                    v.lag_by_pair.len(),
+                    slow.join(", ")
+                )
+            };
+            let _ = writeln!(
+                out,
+                "- {}: sale → sibling sync lag p99 under 1 s: {verdict}",
+                v.variant
+            );
+        }
+        if !ours.is_empty() {
+            let _ = writeln!(out);
+            let verdict = if throttled.is_empty() {
+                "**yes**".to_string()
+            } else {
+                format!("**no**: {}", throttled.join("; "))
+            };
+            let _ = writeln!(
+                out,
+                "0 throttled replies to shelfsync (whole variant: provisioning, settling and window): {verdict}"
+            );
+            let _ = writeln!(out);
+        }
+    }
+
+    /// Sync lag by (sold on → sibling) pair of platforms: a row per pair, a column per variant.
+    fn pair_table(&self, out: &mut String) {
+        let pairs: std::collections::BTreeSet<&String> = self
+            .variants
+            .iter()
+            .flat_map(|v| v.lag_by_pair.keys())
+            .collect();
+        let _ = write!(out, "| sold on → sibling |");
+        for v in &self.variants {
+            let _ = write!(out, " {} |", v.variant);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(self.variants.len()));
+        for pair in pairs {
+            let _ = write!(out, "| {pair} |");
+            for v in &self.variants {
+                match v.lag_by_pair.get(pair) {
+                    Some(l) => {
+                        let _ = write!(
+                            out,
+                            " {:.0} / {:.0}; {}; {} |",
+                            l.p50_ms, l.p99_ms, l.count, l.unresolved
+                        );
+                    }
+                    None => {
+                        let _ = write!(out, " n/a |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+    }
+
     /// The markdown section for `bench/RESULTS.md`.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -420,13 +555,62 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(out, "```sh\n{}\n```", self.command);
         let _ = writeln!(out);
+        let time = if self.time_compression == 1.0 {
+            "real time (compression 1: the interval baselines push every N wall minutes)"
+                .to_string()
+        } else {
+            format!(
+                "time compression {c}× (one wall second stands for {c} business seconds: the interval baselines push every N×60/{c} wall seconds; the shoppers' rate is wall-clock, so shelfsync faces the compressed, busier stream under the real rate limits)",
+                c = self.time_compression
+            )
+        };
+        let together = if self.concurrent {
+            "; every variant ran at once, each on its own mocks and service, sharing the cores"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{} ({} cores); seed {}; time compression {}× (one wall second stands for {} business seconds: the interval baselines push every N×60/{} wall seconds; the shoppers' rate is wall-clock, so shelfsync faces the compressed, busier stream under the real rate limits).",
-            self.shape, self.cores, self.seed, self.time_compression, self.time_compression, self.time_compression
+            "{} ({} cores); seed {}; {time}{together}.",
+            self.shape, self.cores, self.seed
         );
         let _ = writeln!(out);
         out.push_str(&self.table());
         out
+    }
+}
+
+/// `baseline` units oversold against `ours`, as a ratio that never divides by zero: when shelfsync
+/// oversold nothing, the ratio is only bounded below (one unit would have made it `baseline`×).
+pub fn oversold_ratio(baseline: i64, ours: i64) -> String {
+    match (baseline, ours) {
+        (0, 0) => "0 vs 0: no ratio (neither oversold)".to_string(),
+        (baseline, 0) => format!(
+            "{baseline} vs 0: at least {baseline}× fewer (shelfsync oversold none; one unit would make it {baseline}×)"
+        ),
+        (baseline, ours) if baseline >= ours => format!(
+            "{baseline} vs {ours}: {:.2}× fewer",
+            baseline as f64 / ours as f64
+        ),
+        (baseline, ours) => format!(
+            "{baseline} vs {ours}: shelfsync oversold more ({:.2}×)",
+            baseline as f64 / ours as f64
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oversold_ratio;
+
+    #[test]
+    fn the_oversold_ratio_never_divides_by_zero() {
+        assert_eq!(oversold_ratio(0, 0), "0 vs 0: no ratio (neither oversold)");
+        assert!(oversold_ratio(12, 0).starts_with("12 vs 0: at least 12× fewer"));
+        assert_eq!(oversold_ratio(425, 228), "425 vs 228: 1.86× fewer");
+        assert_eq!(
+            oversold_ratio(3, 6),
+            "3 vs 6: shelfsync oversold more (0.50×)"
+        );
     }
 }

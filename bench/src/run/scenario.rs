@@ -52,6 +52,31 @@ pub struct Fault {
     pub throttle_secs: f64,
 }
 
+/// How the clients' Etsy shops reach Etsy's API: Etsy's QPS and QPD are per app key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtsyApp {
+    /// Every shop through the agency's one app: one budget for all of them (it binds first).
+    #[default]
+    Shared,
+    /// Each client's shop through its own app (a client that registered its own key): a budget
+    /// per shop.
+    PerClient,
+}
+
+/// How shoppers' orders arrive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalModel {
+    /// Each mock's own shoppers, one order every `mocks / orders_per_sec` seconds each: fine while
+    /// every mock sells several orders a second.
+    #[default]
+    Steady,
+    /// One seeded Poisson stream for the fleet, each order on a mock drawn uniformly: needed when
+    /// a mock sells less than one order in the run (`arrivals.rs`).
+    Poisson,
+}
+
 /// One load scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +95,9 @@ pub struct Scenario {
     pub stock: StockRange,
     /// Steady shopper orders a second, wall clock, across every marketplace of every client.
     pub orders_per_sec: f64,
+    /// How the orders arrive (`steady`, the default, or `poisson`).
+    #[serde(default)]
+    pub arrivals: ArrivalModel,
     /// Each order buys 1 to `max_units` units.
     #[serde(default = "one")]
     pub max_units: i64,
@@ -90,8 +118,26 @@ pub struct Scenario {
     pub plan: String,
     /// How often the service polls each order feed.
     pub poll_interval_ms: u64,
+    /// Whether every channel whose mock sends order notifications is subscribed to them (and
+    /// given the secret to verify them); off, every order feed is polled only.
+    #[serde(default = "yes")]
+    pub notifications: bool,
+    /// The variants run by default, by short name (`risk-first`, `fifo`, `polling`,
+    /// `interval-N` for each of `interval_minutes`); absent: risk-first, FIFO and every interval.
+    /// Each variant has a fleet of its own, so a big scenario run with `--concurrent` lists only
+    /// what it compares.
+    #[serde(default)]
+    pub variants: Option<Vec<String>>,
+    /// Whether the clients' Etsy shops share one app's budget (`shared`) or each has its own.
+    #[serde(default)]
+    pub etsy_app: EtsyApp,
     /// How often the bench samples every listing of every mock.
     pub sample_ms: u64,
+    /// How often, at most, exposure is sampled (default: every `sample_ms`, less often on big
+    /// fleets): in a long real-time run listings change slowly, and reading every listing of
+    /// every variant's fleet every `sample_ms` would take the cores the services need.
+    #[serde(default)]
+    pub exposure_sample_ms: Option<u64>,
     /// Longest wait, after provisioning, for the service to have nothing pending.
     pub settle_secs: u64,
     /// Shopper bursts.
@@ -104,6 +150,10 @@ pub struct Scenario {
 
 fn one() -> i64 {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Scenario {
@@ -123,6 +173,20 @@ impl Scenario {
             message,
         })?;
         Ok(scenario)
+    }
+
+    /// The scenario with its shopping time replaced by `duration_secs` when given (a short check
+    /// of a long scenario; bursts and faults past the new end do not happen).
+    pub fn with_duration(mut self, duration_secs: Option<u64>) -> Result<Scenario, RunError> {
+        if let Some(secs) = duration_secs {
+            self.duration_secs = secs;
+            let name = self.name.clone();
+            self.validate().map_err(|message| RunError::Scenario {
+                path: PathBuf::from(name),
+                message: format!("--duration-secs: {message}"),
+            })?;
+        }
+        Ok(self)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -167,6 +231,15 @@ impl Scenario {
         if !(10..=5_000).contains(&self.sample_ms) {
             return Err("sample_ms must be 10 to 5000".into());
         }
+        if let Some(variants) = &self.variants {
+            let known = self.known_variants();
+            if let Some(unknown) = variants.iter().find(|name| !known.contains(name)) {
+                return Err(format!(
+                    "variant {unknown:?} is not one of {}",
+                    known.join(", ")
+                ));
+            }
+        }
         for fault in &self.faults {
             if Platform::parse(&fault.platform).is_none() {
                 return Err(format!(
@@ -191,6 +264,40 @@ impl Scenario {
         (0..self.clients).map(|i| self.mix(i).len() as u32).sum()
     }
 
+    /// The short names of every variant the scenario can run (`shelfsync-polling` only when
+    /// notifications are on: off, risk-first is polling already).
+    pub fn known_variants(&self) -> Vec<String> {
+        let mut known = vec!["risk-first".to_string(), "fifo".to_string()];
+        if self.notifications {
+            known.push("polling".into());
+        }
+        known.extend(
+            self.interval_minutes
+                .iter()
+                .map(|minutes| format!("interval-{minutes}")),
+        );
+        known
+    }
+
+    /// One line of the scenario's shape, for the report.
+    pub fn shape(&self) -> String {
+        format!(
+            "{} clients, {} channels, {} SKUs per client, {} orders/s for {} s (+{} s drain), plan {}, notifications {}, Etsy app {}",
+            self.clients,
+            self.channel_count(),
+            self.skus,
+            self.orders_per_sec,
+            self.duration_secs,
+            self.drain_secs,
+            self.plan,
+            if self.notifications { "on" } else { "off" },
+            match self.etsy_app {
+                EtsyApp::Shared => "shared by every shop",
+                EtsyApp::PerClient => "one per shop",
+            },
+        )
+    }
+
     /// The baseline's wall-clock push interval for `minutes` business minutes.
     pub fn interval_wall_secs(&self, minutes: f64) -> f64 {
         minutes * 60.0 / self.time_compression
@@ -213,7 +320,15 @@ mod tests {
 
     #[test]
     fn every_shipped_scenario_loads() {
-        for name in ["smoke", "agency-100", "flash-sale", "outage"] {
+        for name in [
+            "smoke",
+            "agency-100",
+            "flash-sale",
+            "outage",
+            "realistic",
+            "flash-drop",
+            "budget-bound",
+        ] {
             let scenario = Scenario::load(name).unwrap();
             assert_eq!(scenario.name, name);
             assert!(scenario.channel_count() >= 1);
@@ -224,5 +339,37 @@ mod tests {
     fn compression_scales_the_interval() {
         let scenario = Scenario::load("smoke").unwrap();
         assert_eq!(scenario.interval_wall_secs(10.0), 5.0);
+    }
+
+    /// The real-time scenarios must let the 15-minute baseline sweep at least twice.
+    #[test]
+    fn real_time_scenarios_see_two_fifteen_minute_sweeps() {
+        for name in ["realistic", "flash-drop", "budget-bound"] {
+            let scenario = Scenario::load(name).unwrap();
+            assert_eq!(scenario.time_compression, 1.0, "{name}");
+            assert!(scenario.interval_minutes.contains(&15.0), "{name}");
+            assert!(
+                scenario.duration_secs as f64 >= 2.0 * scenario.interval_wall_secs(15.0) + 60.0,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_duration_override_replaces_the_shopping_time_and_is_checked() {
+        let scenario = Scenario::load("realistic").unwrap();
+        assert_eq!(
+            scenario
+                .clone()
+                .with_duration(Some(20))
+                .unwrap()
+                .duration_secs,
+            20
+        );
+        assert_eq!(
+            scenario.clone().with_duration(None).unwrap().duration_secs,
+            scenario.duration_secs
+        );
+        assert!(scenario.with_duration(Some(0)).is_err());
     }
 }

@@ -183,8 +183,9 @@ impl CancelQueue {
     }
 }
 
-/// Places one shopper order, and cancels earlier ones whose turn came.
-fn shop_once(state: &MockState, draws: &mut ShopperDraws, to_cancel: &mut CancelQueue) {
+/// Places one shopper order, and cancels earlier ones whose turn came. Public for the load bench,
+/// whose Poisson shoppers place each order on a mock they draw (`bench/src/run/arrivals.rs`).
+pub fn shop_once(state: &MockState, draws: &mut ShopperDraws, to_cancel: &mut CancelQueue) {
     let pick = {
         let world = state.world();
         let count = world.listing_count();
