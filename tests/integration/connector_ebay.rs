@@ -241,7 +241,10 @@ async fn a_notified_order_reads_as_the_feed_gives_it() {
     let order_id = place_order(&mock, "SKU-1", 2).await;
     let placed = ebay.fetch_order(order_id.clone()).await.unwrap();
     let page = ebay.fetch_orders(None).await.unwrap();
-    assert_eq!(placed, page.events, "the same events, so the same ledger keys");
+    assert_eq!(
+        placed, page.events,
+        "the same events, so the same ledger keys"
+    );
     assert_one_sale(&page, &order_id, "SKU-1", 2);
     cancel_order(&mock, &order_id).await;
     let cancelled = ebay.fetch_order(order_id.clone()).await.unwrap();
@@ -253,7 +256,10 @@ async fn a_notified_order_reads_as_the_feed_gives_it() {
         Some(2)
     );
     // The id is one path segment: a forged one addresses no other resource.
-    let unknown = ebay.fetch_order("../order?limit=1".into()).await.unwrap_err();
+    let unknown = ebay
+        .fetch_order("../order?limit=1".into())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             unknown,
@@ -280,7 +286,11 @@ async fn notification_keys_are_fetched_once_per_kid_with_the_token() {
     keys.verify(signature, &body).await.unwrap();
     assert_eq!(key_reads().await, Some(1));
     keys.verify(signature, &body).await.unwrap();
-    assert_eq!(key_reads().await, Some(1), "the second verify makes no call");
+    assert_eq!(
+        key_reads().await,
+        Some(1),
+        "the second verify makes no call"
+    );
     let mut tampered = body.clone();
     tampered[body.len() / 2] ^= 1;
     assert!(keys.verify(signature, &tampered).await.is_err());

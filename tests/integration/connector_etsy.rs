@@ -306,7 +306,10 @@ async fn a_notified_receipt_reads_as_the_feed_gives_it() {
         .into_iter()
         .cloned()
         .collect();
-    assert_eq!(placed, from_feed, "the same events, so the same ledger keys");
+    assert_eq!(
+        placed, from_feed,
+        "the same events, so the same ledger keys"
+    );
     assert_eq!(placed.len(), 1);
     cancel_order(&mock, &order_id).await;
     let cancelled = etsy.fetch_order(order_id.clone()).await.unwrap();
@@ -317,7 +320,9 @@ async fn a_notified_receipt_reads_as_the_feed_gives_it() {
         .collect();
     assert_eq!(cancelled, from_feed);
     assert_read_again_with_cancel(&cancelled, &placed[0]);
-    assert!(cancelled.iter().all(|event| event.external_order_id != other));
+    assert!(cancelled
+        .iter()
+        .all(|event| event.external_order_id != other));
     // One call a receipt, on the app's budget like any other.
     assert_eq!(
         stats(&mock).await["requests"]["get_shop_receipt"].as_u64(),

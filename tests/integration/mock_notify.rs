@@ -16,7 +16,9 @@ use crate::mock_support::{
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-fn etsy_headers(headers: &std::collections::HashMap<String, String>) -> etsy_notify::SignatureHeaders<'_> {
+fn etsy_headers(
+    headers: &std::collections::HashMap<String, String>,
+) -> etsy_notify::SignatureHeaders<'_> {
     etsy_notify::SignatureHeaders {
         id: headers.get("webhook-id").map(String::as_str),
         timestamp: headers.get("webhook-timestamp").map(String::as_str),
@@ -97,13 +99,18 @@ async fn an_etsy_retry_keeps_its_id_and_verifies_and_a_secret_must_be_whsec() {
             Ok(())
         );
     }
-    assert_eq!(stats(&mock).await["webhook_attempts_failed"].as_u64(), Some(1));
+    assert_eq!(
+        stats(&mock).await["webhook_attempts_failed"].as_u64(),
+        Some(1)
+    );
 }
 
 /// The key `kid` as the mock's Notification API serves it, with the app token.
 async fn public_key(base_url: &str, kid: &str, token: &str) -> (u16, Value) {
     let reply = client()
-        .get(format!("{base_url}/commerce/notification/v1/public_key/{kid}"))
+        .get(format!(
+            "{base_url}/commerce/notification/v1/public_key/{kid}"
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -122,11 +129,14 @@ async fn ebay_order_confirmations_verify_with_the_key_its_api_serves() {
     let order_id = place_order(&mock, "SKU-1", 2).await;
     cancel_order(&mock, &order_id).await;
     let (headers, body) = receiver.wait_for(1).await.remove(0);
-    let header = ebay_notify::parse_signature(headers.get("x-ebay-signature").map(String::as_str))
-        .unwrap();
+    let header =
+        ebay_notify::parse_signature(headers.get("x-ebay-signature").map(String::as_str)).unwrap();
     let (status, key) = public_key(&mock.base_url(), &header.kid, "mock-token").await;
     assert_eq!(status, 200, "{key}");
-    assert_eq!((key["algorithm"].as_str(), key["digest"].as_str()), (Some("ECDSA"), Some("SHA1")));
+    assert_eq!(
+        (key["algorithm"].as_str(), key["digest"].as_str()),
+        (Some("ECDSA"), Some("SHA1"))
+    );
     let key: ebay_notify::PublicKey = serde_json::from_value(key).unwrap();
     let key = ebay_notify::verifying_key(&key).unwrap();
     assert_eq!(ebay_notify::verify(&key, &header, &body), Ok(()));
@@ -146,8 +156,16 @@ async fn ebay_order_confirmations_verify_with_the_key_its_api_serves() {
     // A cancellation is no ORDER_CONFIRMATION.
     assert_eq!(receiver.deliveries().len(), 1);
     // The key needs the token; another kid is not found.
-    assert_eq!(public_key(&mock.base_url(), &header.kid, "wrong").await.0, 401);
-    assert_eq!(public_key(&mock.base_url(), "other-kid", "mock-token").await.0, 404);
+    assert_eq!(
+        public_key(&mock.base_url(), &header.kid, "wrong").await.0,
+        401
+    );
+    assert_eq!(
+        public_key(&mock.base_url(), "other-kid", "mock-token")
+            .await
+            .0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -162,7 +180,8 @@ async fn an_ebay_retry_counts_its_attempt_and_is_signed_anew() {
     let mut ids = Vec::new();
     for (headers, body) in &deliveries {
         let header =
-            ebay_notify::parse_signature(headers.get("x-ebay-signature").map(String::as_str)).unwrap();
+            ebay_notify::parse_signature(headers.get("x-ebay-signature").map(String::as_str))
+                .unwrap();
         let (_, key) = public_key(&mock.base_url(), &header.kid, "mock-token").await;
         let key = ebay_notify::verifying_key(&serde_json::from_value(key).unwrap()).unwrap();
         assert_eq!(ebay_notify::verify(&key, &header, body), Ok(()));
@@ -187,7 +206,11 @@ async fn an_ebay_subscription_must_answer_the_challenge() {
             json!({ "url": receiver.url, "secret": "verification-token" }),
         )
         .await;
-        assert_eq!((status, reply["code"].as_str()), (400, Some("bad_request")), "{reply}");
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (400, Some("bad_request")),
+            "{reply}"
+        );
         assert!(
             reply["message"].as_str().unwrap().contains("challenge"),
             "{reply}"

@@ -74,11 +74,12 @@ async fn record(
 fn challenge(state: &ReceiverState, request: &HttpRequest) -> HttpResponse {
     state.challenges.fetch_add(1, Ordering::SeqCst);
     let query = web::Query::<HashMap<String, String>>::from_query(request.query_string());
-    let code = query.ok().and_then(|query| query.get("challenge_code").cloned());
+    let code = query
+        .ok()
+        .and_then(|query| query.get("challenge_code").cloned());
     match (code, &state.token) {
-        (Some(code), Some(token)) => HttpResponse::Ok().json(
-            json!({ "challengeResponse": challenge_response(&code, token, &state.url) }),
-        ),
+        (Some(code), Some(token)) => HttpResponse::Ok()
+            .json(json!({ "challengeResponse": challenge_response(&code, token, &state.url) })),
         _ => HttpResponse::NotFound().finish(),
     }
 }

@@ -13,9 +13,8 @@ use shelfsync::platforms::Platform;
 
 use crate::mock_receiver::{subscribe, Receiver};
 use crate::mock_support::{
-    assert_refused_and_unchanged, cancel_order, client, control, create_listings,
-    fixture, listed, place_order, set_faults, start, stats, throttled_calls, wait_past,
-    writes_and_conflicts,
+    assert_refused_and_unchanged, cancel_order, client, control, create_listings, fixture, listed,
+    place_order, set_faults, start, stats, throttled_calls, wait_past, writes_and_conflicts,
 };
 
 const TOKEN: &str = "mock-token";

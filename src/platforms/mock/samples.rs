@@ -36,19 +36,24 @@ fn sample(platform: Platform, secret: &str, seed: u64) -> Result<Value, MockErro
         quantity: 5,
     }];
     let now = state.now();
-    state.world().create_listings(&listing, now, |number, sku| {
-        state.platform().listing_identity(number, sku)
-    })?;
+    state
+        .world()
+        .create_listings(&listing, now, |number, sku| {
+            state.platform().listing_identity(number, sku)
+        })?;
     let order = state
         .place_order(SKU, 2)
         .map_err(|refusal| MockError::BadControlRequest {
             message: format!("the sample order was refused: {refusal:?}"),
         })?;
-    let delivery = state.webhooks().take_queued().into_iter().next().ok_or_else(|| {
-        MockError::Start {
+    let delivery = state
+        .webhooks()
+        .take_queued()
+        .into_iter()
+        .next()
+        .ok_or_else(|| MockError::Start {
             message: format!("the {platform} mock queued no delivery"),
-        }
-    })?;
+        })?;
     let headers: Map<String, Value> = delivery
         .headers
         .into_iter()
@@ -68,7 +73,10 @@ fn sample(platform: Platform, secret: &str, seed: u64) -> Result<Value, MockErro
 pub fn sdk_samples(seed: u64) -> Result<Value, MockError> {
     let mut samples = Map::new();
     for (platform, secret) in SECRETS {
-        samples.insert(platform.as_str().to_string(), sample(platform, secret, seed)?);
+        samples.insert(
+            platform.as_str().to_string(),
+            sample(platform, secret, seed)?,
+        );
     }
     let key = NotificationKey::from_seed(seed);
     let code = "sdk-sample-challenge-code";

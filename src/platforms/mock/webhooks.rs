@@ -249,7 +249,11 @@ async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delive
         return;
     }
     world.stats.webhook_attempts_failed += 1;
-    let Some(delay) = state.platform().webhook_retries().wait_after(delivery.attempt) else {
+    let Some(delay) = state
+        .platform()
+        .webhook_retries()
+        .wait_after(delivery.attempt)
+    else {
         world.stats.webhooks_given_up += 1;
         return;
     };
@@ -300,7 +304,11 @@ mod tests {
     #[test]
     fn a_documented_schedule_is_compressed_wait_by_wait() {
         let schedule = RetrySchedule::compressed(
-            &[Duration::ZERO, Duration::from_secs(5), Duration::from_secs(300)],
+            &[
+                Duration::ZERO,
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+            ],
             100,
         );
         assert_eq!(schedule.retries(), 3);

@@ -170,12 +170,7 @@ impl NotificationKey {
         let Ok(body) = serde_json::from_slice::<Value>(&delivery.body) else {
             return;
         };
-        *delivery = self.delivery(
-            delivery.url.clone(),
-            body,
-            delivery.attempt,
-            state.now(),
-        );
+        *delivery = self.delivery(delivery.url.clone(), body, delivery.attempt, state.now());
     }
 }
 
@@ -190,8 +185,12 @@ fn notification_id(seed: u64, number: u64) -> String {
 
 /// The 404 of an unknown key id.
 pub fn unknown_key(kid: &str) -> ErrorDetail {
-    ErrorDetail::request(UNKNOWN_KEY_ERROR, "API_NOTIFICATION", "The public key id is not valid.")
-        .parameter("public_key_id", kid)
+    ErrorDetail::request(
+        UNKNOWN_KEY_ERROR,
+        "API_NOTIFICATION",
+        "The public key id is not valid.",
+    )
+    .parameter("public_key_id", kid)
 }
 
 /// `url` with `challenge_code` added to its query.
@@ -241,8 +240,14 @@ pub async fn challenge(url: &str, token: &str) -> Result<(), MockError> {
         .map_err(|error| refused(format!("the reply is not JSON: {error}")))?;
     let expected = expected_response(&code, token, url);
     match answer.get("challengeResponse").and_then(Value::as_str) {
-        Some(given) if crate::platforms::mock::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(refused("challengeResponse is not SHA-256(code + token + url)".to_string())),
+        Some(given)
+            if crate::platforms::mock::constant_time_eq(given.as_bytes(), expected.as_bytes()) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(refused(
+            "challengeResponse is not SHA-256(code + token + url)".to_string(),
+        )),
         None => Err(refused("the reply has no challengeResponse".to_string())),
     }
 }
@@ -258,7 +263,10 @@ mod tests {
         assert_ne!(one.kid(), NotificationKey::from_seed(2).kid());
         let key = one.public_key_json();
         let pem = key["key"].as_str().unwrap();
-        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----") && !pem.contains('\n'), "{pem}");
+        assert!(
+            pem.starts_with("-----BEGIN PUBLIC KEY-----") && !pem.contains('\n'),
+            "{pem}"
+        );
     }
 
     #[test]
@@ -273,6 +281,9 @@ mod tests {
             "a1d8c12dc8f31594e78e3f2c7032c34746144c28ffbdee1cd9cbd4fd2fc618c6"
         );
         let url = challenge_url("http://127.0.0.1:9/hook?x=1", "abc").unwrap();
-        assert_eq!(url.as_str(), "http://127.0.0.1:9/hook?x=1&challenge_code=abc");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/hook?x=1&challenge_code=abc"
+        );
     }
 }

@@ -91,7 +91,13 @@ pub struct Messages {
 
 impl Messages {
     /// Queues the event of `order`'s `change` to every subscription of `state`.
-    pub fn order_changed(&self, state: &MockState, shop_id: u64, order: &Order, change: OrderChange) {
+    pub fn order_changed(
+        &self,
+        state: &MockState,
+        shop_id: u64,
+        order: &Order,
+        change: OrderChange,
+    ) {
         let event_type = match change {
             OrderChange::Created => "order.paid",
             OrderChange::Cancelled => "order.canceled",
@@ -111,7 +117,10 @@ impl Messages {
         };
         let body = Bytes::from(body);
         let number = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("msg_{:08x}{number:016x}", state.options().seed & 0xffff_ffff);
+        let id = format!(
+            "msg_{:08x}{number:016x}",
+            state.options().seed & 0xffff_ffff
+        );
         let timestamp = state.now().timestamp();
         for subscription in state.webhooks().subscriptions() {
             let Some(signature) = sign(&subscription.secret, &id, timestamp, &body) else {
