@@ -23,7 +23,7 @@ use shelfsync_actors::testing::{confirmed, item, sku};
 use crate::connector_support::{
     assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
 };
-use crate::mock_receiver::{subscribe, Receiver};
+use crate::mock_receiver::subscribed_ebay;
 use crate::mock_support::{
     cancel_order, create_listings, listed, place_order, set_faults, start, stats,
 };
@@ -274,10 +274,7 @@ async fn a_notified_order_reads_as_the_feed_gives_it() {
 
 #[tokio::test]
 async fn notification_keys_are_fetched_once_per_kid_with_the_token() {
-    let mock = start(Platform::Ebay, "default");
-    let receiver = Receiver::answering(0, Some("verification-token"));
-    subscribe(&mock, &receiver, "verification-token").await;
-    create_listings(&mock, &[("SKU-1", 10)]).await;
+    let (mock, receiver) = subscribed_ebay(0, "verification-token").await;
     place_order(&mock, "SKU-1", 1).await;
     let (headers, body) = receiver.wait_for(1).await.remove(0);
     let signature = headers.get("x-ebay-signature").map(String::as_str);

@@ -9,7 +9,7 @@ use shelfsync::platforms::etsy::connector::notify::{self as etsy_notify, EtsyEve
 use shelfsync::platforms::etsy::mock::{KEYSTRING, SHOP_ID, USER_ID};
 use shelfsync::platforms::Platform;
 
-use crate::mock_receiver::{subscribe, Receiver};
+use crate::mock_receiver::{subscribe, subscribed_ebay, Receiver};
 use crate::mock_support::{
     cancel_order, client, control, create_listings, info, json_reply, place_order, start, stats,
 };
@@ -120,12 +120,9 @@ async fn public_key(base_url: &str, kid: &str, token: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn ebay_order_confirmations_verify_with_the_key_its_api_serves() {
-    let mock = start(Platform::Ebay, "default");
+    let (mock, receiver) = subscribed_ebay(0, "verification-token").await;
     assert_eq!(info(&mock).await["webhooks"], true);
-    let receiver = Receiver::answering(0, Some("verification-token"));
-    subscribe(&mock, &receiver, "verification-token").await;
     assert_eq!(receiver.challenges(), 1, "challenged before subscribing");
-    create_listings(&mock, &[("SKU-1", 10)]).await;
     let order_id = place_order(&mock, "SKU-1", 2).await;
     cancel_order(&mock, &order_id).await;
     let (headers, body) = receiver.wait_for(1).await.remove(0);
@@ -170,10 +167,7 @@ async fn ebay_order_confirmations_verify_with_the_key_its_api_serves() {
 
 #[tokio::test]
 async fn an_ebay_retry_counts_its_attempt_and_is_signed_anew() {
-    let mock = start(Platform::Ebay, "default");
-    let receiver = Receiver::answering(1, Some("token-1"));
-    subscribe(&mock, &receiver, "token-1").await;
-    create_listings(&mock, &[("SKU-1", 10)]).await;
+    let (mock, receiver) = subscribed_ebay(1, "token-1").await;
     place_order(&mock, "SKU-1", 1).await;
     let deliveries = receiver.wait_for(2).await;
     let mut attempts = Vec::new();

@@ -12,8 +12,9 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 use shelfsync::platforms::ebay::connector::notify::challenge_response;
 use shelfsync::platforms::mock::MockServer;
+use shelfsync::platforms::Platform;
 
-use crate::mock_support::{control, eventually};
+use crate::mock_support::{control, create_listings, eventually, start};
 
 /// One delivery as a receiver saw it: lower-case header names and values, and the raw body.
 pub type Received = (HashMap<String, String>, Vec<u8>);
@@ -168,4 +169,14 @@ pub async fn subscribe(mock: &MockServer, receiver: &Receiver, secret: &str) {
     )
     .await;
     assert_eq!(status, 201, "{reply}");
+}
+
+/// An eBay mock with one listing (`SKU-1`, 10 units) and a receiver subscribed with verification
+/// token `token` (so it passes the challenge), failing its first `fail` deliveries.
+pub async fn subscribed_ebay(fail: usize, token: &str) -> (MockServer, Receiver) {
+    let mock = start(Platform::Ebay, "default");
+    let receiver = Receiver::answering(fail, Some(token));
+    subscribe(&mock, &receiver, token).await;
+    create_listings(&mock, &[("SKU-1", 10)]).await;
+    (mock, receiver)
 }

@@ -178,7 +178,7 @@ pub fn resign(state: &MockState, delivery: &mut Delivery) {
     let Some(fresh) = sign(&secret, id, now, &delivery.body) else {
         return;
     };
-    delivery.headers = headers(&id.to_string(), now, fresh);
+    delivery.headers = headers(id, now, fresh);
 }
 
 #[cfg(test)]
