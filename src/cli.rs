@@ -26,6 +26,11 @@ pub enum Command {
     /// throttling and faults driven through `/_mock/` (runs until SIGINT or SIGTERM).
     #[cfg(feature = "mocks")]
     MockMarketplace(MockMarketplaceArgs),
+    /// Prints signed sample deliveries of the Shopify, Etsy and eBay mocks as JSON, for
+    /// `.ci/sdk-verify` (hidden: a CI tool, not a command of the service).
+    #[cfg(feature = "mocks")]
+    #[command(hide = true)]
+    SdkSamples(SdkSamplesArgs),
     /// Runs the service: the agency API over the data directory, until SIGINT or SIGTERM.
     Serve(ServeArgs),
 }
@@ -66,6 +71,15 @@ pub struct MockMarketplaceArgs {
     /// actix-web worker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
+}
+
+/// Options of the hidden `shelfsync sdk-samples`.
+#[cfg(feature = "mocks")]
+#[derive(Debug, Clone, Args)]
+pub struct SdkSamplesArgs {
+    /// Seed of the mocks (eBay's key pair follows it).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[cfg(feature = "mocks")]
@@ -171,5 +185,17 @@ mod tests {
             ("mock-token", "default")
         );
         assert_eq!(args.listen.port(), 0);
+    }
+
+    #[test]
+    fn sdk_samples_is_a_hidden_command() {
+        use clap::CommandFactory as _;
+        let parsed = Cli::try_parse_from(["shelfsync", "sdk-samples", "--seed", "7"]).unwrap();
+        let Command::SdkSamples(args) = parsed.command else {
+            panic!("sdk-samples parses as itself");
+        };
+        assert_eq!(args.seed, 7);
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("sdk-samples"), "{help}");
     }
 }

@@ -17,6 +17,12 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => shelfsync::demo::run(args),
         #[cfg(feature = "mocks")]
         Command::MockMarketplace(args) => run_mock(args),
+        #[cfg(feature = "mocks")]
+        Command::SdkSamples(args) => {
+            let samples = shelfsync::platforms::mock::samples::sdk_samples(args.seed)?;
+            println!("{}", serde_json::to_string_pretty(&samples)?);
+            Ok(())
+        }
         Command::Serve(args) => shelfsync::serve::run(args),
     }
 }

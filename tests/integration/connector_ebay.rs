@@ -5,9 +5,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use serde_json::json;
 use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
-use shelfsync::platforms::ebay::connector::build_with_page_size;
+use shelfsync::platforms::ebay::connector::{build_with_page_size, EbayKeys, KeyError};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::registry::connector;
@@ -21,6 +23,7 @@ use shelfsync_actors::testing::{confirmed, item, sku};
 use crate::connector_support::{
     assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
 };
+use crate::mock_receiver::subscribed_ebay;
 use crate::mock_support::{
     cancel_order, create_listings, listed, place_order, set_faults, start, stats,
 };
@@ -228,4 +231,83 @@ async fn a_throttle_storm_is_throttled_and_an_outage_transient() {
     let down = push_one(&ebay, "SKU-1", 1).await.unwrap_err();
     assert_eq!(down.kind(), "transient", "{down:?}");
     assert_eq!(listed(&mock).await["SKU-1"], 5);
+}
+
+#[tokio::test]
+async fn a_notified_order_reads_as_the_feed_gives_it() {
+    let mock = start(Platform::Ebay, "default");
+    create_listings(&mock, &[("SKU-1", 10)]).await;
+    let ebay = ebay(&mock, "mock-token");
+    let order_id = place_order(&mock, "SKU-1", 2).await;
+    let placed = ebay.fetch_order(order_id.clone()).await.unwrap();
+    let page = ebay.fetch_orders(None).await.unwrap();
+    assert_eq!(
+        placed, page.events,
+        "the same events, so the same ledger keys"
+    );
+    assert_one_sale(&page, &order_id, "SKU-1", 2);
+    cancel_order(&mock, &order_id).await;
+    let cancelled = ebay.fetch_order(order_id.clone()).await.unwrap();
+    let next = ebay.fetch_orders(Some(page.next_cursor)).await.unwrap();
+    assert_eq!(cancelled, next.events);
+    assert_read_again_with_cancel(&cancelled, &placed[0]);
+    assert_eq!(
+        stats(&mock).await["requests"]["get_order"].as_u64(),
+        Some(2)
+    );
+    // The id is one path segment: a forged one addresses no other resource.
+    let unknown = ebay
+        .fetch_order("../order?limit=1".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            unknown,
+            MarketplaceError::Permanent {
+                kind: PermanentKind::NotFound,
+                ..
+            }
+        ),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn notification_keys_are_fetched_once_per_kid_with_the_token() {
+    let (mock, receiver) = subscribed_ebay(0, "verification-token").await;
+    place_order(&mock, "SKU-1", 1).await;
+    let (headers, body) = receiver.wait_for(1).await.remove(0);
+    let signature = headers.get("x-ebay-signature").map(String::as_str);
+    let key_reads = || async { stats(&mock).await["requests"]["get_public_key"].as_u64() };
+    let keys = EbayKeys::new(config(&mock, "mock-token")).unwrap();
+    keys.verify(signature, &body).await.unwrap();
+    assert_eq!(key_reads().await, Some(1));
+    keys.verify(signature, &body).await.unwrap();
+    assert_eq!(
+        key_reads().await,
+        Some(1),
+        "the second verify makes no call"
+    );
+    let mut tampered = body.clone();
+    tampered[body.len() / 2] ^= 1;
+    assert!(keys.verify(signature, &tampered).await.is_err());
+    // A key the API does not have is refused, and not cached: asked again next time.
+    let forged = BASE64.encode(
+        json!({ "alg": "ECDSA", "kid": "no-such-kid", "signature": "AA==", "digest": "SHA1" })
+            .to_string(),
+    );
+    for reads in [2, 3] {
+        let refused = keys.verify(Some(&forged), &body).await.unwrap_err();
+        assert!(matches!(refused, KeyError::Fetch(_)), "{refused:?}");
+        assert_eq!(key_reads().await, Some(reads));
+    }
+    // Without the token, no key.
+    let wrong = EbayKeys::new(config(&mock, "wrong-token")).unwrap();
+    assert!(matches!(
+        wrong.verify(signature, &body).await,
+        Err(KeyError::Fetch(MarketplaceError::Permanent {
+            kind: PermanentKind::Auth,
+            ..
+        }))
+    ));
 }

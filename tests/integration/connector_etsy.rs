@@ -292,3 +292,56 @@ async fn a_qps_burst_is_throttled_with_retry_after_and_down_is_transient() {
     let down = etsy.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
 }
+
+#[tokio::test]
+async fn a_notified_receipt_reads_as_the_feed_gives_it() {
+    let mock = start(Platform::Etsy, "current");
+    let listing_ref = one_listing(&mock, "ACME-MUG", 50).await;
+    let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
+    let order_id = place_order(&mock, "ACME-MUG", 3).await;
+    let other = place_order(&mock, "ACME-MUG", 1).await;
+    let placed = etsy.fetch_order(order_id.clone()).await.unwrap();
+    let feed = etsy.fetch_orders(None).await.unwrap();
+    let from_feed: Vec<OrderEvent> = of_order(&feed.events, &order_id)
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(
+        placed, from_feed,
+        "the same events, so the same ledger keys"
+    );
+    assert_eq!(placed.len(), 1);
+    cancel_order(&mock, &order_id).await;
+    let cancelled = etsy.fetch_order(order_id.clone()).await.unwrap();
+    let feed = etsy.fetch_orders(Some(feed.next_cursor)).await.unwrap();
+    let from_feed: Vec<OrderEvent> = of_order(&feed.events, &order_id)
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(cancelled, from_feed);
+    assert_read_again_with_cancel(&cancelled, &placed[0]);
+    assert!(cancelled
+        .iter()
+        .all(|event| event.external_order_id != other));
+    // One call a receipt, on the app's budget like any other.
+    assert_eq!(
+        stats(&mock).await["requests"]["get_shop_receipt"].as_u64(),
+        Some(2)
+    );
+    // An id that is not a receipt number is refused without a call; an unknown one is not found.
+    assert!(matches!(
+        etsy.fetch_order("../listings/1".into()).await,
+        Err(MarketplaceError::Permanent { .. })
+    ));
+    assert_eq!(
+        stats(&mock).await["requests"]["get_shop_receipt"].as_u64(),
+        Some(2)
+    );
+    assert!(matches!(
+        etsy.fetch_order("3000000999".into()).await,
+        Err(MarketplaceError::Permanent {
+            kind: shelfsync_actors::channel::marketplace::PermanentKind::NotFound,
+            ..
+        })
+    ));
+}

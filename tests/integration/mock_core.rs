@@ -301,8 +301,11 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
         let webhooks = info["webhooks"].as_bool().unwrap();
         assert_eq!(
             webhooks,
-            platform == Platform::Shopify,
-            "only Shopify pushes webhooks"
+            matches!(
+                platform,
+                Platform::Shopify | Platform::Etsy | Platform::Ebay
+            ),
+            "{platform}: Shopify, Etsy and eBay push order notifications"
         );
     }
     assert_eq!(ports.len(), 5, "five ports");

@@ -96,6 +96,11 @@ async fn get_json(mock: &MockServer, path: &str) -> Value {
         .unwrap()
 }
 
+/// Sends `request` and returns its JSON reply (whatever the status).
+pub async fn json_reply(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// `POST /_mock/<path>` with a JSON body; returns the status and the JSON reply.
 pub async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value) {
     let reply = client()

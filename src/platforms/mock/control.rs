@@ -184,6 +184,10 @@ async fn subscribe(
             platform: state.platform().platform(),
         });
     }
+    state
+        .platform()
+        .check_subscription(&body.url, &body.secret)
+        .await?;
     let view = state.webhooks().subscribe(&body.url, &body.secret)?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -10,6 +10,7 @@
 
 pub mod control;
 pub mod faults;
+pub mod samples;
 pub mod server;
 pub mod shoppers;
 pub mod throttle;
@@ -29,7 +30,7 @@ use tokio::sync::watch;
 pub use self::faults::{FaultDecision, FaultSettings};
 pub use self::server::{start_mocks, MockServer};
 pub use self::shoppers::ShopperSettings;
-pub use self::webhooks::{Delivery, WebhookHub};
+pub use self::webhooks::{Delivery, RetrySchedule, WebhookHub};
 pub use self::world::{ListingIdentity, Order, OrderChange, OrderRefusal, World};
 
 /// The credential a mock accepts when none is given (`--token`).
@@ -218,14 +219,30 @@ pub trait PlatformMock: Send + Sync + std::fmt::Debug + 'static {
     fn throttled_reply(&self) -> HttpResponse;
     /// The platform's reply to an injected server error (500) or downtime (503).
     fn server_error_reply(&self, status: StatusCode) -> HttpResponse;
-    /// Whether the platform pushes order webhooks (only Shopify among the five mocks).
+    /// Whether the platform pushes order webhooks.
     fn sends_webhooks(&self) -> bool {
         false
     }
-    /// Called after an order is placed or cancelled, outside the world lock; Shopify sends its
-    /// webhooks from here.
+    /// Called after an order is placed or cancelled, outside the world lock; a platform with
+    /// webhooks queues its deliveries from here.
     fn order_changed(&self, _state: &MockState, _order: &Order, _change: OrderChange) {}
+    /// When the platform retries a failed delivery (Shopify's schedule unless it says otherwise).
+    fn webhook_retries(&self) -> RetrySchedule {
+        RetrySchedule::shopify()
+    }
+    /// Rewrites a delivery just before it is retried (a scheme that signs a time signs the retry
+    /// anew); by default a retry carries the original request, as Shopify's do.
+    fn prepare_retry(&self, _state: &MockState, _delivery: &mut Delivery) {}
+    /// Checks a receiver before `POST /_mock/webhooks` subscribes it (eBay challenges the
+    /// endpoint first); `Err` refuses the subscription. By default every receiver is taken.
+    fn check_subscription<'a>(&'a self, _url: &'a str, _secret: &'a str) -> SubscriptionCheck<'a> {
+        Box::pin(async { Ok(()) })
+    }
 }
+
+/// The future of [`PlatformMock::check_subscription`] (awaited by the control handler).
+pub type SubscriptionCheck<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MockError>> + 'a>>;
 
 /// The state of one running mock, shared by its workers, shoppers and webhook sender.
 #[derive(Debug)]
@@ -261,6 +278,11 @@ impl MockState {
     /// How the mock was started.
     pub fn options(&self) -> &MockOptions {
         &self.options
+    }
+
+    /// `http://ADDR`, the address the mock really listens on (what its payloads link to).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.options.listen)
     }
 
     /// The listings, orders and ground truth. Holders must not await while holding it.

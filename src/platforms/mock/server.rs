@@ -42,6 +42,11 @@ impl MockServer {
             addr: options.listen,
             source,
         })?;
+        // The address really bound (port 0 picked one): platforms put it in their payloads.
+        let options = MockOptions {
+            listen: addr,
+            ..options
+        };
         let workers = options.workers.max(1);
         let handle_signals = options.handle_signals;
         let state = Arc::new(MockState::new(wire, options));

@@ -1,7 +1,10 @@
 //! Webhook subscriptions and their delivery: one sender per mock posting each delivery to its
-//! receiver, retrying failures with exponential backoff (Shopify: 8 retries, reference §1.2,
-//! compressed from 4 hours to about 2 minutes so that a test or a bench sees them), sending some
-//! twice and shuffling waiting ones when those faults are set.
+//! receiver, retrying failures on the platform's [`RetrySchedule`] (Shopify's by default: 8
+//! retries with exponential backoff, reference §1.2, compressed from 4 hours to about 2 minutes so
+//! that a test or a bench sees them), sending some twice and shuffling waiting ones when those
+//! faults are set. What differs per platform (the schedule, a retry's fresh signature, a check of
+//! a new subscription) comes from its [`PlatformMock`](super::PlatformMock); this module stays
+//! platform-neutral.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +29,51 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const REORDER_WINDOW: Duration = Duration::from_millis(50);
 /// The most subscriptions a mock keeps.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
+
+/// When a platform tries a failed delivery again: the wait before each retry, in order (as many
+/// retries as waits), compressed so that a test or a bench sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    waits: Vec<Duration>,
+}
+
+impl RetrySchedule {
+    /// Shopify's: [`RETRIES`] retries, the first after [`FIRST_RETRY_DELAY`], each further one
+    /// twice as long (§1.2 says 8 retries over 4 hours; compressed to about 2 minutes).
+    pub fn shopify() -> RetrySchedule {
+        RetrySchedule {
+            waits: (0..RETRIES)
+                .map(|attempt| FIRST_RETRY_DELAY * 2u32.pow(attempt))
+                .collect(),
+        }
+    }
+
+    /// A platform's documented waits, each divided by `compression`.
+    pub fn compressed(documented: &[Duration], compression: u32) -> RetrySchedule {
+        RetrySchedule {
+            waits: documented
+                .iter()
+                .map(|wait| *wait / compression.max(1))
+                .collect(),
+        }
+    }
+
+    /// The wait before retrying a delivery whose attempt `attempt` (0: the first) failed;
+    /// `None`: the platform gives up.
+    pub fn wait_after(&self, attempt: u32) -> Option<Duration> {
+        self.waits.get(attempt as usize).copied()
+    }
+
+    /// How many retries follow a failed first attempt.
+    pub fn retries(&self) -> u32 {
+        u32::try_from(self.waits.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The waits added up: how long after a first failure the platform gives up.
+    pub fn total(&self) -> Duration {
+        self.waits.iter().sum()
+    }
+}
 
 /// A receiver of the mock's webhooks.
 #[derive(Debug, Clone)]
@@ -134,6 +182,16 @@ impl WebhookHub {
         let _ = self.queue.send(delivery);
     }
 
+    /// The deliveries queued and not sent, taken off the queue; empty once a sender runs. For a
+    /// mock without a server: the signed samples of `.ci/sdk-verify` ([`super::samples`]).
+    pub fn take_queued(&self) -> Vec<Delivery> {
+        let mut receiver = self.receiver.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(receiver) = receiver.as_mut() else {
+            return Vec::new();
+        };
+        std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+    }
+
     fn take_receiver(&self) -> Option<mpsc::UnboundedReceiver<Delivery>> {
         self.receiver
             .lock()
@@ -192,19 +250,24 @@ async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delive
         return;
     }
     world.stats.webhook_attempts_failed += 1;
-    if delivery.attempt >= RETRIES {
+    let Some(delay) = state
+        .platform()
+        .webhook_retries()
+        .wait_after(delivery.attempt)
+    else {
         world.stats.webhooks_given_up += 1;
         return;
-    }
+    };
     drop(world);
-    let delay = FIRST_RETRY_DELAY * 2u32.pow(delivery.attempt);
-    let retry = Delivery {
+    let mut retry = Delivery {
         attempt: delivery.attempt + 1,
         ..delivery
     };
     let state = Arc::clone(state);
     actix_rt::spawn(async move {
         actix_rt::time::sleep(delay).await;
+        // Signed at the retry's own time where the platform's scheme signs a time.
+        state.platform().prepare_retry(&state, &mut retry);
         state.webhooks().enqueue(retry);
     });
 }
@@ -259,5 +322,26 @@ mod tests {
             .map(|attempt| FIRST_RETRY_DELAY * 2u32.pow(attempt))
             .sum();
         assert_eq!(total, Duration::from_millis(127_500));
+        let shopify = RetrySchedule::shopify();
+        assert_eq!(shopify.total(), total);
+        assert_eq!(shopify.retries(), RETRIES);
+        assert_eq!(shopify.wait_after(0), Some(FIRST_RETRY_DELAY));
+        assert_eq!(shopify.wait_after(RETRIES), None);
+    }
+
+    #[test]
+    fn a_documented_schedule_is_compressed_wait_by_wait() {
+        let schedule = RetrySchedule::compressed(
+            &[
+                Duration::ZERO,
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+            ],
+            100,
+        );
+        assert_eq!(schedule.retries(), 3);
+        assert_eq!(schedule.wait_after(0), Some(Duration::ZERO));
+        assert_eq!(schedule.wait_after(2), Some(Duration::from_secs(3)));
+        assert_eq!(schedule.wait_after(3), None);
     }
 }

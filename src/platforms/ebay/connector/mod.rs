@@ -40,6 +40,11 @@
 //! `lineItemId`: eBay's line item ids are 14+ digits (too large for the engine's `u32`), and
 //! sorting by them keeps the number stable even if a reply listed the lines in another order.
 //!
+//! A notified order (issue 14, [`notify`]) is read with `getOrder`, `GET /sell/fulfillment/v1/
+//! order/{orderId}` (the id one percent-encoded path segment of the connector's own base URL),
+//! and turned into events by the feed's own code, so that the notice and the poll give the same
+//! natural keys. The notification keys are fetched and cached by [`EbayKeys`].
+//!
 //! The cursor is durable text, `<SINCE>` or `<SINCE>#<SKIP>`: SINCE is the latest
 //! `lastModifiedDate` seen, RFC 3339 UTC with milliseconds (eBay's filter precision), for example
 //! `2026-05-01T12:00:00.123Z`; a poll asks `lastmodifieddate:[SINCE..]`, inclusive, so orders
@@ -62,8 +67,8 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderPage, PermanentKind,
-    PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -72,10 +77,12 @@ use crate::platforms::connector::{
 };
 use crate::platforms::Platform;
 
+mod keys;
 pub mod notify;
 mod orders;
 
-use self::orders::{order_page, Cursor, OrdersReply};
+pub use self::keys::{EbayKeys, KeyError, CACHED_KEYS};
+use self::orders::{order_events, order_page, Cursor, EbayOrder, OrdersReply};
 
 /// The most items one `bulk_update_price_quantity` call takes (reference §5.1).
 pub const MAX_BULK_ITEMS: usize = 25;
@@ -98,15 +105,7 @@ pub fn build_with_page_size(
     config: ConnectorConfig,
     page_size: usize,
 ) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-    let marketplace_id = config.account_str(Platform::Ebay, "marketplace_id")?;
-    let http = config.http_client()?;
-    Ok(Arc::new(EbayConnector {
-        config: Arc::new(config),
-        http,
-        marketplace_id,
-        started: now_millis(),
-        page_size: page_size.clamp(1, MAX_ORDERS_PER_PAGE),
-    }))
+    Ok(Arc::new(EbayConnector::new(config, page_size)?))
 }
 
 /// An eBay seller account on one marketplace (a cheap handle: settings and HTTP client are
@@ -183,6 +182,18 @@ fn body_summary(body: &str) -> String {
 }
 
 impl EbayConnector {
+    fn new(config: ConnectorConfig, page_size: usize) -> Result<EbayConnector, ConnectorError> {
+        let marketplace_id = config.account_str(Platform::Ebay, "marketplace_id")?;
+        let http = config.http_client()?;
+        Ok(EbayConnector {
+            config: Arc::new(config),
+            http,
+            marketplace_id,
+            started: now_millis(),
+            page_size: page_size.clamp(1, MAX_ORDERS_PER_PAGE),
+        })
+    }
+
     fn request(&self, method: reqwest::Method, url: reqwest::Url) -> reqwest::RequestBuilder {
         self.http
             .request(method, url)
@@ -396,6 +407,21 @@ impl Marketplace for EbayConnector {
                 ]);
             let reply: OrdersReply = this.call(request).await?;
             order_page(reply, cursor, &this.config.listings)
+        })
+    }
+
+    fn fetch_order(&self, order_id: String) -> MarketFuture<Vec<OrderEvent>> {
+        let this = self.clone();
+        Box::pin(async move {
+            // URL paths drop `.` and `..` segments: such an id would read the order list.
+            if matches!(order_id.as_str(), "" | "." | "..") {
+                return Err(invalid(format!("{order_id:?} is not an eBay order id")));
+            }
+            let mut segments = path_segments(ORDERS_PATH);
+            segments.push(&order_id);
+            let request = this.request(reqwest::Method::GET, this.url(&segments)?);
+            let order: EbayOrder = this.call(request).await?;
+            Ok(order_events(order, &this.config.listings))
         })
     }
 

@@ -111,6 +111,51 @@ fn engine_sku(listings: &ListingMap, ebay_sku: &str) -> Option<Sku> {
         .or_else(|| parse_sku(Platform::Ebay, ebay_sku))
 }
 
+/// The events of one order: a `Sale` per line item and, once it is `CANCELED`, a `Cancel` per
+/// line (the feed's natural keys: order id, position among the lines sorted by `lineItemId`,
+/// version). A line without a usable SKU or quantity is skipped with a warning.
+pub(super) fn order_events(order: EbayOrder, listings: &ListingMap) -> Vec<OrderEvent> {
+    let mut events = Vec::new();
+    let cancelled = order
+        .cancel_status
+        .as_ref()
+        .and_then(|status| status.cancel_state.as_deref())
+        == Some("CANCELED");
+    let mut lines = order.line_items;
+    // Numeric ids of one width sort as numbers; the length first keeps that true when
+    // widths differ.
+    lines.sort_by(|a, b| {
+        (a.line_item_id.len(), &a.line_item_id).cmp(&(b.line_item_id.len(), &b.line_item_id))
+    });
+    for (index, line) in lines.iter().enumerate() {
+        let Some(sku) = line
+            .sku
+            .as_deref()
+            .and_then(|raw| engine_sku(listings, raw))
+        else {
+            tracing::warn!(order = %order.order_id, line = %line.line_item_id, "an eBay order line has no usable SKU; skipped");
+            continue;
+        };
+        let Ok(quantity) = u32::try_from(line.quantity) else {
+            tracing::warn!(order = %order.order_id, line = %line.line_item_id, quantity = line.quantity, "an eBay order line has a quantity out of range; skipped");
+            continue;
+        };
+        let event = |kind, version: &str| OrderEvent {
+            external_order_id: order.order_id.clone(),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            version: version.to_string(),
+            sku: sku.clone(),
+            kind,
+            quantity,
+        };
+        events.push(event(OrderEventKind::Sale, "placed"));
+        if cancelled {
+            events.push(event(OrderEventKind::Cancel, "cancelled"));
+        }
+    }
+    events
+}
+
 /// The events of a page of orders and the cursor after it (see the module doc). A
 /// `lastModifiedDate` that is not a time makes the whole reply invalid, since the cursor could
 /// not move past it; a line without a usable SKU or quantity is skipped with a warning.
@@ -132,43 +177,7 @@ pub(super) fn order_page(
             })?
             .with_timezone(&Utc);
         latest = latest.max(modified);
-        let cancelled = order
-            .cancel_status
-            .as_ref()
-            .and_then(|status| status.cancel_state.as_deref())
-            == Some("CANCELED");
-        let mut lines = order.line_items;
-        // Numeric ids of one width sort as numbers; the length first keeps that true when
-        // widths differ.
-        lines.sort_by(|a, b| {
-            (a.line_item_id.len(), &a.line_item_id).cmp(&(b.line_item_id.len(), &b.line_item_id))
-        });
-        for (index, line) in lines.iter().enumerate() {
-            let Some(sku) = line
-                .sku
-                .as_deref()
-                .and_then(|raw| engine_sku(listings, raw))
-            else {
-                tracing::warn!(order = %order.order_id, line = %line.line_item_id, "an eBay order line has no usable SKU; skipped");
-                continue;
-            };
-            let Ok(quantity) = u32::try_from(line.quantity) else {
-                tracing::warn!(order = %order.order_id, line = %line.line_item_id, quantity = line.quantity, "an eBay order line has a quantity out of range; skipped");
-                continue;
-            };
-            let event = |kind, version: &str| OrderEvent {
-                external_order_id: order.order_id.clone(),
-                line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-                version: version.to_string(),
-                sku: sku.clone(),
-                kind,
-                quantity,
-            };
-            events.push(event(OrderEventKind::Sale, "placed"));
-            if cancelled {
-                events.push(event(OrderEventKind::Cancel, "cancelled"));
-            }
-        }
+        events.extend(order_events(order, listings));
     }
     // An empty page ends the run whatever the reply's links say, so a poll cannot loop.
     let more = reply.next.is_some() && count > 0;

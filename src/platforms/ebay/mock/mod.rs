@@ -7,9 +7,13 @@
 //! - Fulfillment API (§5.2): `GET /sell/fulfillment/v1/order` with `filter` (`creationdate`,
 //!   `lastmodifieddate`, `orderfulfillmentstatus`), `limit` (1–200, default 50), `offset` or
 //!   `orderIds` (≤ 50), paged with `href`/`next`/`prev`; and `GET /sell/fulfillment/v1/order/{id}`.
+//! - Notification API (§5.2): `ORDER_CONFIRMATION` deliveries signed in `X-EBAY-SIGNATURE`,
+//!   `GET /commerce/notification/v1/public_key/{public_key_id}`, and the endpoint challenge on
+//!   `POST /_mock/webhooks` (decisions in [`notify`]).
 //! - Auth (§5.4): `Authorization: Bearer <token>`; anything else is the 401 of errorId 1001.
-//! - Limits (§5.3, §7 note 1): one `DailyQuota` per API, Inventory (both inventory calls together)
-//!   and Fulfillment (both order calls); a used-up quota is the 429 of errorId 2001.
+//! - Limits (§5.3, §7 note 1): one `DailyQuota` per API, Inventory (both inventory calls together),
+//!   Fulfillment (both order calls) and Notification (the public key); a used-up quota is the 429
+//!   of errorId 2001.
 //!
 //! Decisions where the reference is unsure ([U]) or silent:
 //! - Quota reset time [U]: the core's `DailyQuota` day, 24 h from the mock's start, not midnight
@@ -43,6 +47,7 @@
 //! - `X-EBAY-C-MARKETPLACE-ID`, `Content-Type` and `Content-Language` are not required; the mock's
 //!   one account is on `EBAY_US`.
 
+pub mod notify;
 pub mod orders;
 pub mod wire;
 
@@ -54,14 +59,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use self::notify::NotificationKey;
 use self::orders::OrdersQuery;
 use self::wire::{ErrorDetail, ItemStock, KnownListing};
 use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::DailyQuota;
-use crate::platforms::mock::world::{Order, World};
+use crate::platforms::mock::world::{Order, OrderChange, World};
 use crate::platforms::mock::{
-    constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
-    UNLIMITED_PLAN,
+    constant_time_eq, header, Delivery, ListingIdentity, MockError, MockOptions, MockState,
+    PlatformMock, SubscriptionCheck, UNLIMITED_PLAN,
 };
 use crate::platforms::Platform;
 
@@ -84,6 +90,8 @@ pub mod operation {
     pub const GET_ORDERS: &str = "get_orders";
     /// `GET /sell/fulfillment/v1/order/{orderId}`.
     pub const GET_ORDER: &str = "get_order";
+    /// `GET /commerce/notification/v1/public_key/{public_key_id}`.
+    pub const GET_PUBLIC_KEY: &str = "get_public_key";
 }
 
 /// The two APIs whose daily quotas the mock keeps.
@@ -93,6 +101,8 @@ pub enum Api {
     Inventory,
     /// The Fulfillment API.
     Fulfillment,
+    /// The Notification API.
+    Notification,
 }
 
 /// The daily quotas (Inventory, Fulfillment) of a plan; `None`: no quota (`unlimited`).
@@ -104,10 +114,20 @@ pub fn plan_quotas(plan: &str) -> Option<(u64, u64)> {
     }
 }
 
+/// The Notification API's daily quota of a plan with quotas (`tiny` keeps its 20).
+fn notification_quota(plan: &str) -> u64 {
+    if plan == TINY_PLAN {
+        20
+    } else {
+        notify::DAILY_QUOTA
+    }
+}
+
 #[derive(Debug)]
 struct Quotas {
     inventory: DailyQuota,
     fulfillment: DailyQuota,
+    notification: DailyQuota,
 }
 
 /// The eBay mock for `options`.
@@ -123,6 +143,7 @@ pub struct EbayMock {
     quotas: Option<Arc<Mutex<Quotas>>>,
     stock: Arc<Mutex<HashMap<u64, ItemStock>>>,
     retry_after: bool,
+    key: Arc<NotificationKey>,
 }
 
 impl EbayMock {
@@ -134,6 +155,7 @@ impl EbayMock {
             Arc::new(Mutex::new(Quotas {
                 inventory: DailyQuota::new(inventory, now),
                 fulfillment: DailyQuota::new(fulfillment, now),
+                notification: DailyQuota::new(notification_quota(&options.plan), now),
             }))
         });
         Ok(EbayMock {
@@ -142,6 +164,7 @@ impl EbayMock {
             quotas,
             stock: Arc::new(Mutex::new(HashMap::new())),
             retry_after: false,
+            key: Arc::new(NotificationKey::from_seed(options.seed)),
         })
     }
 
@@ -172,6 +195,7 @@ impl EbayMock {
         let quota = match api {
             Api::Inventory => &mut quotas.inventory,
             Api::Fulfillment => &mut quotas.fulfillment,
+            Api::Notification => &mut quotas.notification,
         };
         match quota.try_take(Instant::now()) {
             Ok(_) => Ok(()),
@@ -211,12 +235,14 @@ impl PlatformMock for EbayMock {
     }
 
     fn account(&self) -> Value {
-        json!({ "marketplace_id": MARKETPLACE_ID, "seller_username": SELLER_USERNAME })
+        json!({ "marketplace_id": MARKETPLACE_ID, "seller_username": SELLER_USERNAME,
+                "notification_kid": self.key.kid() })
     }
 
     fn limits(&self) -> Value {
         let quotas = plan_quotas(&self.plan).map(|(inventory, fulfillment)| {
-            json!({ "inventory": inventory, "fulfillment": fulfillment })
+            json!({ "inventory": inventory, "fulfillment": fulfillment,
+                    "notification": notification_quota(&self.plan) })
         });
         json!({
             "daily_quota": quotas,
@@ -254,6 +280,10 @@ impl PlatformMock for EbayMock {
             .route(
                 "/sell/fulfillment/v1/order/{order_id}",
                 web::get().to(get_order),
+            )
+            .route(
+                "/commerce/notification/v1/public_key/{public_key_id}",
+                web::get().to(get_public_key),
             );
     }
 
@@ -263,6 +293,25 @@ impl PlatformMock for EbayMock {
 
     fn server_error_reply(&self, status: StatusCode) -> HttpResponse {
         HttpResponse::build(status).json(wire::envelope(&[wire::internal_error()]))
+    }
+
+    fn sends_webhooks(&self) -> bool {
+        true
+    }
+
+    fn order_changed(&self, state: &MockState, order: &Order, change: OrderChange) {
+        if change == OrderChange::Created {
+            let legacy_item_id = wire::legacy_item_id(order.listing_number);
+            self.key.order_placed(state, order, legacy_item_id);
+        }
+    }
+
+    fn prepare_retry(&self, state: &MockState, delivery: &mut Delivery) {
+        self.key.prepare_retry(state, delivery);
+    }
+
+    fn check_subscription<'a>(&'a self, url: &'a str, secret: &'a str) -> SubscriptionCheck<'a> {
+        Box::pin(notify::challenge(url, secret))
     }
 }
 
@@ -468,6 +517,27 @@ async fn get_order(
     match order {
         Some(order) => HttpResponse::Ok().json(order),
         None => error_reply(StatusCode::NOT_FOUND, orders::invalid_order_id(&order_id)),
+    }
+}
+
+/// `GET /commerce/notification/v1/public_key/{public_key_id}`: the mock's key, or 404.
+async fn get_public_key(
+    state: web::Data<MockState>,
+    wire: web::Data<EbayMock>,
+    request: HttpRequest,
+    kid: web::Path<String>,
+) -> HttpResponse {
+    let operation = operation::GET_PUBLIC_KEY;
+    if let Err(reply) = wire
+        .guard(&state, &request, operation, Api::Notification)
+        .await
+    {
+        return reply;
+    }
+    if kid.as_str() == wire.key.kid() {
+        HttpResponse::Ok().json(wire.key.public_key_json())
+    } else {
+        error_reply(StatusCode::NOT_FOUND, notify::unknown_key(&kid))
     }
 }
 

@@ -52,6 +52,11 @@
 //!   receipt of that second that changes again leaves it and shifts the rest by one; Etsy offers
 //!   no finer key. A page at offset beyond Etsy's 12 000 is refused as `Permanent Invalid`
 //!   rather than skipping receipts.
+//! - **A notified receipt** (issue 14, [`notify`]) is read with `GET /v3/application/shops/
+//!   {shop_id}/receipts/{receipt_id}` from the connector's own base URL (one call of the app's
+//!   budget) and turned into events by the feed's own code, so that the notice and the poll give
+//!   the same natural keys. A receipt id that is not a positive number is `Permanent Invalid`
+//!   without a call.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -59,8 +64,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderPage, PermanentKind,
-    PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -75,7 +80,7 @@ pub use self::notify::receive;
 mod orders;
 
 use self::inventory::{listed_quantity, put_body};
-use self::orders::{order_page, Cursor, ReceiptsReply};
+use self::orders::{order_page, receipt_events, Cursor, Receipt, ReceiptsReply};
 
 /// Receipts asked for per page (Etsy's maximum `limit`).
 pub const RECEIPTS_PER_PAGE: usize = 100;
@@ -283,6 +288,25 @@ impl Marketplace for EtsyConnector {
             ]);
             let reply: ReceiptsReply = this.call(request, "getShopReceipts").await?;
             order_page(reply, cursor, &this.config.listings)
+        })
+    }
+
+    fn fetch_order(&self, order_id: String) -> MarketFuture<Vec<OrderEvent>> {
+        let this = self.clone();
+        Box::pin(async move {
+            // The id goes into the path: only a receipt number may.
+            let receipt_id = order_id
+                .parse::<u64>()
+                .ok()
+                .filter(|id| *id > 0 && order_id.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| invalid(format!("{order_id:?} is not an Etsy receipt id")))?;
+            let path = format!(
+                "/v3/application/shops/{}/receipts/{receipt_id}",
+                this.shop_id
+            );
+            let request = this.request(reqwest::Method::GET, &path);
+            let receipt: Receipt = this.call(request, "getShopReceipt").await?;
+            Ok(receipt_events(&receipt, &this.config.listings))
         })
     }
 

@@ -78,6 +78,41 @@ pub(super) struct Transaction {
     pub(super) quantity: u32,
 }
 
+/// The events of one receipt: a `Sale` per transaction and, once it is canceled, a `Cancel` per
+/// transaction (the feed's natural keys: receipt id, 1-based position, version).
+pub(super) fn receipt_events(receipt: &Receipt, listings: &ListingMap) -> Vec<OrderEvent> {
+    let mut events = Vec::new();
+    let canceled = receipt.status.eq_ignore_ascii_case("canceled");
+    for (position, line) in receipt.transactions.iter().enumerate() {
+        let sku = match line.sku.as_deref().filter(|sku| !sku.trim().is_empty()) {
+            Some(raw) => parse_sku(Platform::Etsy, raw),
+            None => line
+                .listing_id
+                .and_then(|listing| listings.sku_of(&listing.to_string())),
+        };
+        let Some(sku) = sku else {
+            tracing::warn!(
+                receipt = receipt.receipt_id,
+                "an Etsy order line has no SKU the engine knows; skipped"
+            );
+            continue;
+        };
+        let event = |kind, version: &str| OrderEvent {
+            external_order_id: receipt.receipt_id.to_string(),
+            line: u32::try_from(position + 1).unwrap_or(u32::MAX),
+            version: version.to_string(),
+            sku: sku.clone(),
+            kind,
+            quantity: line.quantity,
+        };
+        events.push(event(OrderEventKind::Sale, "placed"));
+        if canceled {
+            events.push(event(OrderEventKind::Cancel, "cancelled"));
+        }
+    }
+    events
+}
+
 /// The events of a page of receipts asked for from `cursor`, and the cursor after it.
 pub(super) fn order_page(
     reply: ReceiptsReply,
@@ -104,34 +139,7 @@ pub(super) fn order_page(
         } else if updated == latest {
             at_latest += 1;
         }
-        let canceled = receipt.status.eq_ignore_ascii_case("canceled");
-        for (position, line) in receipt.transactions.iter().enumerate() {
-            let sku = match line.sku.as_deref().filter(|sku| !sku.trim().is_empty()) {
-                Some(raw) => parse_sku(Platform::Etsy, raw),
-                None => line
-                    .listing_id
-                    .and_then(|listing| listings.sku_of(&listing.to_string())),
-            };
-            let Some(sku) = sku else {
-                tracing::warn!(
-                    receipt = receipt.receipt_id,
-                    "an Etsy order line has no SKU the engine knows; skipped"
-                );
-                continue;
-            };
-            let event = |kind, version: &str| OrderEvent {
-                external_order_id: receipt.receipt_id.to_string(),
-                line: u32::try_from(position + 1).unwrap_or(u32::MAX),
-                version: version.to_string(),
-                sku: sku.clone(),
-                kind,
-                quantity: line.quantity,
-            };
-            events.push(event(OrderEventKind::Sale, "placed"));
-            if canceled {
-                events.push(event(OrderEventKind::Cancel, "cancelled"));
-            }
-        }
+        events.extend(receipt_events(receipt, listings));
     }
     let read = reply.results.len();
     let next = if read == 0 {

@@ -8,6 +8,8 @@
 //! - `GET /v3/application/shops/{shop_id}/receipts` and `.../receipts/{receipt_id}` (§2.2): the
 //!   created and last-modified windows, `limit`/`offset` paging, `sort_on`/`sort_order` and the
 //!   `was_*` filters, `{count, results}` (rules in [`super::receipts`]).
+//! - Webhooks (§2.2): `order.paid` and `order.canceled`, thin payloads signed the Standard
+//!   Webhooks way, retried on Etsy's schedule compressed (decisions in [`webhooks`]).
 //! - Auth (§2.4): `x-api-key: {keystring}:{shared_secret}` on every request, then
 //!   `Authorization: Bearer {user_id}.{token}` (all four routes are scoped calls).
 //! - Limits (§2.3): one [`EtsyLimiter`] per mock (limits are per app), queries per second checked
@@ -61,6 +63,7 @@
 
 pub mod inventory;
 pub mod receipts;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -76,10 +79,10 @@ use self::inventory::{
 use self::receipts::{receipt_json, ReceiptContext, ReceiptQuery};
 use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::{EtsyAllowance, EtsyLimiter};
-use crate::platforms::mock::world::{Listing, Order, World};
+use crate::platforms::mock::world::{Listing, Order, OrderChange, World};
 use crate::platforms::mock::{
-    constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
-    UNLIMITED_PLAN,
+    constant_time_eq, header, Delivery, ListingIdentity, MockError, MockOptions, MockState,
+    PlatformMock, RetrySchedule, SubscriptionCheck, UNLIMITED_PLAN,
 };
 use crate::platforms::Platform;
 
@@ -123,6 +126,7 @@ pub struct EtsyMock {
     rules: InventoryRules,
     limiter: Arc<Mutex<EtsyLimiter>>,
     store: Arc<Mutex<Store>>,
+    messages: Arc<webhooks::Messages>,
 }
 
 /// The inventory records of the listings a `PUT` or `GET` has touched, by listing number.
@@ -155,6 +159,7 @@ impl EtsyMock {
                 inventories: HashMap::new(),
                 next_id: FIRST_FRESH_ID,
             })),
+            messages: Arc::default(),
         })
     }
 
@@ -265,6 +270,27 @@ impl PlatformMock for EtsyMock {
 
     fn throttled_reply(&self) -> HttpResponse {
         throttled(1)
+    }
+
+    fn sends_webhooks(&self) -> bool {
+        true
+    }
+
+    fn order_changed(&self, state: &MockState, order: &Order, change: OrderChange) {
+        self.messages.order_changed(state, SHOP_ID, order, change);
+    }
+
+    fn webhook_retries(&self) -> RetrySchedule {
+        webhooks::retry_schedule()
+    }
+
+    fn prepare_retry(&self, state: &MockState, delivery: &mut Delivery) {
+        webhooks::resign(state, delivery);
+    }
+
+    fn check_subscription<'a>(&'a self, _url: &'a str, secret: &'a str) -> SubscriptionCheck<'a> {
+        let checked = webhooks::check_secret(secret);
+        Box::pin(async move { checked })
     }
 
     fn server_error_reply(&self, status: StatusCode) -> HttpResponse {
