@@ -67,7 +67,7 @@ fn row_of(platform: Platform) -> Row {
         },
         Platform::Ebay => Row {
             connector: ebay::connector::build,
-            receive: None,
+            receive: Some(ebay::connector::receive),
             challenge: Some(ebay::connector::notify::answer_challenge),
             #[cfg(feature = "mocks")]
             mock: ebay::mock::build,

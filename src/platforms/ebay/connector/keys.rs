@@ -13,14 +13,18 @@
 //! one its connector is built from), kept beside the channel; then per delivery
 //! `keys.verify(header("X-EBAY-SIGNATURE"), raw_body).await`.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
 
 use shelfsync_actors::channel::marketplace::MarketplaceError;
 
 use super::notify::{self, NotifyError, PublicKey};
 use super::{path_segments, EbayConnector};
 use crate::platforms::connector::{ConnectorConfig, ConnectorError};
+use crate::platforms::notify::{Delivery, Notice, ReceiveFuture, Recipient, Refusal};
 
 /// How many keys the cache keeps (the most recently used).
 pub const CACHED_KEYS: usize = 16;
@@ -103,6 +107,85 @@ impl EbayKeys {
         let key = notify::verifying_key(&key)?;
         Ok(notify::verify(&key, &header, body)?)
     }
+}
+
+/// The most channels whose keys are kept at once (an agency's eBay channels; a bound all the
+/// same, since the map is process-wide).
+const CACHED_CHANNELS: usize = 1024;
+/// The shortest time between two reads of a key the cache does not hold, per channel: a forged
+/// delivery naming a new `kid` each time must not spend the channel's Notification API quota
+/// (10,000 calls a day) or hammer eBay; eBay rotates keys rarely, so an authentic new `kid`
+/// waits at most this long (its delivery is refused meanwhile and eBay retries it).
+pub const KEY_READ_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Each channel's keys and when it last read one, by base URL and a digest of its token (so no
+/// channel's token reads keys for another's deliveries).
+static CHANNELS: OnceLock<Mutex<HashMap<(String, [u8; 32]), Arc<ChannelKeys>>>> = OnceLock::new();
+
+#[derive(Debug)]
+struct ChannelKeys {
+    keys: EbayKeys,
+    last_read: Mutex<Option<Instant>>,
+}
+
+impl ChannelKeys {
+    /// Whether a key may be read now (and notes that it is).
+    fn may_read(&self) -> bool {
+        let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < KEY_READ_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
+/// The keys of the channel whose connection is `config`.
+fn channel_keys(config: &ConnectorConfig) -> Result<Arc<ChannelKeys>, ConnectorError> {
+    let token = sha2::Sha256::digest(config.credential.expose().as_bytes()).into();
+    let id = (config.base_url.to_string(), token);
+    let mut channels = CHANNELS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = channels.get(&id) {
+        return Ok(Arc::clone(found));
+    }
+    if channels.len() >= CACHED_CHANNELS {
+        channels.clear();
+    }
+    let made = Arc::new(ChannelKeys {
+        keys: EbayKeys::new(config.clone())?,
+        last_read: Mutex::new(None),
+    });
+    channels.insert(id, Arc::clone(&made));
+    Ok(made)
+}
+
+/// eBay's [`Receive`](crate::platforms::notify::Receive): `X-EBAY-SIGNATURE` checked with the
+/// Notification API's key it names (read once per key and channel, [`KEY_READ_INTERVAL`] apart
+/// at most for keys not yet held), then the order an `ORDER_CONFIRMATION` names. eBay signs no
+/// time, so no replay window applies: a replayed delivery only reads an order again, which
+/// changes nothing in the ledger.
+pub fn receive<'a>(delivery: Delivery<'a>, recipient: Recipient<'a>) -> ReceiveFuture<'a> {
+    Box::pin(async move {
+        let header = notify::parse_signature(delivery.header("x-ebay-signature"))
+            .map_err(|_| Refusal::MissingHeader("X-EBAY-SIGNATURE"))?;
+        let channel = channel_keys(recipient.connection).map_err(|_| Refusal::KeyUnavailable)?;
+        let key = match channel.keys.cached(&header.kid) {
+            Some(key) => key,
+            None if channel.may_read() => channel
+                .keys
+                .public_key(&header.kid)
+                .await
+                .map_err(|_| Refusal::KeyUnavailable)?,
+            None => return Err(Refusal::KeyUnavailable),
+        };
+        let key = notify::verifying_key(&key).map_err(|_| Refusal::KeyUnavailable)?;
+        notify::verify(&key, &header, delivery.body).map_err(|_| Refusal::BadSignature)?;
+        Ok(notify::read_notice(delivery.body).unwrap_or_else(|error| Notice::unreadable(&error)))
+    })
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ mod keys;
 pub mod notify;
 mod orders;
 
-pub use self::keys::{EbayKeys, KeyError, CACHED_KEYS};
+pub use self::keys::{receive, EbayKeys, KeyError, CACHED_KEYS, KEY_READ_INTERVAL};
 use self::orders::{order_events, order_page, Cursor, EbayOrder, OrdersReply};
 
 /// The most items one `bulk_update_price_quantity` call takes (reference §5.1).

@@ -20,6 +20,9 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey as _;
 use serde::Deserialize;
 use sha1::Digest as _;
+use shelfsync_actors::inventory::exceptions::bounded_text;
+
+use crate::platforms::notify::Notice;
 
 /// The only algorithm and digest eBay's notification keys use.
 const ALGORITHM: &str = "ECDSA";
@@ -134,6 +137,33 @@ pub fn challenge_response(
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The longest order id taken from a notification (eBay's are `12-34567-89012`).
+const MAX_ORDER_ID: usize = 64;
+
+/// What an authentic notification asks for: the order an `ORDER_CONFIRMATION` names, or the topic
+/// of any other (acknowledged).
+pub fn read_notice(body: &[u8]) -> Result<Notice, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| format!("not JSON: {error}"))?;
+    let topic = value["metadata"]["topic"].as_str().unwrap_or_default();
+    if topic != "ORDER_CONFIRMATION" {
+        return Ok(Notice::Ignored(bounded_text(topic, 64)));
+    }
+    let order_id = value["notification"]["data"]["orderId"]
+        .as_str()
+        .ok_or("an ORDER_CONFIRMATION without notification.data.orderId")?;
+    // The id goes into a path of the connector's own base URL: only eBay's id characters.
+    if order_id.is_empty()
+        || order_id.len() > MAX_ORDER_ID
+        || !order_id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+    {
+        return Err("the orderId is not an eBay order id".into());
+    }
+    Ok(Notice::Read(vec![order_id.to_string()]))
 }
 
 /// eBay's [`Challenge`](crate::platforms::notify::Challenge): the reply to `GET
