@@ -120,7 +120,10 @@ pub const KEY_READ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Each channel's keys and when it last read one, by base URL and a digest of its token (so no
 /// channel's token reads keys for another's deliveries).
-static CHANNELS: OnceLock<Mutex<HashMap<(String, [u8; 32]), Arc<ChannelKeys>>>> = OnceLock::new();
+static CHANNELS: OnceLock<Mutex<HashMap<ChannelId, Arc<ChannelKeys>>>> = OnceLock::new();
+
+/// A channel as the key cache knows it: its base URL and the SHA-256 of its token.
+type ChannelId = (String, [u8; 32]);
 
 #[derive(Debug)]
 struct ChannelKeys {
