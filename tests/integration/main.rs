@@ -25,6 +25,7 @@ mod mock_cli;
 mod mock_core;
 mod mock_ebay;
 mod mock_etsy;
+mod mock_receiver;
 mod mock_shopify;
 mod mock_support;
 mod mock_walmart;

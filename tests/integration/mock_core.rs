@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
+use crate::mock_receiver::assert_subscription_refused;
 use crate::mock_support::{
     cancel_order, client, control, create_listings, eventually, info, listed, set_faults, start,
     stats,
@@ -130,6 +131,18 @@ async fn an_order_larger_than_the_listing_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_platform_whose_orders_are_polled_refuses_a_subscription() {
+    let mock = start(Platform::Ebay, "default");
+    assert_subscription_refused(
+        &mock,
+        json!({ "url": "http://127.0.0.1:9/x", "secret": "s" }),
+        404,
+        "webhooks_unsupported",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn bad_control_requests_get_a_code_and_change_nothing() {
     let mock = start(Platform::Walmart, "default");
     create_listings(&mock, &[("A-1", 2)]).await;
@@ -177,9 +190,9 @@ async fn bad_control_requests_get_a_code_and_change_nothing() {
         ("faults", r#"{"explode":true}"#, 400, "bad_request"),
         (
             "webhooks",
-            r#"{"url":"http://127.0.0.1:9/x","secret":"s"}"#,
-            404,
-            "webhooks_unsupported",
+            r#"{"url":"http://127.0.0.1:9/x","secret":"s","auth":"oauth"}"#,
+            400,
+            "bad_request",
         ),
     ] {
         let reply = raw(path, body).await.unwrap();
@@ -301,8 +314,11 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
         let webhooks = info["webhooks"].as_bool().unwrap();
         assert_eq!(
             webhooks,
-            platform == Platform::Shopify,
-            "only Shopify pushes webhooks"
+            matches!(
+                platform,
+                Platform::Shopify | Platform::Walmart | Platform::Amazon
+            ),
+            "{platform}: Shopify, Walmart and Amazon push order notifications"
         );
     }
     assert_eq!(ports.len(), 5, "five ports");

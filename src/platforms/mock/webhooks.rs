@@ -1,22 +1,85 @@
 //! Webhook subscriptions and their delivery: one sender per mock posting each delivery to its
-//! receiver, retrying failures with exponential backoff (Shopify: 8 retries, reference §1.2,
-//! compressed from 4 hours to about 2 minutes so that a test or a bench sees them), sending some
-//! twice and shuffling waiting ones when those faults are set.
+//! receiver, retrying failures with backoff on its platform's schedule ([`RetrySchedule`]),
+//! sending some twice and shuffling waiting ones when those faults are set.
+//!
+//! The platforms' schedules are hours long; a mock compresses each about 120× (Shopify's 4 hours
+//! become about 2 minutes) so that a test or a bench sees them. The table (the sources are in
+//! `src/service/webhooks.rs`'s module doc; [U] where the reference is unsure):
+//!
+//! | schedule | retries | waits | in all |
+//! |---|---|---|---|
+//! | [`RetrySchedule::SHOPIFY`] | 8 (reference §1.2) | 0.5 s doubling | about 2 minutes (4 hours) |
+//! | [`RetrySchedule::WALMART`] | 2 ([U]: "two more tries, three in all") | 0.5 s, 1 s | 1.5 s |
+//! | [`RetrySchedule::AMAZON_EVENTBRIDGE`] | 184 ([U]: EventBridge's 185 attempts in 24 hours) | 0.5 s doubling, at most 4 s | about 12 minutes (24 hours); a 4xx other than 401, 407, 409 and 429 is not retried |
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{MockError, MockState};
 
-/// Retries after a failed delivery (Shopify retries 8 times).
-pub const RETRIES: u32 = 8;
-/// The wait before the first retry; each further retry waits twice as long (0.5 s ... 64 s).
-pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+/// How a platform retries a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The wait before the first retry; each further retry waits twice as long ...
+    pub first_delay: Duration,
+    /// ... up to this.
+    pub max_delay: Duration,
+    /// When set, the only 4xx statuses retried; any other 4xx ends the delivery at once
+    /// (EventBridge API destinations). `None`: every failure is retried.
+    pub retried_client_errors: Option<&'static [u16]>,
+}
+
+impl RetrySchedule {
+    /// Shopify: 8 retries over 4 hours (reference §1.2), compressed to 0.5 s doubling.
+    pub const SHOPIFY: RetrySchedule = RetrySchedule {
+        retries: 8,
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(64),
+        retried_client_errors: None,
+    };
+    /// Walmart [U]: three attempts in all, compressed like Shopify's.
+    pub const WALMART: RetrySchedule = RetrySchedule {
+        retries: 2,
+        ..RetrySchedule::SHOPIFY
+    };
+    /// Amazon's EventBridge API destinations [U]: 185 attempts within 24 hours, compressed 120×
+    /// like Shopify's (0.5 s doubling up to 4 s: about 12 minutes); 401, 407, 409, 429 and 5xx
+    /// are retried, any other 4xx drops the event.
+    pub const AMAZON_EVENTBRIDGE: RetrySchedule = RetrySchedule {
+        retries: 184,
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(4),
+        retried_client_errors: Some(&[401, 407, 409, 429]),
+    };
+
+    /// The wait before retry `retry` (0 for the first).
+    pub fn delay(self, retry: u32) -> Duration {
+        let doubled = self
+            .first_delay
+            .checked_mul(2u32.saturating_pow(retry))
+            .unwrap_or(self.max_delay);
+        doubled.min(self.max_delay)
+    }
+
+    /// Whether a delivery answered `status` (`None`: no answer) after attempt `attempt` is sent
+    /// again.
+    fn retries_after(self, attempt: u32, status: Option<u16>) -> bool {
+        let final_status = match (status, self.retried_client_errors) {
+            (Some(status @ 400..=499), Some(retried)) => !retried.contains(&status),
+            _ => false,
+        };
+        attempt < self.retries && !final_status
+    }
+}
+
 /// Shopify gives a receiver 1 s to connect and 5 s in all (reference §1.2).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// See [`CONNECT_TIMEOUT`].
@@ -25,6 +88,25 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const REORDER_WINDOW: Duration = Duration::from_millis(50);
 /// The most subscriptions a mock keeps.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
+
+/// How a subscription's deliveries are authenticated, where the platform lets the receiver
+/// choose (Walmart's destinations, reference §4.2). A platform without the choice refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookAuth {
+    /// `Authorization: Basic`; the secret is `user:password`.
+    Basic,
+    /// A signature with the secret (Walmart: the client secret).
+    Hmac,
+}
+
+/// Signs one attempt of a delivery as it is sent, for platforms whose signature covers the time
+/// of sending (Walmart's `WM_SEC.TIMESTAMP`): a retry then carries a fresh timestamp instead of
+/// one the receiver refuses as a replay.
+pub trait SignAttempt: Send + Sync + std::fmt::Debug {
+    /// The headers that authenticate `body` sent at `now`.
+    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> Vec<(String, String)>;
+}
 
 /// A receiver of the mock's webhooks.
 #[derive(Debug, Clone)]
@@ -35,6 +117,8 @@ pub struct Subscription {
     pub url: String,
     /// The secret the platform signs with (Shopify: the app's client secret).
     pub secret: String,
+    /// The method the receiver chose, where the platform offers a choice (`None`: its default).
+    pub auth: Option<WebhookAuth>,
 }
 
 /// A subscription as `GET /_mock/webhooks` shows it: never the secret.
@@ -44,6 +128,9 @@ pub struct SubscriptionView {
     pub id: u64,
     /// Its receiver.
     pub url: String,
+    /// The method the receiver chose, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<WebhookAuth>,
 }
 
 /// One delivery: the signed request, and which attempt this is.
@@ -57,6 +144,8 @@ pub struct Delivery {
     pub body: Bytes,
     /// 0 for the first attempt, then the retry number.
     pub attempt: u32,
+    /// Adds the headers signed at each attempt's sending (`None`: `headers` are all).
+    pub signer: Option<Arc<dyn SignAttempt>>,
 }
 
 /// The subscriptions of one mock and the queue of its sender.
@@ -79,8 +168,19 @@ impl Default for WebhookHub {
 }
 
 impl WebhookHub {
-    /// Adds a receiver; the URL must be http(s) and the secret non-empty.
+    /// Adds a receiver with the platform's own authentication; the URL must be http(s) and the
+    /// secret non-empty.
     pub fn subscribe(&self, url: &str, secret: &str) -> Result<SubscriptionView, MockError> {
+        self.subscribe_with_auth(url, secret, None)
+    }
+
+    /// Adds a receiver that chose `auth` (checked by the platform beforehand).
+    pub fn subscribe_with_auth(
+        &self,
+        url: &str,
+        secret: &str,
+        auth: Option<WebhookAuth>,
+    ) -> Result<SubscriptionView, MockError> {
         let bad = |message: String| MockError::BadControlRequest { message };
         let parsed =
             reqwest::Url::parse(url).map_err(|error| bad(format!("url {url:?}: {error}")))?;
@@ -101,10 +201,12 @@ impl WebhookHub {
             id,
             url: url.to_string(),
             secret: secret.to_string(),
+            auth,
         });
         Ok(SubscriptionView {
             id,
             url: url.to_string(),
+            auth,
         })
     }
 
@@ -123,6 +225,7 @@ impl WebhookHub {
             .map(|subscription| SubscriptionView {
                 id: subscription.id,
                 url: subscription.url,
+                auth: subscription.auth,
             })
             .collect()
     }
@@ -177,26 +280,37 @@ pub async fn run(state: Arc<MockState>) {
     }
 }
 
-/// Posts one delivery; on failure schedules its retry (a later, separate attempt, so retries
-/// arrive out of order as Shopify's do) or gives up after the last.
+/// Posts one delivery (signed now, when it has a signer); on failure schedules its retry on the
+/// platform's [`RetrySchedule`] (a later, separate attempt, so retries arrive out of order as
+/// Shopify's do) or gives up.
 async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delivery) {
     let mut request = client.post(&delivery.url).body(delivery.body.clone());
-    for (name, value) in &delivery.headers {
+    let signed = delivery
+        .signer
+        .as_ref()
+        .map(|signer| signer.headers(&delivery.body, Utc::now()))
+        .unwrap_or_default();
+    for (name, value) in delivery.headers.iter().chain(&signed) {
         request = request.header(name, value);
     }
-    let delivered = matches!(request.send().await, Ok(reply) if reply.status().is_success());
+    let status = request
+        .send()
+        .await
+        .ok()
+        .map(|reply| reply.status().as_u16());
     let mut world = state.world();
-    if delivered {
+    if status.is_some_and(|status| (200..300).contains(&status)) {
         world.stats.webhooks_delivered += 1;
         return;
     }
     world.stats.webhook_attempts_failed += 1;
-    if delivery.attempt >= RETRIES {
+    let schedule = state.platform().retry_schedule();
+    if !schedule.retries_after(delivery.attempt, status) {
         world.stats.webhooks_given_up += 1;
         return;
     }
     drop(world);
-    let delay = FIRST_RETRY_DELAY * 2u32.pow(delivery.attempt);
+    let delay = schedule.delay(delivery.attempt);
     let retry = Delivery {
         attempt: delivery.attempt + 1,
         ..delivery
@@ -227,9 +341,45 @@ mod tests {
 
     #[test]
     fn retries_back_off_to_about_two_minutes_in_all() {
-        let total: Duration = (0..RETRIES)
-            .map(|attempt| FIRST_RETRY_DELAY * 2u32.pow(attempt))
-            .sum();
-        assert_eq!(total, Duration::from_millis(127_500));
+        let total = |schedule: RetrySchedule| -> Duration {
+            (0..schedule.retries)
+                .map(|retry| schedule.delay(retry))
+                .sum()
+        };
+        assert_eq!(
+            total(RetrySchedule::SHOPIFY),
+            Duration::from_millis(127_500)
+        );
+        assert_eq!(total(RetrySchedule::WALMART), Duration::from_millis(1_500));
+        // 0.5 + 1 + 2 s, then 181 × 4 s: 24 hours compressed 120× is 720 s.
+        assert_eq!(
+            total(RetrySchedule::AMAZON_EVENTBRIDGE),
+            Duration::from_millis(727_500)
+        );
+    }
+
+    #[test]
+    fn each_schedule_stops_after_its_retries_and_eventbridge_drops_most_4xx() {
+        for schedule in [RetrySchedule::SHOPIFY, RetrySchedule::WALMART] {
+            assert!(schedule.retries_after(schedule.retries - 1, Some(400)));
+            assert!(schedule.retries_after(0, None));
+            assert!(!schedule.retries_after(schedule.retries, Some(500)));
+        }
+        let eventbridge = RetrySchedule::AMAZON_EVENTBRIDGE;
+        for retried in [
+            None,
+            Some(401),
+            Some(407),
+            Some(409),
+            Some(429),
+            Some(500),
+            Some(503),
+        ] {
+            assert!(eventbridge.retries_after(0, retried), "{retried:?}");
+        }
+        for dropped in [400, 403, 404, 413] {
+            assert!(!eventbridge.retries_after(0, Some(dropped)), "{dropped}");
+        }
+        assert!(!eventbridge.retries_after(184, Some(500)));
     }
 }
