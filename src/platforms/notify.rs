@@ -170,9 +170,43 @@ pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     mac_of(given).verify_slice(&expected).is_ok()
 }
 
+/// The longest order id a notification may name (Amazon's are 19 characters, `3-7-7`; Walmart's
+/// purchase orders 13 digits).
+pub const MAX_ORDER_ID: usize = 64;
+
+/// Whether `id`, named by an authentic notification, may be read as an order id: it goes into a
+/// path of the connector's own base URL, so only the characters of the platforms' ids (ASCII
+/// letters, digits, `-`) and at most [`MAX_ORDER_ID`] of them.
+pub fn is_order_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ORDER_ID
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The order id an authentic notification names in `field`, when it names one that may be read;
+/// `Err` says what is wrong (for the log, never the caller).
+pub fn named_order_id(id: Option<String>, field: &str) -> Result<String, String> {
+    match id {
+        Some(id) if is_order_id(&id) => Ok(id),
+        Some(_) => Err(format!("the {field} is not an order id")),
+        None => Err(format!("no {field}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{is_order_id, same_secret};
+
+    #[test]
+    fn order_ids_are_plain_and_bounded() {
+        for good in ["902-3159896-1390916", "1796277083001"] {
+            assert!(is_order_id(good), "{good}");
+        }
+        let long = "1".repeat(65);
+        for bad in ["", "../../listings", "1 2", "1/2", "1?x=2", long.as_str()] {
+            assert!(!is_order_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn only_the_same_bytes_are_the_same_secret() {

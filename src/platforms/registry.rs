@@ -58,19 +58,10 @@ fn row_of(platform: Platform) -> Row {
         Platform::Shopify => row!(shopify),
         Platform::Etsy => row!(etsy),
         Platform::Amazon => row!(amazon),
-        Platform::Walmart => Row {
-            connector: walmart::connector::build,
-            receive: None,
-            challenge: None,
-            #[cfg(feature = "mocks")]
-            mock: walmart::mock::build,
-        },
+        Platform::Walmart => row!(walmart),
         Platform::Ebay => Row {
-            connector: ebay::connector::build,
-            receive: Some(ebay::connector::receive),
             challenge: Some(ebay::connector::notify::answer_challenge),
-            #[cfg(feature = "mocks")]
-            mock: ebay::mock::build,
+            ..row!(ebay)
         },
     }
 }

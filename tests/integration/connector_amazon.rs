@@ -1,6 +1,7 @@
 //! The Amazon SP-API connector against the Amazon mock: a push is confirmed only once a read
 //! shows it, orders (with their lines from getOrderItems) become events across NextToken pages,
-//! and auth, throttle, downtime and refused patches map onto the engine's error kinds.
+//! one notified order reads as the feed gives it, and auth, throttle, downtime and refused
+//! patches map onto the engine's error kinds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -332,4 +333,33 @@ async fn a_burst_is_throttled_with_the_operation_wait_and_down_is_transient() {
     assert_eq!(down.kind(), "transient");
     let down = push_one(&amazon, "ACME-MUG", 2).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
+}
+
+#[tokio::test]
+async fn a_notified_order_reads_as_the_feed_gives_it_placed_and_cancelled() {
+    // getOrders refills one call a minute on the default plan: the feed runs on `unlimited`.
+    let mock = start(Platform::Amazon, UNLIMITED_PLAN);
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    let amazon = amazon(&mock, "mock-token").await;
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
+    let read = amazon.fetch_order(order_id.clone()).await.unwrap();
+    let page = first_events(&amazon, None).await;
+    assert_eq!(read, page.events, "placed");
+
+    cancel_order(&mock, &order_id).await;
+    let read = amazon.fetch_order(order_id.clone()).await.unwrap();
+    let next = first_events(&amazon, Some(page.next_cursor.clone())).await;
+    assert_eq!(read, next.events, "cancelled");
+    assert_read_again_with_cancel(&read, &page.events[0]);
+    let counted = stats(&mock).await;
+    assert_eq!(counted["requests"]["getOrder"], 2, "{counted}");
+    assert_eq!(
+        counted["requests"]["getOrderItems"], 1,
+        "the lines of an order are read once, notified or polled"
+    );
+    let missing = amazon
+        .fetch_order("902-0000000-0000000".into())
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), "not_found");
 }

@@ -21,7 +21,7 @@ use shelfsync_actors::channel::marketplace::{
 use shelfsync_actors::testing::{confirmed, item, sku};
 
 use crate::connector_support::{
-    assert_one_sale, assert_read_again_with_cancel, first_read_error, push_one,
+    assert_one_sale, assert_read_again_with_cancel, first_read_error, of_order, push_one,
 };
 use crate::mock_support::{
     cancel_order, client, control, create_listings, fixture, listed, place_order, set_faults,
@@ -166,13 +166,6 @@ async fn quantities_above_999_fail_without_a_call_and_unmapped_skus_are_not_foun
     assert_eq!(listed(&mock).await["ACME-MUG"], 5);
     let at_cap = push_one(&etsy, "ACME-MUG", 999).await.unwrap();
     assert_eq!(at_cap, [confirmed("ACME-MUG", 999)]);
-}
-
-fn of_order<'e>(events: &'e [OrderEvent], order_id: &str) -> Vec<&'e OrderEvent> {
-    events
-        .iter()
-        .filter(|event| event.external_order_id == order_id)
-        .collect()
 }
 
 #[tokio::test]

@@ -78,3 +78,11 @@ pub fn assert_read_again_with_cancel<E: Borrow<OrderEvent>>(events: &[E], sale: 
         "the same sale event, so the same idempotency key"
     );
 }
+
+/// The events of `order_id` among `events`.
+pub fn of_order<'e>(events: &'e [OrderEvent], order_id: &str) -> Vec<&'e OrderEvent> {
+    events
+        .iter()
+        .filter(|event| event.external_order_id == order_id)
+        .collect()
+}

@@ -1,5 +1,6 @@
-//! The Walmart connector against the Walmart mock: push and read back, orders as events, the
-//! throttle and auth failures in the engine's terms.
+//! The Walmart connector against the Walmart mock: push and read back, orders as events, one
+//! notified purchase order read as the feed gives it, the throttle and auth failures in the
+//! engine's terms.
 
 use serde_json::json;
 use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
@@ -13,7 +14,7 @@ use shelfsync_actors::ids::Sku;
 use shelfsync_actors::testing::confirmed;
 
 use crate::connector_support::{
-    assert_read_again_with_cancel, first_read_error, push_one, throttle_wait,
+    assert_read_again_with_cancel, first_read_error, of_order, push_one, throttle_wait,
 };
 use crate::mock_support::{cancel_order, create_listings, listed, place_order, set_faults, start};
 
@@ -77,4 +78,25 @@ async fn a_wrong_token_is_a_permanent_auth_failure_and_a_burst_a_throttle() {
     set_faults(&mock, json!({ "down": true })).await;
     let down = walmart.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient");
+}
+
+#[tokio::test]
+async fn a_notified_purchase_order_reads_as_the_feed_gives_it_placed_and_cancelled() {
+    let mock = start(Platform::Walmart, "default");
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    let walmart = walmart(&mock, "mock-token");
+    let placed = place_order(&mock, "ACME-MUG", 2).await;
+    let cancelled = place_order(&mock, "ACME-MUG", 3).await;
+    cancel_order(&mock, &cancelled).await;
+    let feed = walmart.fetch_orders(None).await.unwrap().events;
+    for order_id in [&placed, &cancelled] {
+        let read = walmart.fetch_order(order_id.clone()).await.unwrap();
+        let fed = of_order(&feed, order_id);
+        assert_eq!(read.iter().collect::<Vec<_>>(), fed, "{order_id}");
+    }
+    let read = walmart.fetch_order(cancelled.clone()).await.unwrap();
+    assert_read_again_with_cancel(&read, &read[0]);
+    assert_eq!(read[0].quantity, 3);
+    let missing = walmart.fetch_order("404".into()).await.unwrap_err();
+    assert_eq!(missing.kind(), "not_found");
 }

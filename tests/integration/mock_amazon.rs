@@ -1,14 +1,19 @@
 //! The Amazon SP-API mock against the documented request shapes (tests/fixtures/amazon/, from
-//! reference/marketplace-apis.md §3).
+//! reference/marketplace-apis.md §3), and its `ORDER_CHANGE` events as an EventBridge API
+//! destination posts them, against the connector's checks (§3.2).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
+use shelfsync::platforms::amazon::connector::notify::{
+    read_event, verify_connection, Notice, CONNECTION_HEADER,
+};
 use shelfsync::platforms::amazon::mock::{build_with, AmazonKnobs, MARKETPLACE_ID, SELLER_ID};
 use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::Platform;
 
+use crate::mock_receiver::{assert_subscription_refused, subscribe, Receiver};
 use crate::mock_support::{
     cancel_order, client, control, create_listings, eventually, fixture, info, listed, place_order,
     start, stats,
@@ -603,3 +608,113 @@ async fn order_items_name_the_sku_asin_and_quantity() {
 }
 
 const UNLIMITED_PLAN: &str = shelfsync::platforms::mock::UNLIMITED_PLAN;
+
+fn summary_status(body: &[u8]) -> Value {
+    let event: Value = serde_json::from_slice(body).unwrap();
+    event["detail"]["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"].clone()
+}
+
+#[tokio::test]
+async fn an_order_change_arrives_at_once_with_the_connection_key_and_names_the_order() {
+    // getOrders shows nothing younger than a minute here: the event must not wait for it.
+    let mock = start_with_knobs(AmazonKnobs {
+        orders_lag: Duration::from_secs(60),
+        ..AmazonKnobs::default()
+    });
+    let receiver = Receiver::start(0);
+    subscribe(&mock, &receiver, "key-123").await;
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    let before = Utc::now() - chrono::Duration::minutes(5);
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
+    receiver.wait_for(1).await;
+    let (status, polled) =
+        get_orders(&mock.base_url(), &[("LastUpdatedAfter", millis(before))]).await;
+    assert_eq!(status, 200, "{polled}");
+    assert_eq!(order_ids(&polled), Vec::<String>::new(), "not polled yet");
+
+    cancel_order(&mock, &order_id).await;
+    let deliveries = receiver.wait_for(2).await;
+    for (headers, body) in &deliveries {
+        let key = headers.get(CONNECTION_HEADER).map(String::as_str);
+        assert_eq!(verify_connection(key, "key-123"), Ok(()));
+        assert!(verify_connection(key, "key-124").is_err());
+        assert_eq!(
+            read_event(body),
+            Ok(Notice::Order {
+                amazon_order_id: order_id.clone()
+            })
+        );
+    }
+    let statuses: Vec<Value> = deliveries
+        .iter()
+        .map(|(_, body)| summary_status(body))
+        .collect();
+    assert_eq!(statuses, [json!("Unshipped"), json!("Canceled")]);
+    let event: Value = serde_json::from_slice(&deliveries[0].1).unwrap();
+    assert_eq!(
+        (&event["version"], &event["detail-type"], &event["source"]),
+        (
+            &json!("0"),
+            &json!("ORDER_CHANGE"),
+            &json!("aws.partner/sellingpartnerapi.amazon")
+        )
+    );
+    assert_eq!(event["resources"], json!([]));
+    let item = &event["detail"]["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"][0];
+    assert_eq!(
+        (&item["SellerSKU"], &item["Quantity"]),
+        (&json!("ACME-MUG"), &json!(2))
+    );
+}
+
+#[tokio::test]
+async fn eventbridge_retries_a_5xx_and_drops_an_event_answered_400() {
+    let mock = start(Platform::Amazon, "default");
+    let flaky = Receiver::start_failing_with(2, 503);
+    subscribe(&mock, &flaky, "key-123").await;
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    place_order(&mock, "ACME-MUG", 1).await;
+    let attempts = flaky.wait_for(3).await;
+    assert_eq!(attempts[0].1, attempts[2].1, "the same event again");
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            stats(&mock).await["webhooks_delivered"] == 1
+        })
+        .await
+    );
+
+    let mock = start(Platform::Amazon, "default");
+    let refusing = Receiver::start_failing_with(1, 400);
+    subscribe(&mock, &refusing, "key-123").await;
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    place_order(&mock, "ACME-MUG", 1).await;
+    refusing.wait_for(1).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            stats(&mock).await["webhooks_given_up"] == 1
+        })
+        .await,
+        "a 400 drops the event at once"
+    );
+    // A retry would have come 0.5 s after the first attempt.
+    assert!(
+        !eventually(Duration::from_secs(1), || async {
+            refusing.deliveries().len() > 1
+        })
+        .await,
+        "no retry"
+    );
+    assert_eq!(stats(&mock).await["webhook_attempts_failed"], 1);
+}
+
+#[tokio::test]
+async fn a_subscription_cannot_choose_an_auth_amazon_does_not_offer() {
+    let mock = start(Platform::Amazon, "default");
+    assert_subscription_refused(
+        &mock,
+        json!({ "url": "http://127.0.0.1:9/hook", "secret": "key-123", "auth": "basic" }),
+        400,
+        "bad_request",
+    )
+    .await;
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use shelfsync::platforms::Platform;
 
+use crate::mock_receiver::assert_subscription_refused;
 use crate::mock_support::{
     cancel_order, client, control, create_listings, eventually, info, listed, set_faults, start,
     stats,
@@ -130,6 +131,20 @@ async fn an_order_larger_than_the_listing_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_endpoint_that_cannot_answer_ebays_challenge_is_not_subscribed() {
+    // Every platform notifies its orders now (issue 14): what eBay refuses is an endpoint that
+    // does not pass its challenge, here one nobody listens on.
+    let mock = start(Platform::Ebay, "default");
+    assert_subscription_refused(
+        &mock,
+        json!({ "url": "http://127.0.0.1:9/x", "secret": "s" }),
+        400,
+        "bad_request",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn bad_control_requests_get_a_code_and_change_nothing() {
     let mock = start(Platform::Walmart, "default");
     create_listings(&mock, &[("A-1", 2)]).await;
@@ -177,9 +192,9 @@ async fn bad_control_requests_get_a_code_and_change_nothing() {
         ("faults", r#"{"explode":true}"#, 400, "bad_request"),
         (
             "webhooks",
-            r#"{"url":"http://127.0.0.1:9/x","secret":"s"}"#,
-            404,
-            "webhooks_unsupported",
+            r#"{"url":"http://127.0.0.1:9/x","secret":"s","auth":"oauth"}"#,
+            400,
+            "bad_request",
         ),
     ] {
         let reply = raw(path, body).await.unwrap();
@@ -303,9 +318,13 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
             webhooks,
             matches!(
                 platform,
-                Platform::Shopify | Platform::Etsy | Platform::Ebay
+                Platform::Shopify
+                    | Platform::Etsy
+                    | Platform::Ebay
+                    | Platform::Walmart
+                    | Platform::Amazon
             ),
-            "{platform}: Shopify, Etsy and eBay push order notifications"
+            "{platform}: every platform pushes order notifications"
         );
     }
     assert_eq!(ports.len(), 5, "five ports");

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::json;
+use serde_json::{json, Value};
 use shelfsync::platforms::ebay::connector::notify::challenge_response;
 use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
-use crate::mock_support::{control, create_listings, eventually, start};
+use crate::mock_support::{control, create_listings, eventually, get_json, start};
 
 /// One delivery as a receiver saw it: lower-case header names and values, and the raw body.
 pub type Received = (HashMap<String, String>, Vec<u8>);
@@ -37,6 +37,7 @@ struct ReceiverState {
     fail: Arc<AtomicUsize>,
     token: Option<String>,
     challenges: Arc<AtomicUsize>,
+    failure: u16,
 }
 
 async fn record(
@@ -65,7 +66,10 @@ async fn record(
         })
         .is_ok();
     if failing {
-        HttpResponse::InternalServerError().finish()
+        HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(state.failure).expect("a status code"),
+        )
+        .finish()
     } else {
         HttpResponse::Ok().finish()
     }
@@ -91,8 +95,17 @@ impl Receiver {
         Receiver::answering(fail, None)
     }
 
+    /// A receiver answering `failure` to its first `fail` deliveries, answering no challenge.
+    pub fn start_failing_with(fail: usize, failure: u16) -> Receiver {
+        Receiver::build(fail, failure, None)
+    }
+
     /// A receiver failing its first `fail` deliveries, answering challenges with `token`.
     pub fn answering(fail: usize, token: Option<&str>) -> Receiver {
+        Receiver::build(fail, 500, token)
+    }
+
+    fn build(fail: usize, failure: u16, token: Option<&str>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -103,6 +116,7 @@ impl Receiver {
             fail: Arc::new(AtomicUsize::new(fail)),
             token: token.map(str::to_string),
             challenges: Arc::clone(&challenges),
+            failure,
         };
         let (started, handle) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -162,13 +176,30 @@ impl Drop for Receiver {
 }
 
 pub async fn subscribe(mock: &MockServer, receiver: &Receiver, secret: &str) {
-    let (status, reply) = control(
-        mock,
-        "webhooks",
-        json!({ "url": receiver.url, "secret": secret }),
-    )
-    .await;
+    subscribe_with(mock, json!({ "url": receiver.url, "secret": secret })).await;
+}
+
+/// `POST /_mock/webhooks` with `body`, which must be accepted.
+pub async fn subscribe_with(mock: &MockServer, body: Value) {
+    let (status, reply) = control(mock, "webhooks", body).await;
     assert_eq!(status, 201, "{reply}");
+}
+
+/// `POST /_mock/webhooks` with `body`, which must be refused with `status` and `code` (and a
+/// message), subscribing nothing.
+pub async fn assert_subscription_refused(mock: &MockServer, body: Value, status: u16, code: &str) {
+    let (answered, reply) = control(mock, "webhooks", body).await;
+    assert_eq!(
+        (answered, reply["code"].as_str()),
+        (status, Some(code)),
+        "{reply}"
+    );
+    assert!(!reply["message"].as_str().unwrap().is_empty());
+    assert_eq!(
+        get_json(mock, "webhooks").await,
+        json!([]),
+        "nothing subscribed"
+    );
 }
 
 /// An eBay mock with one listing (`SKU-1`, 10 units) and a receiver subscribed with verification

@@ -85,7 +85,7 @@ pub async fn info(mock: &MockServer) -> Value {
 }
 
 /// `GET /_mock/<path>` as JSON.
-async fn get_json(mock: &MockServer, path: &str) -> Value {
+pub async fn get_json(mock: &MockServer, path: &str) -> Value {
     client()
         .get(format!("{}/_mock/{path}", mock.base_url()))
         .send()

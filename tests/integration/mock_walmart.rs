@@ -1,11 +1,21 @@
 //! The Walmart mock against the documented request shapes (tests/fixtures/walmart/, from
-//! reference/marketplace-apis.md §4).
+//! reference/marketplace-apis.md §4), and its `ORDER_UPDATES` notifications against the
+//! connector's verifiers (§4.2).
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use shelfsync::platforms::walmart::connector::notify::{
+    read_notice, verify_basic, verify_hmac, HmacScheme, Notice,
+};
 use shelfsync::platforms::Platform;
 
+use crate::mock_receiver::{
+    assert_subscription_refused, subscribe, subscribe_with, Received, Receiver,
+};
 use crate::mock_support::{
-    client, create_listings, first_429, fixture, start, stats, throttled_calls,
+    cancel_order, client, create_listings, eventually, first_429, fixture, place_order, start,
+    stats, throttled_calls,
 };
 
 fn walmart(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
@@ -170,4 +180,152 @@ async fn orders_are_polled_by_date_and_paged_by_cursor() {
         1
     );
     assert!(second["list"]["meta"].get("nextCursor").is_none());
+}
+
+/// Checks an HMAC delivery to `receiver` (path `/webhooks`) with the client secret, now.
+fn hmac_verifies(secret: &str, (headers, body): &Received) -> bool {
+    let request = HmacScheme {
+        method: "POST",
+        path_and_query: "/webhooks",
+        timestamp: headers.get("wm_sec.timestamp").map(String::as_str),
+        signature: headers.get("wm_sec.signature").map(String::as_str),
+    };
+    verify_hmac(secret.as_bytes(), request, body, chrono::Utc::now()).is_ok()
+}
+
+fn sub_event(body: &[u8]) -> String {
+    let notice: Value = serde_json::from_slice(body).unwrap();
+    notice["payload"]["subEventType"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn order_updates_are_signed_by_hmac_by_default_and_sent_with_basic_auth_when_asked() {
+    let mock = start(Platform::Walmart, "default");
+    let signed = Receiver::start(0);
+    let basic = Receiver::start(0);
+    subscribe(&mock, &signed, "client-secret").await;
+    subscribe_with(
+        &mock,
+        json!({ "url": basic.url, "secret": "walmart:s3cret", "auth": "basic" }),
+    )
+    .await;
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    let order_id = place_order(&mock, "ACME-MUG", 2).await;
+    cancel_order(&mock, &order_id).await;
+
+    for delivery in signed.wait_for(2).await {
+        assert!(hmac_verifies("client-secret", &delivery), "{delivery:?}");
+        assert!(!hmac_verifies("other-secret", &delivery));
+        assert!(!delivery.0.contains_key("authorization"));
+    }
+    let deliveries = basic.wait_for(2).await;
+    for (headers, body) in &deliveries {
+        let authorization = headers.get("authorization").map(String::as_str);
+        assert_eq!(verify_basic(authorization, "walmart", "s3cret"), Ok(()));
+        assert!(verify_basic(authorization, "walmart", "other").is_err());
+        assert!(!headers.contains_key("wm_sec.signature"));
+        assert_eq!(
+            read_notice(body),
+            Ok(Notice::PurchaseOrder {
+                purchase_order_id: order_id.clone()
+            })
+        );
+    }
+    let (_, placed) = &deliveries[0];
+    assert_eq!(sub_event(placed), "PO_CREATED");
+    let notice: Value = serde_json::from_slice(placed).unwrap();
+    assert_eq!(notice["source"]["eventType"], "ORDER_UPDATES");
+    assert_eq!(notice["payload"]["partnerId"], "10001234567");
+    let line = &notice["payload"]["orderLines"][0];
+    assert_eq!(
+        (
+            &line["lineNumber"],
+            &line["sku"],
+            &line["orderLineQuantity"]["amount"]
+        ),
+        (&json!("1"), &json!("ACME-MUG"), &json!("2"))
+    );
+    assert!(
+        ["PO_LINE_AUTOCANCELLED", "INTENT_TO_CANCEL", "FRAUD_CANCEL"]
+            .contains(&sub_event(&deliveries[1].1).as_str()),
+        "a cancellation sub-event"
+    );
+}
+
+#[tokio::test]
+async fn an_auth_walmart_does_not_offer_or_a_basic_secret_without_a_user_is_refused() {
+    let mock = start(Platform::Walmart, "default");
+    for body in [
+        json!({ "url": "http://127.0.0.1:9/hook", "secret": "s", "auth": "oauth" }),
+        json!({ "url": "http://127.0.0.1:9/hook", "secret": "s3cret", "auth": "basic" }),
+    ] {
+        assert_subscription_refused(&mock, body, 400, "bad_request").await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_three_attempts_each_signed_when_sent() {
+    let mock = start(Platform::Walmart, "default");
+    let receiver = Receiver::start(usize::MAX);
+    subscribe(&mock, &receiver, "client-secret").await;
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    place_order(&mock, "ACME-MUG", 1).await;
+    let attempts = receiver.wait_for(3).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            stats(&mock).await["webhooks_given_up"] == 1
+        })
+        .await,
+        "Walmart gives up after three attempts"
+    );
+    let stats = stats(&mock).await;
+    assert_eq!(stats["webhook_attempts_failed"], 3);
+    assert_eq!(receiver.deliveries().len(), 3, "no fourth attempt");
+    let timestamps: Vec<i64> = attempts
+        .iter()
+        .map(|(headers, _)| headers["wm_sec.timestamp"].parse().unwrap())
+        .collect();
+    // Retries wait 0.5 s then 1 s, and each is signed afresh.
+    assert!(timestamps[1] - timestamps[0] >= 450, "{timestamps:?}");
+    assert!(timestamps[2] - timestamps[1] >= 950, "{timestamps:?}");
+    for attempt in &attempts {
+        assert!(hmac_verifies("client-secret", attempt));
+        assert_eq!(attempt.1, attempts[0].1, "the same notice");
+    }
+}
+
+#[tokio::test]
+async fn one_purchase_order_is_served_with_walmarts_auth_and_its_own_bucket() {
+    let mock = start(Platform::Walmart, "default");
+    create_listings(&mock, &[("ACME-MUG", 10)]).await;
+    let order_id = place_order(&mock, "ACME-MUG", 3).await;
+    let http = client();
+    let get = |id: &str, token: &str| {
+        walmart(
+            http.get(format!("{}/v3/orders/{id}", mock.base_url())),
+            token,
+        )
+        .send()
+    };
+    let reply = get(&order_id, "mock-token").await.unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.headers().contains_key("x-current-token-count"));
+    let order: Value = reply.json().await.unwrap();
+    assert_eq!(order["order"]["purchaseOrderId"], order_id.as_str());
+    let line = &order["order"]["orderLines"]["orderLine"][0];
+    assert_eq!(line["item"]["sku"], "ACME-MUG");
+    assert_eq!(line["orderLineQuantity"]["amount"], "3");
+    assert_eq!(get("404", "mock-token").await.unwrap().status(), 404);
+    assert_eq!(get(&order_id, "wrong").await.unwrap().status(), 401);
+    let stats = stats(&mock).await;
+    assert_eq!(stats["requests"]["get_order"], 3);
+    assert_eq!(stats["auth_refused"]["get_order"], 1);
+    let info = crate::mock_support::info(&mock).await;
+    assert_eq!(
+        info["limits"]["token_buckets"]["get_order"],
+        json!({ "per_minute": 5000.0, "burst": 5000 })
+    );
 }

@@ -172,6 +172,10 @@ async fn shoppers(state: web::Data<MockState>) -> HttpResponse {
 struct Subscribe {
     url: String,
     secret: String,
+    /// The receiver's choice of authentication, where the platform offers one (an unknown
+    /// method is refused as malformed).
+    #[serde(default)]
+    auth: Option<super::WebhookAuth>,
 }
 
 /// `POST /_mock/webhooks`: subscribes a receiver (platforms with webhooks only).
@@ -184,11 +188,14 @@ async fn subscribe(
             platform: state.platform().platform(),
         });
     }
+    state.platform().check_auth(body.auth, &body.secret)?;
     state
         .platform()
         .check_subscription(&body.url, &body.secret)
         .await?;
-    let view = state.webhooks().subscribe(&body.url, &body.secret)?;
+    let view = state
+        .webhooks()
+        .subscribe_with_auth(&body.url, &body.secret, body.auth)?;
     Ok(HttpResponse::Created().json(view))
 }
 

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 pub use self::faults::{FaultDecision, FaultSettings};
 pub use self::server::{start_mocks, MockServer};
 pub use self::shoppers::ShopperSettings;
-pub use self::webhooks::{Delivery, RetrySchedule, WebhookHub};
+pub use self::webhooks::{Delivery, RetrySchedule, SignAttempt, WebhookAuth, WebhookHub};
 pub use self::world::{ListingIdentity, Order, OrderChange, OrderRefusal, World};
 
 /// The credential a mock accepts when none is given (`--token`).
@@ -219,12 +219,25 @@ pub trait PlatformMock: Send + Sync + std::fmt::Debug + 'static {
     fn throttled_reply(&self) -> HttpResponse;
     /// The platform's reply to an injected server error (500) or downtime (503).
     fn server_error_reply(&self, status: StatusCode) -> HttpResponse;
-    /// Whether the platform pushes order webhooks.
+    /// Whether the platform pushes order notifications to subscribed receivers.
     fn sends_webhooks(&self) -> bool {
         false
     }
-    /// Called after an order is placed or cancelled, outside the world lock; a platform with
-    /// webhooks queues its deliveries from here.
+    /// Checks a subscription's `auth` choice and its secret. The default: the platform
+    /// authenticates its own way and offers no choice, so any `auth` is refused.
+    fn check_auth(&self, auth: Option<WebhookAuth>, _secret: &str) -> Result<(), MockError> {
+        match auth {
+            None => Ok(()),
+            Some(auth) => Err(MockError::BadControlRequest {
+                message: format!(
+                    "{} offers no choice of webhook auth ({auth:?} asked)",
+                    self.platform()
+                ),
+            }),
+        }
+    }
+    /// Called after an order is placed or cancelled, outside the world lock; the platforms
+    /// with notifications send them from here.
     fn order_changed(&self, _state: &MockState, _order: &Order, _change: OrderChange) {}
     /// When the platform retries a failed delivery (Shopify's schedule unless it says otherwise).
     fn webhook_retries(&self) -> RetrySchedule {

@@ -1,50 +1,82 @@
 //! Webhook subscriptions and their delivery: one sender per mock posting each delivery to its
-//! receiver, retrying failures on the platform's [`RetrySchedule`] (Shopify's by default: 8
-//! retries with exponential backoff, reference §1.2, compressed from 4 hours to about 2 minutes so
-//! that a test or a bench sees them), sending some twice and shuffling waiting ones when those
-//! faults are set. What differs per platform (the schedule, a retry's fresh signature, a check of
-//! a new subscription) comes from its [`PlatformMock`](super::PlatformMock); this module stays
-//! platform-neutral.
+//! receiver, retrying failures with backoff on its platform's schedule ([`RetrySchedule`]),
+//! sending some twice and shuffling waiting ones when those faults are set.
+//!
+//! The platforms' schedules are hours long; a mock compresses each about 120× (Shopify's 4 hours
+//! become about 2 minutes) so that a test or a bench sees them. The table (the sources are in
+//! `src/service/webhooks.rs`'s module doc; [U] where the reference is unsure):
+//!
+//! | schedule | retries | waits | in all |
+//! |---|---|---|---|
+//! | [`RetrySchedule::SHOPIFY`] | 8 (reference §1.2) | 0.5 s doubling | about 2 minutes (4 hours) |
+//! | [`RetrySchedule::WALMART`] | 2 ([U]: "two more tries, three in all") | 0.5 s, 1 s | 1.5 s |
+//! | [`RetrySchedule::AMAZON_EVENTBRIDGE`] | 184 ([U]: EventBridge's 185 attempts in 24 hours) | 0.5 s doubling, at most 4 s | about 12 minutes (24 hours); a 4xx other than 401, 407, 409 and 429 is not retried |
+//!
+//! What else differs per platform (a retry's fresh signature, a check of a new subscription)
+//! comes from its [`PlatformMock`](super::PlatformMock); this module stays platform-neutral.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{MockError, MockState};
 use crate::platforms::Platform;
 
-/// Retries after a failed delivery (Shopify retries 8 times).
+/// Shopify's retries after a failed delivery (it retries 8 times).
 pub const RETRIES: u32 = 8;
-/// The wait before the first retry; each further retry waits twice as long (0.5 s ... 64 s).
+/// Shopify's wait before the first retry; each further retry waits twice as long (0.5 s ... 64 s).
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
-/// Shopify gives a receiver 1 s to connect and 5 s in all (reference §1.2).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// See [`CONNECT_TIMEOUT`].
-pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the sender gathers deliveries before shuffling them when `reorder_webhooks` is set.
-const REORDER_WINDOW: Duration = Duration::from_millis(50);
-/// The most subscriptions a mock keeps.
-pub const MAX_SUBSCRIPTIONS: usize = 16;
 
 /// When a platform tries a failed delivery again: the wait before each retry, in order (as many
-/// retries as waits), compressed so that a test or a bench sees them.
+/// retries as waits), compressed so that a test or a bench sees them, and which client errors it
+/// retries at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {
     waits: Vec<Duration>,
+    /// When set, the only 4xx statuses retried; any other 4xx ends the delivery at once
+    /// (EventBridge API destinations). `None`: every failure is retried.
+    retried_client_errors: Option<&'static [u16]>,
 }
 
 impl RetrySchedule {
     /// Shopify's: [`RETRIES`] retries, the first after [`FIRST_RETRY_DELAY`], each further one
     /// twice as long (§1.2 says 8 retries over 4 hours; compressed to about 2 minutes).
     pub fn shopify() -> RetrySchedule {
+        RetrySchedule::doubling(RETRIES, Duration::from_secs(64))
+    }
+
+    /// Walmart's [U]: three attempts in all, compressed like Shopify's (0.5 s, then 1 s).
+    pub fn walmart() -> RetrySchedule {
+        RetrySchedule::doubling(2, Duration::from_secs(64))
+    }
+
+    /// Amazon's EventBridge API destinations [U]: 185 attempts within 24 hours, compressed 120×
+    /// like Shopify's (0.5 s doubling up to 4 s: about 12 minutes); 401, 407, 409, 429 and 5xx
+    /// are retried, any other 4xx drops the event.
+    pub fn amazon_eventbridge() -> RetrySchedule {
         RetrySchedule {
-            waits: (0..RETRIES)
-                .map(|attempt| FIRST_RETRY_DELAY * 2u32.pow(attempt))
+            retried_client_errors: Some(&[401, 407, 409, 429]),
+            ..RetrySchedule::doubling(184, Duration::from_secs(4))
+        }
+    }
+
+    /// `retries` waits from [`FIRST_RETRY_DELAY`], each twice the one before, at most `max`.
+    fn doubling(retries: u32, max: Duration) -> RetrySchedule {
+        RetrySchedule {
+            waits: (0..retries)
+                .map(|retry| {
+                    FIRST_RETRY_DELAY
+                        .checked_mul(2u32.saturating_pow(retry))
+                        .unwrap_or(max)
+                        .min(max)
+                })
                 .collect(),
+            retried_client_errors: None,
         }
     }
 
@@ -55,6 +87,7 @@ impl RetrySchedule {
                 .iter()
                 .map(|wait| *wait / compression.max(1))
                 .collect(),
+            retried_client_errors: None,
         }
     }
 
@@ -62,6 +95,21 @@ impl RetrySchedule {
     /// `None`: the platform gives up.
     pub fn wait_after(&self, attempt: u32) -> Option<Duration> {
         self.waits.get(attempt as usize).copied()
+    }
+
+    /// The wait before retrying a delivery whose attempt `attempt` was answered `status`
+    /// (`None`: no answer); `None`: the platform gives up (no retry left, or a client error it
+    /// does not retry).
+    pub fn retry_after(&self, attempt: u32, status: Option<u16>) -> Option<Duration> {
+        let dropped = match (status, self.retried_client_errors) {
+            (Some(status @ 400..=499), Some(retried)) => !retried.contains(&status),
+            _ => false,
+        };
+        if dropped {
+            None
+        } else {
+            self.wait_after(attempt)
+        }
     }
 
     /// How many retries follow a failed first attempt.
@@ -75,6 +123,34 @@ impl RetrySchedule {
     }
 }
 
+/// Shopify gives a receiver 1 s to connect and 5 s in all (reference §1.2).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// See [`CONNECT_TIMEOUT`].
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the sender gathers deliveries before shuffling them when `reorder_webhooks` is set.
+const REORDER_WINDOW: Duration = Duration::from_millis(50);
+/// The most subscriptions a mock keeps.
+pub const MAX_SUBSCRIPTIONS: usize = 16;
+
+/// How a subscription's deliveries are authenticated, where the platform lets the receiver
+/// choose (Walmart's destinations, reference §4.2). A platform without the choice refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookAuth {
+    /// `Authorization: Basic`; the secret is `user:password`.
+    Basic,
+    /// A signature with the secret (Walmart: the client secret).
+    Hmac,
+}
+
+/// Signs one attempt of a delivery as it is sent, for platforms whose signature covers the time
+/// of sending (Walmart's `WM_SEC.TIMESTAMP`): a retry then carries a fresh timestamp instead of
+/// one the receiver refuses as a replay.
+pub trait SignAttempt: Send + Sync + std::fmt::Debug {
+    /// The headers that authenticate `body` sent at `now`.
+    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> Vec<(String, String)>;
+}
+
 /// A receiver of the mock's webhooks.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -84,6 +160,8 @@ pub struct Subscription {
     pub url: String,
     /// The secret the platform signs with (Shopify: the app's client secret).
     pub secret: String,
+    /// The method the receiver chose, where the platform offers a choice (`None`: its default).
+    pub auth: Option<WebhookAuth>,
 }
 
 /// A subscription as `GET /_mock/webhooks` shows it: never the secret.
@@ -93,6 +171,9 @@ pub struct SubscriptionView {
     pub id: u64,
     /// Its receiver.
     pub url: String,
+    /// The method the receiver chose, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<WebhookAuth>,
 }
 
 /// One delivery: the signed request, and which attempt this is.
@@ -106,6 +187,8 @@ pub struct Delivery {
     pub body: Bytes,
     /// 0 for the first attempt, then the retry number.
     pub attempt: u32,
+    /// Adds the headers signed at each attempt's sending (`None`: `headers` are all).
+    pub signer: Option<Arc<dyn SignAttempt>>,
 }
 
 /// The subscriptions of one mock and the queue of its sender.
@@ -128,8 +211,19 @@ impl Default for WebhookHub {
 }
 
 impl WebhookHub {
-    /// Adds a receiver; the URL must be http(s) and the secret non-empty.
+    /// Adds a receiver with the platform's own authentication; the URL must be http(s) and the
+    /// secret non-empty.
     pub fn subscribe(&self, url: &str, secret: &str) -> Result<SubscriptionView, MockError> {
+        self.subscribe_with_auth(url, secret, None)
+    }
+
+    /// Adds a receiver that chose `auth` (checked by the platform beforehand).
+    pub fn subscribe_with_auth(
+        &self,
+        url: &str,
+        secret: &str,
+        auth: Option<WebhookAuth>,
+    ) -> Result<SubscriptionView, MockError> {
         let bad = |message: String| MockError::BadControlRequest { message };
         let parsed =
             reqwest::Url::parse(url).map_err(|error| bad(format!("url {url:?}: {error}")))?;
@@ -150,10 +244,12 @@ impl WebhookHub {
             id,
             url: url.to_string(),
             secret: secret.to_string(),
+            auth,
         });
         Ok(SubscriptionView {
             id,
             url: url.to_string(),
+            auth,
         })
     }
 
@@ -172,6 +268,7 @@ impl WebhookHub {
             .map(|subscription| SubscriptionView {
                 id: subscription.id,
                 url: subscription.url,
+                auth: subscription.auth,
             })
             .collect()
     }
@@ -236,16 +333,26 @@ pub async fn run(state: Arc<MockState>) {
     }
 }
 
-/// Posts one delivery; on failure schedules its retry (a later, separate attempt, so retries
-/// arrive out of order as Shopify's do) or gives up after the last.
+/// Posts one delivery (signed now, when it has a signer); on failure schedules its retry on the
+/// platform's [`RetrySchedule`] (a later, separate attempt, so retries arrive out of order as
+/// Shopify's do) or gives up.
 async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delivery) {
     let mut request = client.post(&delivery.url).body(delivery.body.clone());
-    for (name, value) in &delivery.headers {
+    let signed = delivery
+        .signer
+        .as_ref()
+        .map(|signer| signer.headers(&delivery.body, Utc::now()))
+        .unwrap_or_default();
+    for (name, value) in delivery.headers.iter().chain(&signed) {
         request = request.header(name, value);
     }
-    let delivered = matches!(request.send().await, Ok(reply) if reply.status().is_success());
+    let status = request
+        .send()
+        .await
+        .ok()
+        .map(|reply| reply.status().as_u16());
     let mut world = state.world();
-    if delivered {
+    if status.is_some_and(|status| (200..300).contains(&status)) {
         world.stats.webhooks_delivered += 1;
         return;
     }
@@ -253,7 +360,7 @@ async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delive
     let Some(delay) = state
         .platform()
         .webhook_retries()
-        .wait_after(delivery.attempt)
+        .retry_after(delivery.attempt, status)
     else {
         world.stats.webhooks_given_up += 1;
         return;
@@ -343,5 +450,47 @@ mod tests {
         assert_eq!(schedule.wait_after(0), Some(Duration::ZERO));
         assert_eq!(schedule.wait_after(2), Some(Duration::from_secs(3)));
         assert_eq!(schedule.wait_after(3), None);
+    }
+
+    #[test]
+    fn walmart_and_eventbridge_schedules_add_up_as_documented() {
+        assert_eq!(
+            RetrySchedule::walmart().total(),
+            Duration::from_millis(1_500)
+        );
+        // 0.5 + 1 + 2 s, then 181 × 4 s: 24 hours compressed 120× is 720 s.
+        assert_eq!(
+            RetrySchedule::amazon_eventbridge().total(),
+            Duration::from_millis(727_500)
+        );
+    }
+
+    #[test]
+    fn each_schedule_stops_after_its_retries_and_eventbridge_drops_most_4xx() {
+        for schedule in [RetrySchedule::shopify(), RetrySchedule::walmart()] {
+            let last = schedule.retries() - 1;
+            assert!(schedule.retry_after(last, Some(400)).is_some());
+            assert!(schedule.retry_after(0, None).is_some());
+            assert!(schedule.retry_after(last + 1, Some(500)).is_none());
+        }
+        let eventbridge = RetrySchedule::amazon_eventbridge();
+        for retried in [
+            None,
+            Some(401),
+            Some(407),
+            Some(409),
+            Some(429),
+            Some(500),
+            Some(503),
+        ] {
+            assert!(eventbridge.retry_after(0, retried).is_some(), "{retried:?}");
+        }
+        for dropped in [400, 403, 404, 413] {
+            assert!(
+                eventbridge.retry_after(0, Some(dropped)).is_none(),
+                "{dropped}"
+            );
+        }
+        assert!(eventbridge.retry_after(184, Some(500)).is_none());
     }
 }

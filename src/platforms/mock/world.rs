@@ -167,7 +167,7 @@ pub struct Stats {
     pub webhooks_delivered: u64,
     /// Webhook attempts that failed (non-2xx, refused, timed out) and were retried or given up.
     pub webhook_attempts_failed: u64,
-    /// Webhooks given up after the last retry.
+    /// Webhooks given up: after the last retry, or at once on a reply the platform does not retry.
     pub webhooks_given_up: u64,
     /// Webhooks sent twice on purpose (`duplicate_webhook_rate`).
     pub webhooks_duplicated: u64,

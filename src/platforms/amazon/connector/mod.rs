@@ -30,6 +30,10 @@
 //!   (bounded, cleared when full): they do not change, a cancellation then costs no second
 //!   `getOrderItems`, and a page retried after a throttle makes progress instead of spending the
 //!   same tokens again.
+//! - **One notified order** (`fetch_order`, issue 14): `getOrder` for its status and
+//!   `getOrderItems` for its lines (from the same cache as the feed's), each paced below its own
+//!   budget, give exactly the events the feed gives for that order. `getOrder` has its own bucket
+//!   at Amazon with the documented row it shares with `getOrderItems` (0.5/s, burst 30, §3.3).
 //!
 //! **The cursor** is durable text in one of two forms:
 //! - `<LastUpdatedAfter>`, an RFC 3339 UTC time with milliseconds: the next poll's window start.
@@ -72,8 +76,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderPage, PermanentKind,
-    PushItem, PushOutcome,
+    ListedQuantity, MarketFuture, Marketplace, MarketplaceError, OrderEvent, OrderPage,
+    PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::ratelimit::{Bucket, Rate};
@@ -91,7 +95,8 @@ mod orders;
 
 use self::listings::{listed_quantity, patch_verdict, summary_product_type, PatchVerdict};
 use self::orders::{
-    lines_of, next_cursor, order_events, Cursor, ItemsReply, Line, OrdersPayload, OrdersReply,
+    lines_of, next_cursor, order_events, AmazonOrder, Cursor, ItemsReply, Line, OrderReply,
+    OrdersPayload, OrdersReply,
 };
 
 /// The auth header (reference §3.4).
@@ -191,6 +196,7 @@ pub fn build_with(
         product_types: Arc::default(),
         lines: Arc::default(),
         order_items_pacer: Arc::new(Pacer::new(own_pacing(Bucket::AmazonGetOrderItems))),
+        order_pacer: Arc::new(Pacer::new(own_pacing(Bucket::AmazonGetOrderItems))),
         listing_reads_pacer: Arc::new(Pacer::new(own_pacing(Bucket::AmazonGetListingsItem))),
     }))
 }
@@ -214,6 +220,9 @@ struct AmazonConnector {
     /// which the engine's limiter counts as one call: paced here, so a busy seller waits instead
     /// of drawing 429s (measured before: 9 throttled replies in `agency-100`, 20 in `flash-sale`).
     order_items_pacer: Arc<Pacer>,
+    /// `getOrder` (a notified order's status): its own bucket at Amazon, with the documented row
+    /// it shares with `getOrderItems` (0.5/s, burst 30, §3.3), so paced the same way.
+    order_pacer: Arc<Pacer>,
     /// `getListingsItem` (5/s, burst 10) confirms each patch, outside the engine's limiter too.
     listing_reads_pacer: Arc<Pacer>,
 }
@@ -233,6 +242,7 @@ enum Operation {
     PatchListingsItem,
     GetListingsItem,
     GetOrders,
+    GetOrder,
     GetOrderItems,
 }
 
@@ -242,7 +252,7 @@ impl Operation {
         match self {
             Operation::PatchListingsItem | Operation::GetListingsItem => 5.0,
             Operation::GetOrders => 0.0167,
-            Operation::GetOrderItems => 0.5,
+            Operation::GetOrder | Operation::GetOrderItems => 0.5,
         }
     }
 
@@ -320,6 +330,7 @@ impl AmazonConnector {
     ) -> Result<String, MarketplaceError> {
         match operation {
             Operation::GetOrderItems => self.order_items_pacer.acquire().await,
+            Operation::GetOrder => self.order_pacer.acquire().await,
             Operation::GetListingsItem => self.listing_reads_pacer.acquire().await,
             // The engine's limiter paces these call by call.
             Operation::PatchListingsItem | Operation::GetOrders => {}
@@ -494,6 +505,17 @@ impl AmazonConnector {
         Ok(reply.payload)
     }
 
+    /// One order (`getOrder`): its status.
+    async fn get_order(&self, order_id: &str) -> Result<AmazonOrder, MarketplaceError> {
+        let request = self
+            .http
+            .request(Method::GET, self.url(&["orders", "v0", "orders", order_id]));
+        let body = self.call(Operation::GetOrder, request).await?;
+        let reply: OrderReply = serde_json::from_str(&body)
+            .map_err(|error| invalid(format!("unexpected Amazon order reply: {error}")))?;
+        Ok(reply.payload)
+    }
+
     /// The lines of an order: from the cache, else every page of `getOrderItems`.
     async fn order_lines(&self, order_id: &str) -> Result<Vec<Line>, MarketplaceError> {
         if let Some(lines) = self
@@ -650,6 +672,15 @@ impl Marketplace for AmazonConnector {
                 more,
                 skipped: false,
             })
+        })
+    }
+
+    fn fetch_order(&self, order_id: String) -> MarketFuture<Vec<OrderEvent>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let order = this.get_order(&order_id).await?;
+            let lines = this.order_lines(&order.amazon_order_id).await?;
+            Ok(order_events(&order, &lines))
         })
     }
 

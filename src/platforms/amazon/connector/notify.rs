@@ -8,7 +8,9 @@
 //! - **Authentication**: the connection's API key header (or a basic-auth `Authorization`, the
 //!   same comparison) is checked against the channel's notification secret in constant time
 //!   ([`same_secret`]). EventBridge does not sign the body, so the secret header is all there is;
-//!   it travels only over the agency's HTTPS endpoint.
+//!   it travels only over the agency's HTTPS endpoint. An API-key connection names its header
+//!   freely; shelfsync's is [`CONNECTION_HEADER`] (`x-api-key`), the name the agency gives the
+//!   connection.
 //! - **Payload**: the event's `detail` is the SP-API notification (`NotificationType`, `Payload`).
 //!   An `ORDER_CHANGE` names the order (`AmazonOrderId`) and summarises its items; the connector
 //!   reads the order's items with `getOrderItems` within its budget, so the summary only decides
@@ -17,8 +19,13 @@
 use serde::Deserialize;
 
 use crate::platforms::notify::{
-    self as platform_notify, same_secret, Delivery, ReceiveFuture, Recipient, Refusal,
+    self as platform_notify, named_order_id, same_secret, Delivery, ReceiveFuture, Recipient,
+    Refusal,
 };
+
+/// The header of the API destination's connection (an API-key connection whose key is the
+/// channel's notification secret).
+pub const CONNECTION_HEADER: &str = "x-api-key";
 
 /// Why a delivery is not authentic (only logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,9 +91,6 @@ pub enum Notice {
 #[error("the event is not an SP-API notification: {0}")]
 pub struct EventError(String);
 
-/// The longest order id taken (Amazon's are 19 characters, `3-7-7`).
-const MAX_ORDER_ID: usize = 64;
-
 /// Reads an authentic EventBridge event.
 pub fn read_event(body: &[u8]) -> Result<Notice, EventError> {
     let event: Event =
@@ -95,26 +99,15 @@ pub fn read_event(body: &[u8]) -> Result<Notice, EventError> {
     if notification.notification_type != "ORDER_CHANGE" {
         return Ok(Notice::Ignored(notification.notification_type));
     }
-    let order = notification
+    let id = notification
         .payload
         .and_then(|payload| payload.order_change_notification)
-        .ok_or_else(|| EventError("an ORDER_CHANGE without OrderChangeNotification".into()))?;
-    let id = order.amazon_order_id;
-    // The id goes into a path of the connector's own base URL: only Amazon's id characters.
-    if id.is_empty()
-        || id.len() > MAX_ORDER_ID
-        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(EventError("the AmazonOrderId is not an order id".into()));
-    }
+        .map(|order| order.amazon_order_id);
+    let id = named_order_id(id, "AmazonOrderId").map_err(EventError)?;
     Ok(Notice::Order {
         amazon_order_id: id,
     })
 }
-
-/// The header an API destination's connection sends (API-key authorization, named when the
-/// agency creates the connection; shelfsync asks for this name in its setup guide).
-pub const CONNECTION_HEADER: &str = "x-api-key";
 
 /// Amazon's [`Receive`](crate::platforms::notify::Receive): the connection's header compared with
 /// the channel's secret in constant time, then the order an `ORDER_CHANGE` names (any other

@@ -59,6 +59,12 @@ pub(super) struct OrdersPayload {
     pub(super) last_updated_before: Option<String>,
 }
 
+/// The reply of `getOrder`.
+#[derive(Debug, Deserialize)]
+pub(super) struct OrderReply {
+    pub(super) payload: AmazonOrder,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct AmazonOrder {

@@ -43,7 +43,11 @@
 //! - Times are RFC 3339 UTC with milliseconds. Request and submission ids are UUID-shaped,
 //!   derived from a counter and the seed. 500 answers `InternalFailure`, 503 `ServiceUnavailable`.
 //! - `getOrder` is served as well (same rate as `getOrderItems`, its own bucket).
+//! - Order notifications: `ORDER_CHANGE` as the EventBridge event an API destination posts, sent
+//!   at once with the connection's `x-api-key` and retried on EventBridge's compressed schedule
+//!   (`notify.rs`).
 
+pub mod notify;
 pub mod orders;
 pub mod patch;
 
@@ -60,10 +64,10 @@ use serde_json::{json, Value};
 use self::orders::{order_status, Params};
 use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::OperationBuckets;
-use crate::platforms::mock::world::{Order, OrderStatus};
+use crate::platforms::mock::world::{Order, OrderChange, OrderStatus};
 use crate::platforms::mock::{
     constant_time_eq, header, rfc3339, ListingIdentity, MockError, MockOptions, MockState,
-    PlatformMock, UNLIMITED_PLAN,
+    PlatformMock, RetrySchedule, UNLIMITED_PLAN,
 };
 use crate::platforms::Platform;
 
@@ -493,6 +497,18 @@ impl PlatformMock for AmazonMock {
                 "We encountered an internal error. Please try again.",
             )
         }
+    }
+
+    fn sends_webhooks(&self) -> bool {
+        true
+    }
+
+    fn webhook_retries(&self) -> RetrySchedule {
+        RetrySchedule::amazon_eventbridge()
+    }
+
+    fn order_changed(&self, state: &MockState, order: &Order, change: OrderChange) {
+        notify::send(self, state, order, change);
     }
 }
 

@@ -137,6 +137,7 @@ impl NotificationKey {
             ],
             body: bytes,
             attempt,
+            signer: None,
         }
     }
 

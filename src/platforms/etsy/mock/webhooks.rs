@@ -131,6 +131,7 @@ impl Messages {
                 headers: headers(&id, timestamp, signature),
                 body: body.clone(),
                 attempt: 0,
+                signer: None,
             });
         }
     }
@@ -225,6 +226,7 @@ mod tests {
             headers: headers("msg_1", hour_ago, signature),
             body,
             attempt: 3,
+            signer: None,
         };
         let checked = |delivery: &Delivery| {
             let headers = SignatureHeaders {

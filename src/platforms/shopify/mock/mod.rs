@@ -374,6 +374,7 @@ impl PlatformMock for ShopifyMock {
                 headers,
                 body: body.clone(),
                 attempt: 0,
+                signer: None,
             });
         }
     }

@@ -1,7 +1,8 @@
 //! The Walmart Marketplace connector (reference/marketplace-apis.md §4): `PUT /v3/inventory?sku=`
 //! per SKU with the `WM_SEC.ACCESS_TOKEN`, `WM_QOS.CORRELATION_ID` and `WM_SVC.NAME` headers,
 //! read-back with `GET /v3/inventory?sku=`, orders polled from `GET /v3/orders` by
-//! `lastModifiedStartDate`.
+//! `lastModifiedStartDate`, and one notified purchase order read with
+//! `GET /v3/orders/{purchaseOrderId}` (`fetch_order`, the same events as the feed gives for it).
 //!
 //! The cursor is the latest `statusDate` seen (epoch milliseconds, as text). A poll asks from that
 //! instant inclusive, so orders changed in the same millisecond are read again rather than
@@ -70,10 +71,14 @@ fn throttled(headers: &HeaderMap) -> MarketplaceError {
 }
 
 impl WalmartConnector {
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
         let correlation = format!("{:016x}", rand::thread_rng().next_u64());
         self.http
-            .request(method, self.config.url(path))
+            .request(method, url)
             .header("WM_SEC.ACCESS_TOKEN", self.config.credential.expose())
             .header("WM_QOS.CORRELATION_ID", correlation)
             .header("WM_SVC.NAME", "Walmart Marketplace")
@@ -106,7 +111,7 @@ impl WalmartConnector {
         let walmart_sku = self.walmart_sku(&item.sku);
         let body = serde_json::json!({ "sku": walmart_sku, "quantity": { "unit": "EACH", "amount": item.quantity } });
         let request = self
-            .request(reqwest::Method::PUT, "/v3/inventory")
+            .request(reqwest::Method::PUT, self.config.url("/v3/inventory"))
             .query(&[("sku", &walmart_sku)])
             .json(&body);
         let reply: InventoryReply = self.call(request).await?;
@@ -120,7 +125,7 @@ impl WalmartConnector {
     async fn get_inventory(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
         let walmart_sku = self.walmart_sku(&sku);
         let request = self
-            .request(reqwest::Method::GET, "/v3/inventory")
+            .request(reqwest::Method::GET, self.config.url("/v3/inventory"))
             .query(&[("sku", &walmart_sku)]);
         let reply: InventoryReply = self.call(request).await?;
         Ok(ListedQuantity {
@@ -155,6 +160,12 @@ struct OrderList {
 #[serde(rename_all = "camelCase")]
 struct OrderMeta {
     next_cursor: Option<String>,
+}
+
+/// The reply of `GET /v3/orders/{purchaseOrderId}`.
+#[derive(Debug, Deserialize)]
+struct OrderReply {
+    order: WalmartOrder,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,39 +217,48 @@ struct LineStatus {
     status: String,
 }
 
-/// The events of a page of orders: a sale per line, and a cancellation per cancelled line; the
-/// next cursor is the latest status date seen (never before the one asked from).
+/// The events of one purchase order: a sale per line, and a cancellation per cancelled line.
+fn order_events(order: WalmartOrder) -> Vec<OrderEvent> {
+    let mut events = Vec::new();
+    for line in order.order_lines.order_line {
+        let Some(sku) = parse_sku(Platform::Walmart, &line.item.sku) else {
+            continue;
+        };
+        let Ok(quantity) = line.order_line_quantity.amount.trim().parse::<u32>() else {
+            continue;
+        };
+        let line_number = line.line_number.trim().parse::<u32>().unwrap_or(1);
+        let event = |kind, version: &str| OrderEvent {
+            external_order_id: order.purchase_order_id.clone(),
+            line: line_number,
+            version: version.to_string(),
+            sku: sku.clone(),
+            kind,
+            quantity,
+        };
+        events.push(event(OrderEventKind::Sale, "placed"));
+        if line
+            .order_line_statuses
+            .order_line_status
+            .iter()
+            .any(|status| status.status == "Cancelled")
+        {
+            events.push(event(OrderEventKind::Cancel, "cancelled"));
+        }
+    }
+    events
+}
+
+/// The events of a page of orders ([`order_events`] of each); the next cursor is the latest
+/// status date seen (never before the one asked from).
 fn order_page(reply: OrdersReply, since_ms: i64) -> OrderPage {
     let mut events = Vec::new();
     let mut latest = since_ms;
     for order in reply.list.elements.order {
-        for line in order.order_lines.order_line {
+        for line in &order.order_lines.order_line {
             latest = latest.max(line.status_date);
-            let Some(sku) = parse_sku(Platform::Walmart, &line.item.sku) else {
-                continue;
-            };
-            let Ok(quantity) = line.order_line_quantity.amount.trim().parse::<u32>() else {
-                continue;
-            };
-            let line_number = line.line_number.trim().parse::<u32>().unwrap_or(1);
-            let event = |kind, version: &str| OrderEvent {
-                external_order_id: order.purchase_order_id.clone(),
-                line: line_number,
-                version: version.to_string(),
-                sku: sku.clone(),
-                kind,
-                quantity,
-            };
-            events.push(event(OrderEventKind::Sale, "placed"));
-            if line
-                .order_line_statuses
-                .order_line_status
-                .iter()
-                .any(|status| status.status == "Cancelled")
-            {
-                events.push(event(OrderEventKind::Cancel, "cancelled"));
-            }
         }
+        events.extend(order_events(order));
     }
     OrderPage {
         events,
@@ -277,12 +297,28 @@ impl Marketplace for WalmartConnector {
                     })?,
                 None => this.started_ms,
             };
-            let request = this.request(reqwest::Method::GET, "/v3/orders").query(&[
-                ("lastModifiedStartDate", since_ms.to_string()),
-                ("limit", ORDERS_PER_PAGE.to_string()),
-            ]);
+            let request = this
+                .request(reqwest::Method::GET, this.config.url("/v3/orders"))
+                .query(&[
+                    ("lastModifiedStartDate", since_ms.to_string()),
+                    ("limit", ORDERS_PER_PAGE.to_string()),
+                ]);
             let reply: OrdersReply = this.call(request).await?;
             Ok(order_page(reply, since_ms))
+        })
+    }
+
+    fn fetch_order(&self, order_id: String) -> MarketFuture<Vec<OrderEvent>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut url = this.config.base_url.clone();
+            // One path segment, percent-encoded, whatever the id holds.
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty()
+                    .extend(["v3", "orders", order_id.as_str()]);
+            }
+            let reply: OrderReply = this.call(this.request(reqwest::Method::GET, url)).await?;
+            Ok(order_events(reply.order))
         })
     }
 
@@ -292,6 +328,7 @@ impl Marketplace for WalmartConnector {
 }
 
 pub mod notify;
+pub use self::notify::receive;
 
 #[cfg(test)]
 mod tests {

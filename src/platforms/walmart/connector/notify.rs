@@ -13,15 +13,24 @@
 //!   [`HmacScheme`] names the string's parts so the mock and the connector can be changed together
 //!   when Walmart's own page is checked. Replays are refused by `WM_SEC.TIMESTAMP` (unix
 //!   milliseconds), as for Etsy ([`is_fresh`]).
-//! - Only the authentication is here so far; reading the payload (the purchase order and its lines
-//!   with SKUs) comes with the notification intake.
+//! - **Payload** ([`read_notice`]): an `ORDER_UPDATES` event names the purchase order
+//!   (`payload.purchaseOrderId`); whatever its `subEventType` (`PO_CREATED` and the three
+//!   cancellations, or one Walmart adds), the connector reads that PO (`GET
+//!   /v3/orders/{purchaseOrderId}`, `Marketplace::fetch_order`) and applies what the PO shows, so
+//!   the notice's own lines are not trusted for quantities. Any other event type is acknowledged
+//!   and ignored (the legacy standalone `PO_CREATED`, … events, deprecated on 2026-12-15, are
+//!   not subscribed to).
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::platforms::notify::{is_fresh, same_secret};
+use crate::platforms::notify::{
+    self as platform_notify, is_fresh, named_order_id, same_secret, Delivery, ReceiveFuture,
+    Recipient, Refusal,
+};
 
 /// Why a delivery is not authentic (only logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -110,10 +119,157 @@ pub fn verify_hmac(
         .map_err(|_| NotifyError::Mismatch)
 }
 
+/// A Notifications API event (only what is read).
+#[derive(Debug, Deserialize)]
+struct Event {
+    source: Source,
+    #[serde(default)]
+    payload: Option<Payload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Source {
+    event_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    purchase_order_id: Option<String>,
+}
+
+/// The event type of order notifications.
+pub const ORDER_UPDATES: &str = "ORDER_UPDATES";
+
+/// What an authentic event asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Read this purchase order.
+    PurchaseOrder {
+        /// The `purchaseOrderId`.
+        purchase_order_id: String,
+    },
+    /// An event type that moves no stock here (acknowledged).
+    Ignored(String),
+}
+
+/// Why an authentic event cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the event is not a Walmart order notification: {0}")]
+pub struct NoticeError(String);
+
+/// Reads an authentic event.
+pub fn read_notice(body: &[u8]) -> Result<Notice, NoticeError> {
+    let event: Event =
+        serde_json::from_slice(body).map_err(|error| NoticeError(error.to_string()))?;
+    if event.source.event_type != ORDER_UPDATES {
+        return Ok(Notice::Ignored(event.source.event_type));
+    }
+    let id = event.payload.and_then(|payload| payload.purchase_order_id);
+    let id = named_order_id(id, "purchaseOrderId").map_err(NoticeError)?;
+    Ok(Notice::PurchaseOrder {
+        purchase_order_id: id,
+    })
+}
+
+/// Walmart's [`Receive`](crate::platforms::notify::Receive): the destination's method is read off
+/// the delivery (a `WM_SEC.SIGNATURE` is the HMAC with the channel's secret as client secret,
+/// within the replay window; otherwise basic auth against the secret as `user:password`), then
+/// the purchase order an `ORDER_UPDATES` names is read (its lines in the notice are not trusted
+/// for quantities); any other event is acknowledged.
+pub fn receive<'a>(delivery: Delivery<'a>, recipient: Recipient<'a>) -> ReceiveFuture<'a> {
+    let signature = delivery.header("wm_sec.signature");
+    let verified = match signature {
+        Some(_) => verify_hmac(
+            recipient.secret.as_bytes(),
+            HmacScheme {
+                method: delivery.method,
+                path_and_query: delivery.path_and_query,
+                timestamp: delivery.header("wm_sec.timestamp"),
+                signature,
+            },
+            delivery.body,
+            delivery.now,
+        ),
+        None => {
+            let (user, password) = recipient
+                .secret
+                .split_once(':')
+                .unwrap_or((recipient.secret, ""));
+            verify_basic(delivery.header("authorization"), user, password)
+        }
+    };
+    let outcome = verified
+        .map_err(|error| match error {
+            NotifyError::MissingHeader(name) => Refusal::MissingHeader(name),
+            NotifyError::StaleTimestamp => Refusal::Replayed,
+            NotifyError::BadTimestamp | NotifyError::Mismatch => Refusal::BadSignature,
+        })
+        .map(|()| match read_notice(delivery.body) {
+            Ok(Notice::PurchaseOrder { purchase_order_id }) => {
+                platform_notify::Notice::Read(vec![purchase_order_id])
+            }
+            Ok(Notice::Ignored(kind)) => platform_notify::Notice::Ignored(kind),
+            Err(error) => platform_notify::Notice::unreadable(&error.to_string()),
+        });
+    Box::pin(std::future::ready(outcome))
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::platforms::notify::REPLAY_TOLERANCE;
+
+    fn notice(sub_event: &str, purchase_order_id: &str) -> Vec<u8> {
+        json!({
+            "source": {"eventType": "ORDER_UPDATES", "eventTime": "2026-12-03T10:00:00.000Z",
+                       "eventId": "0000-1"},
+            "payload": {"subEventType": sub_event, "partnerId": "10001234567",
+                        "purchaseOrderId": purchase_order_id, "customerOrderId": "5281956426001",
+                        "orderLines": [{"lineNumber": "1", "sku": "ACME-MUG"}]}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn every_order_update_names_the_purchase_order_to_read() {
+        for sub_event in [
+            "PO_CREATED",
+            "PO_LINE_AUTOCANCELLED",
+            "INTENT_TO_CANCEL",
+            "FRAUD_CANCEL",
+        ] {
+            assert_eq!(
+                read_notice(&notice(sub_event, "1796277083001")),
+                Ok(Notice::PurchaseOrder {
+                    purchase_order_id: "1796277083001".into()
+                }),
+                "{sub_event}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_event_types_are_ignored_and_bad_notices_refused() {
+        let other = json!({"source": {"eventType": "OFFER_UNPUBLISHED"}, "payload": {"sku": "X"}});
+        assert_eq!(
+            read_notice(other.to_string().as_bytes()),
+            Ok(Notice::Ignored("OFFER_UNPUBLISHED".into()))
+        );
+        assert!(read_notice(&notice("PO_CREATED", "../../v3/inventory")).is_err());
+        for bad in [
+            json!({"source": {"eventType": "ORDER_UPDATES"}}),
+            json!({"source": {"eventType": "ORDER_UPDATES"}, "payload": {}}),
+            json!({"payload": {"purchaseOrderId": "1"}}),
+        ] {
+            assert!(read_notice(bad.to_string().as_bytes()).is_err(), "{bad}");
+        }
+        assert!(read_notice(b"[]").is_err());
+    }
 
     const SECRET: &[u8] = b"walmart-client-secret";
     const BODY: &[u8] =

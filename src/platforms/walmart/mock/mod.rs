@@ -1,13 +1,20 @@
 //! The Walmart Marketplace mock (reference/marketplace-apis.md §4): `PUT` and `GET /v3/inventory`
-//! by SKU, `GET /v3/orders` with date filters and a `nextCursor`, the `WM_SEC.ACCESS_TOKEN`,
-//! `WM_QOS.CORRELATION_ID` and `WM_SVC.NAME` headers, and per-endpoint token buckets answering
-//! 429 with `x-current-token-count` and `x-next-replenishment-time`.
+//! by SKU, `GET /v3/orders` with date filters and a `nextCursor`, `GET /v3/orders/{purchaseOrderId}`
+//! (one purchase order, `{"order": …}`), the `WM_SEC.ACCESS_TOKEN`, `WM_QOS.CORRELATION_ID` and
+//! `WM_SVC.NAME` headers, per-endpoint token buckets answering 429 with `x-current-token-count`
+//! and `x-next-replenishment-time`, and `ORDER_UPDATES` notifications (`notify.rs`: payload,
+//! sub-events, basic or HMAC auth per subscription, HMAC by default).
 //!
 //! Decisions where the reference is unsure: the SKU of a `PUT` may come in the query, the body or
 //! both (both must then agree); the token headers are sent on every reply, not only on 429;
 //! the per-endpoint rates are the third-party table (PUT and GET inventory 200/min, orders
-//! 5 000/min), buckets as deep as one minute of calls.
+//! 5 000/min), buckets as deep as one minute of calls; the single purchase order is an endpoint
+//! of its own with the orders' limits (5 000/min, not in the reference's table); a failed
+//! notification is tried three times in all ([`RetrySchedule::walmart`], [U]).
 
+pub mod notify;
+
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,10 +26,10 @@ use serde_json::{json, Value};
 
 use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::OperationBuckets;
-use crate::platforms::mock::world::Order;
+use crate::platforms::mock::world::{Order, OrderChange};
 use crate::platforms::mock::{
     constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
-    UNLIMITED_PLAN,
+    RetrySchedule, WebhookAuth, UNLIMITED_PLAN,
 };
 use crate::platforms::Platform;
 
@@ -42,6 +49,8 @@ pub mod operation {
     pub const GET_INVENTORY: &str = "get_inventory";
     /// `GET /v3/orders`.
     pub const GET_ORDERS: &str = "get_orders";
+    /// `GET /v3/orders/{purchaseOrderId}`.
+    pub const GET_ORDER: &str = "get_order";
 }
 
 /// Per-endpoint limits of a plan: (operation, calls per second, burst).
@@ -53,6 +62,7 @@ fn plan_table(plan: &str) -> Vec<(&'static str, f64, u32)> {
         (operation::UPDATE_INVENTORY, 200.0 / 60.0, 200),
         (operation::GET_INVENTORY, 200.0 / 60.0, 200),
         (operation::GET_ORDERS, 5000.0 / 60.0, 5000),
+        (operation::GET_ORDER, 5000.0 / 60.0, 5000),
     ]
 }
 
@@ -61,12 +71,15 @@ pub fn build(options: &MockOptions) -> Result<Arc<dyn PlatformMock>, MockError> 
     Ok(Arc::new(WalmartMock::new(options)?))
 }
 
-/// The Walmart wire format.
-#[derive(Debug)]
+/// The Walmart wire format; clones share the limiter and the event counter.
+#[derive(Debug, Clone)]
 pub struct WalmartMock {
     token: String,
     plan: String,
+    seed: u64,
     buckets: Arc<Mutex<OperationBuckets>>,
+    /// Notifications sent (their `eventId`s).
+    events: Arc<AtomicU64>,
 }
 
 impl WalmartMock {
@@ -80,10 +93,12 @@ impl WalmartMock {
         Ok(WalmartMock {
             token: options.token.clone(),
             plan: options.plan.clone(),
+            seed: options.seed,
             buckets: Arc::new(Mutex::new(OperationBuckets::new(
                 &plan_table(&options.plan),
                 Instant::now(),
             ))),
+            events: Arc::new(AtomicU64::new(1)),
         })
     }
 
@@ -167,15 +182,11 @@ impl PlatformMock for WalmartMock {
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig) {
-        let wire = web::Data::new(WalmartWire {
-            token: self.token.clone(),
-            plan: self.plan.clone(),
-            buckets: Arc::clone(&self.buckets),
-        });
-        cfg.app_data(wire)
+        cfg.app_data(web::Data::new(self.clone()))
             .route("/v3/inventory", web::put().to(update_inventory))
             .route("/v3/inventory", web::get().to(get_inventory))
-            .route("/v3/orders", web::get().to(get_orders));
+            .route("/v3/orders", web::get().to(get_orders))
+            .route("/v3/orders/{purchase_order_id}", web::get().to(get_order));
     }
 
     fn throttled_reply(&self) -> HttpResponse {
@@ -189,6 +200,22 @@ impl PlatformMock for WalmartMock {
             "",
             "Internal error, please retry",
         )
+    }
+
+    fn sends_webhooks(&self) -> bool {
+        true
+    }
+
+    fn webhook_retries(&self) -> RetrySchedule {
+        RetrySchedule::walmart()
+    }
+
+    fn check_auth(&self, auth: Option<WebhookAuth>, secret: &str) -> Result<(), MockError> {
+        notify::check_subscription(auth, secret)
+    }
+
+    fn order_changed(&self, state: &MockState, order: &Order, change: OrderChange) {
+        notify::send(self, state, order, change);
     }
 }
 
@@ -402,6 +429,11 @@ fn parse_date(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
     ))
 }
 
+/// The customer's order id of `order` (the order API's and the notifications').
+fn customer_order_id(order: &Order) -> String {
+    (5_281_956_426_000u64 + order.number).to_string()
+}
+
 fn order_json(order: &Order) -> Value {
     let status = match order.status {
         crate::platforms::mock::world::OrderStatus::Placed => "Created",
@@ -410,7 +442,7 @@ fn order_json(order: &Order) -> Value {
     let amount = order.quantity.to_string();
     json!({
         "purchaseOrderId": order.order_id,
-        "customerOrderId": (5_281_956_426_000u64 + order.number).to_string(),
+        "customerOrderId": customer_order_id(order),
         "orderDate": order.created_at.timestamp_millis(),
         "orderLines": { "orderLine": [{
             "lineNumber": "1",
@@ -504,4 +536,27 @@ async fn get_orders(
         tokens,
         json!({ "list": { "meta": meta, "elements": { "order": page } } }),
     )
+}
+
+/// `GET /v3/orders/{purchaseOrderId}`: one purchase order, as the list shows it.
+async fn get_order(
+    state: web::Data<MockState>,
+    wire: web::Data<WalmartWire>,
+    request: HttpRequest,
+    purchase_order_id: web::Path<String>,
+) -> HttpResponse {
+    let tokens = match wire.guard(&state, &request, operation::GET_ORDER).await {
+        Ok(tokens) => tokens,
+        Err(reply) => return reply,
+    };
+    let order = state.world().order(&purchase_order_id).map(order_json);
+    match order {
+        Some(order) => ok_with_tokens(tokens, json!({ "order": order })),
+        None => error_reply(
+            StatusCode::NOT_FOUND,
+            "CONTENT_NOT_FOUND.GMP_ORDER_API",
+            "purchaseOrderId",
+            &format!("No order found for purchaseOrderId {purchase_order_id}"),
+        ),
+    }
 }
