@@ -301,9 +301,9 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
         let webhooks = info["webhooks"].as_bool().unwrap();
         assert_eq!(
             webhooks,
-            platform == Platform::Shopify,
-            "only Shopify pushes webhooks"
+            matches!(platform, Platform::Shopify | Platform::TikTok),
+            "only Shopify and TikTok Shop push webhooks"
         );
     }
-    assert_eq!(ports.len(), 5, "five ports");
+    assert_eq!(ports.len(), 6, "six ports");
 }

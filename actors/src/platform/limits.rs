@@ -64,6 +64,13 @@ impl Operation {
             (Platform::Ebay, Operation::PushQuantities) => "bulk_update_price_quantity",
             (Platform::Ebay, Operation::ReadQuantities) => "GET /sell/inventory/v1/inventory_item",
             (Platform::Ebay, Operation::FetchOrders) => "GET /sell/fulfillment/v1/order",
+            (Platform::TikTok, Operation::PushQuantities) => {
+                "POST /product/202309/products/{product_id}/inventory/update"
+            }
+            (Platform::TikTok, Operation::ReadQuantities) => {
+                "POST /product/202309/inventory/search"
+            }
+            (Platform::TikTok, Operation::FetchOrders) => "POST /order/202309/orders/search",
         }
     }
 }
@@ -78,7 +85,8 @@ impl fmt::Display for Operation {
 /// (reference §7 note 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// One budget per app and store (Shopify, reference §1.3).
+    /// One budget per app and store (Shopify, reference §1.3; TikTok Shop's app and shop, §6.3
+    /// [U]).
     AppStore,
     /// One budget per seller+app pair and operation (Amazon, reference §3.3).
     SellerOperation,
@@ -164,11 +172,13 @@ pub enum Bucket {
     EbayInventoryApi,
     /// eBay Sell Fulfillment API, daily quota per app.
     EbayFulfillmentApi,
+    /// TikTok Shop, one budget per app and shop for every call (§6.3 [U]).
+    TikTokShop,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 12] = [
+    pub const ALL: [Bucket; 13] = [
         Bucket::ShopifyGraphql,
         Bucket::ShopifyRest,
         Bucket::EtsyApp,
@@ -181,6 +191,7 @@ impl Bucket {
         Bucket::WalmartGetOrders,
         Bucket::EbayInventoryApi,
         Bucket::EbayFulfillmentApi,
+        Bucket::TikTokShop,
     ];
 
     /// Returns the bucket an operation draws on. Shopify goes through GraphQL (the `Platform`
@@ -199,6 +210,7 @@ impl Bucket {
                 Bucket::EbayInventoryApi
             }
             (Platform::Ebay, Operation::FetchOrders) => Bucket::EbayFulfillmentApi,
+            (Platform::TikTok, _) => Bucket::TikTokShop,
         }
     }
 
@@ -215,13 +227,14 @@ impl Bucket {
             | Bucket::WalmartGetInventory
             | Bucket::WalmartGetOrders => Platform::Walmart,
             Bucket::EbayInventoryApi | Bucket::EbayFulfillmentApi => Platform::Ebay,
+            Bucket::TikTokShop => Platform::TikTok,
         }
     }
 
     /// Returns how the marketplace scopes the bucket.
     pub fn scope(self) -> Scope {
         match self.platform() {
-            Platform::Shopify => Scope::AppStore,
+            Platform::Shopify | Platform::TikTok => Scope::AppStore,
             Platform::Etsy => Scope::App,
             Platform::Amazon => Scope::SellerOperation,
             Platform::Walmart => Scope::SellerEndpoint,
@@ -252,6 +265,7 @@ impl Bucket {
             Bucket::WalmartGetOrders => "walmart_get_orders",
             Bucket::EbayInventoryApi => "ebay_inventory_api",
             Bucket::EbayFulfillmentApi => "ebay_fulfillment_api",
+            Bucket::TikTokShop => "tiktok_shop",
         }
     }
 

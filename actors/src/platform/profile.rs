@@ -77,8 +77,8 @@ pub struct OrderIntake {
 }
 
 /// A platform whose orders are only polled, that sets and reads one listing per call, with no
-/// compare-and-set and no cap on the quantity: Amazon and Walmart; Etsy and eBay say how they
-/// differ.
+/// compare-and-set and no cap on the quantity: Amazon and Walmart; Etsy, eBay and TikTok Shop say
+/// how they differ.
 const fn polled(
     platform: Platform,
     limits: &'static [DocumentedLimit],
@@ -269,6 +269,32 @@ pub const EBAY: PlatformProfile = PlatformProfile {
             },
         ],
         ApiHosts::Named(&["api.ebay.com", "api.sandbox.ebay.com"]),
+    )
+};
+
+/// TikTok Shop Partner API 202309 (§6): stock set per product with many of its SKUs in one
+/// `inventory/update` (§6.1), read back with `inventory/search` for many SKUs at once, orders from
+/// `orders/search` with signed order webhooks (type 1, §6.2) that the service does not receive
+/// yet (the verifier is `src/platforms/tiktok/connector/notify.rs`), so the feed is polled; served
+/// by `open-api.tiktokglobalshop.com` (§6.1).
+///
+/// Decisions: a push carries **one SKU** (`batch_size` 1) because the engine charges one call per
+/// push and its queue picks listings by risk, not by product, so a larger batch could be as many
+/// calls as it has products; the connector still sends every SKU of one product in one call. A
+/// read-back asks for 50 SKUs a call (the mock's `inventory/search` takes up to 100, [U]).
+pub const TIKTOK: PlatformProfile = PlatformProfile {
+    read_batch_size: 50,
+    ..polled(
+        Platform::TikTok,
+        &[DocumentedLimit {
+            bucket: Bucket::TikTokShop,
+            limit: token_bucket(10.0, 10),
+            source:
+                "§6.3 [U]: the rate-limit page's figures were not retrieved; assumed one \
+                     budget per app and shop of 10 calls a second, burst 10, for every call (the \
+                     mock's default plan, a knob there), and a channel override sets the live value",
+        }],
+        ApiHosts::Named(&["open-api.tiktokglobalshop.com"]),
     )
 };
 
