@@ -7,10 +7,10 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
-use shelfsync::platforms::mock::{MockOptions, MockServer};
+use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::tiktok::connector::build_with_page_size;
-use shelfsync::platforms::tiktok::mock::{build_with, TikTokKnobs, APP_SECRET};
+use shelfsync::platforms::tiktok::mock::APP_SECRET;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
 use shelfsync_actors::channel::marketplace::{Marketplace, PushOutcome};
@@ -23,6 +23,7 @@ use crate::connector_support::{
 use crate::mock_support::{
     cancel_order, create_listings, info, listed, place_order, set_faults, start, stats,
 };
+use crate::mock_tiktok::start_throttling;
 
 /// The channel's settings for `mock`: its account ids, `secret` as the app secret, and a listing
 /// for each of `rows` (created on the mock).
@@ -211,14 +212,7 @@ async fn refusals_in_the_envelope_are_errors_never_successes() {
 
 #[tokio::test]
 async fn a_throttle_carries_the_knobs_wait_and_an_outage_is_transient() {
-    let options = MockOptions::default();
-    let knobs = TikTokKnobs {
-        per_second: Some(0.5),
-        burst: 2,
-        retry_after_secs: Some(3),
-        ..TikTokKnobs::for_plan("default")
-    };
-    let mock = MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap();
+    let mock = start_throttling(0.5, 2, Some(3));
     let tiktok = tiktok(&mock, &CATALOG).await;
     let wait = throttle_wait(
         first_read_error(&tiktok, "ACME-MUG-RED", 10).await,

@@ -63,19 +63,9 @@ fn request(
         .body(body)
 }
 
-/// Sends a signed call; returns the HTTP status and the envelope.
-async fn call(
-    mock: &MockServer,
-    signer: Signer<'_>,
-    method: reqwest::Method,
-    path: &str,
-    extra: &[(&str, &str)],
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let reply = request(mock, signer, method, path, extra, body)
-        .send()
-        .await
-        .unwrap();
+/// Sends a call; returns the HTTP status and the envelope.
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let reply = request.send().await.unwrap();
     (reply.status().as_u16(), reply.json().await.unwrap())
 }
 
@@ -141,7 +131,15 @@ async fn signed_calls_are_served_and_a_bad_sign_token_or_timestamp_is_refused_in
         ),
     ];
     for (signer, expected) in refusals {
-        let (status, reply) = call(&mock, signer, post.clone(), &path, &[], Some(&body)).await;
+        let (status, reply) = send(request(
+            &mock,
+            signer,
+            post.clone(),
+            &path,
+            &[],
+            Some(&body),
+        ))
+        .await;
         assert_eq!(
             (status, reply["code"].as_i64()),
             (401, Some(expected)),
@@ -156,20 +154,20 @@ async fn signed_calls_are_served_and_a_bad_sign_token_or_timestamp_is_refused_in
     assert_eq!(tampered.send().await.unwrap().status(), 401);
     assert_refused_and_unchanged(&mock, ("ACME-MUG-RED", 5), &[("update_inventory", 4)]).await;
 
-    let (status, reply) = call(&mock, GOOD, post.clone(), &path, &[], Some(&body)).await;
+    let (status, reply) = send(request(&mock, GOOD, post.clone(), &path, &[], Some(&body))).await;
     assert_eq!((status, reply["code"].as_i64()), (200, Some(0)), "{reply}");
     assert_eq!(reply["message"], "Success");
     let shown = listed(&mock).await;
     assert_eq!((shown["ACME-MUG-RED"], shown["ACME-MUG-BLUE"]), (7, 1));
     let search = json!({ "product_ids": [ids[0].0] });
-    let (_, reply) = call(
+    let (_, reply) = send(request(
         &mock,
         GOOD,
         post,
         "/product/202309/inventory/search",
         &[],
         Some(&search),
-    )
+    ))
     .await;
     let skus = &reply["data"]["inventory"][0]["skus"];
     assert_eq!(skus.as_array().unwrap().len(), 2, "{reply}");
@@ -222,7 +220,8 @@ async fn failures_under_http_200_carry_a_non_zero_code_and_change_nothing() {
         ),
     ];
     for (path, body, expected) in cases {
-        let (status, reply) = call(&mock, GOOD, post.clone(), &path, &[], Some(&body)).await;
+        let (status, reply) =
+            send(request(&mock, GOOD, post.clone(), &path, &[], Some(&body))).await;
         assert_eq!(
             (status, reply["code"].as_i64()),
             (200, Some(expected)),
@@ -271,7 +270,7 @@ async fn failures_under_http_200_carry_a_non_zero_code_and_change_nothing() {
         } else {
             get.clone()
         };
-        let (status, reply) = call(&mock, GOOD, method, path, extra, body.as_ref()).await;
+        let (status, reply) = send(request(&mock, GOOD, method, path, extra, body.as_ref())).await;
         assert_eq!(
             (status, reply["code"].as_i64()),
             (200, Some(expected)),
@@ -280,27 +279,34 @@ async fn failures_under_http_200_carry_a_non_zero_code_and_change_nothing() {
     }
 }
 
-#[tokio::test]
-async fn a_burst_past_the_bucket_gets_429_with_the_knobs_retry_after() {
+/// A mock whose shop bucket refills `per_second` with a depth of `burst`, and whose 429 carries
+/// `Retry-After: retry_after_secs`.
+pub fn start_throttling(per_second: f64, burst: u32, retry_after_secs: Option<u64>) -> MockServer {
     let options = MockOptions::default();
     let knobs = TikTokKnobs {
-        per_second: Some(0.5),
-        burst: 3,
-        retry_after_secs: Some(7),
+        per_second: Some(per_second),
+        burst,
+        retry_after_secs,
         ..TikTokKnobs::for_plan("default")
     };
-    let mock = MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap();
-    let ids = listings(&mock, &[("ACME-MUG-RED", 5)]).await;
+    MockServer::start_with(build_with(&options, knobs).unwrap(), options).unwrap()
+}
+
+/// Searches one SKU's inventory back to back, at most `calls` times, until the mock answers 429.
+async fn first_search_429(mock: &MockServer, calls: usize) -> reqwest::Response {
+    let ids = listings(mock, &[("ACME-MUG-RED", 5)]).await;
     let search = json!({ "sku_ids": [ids[0].1] });
-    let post = reqwest::Method::POST;
     let path = "/product/202309/inventory/search";
-    let throttled = first_429(
-        10,
-        || request(&mock, GOOD, post.clone(), path, &[], Some(&search)),
-        |_| {},
-    )
-    .await
-    .expect("a burst past 3 is throttled");
+    let post = || request(mock, GOOD, reqwest::Method::POST, path, &[], Some(&search));
+    first_429(calls, post, |_| {})
+        .await
+        .expect("a burst past the bucket is throttled")
+}
+
+#[tokio::test]
+async fn a_burst_past_the_bucket_gets_429_with_the_knobs_retry_after() {
+    let mock = start_throttling(0.5, 3, Some(7));
+    let throttled = first_search_429(&mock, 10).await;
     assert_eq!(throttled.headers()["retry-after"], "7");
     let reply: Value = throttled.json().await.unwrap();
     assert_eq!(reply["code"], code::TOO_MANY_REQUESTS);
@@ -308,15 +314,7 @@ async fn a_burst_past_the_bucket_gets_429_with_the_knobs_retry_after() {
 
     // The default plan: 10 a second, and no Retry-After unless the knob sets one.
     let default = start(Platform::TikTok, "default");
-    let ids = listings(&default, &[("ACME-MUG-RED", 5)]).await;
-    let search = json!({ "sku_ids": [ids[0].1] });
-    let throttled = first_429(
-        40,
-        || request(&default, GOOD, post.clone(), path, &[], Some(&search)),
-        |_| {},
-    )
-    .await
-    .expect("a burst past 10 is throttled");
+    let throttled = first_search_429(&default, 40).await;
     assert!(throttled.headers().get("retry-after").is_none());
 }
 
@@ -330,14 +328,14 @@ async fn search_all(mock: &MockServer, since: i64, page_size: &str) -> (Vec<Stri
             extra.push(("page_token", token.as_str()));
         }
         let body = json!({ "update_time_ge": since });
-        let (status, reply) = call(
+        let (status, reply) = send(request(
             mock,
             GOOD,
             reqwest::Method::POST,
             "/order/202309/orders/search",
             &extra,
             Some(&body),
-        )
+        ))
         .await;
         assert_eq!((status, reply["code"].as_i64()), (200, Some(0)), "{reply}");
         for order in reply["data"]["orders"].as_array().unwrap() {
@@ -375,14 +373,14 @@ async fn orders_are_searched_by_update_time_in_pages_and_read_by_id() {
     );
 
     let ids = format!("{},{}", placed[0], placed[1]);
-    let (status, reply) = call(
+    let (status, reply) = send(request(
         &mock,
         GOOD,
         reqwest::Method::GET,
         "/order/202309/orders",
         &[("ids", &ids)],
         None,
-    )
+    ))
     .await;
     assert_eq!((status, reply["code"].as_i64()), (200, Some(0)), "{reply}");
     let orders = &reply["data"]["orders"];

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use shelfsync_actors::channel::marketplace::{
-    MarketplaceError, OrderEvent, OrderEventKind, OrderPage, PermanentKind,
+    MarketplaceError, OrderEvent, OrderPage, PermanentKind,
 };
 
-use crate::platforms::connector::{parse_sku, ListingMap};
+use crate::platforms::connector::{line_events, parse_sku, ListingMap};
 use crate::platforms::Platform;
 
 /// The `data` of an order search or detail.
@@ -56,18 +56,9 @@ pub(super) fn order_events(order: &TikTokOrder, listings: &ListingMap) -> Vec<Or
         if quantity == 0 {
             continue;
         }
-        let event = |kind, version: &str| OrderEvent {
-            external_order_id: order.id.clone(),
-            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            version: version.to_string(),
-            sku: sku.clone(),
-            kind,
-            quantity,
-        };
-        events.push(event(OrderEventKind::Sale, "placed"));
-        if order.status == "CANCELLED" {
-            events.push(event(OrderEventKind::Cancel, "cancelled"));
-        }
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let cancelled = order.status == "CANCELLED";
+        events.extend(line_events(&order.id, line, &sku, quantity, cancelled));
     }
     events
 }

@@ -61,6 +61,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::platforms::mock::throttle::TokenBucket;
@@ -240,6 +241,22 @@ impl TikTokWire {
             }
         }
         Ok(())
+    }
+
+    /// [`TikTokWire::guard`], then the JSON body read as `T` (an empty body is `T::default()`:
+    /// every filter left out). `Err` is the reply to send.
+    async fn admit_json<T: DeserializeOwned + Default>(
+        &self,
+        state: &MockState,
+        request: &HttpRequest,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<T, HttpResponse> {
+        self.guard(state, request, operation, body).await?;
+        if body.is_empty() {
+            return Ok(T::default());
+        }
+        serde_json::from_slice(body).map_err(|error| invalid(&format!("invalid body: {error}")))
     }
 
     /// 429 in the envelope, with `Retry-After` when the knob sets one.

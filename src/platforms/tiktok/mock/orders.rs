@@ -107,23 +107,16 @@ pub(super) async fn search_orders(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(reply) = wire
-        .guard(&state, &request, operation::SEARCH_ORDERS, &body)
+    let filters: SearchFilters = match wire
+        .admit_json(&state, &request, operation::SEARCH_ORDERS, &body)
         .await
     {
-        return reply;
-    }
+        Ok(filters) => filters,
+        Err(reply) => return reply,
+    };
     let page = match search_page(request.query_string()) {
         Ok(page) => page,
         Err(reply) => return reply,
-    };
-    let filters: SearchFilters = if body.is_empty() {
-        SearchFilters::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(filters) => filters,
-            Err(error) => return invalid(&format!("invalid body: {error}")),
-        }
     };
     let world = state.world();
     let sort_key = |order: &Order| {

@@ -26,7 +26,7 @@ struct SkuInventory {
     inventory: Vec<WarehouseQuantity>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     skus: Vec<SkuInventory>,
@@ -52,25 +52,22 @@ pub(super) async fn update_inventory(
     state: web::Data<MockState>,
     wire: web::Data<TikTokWire>,
     request: HttpRequest,
-    product_id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(reply) = wire
-        .guard(&state, &request, operation::UPDATE_INVENTORY, &body)
+    let product_id = request.match_info().get("product_id").unwrap_or_default();
+    let body: UpdateBody = match wire
+        .admit_json(&state, &request, operation::UPDATE_INVENTORY, &body)
         .await
     {
-        return reply;
-    }
-    let body: UpdateBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(error) => return invalid(&format!("invalid body: {error}")),
+        Err(reply) => return reply,
     };
     if body.skus.is_empty() {
         return invalid("skus must name at least one SKU");
     }
     let now = state.now();
     let mut world = state.world();
-    let listings = product_listings(&world, &product_id);
+    let listings = product_listings(&world, product_id);
     if listings.is_empty() {
         return not_found(&format!("product {product_id} does not exist"));
     }
@@ -136,15 +133,12 @@ pub(super) async fn search_inventory(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(reply) = wire
-        .guard(&state, &request, operation::SEARCH_INVENTORY, &body)
+    let body: SearchBody = match wire
+        .admit_json(&state, &request, operation::SEARCH_INVENTORY, &body)
         .await
     {
-        return reply;
-    }
-    let body: SearchBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(error) => return invalid(&format!("invalid body: {error}")),
+        Err(reply) => return reply,
     };
     let (key, ids) = match (body.sku_ids.is_empty(), body.product_ids.is_empty()) {
         (false, true) => ("sku_id", body.sku_ids),
