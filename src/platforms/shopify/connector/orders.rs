@@ -5,10 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use shelfsync_actors::channel::marketplace::{
-    MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-};
-use shelfsync_actors::ids::Sku;
+use shelfsync_actors::channel::marketplace::{MarketplaceError, OrderEvent, OrderPage};
 
 use super::invalid;
 use crate::platforms::connector::{line_events, parse_sku};
