@@ -3,7 +3,6 @@
 //! throttling, the legacy REST inventory calls, order polling and signed webhooks.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -13,9 +12,8 @@ use shelfsync::platforms::mock::MockServer;
 use shelfsync::platforms::Platform;
 
 use crate::mock_support::{
-    assert_refused_and_unchanged, cancel_order, client, control, create_listings, eventually,
-    fixture, listed, place_order, set_faults, start, stats, throttled_calls, wait_past,
-    writes_and_conflicts,
+    assert_refused_and_unchanged, cancel_order, client, control, create_listings, fixture, listed,
+    place_order, set_faults, start, stats, throttled_calls, wait_past, writes_and_conflicts,
 };
 use crate::webhook_support::{subscribe, Receiver};
 
