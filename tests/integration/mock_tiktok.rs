@@ -178,6 +178,9 @@ async fn signed_calls_are_served_and_a_bad_sign_token_or_timestamp_is_refused_in
     );
 }
 
+/// An order call: its path, query, body (`None`: a GET) and the code it must get.
+type OrderCall<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<Value>, i64);
+
 #[tokio::test]
 async fn failures_under_http_200_carry_a_non_zero_code_and_change_nothing() {
     // More calls than the default bucket holds: limits that never bind.
@@ -233,7 +236,7 @@ async fn failures_under_http_200_carry_a_non_zero_code_and_change_nothing() {
     let get = reqwest::Method::GET;
     let many: Vec<String> = (1..=51).map(|n| n.to_string()).collect();
     let many = many.join(",");
-    let searches: [(&str, &[(&str, &str)], Option<Value>, i64); 5] = [
+    let searches: [OrderCall<'_>; 5] = [
         (
             "/order/202309/orders",
             &[("ids", "42")],

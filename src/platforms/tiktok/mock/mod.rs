@@ -229,7 +229,7 @@ impl TikTokWire {
         }
         let query = sign::query_pairs(request.query_string()).unwrap_or_default();
         let cipher = query.iter().find(|(key, _)| key == "shop_cipher");
-        if !cipher.is_some_and(|(_, value)| value == SHOP_CIPHER) {
+        if cipher.is_none_or(|(_, value)| value != SHOP_CIPHER) {
             return Err(invalid(
                 "shop_cipher is missing or names no shop of this app",
             ));
