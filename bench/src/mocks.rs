@@ -20,6 +20,7 @@ use anyhow::{bail, ensure, Context as _};
 use clap::Args;
 use serde_json::{json, Value};
 use shelfsync::platforms::mock::{MockOptions, MockServer, UNLIMITED_PLAN};
+use shelfsync::platforms::tiktok::mock as tiktok;
 use shelfsync::platforms::Platform;
 
 use crate::percentiles::Percentiles;
@@ -31,7 +32,7 @@ pub struct MocksArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "shopify,etsy,amazon,walmart,ebay"
+        default_value = "shopify,etsy,amazon,walmart,ebay,tiktok"
     )]
     pub platforms: Vec<String>,
     /// Set-quantity calls per platform (upper bound).
@@ -134,6 +135,29 @@ impl SetQuantity {
                         "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": quantity }],
                     }],
                 })),
+            Platform::TikTok => {
+                // Signed as §6.4 says, with the mock app's key and secret.
+                let (product, sku_id) = listing["listing_ref"]
+                    .as_str()
+                    .and_then(|reference| reference.split_once(':'))
+                    .unwrap_or_default();
+                let path = format!("/product/202309/products/{product}/inventory/update");
+                let body = json!({ "skus": [{ "id": sku_id, "inventory": [{
+                    "warehouse_id": tiktok::WAREHOUSE_ID, "quantity": quantity }] }] })
+                .to_string();
+                let mut query = vec![
+                    ("app_key".to_string(), tiktok::APP_KEY.to_string()),
+                    ("timestamp".to_string(), chrono::Utc::now().timestamp().to_string()),
+                    ("shop_cipher".to_string(), tiktok::SHOP_CIPHER.to_string()),
+                ];
+                let sign = tiktok::request_sign(tiktok::APP_SECRET, &path, &query, body.as_bytes());
+                query.push(("sign".to_string(), sign));
+                http.post(format!("{base}{path}"))
+                    .query(&query)
+                    .header("x-tts-access-token", "mock-token")
+                    .header("content-type", "application/json")
+                    .body(body)
+            }
         }
     }
 }

@@ -86,7 +86,7 @@ pub(super) struct DemoClient {
 pub(super) fn shopper_rate(platform: Platform) -> f64 {
     match platform {
         Platform::Shopify => 1.0,
-        Platform::Etsy | Platform::Walmart | Platform::Ebay => 0.5,
+        Platform::Etsy | Platform::Walmart | Platform::Ebay | Platform::TikTok => 0.5,
         Platform::Amazon => 0.25,
     }
 }
@@ -99,7 +99,7 @@ pub(super) fn poll_interval_ms(platform: Platform) -> u64 {
     match platform {
         Platform::Shopify | Platform::Etsy => 2_000,
         Platform::Amazon => 5_000,
-        Platform::Walmart | Platform::Ebay => 1_000,
+        Platform::Walmart | Platform::Ebay | Platform::TikTok => 1_000,
     }
 }
 

@@ -572,7 +572,12 @@ mod tests {
     fn the_first_three_clients_differ_in_mix_and_tier() {
         let [a, b, c, ..] = CLIENTS;
         assert_ne!(a.platforms, b.platforms);
-        assert_eq!(c.platforms.len(), 5, "one client sells everywhere");
+        assert_eq!(c.platforms.len(), 6, "one client sells everywhere");
+        assert_eq!(c.code, "CORA");
+        assert!(
+            c.platforms.contains(&crate::platforms::Platform::TikTok),
+            "CORA sells on TikTok Shop too"
+        );
         assert_ne!(a.tier, b.tier);
         assert_ne!(b.tier, c.tier);
         assert_ne!(a.tier, c.tier);

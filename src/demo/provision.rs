@@ -20,6 +20,7 @@ use crate::api::clients::{NewClient, PutCredential};
 use crate::api::stock::NewMovement;
 use crate::platforms::mock::webhooks::{sample_secret, subscription};
 use crate::platforms::mock::{MockOptions, MockServer};
+use crate::platforms::tiktok::mock as tiktok_mock;
 use crate::platforms::Platform;
 
 /// Makes `dir` if it does not exist and refuses one that holds anything: the demo provisions a
@@ -133,6 +134,21 @@ pub(super) async fn provision(
                 }
                 etsy.insert("shared_secret_credential".into(), json!("etsy-shared"));
                 body.account = etsy;
+            }
+            Platform::TikTok => {
+                // Every TikTok call is signed with the app secret (§6.4): a credential of its own,
+                // named in the account like Etsy's shared secret. The mock's app is fixed.
+                http.api
+                    .put_credential(
+                        code,
+                        "tiktok-app-secret",
+                        &secret(tiktok_mock::APP_SECRET.into()),
+                    )
+                    .await?;
+                body.account
+                    .insert("app_secret_credential".into(), json!("tiktok-app-secret"));
+                // TikTok Shop signs its notifications with the same app secret (§6.2).
+                body.webhook_secret = Some(tiktok_mock::APP_SECRET.into());
             }
             Platform::Shopify | Platform::Amazon | Platform::Walmart | Platform::Ebay => {}
         }

@@ -21,7 +21,8 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 use shelfsync_actors::channel::marketplace::{
-    ListedQuantity, MarketplaceError, PermanentKind, PushItem, PushOutcome,
+    ListedQuantity, MarketplaceError, OrderEvent, OrderEventKind, PermanentKind, PushItem,
+    PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
 
@@ -318,6 +319,37 @@ pub fn parse_sku(platform: Platform, raw: &str) -> Option<Sku> {
             None
         }
     }
+}
+
+/// The event version of a line's sale (the order intake contract, see the module).
+pub const PLACED: &str = "placed";
+/// The event version of a line's cancellation.
+pub const CANCELLED: &str = "cancelled";
+
+/// The events of one order line (1-based `line`, its position in the order) under the order
+/// intake contract (see the module): a sale, and a cancellation once the order is cancelled. A
+/// connector's poll and its notifications both build events here, so the same order gives the
+/// same events (and ledger keys) whichever way it arrives.
+pub fn line_events(
+    order_id: &str,
+    line: u32,
+    sku: &Sku,
+    quantity: u32,
+    cancelled: bool,
+) -> Vec<OrderEvent> {
+    let event = |kind, version: &str| OrderEvent {
+        external_order_id: order_id.to_string(),
+        line,
+        version: version.to_string(),
+        sku: sku.clone(),
+        kind,
+        quantity,
+    };
+    let mut events = vec![event(OrderEventKind::Sale, PLACED)];
+    if cancelled {
+        events.push(event(OrderEventKind::Cancel, CANCELLED));
+    }
+    events
 }
 
 /// Pushes items one call each, for platforms that set one listing per call: a retryable failure

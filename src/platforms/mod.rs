@@ -27,6 +27,7 @@ pub mod notify;
 pub mod pacer;
 pub mod registry;
 pub mod shopify;
+pub mod tiktok;
 pub mod walmart;
 
 pub use shelfsync_actors::platform::Platform;

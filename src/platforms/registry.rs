@@ -4,7 +4,7 @@
 //! quantity bounds, order intake, documented rate limits, API hosts) is its description on the
 //! engine's ground floor, `shelfsync_actors::platform`.
 //!
-//! So a new platform (TikTok Shop is next) is: its own folder (`src/platforms/tiktok/`, with
+//! So a new platform (TikTok Shop was the sixth) is: its own folder (`src/platforms/tiktok/`, with
 //! `connector` and `mock`), its variant and profile (API hosts included) in
 //! `shelfsync_actors::platform`, and one line of `row_of`. The service and the mock server build
 //! connectors and mocks only through here (tests also call a folder's `build_with` for its
@@ -19,7 +19,7 @@ use super::connector::{ConnectorConfig, ConnectorError};
 #[cfg(feature = "mocks")]
 use super::mock::{MockError, MockOptions, PlatformMock};
 use super::notify::{Challenge, Receive};
-use super::{amazon, ebay, etsy, shopify, walmart, Platform};
+use super::{amazon, ebay, etsy, shopify, tiktok, walmart, Platform};
 
 /// How a platform's connector is built from a channel's settings.
 pub type BuildConnector = fn(ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError>;
@@ -63,6 +63,7 @@ fn row_of(platform: Platform) -> Row {
             challenge: Some(ebay::connector::notify::answer_challenge),
             ..row!(ebay)
         },
+        Platform::TikTok => row!(tiktok),
     }
 }
 
@@ -109,6 +110,7 @@ mod tests {
         let account = json!({
             "location_id": "1", "shop_id": "1", "user_id": "1", "keystring": "k",
             "shared_secret": "s", "seller_id": "S", "marketplace_id": "M",
+            "app_key": "k", "app_secret": "s", "shop_cipher": "c", "warehouse_id": "1",
         });
         ConnectorConfig::new("http://127.0.0.1:9/", Secret::new("t"), account, listings)
             .unwrap()

@@ -95,9 +95,9 @@ fn an_unknown_plan_or_platform_is_a_clear_error() {
         "{stderr}"
     );
     let output = Command::new(env!("CARGO_BIN_EXE_shelfsync"))
-        .args(["mock-marketplace", "--platform", "tiktok"])
+        .args(["mock-marketplace", "--platform", "myspace"])
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown platform \"tiktok\""));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown platform \"myspace\""));
 }

@@ -323,9 +323,10 @@ async fn start_mocks_starts_every_platform_on_its_own_loopback_port() {
                     | Platform::Ebay
                     | Platform::Walmart
                     | Platform::Amazon
+                    | Platform::TikTok
             ),
             "{platform}: every platform pushes order notifications"
         );
     }
-    assert_eq!(ports.len(), 5, "five ports");
+    assert_eq!(ports.len(), 6, "six ports");
 }

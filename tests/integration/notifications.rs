@@ -16,6 +16,7 @@ use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::journal::JournalQuery;
 use shelfsync::platforms::mock::webhooks::{sample_secret, subscription};
 use shelfsync::platforms::mock::{MockServer, DEFAULT_TOKEN};
+use shelfsync::platforms::tiktok::mock as tiktok_mock;
 use shelfsync::platforms::Platform;
 use shelfsync_actors::ratelimit::ServiceTier;
 
@@ -61,6 +62,11 @@ async fn channel(
         webhook_secret: secret,
         ..mock_channel(id, platform, &mock.base_url(), id)
     };
+    if platform == Platform::TikTok {
+        put_secret(&admin, CODE, "tiktok-app", tiktok_mock::APP_SECRET).await;
+        body.account
+            .insert("app_secret_credential".into(), json!("tiktok-app"));
+    }
     if platform == Platform::Etsy {
         put_secret(&admin, CODE, "etsy-shared", "etsy-shared-secret-abcdef").await;
         body.account = account(json!({
@@ -188,6 +194,7 @@ fn forged_headers(platform: Platform) -> Vec<(&'static str, String)> {
             ),
         )],
         Platform::Amazon => vec![("x-api-key", "guess".into())],
+        Platform::TikTok => vec![("authorization", "00".repeat(32))],
     }
 }
 
@@ -269,6 +276,11 @@ async fn amazon_notifies_a_sale() {
 #[tokio::test]
 async fn walmart_notifies_a_sale() {
     a_notified_sale_is_applied_once_and_reaches_the_sibling(Platform::Walmart).await;
+}
+
+#[tokio::test]
+async fn tiktok_shop_notifies_a_sale() {
+    a_notified_sale_is_applied_once_and_reaches_the_sibling(Platform::TikTok).await;
 }
 
 #[tokio::test]

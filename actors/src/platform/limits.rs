@@ -80,6 +80,14 @@ impl Operation {
             (Platform::Ebay, Operation::ReadNotifiedOrder) => {
                 "GET /sell/fulfillment/v1/order/{orderId}"
             }
+            (Platform::TikTok, Operation::PushQuantities) => {
+                "POST /product/202309/products/{product_id}/inventory/update"
+            }
+            (Platform::TikTok, Operation::ReadQuantities) => {
+                "POST /product/202309/inventory/search"
+            }
+            (Platform::TikTok, Operation::FetchOrders) => "POST /order/202309/orders/search",
+            (Platform::TikTok, Operation::ReadNotifiedOrder) => "GET /order/202309/orders",
         }
     }
 }
@@ -94,7 +102,8 @@ impl fmt::Display for Operation {
 /// (reference §7 note 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// One budget per app and store (Shopify, reference §1.3).
+    /// One budget per app and store (Shopify, reference §1.3; TikTok Shop's app and shop, §6.3
+    /// [U]).
     AppStore,
     /// One budget per seller+app pair and operation (Amazon, reference §3.3).
     SellerOperation,
@@ -180,11 +189,13 @@ pub enum Bucket {
     EbayInventoryApi,
     /// eBay Sell Fulfillment API, daily quota per app.
     EbayFulfillmentApi,
+    /// TikTok Shop, one budget per app and shop for every call (§6.3 [U]).
+    TikTokShop,
 }
 
 impl Bucket {
     /// Every bucket, in a fixed order.
-    pub const ALL: [Bucket; 12] = [
+    pub const ALL: [Bucket; 13] = [
         Bucket::ShopifyGraphql,
         Bucket::ShopifyRest,
         Bucket::EtsyApp,
@@ -197,6 +208,7 @@ impl Bucket {
         Bucket::WalmartGetOrders,
         Bucket::EbayInventoryApi,
         Bucket::EbayFulfillmentApi,
+        Bucket::TikTokShop,
     ];
 
     /// Returns the bucket an operation draws on. Shopify goes through GraphQL (the `Platform`
@@ -220,6 +232,7 @@ impl Bucket {
             (Platform::Ebay, Operation::FetchOrders | Operation::ReadNotifiedOrder) => {
                 Bucket::EbayFulfillmentApi
             }
+            (Platform::TikTok, _) => Bucket::TikTokShop,
         }
     }
 
@@ -236,13 +249,14 @@ impl Bucket {
             | Bucket::WalmartGetInventory
             | Bucket::WalmartGetOrders => Platform::Walmart,
             Bucket::EbayInventoryApi | Bucket::EbayFulfillmentApi => Platform::Ebay,
+            Bucket::TikTokShop => Platform::TikTok,
         }
     }
 
     /// Returns how the marketplace scopes the bucket.
     pub fn scope(self) -> Scope {
         match self.platform() {
-            Platform::Shopify => Scope::AppStore,
+            Platform::Shopify | Platform::TikTok => Scope::AppStore,
             Platform::Etsy => Scope::App,
             Platform::Amazon => Scope::SellerOperation,
             Platform::Walmart => Scope::SellerEndpoint,
@@ -273,6 +287,7 @@ impl Bucket {
             Bucket::WalmartGetOrders => "walmart_get_orders",
             Bucket::EbayInventoryApi => "ebay_inventory_api",
             Bucket::EbayFulfillmentApi => "ebay_fulfillment_api",
+            Bucket::TikTokShop => "tiktok_shop",
         }
     }
 

@@ -30,16 +30,21 @@ pub enum Platform {
     Walmart,
     /// eBay Sell Inventory API (`bulk_update_price_quantity`).
     Ebay,
+    /// TikTok Shop Partner API 202309 (`products/{id}/inventory/update`). Its wire name is
+    /// `tiktok`, the same as [`Platform::as_str`].
+    #[serde(rename = "tiktok")]
+    TikTok,
 }
 
 impl Platform {
     /// Every platform, in a fixed order.
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Shopify,
         Platform::Etsy,
         Platform::Amazon,
         Platform::Walmart,
         Platform::Ebay,
+        Platform::TikTok,
     ];
 
     /// Returns the platform's name, also its metric label value.
@@ -50,6 +55,7 @@ impl Platform {
             Platform::Amazon => "amazon",
             Platform::Walmart => "walmart",
             Platform::Ebay => "ebay",
+            Platform::TikTok => "tiktok",
         }
     }
 
@@ -68,6 +74,7 @@ impl Platform {
             Platform::Amazon => &profile::AMAZON,
             Platform::Walmart => &profile::WALMART,
             Platform::Ebay => &profile::EBAY,
+            Platform::TikTok => &profile::TIKTOK,
         }
     }
 
@@ -113,8 +120,12 @@ mod tests {
     fn names_round_trip() {
         for platform in Platform::ALL {
             assert_eq!(Platform::parse(platform.as_str()), Some(platform));
+            let wire = serde_json::to_value(platform).unwrap();
+            assert_eq!(wire, platform.as_str(), "serde and as_str agree");
         }
-        assert_eq!(Platform::parse("tiktok"), None);
+        assert_eq!(Platform::parse("tiktok"), Some(Platform::TikTok));
+        assert_eq!(Platform::parse("tik_tok"), None);
+        assert_eq!(Platform::parse("myspace"), None);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub struct OrderIntake {
 
 /// A platform whose notifications name an order to read (its feed polled as the backstop),
 /// that sets and reads one listing per call, with no compare-and-set and no cap on the
-/// quantity: Amazon and Walmart; Etsy and eBay say how they differ.
+/// quantity: Amazon and Walmart; Etsy, eBay and TikTok Shop say how they differ.
 const fn notified(
     platform: Platform,
     limits: &'static [DocumentedLimit],
@@ -270,6 +270,31 @@ pub const EBAY: PlatformProfile = PlatformProfile {
             },
         ],
         ApiHosts::Named(&["api.ebay.com", "api.sandbox.ebay.com"]),
+    )
+};
+
+/// TikTok Shop Partner API 202309 (§6): stock set per product with many of its SKUs in one
+/// `inventory/update` (§6.1), read back with `inventory/search` for many SKUs at once, orders from
+/// `orders/search` (the backstop) with signed order webhooks (type 1, §6.2) received by
+/// `src/platforms/tiktok/connector/notify.rs`; served by `open-api.tiktokglobalshop.com` (§6.1).
+///
+/// Decisions: a push carries **one SKU** (`batch_size` 1) because the engine charges one call per
+/// push and its queue picks listings by risk, not by product, so a larger batch could be as many
+/// calls as it has products; the connector still sends every SKU of one product in one call. A
+/// read-back asks for 50 SKUs a call (the mock's `inventory/search` takes up to 100, [U]).
+pub const TIKTOK: PlatformProfile = PlatformProfile {
+    read_batch_size: 50,
+    ..notified(
+        Platform::TikTok,
+        &[DocumentedLimit {
+            bucket: Bucket::TikTokShop,
+            limit: token_bucket(10.0, 10),
+            source:
+                "§6.3 [U]: the rate-limit page's figures were not retrieved; assumed one \
+                     budget per app and shop of 10 calls a second, burst 10, for every call (the \
+                     mock's default plan, a knob there), and a channel override sets the live value",
+        }],
+        ApiHosts::Named(&["open-api.tiktokglobalshop.com"]),
     )
 };
 

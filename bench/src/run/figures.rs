@@ -163,6 +163,8 @@ pub fn budgets(
                 delta("bulk_update_price_quantity") + delta("get_inventory_item"),
                 0.0,
             ),
+            // One bucket per app and shop for every call, 10/s, burst 10 (§6.3 [U], the mock's).
+            Platform::TikTok => ("shop bucket, every call", all, 10.0 * window + 10.0),
         };
         let entry = out.entry(*platform).or_insert(Budget {
             requests: 0,

@@ -168,8 +168,8 @@ fn unlimited(per_day: Option<u32>) -> RateLimitOverride {
 fn channel_overrides(platform: Platform) -> RateLimitOverrides {
     let mut overrides = RateLimitOverrides::default();
     match platform {
-        // One GraphQL bucket for every operation: given once.
-        Platform::Shopify => {
+        // One bucket for every operation (Shopify's GraphQL, TikTok Shop's shop): given once.
+        Platform::Shopify | Platform::TikTok => {
             overrides
                 .0
                 .insert(Operation::PushQuantities, unlimited(None));

@@ -9,7 +9,7 @@ use shelfsync_actors::channel::intake::{OrderIntake, UnusableOrder};
 use shelfsync_actors::ids::Sku;
 use shelfsync_actors::inventory::exceptions::{bounded_text, UnapplicableReason};
 
-use super::orders::{line_events, PLACED};
+use crate::platforms::connector::{line_events, PLACED};
 use crate::platforms::notify::{Delivery, Notice, ReceiveFuture, Recipient, Refusal};
 
 /// Whether `hmac_header` (`X-Shopify-Hmac-Sha256`) is the base64 HMAC-SHA256 of the raw body

@@ -5,13 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use shelfsync_actors::channel::marketplace::{
-    MarketplaceError, OrderEvent, OrderEventKind, OrderPage,
-};
-use shelfsync_actors::ids::Sku;
+use shelfsync_actors::channel::marketplace::{MarketplaceError, OrderEvent, OrderPage};
 
 use super::invalid;
-use crate::platforms::connector::parse_sku;
+use crate::platforms::connector::{line_events, parse_sku};
 use crate::platforms::Platform;
 use crate::timestamp::rfc3339;
 
@@ -175,36 +172,6 @@ pub(super) fn more_lines(data: &Value) -> Result<LinesPage, MarketplaceError> {
     let lines: GqlLines = serde_json::from_value(data["order"]["lineItems"].clone())
         .map_err(|error| invalid(format!("unexpected Shopify order lines reply: {error}")))?;
     Ok(lines_of(lines))
-}
-
-/// The event version of a line's sale.
-pub(super) const PLACED: &str = "placed";
-/// The event version of a line's cancellation.
-const CANCELLED: &str = "cancelled";
-
-/// The events of one order line (1-based `line`, its position in the order): a sale, and a
-/// cancellation once the order is cancelled. Polling and webhooks both build events here, so the
-/// same order gives the same events (and ledger keys) whichever way it arrives.
-pub(super) fn line_events(
-    order_id: &str,
-    line: u32,
-    sku: &Sku,
-    quantity: u32,
-    cancelled: bool,
-) -> Vec<OrderEvent> {
-    let event = |kind, version: &str| OrderEvent {
-        external_order_id: order_id.to_string(),
-        line,
-        version: version.to_string(),
-        sku: sku.clone(),
-        kind,
-        quantity,
-    };
-    let mut events = vec![event(OrderEventKind::Sale, PLACED)];
-    if cancelled {
-        events.push(event(OrderEventKind::Cancel, CANCELLED));
-    }
-    events
 }
 
 /// The events of one polled order: a sale per line, and a cancellation per line once cancelled.
