@@ -219,7 +219,7 @@ pub const NOTIFICATIONS_TOTAL: Metric = metric(
     "shelfsync_notifications_total",
     MetricKind::Counter,
     &[PLATFORM, OUTCOME],
-    "order notifications received from marketplaces, by outcome: recorded (durable in the ledger: applied, duplicate or an order exception), ignored (a topic that moves no stock), refused (not authentic; platform `unknown` when the path names no channel), retry_later (503: nothing recorded, the platform sends it again)",
+    "order notifications received from marketplaces, by outcome: recorded (durable in the ledger: applied, duplicate or an order exception), ignored (a topic that moves no stock), refused (not authentic; always platform `unknown`, so that the public count tells no prober which channels exist), retry_later (503: nothing recorded, the platform sends it again)",
 );
 
 /// Requests the HTTP edge turned away for load or time (issue 12), by `reason`: its API code

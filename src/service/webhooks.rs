@@ -198,6 +198,12 @@ impl Service {
             Err(WebhookError::Unauthenticated(_)) => "refused",
             Err(WebhookError::Service(_)) => "retry_later",
         };
+        // A refusal is counted without its channel's platform: `/metrics` is public, and a
+        // count that moved under `etsy` would tell a prober the path names an Etsy channel.
+        let platform = match outcome {
+            "refused" => None,
+            _ => platform,
+        };
         NotificationReceived {
             platform: platform.map_or("unknown", Platform::as_str),
             outcome,

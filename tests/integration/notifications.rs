@@ -199,6 +199,8 @@ fn forged_headers(platform: Platform) -> Vec<(&'static str, String)> {
 }
 
 async fn a_notified_sale_is_applied_once_and_reaches_the_sibling(platform: Platform) {
+    // Metrics are recorded from here on (idempotent: one recorder for the test process).
+    shelfsync::telemetry::install().unwrap();
     let setup = setup(platform).await;
     setup.sibling_shows(10).await;
     setup.sell(3).await;
@@ -256,6 +258,20 @@ async fn a_notified_sale_is_applied_once_and_reaches_the_sibling(platform: Platf
         after.reserved, 5,
         "{platform}: refused deliveries change nothing"
     );
+    // The public metrics count the refusals without the platform the path named.
+    let metrics = setup.api.client().metrics().await.unwrap();
+    assert!(
+        metrics.contains(r#"shelfsync_notifications_total{platform="unknown",outcome="refused"}"#),
+        "{platform}: refusals are counted"
+    );
+    for named in Platform::ALL {
+        let series =
+            format!(r#"shelfsync_notifications_total{{platform="{named}",outcome="refused"}}"#);
+        assert!(
+            !metrics.contains(&series),
+            "{series} tells a prober which channels exist"
+        );
+    }
 }
 
 #[tokio::test]

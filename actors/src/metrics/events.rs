@@ -297,7 +297,7 @@ impl InternalEvent for HttpRefused {
 /// A marketplace order notification was answered.
 #[derive(Debug, Clone, Copy)]
 pub struct NotificationReceived {
-    /// The channel's platform label, or `unknown` when the path names no channel.
+    /// The channel's platform label, or `unknown` for a refusal or a path naming no channel.
     pub platform: &'static str,
     /// `recorded`, `ignored`, `refused` or `retry_later`.
     pub outcome: &'static str,
