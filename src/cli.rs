@@ -172,7 +172,8 @@ mod tests {
     fn mock_marketplace_needs_a_known_platform() {
         assert!(Cli::try_parse_from(["shelfsync", "mock-marketplace"]).is_err());
         assert!(
-            Cli::try_parse_from(["shelfsync", "mock-marketplace", "--platform", "tiktok"]).is_err()
+            Cli::try_parse_from(["shelfsync", "mock-marketplace", "--platform", "myspace"])
+                .is_err()
         );
         let parsed =
             Cli::try_parse_from(["shelfsync", "mock-marketplace", "--platform", "etsy"]).unwrap();
