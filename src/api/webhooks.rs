@@ -104,8 +104,10 @@ fn header_pairs(request: &HttpRequest) -> Vec<(String, String)> {
 
 /// The query of a platform's endpoint check.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChallengeQuery {
     /// eBay's challenge code.
+    #[param(min_length = 1, max_length = 256)]
     pub challenge_code: String,
 }
 
@@ -136,10 +138,11 @@ const MAX_CHALLENGE: usize = 256;
 pub async fn challenge(
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
-    query: web::Query<ChallengeQuery>,
+    query: Result<web::Query<ChallengeQuery>, actix_web::Error>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (code, channel) = path.into_inner();
+    let query = query.map_err(|error| ApiError::invalid(format!("the query: {error}")))?;
     let challenge_code = &query.challenge_code;
     if challenge_code.is_empty() || challenge_code.len() > MAX_CHALLENGE {
         return Err(ApiError::invalid(format!(
