@@ -52,6 +52,16 @@ pub enum ConnectorError {
         /// The field.
         field: &'static str,
     },
+    /// An optional platform account setting has a value the connector cannot use.
+    #[error("account.{field} of {platform} must be {expected}")]
+    BadAccountField {
+        /// The platform.
+        platform: Platform,
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
     /// The deployment's egress policy refuses the base URL (its scheme, host or address).
     #[error(transparent)]
     Egress(#[from] EgressError),
@@ -66,6 +76,7 @@ impl ConnectorError {
         match self {
             ConnectorError::BadBaseUrl { .. } => "bad_base_url",
             ConnectorError::MissingAccountField { .. } => "missing_account_field",
+            ConnectorError::BadAccountField { .. } => "bad_account_field",
             ConnectorError::Egress(error) => error.kind(),
             ConnectorError::Client(_) => "http_client",
         }
@@ -199,6 +210,29 @@ impl ConnectorConfig {
             Some(Value::String(value)) if !value.is_empty() => Ok(value.clone()),
             Some(Value::Number(number)) => Ok(number.to_string()),
             _ => Err(ConnectorError::MissingAccountField { platform, field }),
+        }
+    }
+
+    /// The optional account setting `field`, a whole number of seconds from 0 to `max`;
+    /// `default` when it is absent or null.
+    pub fn account_secs(
+        &self,
+        platform: Platform,
+        field: &'static str,
+        default: Duration,
+        max: Duration,
+    ) -> Result<Duration, ConnectorError> {
+        match self.account.get(field) {
+            None | Some(Value::Null) => Ok(default),
+            Some(value) => value
+                .as_u64()
+                .map(Duration::from_secs)
+                .filter(|secs| *secs <= max)
+                .ok_or(ConnectorError::BadAccountField {
+                    platform,
+                    field,
+                    expected: "a whole number of seconds within its range",
+                }),
         }
     }
 

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shelfsync::platforms::connector::{ConnectorConfig, ListingMap};
+use shelfsync::platforms::connector::{ConnectorConfig, ConnectorError, ListingMap};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::etsy::connector::build_with_page_size;
-use shelfsync::platforms::etsy::mock::{KEYSTRING, SHOP_ID, USER_ID};
-use shelfsync::platforms::mock::MockServer;
+use shelfsync::platforms::etsy::mock::inventory::InventoryRules;
+use shelfsync::platforms::etsy::mock::{EtsyMock, KEYSTRING, SHOP_ID, USER_ID};
+use shelfsync::platforms::mock::{MockOptions, MockServer};
 use shelfsync::platforms::registry::connector;
 use shelfsync::platforms::Platform;
 use shelfsync::vault::Secret;
@@ -48,6 +49,62 @@ fn etsy(mock: &MockServer, token: &str, listings: &[(&str, &str)]) -> Arc<dyn Ma
     connector(Platform::Etsy, config(mock, token, listings)).unwrap()
 }
 
+/// The Etsy connector with `setting` added to its account.
+fn etsy_with(
+    mock: &MockServer,
+    listings: &[(&str, &str)],
+    setting: (&str, Value),
+) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+    let mut config = config(mock, "mock-token", listings);
+    config.account[setting.0] = setting.1;
+    connector(Platform::Etsy, config)
+}
+
+/// The inventory reads and replacements the mock has answered so far.
+async fn inventory_calls(mock: &MockServer) -> (u64, u64) {
+    let counts = stats(mock).await;
+    let calls = |operation: &str| counts["requests"][operation].as_u64().unwrap_or(0);
+    (
+        calls("get_listing_inventory"),
+        calls("update_listing_inventory"),
+    )
+}
+
+/// The inventory reads and replacements since `before` (from [`inventory_calls`]).
+async fn calls_since(mock: &MockServer, before: (u64, u64)) -> (u64, u64) {
+    let now = inventory_calls(mock).await;
+    (now.0 - before.0, now.1 - before.1)
+}
+
+/// Replaces the listing's inventory as a person would on Etsy: the docs' example shape, red
+/// (`ACME-MUG`, the listing's own SKU) and blue (`ACME-MUG-BLUE`) variations on a color
+/// property, the price varying on it.
+async fn put_two_colors(mock: &MockServer, listing_ref: &str, red: u32, blue: u32) {
+    let mut docs = fixture("etsy", "update_inventory.json");
+    docs["products"][0]["sku"] = json!("ACME-MUG");
+    docs["products"][0]["offerings"][0]["quantity"] = json!(red);
+    let mut blue_product = docs["products"][0].clone();
+    blue_product["sku"] = json!("ACME-MUG-BLUE");
+    blue_product["property_values"][0]["value_ids"] = json!([1214]);
+    blue_product["property_values"][0]["values"] = json!(["Blue"]);
+    blue_product["offerings"][0]["quantity"] = json!(blue);
+    blue_product["offerings"][0]["price"] = json!(24.5);
+    docs["products"].as_array_mut().unwrap().push(blue_product);
+    docs["price_on_property"] = json!([200]);
+    let put = client()
+        .put(format!(
+            "{}/v3/application/listings/{listing_ref}/inventory",
+            mock.base_url()
+        ))
+        .header("x-api-key", format!("{KEYSTRING}:s"))
+        .header("Authorization", format!("Bearer {USER_ID}.mock-token"))
+        .json(&docs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+}
+
 /// Creates one listing and returns its `listing_ref` (the listing id).
 async fn one_listing(mock: &MockServer, sku_text: &str, quantity: i64) -> String {
     let created = create_listings(mock, &[(sku_text, quantity)]).await;
@@ -77,48 +134,15 @@ async fn a_push_reads_back_and_keeps_the_listings_other_products() {
     let listing_ref = one_listing(&mock, "ACME-MUG", 5).await;
     // The docs' example shape: a color property, a price varying on it, and a second variation
     // (another SKU) the push must send back untouched.
-    let mut docs = fixture("etsy", "update_inventory.json");
-    docs["products"][0]["sku"] = json!("ACME-MUG");
-    let mut blue = docs["products"][0].clone();
-    blue["sku"] = json!("ACME-MUG-BLUE");
-    blue["property_values"][0]["value_ids"] = json!([1214]);
-    blue["property_values"][0]["values"] = json!(["Blue"]);
-    blue["offerings"][0]["quantity"] = json!(4);
-    blue["offerings"][0]["price"] = json!(24.5);
-    docs["products"].as_array_mut().unwrap().push(blue);
-    docs["price_on_property"] = json!([200]);
-    let put = client()
-        .put(format!(
-            "{}/v3/application/listings/{listing_ref}/inventory",
-            mock.base_url()
-        ))
-        .header("x-api-key", format!("{KEYSTRING}:s"))
-        .header("Authorization", format!("Bearer {USER_ID}.mock-token"))
-        .json(&docs)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    put_two_colors(&mock, &listing_ref, 5, 4).await;
     let before = raw_inventory(&mock, &listing_ref).await;
 
-    let calls = |stats: &Value, operation: &str| stats["requests"][operation].as_u64().unwrap_or(0);
-    let counts = stats(&mock).await;
-    let (gets, puts) = (
-        calls(&counts, "get_listing_inventory"),
-        calls(&counts, "update_listing_inventory"),
-    );
+    let before_push = inventory_calls(&mock).await;
     let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
+    // The first push reads the listing (two calls), and says so to the channel that charges it.
+    assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", 3)]), 1);
     let outcomes = push_one(&etsy, "ACME-MUG", 3).await.unwrap();
-    // A push is two calls against the quotas: the GET and the full replacement.
-    let counts = stats(&mock).await;
-    assert_eq!(
-        (
-            calls(&counts, "get_listing_inventory") - gets,
-            calls(&counts, "update_listing_inventory") - puts
-        ),
-        (1, 1),
-        "{counts}"
-    );
+    assert_eq!(calls_since(&mock, before_push).await, (1, 1));
     assert_eq!(outcomes, [confirmed("ACME-MUG", 3)]);
     assert_eq!(listed(&mock).await["ACME-MUG"], 3);
     let read = etsy.read_quantities(vec![sku("ACME-MUG")]).await.unwrap();
@@ -138,6 +162,134 @@ async fn a_push_reads_back_and_keeps_the_listings_other_products() {
         after["products"][1]["offerings"][0]["price"]["amount"],
         2450
     );
+}
+
+/// Issue 14: a push after a read of the listing is one call, the `PUT` from what was read; a
+/// read-back refreshes it; an account that keeps nothing reads before every push.
+#[tokio::test]
+async fn a_push_after_a_read_is_one_call_and_a_max_age_of_zero_reads_every_time() {
+    let mock = start(Platform::Etsy, "current");
+    let listing_ref = one_listing(&mock, "ACME-MUG", 5).await;
+    put_two_colors(&mock, &listing_ref, 5, 4).await;
+    let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
+    push_one(&etsy, "ACME-MUG", 3).await.unwrap();
+
+    // Pushed from the PUT's reply: one call each, and the blue product still sent back.
+    for quantity in [2, 7] {
+        let before = inventory_calls(&mock).await;
+        assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", quantity)]), 0);
+        let outcomes = push_one(&etsy, "ACME-MUG", quantity).await.unwrap();
+        assert_eq!(outcomes, [confirmed("ACME-MUG", quantity)]);
+        assert_eq!(calls_since(&mock, before).await, (0, 1));
+    }
+    let shown = raw_inventory(&mock, &listing_ref).await;
+    assert_eq!(shown["products"][1]["offerings"][0]["quantity"], 4);
+    assert_eq!(shown["products"][1]["sku"], "ACME-MUG-BLUE");
+
+    // A read-back is a read like any other: a connector that never pushed pushes in one call.
+    let fresh = etsy_with(
+        &mock,
+        &[("ACME-MUG", &listing_ref)],
+        ("inventory_max_age_secs", json!(600)),
+    )
+    .unwrap();
+    fresh.read_quantities(vec![sku("ACME-MUG")]).await.unwrap();
+    let before = inventory_calls(&mock).await;
+    push_one(&fresh, "ACME-MUG", 1).await.unwrap();
+    assert_eq!(calls_since(&mock, before).await, (0, 1));
+
+    // Kept for no time: every push reads first, and says so.
+    let careful = etsy_with(
+        &mock,
+        &[("ACME-MUG", &listing_ref)],
+        ("inventory_max_age_secs", json!(0)),
+    )
+    .unwrap();
+    let before = inventory_calls(&mock).await;
+    for quantity in [4, 6] {
+        assert_eq!(careful.push_extra_calls(&[item("ACME-MUG", quantity)]), 1);
+        push_one(&careful, "ACME-MUG", quantity).await.unwrap();
+    }
+    assert_eq!(calls_since(&mock, before).await, (2, 2));
+
+    // A setting the connector cannot use refuses the build, naming the field.
+    for bad in [json!(-1), json!("600"), json!(86_401), json!(1.5)] {
+        let refused = etsy_with(
+            &mock,
+            &[("ACME-MUG", &listing_ref)],
+            ("inventory_max_age_secs", bad.clone()),
+        )
+        .unwrap_err();
+        assert_eq!(refused.kind(), "bad_account_field", "{bad}");
+        assert!(refused.to_string().contains("inventory_max_age_secs"));
+    }
+}
+
+/// Issue 14: a `PUT` from the kept inventory that Etsy refuses (the listing changed since: here
+/// the blue variation was restocked, and the kept copy would have sent every offering at 0) is
+/// read and sent once more, and the change a person made stays.
+#[tokio::test]
+async fn a_refused_put_from_the_kept_inventory_reads_the_listing_and_sends_again() {
+    let options = MockOptions {
+        plan: "current".into(),
+        ..MockOptions::default()
+    };
+    let rules = InventoryRules {
+        refuse_all_zero: true,
+        ..InventoryRules::default()
+    };
+    let wire = Arc::new(EtsyMock::new(&options, rules).unwrap());
+    let mock = MockServer::start_with(wire, options).unwrap();
+    let listing_ref = one_listing(&mock, "ACME-MUG", 5).await;
+    put_two_colors(&mock, &listing_ref, 5, 0).await;
+    let etsy = etsy(&mock, "mock-token", &[("ACME-MUG", &listing_ref)]);
+    push_one(&etsy, "ACME-MUG", 3).await.unwrap();
+
+    put_two_colors(&mock, &listing_ref, 3, 4).await;
+    let before = inventory_calls(&mock).await;
+    let outcomes = push_one(&etsy, "ACME-MUG", 0).await.unwrap();
+    assert_eq!(outcomes, [confirmed("ACME-MUG", 0)]);
+    // The refused PUT, the read, the PUT from it.
+    assert_eq!(calls_since(&mock, before).await, (1, 2));
+    let shown = raw_inventory(&mock, &listing_ref).await;
+    assert_eq!(shown["products"][0]["offerings"][0]["quantity"], 0);
+    assert_eq!(shown["products"][1]["offerings"][0]["quantity"], 4);
+}
+
+/// Issue 14: a receipt naming a listing of several products drops what is kept of it (the sale
+/// moved a quantity the next push would send back as it was); a listing of one product keeps
+/// it (the push sets that product's quantity anyway).
+#[tokio::test]
+async fn a_receipt_makes_the_next_push_of_a_listing_of_several_products_read_first() {
+    let mock = start(Platform::Etsy, "current");
+    let created = create_listings(&mock, &[("ACME-MUG", 5), ("ACME-CAP", 5)]).await;
+    let (mug, cap) = (
+        created[0]["listing_ref"].as_str().unwrap().to_string(),
+        created[1]["listing_ref"].as_str().unwrap().to_string(),
+    );
+    put_two_colors(&mock, &mug, 5, 4).await;
+    let etsy = etsy(
+        &mock,
+        "mock-token",
+        &[("ACME-MUG", &mug), ("ACME-CAP", &cap)],
+    );
+    push_one(&etsy, "ACME-MUG", 5).await.unwrap();
+    push_one(&etsy, "ACME-CAP", 5).await.unwrap();
+    let both = [item("ACME-MUG", 4), item("ACME-CAP", 4)];
+    assert_eq!(etsy.push_extra_calls(&both), 0);
+
+    let mug_order = place_order(&mock, "ACME-MUG", 1).await;
+    place_order(&mock, "ACME-CAP", 1).await;
+    let page = etsy.fetch_orders(None).await.unwrap();
+    assert_eq!(page.events.len(), 2, "{page:?}");
+    assert_eq!(etsy.push_extra_calls(&both), 1, "only the mug reads first");
+    assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", 4)]), 1);
+
+    // The same through a notified receipt.
+    push_one(&etsy, "ACME-MUG", 4).await.unwrap();
+    assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", 4)]), 0);
+    etsy.fetch_order(mug_order).await.unwrap();
+    assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", 4)]), 1);
 }
 
 #[tokio::test]

@@ -123,6 +123,16 @@ pub trait Marketplace: Send + Sync + std::fmt::Debug {
     /// whole call failed; per-item results otherwise.
     fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>>;
 
+    /// The calls beyond the push's own that pushing `items` will make, so that the channel
+    /// charges them to the budget before it sends (a call not charged is a call the budget does
+    /// not know, and a shared budget overspent draws 429s for every client on it). Etsy's
+    /// inventory is replaced whole: a listing whose structure the connector does not hold from
+    /// a recent read is read first, one more call. The default, 0: the push is one call.
+    fn push_extra_calls(&self, items: &[PushItem]) -> u32 {
+        let _ = items;
+        0
+    }
+
     /// Reads back what the listings of `skus` show (reconciliation).
     fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>>;
 

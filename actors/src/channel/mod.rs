@@ -249,8 +249,22 @@ impl ChannelActor {
     /// Asks the rate limiters for one call of `operation`; on a refusal, records the wait in the
     /// ratelimit histogram and returns it as the channel's reason and delay.
     fn take_budget(&self, operation: Operation) -> Result<(), (WaitReason, Duration)> {
+        self.take_budget_with(operation, 0)
+    }
+
+    /// [`Self::take_budget`] for a call that makes `extra_calls` more calls of the same
+    /// operation's cost unit (see `Marketplace::push_extra_calls`).
+    fn take_budget_with(
+        &self,
+        operation: Operation,
+        extra_calls: u32,
+    ) -> Result<(), (WaitReason, Duration)> {
         let key = self.request_key(operation);
-        let cost = self.limiters.effective_spec(&key).call_cost;
+        let cost = self
+            .limiters
+            .effective_spec(&key)
+            .call_cost
+            .saturating_add(extra_calls);
         self.limiters.check(&key, cost).map_err(|wait| {
             RateLimitWaited {
                 platform: self.platform_label(),
@@ -348,11 +362,6 @@ impl ChannelActor {
             self.push_waits(Some(WaitReason::OrderFeed), next_poll);
             return;
         }
-        if let Err((reason, delay)) = self.take_budget(Operation::PushQuantities) {
-            self.push_waits(Some(reason), Some(now + delay));
-            self.schedule_push(ctx, delay);
-            return;
-        }
         let key = self.request_key(Operation::PushQuantities);
         let batch_size = self
             .limiters
@@ -360,11 +369,21 @@ impl ChannelActor {
             .max_items_per_call
             .min(self.config.platform.batch_size())
             .max(1);
-        let batch = self.queue.next_batch(batch_size, now);
+        // The batch is priced before it is taken: what the connector must read first (an Etsy
+        // listing whose structure it does not hold) is charged with the push, or not sent.
+        let batch = self.queue.peek_batch(batch_size);
         if batch.is_empty() {
             self.push_waits(None, None);
             return;
         }
+        let extra_calls = self.marketplace.push_extra_calls(&batch);
+        if let Err((reason, delay)) = self.take_budget_with(Operation::PushQuantities, extra_calls)
+        {
+            self.push_waits(Some(reason), Some(now + delay));
+            self.schedule_push(ctx, delay);
+            return;
+        }
+        self.queue.mark_sent(&batch, now);
         self.push_in_flight = Some(now);
         self.push_waits(Some(WaitReason::InFlight), None);
         let call = self.marketplace.push_quantities(batch.clone());

@@ -307,6 +307,15 @@ impl PushQueue {
     /// Takes the next batch of at most `max_items` pushes, in the queue's order, and marks them
     /// in flight. Increases held by the no-re-raise rule are skipped.
     pub fn next_batch(&mut self, max_items: usize, now: Instant) -> Vec<PushItem> {
+        let batch = self.peek_batch(max_items);
+        self.mark_sent(&batch, now);
+        batch
+    }
+
+    /// The batch [`Self::next_batch`] would take, without taking it: the engine prices a batch
+    /// (a connector may need calls beyond the push itself, see
+    /// `Marketplace::push_extra_calls`) before it knows whether the budget affords it.
+    pub fn peek_batch(&self, max_items: usize) -> Vec<PushItem> {
         let mut candidates: Vec<&Listing> = Vec::new();
         let mut candidate_skus: Vec<&Sku> = Vec::new();
         for sku in &self.out_of_step {
@@ -321,28 +330,29 @@ impl PushQueue {
             PushOrder::Fifo => ranked.sort_by_key(|&index| candidates[index].fifo_position),
             PushOrder::RiskFirst => ranked.sort_by_key(|&index| risk_rank(candidates[index])),
         }
-        let chosen: Vec<Sku> = ranked
+        ranked
             .into_iter()
             .take(max_items)
-            .map(|index| candidate_skus[index].clone())
-            .collect();
-        chosen
-            .into_iter()
-            .map(|sku| {
-                let listing = self
-                    .listings
-                    .get_mut(&sku)
-                    .expect("chosen from the listings");
-                listing.in_flight = Some(listing.target);
-                listing.last_push_at = Some(now);
+            .map(|index| {
+                let listing = candidates[index];
                 PushItem {
                     quantity: listing.target,
                     previous: listing.confirmed,
                     ledger_seq: listing.ledger_seq,
-                    sku,
+                    sku: candidate_skus[index].clone(),
                 }
             })
             .collect()
+    }
+
+    /// Marks the pushes of `batch` (taken by [`Self::peek_batch`]) in flight, sent at `now`.
+    pub fn mark_sent(&mut self, batch: &[PushItem], now: Instant) {
+        for item in batch {
+            if let Some(listing) = self.listings.get_mut(&item.sku) {
+                listing.in_flight = Some(item.quantity);
+                listing.last_push_at = Some(now);
+            }
+        }
     }
 
     /// Tells whether any listing is out of step with no push in flight: a change waiting to be

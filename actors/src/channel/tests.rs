@@ -17,6 +17,7 @@ use crate::inventory::messages::StockLevel;
 use crate::inventory::messages::{Applied, ApplyMovements, ApplyOutcome, ListingRecord};
 use crate::metrics;
 use crate::platform::Platform;
+use crate::ratelimit::defaults::TOKEN_BUCKET_BURST_DIVISOR;
 use crate::ratelimit::{AppId, RateLimitOverride, RateLimitOverrides};
 use crate::testing::fake_marketplace::{Call, FakeMarketplace, NoPrevious};
 
@@ -488,6 +489,59 @@ async fn a_thousand_changes_in_a_second_stay_within_two_pushes_per_second() {
         "the last push carries the final target"
     );
     assert_eq!(fake.throttled_replies(), 0);
+}
+
+/// Issue 14: a push whose connector must read the listing first (Etsy's inventory replaced
+/// whole, the structure not held) is charged the read too, so the budget holds on the wire.
+#[actix::test]
+async fn the_calls_a_push_makes_first_are_charged_with_it() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    // Each push reads once first: two of the marketplace's tokens, which refill at 2 a second.
+    // The channel paces itself at 1.35 calls a second (1.5 less its headroom) with a local
+    // burst of 2: 1.35 pushes a second if only the push were charged (2.7 tokens a second,
+    // draining the marketplace's bucket of 4 within seconds), 0.68 when the read is charged too.
+    let fake = FakeMarketplace::new(Platform::Walmart)
+        .with_bucket(4, 2.0)
+        .with_cost(Call::Fetch, 0)
+        .with_cost(Call::Read, 0)
+        .with_reads_before_push(1);
+    let channel = harness.channel("walmart", &fake, |config| {
+        config.rate_limit = push_limit(1.5, 2 * TOKEN_BUCKET_BURST_DIVISOR)
+    });
+    let started = Instant::now();
+    for change in 0..400i64 {
+        let available = 100 + change % 50;
+        let level = StockLevel {
+            sku: sku("HAT"),
+            on_hand: available,
+            reserved: 0,
+            available,
+            last_seq: change as u64 + 1,
+        };
+        channel
+            .send(StockChanged {
+                levels: vec![level],
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let final_target = (100 + 399 % 50) as u32;
+    assert!(
+        run_until(Duration::from_secs(10), || fake.listing(&sku("HAT"))
+            == Some(final_target))
+        .await
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let pushes = fake.pushes_of(&sku("HAT")).len() as f64;
+    // Two calls a push at 1.35 calls a second, after a first push from the burst.
+    assert!(
+        pushes <= 1.0 + 0.675 * elapsed + 1.0,
+        "{pushes} pushes in {elapsed:.2} s at two calls each"
+    );
+    assert!(pushes >= 0.5 * elapsed, "{pushes} pushes in {elapsed:.2} s");
+    assert_eq!(fake.throttled_replies(), 0, "the reads were charged");
 }
 
 #[actix::test]

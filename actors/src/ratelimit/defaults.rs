@@ -35,7 +35,8 @@ pub const WINDOW_HEADROOM: f64 = 0.6;
 /// The local burst against a per-second call counter is the counter divided by this, so that
 /// burst plus one second of paced calls stays within the counter (Etsy QPS, reference §2.3). The
 /// burst must also hold the budget's largest call: a limiter stage charges a call at most its
-/// burst, and an Etsy push is two calls ([`ETSY_PUSH_CALLS`]). With 10 QPS: a burst of 2 plus 6
+/// burst, and an Etsy push that reads its listing first is two calls ([`ETSY_PUSH_CALLS`] and the
+/// read the connector reports by `Marketplace::push_extra_calls`). With 10 QPS: a burst of 2 plus 6
 /// paced calls and one prepaid cell, 9 in any second. (With a burst of 1 each push was charged
 /// one call, and the smoke bench received 2–3 throttled Etsy replies in 8 s.)
 pub const WINDOW_BURST_DIVISOR: u32 = 5;
@@ -228,8 +229,10 @@ pub const NOTIFIED_READ_SHARE: (u32, u32) = (4, 10);
 /// afford shows as the channel's oldest unverified listing.
 pub const READ_BACK_SHARE: (u32, u32) = (2, 10);
 
-/// Calls one Etsy push makes (`GET` then full-replacement `PUT` of the listing's inventory).
-pub const ETSY_PUSH_CALLS: u32 = 2;
+/// Calls one Etsy push makes when the connector holds the listing's inventory structure: the
+/// full-replacement `PUT` (issue 14). A listing it does not hold is read first, one more call the
+/// connector reports by `Marketplace::push_extra_calls` and the channel charges with the push.
+pub const ETSY_PUSH_CALLS: u32 = 1;
 
 /// The rate-limit facts of one operation on one bucket: what the marketplace allows, what a call
 /// costs, and how many listings a call may carry.
@@ -259,8 +262,8 @@ impl RateLimitSpec {
         let call_cost = match (bucket, operation) {
             (Bucket::ShopifyGraphql, Operation::PushQuantities) => SHOPIFY_MUTATION_COST,
             (Bucket::ShopifyGraphql, _) => SHOPIFY_QUERY_COST_ESTIMATE,
-            // Etsy's inventory is replaced whole: a push is a GET of the listing's inventory and
-            // then the PUT (reference §2.1), two calls against the app's QPS and QPD.
+            // Etsy's inventory is replaced whole (reference §2.1): the PUT is the push's call; a
+            // GET of a listing the connector does not hold is charged on top, per batch.
             (Bucket::EtsyApp, Operation::PushQuantities) => ETSY_PUSH_CALLS,
             _ => 1,
         };

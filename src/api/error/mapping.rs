@@ -79,9 +79,9 @@ impl ErrorCode for VaultError {
 impl ErrorCode for ConnectorError {
     fn error_code(&self) -> Code {
         match self {
-            ConnectorError::BadBaseUrl { .. } | ConnectorError::MissingAccountField { .. } => {
-                Code::InvalidField
-            }
+            ConnectorError::BadBaseUrl { .. }
+            | ConnectorError::MissingAccountField { .. }
+            | ConnectorError::BadAccountField { .. } => Code::InvalidField,
             ConnectorError::Egress(error) => error.error_code(),
             ConnectorError::Client(_) => Code::Internal,
         }

@@ -134,6 +134,9 @@ struct State {
     fail_all: Option<MarketplaceError>,
     fail_next: Option<(u32, MarketplaceError)>,
     item_failures: HashMap<Sku, MarketplaceError>,
+    /// Calls each pushed item makes before the push (an Etsy listing read before its `PUT`),
+    /// taken from the bucket with the push and reported by `push_extra_calls`.
+    reads_before_push: u32,
     requests: u64,
     throttled_replies: u64,
     failed_replies: u64,
@@ -155,13 +158,13 @@ impl State {
     }
 
     /// Runs the gates shared by every call (throttling and injected faults).
-    fn admit(&mut self, call: Call, now: Instant) -> Result<(), MarketplaceError> {
+    fn admit(&mut self, call: Call, extra: u32, now: Instant) -> Result<(), MarketplaceError> {
         if self.throttle_all {
             return Err(MarketplaceError::Throttled {
                 retry_after: Some(THROTTLE_ALL_RETRY_AFTER),
             });
         }
-        let cost = self.cost(call);
+        let cost = self.cost(call).saturating_add(extra);
         if let Some(bucket) = &mut self.bucket {
             bucket
                 .try_take(now, cost)
@@ -311,6 +314,7 @@ impl FakeMarketplace {
                 fail_all: None,
                 fail_next: None,
                 item_failures: HashMap::new(),
+                reads_before_push: 0,
                 requests: 0,
                 throttled_replies: 0,
                 failed_replies: 0,
@@ -359,6 +363,13 @@ impl FakeMarketplace {
             }
             state.costs.insert(call, cost);
         }
+        self
+    }
+
+    /// Makes every pushed item read its listing first: `reads` more calls, each costing a token
+    /// of the bucket, which `Marketplace::push_extra_calls` reports so the engine can charge them.
+    pub fn with_reads_before_push(self, reads: u32) -> Self {
+        self.lock().reads_before_push = reads;
         self
     }
 
@@ -553,13 +564,26 @@ impl FakeMarketplace {
         call: Call,
         body: impl FnOnce(&mut State, Instant) -> Result<T, MarketplaceError>,
     ) -> Result<T, MarketplaceError> {
+        self.answer_costing(call, 0, body).await
+    }
+
+    /// [`Self::answer`] for a call that takes `extra` tokens beyond its cost (the reads a push
+    /// makes first, see [`Self::with_reads_before_push`]).
+    async fn answer_costing<T>(
+        self,
+        call: Call,
+        extra: u32,
+        body: impl FnOnce(&mut State, Instant) -> Result<T, MarketplaceError>,
+    ) -> Result<T, MarketplaceError> {
         let latency = self.lock().latency;
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
         let now = Instant::now();
         let mut state = self.lock();
-        let result = state.admit(call, now).and_then(|()| body(&mut state, now));
+        let result = state
+            .admit(call, extra, now)
+            .and_then(|()| body(&mut state, now));
         state.count(call, result.is_ok(), result.as_ref().err());
         result
     }
@@ -572,9 +596,18 @@ impl Marketplace for FakeMarketplace {
 
     fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
         let platform = self.platform;
-        Box::pin(self.clone().answer(Call::Push, move |state, now| {
-            state.push(platform, items, now)
-        }))
+        let extra = self.push_extra_calls(&items);
+        Box::pin(
+            self.clone()
+                .answer_costing(Call::Push, extra, move |state, now| {
+                    state.push(platform, items, now)
+                }),
+        )
+    }
+
+    fn push_extra_calls(&self, items: &[PushItem]) -> u32 {
+        let per_item = self.lock().reads_before_push;
+        per_item.saturating_mul(u32::try_from(items.len()).unwrap_or(u32::MAX))
     }
 
     fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {

@@ -13,18 +13,25 @@
 //!   docs' colon format) and `Authorization: Bearer {user_id}.{token}`. Both header values are
 //!   built once, marked sensitive, and appear in no log, `Debug` output or error message.
 //! - **Push (§2.1).** Etsy has no quantity-only call: the inventory is replaced in full. Each item
-//!   is one `GET` of the listing's inventory and one `PUT` of every product back in the `PUT`
-//!   shape ([`put_body`]): `product_id`, `offering_id` and `is_deleted` stripped, the Money price
-//!   turned into a float (`amount / divisor`), the `*_on_property` arrays kept, and only the
-//!   offering quantity of the product carrying the pushed SKU changed (its first enabled offering
-//!   takes the quantity, its other enabled ones 0, so that the product shows exactly the pushed
-//!   quantity; `is_enabled` is never changed: a variation the seller switched off stays off).
-//!   Fields are copied by name (a whitelist), so that a `GET`-only field Etsy adds later does
-//!   not make every `PUT` fail. **Each push costs two calls** against the app's queries per second
-//!   and per day (§2.3); with the engine's batch of one item per call for Etsy, a listing update
-//!   is two requests. `PushItem::previous` is not used: Etsy has no compare-and-set
-//!   (`Platform::compare_and_set` is false), and a check between our `GET` and `PUT` would still
-//!   race with buyers.
+//!   is one `PUT` of every product back in the `PUT` shape ([`put_body`]): `product_id`,
+//!   `offering_id` and `is_deleted` stripped, the Money price turned into a float
+//!   (`amount / divisor`), the `*_on_property` arrays kept, and only the offering quantity of the
+//!   product carrying the pushed SKU changed (its first enabled offering takes the quantity, its
+//!   other enabled ones 0, so that the product shows exactly the pushed quantity; `is_enabled` is
+//!   never changed: a variation the seller switched off stays off). Fields are copied by name (a
+//!   whitelist), so that a `GET`-only field Etsy adds later does not make every `PUT` fail.
+//! - **One call a push when it can (issue 14, [`structures`]).** The `PUT` is built from the
+//!   listing's inventory as last seen (a read-back, a push's read, or the `PUT` reply) when that
+//!   is at most `inventory_max_age_secs` old (account setting, default 600, at most a day; 0
+//!   reads before every push). Otherwise the push reads the listing first (`GET` then `PUT`),
+//!   and [`Marketplace::push_extra_calls`] tells the channel so that it charges the read with
+//!   the push against the app's queries per second and per day (§2.3). A `PUT` from a kept
+//!   inventory that Etsy refuses as invalid (a 4xx other than auth, not found and throttling)
+//!   is read and sent once more, the listing having changed since: those two calls are not
+//!   charged up front, a cost paid only when a listing changed shape. A receipt naming a
+//!   listing of several products drops what is kept of it. `PushItem::previous` is not used: Etsy has no compare-and-set
+//!   (`Platform::compare_and_set` is false), and a check between a `GET` and the `PUT` would
+//!   still race with buyers.
 //! - **Confirmed quantity.** What the `PUT` reply shows for the SKU's product (the sum of its
 //!   enabled, not deleted offerings), the same figure [`listed_quantity`] reads back.
 //! - **Refused without a call.** A quantity above 999 (Etsy's per-offering cap, §2.1) is
@@ -59,7 +66,7 @@
 //!   without a call.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderValue;
 use serde_json::Value;
@@ -68,6 +75,7 @@ use shelfsync_actors::channel::marketplace::{
     PermanentKind, PushItem, PushOutcome,
 };
 use shelfsync_actors::ids::Sku;
+use tokio::time::Instant;
 
 use crate::platforms::connector::{
     push_each, read_each, success_body, throttled_after, ConnectorConfig, ConnectorError,
@@ -78,9 +86,11 @@ mod inventory;
 pub mod notify;
 pub use self::notify::receive;
 mod orders;
+mod structures;
 
 use self::inventory::{listed_quantity, put_body};
 use self::orders::{order_page, receipt_events, Cursor, Receipt, ReceiptsReply};
+use self::structures::Structures;
 
 /// Receipts asked for per page (Etsy's maximum `limit`).
 pub const RECEIPTS_PER_PAGE: usize = 100;
@@ -88,6 +98,8 @@ pub const RECEIPTS_PER_PAGE: usize = 100;
 pub const MAX_QUANTITY: u32 = 999;
 /// The largest `offset` Etsy's pagination allows.
 const MAX_OFFSET: usize = 12_000;
+/// The longest `inventory_max_age_secs` an account may set: a day.
+const MAX_INVENTORY_MAX_AGE: Duration = Duration::from_secs(86_400);
 
 /// The Etsy connector for `config`, asking for [`RECEIPTS_PER_PAGE`] receipts a page.
 pub fn build(config: ConnectorConfig) -> Result<Arc<dyn Marketplace>, ConnectorError> {
@@ -125,6 +137,12 @@ pub fn build_with_page_size(
         format!("Bearer {user_id}.{}", config.credential.expose()),
         "user id or token",
     )?;
+    let max_age = config.account_secs(
+        Platform::Etsy,
+        "inventory_max_age_secs",
+        structures::DEFAULT_MAX_AGE,
+        MAX_INVENTORY_MAX_AGE,
+    )?;
     let http = config.http_client()?;
     Ok(Arc::new(EtsyConnector {
         config: Arc::new(config),
@@ -134,6 +152,7 @@ pub fn build_with_page_size(
         bearer,
         started_secs: now_secs(),
         page_size: page_size.clamp(1, RECEIPTS_PER_PAGE),
+        structures: Arc::new(Structures::new(max_age)),
     }))
 }
 
@@ -147,6 +166,8 @@ struct EtsyConnector {
     bearer: HeaderValue,
     started_secs: i64,
     page_size: usize,
+    /// Each listing's inventory as last seen, shared by the handle's clones.
+    structures: Arc<Structures>,
 }
 
 /// By hand: the account JSON holds the shared secret, so the config is not shown.
@@ -218,12 +239,17 @@ impl EtsyConnector {
         Ok(listing)
     }
 
+    /// Reads the listing's inventory and keeps it for the next push.
     async fn get_inventory(&self, listing_id: &str) -> Result<Value, MarketplaceError> {
         let request = self.request(reqwest::Method::GET, &Self::inventory_path(listing_id));
-        self.call(request, "getListingInventory").await
+        let inventory: Value = self.call(request, "getListingInventory").await?;
+        self.structures
+            .keep(listing_id, inventory.clone(), Instant::now());
+        Ok(inventory)
     }
 
-    /// Sets one listing: its inventory read, then replaced whole with the new quantity.
+    /// Sets one listing: its inventory replaced whole with the new quantity, built from the
+    /// inventory kept of it, or from a read made first.
     async fn replace_inventory(&self, item: PushItem) -> Result<PushOutcome, MarketplaceError> {
         if item.quantity > MAX_QUANTITY {
             return Err(invalid(format!(
@@ -232,24 +258,71 @@ impl EtsyConnector {
             )));
         }
         let listing_id = self.listing_of(&item.sku)?;
+        if let Some(kept) = self.structures.for_push(&listing_id, Instant::now()) {
+            // A kept inventory without the SKU's product is read again (a variation added since).
+            if let Ok(body) = put_body(&kept, item.sku.as_str(), item.quantity) {
+                match self.put_inventory(&listing_id, &item, &body).await {
+                    Err(MarketplaceError::Permanent {
+                        kind: PermanentKind::Invalid,
+                        message,
+                    }) => {
+                        // The listing changed shape since it was kept: read it, send once more.
+                        tracing::info!(
+                            listing = %listing_id,
+                            %message,
+                            "Etsy refused a PUT built from the kept inventory; reading the listing"
+                        );
+                    }
+                    Err(error) => {
+                        self.structures.forget(&listing_id);
+                        return Err(error);
+                    }
+                    confirmed => return confirmed,
+                }
+            }
+            self.structures.forget(&listing_id);
+        }
         let current = self.get_inventory(&listing_id).await?;
         let body = put_body(&current, item.sku.as_str(), item.quantity)?;
+        self.put_inventory(&listing_id, &item, &body).await
+    }
+
+    /// Sends `body` as the listing's inventory and keeps what Etsy answers (the inventory as it
+    /// now is).
+    async fn put_inventory(
+        &self,
+        listing_id: &str,
+        item: &PushItem,
+        body: &Value,
+    ) -> Result<PushOutcome, MarketplaceError> {
         let request = self
-            .request(reqwest::Method::PUT, &Self::inventory_path(&listing_id))
-            .json(&body);
+            .request(reqwest::Method::PUT, &Self::inventory_path(listing_id))
+            .json(body);
         let shown: Value = self.call(request, "updateListingInventory").await?;
+        let quantity = listed_quantity(&shown, item.sku.as_str())?;
+        self.structures.keep(listing_id, shown, Instant::now());
         Ok(PushOutcome::Confirmed {
             sku: item.sku.clone(),
-            quantity: listed_quantity(&shown, item.sku.as_str())?,
+            quantity,
         })
     }
 
-    /// What the listing of `sku` shows.
+    /// What the listing of `sku` shows (the read also refreshes what is kept of it).
     async fn read_listing(&self, sku: Sku) -> Result<ListedQuantity, MarketplaceError> {
         let listing_id = self.listing_of(&sku)?;
         let inventory = self.get_inventory(&listing_id).await?;
         let quantity = listed_quantity(&inventory, sku.as_str())?;
         Ok(ListedQuantity { sku, quantity })
+    }
+
+    /// Drops what is kept of the listings `receipts` sold from (see [`Structures::forget_sold`]).
+    fn forget_sold<'a>(&self, receipts: impl IntoIterator<Item = &'a Receipt>) {
+        self.structures.forget_sold(
+            receipts
+                .into_iter()
+                .flat_map(|receipt| &receipt.transactions)
+                .filter_map(|line| line.listing_id),
+        );
     }
 }
 
@@ -261,6 +334,17 @@ impl Marketplace for EtsyConnector {
     fn push_quantities(&self, items: Vec<PushItem>) -> MarketFuture<Vec<PushOutcome>> {
         let this = self.clone();
         Box::pin(async move { push_each(items, |item| this.replace_inventory(item)).await })
+    }
+
+    fn push_extra_calls(&self, items: &[PushItem]) -> u32 {
+        let now = Instant::now();
+        let reads = items
+            .iter()
+            .filter(|item| item.quantity <= MAX_QUANTITY)
+            .filter_map(|item| self.listing_of(&item.sku).ok())
+            .filter(|listing_id| !self.structures.holds(listing_id, now))
+            .count();
+        u32::try_from(reads).unwrap_or(u32::MAX)
     }
 
     fn read_quantities(&self, skus: Vec<Sku>) -> MarketFuture<Vec<ListedQuantity>> {
@@ -287,6 +371,7 @@ impl Marketplace for EtsyConnector {
                 ("sort_order", "asc".to_string()),
             ]);
             let reply: ReceiptsReply = this.call(request, "getShopReceipts").await?;
+            this.forget_sold(&reply.results);
             order_page(reply, cursor, &this.config.listings)
         })
     }
@@ -306,6 +391,7 @@ impl Marketplace for EtsyConnector {
             );
             let request = this.request(reqwest::Method::GET, &path);
             let receipt: Receipt = this.call(request, "getShopReceipt").await?;
+            this.forget_sold([&receipt]);
             Ok(receipt_events(&receipt, &this.config.listings))
         })
     }
