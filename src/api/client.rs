@@ -268,6 +268,15 @@ impl ApiClient {
             let page: Page<T> = self.read(segments, Some(&query)).await?;
             items.extend(page.items);
             match page.next {
+                // A `next` that names the page just read would loop for ever (a server bug, or
+                // one that is not shelfsync): an error of the reply instead.
+                Some(next) if query.cursor.as_deref() == Some(next.as_str()) => {
+                    return Err(ClientError::Reply {
+                        call: format!("GET /{}", segments.join("/")),
+                        error: "the page's next cursor is the cursor it was read with".into(),
+                        body: next,
+                    })
+                }
                 Some(next) => query.cursor = Some(next),
                 None => return Ok(items),
             }

@@ -232,3 +232,38 @@ async fn walking_the_members_gives_each_once_in_id_order() {
     ids.sort();
     assert_eq!(walked, ids);
 }
+
+/// A server (not shelfsync) whose every page names itself as the next: the typed client's walk
+/// of a whole list stops with an error of the reply instead of asking for ever.
+#[actix_web::test]
+async fn a_next_cursor_that_does_not_advance_is_an_error_not_a_loop() {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/v1/members",
+            web::get().to(|| async {
+                HttpResponse::Ok().json(serde_json::json!({"items": [], "next": "m1"}))
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(running);
+    let client = ApiClient::new(
+        &format!("http://{addr}"),
+        "token",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let refused = client.members().await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Reply { error, .. } if error.contains("next cursor")),
+        "{refused}"
+    );
+    handle.stop(true).await;
+}

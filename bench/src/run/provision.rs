@@ -10,6 +10,7 @@ use shelfsync::api::catalog::{CatalogBody, CatalogItem};
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::client::ApiClient;
 use shelfsync::api::clients::{NewClient, PutCredential};
+use shelfsync::platforms::mock::webhooks::{sample_secret, subscription};
 use shelfsync::platforms::Platform;
 use shelfsync_actors::channel::scheduler::PushOrder;
 use shelfsync_actors::ratelimit::ServiceTier;
@@ -87,17 +88,10 @@ pub fn random_token(len: usize) -> String {
 }
 
 /// A new secret for one channel's order notifications, in the form its platform's verifier
-/// expects: Etsy's Standard Webhooks `whsec_` + base64 key (32 base64 characters, a 24-byte
-/// key); eBay's endpoint verification token (32 to 80 of `[A-Za-z0-9_-]`); a Walmart basic-auth
-/// destination's `user:password`; any other platform's a plain random string (Shopify's app
-/// client secret, Amazon's API destination header value, TikTok Shop's app secret).
-fn notification_secret(platform: Platform, code: &str) -> String {
-    match platform {
-        Platform::Etsy => format!("whsec_{}", random_token(32)),
-        Platform::Ebay => random_token(64),
-        Platform::Walmart => format!("shelfsync-{}:{}", code.to_lowercase(), random_token(40)),
-        _ => random_token(48),
-    }
+/// expects (the mocks' [`sample_secret`], from a random seed: one secret per channel that no
+/// other run or channel shares).
+fn notification_secret(platform: Platform) -> String {
+    sample_secret(platform, rand::random::<u128>())
 }
 
 /// How the service hears of orders and shares Etsy's budget.
@@ -152,7 +146,7 @@ pub async fn provision(
             // Written against the mock's flag, not a list of platforms: a platform's mock that
             // learns to send notifications is subscribed with no change here.
             let notified = how.notifications && channel.state().platform().sends_webhooks();
-            let secret = notified.then(|| notification_secret(channel.platform, code));
+            let secret = notified.then(|| notification_secret(channel.platform));
             let mut body = NewChannelBody {
                 id: channel.id.clone(),
                 platform: channel.platform.as_str().to_string(),
@@ -181,11 +175,13 @@ pub async fn provision(
             api.create_channel(code, &body).await?;
             if let Some(secret) = &secret {
                 let hub = channel.state().webhooks();
-                hub.subscribe(
-                    &format!("{}/webhooks/{code}/{}", api.base_url(), channel.id),
-                    secret,
-                )
-                .map_err(|error| RunError::Mock(error.to_string()))?;
+                let url = format!("{}/webhooks/{code}/{}", api.base_url(), channel.id);
+                // The subscription the demo and the tests make (Walmart's destination on basic
+                // auth, matching the secret's form).
+                let wanted = subscription(channel.platform, &url, secret);
+                let auth = serde_json::from_value(wanted["auth"].clone()).ok();
+                hub.subscribe_with_auth(&url, secret, auth)
+                    .map_err(|error| RunError::Mock(error.to_string()))?;
             }
         }
         let items: Vec<CatalogItem> = client

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 pub use self::faults::{FaultDecision, FaultSettings};
 pub use self::server::{start_mocks, MockServer};
 pub use self::shoppers::ShopperSettings;
-pub use self::webhooks::{Delivery, RetrySchedule, SignAttempt, WebhookAuth, WebhookHub};
+pub use self::webhooks::{Delivery, RetrySchedule, WebhookAuth, WebhookHub};
 pub use self::world::{ListingIdentity, Order, OrderChange, OrderRefusal, World};
 
 /// The credential a mock accepts when none is given (`--token`).

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -143,14 +142,6 @@ pub enum WebhookAuth {
     Hmac,
 }
 
-/// Signs one attempt of a delivery as it is sent, for platforms whose signature covers the time
-/// of sending (Walmart's `WM_SEC.TIMESTAMP`): a retry then carries a fresh timestamp instead of
-/// one the receiver refuses as a replay.
-pub trait SignAttempt: Send + Sync + std::fmt::Debug {
-    /// The headers that authenticate `body` sent at `now`.
-    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> Vec<(String, String)>;
-}
-
 /// A receiver of the mock's webhooks.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -187,8 +178,6 @@ pub struct Delivery {
     pub body: Bytes,
     /// 0 for the first attempt, then the retry number.
     pub attempt: u32,
-    /// Adds the headers signed at each attempt's sending (`None`: `headers` are all).
-    pub signer: Option<Arc<dyn SignAttempt>>,
 }
 
 /// The subscriptions of one mock and the queue of its sender.
@@ -333,17 +322,12 @@ pub async fn run(state: Arc<MockState>) {
     }
 }
 
-/// Posts one delivery (signed now, when it has a signer); on failure schedules its retry on the
+/// Posts one delivery; on failure schedules its retry on the
 /// platform's [`RetrySchedule`] (a later, separate attempt, so retries arrive out of order as
 /// Shopify's do) or gives up.
 async fn send(state: &Arc<MockState>, client: &reqwest::Client, delivery: Delivery) {
     let mut request = client.post(&delivery.url).body(delivery.body.clone());
-    let signed = delivery
-        .signer
-        .as_ref()
-        .map(|signer| signer.headers(&delivery.body, Utc::now()))
-        .unwrap_or_default();
-    for (name, value) in delivery.headers.iter().chain(&signed) {
+    for (name, value) in &delivery.headers {
         request = request.header(name, value);
     }
     let status = request

@@ -110,7 +110,6 @@ pub fn send(mock: &AmazonMock, state: &MockState, order: &Order, change: OrderCh
             ],
             body: body.clone(),
             attempt: 0,
-            signer: None,
         });
     }
 }

@@ -137,7 +137,6 @@ impl NotificationKey {
             ],
             body: bytes,
             attempt,
-            signer: None,
         }
     }
 

@@ -131,7 +131,6 @@ impl Messages {
                 headers: headers(&id, timestamp, signature),
                 body: body.clone(),
                 attempt: 0,
-                signer: None,
             });
         }
     }
@@ -226,7 +225,6 @@ mod tests {
             headers: headers("msg_1", hour_ago, signature),
             body,
             attempt: 3,
-            signer: None,
         };
         let checked = |delivery: &Delivery| {
             let headers = SignatureHeaders {

@@ -374,7 +374,6 @@ impl PlatformMock for ShopifyMock {
                 headers,
                 body: body.clone(),
                 attempt: 0,
-                signer: None,
             });
         }
     }

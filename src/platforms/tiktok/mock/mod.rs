@@ -434,7 +434,6 @@ impl PlatformMock for TikTokMock {
                 ],
                 body: body.clone(),
                 attempt: 0,
-                signer: None,
             });
         }
     }

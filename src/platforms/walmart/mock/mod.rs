@@ -28,8 +28,8 @@ use crate::platforms::mock::check_plan;
 use crate::platforms::mock::throttle::OperationBuckets;
 use crate::platforms::mock::world::{Order, OrderChange};
 use crate::platforms::mock::{
-    constant_time_eq, header, ListingIdentity, MockError, MockOptions, MockState, PlatformMock,
-    RetrySchedule, WebhookAuth, UNLIMITED_PLAN,
+    constant_time_eq, header, Delivery, ListingIdentity, MockError, MockOptions, MockState,
+    PlatformMock, RetrySchedule, WebhookAuth, UNLIMITED_PLAN,
 };
 use crate::platforms::Platform;
 
@@ -216,6 +216,10 @@ impl PlatformMock for WalmartMock {
 
     fn order_changed(&self, state: &MockState, order: &Order, change: OrderChange) {
         notify::send(self, state, order, change);
+    }
+
+    fn prepare_retry(&self, state: &MockState, delivery: &mut Delivery) {
+        notify::resign(state, delivery);
     }
 }
 

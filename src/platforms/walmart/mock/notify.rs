@@ -24,22 +24,21 @@
 //!   {hex SHA-256 of the body}`, HMAC-SHA256 with the client secret, base64 in `WM_SEC.SIGNATURE`,
 //!   the time in `WM_SEC.TIMESTAMP` (unix milliseconds): the same reading as the connector's
 //!   `walmart::connector::notify::HmacScheme`, written again here so that the two stay
-//!   independent readings of the reference. Each attempt is signed when it is sent, so a retry
-//!   carries a fresh timestamp.
+//!   independent readings of the reference. A delivery is signed when it is queued and each
+//!   retry again at its own time ([`resign`], the hub's `prepare_retry` like Etsy's and eBay's),
+//!   so a retry carries a fresh timestamp.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::{customer_order_id, WalmartMock, PARTNER_ID};
 use crate::platforms::mock::world::{Order, OrderChange};
-use crate::platforms::mock::{rfc3339, Delivery, MockError, MockState, SignAttempt, WebhookAuth};
+use crate::platforms::mock::{rfc3339, Delivery, MockError, MockState, WebhookAuth};
 
 /// The auth of a subscription that chose none.
 pub const DEFAULT_AUTH: WebhookAuth = WebhookAuth::Hmac;
@@ -101,9 +100,9 @@ fn body(mock: &WalmartMock, order: &Order, change: OrderChange, event: u64) -> B
 pub fn send(mock: &WalmartMock, state: &MockState, order: &Order, change: OrderChange) {
     let event = mock.events.fetch_add(1, Ordering::Relaxed);
     let body = body(mock, order, change, event);
+    let now = state.now();
     for subscription in state.webhooks().subscriptions() {
         let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-        let mut signer: Option<Arc<dyn SignAttempt>> = None;
         match subscription.auth.unwrap_or(DEFAULT_AUTH) {
             WebhookAuth::Basic => headers.push((
                 "Authorization".to_string(),
@@ -114,17 +113,12 @@ pub fn send(mock: &WalmartMock, state: &MockState, order: &Order, change: OrderC
             )),
             WebhookAuth::Hmac => {
                 // The hub refused a URL that does not parse when it was subscribed.
-                let Ok(url) = reqwest::Url::parse(&subscription.url) else {
+                let Some(path_and_query) = path_and_query(&subscription.url) else {
                     continue;
                 };
-                let path_and_query = match url.query() {
-                    Some(query) => format!("{}?{query}", url.path()),
-                    None => url.path().to_string(),
-                };
-                signer = Some(Arc::new(HmacSigner {
-                    secret: subscription.secret.clone(),
-                    path_and_query,
-                }));
+                let timestamp = now.timestamp_millis();
+                let signature = sign(&subscription.secret, &path_and_query, timestamp, &body);
+                headers.extend(signed_headers(timestamp, signature));
             }
         }
         state.webhooks().enqueue(Delivery {
@@ -132,41 +126,76 @@ pub fn send(mock: &WalmartMock, state: &MockState, order: &Order, change: OrderC
             headers,
             body: body.clone(),
             attempt: 0,
-            signer,
         });
     }
 }
 
-/// Signs each attempt with the client secret at the time it is sent.
-struct HmacSigner {
-    secret: String,
-    path_and_query: String,
+/// Signs a retry of an HMAC-signed delivery again at `state`'s now: the subscription is the one
+/// at the delivery's URL whose secret made its signature (a basic-auth delivery is sent as it
+/// was).
+pub fn resign(state: &MockState, delivery: &mut Delivery) {
+    let header = |name: &str| {
+        delivery
+            .headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let (Some(sent), Some(signature)) = (
+        header(TIMESTAMP_HEADER).and_then(|sent| sent.parse::<i64>().ok()),
+        header(SIGNATURE_HEADER),
+    ) else {
+        return;
+    };
+    let Some(path_and_query) = path_and_query(&delivery.url) else {
+        return;
+    };
+    let secret = state
+        .webhooks()
+        .subscriptions()
+        .into_iter()
+        .filter(|subscription| subscription.url == delivery.url)
+        .map(|subscription| subscription.secret)
+        .find(|secret| sign(secret, &path_and_query, sent, &delivery.body) == signature);
+    let Some(secret) = secret else {
+        return;
+    };
+    let now = state.now().timestamp_millis();
+    let fresh = sign(&secret, &path_and_query, now, &delivery.body);
+    delivery
+        .headers
+        .retain(|(key, _)| key != TIMESTAMP_HEADER && key != SIGNATURE_HEADER);
+    delivery.headers.extend(signed_headers(now, fresh));
 }
 
-impl std::fmt::Debug for HmacSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secret.
-        f.debug_struct("HmacSigner")
-            .field("path_and_query", &self.path_and_query)
-            .finish_non_exhaustive()
-    }
+/// The header of the signed time (unix milliseconds).
+const TIMESTAMP_HEADER: &str = "WM_SEC.TIMESTAMP";
+/// The header of the signature.
+const SIGNATURE_HEADER: &str = "WM_SEC.SIGNATURE";
+
+fn signed_headers(timestamp: i64, signature: String) -> [(String, String); 2] {
+    [
+        (TIMESTAMP_HEADER.to_string(), timestamp.to_string()),
+        (SIGNATURE_HEADER.to_string(), signature),
+    ]
 }
 
-impl SignAttempt for HmacSigner {
-    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> Vec<(String, String)> {
-        let timestamp = now.timestamp_millis().to_string();
-        let body_hash = hex(&Sha256::digest(body));
-        let signed = format!("POST\n{}\n{timestamp}\n{body_hash}", self.path_and_query);
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(self.secret.as_bytes()).expect("any key length");
-        mac.update(signed.as_bytes());
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        vec![
-            ("WM_SEC.TIMESTAMP".to_string(), timestamp),
-            ("WM_SEC.SIGNATURE".to_string(), signature),
-        ]
-    }
+/// The path and query of `url`, as the canonical string signs them.
+fn path_and_query(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some(match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    })
+}
+
+/// The [U] signature of `body` posted to `path_and_query` at `timestamp` (unix milliseconds).
+fn sign(secret: &str, path_and_query: &str, timestamp: i64, body: &[u8]) -> String {
+    let body_hash = hex(&Sha256::digest(body));
+    let signed = format!("POST\n{path_and_query}\n{timestamp}\n{body_hash}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(signed.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -191,11 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn the_signer_never_shows_its_secret() {
-        let signer = HmacSigner {
-            secret: "client-secret".into(),
-            path_and_query: "/hook".into(),
-        };
-        assert!(!format!("{signer:?}").contains("client-secret"));
+    fn the_signature_covers_the_path_the_time_and_the_body() {
+        let signed = sign("client-secret", "/hook?a=1", 1_700_000_000_000, b"{}");
+        assert_eq!(
+            signed,
+            sign("client-secret", "/hook?a=1", 1_700_000_000_000, b"{}")
+        );
+        for other in [
+            sign("other-secret", "/hook?a=1", 1_700_000_000_000, b"{}"),
+            sign("client-secret", "/hook", 1_700_000_000_000, b"{}"),
+            sign("client-secret", "/hook?a=1", 1_700_000_000_001, b"{}"),
+            sign("client-secret", "/hook?a=1", 1_700_000_000_000, b"[]"),
+        ] {
+            assert_ne!(signed, other);
+        }
+        assert_eq!(
+            path_and_query("http://127.0.0.1:1/hook?a=1").unwrap(),
+            "/hook?a=1"
+        );
     }
 }
