@@ -433,6 +433,9 @@ async fn a_qps_burst_is_throttled_with_retry_after_and_down_is_transient() {
             retry_after: Some(Duration::from_secs(1))
         })
     );
+    // The refused PUT was built from the inventory the reads kept; a throttle says nothing of
+    // the listing's shape, so the retry is one call again.
+    assert_eq!(etsy.push_extra_calls(&[item("ACME-MUG", 2)]), 0);
     set_faults(&mock, json!({ "down": true })).await;
     let down = etsy.fetch_orders(None).await.unwrap_err();
     assert_eq!(down.kind(), "transient");

@@ -274,7 +274,17 @@ impl EtsyConnector {
                         );
                     }
                     Err(error) => {
-                        self.structures.forget(&listing_id);
+                        // A listing gone is gone; a throttle, a 5xx or a timeout says nothing of
+                        // its shape, and the retry sends from the same kept inventory.
+                        if matches!(
+                            error,
+                            MarketplaceError::Permanent {
+                                kind: PermanentKind::NotFound,
+                                ..
+                            }
+                        ) {
+                            self.structures.forget(&listing_id);
+                        }
                         return Err(error);
                     }
                     confirmed => return confirmed,
