@@ -5,13 +5,15 @@
 //! Etsy replaces a listing's inventory whole, so the `PUT` carries every product, property and
 //! price of the listing. What is kept is the last `GET` reply (a read-back or a push's read) or
 //! the last `PUT` reply (Etsy answers with the inventory as it now is). A kept inventory is used
-//! for at most [`DEFAULT_MAX_AGE`] (the account's `inventory_max_age_secs`; 0 reads before every
-//! push, as before issue 14), and dropped:
+//! for at most the account's `inventory_max_age_secs` ([`DEFAULT_MAX_AGE`] unless set; 0 reads
+//! before every push, as before issue 14), and dropped:
 //!
 //! - when a receipt names the listing and the listing has more than one product: a sale or
 //!   cancellation on Etsy moved the quantity of a product the push sends back unchanged (a
 //!   listing with one product does not care: the push sets that product's quantity);
-//! - when Etsy refuses a `PUT` made from it (the connector reads the listing and sends again).
+//! - when Etsy refuses a `PUT` made from it as invalid (the connector reads the listing and sends
+//!   again), or answers that the listing is gone (404); a throttle, a 5xx or a timeout keeps it,
+//!   as they say nothing of the listing's shape.
 //!
 //! The risk this trades, stated rather than hidden: an edit a person makes on Etsy to the
 //! listing's variations or prices within the max age is sent back as it was by the next push
