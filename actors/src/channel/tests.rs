@@ -274,6 +274,23 @@ async fn run_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// Tells `channel` that `sku` now has `available` units (all on hand), as of ledger `seq`.
+async fn change_stock(channel: &Addr<ChannelActor>, sku: &Sku, available: i64, seq: u64) {
+    let level = StockLevel {
+        sku: sku.clone(),
+        on_hand: available,
+        reserved: 0,
+        available,
+        last_seq: seq,
+    };
+    channel
+        .send(StockChanged {
+            levels: vec![level],
+        })
+        .await
+        .unwrap();
+}
+
 fn push_limit(per_second: f64, burst: u32) -> RateLimitOverrides {
     let mut overrides = RateLimitOverrides::default();
     overrides.0.insert(
@@ -454,19 +471,7 @@ async fn a_thousand_changes_in_a_second_stay_within_two_pushes_per_second() {
     let started = Instant::now();
     for change in 0..1000i64 {
         let available = 500 + (change * 37) % 400;
-        let level = StockLevel {
-            sku: sku("HAT"),
-            on_hand: available,
-            reserved: 0,
-            available,
-            last_seq: change as u64 + 1,
-        };
-        channel
-            .send(StockChanged {
-                levels: vec![level],
-            })
-            .await
-            .unwrap();
+        change_stock(&channel, &sku("HAT"), available, change as u64 + 1).await;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let final_target = 500 + (999 * 37) % 400;
@@ -512,19 +517,7 @@ async fn the_calls_a_push_makes_first_are_charged_with_it() {
     let started = Instant::now();
     for change in 0..400i64 {
         let available = 100 + change % 50;
-        let level = StockLevel {
-            sku: sku("HAT"),
-            on_hand: available,
-            reserved: 0,
-            available,
-            last_seq: change as u64 + 1,
-        };
-        channel
-            .send(StockChanged {
-                levels: vec![level],
-            })
-            .await
-            .unwrap();
+        change_stock(&channel, &sku("HAT"), available, change as u64 + 1).await;
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let final_target = (100 + 399 % 50) as u32;
@@ -558,19 +551,7 @@ async fn at_full_load_the_steady_state_draws_no_throttle() {
     for tick in 0..2400u64 {
         let name = format!("SKU-{}", tick % 50);
         let available = (tick % 7) as i64 + 1;
-        let level = StockLevel {
-            sku: sku(&name),
-            on_hand: available,
-            reserved: 0,
-            available,
-            last_seq: tick + 1,
-        };
-        channel
-            .send(StockChanged {
-                levels: vec![level],
-            })
-            .await
-            .unwrap();
+        change_stock(&channel, &sku(&name), available, tick + 1).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let state = channel.send(GetState).await.unwrap().unwrap();

@@ -180,6 +180,16 @@ pub struct Delivery {
     pub attempt: u32,
 }
 
+impl Delivery {
+    /// The value of header `name` (as the platform wrote its name), if the delivery has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// The subscriptions of one mock and the queue of its sender.
 #[derive(Debug)]
 pub struct WebhookHub {
@@ -248,6 +258,21 @@ impl WebhookHub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The secret of the subscription at `url` that `signed_with` recognizes (the hub keeps no
+    /// secret per delivery: a retry finds the secret that made its first signature, so that it
+    /// can sign again at its own time).
+    pub fn secret_that_signed(
+        &self,
+        url: &str,
+        signed_with: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        self.subscriptions()
+            .into_iter()
+            .filter(|subscription| subscription.url == url)
+            .map(|subscription| subscription.secret)
+            .find(|secret| signed_with(secret))
     }
 
     /// The receivers as shown to a caller.

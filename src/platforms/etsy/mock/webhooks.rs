@@ -145,33 +145,25 @@ fn headers(id: &str, timestamp: i64, signature: String) -> Vec<(String, String)>
     ]
 }
 
-fn header_value<'d>(delivery: &'d Delivery, name: &str) -> Option<&'d str> {
-    delivery
-        .headers
-        .iter()
-        .find(|(header, _)| header == name)
-        .map(|(_, value)| value.as_str())
-}
-
 /// Signs a retry anew at `state`'s now. The hub keeps no secret per delivery: the secret of the
 /// receiver's subscription that made the delivery's first signature signs the retry (a delivery
 /// whose subscription is gone is retried as it was, and its receiver refuses it as stale).
 pub fn resign(state: &MockState, delivery: &mut Delivery) {
     let (Some(id), Some(sent), Some(signature)) = (
-        header_value(delivery, header::ID),
-        header_value(delivery, header::TIMESTAMP).and_then(|t| t.parse::<i64>().ok()),
-        header_value(delivery, header::SIGNATURE),
+        delivery.header(header::ID),
+        delivery
+            .header(header::TIMESTAMP)
+            .and_then(|t| t.parse::<i64>().ok()),
+        delivery.header(header::SIGNATURE),
     ) else {
         return;
     };
-    let secret = state
+    let Some(secret) = state
         .webhooks()
-        .subscriptions()
-        .into_iter()
-        .filter(|subscription| subscription.url == delivery.url)
-        .map(|subscription| subscription.secret)
-        .find(|secret| sign(secret, id, sent, &delivery.body).as_deref() == Some(signature));
-    let Some(secret) = secret else {
+        .secret_that_signed(&delivery.url, |secret| {
+            sign(secret, id, sent, &delivery.body).as_deref() == Some(signature)
+        })
+    else {
         return;
     };
     let now = state.now().timestamp();
@@ -228,16 +220,16 @@ mod tests {
         };
         let checked = |delivery: &Delivery| {
             let headers = SignatureHeaders {
-                id: header_value(delivery, header::ID),
-                timestamp: header_value(delivery, header::TIMESTAMP),
-                signature: header_value(delivery, header::SIGNATURE),
+                id: delivery.header(header::ID),
+                timestamp: delivery.header(header::TIMESTAMP),
+                signature: delivery.header(header::SIGNATURE),
             };
             verify(secret, headers, &delivery.body, chrono::Utc::now())
         };
         assert!(checked(&delivery).is_err(), "an hour old: a replay");
         resign(&state, &mut delivery);
         assert_eq!(checked(&delivery), Ok(()));
-        assert_eq!(header_value(&delivery, header::ID), Some("msg_1"));
+        assert_eq!(delivery.header(header::ID), Some("msg_1"));
         assert_eq!(delivery.attempt, 3);
     }
 

@@ -134,30 +134,23 @@ pub fn send(mock: &WalmartMock, state: &MockState, order: &Order, change: OrderC
 /// at the delivery's URL whose secret made its signature (a basic-auth delivery is sent as it
 /// was).
 pub fn resign(state: &MockState, delivery: &mut Delivery) {
-    let header = |name: &str| {
-        delivery
-            .headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
     let (Some(sent), Some(signature)) = (
-        header(TIMESTAMP_HEADER).and_then(|sent| sent.parse::<i64>().ok()),
-        header(SIGNATURE_HEADER),
+        delivery
+            .header(TIMESTAMP_HEADER)
+            .and_then(|sent| sent.parse::<i64>().ok()),
+        delivery.header(SIGNATURE_HEADER),
     ) else {
         return;
     };
     let Some(path_and_query) = path_and_query(&delivery.url) else {
         return;
     };
-    let secret = state
+    let Some(secret) = state
         .webhooks()
-        .subscriptions()
-        .into_iter()
-        .filter(|subscription| subscription.url == delivery.url)
-        .map(|subscription| subscription.secret)
-        .find(|secret| sign(secret, &path_and_query, sent, &delivery.body) == signature);
-    let Some(secret) = secret else {
+        .secret_that_signed(&delivery.url, |secret| {
+            sign(secret, &path_and_query, sent, &delivery.body) == signature
+        })
+    else {
         return;
     };
     let now = state.now().timestamp_millis();
