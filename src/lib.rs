@@ -9,7 +9,9 @@ pub mod clients;
 pub mod config;
 #[cfg(feature = "mocks")]
 pub mod demo;
+pub mod operations;
 pub mod platforms;
+pub mod replenishment;
 pub mod serve;
 pub mod service;
 pub mod telemetry;

@@ -7,14 +7,27 @@
 //!
 //! The service reads the time from one [`Clock`] (in `ServiceOptions`), so that a test can own it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound as _, TimeDelta, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Formats `time` as RFC 3339, UTC, milliseconds (`2026-12-03T06:00:00.123Z`).
 pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The time of a Unix-milliseconds stamp (the engine's journal and channel stamps); a stamp past
+/// what chrono holds is its largest time.
+pub fn from_unix_ms(ms: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// [`rfc3339`] of a Unix-milliseconds stamp.
+pub fn rfc3339_ms(ms: u64) -> String {
+    rfc3339(from_unix_ms(ms))
 }
 
 /// Writes a `DateTime<Utc>` field as [`rfc3339`] (`#[serde(serialize_with = …)]`). Reading needs
@@ -51,6 +64,21 @@ impl Clock {
         Clock(Arc::new(move || at))
     }
 
+    /// A clock that reads what the returned [`ManualTime`] says, starting at `start`: a test moves
+    /// it forward (a simulated day) without waiting, and everything reading the service's clock
+    /// (records, the ledger's journal stamps, replenishment's windows) sees the same time.
+    pub fn manual(start: DateTime<Utc>) -> (Clock, ManualTime) {
+        let time = ManualTime(Arc::new(Mutex::new(start)));
+        let read = time.clone();
+        (Clock(Arc::new(move || read.now())), time)
+    }
+
+    /// Milliseconds since the Unix epoch (0 before it, which no clock of the service reads): the
+    /// form the ledger stamps its journal with.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.now().timestamp_millis()).unwrap_or(0)
+    }
+
     /// The time now, to the millisecond: what a record keeps is what its reply showed and what
     /// reading it back gives (times are written with milliseconds).
     pub fn now(&self) -> DateTime<Utc> {
@@ -68,6 +96,31 @@ impl Default for Clock {
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Clock({})", rfc3339(self.now()))
+    }
+}
+
+/// The hand of a [`Clock::manual`]: the time its clock reads until it is moved.
+#[derive(Debug, Clone)]
+pub struct ManualTime(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualTime {
+    /// The time the clock reads now.
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the clock forward by `by` (saturating at the largest time chrono holds).
+    pub fn advance(&self, by: Duration) {
+        let mut time = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let by = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+        *time = time
+            .checked_add_signed(by)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    }
+
+    /// Sets the clock to `at`.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = at;
     }
 }
 
@@ -188,6 +241,19 @@ mod tests {
             serde_json::json!({"created_at": "t0", "rotated_at": null, "rotate_by": null});
         assert!(serde_json::from_value::<Record>(damaged).is_err());
         assert!(Due::parse("soon").is_err());
+    }
+
+    #[test]
+    fn a_manual_clock_reads_what_its_hand_says_and_moves_only_when_moved() {
+        let start: DateTime<Utc> = "2026-12-01T09:00:00.250Z".parse().unwrap();
+        let (clock, hand) = Clock::manual(start);
+        assert_eq!(clock.now(), start);
+        assert_eq!(clock.clone().now(), start, "a clone reads the same hand");
+        hand.advance(Duration::from_secs(86_400));
+        assert_eq!(rfc3339(clock.now()), "2026-12-02T09:00:00.250Z");
+        assert_eq!(clock.now_ms(), 1_796_202_000_250);
+        hand.set(start);
+        assert_eq!(clock.now(), start);
     }
 
     #[test]

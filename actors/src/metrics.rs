@@ -113,6 +113,13 @@ pub const CHANNEL_DRIFT_CORRECTIONS_TOTAL: Metric = metric(
     &[CLIENT, CHANNEL],
     "listings whose marketplace quantity drifted from the last confirmed one, corrected",
 );
+/// Listing-history events a channel could not record (issue 15); pushing goes on without them.
+pub const CHANNEL_HISTORY_FAILURES_TOTAL: Metric = metric(
+    "shelfsync_channel_history_failures_total",
+    MetricKind::Counter,
+    &[CLIENT, CHANNEL],
+    "listing-history writes (pushes sent or refused, drifted reads) the ledger did not record",
+);
 /// How long the least recently verified listing of a channel has gone unchecked.
 pub const CHANNEL_OLDEST_UNVERIFIED_SECONDS: Metric = metric(
     "shelfsync_channel_oldest_unverified_seconds",
@@ -246,12 +253,42 @@ pub const HTTP_REQUEST_SECONDS: Metric = metric(
     "time from a request's head to its reply's head, by route template",
 );
 
+/// Unresolved exceptions of the queue a person works (issue 15), by kind.
+pub const EXCEPTIONS_UNRESOLVED: Metric = metric(
+    "shelfsync_exceptions_unresolved",
+    MetricKind::Gauge,
+    &[CLIENT, KIND],
+    "exceptions of the client's queue not yet resolved (open or acknowledged), by kind",
+);
+/// How far past its due time the oldest unresolved exception is (0: none is overdue).
+pub const EXCEPTIONS_OLDEST_PAST_DUE_SECONDS: Metric = metric(
+    "shelfsync_exceptions_oldest_past_due_seconds",
+    MetricKind::Gauge,
+    &[CLIENT],
+    "seconds the most overdue unresolved exception of the client is past its response target (0 when none is overdue)",
+);
+/// Escalation deliveries to clients, by outcome.
+pub const ESCALATION_DELIVERIES_TOTAL: Metric = metric(
+    "shelfsync_escalation_deliveries_total",
+    MetricKind::Counter,
+    &[CLIENT, OUTCOME],
+    "attempts to deliver an escalation to the client's endpoint, by outcome (delivered, failed: tried again later, gave_up)",
+);
+/// Credentials whose rotate-by date is near or past.
+pub const CREDENTIALS_ROTATION_DUE: Metric = metric(
+    "shelfsync_credentials_rotation_due",
+    MetricKind::Gauge,
+    &[CLIENT, KIND],
+    "credentials of the client to rotate, by kind: due_soon (within 14 days) or overdue",
+);
+
 /// Every metric, for `describe_all` and the dashboard check.
 pub const ALL: &[Metric] = &[
     CHANNEL_EXPOSURE_UNITS,
     CHANNEL_SKUS_AT_RISK,
     CHANNEL_OLDEST_PENDING_SECONDS,
     CHANNEL_DRIFT_CORRECTIONS_TOTAL,
+    CHANNEL_HISTORY_FAILURES_TOTAL,
     CHANNEL_OLDEST_UNVERIFIED_SECONDS,
     CHANNEL_STALLS_TOTAL,
     SYNC_LAG_SECONDS,
@@ -270,6 +307,10 @@ pub const ALL: &[Metric] = &[
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_SECONDS,
     STORAGE_FLUSH_FAILURES_TOTAL,
+    EXCEPTIONS_UNRESOLVED,
+    EXCEPTIONS_OLDEST_PAST_DUE_SECONDS,
+    ESCALATION_DELIVERIES_TOTAL,
+    CREDENTIALS_ROTATION_DUE,
 ];
 
 /// The `client` label value used when per-client labels are switched off.

@@ -575,12 +575,38 @@ pub async fn import_catalog(
         state.service.apply_movements(&code, movements).await??;
     }
     warn_unmanaged(&code, &unmanaged);
-    Ok(HttpResponse::Ok().json(ImportReply {
+    let reply = ImportReply {
         imported: good.len(),
         adopted,
         rejected,
         unmanaged,
-    }))
+    };
+    // What the launch checklist's catalog item reads: refused rows and listings they left
+    // unmanaged keep it open until an import is clean.
+    state.service.operations().put_import(
+        &code,
+        &crate::operations::checklist::ImportSummary {
+            at: state.service.now(),
+            imported: reply.imported,
+            rejected: reply.rejected.len(),
+            unmanaged: reply.unmanaged.len(),
+        },
+    )?;
+    super::audit::record(
+        &state,
+        &caller,
+        Some(&code),
+        "import_catalog",
+        "catalog".into(),
+        None,
+        Some(serde_json::json!({
+            "imported": reply.imported,
+            "skus": good.iter().map(|row| row.sku.as_str()).collect::<Vec<_>>(),
+            "rejected": reply.rejected.len(),
+            "adopted": reply.adopted,
+        })),
+    );
+    Ok(HttpResponse::Ok().json(reply))
 }
 
 /// The listings refused rows leave unmanaged once `mappings` (this import's accepted rows) are

@@ -181,6 +181,12 @@ pub struct LiveChannel {
     pub pages_applied: u64,
     /// Orders read because a notification named them.
     pub notified_reads: u64,
+    /// When a read from the marketplace (a read-back or the order feed) last succeeded: the
+    /// channel is verified live (RFC 3339; `null` before its first).
+    pub last_read_at: Option<String>,
+    /// Why the channel is failing now (its last call was refused for good, or several failed in
+    /// a row); `null` while the marketplace answers.
+    pub failing: Option<String>,
 }
 
 /// Why an activity of a channel waits, for a person: the reason, for how long it has waited for
@@ -276,7 +282,17 @@ pub async fn create(
         .service
         .add_channel(&code, record.clone(), webhook_secret)
         .await?;
-    Ok(HttpResponse::Created().json(ChannelView::from(&record)))
+    let view = ChannelView::from(&record);
+    super::audit::record(
+        &state,
+        &caller,
+        Some(&code),
+        "create_channel",
+        format!("channel/{}", record.id),
+        None,
+        Some(super::audit::value(&view)),
+    );
+    Ok(HttpResponse::Created().json(view))
 }
 
 impl From<&ChannelRecord> for ChannelView {
@@ -300,7 +316,7 @@ impl From<&ChannelRecord> for ChannelView {
 
 impl Wait {
     /// The wait as seen at `now`: it ends `remaining_ms` after.
-    fn at(wait: WaitView, now: DateTime<Utc>) -> Self {
+    pub(super) fn at(wait: WaitView, now: DateTime<Utc>) -> Self {
         let until = wait
             .remaining_ms
             .map(|ms| now + chrono::Duration::milliseconds(ms.min(i64::MAX as u64) as i64));
@@ -335,6 +351,18 @@ impl LiveChannel {
             stalls: live.stalls,
             pages_applied: live.pages_applied,
             notified_reads: live.notified_reads,
+            last_read_at: live
+                .contact
+                .last_read_ok_ms
+                .map(crate::timestamp::rfc3339_ms),
+            failing: live.contact.failing().map(|failure| {
+                format!(
+                    "{} failed ({:?}): {}",
+                    failure.operation.as_str(),
+                    failure.class,
+                    failure.message
+                )
+            }),
         }
     }
 }

@@ -20,10 +20,14 @@ use super::clients::{NewClient, PutCredential};
 use super::error::Code;
 use super::exceptions::{ExceptionsPage, ExceptionsQuery};
 use super::journal::{JournalQuery, LedgerPage, OrdersPage};
+use super::listings::{ExplainQuery, ExplainView, HistoryPage, HistoryQuery};
 use super::members::{CreatedMember, MemberView, NewMember};
-use super::paging::{Page, PageQuery, SkuPageQuery, MAX_LIMIT};
+use super::paging::{NumberPageQuery, Page, PageQuery, SkuPageQuery, MAX_LIMIT};
+use super::reorders::ReordersQuery;
 use super::stock::{MovementReply, NewMovement, StockView};
 use crate::clients::{ClientRecord, CredentialMetadata};
+use crate::operations::audit::AuditEntry;
+use crate::replenishment::{ReorderLine, ReorderSettings, ReorderSettingsBody};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -466,6 +470,88 @@ impl ApiClient {
     ) -> Result<ExceptionsPage, ClientError> {
         self.read(&["v1", "clients", code, "exceptions"], Some(query))
             .await
+    }
+
+    /// `PUT /v1/clients/{code}/stock/{sku}/reorder`: the settings as stored.
+    pub async fn put_reorder_settings(
+        &self,
+        code: &str,
+        sku: &str,
+        settings: &ReorderSettingsBody,
+    ) -> Result<ReorderSettings, ClientError> {
+        let path = ["v1", "clients", code, "stock", sku, "reorder"];
+        self.send(Method::PUT, &path, NO_QUERY, Some(settings), OK)
+            .await
+    }
+
+    /// `DELETE /v1/clients/{code}/stock/{sku}/reorder`.
+    pub async fn delete_reorder_settings(&self, code: &str, sku: &str) -> Result<(), ClientError> {
+        let path = ["v1", "clients", code, "stock", sku, "reorder"];
+        self.send(Method::DELETE, &path, NO_QUERY, NO_BODY, NO_CONTENT)
+            .await
+    }
+
+    /// `GET /v1/clients/{code}/reorders`: one page of the reorder list.
+    pub async fn reorders_page(
+        &self,
+        code: &str,
+        query: &ReordersQuery,
+    ) -> Result<Page<ReorderLine>, ClientError> {
+        self.read(&["v1", "clients", code, "reorders"], Some(query))
+            .await
+    }
+
+    /// The whole reorder list of a client.
+    pub async fn reorders(&self, code: &str) -> Result<Vec<ReorderLine>, ClientError> {
+        self.every_page(&["v1", "clients", code, "reorders"]).await
+    }
+
+    /// `GET /v1/clients/{code}/channels/{channel}/listings/{sku}/history`: one page of a
+    /// listing's history.
+    pub async fn listing_history(
+        &self,
+        code: &str,
+        channel: &str,
+        sku: &str,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, ClientError> {
+        let path = [
+            "v1", "clients", code, "channels", channel, "listings", sku, "history",
+        ];
+        self.read(&path, Some(query)).await
+    }
+
+    /// `GET /v1/clients/{code}/channels/{channel}/listings/{sku}/explain`: what the listing
+    /// showed at `query.at` (now when absent) and why.
+    pub async fn explain_listing(
+        &self,
+        code: &str,
+        channel: &str,
+        sku: &str,
+        query: &ExplainQuery,
+    ) -> Result<ExplainView, ClientError> {
+        let path = [
+            "v1", "clients", code, "channels", channel, "listings", sku, "explain",
+        ];
+        self.read(&path, Some(query)).await
+    }
+
+    /// `GET /v1/clients/{code}/audit`: a page of the client's audit log.
+    pub async fn client_audit(
+        &self,
+        code: &str,
+        query: &NumberPageQuery,
+    ) -> Result<Page<AuditEntry>, ClientError> {
+        self.read(&["v1", "clients", code, "audit"], Some(query))
+            .await
+    }
+
+    /// `GET /v1/audit`: a page of the agency's audit log (admins).
+    pub async fn agency_audit(
+        &self,
+        query: &NumberPageQuery,
+    ) -> Result<Page<AuditEntry>, ClientError> {
+        self.read(&["v1", "audit"], Some(query)).await
     }
 
     /// `GET /metrics`: the Prometheus text.

@@ -133,6 +133,15 @@ pub async fn create(
             .grant(&caller.0.id, code.as_str())
             .map_err(ApiError::internal)?;
     }
+    super::audit::record(
+        &state,
+        &caller,
+        Some(&code),
+        "create_client",
+        format!("client/{code}"),
+        None,
+        Some(super::audit::value(&record)),
+    );
     Ok(HttpResponse::Created().json(record))
 }
 
@@ -274,10 +283,25 @@ pub async fn put_credential(
                 .map_err(|error| ApiError::invalid(format!("hosts: {error}")))?,
         ),
     };
+    let before = state
+        .clients
+        .credentials(&code)?
+        .into_iter()
+        .find(|credential| credential.name == name);
     let metadata = state
         .service
         .put_credential(&code, &name, &Secret::new(body.secret), rotate_by, hosts)
         .await?;
+    // The metadata only: the secret is never in the log (`operations::audit`).
+    super::audit::record(
+        &state,
+        &caller,
+        Some(&code),
+        "put_credential",
+        format!("credential/{name}"),
+        before.map(|before| super::audit::value(&before)),
+        Some(super::audit::value(&metadata)),
+    );
     Ok(HttpResponse::Ok().json(metadata))
 }
 

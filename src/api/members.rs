@@ -55,6 +55,9 @@ pub struct MemberView {
     pub may_create_clients: bool,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    /// When it was disabled; `null` for an active member.
+    #[serde(default, serialize_with = "crate::timestamp::serialize_option")]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// The reply of `POST /v1/members`: the member and its token, shown this once.
@@ -75,6 +78,7 @@ impl From<Member> for MemberView {
             clients: member.clients,
             may_create_clients: member.may_create_clients,
             created_at: member.created_at,
+            disabled_at: member.disabled_at,
         }
     }
 }
@@ -159,8 +163,18 @@ pub async fn create(
             may_create_clients,
             token_hash: token_hash.clone(),
             created_at,
+            disabled_at: None,
         })
         .map_err(ApiError::internal)?;
+    super::audit::record(
+        &state,
+        &caller,
+        None,
+        "create_member",
+        format!("member/{}", member.id),
+        None,
+        Some(super::audit::value(&MemberView::from(member.clone()))),
+    );
     Ok(HttpResponse::Created().json(CreatedMember {
         member: MemberView::from(member),
         token: token.expose().to_string(),
@@ -192,7 +206,9 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page.map(MemberView::from)))
 }
 
-/// `DELETE /v1/members/{id}`: removes the member; its token stops working when this answers.
+/// `DELETE /v1/members/{id}`: disables the member; its token stops working when this answers.
+/// Its record stays (listed with `disabled_at`), so that the audit log and the exception trails
+/// keep naming it; disabling a disabled member answers 204 again.
 #[utoipa::path(
     delete,
     path = "/v1/members/{id}",
@@ -201,7 +217,7 @@ pub async fn list(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The member's id")),
     responses(
-        (status = 204, description = "Revoked; its token stops working at once"),
+        (status = 204, description = "Disabled; its token stops working at once"),
         Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
@@ -217,8 +233,18 @@ pub async fn delete(
             "a member cannot remove itself (another admin can)",
         ));
     }
-    match state.members.remove(&id) {
-        Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(error) => Err(error.into()),
+    let before = state.members.get(&id).map_err(ApiError::internal)?;
+    let member = state.members.disable(&id, state.service.now())?;
+    if before.as_ref().is_some_and(Member::active) {
+        super::audit::record(
+            &state,
+            &caller,
+            None,
+            "delete_member",
+            format!("member/{}", member.id),
+            before.map(|member| super::audit::value(&MemberView::from(member))),
+            Some(super::audit::value(&MemberView::from(member))),
+        );
     }
+    Ok(HttpResponse::NoContent().finish())
 }

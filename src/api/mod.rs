@@ -5,19 +5,25 @@
 //!
 //! The routes are the operations of the generated OpenAPI document ([`openapi`]): members,
 //! clients and their credentials, channels, catalog, stock and movements, ledger, orders,
-//! exceptions, Shopify webhooks, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
+//! exceptions, reorder settings and the reorder list, Shopify webhooks, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 
+pub mod audit;
 pub mod catalog;
 pub mod channels;
+pub mod checklists;
 pub mod client;
 pub mod clients;
 pub mod error;
+pub mod escalation;
 pub mod exceptions;
 pub mod head_guard;
 pub mod journal;
+pub mod listings;
 pub mod members;
 pub mod openapi;
 pub mod paging;
+pub mod profile;
+pub mod reorders;
 pub mod request_metrics;
 pub mod server;
 pub mod stock;
@@ -108,6 +114,30 @@ fn handler(operation_id: &str) -> Option<actix_web::Route> {
         "ledger" => web::to(journal::ledger),
         "orders" => web::to(journal::orders),
         "list_exceptions" => web::to(exceptions::list),
+        // The operations layer (issue 15).
+        "list_all_exceptions" => web::to(exceptions::list_all),
+        "transition_exception" => web::to(exceptions::transition),
+        "put_escalation" => web::to(escalation::put),
+        "get_escalation" => web::to(escalation::get),
+        "delete_escalation" => web::to(escalation::delete),
+        "list_escalation_deliveries" => web::to(escalation::deliveries),
+        "get_profile" => web::to(profile::get),
+        "put_profile" => web::to(profile::put),
+        "client_audit" => web::to(audit::client_log),
+        "agency_audit" => web::to(audit::agency_log),
+        "put_reorder_settings" => web::to(reorders::put_settings),
+        "delete_reorder_settings" => web::to(reorders::delete_settings),
+        "list_reorders" => web::to(reorders::list),
+        // Issue 15: the listing history and the explain query.
+        "listing_history" => web::to(listings::history),
+        "explain_listing" => web::to(listings::explain),
+        // Issue 15: checklists and the end-to-end sync test.
+        "list_checklists" => web::to(checklists::list),
+        "create_checklist" => web::to(checklists::create),
+        "get_checklist" => web::to(checklists::get),
+        "tick_checklist_item" => web::to(checklists::tick),
+        "start_sync_test" => web::to(checklists::start_sync_test),
+        "get_sync_test" => web::to(checklists::get_sync_test),
         _ => return None,
     })
 }

@@ -211,6 +211,9 @@ impl ApiServer {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let limits = state.edge;
+        // Where the API answers, the operations sweep runs (exceptions imported and escalated,
+        // deliveries retried): the queue the API shows is worked on whether or not anyone asks.
+        state.service.start_operations();
         let data = state_data(state);
         let server = ServerThread::spawn("api".into(), on_signal.is_some(), move || {
             let builder = Server::build()

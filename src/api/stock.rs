@@ -263,7 +263,11 @@ impl ToSchema for NewMovement {}
 /// Tells whether the client has `sku`: it has a balance (it moved) or a listing mapped by a
 /// catalog import. A SKU is never removed, so the answer cannot turn false between this check and
 /// the write that follows.
-async fn sku_is_known(state: &ApiState, code: &ClientCode, sku: &Sku) -> Result<bool, ApiError> {
+pub(super) async fn sku_is_known(
+    state: &ApiState,
+    code: &ClientCode,
+    sku: &Sku,
+) -> Result<bool, ApiError> {
     let levels = level_of(state, code, sku).await?;
     if levels.iter().any(|level| level.last_seq > 0) {
         return Ok(true);
@@ -361,6 +365,7 @@ pub async fn post_movement(
         ));
     }
     let ledger_key = format!("api:{key}");
+    let before = stock_of(&state, &code, &sku).await?;
     let movement = Movement {
         key: IdempotencyKey::parse(&ledger_key)?,
         source: Source::Api,
@@ -376,10 +381,13 @@ pub async fn post_movement(
         .results
         .first()
         .ok_or_else(|| ApiError::internal("the ledger answered no result"))?;
-    if let Some(reason) = reason.filter(|reason| !reason.is_empty() && !applied.duplicate) {
+    if let Some(reason) = reason
+        .as_deref()
+        .filter(|reason| !reason.is_empty() && !applied.duplicate)
+    {
         // The reason is an annotation kept beside the journal; losing it in a crash between the
         // two writes loses no stock.
-        state.service.put_reason(&code, &ledger_key, &reason)?;
+        state.service.put_reason(&code, &ledger_key, reason)?;
     }
     let level = stock_of(&state, &code, &sku).await?;
     let reply = MovementReply {
@@ -387,6 +395,21 @@ pub async fn post_movement(
         duplicate: applied.duplicate,
         stock: level,
     };
+    if !applied.duplicate {
+        super::audit::record(
+            &state,
+            &caller,
+            Some(&code),
+            "post_movement",
+            format!("stock/{sku}"),
+            Some(super::audit::value(&before)),
+            Some(serde_json::json!({
+                "movement": {"kind": body.kind, "quantity": quantity, "idempotency_key": key,
+                             "reason": reason, "seq": applied.seq},
+                "stock": super::audit::value(&reply.stock),
+            })),
+        );
+    }
     Ok(if applied.duplicate {
         HttpResponse::Ok().json(reply)
     } else {

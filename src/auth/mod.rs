@@ -97,6 +97,11 @@ pub struct Member {
     /// When it was created.
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    /// When it was disabled (`DELETE /v1/members/{id}`): its token stopped working then, and its
+    /// record stays so that the audit trail and exception trails keep naming it. Members stored
+    /// before this existed decode as active.
+    #[serde(default, serialize_with = "crate::timestamp::serialize_option")]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// What a request wants to do.
@@ -140,6 +145,17 @@ impl Denied {
 }
 
 impl Member {
+    /// Whether the member is active (not disabled).
+    pub fn active(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+
+    /// Whether the member can take work on `client` (an exception's assignee, an account
+    /// manager): active, allowed to write, and seeing it.
+    pub fn may_work_on(&self, client: &str) -> bool {
+        self.active() && self.role != Role::Viewer && self.sees(client)
+    }
+
     /// Whether the member may see `client` at all.
     pub fn sees(&self, client: &str) -> bool {
         self.role == Role::Admin || self.clients.contains(client)
@@ -183,6 +199,7 @@ mod tests {
             may_create_clients: false,
             token_hash: TokenHash::of("x"),
             created_at: DateTime::UNIX_EPOCH,
+            disabled_at: None,
         }
     }
 

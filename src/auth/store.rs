@@ -97,7 +97,10 @@ impl MemberStore {
     /// The member whose token hashes to `hash`.
     pub fn by_token(&self, hash: &TokenHash) -> Result<Option<Member>, MemberStoreError> {
         match self.tree.get(format!("t/{}", hash.as_str()))? {
-            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            // The token mapping goes with the disabling; checking again costs nothing.
+            Some(id) => Ok(self
+                .get(&String::from_utf8_lossy(&id))?
+                .filter(Member::active)),
             None => Ok(None),
         }
     }
@@ -151,6 +154,7 @@ impl MemberStore {
             may_create_clients: true,
             token_hash: hash.clone(),
             created_at: now,
+            disabled_at: None,
         })?;
         Ok(generated.then_some(token))
     }
@@ -170,23 +174,35 @@ impl MemberStore {
         serde_json::from_slice(&bytes).map_err(|source| MemberStoreError::Corrupt { key, source })
     }
 
-    /// Removes a member and its token, durably: the token stops working when this returns.
-    pub fn remove(&self, id: &str) -> Result<Member, MemberStoreError> {
-        let member = self
-            .get(id)?
-            .ok_or_else(|| MemberStoreError::UnknownMember { id: id.to_string() })?;
-        self.tree
-            .transaction(|tx| {
-                tx.remove(format!("m/{id}").as_bytes())?;
-                tx.remove(format!("t/{}", member.token_hash.as_str()).as_bytes())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|error| match error {
-                TransactionError::Storage(error) => MemberStoreError::Storage(error),
-                TransactionError::Abort(()) => {
-                    MemberStoreError::UnknownMember { id: id.to_string() }
-                }
-            })?;
+    /// Disables a member, durably: its token stops working when this returns; its record stays
+    /// (with `disabled_at`) so that every trail that names it still resolves to a person
+    /// (`reference/agency-operations.md`: "disable rather than delete to keep the audit trail").
+    /// Disabling a disabled member changes nothing and answers it as it is.
+    pub fn disable(&self, id: &str, now: DateTime<Utc>) -> Result<Member, MemberStoreError> {
+        let key = format!("m/{id}");
+        let result = self.tree.transaction(|tx| {
+            let Some(bytes) = tx.get(key.as_bytes())? else {
+                return Err(ConflictableTransactionError::Abort(None));
+            };
+            let mut member: Member = serde_json::from_slice(&bytes)
+                .map_err(|source| ConflictableTransactionError::Abort(Some(source)))?;
+            if member.disabled_at.is_none() {
+                member.disabled_at = Some(now);
+                let json = serde_json::to_vec(&member)
+                    .map_err(|source| ConflictableTransactionError::Abort(Some(source)))?;
+                tx.insert(key.as_bytes(), json)?;
+            }
+            tx.remove(format!("t/{}", member.token_hash.as_str()).as_bytes())?;
+            Ok(member)
+        });
+        let member = result.map_err(|error| match error {
+            TransactionError::Storage(error) => MemberStoreError::Storage(error),
+            TransactionError::Abort(None) => MemberStoreError::UnknownMember { id: id.to_string() },
+            TransactionError::Abort(Some(source)) => MemberStoreError::Corrupt {
+                key: key.clone(),
+                source,
+            },
+        })?;
         self.flusher.flush_blocking().map_err(sled::Error::from)?;
         Ok(member)
     }
@@ -206,6 +222,7 @@ mod tests {
             may_create_clients: false,
             token_hash: token_hash.clone(),
             created_at: "2026-11-21T00:00:00Z".parse().unwrap(),
+            disabled_at: None,
         }
     }
 
@@ -229,12 +246,29 @@ mod tests {
             .unwrap();
         assert_eq!((found.id.as_str(), found.role), ("m1", Role::Manager));
         assert_eq!(store.list().unwrap().len(), 2);
-        store.remove("m1").unwrap();
+        let disabled = store.disable("m1", DateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(disabled.disabled_at, Some(DateTime::UNIX_EPOCH));
         assert!(
             store.by_token(&hash).unwrap().is_none(),
-            "a removed member's token stops working"
+            "a disabled member's token stops working"
         );
-        assert_eq!(store.remove("m1").unwrap_err().kind(), "not_found");
+        let kept = store.get("m1").unwrap().unwrap();
+        assert_eq!((kept.name.as_str(), kept.active()), ("Dana", false));
+        assert_eq!(store.list().unwrap().len(), 2, "disabled, not deleted");
+        assert_eq!(
+            store
+                .disable("m1", "2027-01-01T00:00:00Z".parse().unwrap())
+                .unwrap(),
+            disabled,
+            "disabling twice changes nothing"
+        );
+        assert_eq!(
+            store
+                .disable("m9", DateTime::UNIX_EPOCH)
+                .unwrap_err()
+                .kind(),
+            "not_found"
+        );
         assert!(
             store
                 .ensure_admin(None, DateTime::UNIX_EPOCH)

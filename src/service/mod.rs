@@ -9,6 +9,9 @@
 
 pub mod bounded;
 mod channels;
+pub mod checklists;
+mod operations;
+mod replenishment;
 pub mod webhooks;
 
 use self::webhooks::WebhookDecoy;
@@ -28,7 +31,7 @@ use shelfsync_actors::ids::{ChannelId, ClientCode};
 use shelfsync_actors::inventory::ledger::Movement;
 use shelfsync_actors::inventory::messages::ApplyOutcome;
 use shelfsync_actors::inventory::messages::{ApplyMovements, CommandTicket};
-use shelfsync_actors::inventory::{InventoryActor, InventoryError};
+use shelfsync_actors::inventory::{InventoryActor, InventoryError, LedgerClock};
 use shelfsync_actors::ratelimit::RateLimiters;
 use shelfsync_actors::registry::{RegistryError, TenantRegistry};
 use shelfsync_actors::runtime::ArbiterPool;
@@ -62,6 +65,12 @@ pub enum ServiceError {
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The operations store failed or refused.
+    #[error(transparent)]
+    Operations(#[from] crate::operations::OperationsError),
+    /// Reorder settings or their assessment failed (`crate::replenishment`).
+    #[error(transparent)]
+    Replenishment(#[from] crate::replenishment::ReplenishmentError),
     /// The client's actors are not running (restarting, or the service is stopping).
     #[error("{0} is not available right now")]
     Unavailable(String),
@@ -99,6 +108,8 @@ impl ServiceError {
             ServiceError::Connector(error) => error.kind(),
             ServiceError::Tenant(error) => error.kind(),
             ServiceError::Registry(error) => error.kind(),
+            ServiceError::Operations(error) => error.kind(),
+            ServiceError::Replenishment(_) => "replenishment",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Invalid(_) => "invalid_field",
             ServiceError::Overloaded(_) => "overloaded",
@@ -150,8 +161,11 @@ pub struct ServiceOptions {
     pub egress: EgressPolicy,
     /// How long an API call waits for an actor (`engine.request_timeout_ms`); see [`bounded`].
     pub request_timeout: Duration,
-    /// Where the time of records (created, rotated) is read: the system clock but in tests.
+    /// Where the time of records (created, rotated) and of the ledgers' journal entries is read
+    /// (it replaces `supervisor.inventory.clock_ms`): the system clock but in tests.
     pub clock: Clock,
+    /// Timing of the operations sweep (exceptions, escalations).
+    pub operations: crate::operations::sweep::OperationsOptions,
 }
 
 impl Default for ServiceOptions {
@@ -167,6 +181,7 @@ impl Default for ServiceOptions {
             egress: EgressPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             clock: Clock::system(),
+            operations: Default::default(),
         }
     }
 }
@@ -194,6 +209,8 @@ pub struct Service {
     listing_maps: RwLock<HashMap<(ClientCode, ChannelId), ListingMap>>,
     /// `{CODE}/{ledger key}` → the reason given for an API movement.
     reasons: sled::Tree,
+    /// Each SKU's reorder settings (`crate::replenishment`).
+    reorders: crate::replenishment::store::ReorderStore,
     /// The database's flusher (the reasons' durable path, and its health for readiness).
     flusher: DbFlusher,
     engine: Mutex<Option<EngineThread>>,
@@ -202,6 +219,17 @@ pub struct Service {
     webhook_decoy: WebhookDecoy,
     /// Per client, the calls the API may have in its ledger at once.
     ledger_gates: bounded::LedgerGates,
+    /// The exception queue, escalations, audit log and profiles.
+    operations: crate::operations::OperationsStore,
+    /// Whether the operations sweep was started ([`Service::start_operations`]).
+    operations_started: std::sync::atomic::AtomicBool,
+    /// Set when [`Service::shutdown`] begins.
+    stopping: std::sync::atomic::AtomicBool,
+    /// When each client's reorder alerts were last assessed by the sweep.
+    reorders_assessed: Mutex<HashMap<ClientCode, Instant>>,
+    /// When an authentic notification last arrived, per channel (the launch checklist's
+    /// "notifications arriving"; in memory: the checklist keeps the first sighting).
+    notifications_seen: Mutex<HashMap<(ClientCode, ChannelId), DateTime<Utc>>>,
 }
 
 /// Settings a new channel is validated and stored with (the API's body, checked).
@@ -213,8 +241,13 @@ impl Service {
         db: &sled::Db,
         clients: ClientStore,
         vault: Arc<Vault>,
-        options: ServiceOptions,
+        mut options: ServiceOptions,
     ) -> Result<Service, ServiceError> {
+        // The ledger stamps its journal by the service's clock, so that journal times and
+        // `Service::now` agree (replenishment compares them) and a test moving the clock moves
+        // both. The system clock either way in production: the same reading, to the millisecond.
+        let clock = options.clock.clone();
+        options.supervisor.inventory.clock_ms = LedgerClock::new(move || clock.now_ms());
         let (pool, engine) = start_engine(options.arbiters.max(1))
             .map_err(|error| ServiceError::Unavailable(format!("the engine thread ({error})")))?;
         let limiters = Arc::new(RateLimiters::with_clock(TokioClock));
@@ -222,6 +255,7 @@ impl Service {
         let service = Service {
             channels: ChannelStore::open(db)?,
             reasons: db.open_tree(REASONS_TREE).map_err(ClientStoreError::from)?,
+            reorders: crate::replenishment::store::ReorderStore::open(db)?,
             flusher: DbFlusher::new(db),
             clients,
             vault,
@@ -238,6 +272,11 @@ impl Service {
             listing_maps: RwLock::new(HashMap::new()),
             engine: Mutex::new(Some(engine)),
             webhook_decoy,
+            operations: crate::operations::OperationsStore::open(db)?,
+            operations_started: Default::default(),
+            stopping: Default::default(),
+            reorders_assessed: Mutex::new(HashMap::new()),
+            notifications_seen: Mutex::new(HashMap::new()),
         };
         for record in service.clients.list()? {
             service.adopt_legacy_bindings(&record)?;
@@ -322,6 +361,20 @@ impl Service {
     /// The time now, from the service's clock (`ServiceOptions::clock`), to the millisecond.
     pub fn now(&self) -> DateTime<Utc> {
         self.options.clock.now()
+    }
+
+    /// When an authentic notification last arrived for `channel` of `client` since the service
+    /// started.
+    pub fn last_notification(
+        &self,
+        client: &ClientCode,
+        channel: &ChannelId,
+    ) -> Option<DateTime<Utc>> {
+        self.notifications_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(client.clone(), channel.clone()))
+            .copied()
     }
 
     /// The client store.
@@ -559,6 +612,8 @@ impl Service {
     /// Stops every client, then the engine's threads. Everything acknowledged is durable already;
     /// this lets actors finish the round they are in.
     pub fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut supervisors = Vec::new();
         for client in self.registry.clients() {
             supervisors.extend(self.registry.get(&client));

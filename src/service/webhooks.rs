@@ -249,6 +249,10 @@ impl Service {
         let notice = receive(delivery, recipient)
             .await
             .map_err(|refusal| refused(client, channel, Unauthenticated::Refused(refusal)))?;
+        self.notifications_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((code.clone(), id.clone()), self.now());
         let (mut intake, orders_read) = match notice {
             Notice::Ignored(topic) => {
                 return Ok(WebhookOutcome {

@@ -56,8 +56,25 @@ async fn an_admin_creates_a_manager_whose_token_works_until_revoked() {
         (401, Some("unauthorized")),
         "a revoked token stops at once"
     );
-    let again = api.client().delete_member(&id).await;
-    assert_refused(again, 404, Code::NotFound, "a member deleted already");
+    // Disabled, not deleted: the member stays listed, so that trails keep naming it, and
+    // disabling it again changes nothing.
+    let listed = api.client().members().await.unwrap();
+    let kept = listed.iter().find(|member| member.id == id).unwrap();
+    assert!(kept.disabled_at.is_some(), "{kept:?}");
+    api.client().delete_member(&id).await.unwrap();
+    assert_eq!(
+        api.client()
+            .members()
+            .await
+            .unwrap()
+            .iter()
+            .find(|m| m.id == id)
+            .unwrap()
+            .disabled_at,
+        kept.disabled_at
+    );
+    let unknown = api.client().delete_member("m999").await;
+    assert_refused(unknown, 404, Code::NotFound, "a member that never existed");
 }
 
 #[tokio::test]

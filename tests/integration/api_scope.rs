@@ -18,6 +18,10 @@ use crate::api_support::{assert_refused, create_client, import, item, journal_of
 
 /// A route's path for client `code` with ACME's channel, SKU and credential names.
 fn concrete(path: &str, code: &str) -> String {
+    // A checklist's id and item key: the launch checklist every client has, and a manual item.
+    let path = path
+        .replace("/checklists/{id}", "/checklists/launch")
+        .replace("{key}", "client_signed_off");
     path.replace("{code}", code)
         .replace("{channel}", "etsy")
         .replace("{sku}", "ACME-MUG")
@@ -41,6 +45,14 @@ fn good_body(method: &str, path: &str) -> Option<String> {
             json!({"kind": "receipt", "quantity": 5, "idempotency_key": "scope-1"})
         }
         ("POST", "/webhooks/{code}/{channel}") => json!({}),
+        ("PUT", "/v1/clients/{code}/escalation") => json!({
+            "endpoint": "http://127.0.0.1:9/hook", "escalate": ["oversold"]}),
+        ("PUT", "/v1/clients/{code}/profile") => json!({"legal_name": "Acme Mugs Ltd"}),
+        ("POST", "/v1/clients/{code}/exceptions/{id}") => json!({"action": "acknowledge"}),
+        ("PUT", "/v1/clients/{code}/stock/{sku}/reorder") => json!({"lead_time_days": 5}),
+        ("POST", "/v1/clients/{code}/checklists") => json!({"template": "holiday_preparation"}),
+        ("POST", "/v1/clients/{code}/checklists/{id}/items/{key}") => json!({"done": true}),
+        ("POST", "/v1/clients/{code}/sync-test") => json!({}),
         _ => return None,
     };
     Some(body.to_string())
@@ -75,6 +87,9 @@ async fn snapshot(agency: &Agency) -> Vec<Value> {
         "/v1/clients/ACME/credentials",
         "/v1/clients/ACME/stock",
         "/v1/clients/ACME/ledger?limit=1000",
+        "/v1/clients/ACME/reorders",
+        "/v1/clients/ACME/checklists",
+        "/v1/clients/ACME/sync-test",
     ] {
         let (status, reply, _) = agency.api.call(Method::GET, path, Some(ADMIN), None).await;
         assert_eq!(status, 200, "{path}: {reply}");
@@ -211,6 +226,71 @@ async fn bad_input_on_every_write_route_gets_a_stable_code_and_changes_nothing()
         (Method::POST, "/v1/clients/ACME/channels", json!({"id": "Bad Id", "platform": "walmart", "base_url": "http://127.0.0.1:9", "credential": "etsy"}).to_string(), 400, "invalid_field"),
         (Method::PUT, "/v1/clients/ACME/credentials/BAD%20NAME", json!({"secret": "s"}).to_string(), 400, "invalid_field"),
         (Method::PUT, "/v1/clients/ACME/catalog", "sku,on_hand,nowhere\nACME-MUG,1,x\n".into(), 400, "unknown_channel"),
+        // Reorder settings: malformed, oversize, unknown field, bad SKU, values out of bounds.
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", "{\"lead".into(), 400, "malformed_json"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", oversize.clone(), 413, "body_too_large"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", json!({"lead_time_days": 5, "moq": 10}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/stock/%20%20/reorder", json!({"lead_time_days": 5}).to_string(), 400, "invalid_sku"),
+        (Method::DELETE, "/v1/clients/ACME/stock/%20%20/reorder", String::new(), 400, "invalid_sku"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", json!({"lead_time_days": 0}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", json!({"reorder_point": 5, "safety_days": 2}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-MUG/reorder", json!({}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/stock/ACME-NOPE/reorder", json!({"lead_time_days": 5}).to_string(), 404, "unknown_sku"),
+        (Method::GET, "/v1/clients/ACME/reorders?limit=0", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/reorders?cursor=%20", String::new(), 400, "invalid_sku"),
+        // The operations layer: exceptions, escalation, profile, audit.
+        (Method::POST, "/v1/clients/ACME/exceptions/1", "{".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", json!({"action": "acknowledge", "by": 1}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", json!({"action": "close"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", json!({"action": "resolve"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", json!({"action": "resolve", "resolution": "vanished"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/exceptions/1", json!({"action": "assign", "assignee": "m999"}).to_string(), 400, "unknown_member"),
+        (Method::POST, "/v1/clients/ACME/exceptions/99999", json!({"action": "acknowledge"}).to_string(), 404, "not_found"),
+        (Method::POST, "/v1/clients/ACME/exceptions/-1", json!({"action": "acknowledge"}).to_string(), 404, "not_found"),
+        (Method::GET, "/v1/clients/ACME/exceptions?state=closed", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/exceptions?kind=fire", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/exceptions?cursor=nope", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/exceptions?client=bad%20code", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/exceptions?limit=5000", String::new(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/escalation", "[".into(), 400, "malformed_json"),
+        (Method::PUT, "/v1/clients/ACME/escalation", oversize.clone(), 413, "body_too_large"),
+        (Method::PUT, "/v1/clients/ACME/escalation", json!({"endpoint": "not a url", "escalate": []}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/escalation", json!({"endpoint": "ftp://127.0.0.1/x", "escalate": []}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/escalation", json!({"endpoint": "http://u:p@127.0.0.1/x", "escalate": []}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/escalation", json!({"endpoint": "http://127.0.0.1/x", "escalate": ["fire"]}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/escalation", json!({"endpoint": "http://127.0.0.1/x", "escalate": [], "format": "xml"}).to_string(), 400, "invalid_field"),
+        (Method::DELETE, "/v1/clients/ACME/escalation", String::new(), 404, "not_found"),
+        (Method::GET, "/v1/clients/ACME/escalation/deliveries?cursor=x", String::new(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/profile", "{".into(), 400, "malformed_json"),
+        (Method::PUT, "/v1/clients/ACME/profile", oversize.clone(), 413, "body_too_large"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"legal_name": "A", "vat": 1}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"billing_email": "nobody"}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"account_manager": "m999"}).to_string(), 400, "unknown_member"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"access": [{"platform": "etsy", "level": "admin", "granted_by": "Ana", "granted_on": "2026-11-02", "two_factor_location": "codes 123456 789012"}]}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"access": [{"platform": "etsy", "level": "admin", "granted_by": "Ana", "granted_on": "2026-11-02", "credential": "nope"}]}).to_string(), 400, "invalid_field"),
+        (Method::PUT, "/v1/clients/ACME/profile", json!({"response_target_hours": 0}).to_string(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/audit?cursor=x", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/audit?limit=0", String::new(), 400, "invalid_field"),
+        // Checklists and the sync test.
+        (Method::POST, "/v1/clients/ACME/checklists", "{".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/checklists", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/checklists", json!({"template": "wedding"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/checklists", json!({"template": "launch"}).to_string(), 409, "conflict"),
+        (Method::POST, "/v1/clients/ACME/checklists", json!({"template": "holiday_preparation", "due": 1}).to_string(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/checklists/12345", String::new(), 404, "not_found"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/client_signed_off", "[".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/client_signed_off", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/client_signed_off", json!({"done": "yes"}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/client_signed_off", json!({"done": true, "note": "x".repeat(1001)}).to_string(), 400, "invalid_field"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/no_such_item", json!({"done": true}).to_string(), 404, "not_found"),
+        (Method::POST, "/v1/clients/ACME/checklists/launch/items/catalog", json!({"done": true}).to_string(), 409, "conflict"),
+        (Method::POST, "/v1/clients/ACME/checklists/777/items/client_signed_off", json!({"done": true}).to_string(), 404, "not_found"),
+        (Method::POST, "/v1/clients/ACME/sync-test", "{".into(), 400, "malformed_json"),
+        (Method::POST, "/v1/clients/ACME/sync-test", oversize.clone(), 413, "body_too_large"),
+        (Method::POST, "/v1/clients/ACME/sync-test", json!({"sku": "  "}).to_string(), 400, "invalid_sku"),
+        (Method::POST, "/v1/clients/ACME/sync-test", json!({"sku": "ACME-NOPE"}).to_string(), 409, "conflict"),
+        (Method::POST, "/v1/clients/ACME/sync-test", json!({"sku": "ACME-MUG", "dry": true}).to_string(), 400, "invalid_field"),
     ];
     for (method, path, body, status, code) in cases {
         let content_type = if body.starts_with("sku,") {

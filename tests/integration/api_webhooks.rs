@@ -23,7 +23,7 @@ const SECRET: &str = "whsec-acme-webhooks-0123456789";
 /// ACME with a Shopify channel taking webhooks (`shop`), a Shopify channel without webhook secret
 /// (`shop2`) and a Walmart channel (no webhooks here), stock of ACME-CAP 4 and ACME-MUG 10. The
 /// channels' marketplaces are a closed port: nothing moves the ledger but the deliveries.
-async fn acme(api: &Api) {
+pub(crate) async fn acme(api: &Api) {
     let admin = api.client();
     create_client(&admin, "ACME", "Acme Mugs").await;
     put_secret(&admin, "ACME", "shopify", "shpat-token").await;
@@ -60,14 +60,14 @@ async fn started() -> Api {
 }
 
 /// An `orders/create` body with these line items.
-fn order(id: u64, lines: Value) -> Vec<u8> {
+pub(crate) fn order(id: u64, lines: Value) -> Vec<u8> {
     json!({"id": id, "updated_at": "2026-11-22T10:00:00Z", "cancelled_at": null, "line_items": lines})
         .to_string()
         .into_bytes()
 }
 
 /// Delivers `body` to ACME's `shop` as Shopify does, signed; status and reply.
-async fn deliver(api: &Api, body: &[u8], webhook_id: &str) -> (u16, Value) {
+pub(crate) async fn deliver(api: &Api, body: &[u8], webhook_id: &str) -> (u16, Value) {
     api.send_raw(
         Method::POST,
         "/webhooks/ACME/shop",
@@ -83,7 +83,7 @@ async fn deliver(api: &Api, body: &[u8], webhook_id: &str) -> (u16, Value) {
     .await
 }
 
-async fn get(api: &Api, path: &str) -> Value {
+pub(crate) async fn get(api: &Api, path: &str) -> Value {
     let (status, reply, _) = api.call(Method::GET, path, Some(ADMIN), None).await;
     assert_eq!(status, 200, "{path}: {reply}");
     reply

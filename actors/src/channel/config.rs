@@ -8,7 +8,8 @@ use super::policy::ListingPolicy;
 use super::scheduler::PushOrder;
 use crate::ids::{ChannelId, ClientCode};
 use crate::inventory::messages::{
-    ApplyMovements, GetChannelLedgerRecord, GetStock, RecordListings, Subscribe,
+    ApplyMovements, GetChannelLedgerRecord, GetStock, RecordListingEvents, RecordListings,
+    Subscribe,
 };
 use crate::inventory::InventoryActor;
 use crate::platform::Platform;
@@ -84,6 +85,8 @@ pub struct LedgerPort {
     pub apply: Recipient<ApplyMovements>,
     /// Persists confirmed listed quantities.
     pub record_listings: Recipient<RecordListings>,
+    /// Appends to the listing history (pushes sent or refused, drifted reads).
+    pub record_events: Recipient<RecordListingEvents>,
     /// Recovers the channel's cursor and confirmed listings.
     pub channel_record: Recipient<GetChannelLedgerRecord>,
     /// Reads the stock.
@@ -98,6 +101,7 @@ impl LedgerPort {
         Self {
             apply: inventory.clone().recipient(),
             record_listings: inventory.clone().recipient(),
+            record_events: inventory.clone().recipient(),
             channel_record: inventory.clone().recipient(),
             stock: inventory.clone().recipient(),
             subscribe: inventory.clone().recipient(),

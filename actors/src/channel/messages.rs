@@ -73,6 +73,10 @@ pub struct ChannelState {
     pub drift_corrected: u64,
     /// The last error, for a person (never a metric label).
     pub last_error: Option<String>,
+    /// What the channel last heard from the marketplace: its last answer, its last live read
+    /// and its last failure (the launch checklist's evidence).
+    #[serde(default)]
+    pub contact: super::contact::Contact,
 }
 
 /// Returns the channel's view of listings: of every SKU it lists, or only of the given ones.

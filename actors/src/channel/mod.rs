@@ -17,6 +17,7 @@
 //! (the single writer of the client's tree), so a new generation of the actor recovers them.
 
 mod config;
+pub mod contact;
 pub mod feed;
 pub mod intake;
 pub mod marketplace;
@@ -41,6 +42,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::time::Instant;
 
+use self::contact::Contact;
 use self::feed::SeenEvents;
 use self::marketplace::{Marketplace, MarketplaceError, PushItem, PushOutcome};
 use self::messages::{
@@ -51,16 +53,18 @@ use self::policy::PolicyError;
 use self::scheduler::PushQueue;
 use self::waiting::{StallWatch, WaitReason, Waiting};
 use crate::clock::TokioClock;
+use crate::ids::Sku;
+use crate::inventory::history::{ListingEvent, ListingWhat, RefusalReason};
 use crate::inventory::messages::{
     ChannelLedgerRecord, GetChannelLedgerRecord, GetStock, RecordListings, StockChanged,
     StockLevel, Subscribe,
 };
-use crate::inventory::messages::{ListingRecord, ListingsUpdate};
+use crate::inventory::messages::{ListingRecord, ListingsUpdate, RecordListingEvents};
 use crate::inventory::{system_clock_ms, InventoryError};
 use crate::metrics;
 use crate::metrics::events::{
-    ChannelExposure, ChannelLabels, ChannelStalled, InternalEvent, ListingInStep,
-    MarketplaceRequested, RateLimitWaited,
+    ChannelExposure, ChannelLabels, ChannelStalled, InternalEvent, ListingHistoryNotRecorded,
+    ListingInStep, MarketplaceRequested, RateLimitWaited,
 };
 use crate::ratelimit::{
     Backoff, Operation, RateLimitConfigError, RateLimiters, RequestKey, ThrottleSignal,
@@ -189,6 +193,7 @@ pub struct ChannelActor {
     stall: StallWatch,
     counters: Counters,
     last_error: Option<String>,
+    contact: Contact,
 }
 
 impl ChannelActor {
@@ -233,6 +238,7 @@ impl ChannelActor {
             seen: SeenEvents::default(),
             counters: Counters::default(),
             last_error: None,
+            contact: Contact::default(),
         })
     }
 
@@ -288,6 +294,22 @@ impl ChannelActor {
 
     fn platform_label(&self) -> &'static str {
         self.config.platform.as_str()
+    }
+
+    /// Counts a call the marketplace answered (`Ok`) or failed, and notes it in the channel's
+    /// [`Contact`].
+    fn heard(&mut self, operation: Operation, result: Result<(), &MarketplaceError>) {
+        let at_ms = system_clock_ms();
+        match result {
+            Ok(()) => {
+                self.count_request(operation, "ok");
+                self.contact.answered(operation, at_ms);
+            }
+            Err(error) => {
+                self.count_request(operation, error.outcome());
+                self.contact.failed(operation, error, at_ms);
+            }
+        }
     }
 
     fn count_request(&self, operation: Operation, outcome: &'static str) {
@@ -384,6 +406,18 @@ impl ChannelActor {
             return;
         }
         self.queue.mark_sent(&batch, now);
+        let policy = self.policy_in_force();
+        let sent = batch
+            .iter()
+            .map(|item| ListingWhat::Sent {
+                quantity: item.quantity,
+                ledger_seq: item.ledger_seq,
+                policy,
+            })
+            .zip(&batch)
+            .map(|(what, item)| (item.sku.clone(), what))
+            .collect();
+        self.record_history(sent, ctx);
         self.push_in_flight = Some(now);
         self.push_waits(Some(WaitReason::InFlight), None);
         let call = self.marketplace.push_quantities(batch.clone());
@@ -405,13 +439,14 @@ impl ChannelActor {
         let now = Instant::now();
         match result {
             Ok(outcomes) => {
-                self.count_request(Operation::PushQuantities, "ok");
+                self.heard(Operation::PushQuantities, Ok(()));
                 self.counters.push_calls += 1;
                 self.push_failures = 0;
                 self.push_backoff_until = None;
                 self.backoff.reset();
                 let mut answered = Vec::with_capacity(outcomes.len());
                 let mut confirmed = Vec::new();
+                let mut refused = Vec::new();
                 for outcome in outcomes {
                     match outcome {
                         PushOutcome::Confirmed { sku, quantity } => {
@@ -440,6 +475,9 @@ impl ChannelActor {
                             answered.push(sku);
                         }
                         PushOutcome::Failed { sku, error } => {
+                            if let Some(reason) = RefusalReason::of(&error) {
+                                refused.extend(refusal(&batch, &sku, reason));
+                            }
                             self.queue.failed(&sku, now);
                             self.last_error = Some(format!("push of {sku}: {error}"));
                             answered.push(sku);
@@ -450,11 +488,19 @@ impl ChannelActor {
                 for item in batch.iter().filter(|item| !answered.contains(&item.sku)) {
                     self.queue.failed(&item.sku, now);
                 }
-                self.persist_listings(confirmed, ctx);
+                self.persist_listings(confirmed, false, ctx);
+                self.record_history(refused, ctx);
                 self.try_push(ctx);
             }
             Err(error) => {
-                self.count_request(Operation::PushQuantities, error.outcome());
+                self.heard(Operation::PushQuantities, Err(&error));
+                if let Some(reason) = RefusalReason::of(&error) {
+                    let refused = batch
+                        .iter()
+                        .flat_map(|item| refusal(&batch, &item.sku, reason))
+                        .collect();
+                    self.record_history(refused, ctx);
+                }
                 for item in &batch {
                     match error {
                         MarketplaceError::Stale => self.queue.stale(&item.sku, None, now),
@@ -503,13 +549,20 @@ impl ChannelActor {
     /// Persists confirmed listed quantities through the InventoryActor (the single writer of the
     /// client's tree). Not awaited by the push loop: a lost record only means the next
     /// generation re-learns the quantity from a read-back.
-    fn persist_listings(&mut self, listings: Vec<ListingRecord>, ctx: &mut Context<Self>) {
+    /// `adopted`: the quantities come from the marketplace's own export, not from pushes.
+    fn persist_listings(
+        &mut self,
+        listings: Vec<ListingRecord>,
+        adopted: bool,
+        ctx: &mut Context<Self>,
+    ) {
         if listings.is_empty() {
             return;
         }
         let update = ListingsUpdate {
             channel: self.config.channel.clone(),
             listings,
+            adopted,
         };
         let send = self.ledger.record_listings.send(RecordListings { update });
         ctx.spawn(
@@ -519,6 +572,58 @@ impl ChannelActor {
                     .and_then(|written| written.map(drop).map_err(ChannelError::from))
                 {
                     actor.last_error = Some(format!("recording confirmed listings: {error}"));
+                }
+            }),
+        );
+    }
+
+    /// The policy a target is computed by: the channel's, with the platform's largest listable
+    /// quantity folded into `max` ([`Self::target`]), as the listing history records it.
+    fn policy_in_force(&self) -> policy::ListingPolicy {
+        let mut policy = self.config.policy;
+        if let Some(platform_max) = self.config.platform.max_listed_quantity() {
+            policy.max = Some(policy.max.map_or(platform_max, |max| max.min(platform_max)));
+        }
+        policy
+    }
+
+    /// Appends `events` (SKU and what happened, now) to the listing history through the
+    /// InventoryActor. Never awaited by the push loop, and a failure only logs and counts:
+    /// the history explains pushes, it must never hold one up (issue 15).
+    pub(super) fn record_history(
+        &mut self,
+        events: Vec<(Sku, ListingWhat)>,
+        ctx: &mut Context<Self>,
+    ) {
+        if events.is_empty() {
+            return;
+        }
+        let at_ms = system_clock_ms();
+        let events = events
+            .into_iter()
+            .map(|(sku, what)| ListingEvent {
+                channel: self.config.channel.clone(),
+                sku,
+                at_ms,
+                what,
+            })
+            .collect();
+        let send = self
+            .ledger
+            .record_events
+            .send(RecordListingEvents { events });
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(send).map(|result, actor, _ctx| {
+                if let Err(error) = result
+                    .map_err(ChannelError::from)
+                    .and_then(|written| written.map(drop).map_err(ChannelError::from))
+                {
+                    ListingHistoryNotRecorded(ChannelLabels {
+                        client: &actor.client_label,
+                        channel: actor.config.channel.as_str(),
+                    })
+                    .emit();
+                    tracing::warn!(client = %actor.config.client, channel = %actor.config.channel, error = %error, "listing history not recorded");
                 }
             }),
         );
@@ -562,6 +667,19 @@ impl ChannelActor {
             );
         }
     }
+}
+
+/// The refused event of `sku`'s item in `batch` (none when the batch does not hold it).
+fn refusal(batch: &[PushItem], sku: &Sku, reason: RefusalReason) -> Option<(Sku, ListingWhat)> {
+    let item = batch.iter().find(|item| item.sku == *sku)?;
+    Some((
+        sku.clone(),
+        ListingWhat::Refused {
+            quantity: item.quantity,
+            ledger_seq: item.ledger_seq,
+            reason,
+        },
+    ))
 }
 
 impl BoundedStart for ChannelActor {
@@ -680,6 +798,7 @@ impl Handler<GetState> for ChannelActor {
             cursor: self.cursor.clone(),
             drift_corrected: self.counters.drift_corrected,
             last_error: self.last_error.clone(),
+            contact: self.contact.clone(),
         })
     }
 }
@@ -725,7 +844,7 @@ impl Handler<AdoptListed> for ChannelActor {
         }
         let count = adopted.len();
         // Persisted like a confirmation, so that a new generation recovers the adopted quantities.
-        self.persist_listings(adopted, ctx);
+        self.persist_listings(adopted, true, ctx);
         self.try_push(ctx);
         self.update_gauges();
         Ok(count)

@@ -69,7 +69,7 @@ impl ChannelActor {
         let events = match result {
             Ok(events) => events,
             Err(NotifiedReadError::Marketplace(error)) => {
-                self.count_request(Operation::ReadNotifiedOrder, error.outcome());
+                self.heard(Operation::ReadNotifiedOrder, Err(&error));
                 let retry_after = self.delay_after(Operation::ReadNotifiedOrder, &error, 0);
                 return Err(match error {
                     MarketplaceError::Throttled { .. } => NotifiedReadError::Busy(retry_after),
@@ -78,7 +78,7 @@ impl ChannelActor {
             }
             Err(busy) => return Err(busy),
         };
-        self.count_request(Operation::ReadNotifiedOrder, "ok");
+        self.heard(Operation::ReadNotifiedOrder, Ok(()));
         for event in &events {
             if self.seen.first_sight(event) && event.kind == OrderEventKind::Sale {
                 self.queue.note_unplaced_sale(&event.sku, event.quantity);

@@ -14,6 +14,7 @@ use super::waiting::{WaitReason, Waiting};
 use super::{ChannelActor, ChannelError};
 use crate::ids::ChannelId;
 use crate::inventory::messages::{ApplyMovements, CursorUpdate};
+use crate::inventory::system_clock_ms;
 use crate::ratelimit::Operation;
 
 impl ChannelActor {
@@ -119,6 +120,8 @@ impl ChannelActor {
                     "ok"
                 };
                 self.count_request(Operation::FetchOrders, outcome);
+                self.contact
+                    .answered(Operation::FetchOrders, system_clock_ms());
                 self.counters.pages_applied += 1;
                 self.poll_failures = 0;
                 if let Some(skipped) = applied.skipped {
@@ -134,7 +137,7 @@ impl ChannelActor {
                 }
             }
             Err(PollFailure::Marketplace(error)) => {
-                self.count_request(Operation::FetchOrders, error.outcome());
+                self.heard(Operation::FetchOrders, Err(&error));
                 let delay = self.delay_after(Operation::FetchOrders, &error, self.poll_failures);
                 self.poll_failures += 1;
                 let reason = match error {

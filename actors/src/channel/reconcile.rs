@@ -11,6 +11,7 @@ use super::messages::ReconcileTick;
 use super::scheduler::ReadBack;
 use super::waiting::{WaitReason, Waiting};
 use super::{ChannelActor, GAUGE_INTERVAL};
+use crate::inventory::history::ListingWhat;
 use crate::metrics::events::{ChannelLabels, DriftCorrected, InternalEvent};
 use crate::ratelimit::Operation;
 
@@ -81,8 +82,9 @@ impl ChannelActor {
     ) {
         let delay = match result {
             Ok(listed) => {
-                self.count_request(Operation::ReadQuantities, "ok");
+                self.heard(Operation::ReadQuantities, Ok(()));
                 let now = Instant::now();
+                let mut drifted = Vec::new();
                 for item in listed {
                     let read = self.queue.read_back(&item.sku, item.quantity, sent_at, now);
                     if let ReadBack::Drift { believed, listed } = read {
@@ -93,13 +95,21 @@ impl ChannelActor {
                         })
                         .emit();
                         tracing::warn!(client = %self.config.client, channel = %self.config.channel, sku = %item.sku, ?believed, listed, "the marketplace shows another quantity than the channel believed; correcting");
+                        // What the marketplace showed, for the listing history (a read that
+                        // agrees is not recorded: see `inventory::history`).
+                        let what = ListingWhat::Read {
+                            quantity: listed,
+                            drift: true,
+                        };
+                        drifted.push((item.sku.clone(), what));
                     }
                 }
+                self.record_history(drifted, ctx);
                 self.try_push(ctx);
                 Duration::ZERO
             }
             Err(error) => {
-                self.count_request(Operation::ReadQuantities, error.outcome());
+                self.heard(Operation::ReadQuantities, Err(&error));
                 let delay = self.delay_after(Operation::ReadQuantities, &error, 1);
                 self.last_error = Some(format!("read back: {error}"));
                 delay

@@ -12,6 +12,7 @@ use super::scheduler::PushOrder;
 use super::waiting::WaitReason;
 use super::*;
 use crate::ids::{ChannelId, ClientCode, Sku};
+use crate::inventory::history::{ListingEvent, ListingWhat};
 use crate::inventory::ledger::MovementKind;
 use crate::inventory::messages::StockLevel;
 use crate::inventory::messages::{Applied, ApplyMovements, ApplyOutcome, ListingRecord};
@@ -30,6 +31,8 @@ struct LedgerState {
     applied_keys: HashMap<String, u64>,
     cursors: HashMap<ChannelId, String>,
     listings: HashMap<(ChannelId, Sku), ListingRecord>,
+    /// Listing-history events, in the order received (confirmed ones from `RecordListings`).
+    history: Vec<ListingEvent>,
     subscribers: Vec<(ChannelId, Recipient<StockChanged>)>,
 }
 
@@ -123,10 +126,35 @@ impl Handler<RecordListings> for FakeLedger {
     fn handle(&mut self, message: RecordListings, _ctx: &mut Context<Self>) -> Self::Result {
         let mut state = self.state.borrow_mut();
         for record in message.update.listings {
+            if !message.update.adopted {
+                let confirmed = ListingEvent {
+                    channel: message.update.channel.clone(),
+                    sku: record.sku.clone(),
+                    at_ms: record.at_ms,
+                    what: ListingWhat::Confirmed {
+                        quantity: record.quantity,
+                        ledger_seq: record.ledger_seq,
+                    },
+                };
+                state.history.push(confirmed);
+            }
             state
                 .listings
                 .insert((message.update.channel.clone(), record.sku.clone()), record);
         }
+        Ok(ApplyOutcome {
+            results: Vec::new(),
+            head_seq: state.seq,
+        })
+    }
+}
+
+impl Handler<RecordListingEvents> for FakeLedger {
+    type Result = Result<ApplyOutcome, InventoryError>;
+
+    fn handle(&mut self, message: RecordListingEvents, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.borrow_mut();
+        state.history.extend(message.events);
         Ok(ApplyOutcome {
             results: Vec::new(),
             head_seq: state.seq,
@@ -194,6 +222,7 @@ impl Harness {
         let port = LedgerPort {
             apply: actor.clone().recipient(),
             record_listings: actor.clone().recipient(),
+            record_events: actor.clone().recipient(),
             channel_record: actor.clone().recipient(),
             stock: actor.clone().recipient(),
             subscribe: actor.recipient(),
@@ -1170,5 +1199,139 @@ async fn a_read_back_the_budget_cannot_afford_shows_as_the_oldest_unverified_lis
             WaitReason::OperationShare | WaitReason::DailyQuota | WaitReason::ClientShare
         ),
         "{waiting:?}"
+    );
+}
+
+/// Issue 15: a push records what was sent (with the ledger sequence number and the policy in
+/// force) and what was confirmed, and a read-back that finds the listing drifted records what the
+/// marketplace showed.
+#[actix::test]
+async fn a_push_records_sent_and_confirmed_and_a_drifted_read_records_what_was_shown() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    let _channel = harness.channel("walmart", &fake, |config| {
+        config.reconcile_interval = Duration::from_secs(30);
+        config.policy.buffer = 1;
+    });
+    assert!(
+        run_until(Duration::from_secs(5), || fake.listing(&sku("HAT"))
+            == Some(3))
+        .await
+    );
+    assert!(
+        run_until(Duration::from_secs(1), || harness
+            .ledger
+            .borrow()
+            .history
+            .len()
+            >= 2)
+        .await
+    );
+    let seq = harness.ledger.borrow().balances[&sku("HAT")].2;
+    let kinds: Vec<ListingWhat> = harness
+        .ledger
+        .borrow()
+        .history
+        .iter()
+        .map(|event| event.what)
+        .collect();
+    let walmart_max = Platform::Walmart.max_listed_quantity();
+    let policy = crate::channel::policy::ListingPolicy {
+        buffer: 1,
+        max: walmart_max,
+        ..Default::default()
+    };
+    assert_eq!(
+        kinds,
+        vec![
+            ListingWhat::Sent {
+                quantity: 3,
+                ledger_seq: seq,
+                policy
+            },
+            ListingWhat::Confirmed {
+                quantity: 3,
+                ledger_seq: seq
+            },
+        ]
+    );
+    // Someone edits the listing by hand: the read-back records what it showed.
+    fake.set_listing(&sku("HAT"), 9);
+    let read = ListingWhat::Read {
+        quantity: 9,
+        drift: true,
+    };
+    assert!(
+        run_until(Duration::from_secs(60), || harness
+            .ledger
+            .borrow()
+            .history
+            .iter()
+            .any(|event| event.what == read))
+        .await
+    );
+    // And the correction that follows is a push like any other.
+    assert!(
+        run_until(Duration::from_secs(5), || harness
+            .ledger
+            .borrow()
+            .history
+            .last()
+            .map(|event| event.what)
+            == Some(ListingWhat::Confirmed {
+                quantity: 3,
+                ledger_seq: seq
+            }))
+        .await
+    );
+}
+
+/// A push the marketplace refuses for good is recorded with its reason; a throttle is not a
+/// refusal.
+#[actix::test]
+async fn a_permanent_refusal_is_recorded_and_a_throttle_is_not() {
+    tokio::time::pause();
+    let harness = Harness::new();
+    harness.set_stock("HAT", 4);
+    let fake = FakeMarketplace::new(Platform::Walmart);
+    fake.set_throttle_all(true);
+    let _channel = harness.channel("walmart", &fake, |_| {});
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let refusals = |harness: &Harness| {
+        harness
+            .ledger
+            .borrow()
+            .history
+            .iter()
+            .filter(|event| matches!(event.what, ListingWhat::Refused { .. }))
+            .count()
+    };
+    assert!(fake.throttled_replies() > 0);
+    assert_eq!(refusals(&harness), 0, "a throttle is not a refusal");
+    fake.set_throttle_all(false);
+    fake.set_item_failure(
+        &sku("HAT"),
+        Some(MarketplaceError::Permanent {
+            kind: crate::platform::PermanentKind::NotFound,
+            message: "no such listing".into(),
+        }),
+    );
+    let refused = ListingWhat::Refused {
+        quantity: 4,
+        ledger_seq: harness.ledger.borrow().balances[&sku("HAT")].2,
+        reason: crate::inventory::history::RefusalReason::NotFound,
+    };
+    assert!(
+        run_until(Duration::from_secs(30), || harness
+            .ledger
+            .borrow()
+            .history
+            .iter()
+            .any(|event| event.what == refused))
+        .await,
+        "{:?}",
+        harness.ledger.borrow().history
     );
 }

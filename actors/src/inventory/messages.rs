@@ -7,12 +7,14 @@ use actix::{Message, Recipient};
 use serde::{Deserialize, Serialize};
 
 pub use super::group_commit::CommandTicket;
+use super::history::{Explanation, ListingEvent, RecordedEvent};
 use super::ledger::{
     Balance, IdempotencyKey, JournalEntry, Movement, MovementError, MovementInput, Rejection,
     Source,
 };
 use super::store::{OrderException, UnapplicableEvent, VerifyReport};
 use super::InventoryError;
+use crate::channel::policy::ListingPolicy;
 use crate::ids::{ChannelId, ClientCode, Sku};
 
 /// The most movements one batch may carry: large enough for a catalog recount of a big client in
@@ -149,6 +151,10 @@ pub struct ListingsUpdate {
     pub channel: ChannelId,
     /// The confirmed listings.
     pub listings: Vec<ListingRecord>,
+    /// The quantities were adopted from the marketplace's own export, not confirmed pushes: the
+    /// listing history records them as reads (issue 15).
+    #[serde(default)]
+    pub adopted: bool,
 }
 
 /// Applies a batch of movements as one transaction; answers once the batch is durable.
@@ -212,6 +218,44 @@ pub(super) fn check_batch_len(len: usize) -> Result<(), LedgerError> {
 pub struct RecordListings {
     /// The channel and its confirmed listings.
     pub update: ListingsUpdate,
+}
+
+/// Appends listing-history events (pushes sent or refused, reads that found drift) in the next
+/// round; answers once they are durable. A channel never waits on it to push: history is the
+/// explanation of the pushes, not a condition of them.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<ApplyOutcome, InventoryError>")]
+pub struct RecordListingEvents {
+    /// The events, at most [`MAX_BATCH`].
+    pub events: Vec<ListingEvent>,
+}
+
+/// Returns a page of one listing's history, oldest first.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<RecordedEvent>, InventoryError>")]
+pub struct GetListingHistory {
+    /// The channel of the listing.
+    pub channel: ChannelId,
+    /// Its SKU.
+    pub sku: Sku,
+    /// Only events with an id above this one.
+    pub after_id: u64,
+    /// At most this many (clamped to 1..=[`crate::inventory::history::MAX_HISTORY_PAGE`]).
+    pub limit: usize,
+}
+
+/// Explains what one listing showed at an instant (see [`crate::inventory::history::explain`]).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Explanation, InventoryError>")]
+pub struct ExplainListing {
+    /// The channel of the listing.
+    pub channel: ChannelId,
+    /// Its SKU.
+    pub sku: Sku,
+    /// The instant, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The channel's policy now, used when the history holds no sent event to take one from.
+    pub policy_now: ListingPolicy,
 }
 
 /// Returns what the ledger keeps for one channel: its order-feed cursor and its confirmed

@@ -12,6 +12,7 @@
 
 pub mod exceptions;
 pub mod group_commit;
+pub mod history;
 pub mod ledger;
 pub mod messages;
 pub mod store;
@@ -20,6 +21,7 @@ pub mod store;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -33,6 +35,7 @@ use self::messages::{
     RecordListings, StockChanged, StockLevel, Subscribe, VerifyLedger, MAX_STOCK_PAGE,
 };
 use self::messages::{ApplyOutcome, LedgerError};
+use self::messages::{ExplainListing, GetListingHistory, RecordListingEvents};
 use self::store::{
     CommandOutcome, ExceptionKind, JournalQuery, LedgerCommand, LedgerStore, OrderException,
     VerifyReport,
@@ -97,8 +100,10 @@ pub struct InventoryConfig {
     pub mailbox_capacity: usize,
     /// When commands are acknowledged.
     pub ack: AckPolicy,
-    /// The clock stamping journal entries, in milliseconds since the Unix epoch.
-    pub clock_ms: fn() -> u64,
+    /// The clock stamping journal entries, in milliseconds since the Unix epoch. The service
+    /// passes its own clock here, so that journal times and the service's `now()` agree (and a
+    /// test that moves one moves both).
+    pub clock_ms: LedgerClock,
     /// The database's shared flusher (the service's registry sets one for all its clients);
     /// `None` flushes the client's tree alone.
     pub flusher: Option<crate::storage::DbFlusher>,
@@ -109,7 +114,7 @@ impl Default for InventoryConfig {
         Self {
             mailbox_capacity: 1024,
             ack: AckPolicy::AfterFlush,
-            clock_ms: system_clock_ms,
+            clock_ms: LedgerClock::default(),
             flusher: None,
         }
     }
@@ -120,6 +125,37 @@ pub fn system_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// Where the ledger reads the time it stamps journal entries with, in milliseconds since the Unix
+/// epoch: the system clock unless the owner sets another. A shared closure rather than a `fn`
+/// pointer, so that a clock owned elsewhere (the service's, which a test moves) can drive it.
+#[derive(Clone)]
+pub struct LedgerClock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl LedgerClock {
+    /// A clock reading `now_ms`.
+    pub fn new(now_ms: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now_ms))
+    }
+
+    /// The time now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl Default for LedgerClock {
+    /// The system clock ([`system_clock_ms`]).
+    fn default() -> Self {
+        Self::new(system_clock_ms)
+    }
+}
+
+impl std::fmt::Debug for LedgerClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LedgerClock({} ms)", self.now_ms())
+    }
 }
 
 type Reply = oneshot::Sender<Result<ApplyOutcome, InventoryError>>;
@@ -226,7 +262,7 @@ impl InventoryActor {
         let round = Round {
             store: self.store.clone(),
             commands,
-            at_ms: (self.config.clock_ms)(),
+            at_ms: self.config.clock_ms.now_ms(),
             ack: self.config.ack,
             client_label: self.client_label.clone(),
         };
@@ -325,7 +361,12 @@ impl Round {
         let at_ms = self.at_ms;
         // On the blocking pool: a sled transaction waits while any flush of the database runs.
         let written = tokio::task::spawn_blocking(move || {
+            let history_before = store.history_head()?;
             let outcomes = store.apply_round(&commands, at_ms)?;
+            // Bounding the history is housekeeping: a failure is logged, never the round's.
+            if let Err(error) = store.prune_history(&commands, history_before, at_ms) {
+                tracing::warn!(error = %error, "pruning the listing history failed; it is retried with the listing's later events");
+            }
             let changed = changed_levels(&store, &commands, &outcomes)?;
             Ok::<_, LedgerError>((outcomes, changed))
         })
@@ -457,6 +498,7 @@ impl Handler<ApplyMovements> for InventoryActor {
             cursor: message.cursor,
             listings: None,
             unapplicable: message.unapplicable,
+            history: Vec::new(),
         };
         self.stage(command, message.ticket, ctx)
     }
@@ -506,6 +548,55 @@ impl Handler<RecordListings> for InventoryActor {
             ..LedgerCommand::default()
         };
         self.stage(command, None, ctx)
+    }
+}
+
+impl Handler<RecordListingEvents> for InventoryActor {
+    type Result = ResponseFuture<Result<ApplyOutcome, InventoryError>>;
+
+    fn handle(&mut self, message: RecordListingEvents, ctx: &mut Context<Self>) -> Self::Result {
+        let command = LedgerCommand {
+            history: message.events,
+            ..LedgerCommand::default()
+        };
+        self.stage(command, None, ctx)
+    }
+}
+
+impl Handler<GetListingHistory> for InventoryActor {
+    type Result = Result<Vec<history::RecordedEvent>, InventoryError>;
+
+    fn handle(&mut self, message: GetListingHistory, _ctx: &mut Context<Self>) -> Self::Result {
+        // A bounded range read (one page), like the other pages, on the actor.
+        Ok(self.store.history_page(
+            &message.channel,
+            &message.sku,
+            message.after_id,
+            message.limit,
+        )?)
+    }
+}
+
+impl Handler<ExplainListing> for InventoryActor {
+    type Result = ResponseFuture<Result<history::Explanation, InventoryError>>;
+
+    fn handle(&mut self, message: ExplainListing, _ctx: &mut Context<Self>) -> Self::Result {
+        // The listing's history and up to `EXPLAIN_WINDOW` journal entries: on tokio's blocking
+        // pool, never on the arbiter thread that commits rounds (DESIGN §2).
+        let store = self.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                store.explain_listing(
+                    &message.channel,
+                    &message.sku,
+                    message.at_ms,
+                    message.policy_now,
+                )
+            })
+            .await
+            .map_err(|error| InventoryError::TaskFailed(error.to_string()))?
+            .map_err(InventoryError::from)
+        })
     }
 }
 

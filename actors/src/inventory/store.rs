@@ -31,7 +31,14 @@ mod layout;
 mod transaction;
 
 use self::layout::*;
-use self::transaction::{apply_command, read_counter, read_exception_head, read_head, Staged};
+use self::transaction::{
+    apply_command, read_counter, read_exception_head, read_head, read_history_head, Staged,
+};
+use super::history::{
+    explain, prune_plan, ExplainInput, Explanation, ListingEvent, RecordedEvent, EXPLAIN_WINDOW,
+    MAX_HISTORY_PAGE, PRUNE_EVERY,
+};
+use crate::channel::policy::ListingPolicy;
 
 /// One command of a group-commit round: movements, and with them (in the same transaction) the
 /// order-feed cursor they advance, listed quantities a marketplace confirmed and orders that
@@ -47,6 +54,8 @@ pub struct LedgerCommand {
     /// Orders told of with the movements that cannot be applied: each raises (or sees again) its
     /// order exception.
     pub unapplicable: Vec<UnapplicableEvent>,
+    /// Listing-history events (sent, refused, read) to append (issue 15).
+    pub history: Vec<ListingEvent>,
 }
 
 /// What an accepted command did, beyond its [`ApplyOutcome`]: the exceptions it raised for the
@@ -203,16 +212,19 @@ impl LedgerStore {
             .transaction(|tx| {
                 let first_head = read_head(tx)?;
                 let first_exception_head = read_exception_head(tx)?;
+                let first_history_head = read_history_head(tx)?;
                 let mut head = first_head;
                 let mut exception_head = first_exception_head;
+                let mut history_head = first_history_head;
                 let (mut new_skus, mut raised_count) = (0, 0);
                 let mut outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
-                    let mut staged = Staged::new(tx, head, exception_head);
+                    let mut staged = Staged::new(tx, head, exception_head, history_head);
                     match apply_command(&mut staged, command, at_ms)? {
                         Ok(outcome) => {
                             head = staged.head;
                             exception_head = staged.exception_head;
+                            history_head = staged.history_head;
                             new_skus += staged.counts.new_skus;
                             raised_count += staged.counts.raised;
                             let raised = std::mem::take(&mut staged.raised);
@@ -227,6 +239,9 @@ impl LedgerStore {
                 }
                 if exception_head != first_exception_head {
                     tx.insert(EXCEPTION_HEAD_KEY, &exception_head.to_be_bytes())?;
+                }
+                if history_head != first_history_head {
+                    tx.insert(HISTORY_HEAD_KEY, &history_head.to_be_bytes())?;
                 }
                 for (key, added) in [
                     (SKU_COUNT_KEY, new_skus),
@@ -378,6 +393,161 @@ impl LedgerStore {
             .scan_prefix(prefix)
             .map(|item| decode(&item?.1))
             .collect()
+    }
+
+    /// Returns a page of one listing's history: events with ids above `after_id`, oldest first,
+    /// at most `limit` (clamped to 1..=[`MAX_HISTORY_PAGE`]).
+    pub fn history_page(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+        after_id: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, LedgerError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let Some(first) = after_id.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.tree
+            .range(history_key(channel, sku, first)..=history_key(channel, sku, u64::MAX))
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                Ok(RecordedEvent {
+                    id: history_id(&key)?,
+                    event: decode(&value)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Returns one listing's whole history (bounded by the retention and the cap), oldest first.
+    pub fn listing_history(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+    ) -> Result<Vec<RecordedEvent>, LedgerError> {
+        self.tree
+            .scan_prefix(history_prefix(channel, sku))
+            .map(|item| {
+                let (key, value) = item?;
+                Ok(RecordedEvent {
+                    id: history_id(&key)?,
+                    event: decode(&value)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The last listing-history event id (0: none yet).
+    pub fn history_head(&self) -> Result<u64, LedgerError> {
+        self.counter(HISTORY_HEAD_KEY)
+    }
+
+    /// Prunes the history of the listings `commands` appended to, by [`prune_plan`] at `now_ms`
+    /// (after their round's transaction: sled's transactions cannot read ranges). The round gave
+    /// its events the ids after `head_before`; a listing is pruned when one of them is a multiple
+    /// of [`PRUNE_EVERY`], so the scan of a listing is paid once per that many of its events.
+    /// Returns how many events were removed.
+    pub fn prune_history(
+        &self,
+        commands: &[LedgerCommand],
+        head_before: u64,
+        now_ms: u64,
+    ) -> Result<usize, LedgerError> {
+        let mut touched = std::collections::BTreeSet::new();
+        for command in commands {
+            if let Some(update) = &command.listings {
+                touched.extend(
+                    update
+                        .listings
+                        .iter()
+                        .map(|record| (&update.channel, &record.sku)),
+                );
+            }
+            touched.extend(
+                command
+                    .history
+                    .iter()
+                    .map(|event| (&event.channel, &event.sku)),
+            );
+        }
+        let mut removed = 0;
+        for (channel, sku) in touched {
+            let prefix = history_prefix(channel, sku);
+            let mut due = false;
+            for key in self.tree.scan_prefix(&prefix).keys().rev() {
+                let id = history_id(&key?)?;
+                if id <= head_before {
+                    break;
+                }
+                due |= id % PRUNE_EVERY == 0;
+            }
+            if !due {
+                continue;
+            }
+            let events: Vec<(u64, u64, bool)> = self
+                .listing_history(channel, sku)?
+                .into_iter()
+                .map(|event| {
+                    let shows = event.event.what.shown().is_some();
+                    (event.id, event.event.at_ms, shows)
+                })
+                .collect();
+            let mut batch = sled::Batch::default();
+            for id in prune_plan(&events, now_ms) {
+                batch.remove(history_key(channel, sku, id));
+                removed += 1;
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(removed)
+    }
+
+    /// Explains what the listing of `sku` on `channel` showed at `at_ms`
+    /// ([`crate::inventory::history::explain`]): its history, the SKU's last
+    /// [`EXPLAIN_WINDOW`] journal entries and its balance now. Reads a bounded range each; for the
+    /// blocking pool.
+    pub fn explain_listing(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+        at_ms: u64,
+        policy_now: ListingPolicy,
+    ) -> Result<Explanation, LedgerError> {
+        let events = self.listing_history(channel, sku)?;
+        let start = sku_index_key(sku, 0);
+        let end = sku_index_key(sku, u64::MAX);
+        let mut seqs = Vec::with_capacity(EXPLAIN_WINDOW);
+        for item in self
+            .tree
+            .range::<Vec<u8>, _>((Bound::Included(start), Bound::Included(end)))
+            .keys()
+            .rev()
+            .take(EXPLAIN_WINDOW + 1)
+        {
+            let key = item?;
+            seqs.push(decode_u64(&key[key.len() - 8..])?);
+        }
+        let window_cut = seqs.len() > EXPLAIN_WINDOW;
+        seqs.truncate(EXPLAIN_WINDOW);
+        seqs.reverse();
+        let mut entries = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            entries.push(self.journal_entry(seq)?.ok_or_else(|| {
+                LedgerError::Corrupt(format!("the SKU index names missing entry {seq}"))
+            })?);
+        }
+        let balance = self.balance(sku)?.unwrap_or_default();
+        Ok(explain(&ExplainInput {
+            at_ms,
+            events: &events,
+            entries: &entries,
+            window_cut,
+            on_hand: balance.on_hand,
+            reserved: balance.reserved,
+            policy_now,
+        }))
     }
 
     /// Returns every order exception, oldest first.

@@ -391,6 +391,7 @@ fn a_cursor_and_listings_are_written_with_the_command_or_not_at_all() {
                 ledger_seq: 1,
                 at_ms: 9,
             }],
+            adopted: false,
         }),
         ..LedgerCommand::default()
     };
@@ -922,4 +923,127 @@ fn a_tree_written_before_the_counts_gets_them_at_open_and_verify_checks_them() {
     // A count that disagrees with the tree is corruption, not a figure to report.
     tree.insert(SKU_COUNT_KEY, &5u64.to_be_bytes()).unwrap();
     assert_eq!(store.verify().unwrap_err().kind(), "corrupt");
+}
+
+/// Issue 15: a confirmed listing is recorded in the history in the same transaction as the
+/// listing itself, other events are appended in order, and a listing's history pages by id.
+#[test]
+fn listing_history_is_appended_with_the_listings_and_paged_by_id() {
+    use crate::inventory::history::{ListingEvent, ListingWhat};
+    let (_dir, _db, store) = temp_store();
+    let etsy = ChannelId::parse("etsy").unwrap();
+    let hat = Sku::parse("HAT").unwrap();
+    let sent = ListingEvent {
+        channel: etsy.clone(),
+        sku: hat.clone(),
+        at_ms: 5,
+        what: ListingWhat::Sent {
+            quantity: 5,
+            ledger_seq: 1,
+            policy: Default::default(),
+        },
+    };
+    // Another listing whose SKU starts like this one's: never in its history.
+    let hat2 = ListingEvent {
+        sku: Sku::parse("HAT2").unwrap(),
+        ..sent.clone()
+    };
+    let confirm = LedgerCommand {
+        movements: vec![movement("r1", "HAT", "receipt", 5)],
+        listings: Some(ListingsUpdate {
+            channel: etsy.clone(),
+            listings: vec![ListingRecord {
+                sku: hat.clone(),
+                quantity: 5,
+                ledger_seq: 1,
+                at_ms: 9,
+            }],
+            adopted: false,
+        }),
+        ..LedgerCommand::default()
+    };
+    let history = LedgerCommand {
+        history: vec![sent.clone(), hat2],
+        ..LedgerCommand::default()
+    };
+    let outcomes = store.apply_commands(&[history, confirm], 10).unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let events = store.listing_history(&etsy, &hat).unwrap();
+    let whats: Vec<(u64, ListingWhat)> = events.iter().map(|e| (e.id, e.event.what)).collect();
+    assert_eq!(
+        whats,
+        vec![
+            (1, sent.what),
+            (
+                3,
+                ListingWhat::Confirmed {
+                    quantity: 5,
+                    ledger_seq: 1
+                }
+            )
+        ]
+    );
+    assert_eq!(store.history_head().unwrap(), 3);
+    let page = store.history_page(&etsy, &hat, 1, 10).unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3]);
+    assert!(store.history_page(&etsy, &hat, 3, 10).unwrap().is_empty());
+    // A refused command writes no history either.
+    let before = snapshot(&store);
+    let refused = LedgerCommand {
+        movements: vec![movement("c1", "HAT", "cancel", 1)],
+        history: vec![sent],
+        ..LedgerCommand::default()
+    };
+    assert!(store.apply_commands(&[refused], 11).unwrap()[0].is_err());
+    assert_eq!(snapshot(&store), before);
+}
+
+/// The history of a listing stays bounded: pruning after the rounds that append keeps at most
+/// the cap (plus the amortisation) and drops what is older than the retention.
+#[test]
+fn listing_history_is_pruned_to_its_retention_and_cap() {
+    use crate::inventory::history::{
+        ListingEvent, ListingWhat, HISTORY_RETENTION_MS, MAX_EVENTS_PER_LISTING, PRUNE_EVERY,
+    };
+    let (_dir, _db, store) = temp_store();
+    let etsy = ChannelId::parse("etsy").unwrap();
+    let hat = Sku::parse("HAT").unwrap();
+    let read = |at_ms: u64, quantity: u32| ListingEvent {
+        channel: etsy.clone(),
+        sku: hat.clone(),
+        at_ms,
+        what: ListingWhat::Read {
+            quantity,
+            drift: true,
+        },
+    };
+    // Old events, then enough recent ones to pass the cap, written in rounds as the ledger would.
+    let now = HISTORY_RETENTION_MS * 2;
+    let mut written = 0;
+    for round in 0..((MAX_EVENTS_PER_LISTING + 300) / 100) {
+        let at_ms = if round < 2 { 1_000 + round as u64 } else { now };
+        let command = LedgerCommand {
+            history: (0..100).map(|i| read(at_ms, i)).collect(),
+            ..LedgerCommand::default()
+        };
+        let head_before = store.history_head().unwrap();
+        store
+            .apply_commands(std::slice::from_ref(&command), now)
+            .unwrap();
+        store
+            .prune_history(std::slice::from_ref(&command), head_before, now)
+            .unwrap();
+        written += 100;
+    }
+    let kept = store.listing_history(&etsy, &hat).unwrap();
+    assert!(written > MAX_EVENTS_PER_LISTING + 200);
+    assert!(
+        kept.len() <= MAX_EVENTS_PER_LISTING + PRUNE_EVERY as usize * 4,
+        "{} kept of {written}",
+        kept.len()
+    );
+    assert!(
+        kept.iter().all(|event| event.event.at_ms == now),
+        "the old events are gone"
+    );
 }

@@ -37,7 +37,7 @@ impl Fixture {
             client,
             tree,
             InventoryConfig {
-                clock_ms: || 42,
+                clock_ms: super::LedgerClock::new(|| 42),
                 ..self.config()
             },
         )
@@ -502,6 +502,7 @@ async fn a_cursor_advances_only_with_its_movements_and_listings_are_recorded() {
             ledger_seq: 1,
             at_ms: 42,
         }],
+        adopted: false,
     };
     inventory
         .send(RecordListings { update: listings })

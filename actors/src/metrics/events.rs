@@ -11,11 +11,16 @@ use ::metrics::{counter, gauge, histogram, Label};
 use super::label::{ACTOR, CHANNEL, CLIENT, KIND, OP, OUTCOME, PLATFORM, REASON};
 use super::{
     ACTOR_QUARANTINED, ACTOR_RESTARTS_TOTAL, CHANNEL_DRIFT_CORRECTIONS_TOTAL,
-    CHANNEL_EXPOSURE_UNITS, CHANNEL_OLDEST_PENDING_SECONDS, CHANNEL_OLDEST_UNVERIFIED_SECONDS,
-    CHANNEL_SKUS_AT_RISK, CHANNEL_STALLS_TOTAL, HTTP_REFUSED_TOTAL, LEDGER_COMMIT_BATCH_SIZE,
-    LEDGER_COMMIT_SECONDS, MARKETPLACE_REQUESTS_TOTAL, NOTIFICATIONS_TOTAL, ORDERS_INGESTED_TOTAL,
-    ORDER_DUPLICATES_TOTAL, ORDER_EXCEPTIONS_TOTAL, OVERSOLD_UNITS_TOTAL, RATELIMIT_WAIT_SECONDS,
+    CHANNEL_EXPOSURE_UNITS, CHANNEL_HISTORY_FAILURES_TOTAL, CHANNEL_OLDEST_PENDING_SECONDS,
+    CHANNEL_OLDEST_UNVERIFIED_SECONDS, CHANNEL_SKUS_AT_RISK, CHANNEL_STALLS_TOTAL,
+    HTTP_REFUSED_TOTAL, LEDGER_COMMIT_BATCH_SIZE, LEDGER_COMMIT_SECONDS,
+    MARKETPLACE_REQUESTS_TOTAL, NOTIFICATIONS_TOTAL, ORDERS_INGESTED_TOTAL, ORDER_DUPLICATES_TOTAL,
+    ORDER_EXCEPTIONS_TOTAL, OVERSOLD_UNITS_TOTAL, RATELIMIT_WAIT_SECONDS,
     STORAGE_FLUSH_FAILURES_TOTAL, SYNC_LAG_SECONDS,
+};
+use super::{
+    CREDENTIALS_ROTATION_DUE, ESCALATION_DELIVERIES_TOTAL, EXCEPTIONS_OLDEST_PAST_DUE_SECONDS,
+    EXCEPTIONS_UNRESOLVED,
 };
 
 /// The client and channel an event is about, as labels: the client's label
@@ -107,6 +112,16 @@ pub struct DriftCorrected<'a>(pub ChannelLabels<'a>);
 impl InternalEvent for DriftCorrected<'_> {
     fn emit(self) {
         counter!(CHANNEL_DRIFT_CORRECTIONS_TOTAL.name, self.0.with([])).increment(1);
+    }
+}
+
+/// A channel's listing-history events were not recorded (the ledger refused or was gone).
+#[derive(Debug, Clone, Copy)]
+pub struct ListingHistoryNotRecorded<'a>(pub ChannelLabels<'a>);
+
+impl InternalEvent for ListingHistoryNotRecorded<'_> {
+    fn emit(self) {
+        counter!(CHANNEL_HISTORY_FAILURES_TOTAL.name, self.0.with([])).increment(1);
     }
 }
 
@@ -307,5 +322,64 @@ impl InternalEvent for NotificationReceived {
     fn emit(self) {
         counter!(NOTIFICATIONS_TOTAL.name, PLATFORM => self.platform, OUTCOME => self.outcome)
             .increment(1);
+    }
+}
+
+/// The exception queue of a client was looked over (issue 15): its unresolved count per kind and
+/// how overdue the oldest is. Every kind is set, zeros included, so that a resolved kind drops.
+#[derive(Debug, Clone, Copy)]
+pub struct ExceptionQueueObserved<'a> {
+    /// The client's label.
+    pub client: &'a str,
+    /// Unresolved exceptions per kind (every kind, zeros included).
+    pub unresolved: &'a [(&'static str, u64)],
+    /// Seconds the most overdue one is past due (0: none).
+    pub oldest_past_due_seconds: f64,
+}
+
+impl InternalEvent for ExceptionQueueObserved<'_> {
+    fn emit(self) {
+        for (kind, count) in self.unresolved {
+            gauge!(EXCEPTIONS_UNRESOLVED.name, CLIENT => self.client.to_string(), KIND => *kind)
+                .set(*count as f64);
+        }
+        gauge!(EXCEPTIONS_OLDEST_PAST_DUE_SECONDS.name, CLIENT => self.client.to_string())
+            .set(self.oldest_past_due_seconds);
+    }
+}
+
+/// An attempt to deliver an escalation ended.
+#[derive(Debug, Clone, Copy)]
+pub struct EscalationAttempted<'a> {
+    /// The client's label.
+    pub client: &'a str,
+    /// `delivered`, `failed` or `gave_up`.
+    pub outcome: &'static str,
+}
+
+impl InternalEvent for EscalationAttempted<'_> {
+    fn emit(self) {
+        counter!(ESCALATION_DELIVERIES_TOTAL.name, CLIENT => self.client.to_string(), OUTCOME => self.outcome)
+            .increment(1);
+    }
+}
+
+/// A client's credentials were checked against their rotate-by dates.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialRotationObserved<'a> {
+    /// The client's label.
+    pub client: &'a str,
+    /// Credentials due within the warning window.
+    pub due_soon: u64,
+    /// Credentials past their date.
+    pub overdue: u64,
+}
+
+impl InternalEvent for CredentialRotationObserved<'_> {
+    fn emit(self) {
+        for (kind, count) in [("due_soon", self.due_soon), ("overdue", self.overdue)] {
+            gauge!(CREDENTIALS_ROTATION_DUE.name, CLIENT => self.client.to_string(), KIND => kind)
+                .set(count as f64);
+        }
     }
 }

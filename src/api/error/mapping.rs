@@ -21,8 +21,13 @@ use shelfsync_actors::tenant::TenantError;
 use super::{Code, ErrorCode};
 use crate::auth::store::MemberStoreError;
 use crate::clients::ClientStoreError;
+use crate::operations::profile::ProfileError;
+use crate::operations::queue::QueueError;
+use crate::operations::OperationsError;
 use crate::platforms::connector::ConnectorError;
 use crate::platforms::egress::EgressError;
+use crate::replenishment::ReplenishmentError;
+use crate::service::checklists::SyncTestError;
 use crate::service::{ServiceError, WebhookError};
 use crate::vault::VaultError;
 
@@ -33,6 +38,8 @@ impl ErrorCode for ServiceError {
             ServiceError::Connector(error) => error.error_code(),
             ServiceError::Tenant(error) => error.error_code(),
             ServiceError::Registry(error) => error.error_code(),
+            ServiceError::Operations(error) => error.error_code(),
+            ServiceError::Replenishment(error) => error.error_code(),
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Invalid(_) => Code::InvalidField,
             ServiceError::Overloaded(_) => Code::Overloaded,
@@ -43,6 +50,33 @@ impl ErrorCode for ServiceError {
 
     fn retry_after(&self) -> Option<Duration> {
         ServiceError::retry_after(self)
+    }
+}
+
+impl ErrorCode for ReplenishmentError {
+    fn error_code(&self) -> Code {
+        match self {
+            ReplenishmentError::ReorderPointTooLarge { .. }
+            | ReplenishmentError::LeadTimeOutOfRange { .. }
+            | ReplenishmentError::SafetyDaysOutOfRange { .. }
+            | ReplenishmentError::SafetyWithoutLeadTime
+            | ReplenishmentError::NoTrigger => Code::InvalidField,
+            ReplenishmentError::Storage(_) | ReplenishmentError::Corrupt { .. } => Code::Internal,
+            ReplenishmentError::Ledger(error) => error.error_code(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReplenishmentError::Ledger(error) => error.retry_after(),
+            ReplenishmentError::ReorderPointTooLarge { .. }
+            | ReplenishmentError::LeadTimeOutOfRange { .. }
+            | ReplenishmentError::SafetyDaysOutOfRange { .. }
+            | ReplenishmentError::SafetyWithoutLeadTime
+            | ReplenishmentError::NoTrigger
+            | ReplenishmentError::Storage(_)
+            | ReplenishmentError::Corrupt { .. } => None,
+        }
     }
 }
 
@@ -256,6 +290,43 @@ impl ErrorCode for WebhookError {
         match self {
             WebhookError::Unauthenticated(_) => None,
             WebhookError::Service(error) => ServiceError::retry_after(error),
+        }
+    }
+}
+
+impl ErrorCode for OperationsError {
+    fn error_code(&self) -> Code {
+        match self {
+            OperationsError::Storage(_) | OperationsError::Corrupt { .. } => Code::Internal,
+            OperationsError::UnknownException(_) => Code::NotFound,
+            OperationsError::Queue(error) => error.error_code(),
+        }
+    }
+}
+
+impl ErrorCode for QueueError {
+    fn error_code(&self) -> Code {
+        match self {
+            QueueError::InvalidTransition { .. } => Code::InvalidTransition,
+            QueueError::NoteTooLong => Code::InvalidField,
+        }
+    }
+}
+
+impl ErrorCode for ProfileError {
+    fn error_code(&self) -> Code {
+        match self {
+            ProfileError::Invalid { .. } => Code::InvalidField,
+        }
+    }
+}
+
+impl ErrorCode for SyncTestError {
+    fn error_code(&self) -> Code {
+        match self {
+            SyncTestError::Running(_) | SyncTestError::NoChannel | SyncTestError::NoSku(_) => {
+                Code::Conflict
+            }
         }
     }
 }

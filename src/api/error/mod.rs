@@ -88,6 +88,7 @@ codes! {
     DuplicateSku = ("duplicate_sku", BAD_REQUEST, InvalidRequest, "The SKU appears twice in one import");
     BaseUrlNotAllowed = ("base_url_not_allowed", BAD_REQUEST, InvalidRequest, "This deployment does not allow connecting to that base URL");
     UnknownClient = ("unknown_client", BAD_REQUEST, InvalidRequest, "No client has that code");
+    UnknownMember = ("unknown_member", BAD_REQUEST, InvalidRequest, "No active member who may see this client has that id");
     Unauthorized = ("unauthorized", UNAUTHORIZED, Auth, "A valid bearer token is required");
     // Every unauthenticated webhook delivery gets this one code, whatever the reason (unknown
     // client or channel, no webhooks or no secret on the channel, a missing or wrong signature):
@@ -101,6 +102,7 @@ codes! {
     CodeUnavailable = ("code_unavailable", CONFLICT, InvalidRequest, "That client code cannot be used; choose another");
     CredentialHostMismatch = ("credential_host_mismatch", CONFLICT, InvalidRequest, "The credential is bound to other hosts; supply its secret again to use it there");
     MovementRejected = ("movement_rejected", CONFLICT, InvalidRequest, "The movement cannot apply to the current stock");
+    InvalidTransition = ("invalid_transition", CONFLICT, InvalidRequest, "The exception's state does not allow this action");
     BodyTimeout = ("body_timeout", REQUEST_TIMEOUT, System, "The body was not received in time");
     BodyTooLarge = ("body_too_large", PAYLOAD_TOO_LARGE, InvalidRequest, "The body is too large");
     UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, InvalidRequest, "The content type is not supported");
@@ -127,6 +129,8 @@ impl Code {
             | Code::DuplicateSku
             | Code::BaseUrlNotAllowed
             | Code::UnknownClient
+            | Code::UnknownMember
+            | Code::InvalidTransition
             | Code::Unauthorized
             | Code::BadSignature
             | Code::Forbidden

@@ -57,6 +57,30 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook_signature";
         super::journal::ledger,
         super::journal::orders,
         super::exceptions::list,
+        // The operations layer (issue 15).
+        super::exceptions::list_all,
+        super::exceptions::transition,
+        super::escalation::put,
+        super::escalation::get,
+        super::escalation::delete,
+        super::escalation::deliveries,
+        super::profile::get,
+        super::profile::put,
+        super::audit::client_log,
+        super::audit::agency_log,
+        super::reorders::put_settings,
+        super::reorders::delete_settings,
+        super::reorders::list,
+        // Issue 15: the listing history and the explain query.
+        super::listings::history,
+        super::listings::explain,
+        // Issue 15: checklists and the end-to-end sync test.
+        super::checklists::list,
+        super::checklists::create,
+        super::checklists::get,
+        super::checklists::tick,
+        super::checklists::start_sync_test,
+        super::checklists::get_sync_test,
     ),
     components(schemas(Problem, super::catalog::CatalogItem)),
     modifiers(&Shell)
@@ -205,7 +229,7 @@ mod tests {
     #[test]
     fn every_operation_has_a_unique_id_security_and_typed_responses() {
         let routes = routes();
-        assert_eq!(routes.len(), 23, "{routes:?}");
+        assert_eq!(routes.len(), 44, "{routes:?}");
         let mut ids = std::collections::BTreeSet::new();
         for route in &routes {
             assert!(ids.insert(route.operation_id.clone()), "{route:?}");

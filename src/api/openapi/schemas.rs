@@ -71,6 +71,59 @@ pub fn cursor() -> Schema {
     )
 }
 
+/// The cursor of `GET /v1/exceptions`: the `{client}/{id}` of the previous page's `next`.
+pub fn exceptions_cursor() -> Schema {
+    text(
+        "^[A-Z0-9]{2,16}/[0-9]{1,19}$".into(),
+        4,
+        36,
+        "The `next` of the previous page: a client code, '/', an exception id",
+    )
+}
+
+/// An exception queue's `state` filter (`operations::queue::WorkState`, plus `unresolved`: open
+/// or acknowledged, and `any`).
+pub fn exception_state_filter() -> Schema {
+    one_of(
+        crate::operations::queue::WorkState::ALL
+            .iter()
+            .map(|state| state.as_str())
+            .chain(["unresolved", "any"]),
+        "Only exceptions in this state (`unresolved`: open or acknowledged)",
+    )
+}
+
+/// `operations::queue::QueueKind::ALL`.
+pub fn exception_kind() -> Schema {
+    one_of(
+        crate::operations::queue::QueueKind::ALL,
+        "Only exceptions of this kind",
+    )
+}
+
+/// A list of exception kinds (escalation rules' `escalate`; repeats are one).
+pub fn exception_kinds() -> Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(RefOr::T(exception_kind()))
+        .description(Some("The kinds sent to the client at once"))
+        .into()
+}
+
+/// An http(s) URL a notification is posted to, as `escalation::put` checks it before parsing:
+/// `http://` or `https://`, no white space or control characters, at most `MAX_ENDPOINT_LEN`.
+/// Whether the URL parses and its host is allowed is the deployment's egress policy's to say.
+pub fn endpoint_url() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+        .pattern(Some(format!(r"^https?://[^\s{CONTROL}]+$")))
+        .max_length(Some(crate::operations::escalation::MAX_ENDPOINT_LEN))
+        .description(Some(
+            "Where deliveries are posted: an http(s) URL the deployment's egress policy allows",
+        ))
+        .into()
+}
+
 /// `ClientCode::parse`'s rule.
 pub fn client_code() -> Schema {
     text(
@@ -103,6 +156,25 @@ pub fn sku() -> Schema {
             "A SKU: 1 to 64 printable characters (trimmed and upper-cased)",
         ))
         .into()
+}
+
+/// [`sku`], or `null`.
+pub fn optional_sku() -> Schema {
+    let Schema::Object(mut object) = sku() else {
+        unreachable!("sku() is an object schema")
+    };
+    object.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    Schema::Object(object)
+}
+
+/// The templates a checklist may be made from (`operations::checklist::Template`, but the
+/// launch checklist, which every client has).
+pub fn new_checklist_template() -> Schema {
+    use crate::operations::checklist::Template;
+    one_of(
+        [Template::HolidayPreparation, Template::PlatformMigration],
+        "The template",
+    )
 }
 
 /// `validate_credential_name`'s rule.

@@ -40,6 +40,8 @@ pub fn scope() -> actix_web::Scope {
         .route("/faults", web::post().to(set_faults))
         .route("/faults", web::get().to(faults))
         .route("/stats", web::get().to(stats))
+        .route("/credential", web::post().to(set_credential))
+        .route("/credential", web::get().to(credential))
 }
 
 /// `GET /_mock/info`: the platform, its account ids, API version, plan and limits.
@@ -218,6 +220,31 @@ async fn set_faults(
 /// `GET /_mock/faults`: the faults in force.
 async fn faults(state: web::Data<MockState>) -> HttpResponse {
     HttpResponse::Ok().json(state.faults().settings(Instant::now()))
+}
+
+/// The body and reply of `/_mock/credential`: whether the seller has revoked the agency's
+/// access (the launch checklist's "a broken credential turns the channel red").
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialState {
+    revoked: bool,
+}
+
+/// `POST /_mock/credential`: `{"revoked": true}` refuses every platform call as a bad token
+/// is refused; `{"revoked": false}` grants access again.
+async fn set_credential(
+    state: web::Data<MockState>,
+    body: web::Json<CredentialState>,
+) -> HttpResponse {
+    state.set_credential_revoked(body.revoked);
+    HttpResponse::Ok().json(body.0)
+}
+
+/// `GET /_mock/credential`: whether access is revoked.
+async fn credential(state: web::Data<MockState>) -> HttpResponse {
+    HttpResponse::Ok().json(CredentialState {
+        revoked: state.credential_revoked(),
+    })
 }
 
 /// The ground truth of `GET /_mock/stats`.

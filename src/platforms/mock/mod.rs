@@ -266,6 +266,9 @@ pub struct MockState {
     faults: Mutex<faults::Faults>,
     shoppers: watch::Sender<ShopperSettings>,
     webhooks: WebhookHub,
+    /// Whether the seller revoked the agency's access (`POST /_mock/credential`): every call
+    /// is then refused as the platform refuses a bad token, until access is granted again.
+    credential_revoked: std::sync::atomic::AtomicBool,
 }
 
 impl MockState {
@@ -280,7 +283,21 @@ impl MockState {
             faults: Mutex::new(faults::Faults::new(seed)),
             shoppers: watch::Sender::new(ShopperSettings::stopped()),
             webhooks: WebhookHub::default(),
+            credential_revoked: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the seller revoked the agency's access: each platform's auth check refuses
+    /// every token while it is.
+    pub fn credential_revoked(&self) -> bool {
+        self.credential_revoked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Revokes the agency's access (`true`) or grants it again (`false`).
+    pub fn set_credential_revoked(&self, revoked: bool) {
+        self.credential_revoked
+            .store(revoked, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The platform's wire format.

@@ -11,6 +11,14 @@
 //! | `e`    | `e` + exception key              | id of the unapplicable-order exception it names (u64 BE) |
 //! | `k`    | `k` + channel id                 | the channel's order-feed cursor (UTF-8) |
 //! | `l`    | `l` + channel id + `0x00` + SKU  | [`ListingRecord`](crate::inventory::messages::ListingRecord) (JSON): what the marketplace last confirmed |
+//! | `h`    | `h` + channel id + `0x00` + SKU + `0x00` + event id (u64 BE) | [`ListingEvent`](crate::inventory::history::ListingEvent) (JSON): the listing history, append-only |
+//!
+//! The listing history (issue 15) takes its event ids from its own counter, `m/hhead`, written in
+//! the round's transaction like the heads above; ids order a client's events as they were
+//! recorded, and a listing's events are one contiguous range in id order, so a page of one
+//! listing's history and its pruning are range reads. It is bounded by
+//! [`crate::inventory::history`]'s retention and cap, pruned outside the transaction (sled's
+//! transactions cannot read a range): a prune that is lost in a crash is only done again later.
 //!
 //! Sequence numbers are big-endian so that sled's byte order is numeric order
 //! (`reference/reliability.md` §2.1, "Limits"). A SKU never holds a control character, so the NUL
@@ -41,6 +49,7 @@ pub(super) const VERSION_KEY: &[u8] = b"m/version";
 pub(super) const EXCEPTION_HEAD_KEY: &[u8] = b"m/xhead";
 pub(super) const SKU_COUNT_KEY: &[u8] = b"m/skus";
 pub(super) const EXCEPTION_COUNT_KEY: &[u8] = b"m/xcount";
+pub(super) const HISTORY_HEAD_KEY: &[u8] = b"m/hhead";
 pub(super) const SCHEMA_VERSION: u64 = 1;
 pub(super) const JOURNAL: u8 = b'j';
 pub(super) const BALANCE: u8 = b'b';
@@ -50,6 +59,7 @@ pub(super) const EXCEPTION: u8 = b'x';
 pub(super) const EXCEPTION_INDEX: u8 = b'e';
 pub(super) const CURSOR: u8 = b'k';
 pub(super) const LISTING: u8 = b'l';
+pub(super) const HISTORY: u8 = b'h';
 
 pub(super) fn journal_key(seq: u64) -> [u8; 9] {
     prefixed_seq(JOURNAL, seq)
@@ -84,6 +94,25 @@ pub(super) fn listing_key(channel: &ChannelId, sku: &Sku) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(sku.as_str().as_bytes());
     key
+}
+
+/// The prefix of one listing's history (the trailing NUL keeps `HAT` from matching `HAT2`).
+pub(super) fn history_prefix(channel: &ChannelId, sku: &Sku) -> Vec<u8> {
+    let mut key = listing_key(channel, sku);
+    key[0] = HISTORY;
+    key.push(0);
+    key
+}
+
+pub(super) fn history_key(channel: &ChannelId, sku: &Sku, id: u64) -> Vec<u8> {
+    let mut key = history_prefix(channel, sku);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// The event id a history key ends with.
+pub(super) fn history_id(key: &[u8]) -> Result<u64, LedgerError> {
+    decode_u64(key.get(key.len().saturating_sub(8)..).unwrap_or_default())
 }
 
 pub(super) fn balance_key(sku: &Sku) -> Vec<u8> {

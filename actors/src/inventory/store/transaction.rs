@@ -7,6 +7,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::layout::*;
 use super::{ExceptionKind, LedgerCommand, OrderException, UnapplicableEvent};
+use crate::inventory::history::{ListingEvent, ListingWhat};
 use crate::inventory::ledger::{effect_of, Balance, JournalEntry, Source};
 use crate::inventory::messages::{Applied, ApplyOutcome, LedgerError, MAX_BATCH, MAX_CURSOR_BYTES};
 
@@ -20,6 +21,10 @@ pub(super) fn read_head(tx: &TransactionalTree) -> TxResult<u64> {
 
 pub(super) fn read_exception_head(tx: &TransactionalTree) -> TxResult<u64> {
     read_counter(tx, EXCEPTION_HEAD_KEY)
+}
+
+pub(super) fn read_history_head(tx: &TransactionalTree) -> TxResult<u64> {
+    read_counter(tx, HISTORY_HEAD_KEY)
 }
 
 /// A `u64` of the `m` keys (0 when absent).
@@ -45,6 +50,8 @@ pub(super) struct Staged<'a> {
     writes: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(super) head: u64,
     pub(super) exception_head: u64,
+    /// The last listing-history event id.
+    pub(super) history_head: u64,
     /// What the command adds to the stored counts.
     pub(super) counts: Counts,
     /// Exceptions the command raised for the first time.
@@ -52,12 +59,18 @@ pub(super) struct Staged<'a> {
 }
 
 impl<'a> Staged<'a> {
-    pub(super) fn new(tx: &'a TransactionalTree, head: u64, exception_head: u64) -> Self {
+    pub(super) fn new(
+        tx: &'a TransactionalTree,
+        head: u64,
+        exception_head: u64,
+        history_head: u64,
+    ) -> Self {
         Self {
             tx,
             writes: BTreeMap::new(),
             head,
             exception_head,
+            history_head,
             counts: Counts::default(),
             raised: Vec::new(),
         }
@@ -70,6 +83,13 @@ impl<'a> Staged<'a> {
         let exception = exception(self.exception_head);
         self.raised.push((exception.kind, exception.source.clone()));
         self.insert(exception_key(exception.id).to_vec(), encode(&exception));
+    }
+
+    /// Stages a listing-history event under the next id.
+    fn record(&mut self, event: &ListingEvent) {
+        self.history_head += 1;
+        let key = history_key(&event.channel, &event.sku, self.history_head);
+        self.insert(key, encode(event));
     }
 
     /// Reads through the command's own writes, then the transaction (which sees the writes of the
@@ -108,8 +128,15 @@ pub(super) fn apply_command(
         && command.cursor.is_none()
         && listings.is_none()
         && unapplicable.is_empty()
+        && command.history.is_empty()
     {
         return Ok(Err(LedgerError::EmptyBatch));
+    }
+    if command.history.len() > MAX_BATCH {
+        return Ok(Err(LedgerError::BatchTooLarge {
+            len: command.history.len(),
+            max: MAX_BATCH,
+        }));
     }
     if unapplicable.len() > MAX_BATCH {
         return Ok(Err(LedgerError::BatchTooLarge {
@@ -142,7 +169,30 @@ pub(super) fn apply_command(
     if let Some(update) = listings {
         for record in &update.listings {
             staged.insert(listing_key(&update.channel, &record.sku), encode(record));
+            // The history's confirmed event, in the same transaction as the listing it records
+            // (issue 15): the two never disagree. An adopted listing is what the marketplace's
+            // own export showed, not a push of ours.
+            let what = if update.adopted {
+                ListingWhat::Read {
+                    quantity: record.quantity,
+                    drift: false,
+                }
+            } else {
+                ListingWhat::Confirmed {
+                    quantity: record.quantity,
+                    ledger_seq: record.ledger_seq,
+                }
+            };
+            staged.record(&ListingEvent {
+                channel: update.channel.clone(),
+                sku: record.sku.clone(),
+                at_ms: record.at_ms,
+                what,
+            });
         }
+    }
+    for event in &command.history {
+        staged.record(event);
     }
     if movements.len() > MAX_BATCH {
         return Ok(Err(LedgerError::BatchTooLarge {

@@ -206,8 +206,9 @@ impl AmazonMock {
         operation: &str,
     ) -> Result<f64, HttpResponse> {
         state.admit(operation).await?;
-        let token_ok = header(request, TOKEN_HEADER)
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
+        let token_ok = !state.credential_revoked()
+            && header(request, TOKEN_HEADER)
+                .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
         if !token_ok {
             return Err(state.refuse_auth(operation, self.unauthorized()));
         }

@@ -185,7 +185,7 @@ impl EbayMock {
         api: Api,
     ) -> Result<(), HttpResponse> {
         state.admit(operation).await?;
-        if !bearer_ok(header(request, "Authorization"), &self.token) {
+        if state.credential_revoked() || !bearer_ok(header(request, "Authorization"), &self.token) {
             return Err(state.refuse_auth(operation, unauthorized()));
         }
         let Some(quotas) = &self.quotas else {

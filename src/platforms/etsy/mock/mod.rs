@@ -194,6 +194,11 @@ impl EtsyMock {
             header(request, "authorization"),
             &self.token,
         );
+        // A revoked grant: the OAuth token no longer works (the API key still identifies the app).
+        let checked = match checked {
+            Ok(()) if state.credential_revoked() => Err(AuthRefusal::Token),
+            checked => checked,
+        };
         match checked {
             Ok(()) => {}
             Err(AuthRefusal::ApiKey) => return Err(state.refuse_auth(operation, forbidden())),

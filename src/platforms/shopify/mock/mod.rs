@@ -401,9 +401,10 @@ fn uuid_like(seed: u64, kind: u8, number: u64) -> String {
 }
 
 impl Shop {
-    fn authorized(&self, request: &HttpRequest) -> bool {
-        header(request, TOKEN_HEADER)
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()))
+    fn authorized(&self, state: &MockState, request: &HttpRequest) -> bool {
+        !state.credential_revoked()
+            && header(request, TOKEN_HEADER)
+                .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()))
     }
 
     fn graphql_status(&self) -> ThrottleStatus {
@@ -539,7 +540,7 @@ async fn graphql_call(
         // A throttle storm (already counted): the reply with this query's cost.
         return shop.graphql_throttled(requested_cost_of(&body));
     }
-    if !shop.authorized(&request) {
+    if !shop.authorized(&state, &request) {
         return state.refuse_auth(operation_name, unauthorized());
     }
     let Some(version) = ApiVersion::parse(&version) else {

@@ -25,7 +25,7 @@ async fn rest_guard(
         // A throttle storm (already counted) looks like a full bucket.
         return Err(shop.rest_throttled(shop.limits.rest_bucket));
     }
-    if !shop.authorized(request) {
+    if !shop.authorized(state, request) {
         return Err(state.refuse_auth(operation_name, unauthorized()));
     }
     let added = shop

@@ -209,8 +209,9 @@ impl TikTokWire {
         body: &[u8],
     ) -> Result<(), HttpResponse> {
         state.admit(operation).await?;
-        let token_ok = header(request, "x-tts-access-token")
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
+        let token_ok = !state.credential_revoked()
+            && header(request, "x-tts-access-token")
+                .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
         if !token_ok {
             return Err(state.refuse_auth(
                 operation,

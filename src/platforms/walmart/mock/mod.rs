@@ -111,8 +111,9 @@ impl WalmartMock {
         operation: &str,
     ) -> Result<Option<u64>, HttpResponse> {
         state.admit(operation).await?;
-        let token_ok = header(request, "WM_SEC.ACCESS_TOKEN")
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
+        let token_ok = !state.credential_revoked()
+            && header(request, "WM_SEC.ACCESS_TOKEN")
+                .is_some_and(|token| constant_time_eq(token.as_bytes(), self.token.as_bytes()));
         if !token_ok {
             return Err(state.refuse_auth(operation, unauthorized()));
         }
