@@ -189,12 +189,10 @@ pub async fn put(
         ));
     }
     // The document's rule (`schemas::endpoint_url`), before the URL parser, which would trim
-    // white space and accept a scheme in capitals the document refuses.
+    // white space, accept a scheme in capitals and map a host in another script, all of which
+    // the document refuses.
     let plain = (body.endpoint.starts_with("http://") || body.endpoint.starts_with("https://"))
-        && !body
-            .endpoint
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control());
+        && body.endpoint.bytes().all(|b| b.is_ascii_graphic());
     if !plain {
         return Err(ApiError::new(
             Code::InvalidField,

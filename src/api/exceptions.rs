@@ -208,6 +208,7 @@ pub struct ExceptionsPage {
 #[serde(deny_unknown_fields)]
 pub struct ExceptionAction {
     /// `acknowledge`, `assign` (with `assignee`), `resolve` (with `resolution`) or `reopen`.
+    #[schema(schema_with = schemas::exception_action)]
     pub action: String,
     /// The member to assign it to (`assign`): an active manager or admin who sees the client.
     #[serde(default)]

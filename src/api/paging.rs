@@ -58,10 +58,11 @@ pub struct SkuPageQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NumberPageQuery {
-    /// The `next` of the previous page (absent: from the first item).
+    /// The `next` of the previous page (absent: from the first item). A signed 64-bit number as
+    /// the document says (sequence numbers never come near its top).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = 0)]
-    pub cursor: Option<u64>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub cursor: Option<i64>,
     /// At most this many items (1 to 1000, 100 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 1000)]
@@ -74,8 +75,19 @@ impl NumberPageQuery {
         query: Result<web::Query<NumberPageQuery>, actix_web::Error>,
     ) -> Result<PageRequest<u64>, ApiError> {
         let query = query_of(query)?;
+        let after = query
+            .cursor
+            .map(|cursor| {
+                u64::try_from(cursor).map_err(|_| {
+                    ApiError::new(
+                        Code::InvalidField,
+                        "cursor must be the `next` of a previous page",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(PageRequest {
-            after: query.cursor,
+            after,
             limit: checked_limit(query.limit)?,
         })
     }

@@ -68,6 +68,32 @@ impl Http {
         serde_json::from_str(&text).map_err(|_| DemoError::Reply { what, reply: text })
     }
 
+    /// Posts a signed Shopify `orders/create` notification of `order` to `url` (what a store
+    /// sends when a merchant makes an order by hand); the service's status.
+    pub(super) async fn shopify_notification(
+        &self,
+        url: &str,
+        secret: &str,
+        order: &Value,
+    ) -> Result<u16, DemoError> {
+        let body = order.to_string().into_bytes();
+        let signature = crate::platforms::shopify::mock::sign(secret, &body);
+        let reply = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-shopify-topic", "orders/create")
+            .header("x-shopify-hmac-sha256", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| DemoError::Http {
+                what: format!("POST {url}"),
+                source,
+            })?;
+        Ok(reply.status().as_u16())
+    }
+
     /// A call to a mock's control surface (no auth there).
     pub(super) async fn control(
         &self,

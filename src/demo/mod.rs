@@ -166,6 +166,17 @@ pub struct ClientFigures {
     pub receipts: u64,
     /// Units it received.
     pub received_units: i64,
+    /// Exceptions a person has to work (open or acknowledged), by kind.
+    pub open_exceptions: std::collections::BTreeMap<String, u64>,
+    /// SKUs whose reorder alert is on.
+    pub reorder_alerts: u64,
+}
+
+impl ClientFigures {
+    /// Exceptions a person has to work, of every kind.
+    pub fn open_exception_count(&self) -> u64 {
+        self.open_exceptions.values().sum()
+    }
 }
 
 /// The demo's outcome: what `shelfsync demo` prints as its summary, for tests and embedders.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::http::Http;
 use super::view::waiting_text;
 use super::{ChannelFigures, ClientFigures, DemoError, Setup, ORDERS_PAGE, ORDER_PAGES_PER_TICK};
+use crate::api::exceptions::ExceptionsQuery;
 use reqwest::Method;
 use serde_json::Value;
 use shelfsync_actors::inventory::ledger::MovementKind;
@@ -105,6 +106,28 @@ pub(super) async fn snapshot(
             received_units: book.received_units,
             ..ClientFigures::default()
         };
+        // The agency's queue and reorder list, as the operations API shows them.
+        let queue = http
+            .api
+            .exceptions(
+                code,
+                &ExceptionsQuery {
+                    state: Some("unresolved".into()),
+                    limit: Some(1000),
+                    ..ExceptionsQuery::default()
+                },
+            )
+            .await?;
+        for exception in queue.exceptions {
+            *figures.open_exceptions.entry(exception.kind).or_default() += 1;
+        }
+        figures.reorder_alerts = http
+            .api
+            .reorders(code)
+            .await?
+            .iter()
+            .filter(|line| line.alert)
+            .count() as u64;
         for mock in &entry.mocks {
             let id = mock.platform().as_str();
             let status = channels

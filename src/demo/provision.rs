@@ -22,6 +22,7 @@ use crate::platforms::mock::webhooks::{sample_secret, subscription};
 use crate::platforms::mock::{MockOptions, MockServer};
 use crate::platforms::tiktok::mock as tiktok_mock;
 use crate::platforms::Platform;
+use crate::replenishment::ReorderSettingsBody;
 
 /// Makes `dir` if it does not exist and refuses one that holds anything: the demo provisions a
 /// service from scratch, and its mocks, listings and ports are new on every run.
@@ -101,6 +102,7 @@ pub(super) async fn provision(
             ..CatalogItem::default()
         })
         .collect();
+    let mut shopify_secret = None;
     for mock in &entry.mocks {
         let platform = mock.platform();
         let channel = platform.as_str();
@@ -152,6 +154,9 @@ pub(super) async fn provision(
             }
             Platform::Shopify | Platform::Amazon | Platform::Walmart | Platform::Ebay => {}
         }
+        if platform == Platform::Shopify {
+            shopify_secret = body.webhook_secret.clone();
+        }
         http.api.create_channel(code, &body).await?;
         if let Some(secret) = &body.webhook_secret {
             let url = format!("{}/webhooks/{code}/{channel}", http.api.base_url());
@@ -194,6 +199,38 @@ pub(super) async fn provision(
             what: format!("the catalog import of {code}"),
             reply: format!("{imported:?}"),
         });
+    }
+    // Replenishment: every SKU is reordered from a supplier two weeks away (plus three days of
+    // margin); the first, the client's best seller, also has a reorder point above its stock, so
+    // its reorder alert shows from the start.
+    for (index, sku) in skus.iter().enumerate() {
+        let settings = ReorderSettingsBody {
+            reorder_point: (index == 0).then(|| u32::try_from(sku.on_hand + 5).unwrap_or(u32::MAX)),
+            lead_time_days: Some(14),
+            safety_days: Some(3),
+        };
+        http.api
+            .put_reorder_settings(code, &sku.sku, &settings)
+            .await?;
+    }
+    // A merchant's hand-made Shopify order with a custom line item (no SKU): the service cannot
+    // apply it, so it is an exception a person works (`GET /v1/exceptions`).
+    if let Some(secret) = &shopify_secret {
+        let order = json!({
+            "id": 990_000_001u64,
+            "updated_at": "2026-12-01T09:00:00Z",
+            "cancelled_at": null,
+            "line_items": [{"id": 1, "title": "Gift wrapping (custom item)", "sku": null, "quantity": 1}]
+        });
+        let url = format!("{}/webhooks/{code}/shopify", http.api.base_url());
+        let status = http.shopify_notification(&url, secret, &order).await?;
+        if status != 200 {
+            return Err(DemoError::Status {
+                what: format!("the hand-made Shopify order of {code}"),
+                status,
+                body: String::new(),
+            });
+        }
     }
     Ok(ClientBook::default())
 }

@@ -155,7 +155,7 @@ impl View<'_> {
             }
             let total = Totals::of(std::slice::from_ref(client));
             text.push_str(&format!(
-                "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\n\n",
+                "{:<6} {:<8} {:<8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>7} {:>6.1}s {:>8} {:>9}\n",
                 "",
                 "all",
                 "",
@@ -169,6 +169,7 @@ impl View<'_> {
                 total.requests,
                 total.throttled
             ));
+            text.push_str(&format!("{:<6} {}\n\n", "", operations_text(client)));
         }
         text.push_str(
             "orders: placed on the marketplace (ground truth); ledger: sales the service recorded; \
@@ -209,6 +210,26 @@ impl View<'_> {
             self.metrics_samples
         )
     }
+}
+
+/// A client's operations at a glance: exceptions a person has to work, by kind, and reorder
+/// alerts (`GET /v1/clients/{code}/exceptions`, `GET /v1/clients/{code}/reorders`).
+pub(super) fn operations_text(client: &ClientFigures) -> String {
+    let kinds: Vec<String> = client
+        .open_exceptions
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    format!(
+        "exceptions to work: {}{} · reorder alerts: {}",
+        client.open_exception_count(),
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        },
+        client.reorder_alerts
+    )
 }
 
 /// Sums over channels.
@@ -295,6 +316,7 @@ pub(super) fn summary_lines(summary: &DemoSummary) -> Vec<String> {
             "  {:<6} warehouse: {} receipts, {} units received through the API",
             client.code, client.receipts, client.received_units
         ));
+        lines.push(format!("  {:<6} {}", client.code, operations_text(client)));
     }
     let mut throttled: BTreeMap<&str, u64> = BTreeMap::new();
     for (_, channel) in summary.channels() {

@@ -49,6 +49,17 @@ fn orders_flow_through_the_service_and_every_listing_ends_in_step() {
         "sales came from several channels (webhooks and polled feeds): {selling:?}"
     );
     assert!(summary.in_step, "{summary:#?}");
+    // The agency's side, live in the view: ACME's hand-made Shopify order (a custom item with no
+    // SKU) is an exception to work, and every client's best seller is at its reorder point.
+    let acme = &summary.clients[0];
+    assert_eq!(
+        acme.open_exceptions.get("unapplicable_order"),
+        Some(&1),
+        "{acme:#?}"
+    );
+    for client in &summary.clients {
+        assert!(client.reorder_alerts >= 1, "{client:#?}");
+    }
     for (client, channel) in summary.channels() {
         assert_eq!(channel.listings, 24, "{client}/{}", channel.channel);
         assert_eq!(

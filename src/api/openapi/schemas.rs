@@ -93,6 +93,14 @@ pub fn exception_state_filter() -> Schema {
     )
 }
 
+/// What a person does to an exception (`exceptions::transition`).
+pub fn exception_action() -> Schema {
+    one_of(
+        ["acknowledge", "assign", "resolve", "reopen"],
+        "`acknowledge`, `assign` (with `assignee`), `resolve` (with `resolution`) or `reopen`",
+    )
+}
+
 /// `operations::queue::QueueKind::ALL`.
 pub fn exception_kind() -> Schema {
     one_of(
@@ -110,13 +118,13 @@ pub fn exception_kinds() -> Schema {
 }
 
 /// An http(s) URL a notification is posted to, as `escalation::put` checks it before parsing:
-/// `http://` or `https://`, no white space or control characters, at most `MAX_ENDPOINT_LEN`.
+/// `http://` or `https://`, then printable ASCII without spaces (a host in another script is
+/// given in its `xn--` form), at most `MAX_ENDPOINT_LEN`.
 /// Whether the URL parses and its host is allowed is the deployment's egress policy's to say.
 pub fn endpoint_url() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
-        .pattern(Some(format!(r"^https?://[^\s{CONTROL}]+$")))
+        .pattern(Some("^https?://[!-~]+$".to_string()))
         .max_length(Some(crate::operations::escalation::MAX_ENDPOINT_LEN))
         .description(Some(
             "Where deliveries are posted: an http(s) URL the deployment's egress policy allows",
