@@ -213,7 +213,10 @@ pub async fn put(
         escalate.insert(QueueKind::parse(kind).ok_or_else(|| {
             ApiError::new(
                 Code::InvalidField,
-                format!("escalate: {kind:?} is not a kind (oversold, unapplicable_order, reorder)"),
+                format!(
+                    "escalate: {kind:?} is not a kind ({})",
+                    super::exceptions::kinds_text()
+                ),
             )
         })?);
     }

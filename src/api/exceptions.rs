@@ -49,7 +49,7 @@ pub struct ExceptionsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(schema_with = schemas::exception_state_filter)]
     pub state: Option<String>,
-    /// Only this kind (`oversold`, `unapplicable_order`, `reorder`).
+    /// Only this kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(schema_with = schemas::exception_kind)]
     pub kind: Option<String>,
@@ -106,7 +106,8 @@ pub struct ExceptionView {
     pub id: u64,
     /// The client.
     pub client: String,
-    /// `oversold`, `unapplicable_order` or `reorder`.
+    /// `oversold`, `unapplicable_order`, `reorder`, `listing_missing`, `listing_suspended`,
+    /// `push_refused`, `repeated_drift`, `channel_failing` or `account_flagged`.
     pub kind: String,
     /// `channel:<id>`, `api`, `import`; `null` for one the service raised.
     pub source: Option<String>,
@@ -251,11 +252,19 @@ fn state_filter(state: Option<&str>, default_unresolved: bool) -> Result<QueueFi
 
 fn kind_filter(kind: Option<&str>) -> Result<Option<QueueKind>, ApiError> {
     kind.map(|text| {
-        QueueKind::parse(text).ok_or_else(|| {
-            ApiError::invalid("kind must be oversold, unapplicable_order or reorder".to_string())
-        })
+        QueueKind::parse(text)
+            .ok_or_else(|| ApiError::invalid(format!("kind must be one of {}", kinds_text())))
     })
     .transpose()
+}
+
+/// Every kind's name, for a refusal's detail.
+pub(super) fn kinds_text() -> String {
+    QueueKind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn limit_of(limit: Option<usize>) -> Result<usize, ApiError> {

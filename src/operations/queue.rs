@@ -37,14 +37,34 @@ pub enum QueueKind {
     UnapplicableOrder,
     /// A SKU's projected stock-out falls within its lead time, or it is at its reorder point.
     Reorder,
+    /// The marketplace no longer has a listing the catalog maps (its pushes are refused as not
+    /// found).
+    ListingMissing,
+    /// The marketplace suspended a listing.
+    ListingSuspended,
+    /// The marketplace refuses a listing's pushes for good as invalid.
+    PushRefused,
+    /// A listing's read-back found another quantity than the channel believed again and again
+    /// (something else edits it).
+    RepeatedDrift,
+    /// A channel's calls are refused for good (the credential, the account, the request).
+    ChannelFailing,
+    /// The marketplace flagged the seller account.
+    AccountFlagged,
 }
 
 impl QueueKind {
     /// Every kind, for metrics and documentation.
-    pub const ALL: [QueueKind; 3] = [
+    pub const ALL: [QueueKind; 9] = [
         QueueKind::Oversold,
         QueueKind::UnapplicableOrder,
         QueueKind::Reorder,
+        QueueKind::ListingMissing,
+        QueueKind::ListingSuspended,
+        QueueKind::PushRefused,
+        QueueKind::RepeatedDrift,
+        QueueKind::ChannelFailing,
+        QueueKind::AccountFlagged,
     ];
 
     /// The wire name, also the `kind` metric label.
@@ -53,6 +73,12 @@ impl QueueKind {
             QueueKind::Oversold => "oversold",
             QueueKind::UnapplicableOrder => "unapplicable_order",
             QueueKind::Reorder => "reorder",
+            QueueKind::ListingMissing => "listing_missing",
+            QueueKind::ListingSuspended => "listing_suspended",
+            QueueKind::PushRefused => "push_refused",
+            QueueKind::RepeatedDrift => "repeated_drift",
+            QueueKind::ChannelFailing => "channel_failing",
+            QueueKind::AccountFlagged => "account_flagged",
         }
     }
 

@@ -292,6 +292,32 @@ impl OperationsStore {
         Ok((entry, true))
     }
 
+    /// [`OperationsStore::raise`] for a condition that carries its own count and times (a
+    /// listing refused `count` times since `first_seen`): an existing entry takes them, so a sweep
+    /// that sees the same condition again does not count a sighting of its own.
+    pub fn observe(
+        &self,
+        client: &ClientCode,
+        entry: QueueEntry,
+    ) -> Result<(QueueEntry, bool), OperationsError> {
+        let dedupe_key = format!("qk/{}/{}", client.as_str(), entry.dedupe);
+        let Some(id) = self.tree.get(dedupe_key.as_bytes())? else {
+            return self.raise(client, entry);
+        };
+        let id = <[u8; 8]>::try_from(id.as_ref()).map_or(0, u64::from_be_bytes);
+        let current = self.entry(client, id)?;
+        if current.count == entry.count && current.last_seen >= entry.last_seen {
+            return Ok((current, false));
+        }
+        let updated = self.update(client, id, |existing| {
+            existing.count = existing.count.max(entry.count);
+            existing.last_seen = existing.last_seen.max(entry.last_seen);
+            existing.detail = entry.detail.clone();
+            Ok(())
+        })?;
+        Ok((updated.1, false))
+    }
+
     /// Forgets that a condition holds, so that its coming back raises a new exception. The entry
     /// it raised stays as it is (a person resolves it).
     pub fn clear(&self, client: &ClientCode, dedupe: &str) -> Result<bool, OperationsError> {

@@ -109,6 +109,7 @@ pub async fn sweep_client(
     if service.reorder_assessment_due(client, options.reorder_interval) {
         raise_reorders(service, client, now).await?;
     }
+    raise_channel_problems(service, client, now).await?;
     let store = service.operations();
     let unresolved = store.unresolved(client)?;
     observe_queue(client, &unresolved, now);
@@ -199,6 +200,158 @@ async fn raise_reorders(
     for held in store.held(client, "reorder:")? {
         if !holding.contains(&held) {
             store.clear(client, &held)?;
+        }
+    }
+    Ok(())
+}
+
+/// An exception of a condition the service observed on a channel.
+#[allow(clippy::too_many_arguments)]
+fn observed(
+    kind: QueueKind,
+    dedupe: String,
+    channel: &str,
+    sku: Option<shelfsync_actors::ids::Sku>,
+    detail: String,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    count: u64,
+    target: chrono::Duration,
+) -> QueueEntry {
+    QueueEntry {
+        id: 0,
+        kind,
+        dedupe,
+        source: Some(format!("channel:{channel}")),
+        sku,
+        order_id: None,
+        line: None,
+        units: 0,
+        detail: Some(detail),
+        reason: None,
+        key: None,
+        ledger_id: None,
+        journal_seq: None,
+        first_seen,
+        last_seen,
+        count,
+        state: super::queue::WorkState::Open,
+        assignee: None,
+        due_at: first_seen + target,
+        resolution: None,
+        trail: Vec::new(),
+        escalated: false,
+        reminded: false,
+    }
+}
+
+/// Raises what the channels saw go wrong with their marketplaces (issue 15, "order
+/// exceptions"): a channel whose calls are refused for good (`channel_failing`, or
+/// `account_flagged`), a listing missing, suspended or refused as invalid, a listing drifting
+/// again and again (`actors/src/channel/contact.rs`). A condition that no longer holds is
+/// cleared (its exception stays for a person to resolve); a channel whose actor does not run
+/// tells nothing, so its conditions stay as they were.
+async fn raise_channel_problems(
+    service: &Service,
+    client: &ClientCode,
+    _now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    use shelfsync_actors::channel::contact::{FailureClass, ProblemKind};
+    use shelfsync_actors::inventory::history::RefusalReason;
+    use shelfsync_actors::platform::PermanentKind;
+
+    use crate::timestamp::from_unix_ms;
+
+    let store = service.operations();
+    let target = service.response_target(client)?;
+    // The channels stamp with the system clock (what a person reads); so does this.
+    let now_ms = shelfsync_actors::inventory::system_clock_ms();
+    let mut holding = std::collections::BTreeSet::new();
+    let mut answered = std::collections::BTreeSet::new();
+    for record in service.channels().list(client)? {
+        let Some(state) = service.channel_state(client, &record.id).await? else {
+            continue;
+        };
+        let channel = record.id.as_str();
+        answered.insert(channel.to_string());
+        if let Some(failure) = state.contact.failing() {
+            if let FailureClass::Permanent(kind) = failure.class {
+                let (queue_kind, dedupe) = match kind {
+                    PermanentKind::AccountFlagged => {
+                        (QueueKind::AccountFlagged, format!("account:{channel}"))
+                    }
+                    _ => (QueueKind::ChannelFailing, format!("channel:{channel}")),
+                };
+                let at = from_unix_ms(failure.at_ms);
+                let entry = observed(
+                    queue_kind,
+                    dedupe.clone(),
+                    channel,
+                    None,
+                    format!(
+                        "{} refused: {}",
+                        failure.operation.as_str(),
+                        failure.message
+                    ),
+                    at,
+                    at,
+                    u64::from(state.contact.failures_in_a_row),
+                    target,
+                );
+                let (entry, new) = store.observe(client, entry)?;
+                if new {
+                    tracing::warn!(client = %client, channel, exception = entry.id, kind = queue_kind.as_str(), "a channel's calls are refused for good; raised for a person");
+                }
+                holding.insert(dedupe);
+            }
+        }
+        for (sku, problem) in state.contact.problems(now_ms) {
+            let (queue_kind, what) = match problem.kind {
+                ProblemKind::Refused(RefusalReason::NotFound) => (
+                    QueueKind::ListingMissing,
+                    "the marketplace has no such listing",
+                ),
+                ProblemKind::Refused(RefusalReason::ListingSuspended) => (
+                    QueueKind::ListingSuspended,
+                    "the marketplace suspended the listing",
+                ),
+                ProblemKind::Refused(RefusalReason::AccountFlagged) => (
+                    QueueKind::AccountFlagged,
+                    "the marketplace flagged the account",
+                ),
+                ProblemKind::Refused(RefusalReason::Invalid | RefusalReason::Auth) => {
+                    (QueueKind::PushRefused, "the marketplace refuses its pushes")
+                }
+                ProblemKind::Drifting => (
+                    QueueKind::RepeatedDrift,
+                    "the marketplace showed another quantity than was pushed, again and again",
+                ),
+            };
+            let dedupe = format!("listing:{channel}:{sku}:{}", queue_kind.as_str());
+            let entry = observed(
+                queue_kind,
+                dedupe.clone(),
+                channel,
+                Some(sku.clone()),
+                format!("{what} ({} times)", problem.count),
+                from_unix_ms(problem.first_at_ms),
+                from_unix_ms(problem.last_at_ms),
+                u64::from(problem.count),
+                target,
+            );
+            let (entry, new) = store.observe(client, entry)?;
+            if new {
+                tracing::warn!(client = %client, channel, sku = %sku, exception = entry.id, kind = queue_kind.as_str(), "a listing has a problem on its marketplace; raised for a person");
+            }
+            holding.insert(dedupe);
+        }
+    }
+    for prefix in ["channel:", "account:", "listing:"] {
+        for held in store.held(client, prefix)? {
+            let channel = held.split(':').nth(1).unwrap_or_default();
+            if answered.contains(channel) && !holding.contains(&held) {
+                store.clear(client, &held)?;
+            }
         }
     }
     Ok(())

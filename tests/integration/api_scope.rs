@@ -88,13 +88,40 @@ async fn snapshot(agency: &Agency) -> Vec<Value> {
         "/v1/clients/ACME/stock",
         "/v1/clients/ACME/ledger?limit=1000",
         "/v1/clients/ACME/reorders",
-        "/v1/clients/ACME/checklists",
         "/v1/clients/ACME/sync-test",
     ] {
         let (status, reply, _) = agency.api.call(Method::GET, path, Some(ADMIN), None).await;
         assert_eq!(status, 200, "{path}: {reply}");
         seen.push(reply);
     }
+    // The checklists a person made and the items a person ticked (computed items move with the
+    // channels' live reads on their own).
+    let (status, checklists, _) = agency
+        .api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/checklists",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{checklists}");
+    let made: Vec<Value> = checklists
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|checklist| {
+            let ticked: Vec<&Value> = checklist["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|item| item["kind"] == "manual")
+                .map(|item| &item["state"])
+                .collect();
+            json!([checklist["id"], checklist["template"], ticked])
+        })
+        .collect();
+    seen.push(Value::Array(made));
     let channels = agency.api.client().channels("ACME").await.unwrap();
     // Only the stored settings: live counters move on their own.
     let settings: Vec<Value> = channels

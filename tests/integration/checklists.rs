@@ -3,7 +3,9 @@
 //! Shopify mock on loopback, a notification from the mock received, the catalog imported with
 //! every SKU listed, the end-to-end sync test seen on the mock and undone, the manual items
 //! ticked by a member), then completes; the seller revoking the agency's access on the mock
-//! turns the channel's item red, and granting it again turns it back.
+//! turns the channel's item red, and granting it again turns it back. Other checklists come from
+//! templates. And what the channel sees go wrong on the mock (a listing the store does not have,
+//! the revoked access) becomes an exception in the client's queue.
 
 use std::time::Duration;
 
@@ -398,4 +400,92 @@ async fn other_checklists_come_from_templates_with_their_own_items() {
         (200, json!({"last": null})),
         "no test has run"
     );
+}
+
+/// Runs the operations sweep over ACME once (what the service does every few seconds).
+async fn sweep(api: &Api) {
+    let acme = shelfsync_actors::ids::ClientCode::parse("ACME").unwrap();
+    shelfsync::operations::sweep::sweep_client(
+        &api.service,
+        &acme,
+        shelfsync::operations::sweep::OperationsOptions::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// The unresolved exceptions of `kind` in ACME's queue.
+async fn open_of(api: &Api, kind: &str) -> Vec<Value> {
+    let path = format!("/v1/clients/ACME/exceptions?state=unresolved&kind={kind}");
+    let (status, page) = call(api, ADMIN, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{page}");
+    page["exceptions"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn what_a_channel_sees_go_wrong_on_its_marketplace_is_an_exception_for_a_person() {
+    let api = Api::start().await;
+    let admin = api.client();
+    create_client(&admin, "ACME", "Acme Mugs").await;
+    let mock: MockServer = start(Platform::Shopify, "default");
+    put_secret(&admin, "ACME", "shopify", DEFAULT_TOKEN).await;
+    let channel = shelfsync::api::channels::NewChannelBody {
+        account: account(info(&mock).await["account"].clone()),
+        ..mock_channel("shop", Platform::Shopify, &mock.base_url(), "shopify")
+    };
+    add_channel(&admin, "ACME", &channel).await;
+    let refs = create_listings(&mock, &[("ACME-MUG", 0)]).await;
+    let mug = refs[0]["listing_ref"].as_str().unwrap().to_string();
+    // A catalog row mapping a listing the store does not have (deleted there, or mistyped).
+    let gone = "gid://shopify/InventoryItem/987654321";
+    import(
+        &admin,
+        "ACME",
+        &[
+            item("ACME-MUG", 10, &[("shop", &mug)]),
+            item("ACME-GONE", 3, &[("shop", gone)]),
+        ],
+    )
+    .await;
+    let settled = eventually(WITHIN, || async {
+        listed(&mock).await.get("ACME-MUG") == Some(&10)
+    })
+    .await;
+    assert!(settled);
+    // Negative control: nothing is wrong with the mug.
+    let missing = eventually(WITHIN, || async {
+        sweep(&api).await;
+        !open_of(&api, "listing_missing").await.is_empty()
+    })
+    .await;
+    let found = open_of(&api, "listing_missing").await;
+    assert!(missing, "{found:#?}");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (found[0]["sku"].as_str(), found[0]["source"].as_str()),
+        (Some("ACME-GONE"), Some("channel:shop"))
+    );
+    // Swept again, the same condition is the same exception.
+    sweep(&api).await;
+    assert_eq!(open_of(&api, "listing_missing").await.len(), 1);
+
+    // The seller revokes the agency's access: the channel is failing, one exception for it.
+    assert!(open_of(&api, "channel_failing").await.is_empty());
+    let (status, _) = control(&mock, "credential", json!({"revoked": true})).await;
+    assert_eq!(status, 200);
+    post_movement(&admin, "ACME", "ACME-MUG", MovementKind::Receipt, 1, "po-1").await;
+    let failing = eventually(WITHIN, || async {
+        sweep(&api).await;
+        !open_of(&api, "channel_failing").await.is_empty()
+    })
+    .await;
+    let found = open_of(&api, "channel_failing").await;
+    assert!(failing, "{found:#?}");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0]["detail"].as_str().unwrap().contains("refused"),
+        "{found:#?}"
+    );
+    // No exception per listing for a refused credential: it is the channel's.
+    assert!(open_of(&api, "push_refused").await.is_empty());
 }

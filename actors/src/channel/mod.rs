@@ -312,6 +312,20 @@ impl ChannelActor {
         }
     }
 
+    /// Notes the listings a push refused for good in the channel's [`Contact`] (the sweep
+    /// raises them as exceptions). A refused credential or a flagged account is the channel's
+    /// problem, not each listing's: [`Contact::failing`] tells it once.
+    fn note_refusals(&mut self, refused: &[(Sku, ListingWhat)]) {
+        let at_ms = system_clock_ms();
+        for (sku, what) in refused {
+            if let ListingWhat::Refused { reason, .. } = what {
+                if !matches!(reason, RefusalReason::Auth | RefusalReason::AccountFlagged) {
+                    self.contact.listing_refused(sku, *reason, at_ms);
+                }
+            }
+        }
+    }
+
     fn count_request(&self, operation: Operation, outcome: &'static str) {
         MarketplaceRequested {
             platform: self.platform_label(),
@@ -451,6 +465,7 @@ impl ChannelActor {
                     match outcome {
                         PushOutcome::Confirmed { sku, quantity } => {
                             self.counters.confirmed_items += 1;
+                            self.contact.listing_confirmed(&sku);
                             if let Some(in_step) = self.queue.confirm(&sku, quantity, now) {
                                 ListingInStep {
                                     platform: self.platform_label(),
@@ -489,6 +504,7 @@ impl ChannelActor {
                     self.queue.failed(&item.sku, now);
                 }
                 self.persist_listings(confirmed, false, ctx);
+                self.note_refusals(&refused);
                 self.record_history(refused, ctx);
                 self.try_push(ctx);
             }
@@ -498,7 +514,8 @@ impl ChannelActor {
                     let refused = batch
                         .iter()
                         .flat_map(|item| refusal(&batch, &item.sku, reason))
-                        .collect();
+                        .collect::<Vec<_>>();
+                    self.note_refusals(&refused);
                     self.record_history(refused, ctx);
                 }
                 for item in &batch {

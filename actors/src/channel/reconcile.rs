@@ -12,6 +12,7 @@ use super::scheduler::ReadBack;
 use super::waiting::{WaitReason, Waiting};
 use super::{ChannelActor, GAUGE_INTERVAL};
 use crate::inventory::history::ListingWhat;
+use crate::inventory::system_clock_ms;
 use crate::metrics::events::{ChannelLabels, DriftCorrected, InternalEvent};
 use crate::ratelimit::Operation;
 
@@ -101,6 +102,7 @@ impl ChannelActor {
                             quantity: listed,
                             drift: true,
                         };
+                        self.contact.listing_drifted(&item.sku, system_clock_ms());
                         drifted.push((item.sku.clone(), what));
                     }
                 }
