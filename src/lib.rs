@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod console;
 #[cfg(feature = "mocks")]
 pub mod demo;
 pub mod operations;

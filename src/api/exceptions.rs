@@ -513,6 +513,23 @@ pub async fn transition(
             ))
         }
     };
+    let after =
+        apply_transition(&state, &caller, &code, id, transition, body.note.as_deref()).await?;
+    let now = state.service.now();
+    Ok(HttpResponse::Ok().json(ExceptionView::of(&code, after, now)))
+}
+
+/// Applies `transition` to exception `id` of `code` as `caller` (checked for writing the client
+/// already), with its note; records it in the exception's trail and the audit log. The API and
+/// the console both work the queue through here.
+pub async fn apply_transition(
+    state: &ApiState,
+    caller: &Caller,
+    code: &ClientCode,
+    id: u64,
+    transition: Transition,
+    note: Option<&str>,
+) -> Result<QueueEntry, ApiError> {
     let who = Actor {
         id: caller.0.id.clone(),
         name: caller.0.name.clone(),
@@ -520,16 +537,16 @@ pub async fn transition(
     let now = state.service.now();
     // The entry must exist before its import races matter: import first, so an id the ledger
     // raised a moment ago is found.
-    state.service.import_exceptions(&code).await?;
-    let (before, after) = state.service.operations().update(&code, id, |entry| {
+    state.service.import_exceptions(code).await?;
+    let (before, after) = state.service.operations().update(code, id, |entry| {
         entry
-            .apply(transition.clone(), &who, body.note.as_deref(), now)
+            .apply(transition.clone(), &who, note, now)
             .map_err(Into::into)
     })?;
     super::audit::record(
-        &state,
-        &caller,
-        Some(&code),
+        state,
+        caller,
+        Some(code),
         "transition_exception",
         format!("exception/{id}"),
         Some(serde_json::json!({"state": before.state.as_str(), "assignee": before.assignee})),
@@ -540,7 +557,7 @@ pub async fn transition(
             "note": after.trail.last().and_then(|change| change.note.clone()),
         })),
     );
-    Ok(HttpResponse::Ok().json(ExceptionView::of(&code, after, now)))
+    Ok(after)
 }
 
 /// An assignee must be an active member who may write for the client.

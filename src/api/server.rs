@@ -22,7 +22,7 @@ use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory as _, ServiceFactoryExt as _};
 use actix_web::dev::{fn_service, AppConfig, Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::App;
+use actix_web::{web, App};
 
 use super::head_guard::HeadGuard;
 use super::{configure, state_data, ApiState};
@@ -215,6 +215,8 @@ impl ApiServer {
         // deliveries retried): the queue the API shows is worked on whether or not anyone asks.
         state.service.start_operations();
         let data = state_data(state);
+        // One console state for every worker: a session started on one is found on the others.
+        let console = web::Data::new(crate::console::ConsoleState::default());
         let server = ServerThread::spawn("api".into(), on_signal.is_some(), move || {
             let builder = Server::build()
                 .workers(workers.max(1))
@@ -228,6 +230,8 @@ impl ApiServer {
                     let app = App::new()
                         .wrap(from_fn(super::request_metrics::record))
                         .app_data(data.clone())
+                        .app_data(console.clone())
+                        .configure(crate::console::configure)
                         .configure(configure)
                         .into_factory()
                         .map_err(|error| error.error_response());

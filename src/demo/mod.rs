@@ -4,7 +4,8 @@
 //!
 //! 1. `serve`'s own wiring ([`crate::serve::start_service`]) starts the service and the API; the
 //!    first three stdout lines are `api: http://ADDR`, `metrics: http://ADDR/metrics` and
-//!    `admin token: ssk_…` (dashboards and scripts read them).
+//!    `admin token: ssk_…` (dashboards and scripts read them); the fourth, `console: …`, is the
+//!    operator console's one-click sign-in link for the admin.
 //! 2. Every client gets its own mock of each marketplace it sells on, as a real client has its own
 //!    Shopify store and Amazon seller account: a marketplace's order feed is the whole account's,
 //!    so clients sharing one mock account would each see the others' orders.
@@ -290,6 +291,12 @@ pub fn run_demo(args: DemoArgs, handle_signals: bool) -> anyhow::Result<DemoSumm
     out.line(&format!("api: {}", api.base_url()));
     out.line(&format!("metrics: {}/metrics", api.base_url()));
     out.line(&format!("admin token: {}", admin_token.expose()));
+    // The fragment is never sent to a server: the console's script reads it and signs in.
+    out.line(&format!(
+        "console: {}/signin#token={}",
+        api.base_url(),
+        admin_token.expose()
+    ));
     let clients: Vec<DemoClient> = CLIENTS
         .iter()
         .take(usize::from(args.clients))

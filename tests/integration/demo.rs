@@ -112,6 +112,12 @@ fn the_command_shows_orders_flowing_and_exits_0_on_sigint() {
     assert_eq!(next(), format!("metrics: http://{api}/metrics"));
     let token = next();
     assert!(token.starts_with("admin token: ssk_"), "{token}");
+    let token = token.strip_prefix("admin token: ").unwrap();
+    assert_eq!(
+        next(),
+        format!("console: http://{api}/signin#token={token}"),
+        "the console's one-click sign-in link"
+    );
     // The live view, one plain line a second off a terminal; stop once orders reached the ledger.
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut seen = Vec::new();

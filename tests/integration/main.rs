@@ -19,6 +19,7 @@ mod connector_shopify;
 mod connector_support;
 mod connector_tiktok;
 mod connector_walmart;
+mod console;
 mod dashboards;
 mod demo;
 mod durability;

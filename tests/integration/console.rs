@@ -1,0 +1,361 @@
+//! The operator console through HTTP (issue 16): sign-in with a member's token into an
+//! `HttpOnly`, `SameSite=Strict` session cookie, a Content-Security-Policy on every page, the
+//! overview's figures equal to the API's, an exception resolved from the client page (with the
+//! session's CSRF token) gone from the open list and recorded with its member, a forged post and
+//! a viewer's post refused with nothing changed, another team's client a 404, sign-out ending
+//! the session. (The same stories in a real browser are `.ci/browser`.)
+
+use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use shelfsync::auth::Role;
+
+use crate::api_support::{Api, ADMIN};
+use crate::api_webhooks::{acme, deliver, get, order};
+
+/// A browser without a cookie jar of its own: the test carries the cookies it was given.
+struct Browser {
+    http: Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(api: &Api) -> Browser {
+        Browser {
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: api.base_url(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Keeps the cookies a reply sets (a removal drops it) and answers the raw `Set-Cookie`s.
+    fn take_cookies(&mut self, reply: &Response) -> Vec<String> {
+        let mut raw = Vec::new();
+        for value in reply.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap().to_string();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(kept, _)| kept != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_string(), value.to_string()));
+            }
+            raw.push(text);
+        }
+        raw
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String, HeaderMap) {
+        let reply = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&reply);
+        let status = reply.status();
+        let headers = reply.headers().clone();
+        (status, reply.text().await.unwrap(), headers)
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String, Vec<String>, Option<String>) {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let set = self.take_cookies(&reply);
+        let status = reply.status();
+        let location = reply
+            .headers()
+            .get(LOCATION)
+            .map(|value| value.to_str().unwrap().to_string());
+        (status, reply.text().await.unwrap(), set, location)
+    }
+
+    /// Signs in with `token`; answers the `Set-Cookie` of the session.
+    async fn sign_in(&mut self, token: &str) -> String {
+        let (status, page, _) = self.get("/signin").await;
+        assert_eq!(status, 200);
+        let csrf = hidden(&page, "csrf");
+        let (status, _, set, location) = self
+            .post("/signin", &[("csrf", &csrf), ("token", token)])
+            .await;
+        assert_eq!((status.as_u16(), location.as_deref()), (303, Some("/")));
+        set.into_iter()
+            .find(|cookie| cookie.starts_with("shelfsync_session="))
+            .unwrap()
+    }
+}
+
+/// The value of the first hidden input `name` of a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// ACME's unresolved exceptions, as the API shows them.
+async fn open_exceptions(api: &Api) -> Vec<Value> {
+    get(api, "/v1/clients/ACME/exceptions?state=unresolved").await["exceptions"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn a_member_signs_in_works_an_exception_and_signs_out_and_nothing_else_gets_through() {
+    let api = Api::start().await;
+    acme(&api).await;
+    // ACME-CAP has 4: a sale of 6 oversells 2; a line of 0 units cannot be applied.
+    assert_eq!(
+        deliver(
+            &api,
+            &order(7001, json!([{"sku": "ACME-CAP", "quantity": 6}])),
+            "c-1"
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        deliver(
+            &api,
+            &order(7002, json!([{"sku": "ACME-CAP", "quantity": 0}])),
+            "c-2"
+        )
+        .await
+        .0,
+        200
+    );
+    let before = open_exceptions(&api).await;
+    assert_eq!(before.len(), 2);
+
+    // Not signed in: every page sends to the sign-in form.
+    let mut browser = Browser::new(&api);
+    let (status, _, headers) = browser.get("/").await;
+    assert_eq!(
+        (
+            status.as_u16(),
+            headers.get(LOCATION).unwrap().to_str().unwrap()
+        ),
+        (303, "/signin")
+    );
+    let (status, page, headers) = browser.get("/signin").await;
+    assert_eq!(status, 200);
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("script-src 'self'")
+            && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    // A wrong token, and a form whose token is not the cookie's, start nothing.
+    let csrf = hidden(&page, "csrf");
+    let (status, _, set, _) = browser
+        .post("/signin", &[("csrf", &csrf), ("token", "ssk_wrong")])
+        .await;
+    assert_eq!(status, 401);
+    assert!(!set
+        .iter()
+        .any(|cookie| cookie.starts_with("shelfsync_session=")));
+    let (status, _, set, _) = browser
+        .post("/signin", &[("csrf", "forged"), ("token", ADMIN)])
+        .await;
+    assert_eq!(status, 401);
+    assert!(!set
+        .iter()
+        .any(|cookie| cookie.starts_with("shelfsync_session=")));
+
+    let session = browser.sign_in(ADMIN).await;
+    let lower = session.to_lowercase();
+    assert!(
+        lower.contains("httponly") && lower.contains("samesite=strict") && lower.contains("path=/"),
+        "{session}"
+    );
+    assert!(!session.contains(ADMIN), "the token is never the cookie");
+
+    // The overview: ACME with the API's figures.
+    let (status, overview, _) = browser.get("/").await;
+    assert_eq!(status, 200);
+    assert!(overview.contains("data-client=\"ACME\""), "{overview}");
+    let exceptions_cell = format!("data-field=\"exceptions\">{}<", before.len());
+    assert!(overview.contains(&exceptions_cell), "{overview}");
+    assert!(
+        !overview.contains("http://") && !overview.contains("https://"),
+        "nothing from elsewhere: {overview}"
+    );
+    let (status, rows, _) = browser.get("/console/rows?sort=exceptions").await;
+    assert_eq!(status, 200);
+    assert!(rows.starts_with("<tr"), "{rows}");
+
+    // The client page lists both, with the forms to work them.
+    let (status, page, _) = browser.get("/clients/ACME").await;
+    assert_eq!(status, 200);
+    let oversold = before.iter().find(|e| e["kind"] == "oversold").unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        page.contains(&format!("data-exception=\"{oversold}\"")),
+        "{page}"
+    );
+    assert!(page.contains("class=\"work\""), "an admin may work them");
+    let csrf = hidden(&page, "csrf");
+    let path = format!("/clients/ACME/exceptions/{oversold}");
+
+    // A forged post (no token, another token) is refused and changes nothing.
+    let (status, _, _, _) = browser
+        .post(&path, &[("action", "resolve"), ("resolution", "fixed")])
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _, _) = browser
+        .post(
+            &path,
+            &[
+                ("csrf", "0000"),
+                ("action", "resolve"),
+                ("resolution", "fixed"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(open_exceptions(&api).await, before);
+
+    // Resolved from the page: gone from the open list, with who and why.
+    let (status, _, _, location) = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "resolve"),
+                ("resolution", "order_cancelled"),
+                ("note", "refunded the buyer"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), location.as_deref()),
+        (303, Some("/clients/ACME"))
+    );
+    let after = open_exceptions(&api).await;
+    assert_eq!(after.len(), 1);
+    assert!(after.iter().all(|e| e["id"] != oversold));
+    let resolved =
+        get(&api, "/v1/clients/ACME/exceptions?state=resolved").await["exceptions"][0].clone();
+    assert_eq!(
+        (
+            resolved["resolution"].as_str(),
+            resolved["trail"][0]["note"].as_str()
+        ),
+        (Some("order_cancelled"), Some("refunded the buyer"))
+    );
+    let (_, page, _) = browser.get("/clients/ACME").await;
+    assert!(!page.contains(&format!("data-exception=\"{oversold}\"")));
+
+    // A viewer sees no write control, and the server refuses their post with their own token.
+    let viewer_token = api.member(Role::Viewer, &["ACME"]).await;
+    let mut viewer = Browser::new(&api);
+    viewer.sign_in(&viewer_token).await;
+    let (status, page, _) = viewer.get("/clients/ACME").await;
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("class=\"work\"") && !page.contains("<select"),
+        "{page}"
+    );
+    let viewer_csrf = hidden(&page, "csrf");
+    let other = after[0]["id"].as_u64().unwrap();
+    let (status, _, _, _) = viewer
+        .post(
+            &format!("/clients/ACME/exceptions/{other}"),
+            &[("csrf", &viewer_csrf), ("action", "acknowledge")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(open_exceptions(&api).await, after);
+
+    // Another team's manager: ACME does not exist for them.
+    crate::api_support::create_client(&api.client(), "ZETA", "Zeta").await;
+    let zeta = api.member(Role::Manager, &["ZETA"]).await;
+    let mut outsider = Browser::new(&api);
+    outsider.sign_in(&zeta).await;
+    let (status, _, _) = outsider.get("/clients/ACME").await;
+    assert_eq!(status, 404);
+    let (_, overview, _) = outsider.get("/").await;
+    assert!(
+        !overview.contains("ACME") && overview.contains("data-client=\"ZETA\""),
+        "{overview}"
+    );
+
+    // The audit log names the member who resolved it.
+    let audit = get(&api, "/v1/clients/ACME/audit?limit=1000").await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["action"] == "transition_exception" && entry["member"].is_string()),
+        "{audit}"
+    );
+
+    // Sign-out needs the session's token, then ends the session for good.
+    let (status, _, _, _) = browser.post("/signout", &[("csrf", "forged")]).await;
+    assert_eq!(status, 403);
+    let kept = browser.cookies.clone();
+    let (status, _, _, location) = browser.post("/signout", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (status.as_u16(), location.as_deref()),
+        (303, Some("/signin"))
+    );
+    browser.cookies = kept;
+    let (status, _, _) = browser.get("/").await;
+    assert_eq!(status, 303, "the old cookie no longer signs in");
+}
+
+#[tokio::test]
+async fn the_console_serves_its_own_assets_and_nothing_else_under_its_paths() {
+    let api = Api::start().await;
+    let mut browser = Browser::new(&api);
+    let (status, script, headers) = browser.get("/console/assets/console.js").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(
+        !script.contains("http://") && !script.contains("https://"),
+        "no request leaves the origin"
+    );
+    let (status, _, _) = browser.get("/console/assets/../../etc/passwd").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = browser.get("/console/assets/secrets.txt").await;
+    assert_eq!(status, 404);
+    // The API's own routes are unchanged.
+    let (status, _, _) = browser.get("/healthz").await;
+    assert_eq!(status, 200);
+}
