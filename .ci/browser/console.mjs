@@ -97,6 +97,32 @@ try {
   check(!after.some((exception) => exception.id === target.id), "the API no longer lists it as unresolved");
   await page.screenshot({ path: `${shots}/client-after-resolve.png`, fullPage: true });
 
+  // The client page also shows its checklists and its reorder alerts.
+  check((await page.locator('h3[data-checklist="launch"]').count()) === 1, "the launch checklist is on the client page");
+  const alerts = (await api(`/v1/clients/${code}/reorders?alerting=true&limit=1000`)).items;
+  check((await page.locator("#reorders tbody tr").count()) === alerts.length, `the reorder list shows the API's ${alerts.length} alert(s)`);
+
+  // A SKU's timeline answers "why did each channel show that then" with the API's explain.
+  const sku = (await api(`/v1/clients/${code}/stock?limit=1`)).items[0].sku;
+  const instant = new Date().toISOString();
+  await page.goto(`${base}/clients/${code}/skus/${encodeURIComponent(sku)}?at=${encodeURIComponent(instant)}`);
+  await page.waitForSelector("svg#timeline");
+  await page.screenshot({ path: `${shots}/sku.png`, fullPage: true });
+  const channelIds = (await api(`/v1/clients/${code}/channels?limit=1000`)).items.map((status) => status.id);
+  for (const channel of channelIds) {
+    const explained = await api(`/v1/clients/${code}/channels/${channel}/listings/${encodeURIComponent(sku)}/explain?at=${encodeURIComponent(instant)}`);
+    const shown = (await page.locator(`tr[data-channel="${channel}"] td[data-field="shown"]`).innerText()).trim();
+    const expected = explained.shown === null ? "nothing recorded" : String(explained.shown);
+    check(shown === expected, `${sku} on ${channel} at ${instant}: the page says ${shown}, the API ${expected}`);
+  }
+  // Clicking an instant on the chart asks the same question for that instant.
+  const points = page.locator("svg#timeline a");
+  check((await points.count()) > 0, "the timeline has instants to click");
+  await Promise.all([page.waitForNavigation(), points.first().click()]);
+  check(page.url().includes("?at="), "a click on the chart explains that instant");
+  check((await page.locator("#why tbody tr").count()) === channelIds.length, "with a why for every channel");
+  await page.screenshot({ path: `${shots}/sku-why.png`, fullPage: true });
+
   // A viewer: no write control, and a forged post with their own session is refused.
   const viewer = await api("/v1/members", {
     method: "POST",

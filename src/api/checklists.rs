@@ -377,36 +377,52 @@ pub async fn tick(
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_client(&caller, &state, &path.code, Action::Write)?;
     let body: TickItem = read_json(&state, &request, payload).await?;
-    let note = body
-        .note
-        .as_deref()
-        .map(str::trim)
-        .filter(|note| !note.is_empty());
+    let checklist = tick_item(
+        &state,
+        &caller,
+        &code,
+        &path.id,
+        &path.key,
+        body.done,
+        body.note.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ChecklistView::from(checklist)))
+}
+
+/// Ticks (`done`) or unticks manual item `key` of checklist `id` of `code` as `caller` (checked
+/// for writing the client already), with a note; records it in the audit log and answers the
+/// checklist evaluated again. A computed item is 409. The API and the console both tick here.
+pub async fn tick_item(
+    state: &ApiState,
+    caller: &Caller,
+    code: &ClientCode,
+    id: &str,
+    key: &str,
+    done: bool,
+    note: Option<&str>,
+) -> Result<EvaluatedChecklist, ApiError> {
+    let note = note.map(str::trim).filter(|note| !note.is_empty());
     if note.is_some_and(|note| note.len() > MAX_NOTE_BYTES || note.chars().any(char::is_control)) {
         return Err(ApiError::invalid(format!(
             "note must be at most {MAX_NOTE_BYTES} bytes of printable characters"
         )));
     }
-    let checklist = evaluated(&state, &code, &path.id).await?;
+    let checklist = evaluated(state, code, id).await?;
     let item = checklist
         .items
         .iter()
-        .find(|item| item.def.key == path.key)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no item {} in checklist {}", path.key, path.id))
-        })?;
+        .find(|item| item.def.key == key)
+        .ok_or_else(|| ApiError::not_found(format!("no item {key} in checklist {id}")))?;
     if item.def.kind != ItemKind::Manual {
         return Err(ApiError::new(
             Code::Conflict,
-            format!(
-                "{} is computed: the service ticks it when it has seen it happen",
-                path.key
-            ),
+            format!("{key} is computed: the service ticks it when it has seen it happen"),
         ));
     }
     let mut record = checklist.record;
-    let before = record.items.get(&path.key).cloned().unwrap_or_default();
-    let after = if body.done {
+    let before = record.items.get(key).cloned().unwrap_or_default();
+    let after = if done {
         ItemRecord {
             done_at: Some(state.service.now()),
             done_by: Some(caller.0.id.clone()),
@@ -416,19 +432,18 @@ pub async fn tick(
     } else {
         ItemRecord::default()
     };
-    record.items.insert(path.key.clone(), after.clone());
-    state.service.operations().put_checklist(&code, &record)?;
+    record.items.insert(key.to_string(), after.clone());
+    state.service.operations().put_checklist(code, &record)?;
     super::audit::record(
-        &state,
-        &caller,
-        Some(&code),
+        state,
+        caller,
+        Some(code),
         "tick_checklist_item",
-        format!("checklist/{}/{}", record.id, path.key),
+        format!("checklist/{}/{key}", record.id),
         Some(serde_json::json!({"done": before.done_at.is_some(), "note": before.note})),
         Some(serde_json::json!({"done": after.done_at.is_some(), "note": after.note})),
     );
-    let checklist = evaluated(&state, &code, &path.id).await?;
-    Ok(HttpResponse::Ok().json(ChecklistView::from(checklist)))
+    evaluated(state, code, id).await
 }
 
 /// `POST /v1/clients/{code}/sync-test`: starts the end-to-end sync test; managers and admins.

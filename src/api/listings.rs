@@ -293,6 +293,18 @@ pub async fn explain(
                 })
         })
         .transpose()?;
+    Ok(HttpResponse::Ok().json(explain_view(&state, &code, &record, sku, at).await?))
+}
+
+/// What listing `sku` of channel `record` of `code` showed at `at` (Unix milliseconds; `None`:
+/// now) and why: the API's explain query and the console's "why" panel both answer from here.
+pub async fn explain_view(
+    state: &ApiState,
+    code: &shelfsync_actors::ids::ClientCode,
+    record: &ChannelRecord,
+    sku: shelfsync_actors::ids::Sku,
+    at: Option<u64>,
+) -> Result<ExplainView, ApiError> {
     let ask = ExplainListing {
         channel: record.id.clone(),
         sku,
@@ -300,18 +312,18 @@ pub async fn explain(
         at_ms: at.unwrap_or(u64::MAX),
         policy_now: record.policy,
     };
-    let explanation: Explanation = state.service.ask_ledger(&code, ask).await??;
+    let explanation: Explanation = state.service.ask_ledger(code, ask).await??;
     // Only "now" has a live reason: the channel's state says why it waits at this moment.
     let waiting = match (&explanation.pending, at) {
         (Some(_), None) => state
             .service
-            .channel_state(&code, &record.id)
+            .channel_state(code, &record.id)
             .await?
             .and_then(|live| live.waiting)
             .map(|wait| Wait::at(wait, state.service.now())),
         _ => None,
     };
-    Ok(HttpResponse::Ok().json(ExplainView {
+    Ok(ExplainView {
         at: at.map(time),
         shown: explanation.shown,
         since: explanation.since_ms.map(time),
@@ -331,5 +343,5 @@ pub async fn explain(
             why: pending.why,
             waiting,
         }),
-    }))
+    })
 }

@@ -23,6 +23,7 @@
 pub mod overview;
 pub mod pages;
 pub mod session;
+pub mod timeline;
 
 use std::time::Instant;
 
@@ -41,6 +42,7 @@ use crate::api::exceptions::{apply_transition, ExceptionView};
 use crate::api::{ApiState, Caller};
 use crate::auth::{Action, Member, TokenHash};
 use crate::operations::queue::{Resolution, Transition};
+use crate::operations::rotation::rotation;
 
 /// The Content-Security-Policy of every console response: only this origin's own assets and
 /// requests, no inline script or style, no plugins, no framing, forms only to this origin.
@@ -69,6 +71,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/clients/{code}/exceptions/{id}",
             web::post().to(work_exception),
         )
+        .route(
+            "/clients/{code}/checklists/{id}/items/{key}",
+            web::post().to(tick_item),
+        )
+        .route("/clients/{code}/skus/{sku}", web::get().to(sku_page))
         .route("/signin", web::get().to(signin_page))
         .route("/signin", web::post().to(signin))
         .route("/signout", web::post().to(signout))
@@ -339,18 +346,220 @@ async fn client_page(
         .map(|entry| ExceptionView::of(&code, entry, now))
         .collect();
     let may_write = member.authorize(Action::Write, Some(code.as_str())).is_ok();
+    let operations = state.service.operations();
+    let deliveries = operations.latest_deliveries(&code, 20)?;
+    let view = pages::ClientPage {
+        code: code.as_str(),
+        name: &record.name,
+        channels,
+        exceptions,
+        checklists: state.service.checklists(&code).await?,
+        profile: operations.profile(&code)?,
+        credentials: state
+            .service
+            .clients()
+            .credentials(&code)?
+            .into_iter()
+            .map(|credential| {
+                let standing = rotation(credential.rotate_by, now);
+                (credential.name, standing)
+            })
+            .collect(),
+        escalation: operations.rules(&code)?.map(|stored| stored.rules),
+        deliveries,
+        reorders: state.service.reorder_alerts(&code).await?,
+        may_write,
+    };
     Ok(page(
         StatusCode::OK,
-        pages::client(
+        pages::client(&member, &session.csrf, &view),
+    ))
+}
+
+/// The query of a SKU's page.
+#[derive(Debug, Default, Deserialize)]
+pub struct SkuQuery {
+    /// The instant to explain (RFC 3339).
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// The most journal pages a timeline reads (a SKU moving every second for months still draws
+/// its latest [`timeline::MAX_ENTRIES`] within this bound).
+const MAX_JOURNAL_PAGES: usize = 500;
+/// The most history pages read per channel (the history keeps at most 5 000 events a listing).
+const MAX_HISTORY_PAGES: usize = 10;
+
+async fn sku_page(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: Option<web::Query<SkuQuery>>,
+) -> Result<HttpResponse, ConsoleError> {
+    use shelfsync_actors::inventory::history::MAX_HISTORY_PAGE;
+    use shelfsync_actors::inventory::messages::{GetListingHistory, GetStock};
+
+    let (state, member, session) = signed_in(&request)?;
+    let (code, sku) = path.into_inner();
+    let code = visible(&member, &code, Action::Read)?;
+    let sku = shelfsync_actors::ids::Sku::parse(&sku)
+        .map_err(|_| ConsoleError::NotFound("There is no such SKU."))?;
+    let query = query.map(web::Query::into_inner).unwrap_or_default();
+    let at_text = query
+        .at
+        .as_deref()
+        .map(str::trim)
+        .filter(|at| !at.is_empty());
+    let at = at_text
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .and_then(|time| u64::try_from(time.timestamp_millis()).ok())
+                .ok_or(ConsoleError::BadForm(
+                    "The instant must be an RFC 3339 time.",
+                ))
+        })
+        .transpose()?;
+    let service = &state.service;
+    let level = service
+        .ask_ledger(
+            &code,
+            GetStock {
+                skus: Some(vec![sku.clone()]),
+            },
+        )
+        .await?
+        .map_err(ConsoleError::failed)?
+        .pop()
+        .ok_or(ConsoleError::NotFound("There is no such SKU."))?;
+    if level.last_seq == 0 {
+        return Err(ConsoleError::NotFound("There is no such SKU."));
+    }
+    let mut entries = std::collections::VecDeque::new();
+    let mut after = 0;
+    for _ in 0..MAX_JOURNAL_PAGES {
+        let page = service.journal_after(&code, &sku, after, 1000).await?;
+        let full = page.len() >= 1000;
+        after = page.last().map_or(after, |entry| entry.seq);
+        entries.extend(page);
+        while entries.len() > timeline::MAX_ENTRIES {
+            entries.pop_front();
+        }
+        if !full {
+            break;
+        }
+    }
+    let entries: Vec<_> = entries.into_iter().collect();
+    let mut channels = Vec::new();
+    let mut markers = timeline::movement_markers(&entries);
+    let mut whys = Vec::new();
+    for record in service.channels().list(&code)? {
+        let mut events = Vec::new();
+        let mut after_id = 0;
+        for _ in 0..MAX_HISTORY_PAGES {
+            let page = service
+                .ask_ledger(
+                    &code,
+                    GetListingHistory {
+                        channel: record.id.clone(),
+                        sku: sku.clone(),
+                        after_id,
+                        limit: MAX_HISTORY_PAGE,
+                    },
+                )
+                .await?
+                .map_err(ConsoleError::failed)?;
+            let full = page.len() >= MAX_HISTORY_PAGE;
+            after_id = page.last().map_or(after_id, |event| event.id);
+            events.extend(page);
+            if !full {
+                break;
+            }
+        }
+        markers.extend(timeline::push_markers(record.id.as_str(), &events));
+        channels.push(timeline::ChannelSeries {
+            channel: record.id.to_string(),
+            steps: timeline::listed_steps(&events),
+        });
+        if let Some(at) = at {
+            let explained =
+                crate::api::listings::explain_view(&state, &code, &record, sku.clone(), Some(at))
+                    .await
+                    .map_err(|error| ConsoleError::Refused {
+                        status: error.code.status().as_u16(),
+                        detail: error.detail,
+                    })?;
+            whys.push(pages::Why {
+                channel: record.id.to_string(),
+                explained,
+            });
+        }
+    }
+    let now_ms = shelfsync_actors::inventory::system_clock_ms();
+    let first = entries
+        .first()
+        .map(|entry| entry.at_ms)
+        .into_iter()
+        .chain(
+            channels
+                .iter()
+                .filter_map(|c| c.steps.first().map(|s| s.at_ms)),
+        )
+        .chain(markers.iter().map(|m| m.at_ms))
+        .min()
+        .unwrap_or(now_ms.saturating_sub(60 * 60 * 1000));
+    let drawn = timeline::Timeline {
+        available_start: timeline::available_before(&entries, level.available),
+        available: timeline::available_steps(&entries, level.available),
+        channels,
+        markers,
+        start_ms: first.saturating_sub(1_000),
+        end_ms: now_ms.max(first + 1),
+    };
+    Ok(page(
+        StatusCode::OK,
+        pages::sku(
             &member,
             &session.csrf,
             code.as_str(),
-            &record.name,
-            &channels,
-            &exceptions,
-            may_write,
+            sku.as_str(),
+            timeline::svg(&drawn),
+            at_text,
+            &whys,
         ),
     ))
+}
+
+/// The form of `POST /clients/{code}/checklists/{id}/items/{key}`.
+#[derive(Debug, Deserialize)]
+pub struct TickForm {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Tick (`true`) or untick (`false`).
+    pub done: bool,
+}
+
+async fn tick_item(
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    form: Result<web::Form<TickForm>, actix_web::Error>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (state, member, session) = signed_in(&request)?;
+    let form = form.map_err(|_| ConsoleError::BadForm("The form is not valid."))?;
+    if !same_token(&form.csrf, &session.csrf) {
+        return Err(ConsoleError::Forbidden(
+            "The form's token is not this session's; reload the page.",
+        ));
+    }
+    let (code, id, key) = path.into_inner();
+    let code = visible(&member, &code, Action::Write)?;
+    let caller = Caller(member);
+    crate::api::checklists::tick_item(&state, &caller, &code, &id, &key, form.done, None)
+        .await
+        .map_err(|error| ConsoleError::Refused {
+            status: error.code.status().as_u16(),
+            detail: error.detail,
+        })?;
+    Ok(redirect(&format!("/clients/{}", code.as_str())))
 }
 
 /// The form of `POST /clients/{code}/exceptions/{id}`.

@@ -7,6 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::overview::{ClientRow, SortKey};
 use crate::api::exceptions::ExceptionView;
 use crate::auth::Member;
+use crate::operations::checklist::{ItemKind, ItemState};
 
 /// Every resolution a person can pick, with its label.
 const RESOLUTIONS: [(&str, &str); 5] = [
@@ -181,27 +182,49 @@ pub struct ChannelLine {
     pub pending: usize,
 }
 
-/// A client's page: channels and the exception queue (with its forms for a member who may
-/// write).
-pub fn client(
-    member: &Member,
-    csrf: &str,
-    code: &str,
-    name: &str,
-    channels: &[ChannelLine],
-    exceptions: &[ExceptionView],
-    may_write: bool,
-) -> Markup {
+/// Everything a client's page shows.
+#[derive(Debug)]
+pub struct ClientPage<'a> {
+    /// The client's code.
+    pub code: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Its channels.
+    pub channels: Vec<ChannelLine>,
+    /// Its exceptions to work.
+    pub exceptions: Vec<ExceptionView>,
+    /// Its checklists, evaluated now.
+    pub checklists: Vec<crate::service::checklists::EvaluatedChecklist>,
+    /// Its profile, if one was written.
+    pub profile: Option<crate::operations::profile::ClientProfile>,
+    /// Its credentials and where each stands against its rotate-by date.
+    pub credentials: Vec<(String, crate::operations::rotation::Rotation)>,
+    /// Its escalation rules, if set.
+    pub escalation: Option<crate::operations::escalation::EscalationRules>,
+    /// Its latest deliveries, newest first.
+    pub deliveries: Vec<crate::operations::escalation::Delivery>,
+    /// Its SKUs whose reorder alert is on.
+    pub reorders: Vec<crate::replenishment::ReorderLine>,
+    /// Whether the member may write for it.
+    pub may_write: bool,
+}
+
+/// A client's page: channels, the exception queue (with its forms for a member who may write),
+/// checklists with their evidence, the profile and access record, escalation rules and their
+/// delivery log, the reorder alerts.
+pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
+    let code = view.code;
+    let may_write = view.may_write;
     layout(
         code,
         Some((member, csrf)),
         html! {
-            h1 { (code) " · " (name) }
+            h1 { (code) " · " (view.name) }
             h2 { "Channels" }
             table #channels {
                 thead { tr { th { "Channel" } th { "State" } th { "Pending" } th { "Last read" } th { "Last error" } } }
                 tbody {
-                    @for channel in channels {
+                    @for channel in &view.channels {
                         tr {
                             td { (channel.id) " (" (channel.platform) ")" }
                             td { @if let Some(problem) = &channel.problem { span.bad { (problem) } } @else { span.ok { "syncing" } } }
@@ -213,17 +236,20 @@ pub fn client(
                 }
             }
             h2 { "Exceptions to work" }
-            @if exceptions.is_empty() {
+            @if view.exceptions.is_empty() {
                 p #no-exceptions { "Nothing to work." }
             } @else {
                 table #exceptions {
                     thead { tr { th { "#" } th { "Kind" } th { "SKU / order" } th { "Detail" } th { "State" } th { "Due" } @if may_write { th { "Work" } } } }
                     tbody {
-                        @for exception in exceptions {
+                        @for exception in &view.exceptions {
                             tr data-exception=(exception.id) {
                                 td { (exception.id) }
                                 td { (exception.kind) }
-                                td { (exception.sku.as_ref().map(|sku| sku.to_string()).unwrap_or_default()) " " (exception.order_id.as_deref().unwrap_or("")) }
+                                td {
+                                    @if let Some(sku) = &exception.sku { a href={ "/clients/" (code) "/skus/" (sku) } { (sku) } " " }
+                                    (exception.order_id.as_deref().unwrap_or(""))
+                                }
                                 td { (exception.detail.clone().or(exception.reason.map(|reason| wire_name(&reason))).unwrap_or_default()) }
                                 td { (exception.state) @if exception.overdue { " " span.bad { "overdue" } } }
                                 td { (exception.due_at) }
@@ -248,8 +274,192 @@ pub fn client(
                     }
                 }
             }
+            h2 { "Checklists" }
+            @for checklist in &view.checklists {
+                @let done = checklist.items.iter().filter(|item| item.state == ItemState::Done).count();
+                h3 data-checklist=(checklist.record.id) { (checklist.record.template.title()) " · " (done) "/" (checklist.items.len()) }
+                table.checklist {
+                    tbody {
+                        @for item in &checklist.items {
+                            tr data-item=(item.def.key) {
+                                td { (item.def.title) }
+                                td { span class=(state_class(item.state)) { (wire_name(&item.state)) } }
+                                td { (item.detail) }
+                                td {
+                                    @if may_write && item.def.kind == ItemKind::Manual {
+                                        form.tick method="post" action={ "/clients/" (code) "/checklists/" (checklist.record.id) "/items/" (item.def.key) } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="hidden" name="done" value=(if item.state == ItemState::Done { "false" } else { "true" });
+                                            button type="submit" { @if item.state == ItemState::Done { "Untick" } @else { "Tick" } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Profile and access" }
+            @if let Some(profile) = &view.profile {
+                @let profile_input = &profile.profile;
+                dl.profile {
+                    dt { "Legal name" } dd { (profile_input.legal_name.as_deref().unwrap_or("–")) }
+                    dt { "Billing e-mail" } dd { (profile_input.billing_email.as_deref().unwrap_or("–")) }
+                    dt { "Account manager" } dd { (profile_input.account_manager.as_deref().unwrap_or("–")) }
+                    dt { "Fulfilment" } dd { (profile_input.fulfilment_notes.as_deref().unwrap_or("–")) }
+                    dt { "Support scope" } dd { (profile_input.support_scope.as_deref().unwrap_or("–")) }
+                }
+                @if !profile_input.access.is_empty() {
+                    table #access {
+                        thead { tr { th { "Platform" } th { "Level" } th { "Granted by" } th { "On" } th { "2FA kept" } th { "Credential" } } }
+                        tbody {
+                            @for grant in &profile_input.access {
+                                tr {
+                                    td { (grant.platform) } td { (wire_name(&grant.level)) } td { (grant.granted_by) }
+                                    td { (grant.granted_on) } td { (grant.two_factor_location.as_deref().unwrap_or("–")) }
+                                    td { (grant.credential.as_deref().unwrap_or("–")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            } @else {
+                p { "No profile yet (PUT /v1/clients/" (code) "/profile)." }
+            }
+            table #credentials {
+                thead { tr { th { "Credential" } th { "Rotation" } } }
+                tbody { @for (name, rotation) in &view.credentials { tr { td { (name) } td { (wire_name(rotation)) } } } }
+            }
+            h2 { "Escalation" }
+            @if let Some(rules) = &view.escalation {
+                p #escalation {
+                    "Sent to the client at once: "
+                    (rules.escalate.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join(", "))
+                    " · format " (wire_name(&rules.format))
+                    @if rules.remind_when_overdue { " · reminder when overdue" }
+                }
+            } @else {
+                p #escalation { "No escalation rules: every exception stays the agency's." }
+            }
+            @if !view.deliveries.is_empty() {
+                table #deliveries {
+                    thead { tr { th { "Delivery" } th { "Exception" } th { "Reason" } th { "State" } th { "Attempts" } th { "Last status" } } }
+                    tbody {
+                        @for delivery in &view.deliveries {
+                            tr {
+                                td { (delivery.id) } td { (delivery.exception_id) } td { (wire_name(&delivery.reason)) }
+                                td { (wire_name(&delivery.state)) } td.num { (delivery.attempts) }
+                                td { (delivery.last_status.map(|status| status.to_string()).unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Reorder alerts" }
+            @if view.reorders.is_empty() {
+                p #no-reorders { "No SKU needs reordering." }
+            } @else {
+                table #reorders {
+                    thead { tr { th { "SKU" } th { "Available" } th { "Sold / day (7 d, 28 d)" } th { "Days of cover" } th { "Stock-out" } th { "Reorder by" } } }
+                    tbody {
+                        @for line in &view.reorders {
+                            tr data-sku=(line.sku) {
+                                td { a href={ "/clients/" (code) "/skus/" (line.sku) } { (line.sku) } } td.num { (line.available) }
+                                td.num { (format!("{:.1}, {:.1}", line.velocity_7d, line.velocity_28d)) }
+                                td.num { (line.days_of_cover.map(|days| format!("{days:.1}")).unwrap_or_else(|| "–".into())) }
+                                td { (line.projected_stockout.map(|day| day.to_string()).unwrap_or_else(|| "–".into())) }
+                                td { (line.reorder_by.map(|day| day.to_string()).unwrap_or_else(|| "–".into())) }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
+}
+
+/// One channel's answer to "why did it show that then".
+#[derive(Debug)]
+pub struct Why {
+    /// The channel.
+    pub channel: String,
+    /// The explain query's answer.
+    pub explained: crate::api::listings::ExplainView,
+}
+
+/// A SKU's page: the timeline, and for a chosen instant each channel's "why".
+pub fn sku(
+    member: &Member,
+    csrf: &str,
+    code: &str,
+    sku: &str,
+    chart: Markup,
+    at: Option<&str>,
+    whys: &[Why],
+) -> Markup {
+    layout(
+        sku,
+        Some((member, csrf)),
+        html! {
+            h1 { a href={ "/clients/" (code) } { (code) } " · " (sku) }
+            (chart)
+            form.at method="get" {
+                label for="at" { "Why did each channel show what it showed at (RFC 3339)" }
+                input #at type="text" name="at" value=(at.unwrap_or("")) placeholder="2026-12-04T14:02:00Z";
+                button type="submit" { "Explain" }
+            }
+            @if let Some(at) = at {
+                h2 { "At " (at) }
+                table #why {
+                    thead { tr { th { "Channel" } th { "Showed" } th { "Since" } th { "Computed from" } th { "Newer number pending" } } }
+                    tbody {
+                        @for why in whys {
+                            @let explained = &why.explained;
+                            tr data-channel=(why.channel) {
+                                td { (why.channel) }
+                                td.num data-field="shown" { (explained.shown.map(|shown| shown.to_string()).unwrap_or_else(|| "nothing recorded".into())) }
+                                td { (explained.since.map(crate::timestamp::rfc3339).unwrap_or_default()) }
+                                td {
+                                    @if let Some(from) = &explained.computed_from {
+                                        "ledger entry " (from.ledger_seq)
+                                        @if let Some(level) = &from.available_at_seq {
+                                            " (available " (level.available) ", on hand " (level.on_hand) ", reserved " (level.reserved) ")"
+                                        }
+                                        @if let Some(policy) = &from.policy { " · policy " (wire_json(policy)) }
+                                        ul {
+                                            @for entry in from.entries.iter().rev().take(5) {
+                                                li { "#" (entry.seq) " " (wire_name(&entry.kind())) " " (entry.quantity()) " at " (crate::timestamp::rfc3339_ms(entry.at_ms)) }
+                                            }
+                                        }
+                                    } @else if explained.shown.is_some() {
+                                        "the marketplace's own number (a read)"
+                                    }
+                                }
+                                td {
+                                    @if let Some(pending) = &explained.pending {
+                                        (pending.target) " from entry " (pending.ledger_seq) " since " (crate::timestamp::rfc3339(pending.since)) ": " (wire_json(&pending.why))
+                                    } @else { "–" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A value as compact JSON, for a person.
+fn wire_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn state_class(state: ItemState) -> &'static str {
+    match state {
+        ItemState::Done => "ok",
+        ItemState::Red => "bad",
+        ItemState::Open => "open",
+    }
 }
 
 /// A refusal or failure, as a page.

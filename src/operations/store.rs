@@ -544,6 +544,24 @@ impl OperationsStore {
         self.flush()
     }
 
+    /// The latest `limit` deliveries of `client`, newest first (the console's delivery log).
+    pub fn latest_deliveries(
+        &self,
+        client: &ClientCode,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, OperationsError> {
+        let prefix = format!("d/{}/", client.as_str());
+        self.tree
+            .scan_prefix(prefix.as_bytes())
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (key, bytes) = item?;
+                decode(&key, &bytes)
+            })
+            .collect()
+    }
+
     /// A page of `client`'s delivery log after `after`, oldest first.
     pub fn deliveries(
         &self,

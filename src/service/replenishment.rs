@@ -142,7 +142,7 @@ impl Service {
     }
 
     /// At most `limit` journal entries of `sku` after sequence number `after`.
-    async fn journal_after(
+    pub(crate) async fn journal_after(
         &self,
         client: &ClientCode,
         sku: &Sku,

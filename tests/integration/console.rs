@@ -299,6 +299,62 @@ async fn a_member_signs_in_works_an_exception_and_signs_out_and_nothing_else_get
     assert_eq!(status, 403);
     assert_eq!(open_exceptions(&api).await, after);
 
+    // A SKU's page: its timeline, and for an instant each channel's "why" (these channels'
+    // marketplaces never confirmed a push: nothing recorded, as the API's explain says).
+    let instant = shelfsync::timestamp::rfc3339(chrono::Utc::now());
+    let (status, page, _) = browser
+        .get(&format!("/clients/ACME/skus/ACME-CAP?at={instant}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<svg") && page.contains("data-series=\"available\""),
+        "{page}"
+    );
+    assert!(page.contains("data-channel=\"shop\""), "{page}");
+    let explained = get(
+        &api,
+        &format!("/v1/clients/ACME/channels/shop/listings/ACME-CAP/explain?at={instant}"),
+    )
+    .await;
+    assert!(explained["shown"].is_null(), "{explained}");
+    assert!(page.contains("nothing recorded"), "{page}");
+    let (status, _, _) = browser
+        .get("/clients/ACME/skus/ACME-CAP?at=yesterday")
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = browser.get("/clients/ACME/skus/ACME-NOPE").await;
+    assert_eq!(status, 404);
+
+    // Checklists on the client page: a manual item ticked with the session's token.
+    let (_, page, _) = browser.get("/clients/ACME").await;
+    assert!(page.contains("data-item=\"client_signed_off\""), "{page}");
+    let (status, _, _, location) = browser
+        .post(
+            "/clients/ACME/checklists/launch/items/client_signed_off",
+            &[("csrf", &csrf), ("done", "true")],
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), location.as_deref()),
+        (303, Some("/clients/ACME"))
+    );
+    let launch = get(&api, "/v1/clients/ACME/checklists/launch").await;
+    let signed = launch["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["key"] == "client_signed_off")
+        .unwrap()
+        .clone();
+    assert_eq!(signed["state"], "done", "{signed}");
+    let (status, _, _, _) = browser
+        .post(
+            "/clients/ACME/checklists/launch/items/catalog",
+            &[("csrf", &csrf), ("done", "true")],
+        )
+        .await;
+    assert_eq!(status, 409, "a computed item is the service's");
+
     // Another team's manager: ACME does not exist for them.
     crate::api_support::create_client(&api.client(), "ZETA", "Zeta").await;
     let zeta = api.member(Role::Manager, &["ZETA"]).await;
