@@ -13,6 +13,7 @@ pub mod demo;
 pub mod operations;
 pub mod platforms;
 pub mod replenishment;
+pub mod report;
 pub mod serve;
 pub mod service;
 pub mod telemetry;

@@ -501,6 +501,50 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /v1/clients/{code}/reports/{month}`: the client's monthly report.
+    pub async fn monthly_report(
+        &self,
+        code: &str,
+        month: &str,
+    ) -> Result<crate::report::MonthlyReport, ClientError> {
+        self.read(&["v1", "clients", code, "reports", month], NO_QUERY)
+            .await
+    }
+
+    /// `GET /v1/clients/{code}/reports/{month}/pdf`: the same report as PDF bytes (refused
+    /// unless the reply says `application/pdf`).
+    pub async fn monthly_report_pdf(
+        &self,
+        code: &str,
+        month: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(&["v1", "clients", code, "reports", month, "pdf"]);
+        let call = format!("GET {}", url.path());
+        let mut request = self.http.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let http_error = |source| ClientError::Http {
+            call: call.clone(),
+            source,
+        };
+        let reply = request.send().await.map_err(http_error)?;
+        let status = reply.status().as_u16();
+        let pdf = reply
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes() == b"application/pdf");
+        let bytes = reply.bytes().await.map_err(http_error)?.to_vec();
+        if status != 200 || !pdf {
+            return Err(ClientError::UnexpectedStatus {
+                call,
+                status,
+                expected: OK,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// The whole reorder list of a client.
     pub async fn reorders(&self, code: &str) -> Result<Vec<ReorderLine>, ClientError> {
         self.every_page(&["v1", "clients", code, "reorders"]).await

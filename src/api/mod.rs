@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod paging;
 pub mod profile;
 pub mod reorders;
+pub mod reports;
 pub mod request_metrics;
 pub mod server;
 pub mod stock;
@@ -138,6 +139,9 @@ fn handler(operation_id: &str) -> Option<actix_web::Route> {
         "tick_checklist_item" => web::to(checklists::tick),
         "start_sync_test" => web::to(checklists::start_sync_test),
         "get_sync_test" => web::to(checklists::get_sync_test),
+        // Issue 16: the monthly client report.
+        "get_monthly_report" => web::to(reports::get),
+        "get_monthly_report_pdf" => web::to(reports::get_pdf),
         _ => return None,
     })
 }

@@ -68,7 +68,7 @@ pub struct MovementReply {
 
 /// Stock levels (of named SKUs, or a page of them) joined with every channel's view
 /// of those SKUs.
-async fn stock_views(
+pub(crate) async fn stock_views(
     state: &ApiState,
     code: &ClientCode,
     levels: Vec<StockLevel>,

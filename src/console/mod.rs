@@ -17,11 +17,16 @@
 //! posting only to this origin.
 //!
 //! Routes: `GET /` (the overview, `?sort=&q=`), `GET /console/rows` (its rows, refreshed),
-//! `GET /clients/{code}` (a client), `POST /clients/{code}/exceptions/{id}` (work an exception),
+//! `GET /clients/{code}` (a client, `?q=&after=` pages its stock), `POST
+//! /clients/{code}/exceptions/{id}` (work an exception), `POST
+//! /clients/{code}/checklists/{id}/items/{key}` (tick an item), `GET /clients/{code}/skus/{sku}`
+//! (a SKU's timeline, `?at=` explains an instant), `GET /clients/{code}/reports/{month}` and
+//! `…/pdf` (the monthly report),
 //! `GET`/`POST /signin`, `POST /signout`, `GET /console/assets/{file}`.
 
 pub mod overview;
 pub mod pages;
+pub mod report;
 pub mod session;
 pub mod timeline;
 
@@ -76,6 +81,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(tick_item),
         )
         .route("/clients/{code}/skus/{sku}", web::get().to(sku_page))
+        .route(
+            "/clients/{code}/reports/{month}",
+            web::get().to(report_page),
+        )
+        .route(
+            "/clients/{code}/reports/{month}/pdf",
+            web::get().to(report_pdf),
+        )
         .route("/signin", web::get().to(signin_page))
         .route("/signin", web::post().to(signin))
         .route("/signout", web::post().to(signout))
@@ -310,9 +323,91 @@ fn visible(member: &Member, code: &str, action: Action) -> Result<ClientCode, Co
     }
 }
 
+/// The query of a client's page: its stock table's search and page.
+#[derive(Debug, Default, Deserialize)]
+pub struct StockQuery {
+    /// Only SKUs that begin with this (upper-cased, like every SKU).
+    #[serde(default)]
+    pub q: Option<String>,
+    /// The page after this SKU.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// SKUs per page of a client's stock table.
+const STOCK_PAGE: usize = 50;
+
+/// A page of the client's stock with each channel's target, listed and pending: from `after`,
+/// or the SKUs beginning with `q` (the one equal to it first).
+async fn stock_page(
+    state: &ApiState,
+    code: &ClientCode,
+    query: StockQuery,
+) -> Result<pages::StockTable, ConsoleError> {
+    use shelfsync_actors::ids::Sku;
+    use shelfsync_actors::inventory::messages::{GetStock, GetStockPage};
+
+    let prefix = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .and_then(|q| Sku::parse(q).ok());
+    let after = query
+        .after
+        .as_deref()
+        .and_then(|after| Sku::parse(after).ok());
+    let mut levels = Vec::new();
+    if let (Some(prefix), None) = (&prefix, &after) {
+        let exact = state
+            .service
+            .ask_ledger(
+                code,
+                GetStock {
+                    skus: Some(vec![prefix.clone()]),
+                },
+            )
+            .await?
+            .map_err(ConsoleError::failed)?;
+        levels.extend(exact.into_iter().filter(|level| level.last_seq > 0));
+    }
+    let start = after.clone().or_else(|| prefix.clone());
+    let page = state
+        .service
+        .ask_ledger(
+            code,
+            GetStockPage {
+                after: start,
+                limit: STOCK_PAGE + 1,
+            },
+        )
+        .await?
+        .map_err(ConsoleError::failed)?;
+    levels.extend(page.into_iter().filter(|level| {
+        prefix
+            .as_ref()
+            .is_none_or(|prefix| level.sku.as_str().starts_with(prefix.as_str()))
+    }));
+    let next = if levels.len() > STOCK_PAGE {
+        levels.truncate(STOCK_PAGE);
+        levels.last().map(|level| level.sku.to_string())
+    } else {
+        None
+    };
+    let rows = crate::api::stock::stock_views(state, code, levels)
+        .await
+        .map_err(|error| ConsoleError::failed(error.detail))?;
+    Ok(pages::StockTable {
+        rows,
+        q: prefix.map(|sku| sku.to_string()).unwrap_or_default(),
+        next,
+    })
+}
+
 async fn client_page(
     request: HttpRequest,
     path: web::Path<String>,
+    query: Option<web::Query<StockQuery>>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (state, member, session) = signed_in(&request)?;
     let code = visible(&member, &path, Action::Read)?;
@@ -346,6 +441,26 @@ async fn client_page(
         .map(|entry| ExceptionView::of(&code, entry, now))
         .collect();
     let may_write = member.authorize(Action::Write, Some(code.as_str())).is_ok();
+    let assignees = if may_write {
+        state
+            .members
+            .list()
+            .map_err(ConsoleError::failed)?
+            .into_iter()
+            .filter(|other| {
+                other.active() && other.authorize(Action::Write, Some(code.as_str())).is_ok()
+            })
+            .map(|other| (other.id, other.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let stock = stock_page(
+        &state,
+        &code,
+        query.map(web::Query::into_inner).unwrap_or_default(),
+    )
+    .await?;
     let operations = state.service.operations();
     let deliveries = operations.latest_deliveries(&code, 20)?;
     let view = pages::ClientPage {
@@ -369,6 +484,9 @@ async fn client_page(
         deliveries,
         reorders: state.service.reorder_alerts(&code).await?,
         may_write,
+        assignees,
+        stock,
+        month: crate::report::Month::of(now),
     };
     Ok(page(
         StatusCode::OK,
@@ -567,8 +685,11 @@ async fn tick_item(
 pub struct WorkForm {
     /// The session's CSRF token.
     pub csrf: String,
-    /// `acknowledge` or `resolve`.
+    /// `acknowledge`, `assign` or `resolve`.
     pub action: String,
+    /// The member to assign it to (`assign`).
+    #[serde(default)]
+    pub assignee: Option<String>,
     /// How it was resolved (`resolve`).
     #[serde(default)]
     pub resolution: Option<Resolution>,
@@ -597,11 +718,18 @@ async fn work_exception(
         .map_err(|_| ConsoleError::NotFound("There is no exception with that id."))?;
     let transition = match (form.action.as_str(), form.resolution) {
         ("acknowledge", _) => Transition::Acknowledge,
+        ("assign", _) => Transition::Assign {
+            assignee: form
+                .assignee
+                .clone()
+                .filter(|assignee| !assignee.is_empty())
+                .ok_or(ConsoleError::BadForm("Assigning needs a member."))?,
+        },
         ("resolve", Some(resolution)) => Transition::Resolve { resolution },
         ("resolve", None) => return Err(ConsoleError::BadForm("Resolving needs a resolution.")),
         _ => {
             return Err(ConsoleError::BadForm(
-                "The action must be acknowledge or resolve.",
+                "The action must be acknowledge, assign or resolve.",
             ))
         }
     };
@@ -618,6 +746,71 @@ async fn work_exception(
             detail: error.detail,
         })?;
     Ok(redirect(&format!("/clients/{}", code.as_str())))
+}
+
+/// The month of a report path, refused (400) before 2000, after 9999 or not begun.
+fn report_month(state: &ApiState, text: &str) -> Result<crate::report::Month, ConsoleError> {
+    let month = crate::report::Month::parse(text).map_err(|error| ConsoleError::Refused {
+        status: 400,
+        detail: error.to_string(),
+    })?;
+    if month.start() > state.service.now() {
+        return Err(ConsoleError::Refused {
+            status: 400,
+            detail: crate::report::ReportError::FutureMonth(month).to_string(),
+        });
+    }
+    Ok(month)
+}
+
+async fn monthly_report(
+    request: &HttpRequest,
+    path: (String, String),
+) -> Result<
+    (
+        ApiStateRef,
+        Member,
+        Session,
+        crate::report::MonthlyReport,
+        crate::report::Month,
+    ),
+    ConsoleError,
+> {
+    let (state, member, session) = signed_in(request)?;
+    let (code, month) = path;
+    let code = visible(&member, &code, Action::Read)?;
+    if state.service.clients().get(&code)?.is_none() {
+        return Err(ConsoleError::NotFound("There is no client with that code."));
+    }
+    let month = report_month(&state, &month)?;
+    let report = state.service.monthly_report(&code, month).await?;
+    Ok((state, member, session, report, month))
+}
+
+/// `GET /clients/{code}/reports/{month}`: the monthly report page.
+async fn report_page(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (_, member, session, report, month) = monthly_report(&request, path.into_inner()).await?;
+    Ok(page(
+        StatusCode::OK,
+        report::page(&member, &session.csrf, &report, month),
+    ))
+}
+
+/// `GET /clients/{code}/reports/{month}/pdf`: the same report as a PDF download.
+async fn report_pdf(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (_, _, _, report, _) = monthly_report(&request, path.into_inner()).await?;
+    let mut response = crate::api::reports::pdf_response(&report);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    Ok(response)
 }
 
 /// `GET /signin`: the form, with a fresh double-submit token in its cookie.

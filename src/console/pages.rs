@@ -68,6 +68,12 @@ pub fn signin(csrf: &str, error: Option<&str>) -> Markup {
     )
 }
 
+/// `text` as one segment of a path or a query value: everything but letters and digits
+/// percent-encoded (a SKU may hold `/`, `?`, `#`, `&` or spaces).
+pub fn encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// A value's name as serde writes it (`admin`, `missing_sku`).
 fn wire_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
@@ -207,6 +213,23 @@ pub struct ClientPage<'a> {
     pub reorders: Vec<crate::replenishment::ReorderLine>,
     /// Whether the member may write for it.
     pub may_write: bool,
+    /// The members an exception may be assigned to (id, name); empty for a viewer.
+    pub assignees: Vec<(String, String)>,
+    /// A page of its stock.
+    pub stock: StockTable,
+    /// The current month (its report, and the one before, are linked).
+    pub month: crate::report::Month,
+}
+
+/// A page of a client's stock table.
+#[derive(Debug, Clone, Default)]
+pub struct StockTable {
+    /// The SKUs, each with every channel's target, listed and pending.
+    pub rows: Vec<crate::api::stock::StockView>,
+    /// The search (a SKU prefix), empty for none.
+    pub q: String,
+    /// The last SKU of the page, when another page follows.
+    pub next: Option<String>,
 }
 
 /// A client's page: channels, the exception queue (with its forms for a member who may write),
@@ -220,6 +243,12 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
         Some((member, csrf)),
         html! {
             h1 { (code) " · " (view.name) }
+            p.actions #reports {
+                "Monthly report: "
+                a href={ "/clients/" (code) "/reports/" (view.month) } { (view.month) " (to date)" }
+                " · "
+                a href={ "/clients/" (code) "/reports/" (view.month.previous()) } { (view.month.previous()) }
+            }
             h2 { "Channels" }
             table #channels {
                 thead { tr { th { "Channel" } th { "State" } th { "Pending" } th { "Last read" } th { "Last error" } } }
@@ -247,7 +276,7 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                                 td { (exception.id) }
                                 td { (exception.kind) }
                                 td {
-                                    @if let Some(sku) = &exception.sku { a href={ "/clients/" (code) "/skus/" (sku) } { (sku) } " " }
+                                    @if let Some(sku) = &exception.sku { a href={ "/clients/" (code) "/skus/" (encoded(sku.as_str())) } { (sku) } " " }
                                     (exception.order_id.as_deref().unwrap_or(""))
                                 }
                                 td { (exception.detail.clone().or(exception.reason.map(|reason| wire_name(&reason))).unwrap_or_default()) }
@@ -259,7 +288,13 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                                             input type="hidden" name="csrf" value=(csrf);
                                             select name="action" {
                                                 option value="acknowledge" { "Acknowledge" }
+                                                option value="assign" { "Assign to" }
                                                 option value="resolve" selected { "Resolve" }
+                                            }
+                                            select name="assignee" aria-label="Assignee" {
+                                                @for (id, name) in &view.assignees {
+                                                    option value=(id) selected[exception.assignee.as_deref() == Some(id.as_str())] { (name) }
+                                                }
                                             }
                                             select name="resolution" {
                                                 @for (value, label) in RESOLUTIONS { option value=(value) { (label) } }
@@ -273,6 +308,40 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                         }
                     }
                 }
+            }
+            h2 { "Stock" }
+            form.search method="get" action={ "/clients/" (code) } {
+                label for="stock-q" { "SKU begins with" }
+                input #stock-q type="search" name="q" value=(view.stock.q) maxlength="64";
+                button type="submit" { "Search" }
+            }
+            @let channel_ids: Vec<&str> = view.channels.iter().map(|channel| channel.id.as_str()).collect();
+            table #stock {
+                thead {
+                    tr {
+                        th { "SKU" } th { "On hand" } th { "Reserved" } th { "Available" }
+                        @for id in &channel_ids { th { (id) " target / listed" } }
+                    }
+                }
+                tbody {
+                    @for row in &view.stock.rows {
+                        tr data-sku=(row.sku) {
+                            td { a href={ "/clients/" (code) "/skus/" (encoded(row.sku.as_str())) } { (row.sku) } }
+                            td.num { (row.on_hand) } td.num { (row.reserved) } td.num { (row.available) }
+                            @for id in &channel_ids {
+                                td.num {
+                                    @if let Some(listing) = row.channels.get(*id) {
+                                        (listing.target) " / " (listing.listed.map_or("?".to_string(), |listed| listed.to_string()))
+                                        @if listing.pending { " " span.bad { "pending" } }
+                                    } @else { "–" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &view.stock.next {
+                p { a #stock-next href={ "/clients/" (code) "?q=" (encoded(&view.stock.q)) "&after=" (encoded(next)) } { "Next SKUs →" } }
             }
             h2 { "Checklists" }
             @for checklist in &view.checklists {
@@ -364,7 +433,7 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                     tbody {
                         @for line in &view.reorders {
                             tr data-sku=(line.sku) {
-                                td { a href={ "/clients/" (code) "/skus/" (line.sku) } { (line.sku) } } td.num { (line.available) }
+                                td { a href={ "/clients/" (code) "/skus/" (encoded(line.sku.as_str())) } { (line.sku) } } td.num { (line.available) }
                                 td.num { (format!("{:.1}, {:.1}", line.velocity_7d, line.velocity_28d)) }
                                 td.num { (line.days_of_cover.map(|days| format!("{days:.1}")).unwrap_or_else(|| "–".into())) }
                                 td { (line.projected_stockout.map(|day| day.to_string()).unwrap_or_else(|| "–".into())) }

@@ -19,6 +19,7 @@
 //! | `k/{C}/{id}` | a [`ChecklistRecord`] (`launch`, or a number) |
 //! | `ci/{C}` | the [`ImportSummary`] of the client's last catalog import |
 //! | `st/{C}` | the client's last [`SyncTest`] |
+//! | `th/{C}/{day}/{channel}` | throttled replies a channel had that day (UTC, `YYYY-MM-DD`; 8 bytes, big-endian), for the monthly report |
 //!
 //! Ids and sequence numbers come from sled's `generate_id` (unique and ascending in the database,
 //! not dense per client): a page cursor is the last id seen.
@@ -699,6 +700,61 @@ impl OperationsStore {
     /// A new sync test's id.
     pub fn new_sync_test_id(&self) -> Result<u64, OperationsError> {
         self.next_id()
+    }
+
+    // ---- throttled replies, by day (the monthly report) ----
+
+    /// Adds `calls` throttled replies of `channel` on `day` to the client's tally. A channel's
+    /// own counter starts again at 0 with each generation and each process; this tally is what
+    /// the monthly report reads, so that a restart does not erase a month's throttling
+    /// (`crate::report`).
+    pub fn add_throttled(
+        &self,
+        client: &ClientCode,
+        channel: &str,
+        day: chrono::NaiveDate,
+        calls: u64,
+    ) -> Result<(), OperationsError> {
+        if calls == 0 {
+            return Ok(());
+        }
+        let key = format!(
+            "th/{}/{}/{channel}",
+            client.as_str(),
+            day.format("%Y-%m-%d")
+        );
+        self.tree.update_and_fetch(key.as_bytes(), |old| {
+            let before = old
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some(before.saturating_add(calls).to_be_bytes().to_vec())
+        })?;
+        self.flush()
+    }
+
+    /// The client's throttled replies by channel over the days `from..to`.
+    pub fn throttled_between(
+        &self,
+        client: &ClientCode,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<std::collections::BTreeMap<String, u64>, OperationsError> {
+        let prefix = format!("th/{}/", client.as_str());
+        let start = format!("{prefix}{}", from.format("%Y-%m-%d"));
+        let end = format!("{prefix}{}", to.format("%Y-%m-%d"));
+        let mut tally = std::collections::BTreeMap::new();
+        for item in self.tree.range(start.as_bytes()..end.as_bytes()) {
+            let (key, value) = item?;
+            let Some((_, channel)) = std::str::from_utf8(&key[prefix.len()..])
+                .ok()
+                .and_then(|rest| rest.split_once('/'))
+            else {
+                continue;
+            };
+            let calls = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
+            *tally.entry(channel.to_string()).or_insert(0) += calls;
+        }
+        Ok(tally)
     }
 }
 

@@ -274,6 +274,7 @@ async fn raise_channel_problems(
         };
         let channel = record.id.as_str();
         answered.insert(channel.to_string());
+        service.record_throttles(client, channel, state.throttled, service.now())?;
         if let Some(failure) = state.contact.failing() {
             if let FailureClass::Permanent(kind) = failure.class {
                 let (queue_kind, dedupe) = match kind {

@@ -12,6 +12,7 @@ mod channels;
 pub mod checklists;
 mod operations;
 mod replenishment;
+mod report;
 pub mod webhooks;
 
 use self::webhooks::WebhookDecoy;
@@ -71,6 +72,9 @@ pub enum ServiceError {
     /// Reorder settings or their assessment failed (`crate::replenishment`).
     #[error(transparent)]
     Replenishment(#[from] crate::replenishment::ReplenishmentError),
+    /// A monthly report could not be made (`crate::report`).
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// The client's actors are not running (restarting, or the service is stopping).
     #[error("{0} is not available right now")]
     Unavailable(String),
@@ -110,6 +114,7 @@ impl ServiceError {
             ServiceError::Registry(error) => error.kind(),
             ServiceError::Operations(error) => error.kind(),
             ServiceError::Replenishment(_) => "replenishment",
+            ServiceError::Report(_) => "report",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Invalid(_) => "invalid_field",
             ServiceError::Overloaded(_) => "overloaded",
@@ -227,6 +232,9 @@ pub struct Service {
     stopping: std::sync::atomic::AtomicBool,
     /// When each client's reorder alerts were last assessed by the sweep.
     reorders_assessed: Mutex<HashMap<ClientCode, Instant>>,
+    /// Each channel's throttled-call counter as the operations sweep last read it
+    /// (`operations::sweep`, the monthly report's tally).
+    throttles_seen: Mutex<HashMap<(ClientCode, String), u64>>,
     /// When an authentic notification last arrived, per channel (the launch checklist's
     /// "notifications arriving"; in memory: the checklist keeps the first sighting).
     notifications_seen: Mutex<HashMap<(ClientCode, ChannelId), DateTime<Utc>>>,
@@ -276,6 +284,7 @@ impl Service {
             operations_started: Default::default(),
             stopping: Default::default(),
             reorders_assessed: Mutex::new(HashMap::new()),
+            throttles_seen: Mutex::new(HashMap::new()),
             notifications_seen: Mutex::new(HashMap::new()),
         };
         for record in service.clients.list()? {

@@ -97,6 +97,33 @@ impl Service {
         }
     }
 
+    /// Adds what a channel's throttled-call counter moved since the sweep last read it to the
+    /// client's daily tally (the monthly report reads the tally, never the counter, which starts
+    /// again at 0 with each generation). A counter lower than last read is a new generation's:
+    /// all of it is new. What a crash loses is what the last pass had not yet read (one tick).
+    pub fn record_throttles(
+        &self,
+        client: &ClientCode,
+        channel: &str,
+        counter: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ServiceError> {
+        let new = {
+            let mut seen = self
+                .throttles_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let last = seen.insert((client.clone(), channel.to_string()), counter);
+            match last {
+                Some(last) if counter >= last => counter - last,
+                _ => counter,
+            }
+        };
+        Ok(self
+            .operations()
+            .add_throttled(client, channel, now.date_naive(), new)?)
+    }
+
     /// Starts the operations sweep on the engine's thread, once (later calls do nothing). It ends
     /// when the service stops or is dropped.
     pub fn start_operations(self: &Arc<Self>) {

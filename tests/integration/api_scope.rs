@@ -27,6 +27,7 @@ fn concrete(path: &str, code: &str) -> String {
         .replace("{sku}", "ACME-MUG")
         .replace("{name}", "etsy")
         .replace("{id}", "m-unknown")
+        .replace("{month}", "2026-11")
 }
 
 /// A body a route would accept (so a refusal is the scope's, not the body's).
@@ -298,6 +299,11 @@ async fn bad_input_on_every_write_route_gets_a_stable_code_and_changes_nothing()
         (Method::PUT, "/v1/clients/ACME/profile", json!({"access": [{"platform": "etsy", "level": "admin", "granted_by": "Ana", "granted_on": "2026-11-02", "credential": "nope"}]}).to_string(), 400, "invalid_field"),
         (Method::PUT, "/v1/clients/ACME/profile", json!({"response_target_hours": 0}).to_string(), 400, "invalid_field"),
         (Method::GET, "/v1/clients/ACME/audit?cursor=x", String::new(), 400, "invalid_field"),
+        // The monthly report: not a month, before 2000, not begun.
+        (Method::GET, "/v1/clients/ACME/reports/2026-13", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/reports/1999-12/pdf", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/reports/9999-01", String::new(), 400, "invalid_field"),
+        (Method::GET, "/v1/clients/ACME/reports/2026-1%0A/pdf", String::new(), 400, "invalid_field"),
         (Method::GET, "/v1/audit?limit=0", String::new(), 400, "invalid_field"),
         // Checklists and the sync test.
         (Method::POST, "/v1/clients/ACME/checklists", "{".into(), 400, "malformed_json"),

@@ -415,3 +415,117 @@ async fn the_console_serves_its_own_assets_and_nothing_else_under_its_paths() {
     let (status, _, _) = browser.get("/healthz").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn the_client_page_pages_its_stock_assigns_work_and_serves_the_monthly_report() {
+    let api = Api::start().await;
+    acme(&api).await;
+    // ACME-CAP has 4: a sale of 6 oversells 2.
+    let sale = order(7101, json!([{"sku": "ACME-CAP", "quantity": 6}]));
+    assert_eq!(deliver(&api, &sale, "r-1").await.0, 200);
+    let exception = open_exceptions(&api).await[0]["id"].as_u64().unwrap();
+    let manager = api.member(Role::Manager, &["ACME"]).await;
+    let viewer = api.member(Role::Viewer, &["ACME"]).await;
+
+    let mut browser = Browser::new(&api);
+    browser.sign_in(ADMIN).await;
+    // The stock table: each SKU with every channel's target / listed, and a search by prefix.
+    let (status, page, _) = browser.get("/clients/ACME").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<table id=\"stock\">"), "{page}");
+    assert!(page.contains("data-sku=\"ACME-CAP\"") && page.contains("data-sku=\"ACME-MUG\""));
+    assert!(page.contains("shop2 target / listed"), "{page}");
+    let (_, found, _) = browser.get("/clients/ACME?q=acme-m").await;
+    assert!(found.contains("data-sku=\"ACME-MUG\"") && !found.contains("data-sku=\"ACME-CAP\""));
+
+    // Assign the oversell to the manager from the page.
+    let csrf = hidden(&page, "csrf");
+    let members = get(&api, "/v1/members").await;
+    let manager_id = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["role"] == "manager")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        page.contains(&format!("<option value=\"{manager_id}\"")),
+        "the manager is offered"
+    );
+    let path = format!("/clients/ACME/exceptions/{exception}");
+    let (status, _, _, location) = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "assign"),
+                ("assignee", &manager_id),
+                ("resolution", "fixed"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), location.as_deref()),
+        (303, Some("/clients/ACME"))
+    );
+    let assigned = open_exceptions(&api).await;
+    let assigned = assigned.iter().find(|e| e["id"] == exception).unwrap();
+    assert_eq!(
+        (assigned["assignee"].as_str(), assigned["state"].as_str()),
+        (Some(manager_id.as_str()), Some("acknowledged"))
+    );
+    let (status, _, _, _) = browser
+        .post(
+            &path,
+            &[("csrf", &csrf), ("action", "assign"), ("assignee", "")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    drop(manager);
+
+    // The month's report: a page with its charts, the PDF with the same totals, the API's
+    // figures; a month not begun is refused.
+    let month = shelfsync::report::Month::of(chrono::Utc::now()).to_string();
+    let report = api.client().monthly_report("ACME", &month).await.unwrap();
+    assert_eq!((report.sales.units, report.oversells.units), (6, 2));
+    assert!(
+        page.contains(&format!("/clients/ACME/reports/{month}")),
+        "the client page links it"
+    );
+    let (status, html, headers) = browser.get(&format!("/clients/ACME/reports/{month}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(headers.contains_key("content-security-policy"));
+    assert!(html.matches("<svg").count() >= 3, "its charts: {html}");
+    assert!(
+        html.contains("<tr data-label=\"Units sold\"><th>Units sold</th><td>6</td></tr>"),
+        "{html}"
+    );
+    let reply = browser
+        .http
+        .get(format!("{}/clients/ACME/reports/{month}/pdf", browser.base))
+        .header(COOKIE, browser.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-type"], "application/pdf");
+    let pdf = reply.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&pdf).contains("(Units sold: 6) Tj"));
+    let (status, _, _) = browser.get("/clients/ACME/reports/9999-12").await;
+    assert_eq!(status, 400);
+    let (status, _, _) = browser.get("/clients/ACME/reports/2026-13").await;
+    assert_eq!(status, 400);
+    let (status, _, _) = browser.get("/clients/NOPE/reports/2026-11").await;
+    assert_eq!(status, 404);
+
+    // A viewer reads the report, and is offered nobody to assign to and no form.
+    let mut viewing = Browser::new(&api);
+    viewing.sign_in(&viewer).await;
+    let (status, _, _) = viewing.get(&format!("/clients/ACME/reports/{month}")).await;
+    assert_eq!(status, 200);
+    let (_, page, _) = viewing.get("/clients/ACME").await;
+    assert!(!page.contains("name=\"assignee\""), "{page}");
+}

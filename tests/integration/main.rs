@@ -40,6 +40,7 @@ mod operations;
 mod readme;
 mod recorder;
 mod replenishment;
+mod report;
 mod serve;
 mod stall;
 mod timestamps;

@@ -244,6 +244,17 @@ pub struct GetListingHistory {
     pub limit: usize,
 }
 
+/// Returns every listing-history event of the client that happened in `from_ms..to_ms` (the
+/// monthly report's sync health): a full read of the bounded history, on the blocking pool.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<ListingEvent>, InventoryError>")]
+pub struct GetListingEventsBetween {
+    /// From this instant, in milliseconds since the Unix epoch (included).
+    pub from_ms: u64,
+    /// To this instant (excluded).
+    pub to_ms: u64,
+}
+
 /// Explains what one listing showed at an instant (see [`crate::inventory::history::explain`]).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Explanation, InventoryError>")]

@@ -35,7 +35,9 @@ use self::messages::{
     RecordListings, StockChanged, StockLevel, Subscribe, VerifyLedger, MAX_STOCK_PAGE,
 };
 use self::messages::{ApplyOutcome, LedgerError};
-use self::messages::{ExplainListing, GetListingHistory, RecordListingEvents};
+use self::messages::{
+    ExplainListing, GetListingEventsBetween, GetListingHistory, RecordListingEvents,
+};
 use self::store::{
     CommandOutcome, ExceptionKind, JournalQuery, LedgerCommand, LedgerStore, OrderException,
     VerifyReport,
@@ -574,6 +576,27 @@ impl Handler<GetListingHistory> for InventoryActor {
             message.after_id,
             message.limit,
         )?)
+    }
+}
+
+impl Handler<GetListingEventsBetween> for InventoryActor {
+    type Result = ResponseFuture<Result<Vec<history::ListingEvent>, InventoryError>>;
+
+    fn handle(
+        &mut self,
+        message: GetListingEventsBetween,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        // A read of the whole history: on the blocking pool, like an explanation.
+        let store = self.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                store.history_between(message.from_ms, message.to_ms)
+            })
+            .await
+            .map_err(|error| InventoryError::TaskFailed(error.to_string()))?
+            .map_err(InventoryError::from)
+        })
     }
 }
 

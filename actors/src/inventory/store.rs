@@ -439,6 +439,26 @@ impl LedgerStore {
             .collect()
     }
 
+    /// Every listing-history event of the client (all listings) that happened in
+    /// `from_ms..to_ms`, in key order (by listing, then id). A full read of the history, which
+    /// the retention and the cap per listing bound ([`crate::inventory::history`]); for reports,
+    /// run off the actor's thread.
+    pub fn history_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<ListingEvent>, LedgerError> {
+        let mut events = Vec::new();
+        for item in self.tree.scan_prefix([HISTORY]) {
+            let (_, value) = item?;
+            let event: ListingEvent = decode(&value)?;
+            if (from_ms..to_ms).contains(&event.at_ms) {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
     /// The last listing-history event id (0: none yet).
     pub fn history_head(&self) -> Result<u64, LedgerError> {
         self.counter(HISTORY_HEAD_KEY)

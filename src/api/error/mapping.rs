@@ -27,6 +27,7 @@ use crate::operations::OperationsError;
 use crate::platforms::connector::ConnectorError;
 use crate::platforms::egress::EgressError;
 use crate::replenishment::ReplenishmentError;
+use crate::report::ReportError;
 use crate::service::checklists::SyncTestError;
 use crate::service::{ServiceError, WebhookError};
 use crate::vault::VaultError;
@@ -40,6 +41,7 @@ impl ErrorCode for ServiceError {
             ServiceError::Registry(error) => error.error_code(),
             ServiceError::Operations(error) => error.error_code(),
             ServiceError::Replenishment(error) => error.error_code(),
+            ServiceError::Report(error) => error.error_code(),
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Invalid(_) => Code::InvalidField,
             ServiceError::Overloaded(_) => Code::Overloaded,
@@ -49,7 +51,26 @@ impl ErrorCode for ServiceError {
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        ServiceError::retry_after(self)
+        match self {
+            ServiceError::Report(error) => error.retry_after(),
+            _ => ServiceError::retry_after(self),
+        }
+    }
+}
+
+impl ErrorCode for ReportError {
+    fn error_code(&self) -> Code {
+        match self {
+            ReportError::InvalidMonth(_) | ReportError::FutureMonth(_) => Code::InvalidField,
+            ReportError::Ledger(error) => error.error_code(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReportError::Ledger(error) => error.retry_after(),
+            ReportError::InvalidMonth(_) | ReportError::FutureMonth(_) => None,
+        }
     }
 }
 

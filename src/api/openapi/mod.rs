@@ -81,6 +81,9 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook_signature";
         super::checklists::tick,
         super::checklists::start_sync_test,
         super::checklists::get_sync_test,
+        // Issue 16: the monthly client report.
+        super::reports::get,
+        super::reports::get_pdf,
     ),
     components(schemas(Problem, super::catalog::CatalogItem)),
     modifiers(&Shell)
@@ -229,7 +232,7 @@ mod tests {
     #[test]
     fn every_operation_has_a_unique_id_security_and_typed_responses() {
         let routes = routes();
-        assert_eq!(routes.len(), 44, "{routes:?}");
+        assert_eq!(routes.len(), 46, "{routes:?}");
         let mut ids = std::collections::BTreeSet::new();
         for route in &routes {
             assert!(ids.insert(route.operation_id.clone()), "{route:?}");

@@ -142,6 +142,16 @@ pub fn client_code() -> Schema {
     )
 }
 
+/// `Month::parse`'s rule (`crate::report`): a month of the years 2000 to 9999.
+pub fn month() -> Schema {
+    text(
+        "^[2-9][0-9]{3}-(0[1-9]|1[0-2])$".into(),
+        7,
+        7,
+        "A calendar month in UTC, YYYY-MM (years 2000 to 9999)",
+    )
+}
+
 /// `ChannelId::parse`'s rule.
 pub fn channel_id() -> Schema {
     text(
