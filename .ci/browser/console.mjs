@@ -4,10 +4,13 @@
 // Signs in through the demo's one-click link; checks that the overview lists the demo's clients
 // with the API's figures; resolves an exception from the client page and sees it leave the open
 // list (and the API agree); signs a viewer in, who sees no write control and whose forged post
-// is refused; and checks that no request of the console left the service's origin. Screenshots
+// is refused; opens the client's monthly report (its charts drawn, its totals the API's) and its
+// PDF (read back with poppler's pdftotext: the same totals as the page); and checks that no
+// request of the console left the service's origin. Screenshots
 // of each page go to the screenshot directory. Exits non-zero on the first failed check.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 const [base, adminToken, shots] = process.argv.slice(2);
 if (!base || !adminToken || !shots) {
@@ -166,6 +169,46 @@ try {
     return reply.status;
   }, { code, id: (after[0] || target).id });
   check(forged === 403, `a post without the session's token is refused (${forged})`);
+
+  // The monthly report: the page with its charts, the PDF with the same totals. The demo's
+  // shoppers keep buying, so the page and the PDF are compared as read one right after the
+  // other, a few times if a sale fell between them.
+  await page.goto(`${base}/clients/${code}`);
+  const reportHref = await page.locator("#reports a").first().getAttribute("href");
+  check(reportHref && reportHref.startsWith(`/clients/${code}/reports/`), `the client page links its report (${reportHref})`);
+  const month = reportHref.split("/").pop();
+  let same = false;
+  for (let attempt = 0; attempt < 10 && !same; attempt++) {
+    await page.goto(`${base}${reportHref}`);
+    await page.waitForSelector("table#summary");
+    const summary = {};
+    for (const row of await page.locator("table#summary tr").all()) {
+      summary[await row.getAttribute("data-label")] = (await row.locator("td").innerText()).trim();
+    }
+    const pdfHref = await page.locator("#report-pdf").getAttribute("href");
+    const reply = await page.request.get(`${base}${pdfHref}`);
+    check(reply.ok() && reply.headers()["content-type"] === "application/pdf", "the report's PDF downloads");
+    writeFileSync(`${shots}/report.pdf`, await reply.body());
+    const text = execFileSync("pdftotext", ["-layout", `${shots}/report.pdf`, "-"], { encoding: "utf8" });
+    const json = await api(`/v1/clients/${code}/reports/${month}`);
+    same = Object.entries(summary).every(([label, value]) => text.includes(`${label}: ${value}`))
+      && summary["Units sold"] === String(json.sales.units)
+      && summary["Orders"] === String(json.sales.orders);
+    if (same) {
+      check(Object.keys(summary).length >= 10, `the report page shows its summary (${Object.keys(summary).length} lines)`);
+      check(true, `the PDF opens with the page's totals (units sold ${summary["Units sold"]}, orders ${summary["Orders"]}) and the API's`);
+    }
+  }
+  check(same, "the report page, its PDF and the API agree");
+  const charts = page.locator("svg.chart");
+  check((await charts.count()) >= 3, `the report draws its charts (${await charts.count()})`);
+  for (const chart of await charts.all()) {
+    const box = await chart.boundingBox();
+    check(box && box.width > 100 && box.height > 10, `a chart is drawn (${await chart.getAttribute("aria-label")})`);
+  }
+  check((await page.locator("svg.chart rect.bar").count()) > 0, "with bars");
+  await page.screenshot({ path: `${shots}/report.png`, fullPage: true });
+  execFileSync("pdftoppm", ["-png", "-r", "60", "-f", "1", "-l", "1", `${shots}/report.pdf`, `${shots}/report-pdf`]);
 
   // Sign out.
   await Promise.all([page.waitForNavigation(), page.click("form.signout button")]);

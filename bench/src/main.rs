@@ -6,8 +6,10 @@
 //! (virtual time) and sale-to-sibling propagation through the real actors;
 //! `shelfsync-bench mocks` measures the set-quantity calls per second one mock marketplace
 //! sustains; `shelfsync-bench run SCENARIO` drives the real service against mock marketplaces
-//! beside FIFO and interval-sync baselines (see `README.md`).
+//! beside FIFO and interval-sync baselines (see `README.md`); `shelfsync-bench console` times the
+//! operator console's overview for an agency of many clients.
 
+mod console;
 mod ledger;
 mod mocks;
 mod percentiles;
@@ -38,6 +40,9 @@ enum Command {
     /// side by side with FIFO pushes and interval-sync baselines; figures from the mocks' ground
     /// truth.
     Run(run::RunArgs),
+    /// The operator console's overview for many clients × SKUs: its first render and then
+    /// p50 / p99 over repeated requests, through HTTP, with a signed-in session.
+    Console(console::ConsoleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Scheduler(args) => scheduler::run(&args),
         Command::Mocks(args) => mocks::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Console(args) => console::run(&args),
     }
 }

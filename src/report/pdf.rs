@@ -140,7 +140,7 @@ impl Pages {
     fn bars(&mut self, items: &[(String, f64, String)]) {
         let max = items.iter().map(|(_, v, _)| *v).fold(0.0_f64, f64::max);
         let left = MARGIN + 120.0;
-        let span = WIDTH - MARGIN - left - 80.0;
+        let span = WIDTH - MARGIN - left - 110.0;
         for (label, value, shown) in items {
             self.room(16.0);
             self.y -= 16.0;
@@ -213,7 +213,7 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
         9.0,
         REGULAR,
         &format!(
-            "Client {} ({} tier). From {} to {}{}. Generated {}.",
+            "Client {} ({} tier). From {} to {}{}.",
             report.client,
             report.tier,
             report.from,
@@ -223,6 +223,13 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
             } else {
                 " (month not over)"
             },
+        ),
+    );
+    pages.line(
+        9.0,
+        REGULAR,
+        &format!(
+            "Generated {} from the ledger, the listing history and the exception log.",
             report.generated_at
         ),
     );
@@ -253,10 +260,7 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
                     None => line.source.clone(),
                 },
                 line.units as f64,
-                format!(
-                    "{} units, {} orders, {} cancelled, {} refunded",
-                    line.units, line.orders, line.cancelled_units, line.refunded_units
-                ),
+                format!("{} units, {} orders", line.units, line.orders),
             )
         })
         .collect();
@@ -264,6 +268,18 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
         pages.line(10.0, REGULAR, "No sales.");
     }
     pages.bars(&channels);
+    for line in &report.sales.channels {
+        if line.cancelled_units > 0 || line.refunded_units > 0 {
+            pages.line(
+                9.0,
+                REGULAR,
+                &format!(
+                    "{}: {} units cancelled, {} refunded and restocked",
+                    line.source, line.cancelled_units, line.refunded_units
+                ),
+            );
+        }
+    }
 
     pages.heading("Oversells by cause");
     let causes: Vec<(String, f64, String)> = report
