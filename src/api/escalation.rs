@@ -25,7 +25,7 @@ use super::paging::{NumberPageQuery, Page, PageRequest};
 use super::{read_json, ApiState, Caller};
 use crate::auth::Action;
 use crate::operations::escalation::{
-    new_secret, Delivery, DeliveryReason, DeliveryState, EscalationRules, Format, MAX_ENDPOINT_LEN,
+    new_secret, Delivery, DeliveryState, EscalationRules, Format, MAX_ENDPOINT_LEN,
 };
 use crate::operations::queue::QueueKind;
 use crate::operations::store::StoredRules;
@@ -53,6 +53,10 @@ pub struct EscalationInput {
     /// Whether to replace the signing secret (the new one is in the reply, this once).
     #[serde(default)]
     pub rotate_secret: bool,
+    /// Whether each month's report is sent to the client when the month ends (from the month
+    /// this is turned on in: on the first of the next month).
+    #[serde(default)]
+    pub monthly_report: bool,
 }
 
 fn yes() -> bool {
@@ -69,6 +73,10 @@ pub struct EscalationView {
     pub format: Format,
     pub escalate: Vec<String>,
     pub remind_when_overdue: bool,
+    /// Whether each month's report is sent to the client when the month ends.
+    pub monthly_report: bool,
+    /// The first month whose report is sent (`YYYY-MM`), while `monthly_report` is on.
+    pub monthly_report_from: Option<String>,
     pub updated_at: String,
     /// The signing secret (`whsec_…`): in the reply of the PUT that made it, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,10 +89,14 @@ pub struct DeliveryView {
     pub seq: u64,
     /// The `webhook-id` (the same on every attempt).
     pub id: String,
-    pub exception_id: u64,
-    pub kind: String,
-    /// `raised` or `overdue`.
+    /// The exception told of (`null` for a monthly report).
+    pub exception_id: Option<u64>,
+    /// Its kind (`null` for a monthly report).
+    pub kind: Option<String>,
+    /// `raised`, `overdue` or `monthly_report`.
     pub reason: String,
+    /// The month of a monthly report (`YYYY-MM`).
+    pub month: Option<String>,
     /// `pending`, `delivered` or `gave_up`.
     pub state: String,
     pub attempts: u32,
@@ -102,13 +114,10 @@ impl From<Delivery> for DeliveryView {
         Self {
             seq: delivery.seq,
             id: delivery.id,
-            exception_id: delivery.exception_id,
-            kind: delivery.kind.as_str().to_string(),
-            reason: match delivery.reason {
-                DeliveryReason::Raised => "raised",
-                DeliveryReason::Overdue => "overdue",
-            }
-            .to_string(),
+            exception_id: delivery.kind.is_some().then_some(delivery.exception_id),
+            kind: delivery.kind.map(|kind| kind.as_str().to_string()),
+            reason: delivery.reason.as_str().to_string(),
+            month: delivery.month.map(|month| month.to_string()),
             state: match delivery.state {
                 DeliveryState::Pending => "pending",
                 DeliveryState::Delivered => "delivered",
@@ -142,6 +151,8 @@ fn view(rules: &EscalationRules, origin: String, secret: Option<String>) -> Esca
             .map(|kind| kind.as_str().to_string())
             .collect(),
         remind_when_overdue: rules.remind_when_overdue,
+        monthly_report: rules.monthly_report_from.is_some(),
+        monthly_report_from: rules.monthly_report_from.map(|month| month.to_string()),
         updated_at: rfc3339(rules.updated_at),
         secret,
     }
@@ -222,11 +233,21 @@ pub async fn put(
     }
     let store = state.service.operations();
     let previous = store.rules(&code)?;
+    let now = state.service.now();
+    // Kept from the rules before while it stays on: a PUT that changes something else does not
+    // move the first month reported.
+    let monthly_report_from = body.monthly_report.then(|| {
+        previous
+            .as_ref()
+            .and_then(|previous| previous.rules.monthly_report_from)
+            .unwrap_or_else(|| crate::report::Month::of(now))
+    });
     let rules = EscalationRules {
         escalate,
         remind_when_overdue: body.remind_when_overdue,
         format: body.format,
-        updated_at: state.service.now(),
+        updated_at: now,
+        monthly_report_from,
     };
     let seal = |name: &str, value: &str| {
         base64::engine::general_purpose::STANDARD.encode(state.vault.seal(
@@ -298,6 +319,8 @@ pub async fn get(
             format: Format::Json,
             escalate: Vec::new(),
             remind_when_overdue: false,
+            monthly_report: false,
+            monthly_report_from: None,
             updated_at: String::new(),
             secret: None,
         }));

@@ -406,6 +406,7 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                     (rules.escalate.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join(", "))
                     " · format " (wire_name(&rules.format))
                     @if rules.remind_when_overdue { " · reminder when overdue" }
+                    @if let Some(from) = rules.monthly_report_from { " · the monthly report on the first of each month, from " (from) "'s" }
                 }
             } @else {
                 p #escalation { "No escalation rules: every exception stays the agency's." }
@@ -416,7 +417,7 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
                     tbody {
                         @for delivery in &view.deliveries {
                             tr {
-                                td { (delivery.id) } td { (delivery.exception_id) } td { (wire_name(&delivery.reason)) }
+                                td { (delivery.id) } td { @if let Some(month) = delivery.month { "report " (month) } @else { "#" (delivery.exception_id) } } td { (wire_name(&delivery.reason)) }
                                 td { (wire_name(&delivery.state)) } td.num { (delivery.attempts) }
                                 td { (delivery.last_status.map(|status| status.to_string()).unwrap_or_default()) }
                             }

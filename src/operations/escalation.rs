@@ -67,6 +67,12 @@ pub struct EscalationRules {
     pub format: Format,
     /// When the rules were last changed.
     pub updated_at: DateTime<Utc>,
+    /// The first month whose report is sent to the client when it ends (on the first of the
+    /// next month, by the first pass of the sweep then); `None`: reports are not sent. Set to
+    /// the month in which sending was turned on and kept while it stays on, so that turning it
+    /// on mid-month sends that month's report at its end, not the month before's at once.
+    #[serde(default)]
+    pub monthly_report_from: Option<crate::report::Month>,
 }
 
 /// Why a delivery is sent.
@@ -77,6 +83,8 @@ pub enum DeliveryReason {
     Raised,
     /// It is still unresolved past its due time.
     Overdue,
+    /// A month ended: its report (`crate::report`).
+    MonthlyReport,
 }
 
 impl DeliveryReason {
@@ -85,6 +93,7 @@ impl DeliveryReason {
         match self {
             DeliveryReason::Raised => "raised",
             DeliveryReason::Overdue => "overdue",
+            DeliveryReason::MonthlyReport => "monthly_report",
         }
     }
 }
@@ -109,10 +118,14 @@ pub struct Delivery {
     /// The `webhook-id` the receiver de-duplicates on (`esc_{client}_{exception}_{reason}`): the
     /// same on every attempt.
     pub id: String,
-    /// The exception.
+    /// The exception (0 for a monthly report, which is of no exception).
     pub exception_id: u64,
-    /// Its kind.
-    pub kind: QueueKind,
+    /// Its kind (`None` for a monthly report).
+    #[serde(default)]
+    pub kind: Option<QueueKind>,
+    /// The month of a monthly report.
+    #[serde(default)]
+    pub month: Option<crate::report::Month>,
     /// Why.
     pub reason: DeliveryReason,
     /// The body, as first written (every attempt sends these bytes).
@@ -275,6 +288,8 @@ pub fn body(
             let what = match reason {
                 DeliveryReason::Raised => "New",
                 DeliveryReason::Overdue => "Still open past its due time:",
+                // Reports have their own body (`report_body`).
+                DeliveryReason::MonthlyReport => "Report:",
             };
             let mut text = format!(
                 "{what} {} for {client}",
@@ -293,6 +308,59 @@ pub fn body(
             if let Some(detail) = &exception.detail {
                 text.push_str(&format!(": {detail}"));
             }
+            serde_json::json!({ "text": text }).to_string()
+        }
+    }
+}
+
+/// The delivery id of a month's report: stable, so a retry carries the same one.
+pub fn report_delivery_id(client: &str, month: crate::report::Month) -> String {
+    format!("rep_{client}_{month}")
+}
+
+/// The event a JSON delivery of a monthly report carries: its summary lines and the whole
+/// report (the same figures `GET …/reports/{month}` answers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportEvent {
+    /// `report.monthly`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The delivery id (also the `webhook-id` header).
+    pub id: String,
+    /// The client's code.
+    pub client: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The report's headline figures, `label: value`.
+    pub summary: Vec<String>,
+    /// The report.
+    pub report: crate::report::MonthlyReport,
+}
+
+/// The body of a month's report delivery in `format`.
+pub fn report_body(format: Format, id: &str, report: &crate::report::MonthlyReport) -> String {
+    let summary: Vec<String> = crate::report::pdf::summary_lines(report)
+        .into_iter()
+        .map(|(label, value)| format!("{label}: {value}"))
+        .collect();
+    match format {
+        Format::Json => serde_json::to_string(&ReportEvent {
+            event_type: "report.monthly".into(),
+            id: id.to_string(),
+            client: report.client.clone(),
+            month: report.month.clone(),
+            summary,
+            report: report.clone(),
+        })
+        .unwrap_or_default(),
+        Format::Slack => {
+            let text = format!(
+                "Monthly report of {} ({}) for {} (ref {id}):\n{}",
+                report.client_name,
+                report.client,
+                report.month,
+                summary.join("\n")
+            );
             serde_json::json!({ "text": text }).to_string()
         }
     }
@@ -335,6 +403,7 @@ mod tests {
             remind_when_overdue: true,
             format: Format::Json,
             updated_at: DateTime::UNIX_EPOCH,
+            monthly_report_from: None,
         }
     }
 
@@ -424,7 +493,8 @@ mod tests {
             seq: 1,
             id: "esc_ACME_7_raised".into(),
             exception_id: 7,
-            kind: QueueKind::Oversold,
+            kind: Some(QueueKind::Oversold),
+            month: None,
             reason: DeliveryReason::Raised,
             body: "{}".into(),
             created_at: now,
@@ -518,5 +588,43 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("esc_ACME_7_overdue"), "{text}");
+    }
+
+    #[test]
+    fn a_monthly_report_is_one_event_or_one_slack_message_with_its_summary() {
+        let month = crate::report::Month::parse("2026-11").unwrap();
+        let inputs = crate::report::ReportInputs {
+            client: "ACME".into(),
+            client_name: "Acme Mugs".into(),
+            tier: "standard".into(),
+            response_target: chrono::Duration::hours(24),
+            channels: Vec::new(),
+            journal: Vec::new(),
+            listing_events: Vec::new(),
+            queue: Vec::new(),
+            throttled: Default::default(),
+        };
+        let now = "2026-12-01T00:00:00Z".parse().unwrap();
+        let report = crate::report::build(month, &inputs, now);
+        let id = report_delivery_id("ACME", month);
+        assert_eq!(id, "rep_ACME_2026-11");
+        let json: serde_json::Value =
+            serde_json::from_str(&report_body(Format::Json, &id, &report)).unwrap();
+        assert_eq!(json["type"], "report.monthly");
+        assert_eq!(json["id"], id);
+        assert_eq!(json["report"]["month"], "2026-11");
+        assert!(json["summary"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("Units sold: 0")));
+        let slack: serde_json::Value =
+            serde_json::from_str(&report_body(Format::Slack, &id, &report)).unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Monthly report of Acme Mugs (ACME) for 2026-11")
+                && text.contains("\nOrders: 0\n")
+                && text.contains(&id),
+            "{text}"
+        );
     }
 }

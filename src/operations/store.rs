@@ -19,6 +19,7 @@
 //! | `k/{C}/{id}` | a [`ChecklistRecord`] (`launch`, or a number) |
 //! | `ci/{C}` | the [`ImportSummary`] of the client's last catalog import |
 //! | `st/{C}` | the client's last [`SyncTest`] |
+//! | `mr/{C}/{month}` | (empty) the month's report was queued for delivery (sent once) |
 //! | `th/{C}/{day}/{channel}` | throttled replies a channel had that day (UTC, `YYYY-MM-DD`; 8 bytes, big-endian), for the monthly report |
 //!
 //! Ids and sequence numbers come from sled's `generate_id` (unique and ascending in the database,
@@ -491,6 +492,8 @@ impl OperationsStore {
             let told = match delivery.reason {
                 DeliveryReason::Raised => &mut entry.escalated,
                 DeliveryReason::Overdue => &mut entry.reminded,
+                // A report is of no exception: `queue_report_delivery` queues it.
+                DeliveryReason::MonthlyReport => return Ok(false),
             };
             if *told {
                 return Ok(false);
@@ -500,6 +503,46 @@ impl OperationsStore {
                 entry_key.as_bytes(),
                 encode(&entry_key, &entry).map_err(abort)?,
             )?;
+            tx.insert(key.as_bytes(), bytes.as_slice())?;
+            tx.insert(id_key("dp", client, delivery.seq).as_bytes(), &[] as &[u8])?;
+            Ok(true)
+        })?;
+        if !queued {
+            return Ok(None);
+        }
+        self.flush()?;
+        Ok(Some(delivery))
+    }
+
+    /// Whether `month`'s report was queued for `client` already.
+    pub fn report_queued(
+        &self,
+        client: &ClientCode,
+        month: crate::report::Month,
+    ) -> Result<bool, OperationsError> {
+        Ok(self
+            .tree
+            .contains_key(format!("mr/{}/{month}", client.as_str()))?)
+    }
+
+    /// Queues the delivery of `month`'s report and marks the month as sent in one transaction,
+    /// so that a crash between the two neither loses the report nor sends it twice. Answers
+    /// `None` when it was queued already.
+    pub fn queue_report_delivery(
+        &self,
+        client: &ClientCode,
+        month: crate::report::Month,
+        mut delivery: Delivery,
+    ) -> Result<Option<Delivery>, OperationsError> {
+        delivery.seq = self.next_id()?;
+        let marker = format!("mr/{}/{month}", client.as_str());
+        let key = id_key("d", client, delivery.seq);
+        let bytes = encode(&key, &delivery)?;
+        let queued = transact(&self.tree, |tx| {
+            if tx.get(marker.as_bytes())?.is_some() {
+                return Ok(false);
+            }
+            tx.insert(marker.as_bytes(), &[] as &[u8])?;
             tx.insert(key.as_bytes(), bytes.as_slice())?;
             tx.insert(id_key("dp", client, delivery.seq).as_bytes(), &[] as &[u8])?;
             Ok(true)
@@ -867,7 +910,8 @@ mod tests {
             seq: 0,
             id: "esc_ACME_1_raised".into(),
             exception_id: entry.id,
-            kind: entry.kind,
+            kind: Some(entry.kind),
+            month: None,
             reason: DeliveryReason::Raised,
             body: "{}".into(),
             created_at: entry.first_seen,

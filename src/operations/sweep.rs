@@ -125,7 +125,8 @@ pub async fn sweep_client(
                     seq: 0,
                     id,
                     exception_id: entry.id,
-                    kind: entry.kind,
+                    kind: Some(entry.kind),
+                    month: None,
                     reason,
                     body,
                     created_at: now,
@@ -140,7 +141,54 @@ pub async fn sweep_client(
             }
         }
     }
+    if let Some(rules) = &rules {
+        queue_monthly_report(service, client, &rules.rules, now).await?;
+    }
     send_due(service, client, rules.as_ref(), options).await
+}
+
+/// Queues the report of the month that last ended, once, when the client's rules ask for
+/// monthly reports since that month (`EscalationRules::monthly_report_from`): on the first of
+/// the month, by the first pass then (or by the first pass after the service comes back).
+async fn queue_monthly_report(
+    service: &Service,
+    client: &ClientCode,
+    rules: &escalation::EscalationRules,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let Some(from) = rules.monthly_report_from else {
+        return Ok(());
+    };
+    let month = crate::report::Month::of(now).previous();
+    let store = service.operations();
+    if month < from || store.report_queued(client, month)? {
+        return Ok(());
+    }
+    let report = service.monthly_report(client, month).await?;
+    let id = escalation::report_delivery_id(client.as_str(), month);
+    let delivery = Delivery {
+        seq: 0,
+        body: escalation::report_body(rules.format, &id, &report),
+        id,
+        exception_id: 0,
+        kind: None,
+        month: Some(month),
+        reason: escalation::DeliveryReason::MonthlyReport,
+        created_at: now,
+        attempts: 0,
+        state: DeliveryState::Pending,
+        next_attempt_at: now,
+        last_status: None,
+        last_error: None,
+        delivered_at: None,
+    };
+    if store
+        .queue_report_delivery(client, month, delivery)?
+        .is_some()
+    {
+        tracing::info!(client = %client, %month, "the month's report was queued for the client");
+    }
+    Ok(())
 }
 
 /// Raises a reorder exception for each SKU whose alert holds, and forgets the alerts that

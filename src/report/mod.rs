@@ -61,8 +61,9 @@ pub enum ReportError {
     Ledger(#[from] shelfsync_actors::inventory::InventoryError),
 }
 
-/// A calendar month, in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A calendar month, in UTC; written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Month {
     year: i32,
     month: u32,
@@ -152,6 +153,19 @@ impl Month {
         self.first_day()
             .iter_days()
             .take_while(move |day| *day < end)
+    }
+}
+
+impl TryFrom<String> for Month {
+    type Error = ReportError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Month::parse(&text)
+    }
+}
+
+impl From<Month> for String {
+    fn from(month: Month) -> String {
+        month.to_string()
     }
 }
 

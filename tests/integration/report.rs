@@ -4,7 +4,8 @@
 //! month), then the report's totals compared with the ledger's own journal for the month (read
 //! through `GET …/ledger`, counted here independently of `crate::report`) and with what the test
 //! itself sent. The PDF carries the same totals. A restart of the service changes nothing in
-//! the report (it is made from records, not counters).
+//! the report (it is made from records, not counters). A client who asked for it is sent the
+//! report of each month once, on the first of the next, signed like every escalation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde_json::json;
 use shelfsync::api::channels::NewChannelBody;
 use shelfsync::api::client::ApiClient;
 use shelfsync::api::journal::JournalQuery;
+use shelfsync::operations::sweep::{sweep_client, OperationsOptions};
 use shelfsync::platforms::egress::EgressPolicy;
 use shelfsync::platforms::Platform;
 use shelfsync::report::MonthlyReport;
@@ -27,6 +29,7 @@ use crate::api_support::{
     account, add_channel, create_client, import, item, mock_channel, post_movement, put_secret,
     Api, ADMIN,
 };
+use crate::mock_receiver::Receiver;
 
 const SECRETS: [(&str, &str); 2] = [
     ("shop", "whsec-acme-report-shop-0123456789"),
@@ -388,4 +391,141 @@ async fn a_months_report_totals_equal_the_ledgers_for_that_month() {
         })
         .unwrap()
     );
+}
+
+async fn put_escalation(api: &Api, body: serde_json::Value) -> serde_json::Value {
+    let (status, reply, _) = api
+        .call(
+            Method::PUT,
+            "/v1/clients/ACME/escalation",
+            Some(ADMIN),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    reply
+}
+
+async fn sweep(api: &Api) {
+    let acme = shelfsync_actors::ids::ClientCode::parse("ACME").unwrap();
+    sweep_client(&api.service, &acme, OperationsOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_months_report_is_sent_to_the_client_once_on_the_first_from_the_month_asked() {
+    let (clock, time): (Clock, ManualTime) = Clock::manual(at("2026-10-20T09:00:00Z"));
+    let api = start(tempfile::tempdir().unwrap(), clock).await;
+    acme(&api).await;
+    let receiver = Receiver::start(0);
+    // Asked for in October: October's report is the first, sent on November 1st.
+    let rules = put_escalation(
+        &api,
+        json!({"endpoint": receiver.url, "escalate": [], "monthly_report": true}),
+    )
+    .await;
+    assert_eq!(rules["monthly_report_from"], "2026-10", "{rules}");
+    let secret = rules["secret"].as_str().unwrap().to_string();
+    order(&api, 0, 1, &[("MUG", 3)]).await;
+    sweep(&api).await;
+    assert_eq!(
+        receiver.deliveries().len(),
+        0,
+        "nothing before the month ends"
+    );
+    // Another PUT while it stays on does not move the first month.
+    time.set(at("2026-10-25T09:00:00Z"));
+    let rules = put_escalation(
+        &api,
+        json!({"endpoint": receiver.url, "escalate": ["oversold"], "monthly_report": true}),
+    )
+    .await;
+    assert_eq!(rules["monthly_report_from"], "2026-10");
+
+    time.set(at("2026-11-01T00:05:00Z"));
+    order(&api, 0, 2, &[("MUG", 1)]).await;
+    sweep(&api).await;
+    let received = receiver.wait_for(1).await;
+    let (headers, body) = &received[0];
+    assert_eq!(headers["webhook-id"], "rep_ACME_2026-10");
+    let signature = shelfsync::operations::escalation::sign(
+        &secret,
+        &headers["webhook-id"],
+        headers["webhook-timestamp"].parse().unwrap(),
+        body,
+    )
+    .unwrap();
+    assert_eq!(
+        headers["webhook-signature"], signature,
+        "signed like every delivery"
+    );
+    let event: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let report = api
+        .client()
+        .monthly_report("ACME", "2026-10")
+        .await
+        .unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["month"].as_str()),
+        (Some("report.monthly"), Some("2026-10"))
+    );
+    assert_eq!(
+        event["report"]["sales"]["units"], 3,
+        "October's sale, not November's"
+    );
+    assert_eq!(
+        event["report"]["sales"],
+        serde_json::to_value(&report.sales).unwrap()
+    );
+    assert!(event["summary"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Units sold: 3")));
+
+    // Later passes send it no more; the delivery log shows it.
+    sweep(&api).await;
+    time.set(at("2026-11-02T00:00:00Z"));
+    sweep(&api).await;
+    assert_eq!(receiver.deliveries().len(), 1, "sent once");
+    let (_, log, _) = api
+        .call(
+            Method::GET,
+            "/v1/clients/ACME/escalation/deliveries",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    let sent = &log["items"][0];
+    assert_eq!(
+        (
+            sent["reason"].as_str(),
+            sent["month"].as_str(),
+            sent["state"].as_str()
+        ),
+        (Some("monthly_report"), Some("2026-10"), Some("delivered")),
+        "{log}"
+    );
+    assert!(
+        sent["exception_id"].is_null() && sent["kind"].is_null(),
+        "{sent}"
+    );
+
+    // Turned off in November: November's report is not sent on December 1st.
+    put_escalation(&api, json!({"endpoint": receiver.url, "escalate": []})).await;
+    time.set(at("2026-12-01T00:05:00Z"));
+    sweep(&api).await;
+    assert_eq!(receiver.deliveries().len(), 1, "not asked for: not sent");
+    // Turned on again in December: not November's at once, December's in January.
+    put_escalation(
+        &api,
+        json!({"endpoint": receiver.url, "escalate": [], "monthly_report": true}),
+    )
+    .await;
+    sweep(&api).await;
+    assert_eq!(receiver.deliveries().len(), 1);
+    time.set(at("2027-01-01T00:00:01Z"));
+    sweep(&api).await;
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[1].0["webhook-id"], "rep_ACME_2026-12");
 }
