@@ -429,6 +429,10 @@ async fn client_page(
                 .and_then(|live| live.contact.last_read_ok_ms)
                 .map(crate::timestamp::rfc3339_ms),
             pending: live.as_ref().map_or(0, |live| live.queue.pending),
+            last_notification: state
+                .service
+                .last_notification(&code, &channel.id)
+                .map(crate::timestamp::rfc3339),
         });
     }
     state.service.import_exceptions(&code).await?;

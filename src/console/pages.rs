@@ -184,6 +184,8 @@ pub struct ChannelLine {
     pub last_error: Option<String>,
     /// When it last read from its marketplace.
     pub last_read: Option<String>,
+    /// When an authentic notification last arrived for it (since the service started).
+    pub last_notification: Option<String>,
     /// Pending listings.
     pub pending: usize,
 }
@@ -251,14 +253,15 @@ pub fn client(member: &Member, csrf: &str, view: &ClientPage<'_>) -> Markup {
             }
             h2 { "Channels" }
             table #channels {
-                thead { tr { th { "Channel" } th { "State" } th { "Pending" } th { "Last read" } th { "Last error" } } }
+                thead { tr { th { "Channel" } th { "State" } th { "Pending" } th { "Last read" } th title="Since the service started" { "Last notification" } th { "Last error" } } }
                 tbody {
                     @for channel in &view.channels {
-                        tr {
+                        tr data-channel=(channel.id) {
                             td { (channel.id) " (" (channel.platform) ")" }
                             td { @if let Some(problem) = &channel.problem { span.bad { (problem) } } @else { span.ok { "syncing" } } }
                             td.num { (channel.pending) }
                             td { (channel.last_read.as_deref().unwrap_or("–")) }
+                            td { (channel.last_notification.as_deref().unwrap_or("–")) }
                             td { (channel.last_error.as_deref().unwrap_or("")) }
                         }
                     }

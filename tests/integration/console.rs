@@ -435,6 +435,23 @@ async fn the_client_page_pages_its_stock_assigns_work_and_serves_the_monthly_rep
     assert!(page.contains("<table id=\"stock\">"), "{page}");
     assert!(page.contains("data-sku=\"ACME-CAP\"") && page.contains("data-sku=\"ACME-MUG\""));
     assert!(page.contains("shop2 target / listed"), "{page}");
+    // The channels: the shop's signed order webhook is its last notification; shop2 has none.
+    let row = |id: &str| {
+        let start = page.find(&format!("<tr data-channel=\"{id}\">")).unwrap();
+        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
+    };
+    // The fifth cell: last notification.
+    let notified = |id: &str| {
+        let row = row(id);
+        let cell = row.split("<td>").nth(4).unwrap_or_default().to_string();
+        cell.split("</td>").next().unwrap_or_default().to_string()
+    };
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&notified("shop")).is_ok(),
+        "{}",
+        row("shop")
+    );
+    assert_eq!(notified("shop2"), "–", "{}", row("shop2"));
     let (_, found, _) = browser.get("/clients/ACME?q=acme-m").await;
     assert!(found.contains("data-sku=\"ACME-MUG\"") && !found.contains("data-sku=\"ACME-CAP\""));
 
