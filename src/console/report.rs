@@ -7,13 +7,14 @@ use maud::{html, Markup};
 
 use super::pages::layout;
 use crate::auth::Member;
+use crate::report::charts::{self, lag_text as ms, Bar};
 use crate::report::{pdf::summary_lines, Month, MonthlyReport};
 
 const CHART_WIDTH: f64 = 640.0;
 
-/// Horizontal bars, one per `(label, value, shown)`, scaled to the largest value.
-fn bars(label: &str, items: &[(String, f64, String)]) -> Markup {
-    let max = items.iter().map(|(_, v, _)| *v).fold(0.0_f64, f64::max);
+/// Horizontal bars, scaled to the largest value.
+fn bars(label: &str, items: &[Bar]) -> Markup {
+    let max = items.iter().map(|bar| bar.value).fold(0.0_f64, f64::max);
     let row = 22.0;
     let left = 170.0;
     let span = CHART_WIDTH - left - 190.0;
@@ -22,7 +23,7 @@ fn bars(label: &str, items: &[(String, f64, String)]) -> Markup {
         svg.chart role="img" aria-label=(label) width=(CHART_WIDTH) height=(height)
             viewBox=(format!("0 0 {CHART_WIDTH} {height}")) xmlns="http://www.w3.org/2000/svg" {
             title { (label) }
-            @for (index, (name, value, shown)) in items.iter().enumerate() {
+            @for (index, Bar { label: name, value, shown }) in items.iter().enumerate() {
                 @let y = index as f64 * row + 2.0;
                 @let width = if max > 0.0 { value / max * span } else { 0.0 };
                 text x="0" y=(y + 14.0) font-size="12" { (name) }
@@ -64,69 +65,14 @@ fn columns(label: &str, values: &[i64], labels: &[String]) -> Markup {
     }
 }
 
-fn ms(value: Option<u64>) -> String {
-    value.map_or("–".to_string(), |ms| format!("{ms} ms"))
-}
-
 /// The report page of `report`, with links to the months around it and to its PDF.
 pub fn page(member: &Member, csrf: &str, report: &MonthlyReport, month: Month) -> Markup {
     let client = &report.client;
-    let sold: Vec<i64> = report.days.iter().map(|day| day.units_sold).collect();
-    let day_labels: Vec<String> = report
-        .days
-        .iter()
-        .map(|day| day.day.get(5..).unwrap_or_default().to_string())
-        .collect();
-    let by_channel: Vec<(String, f64, String)> = report
-        .sales
-        .channels
-        .iter()
-        .map(|line| {
-            (
-                line.source.clone(),
-                line.units as f64,
-                format!("{} units · {} orders", line.units, line.orders),
-            )
-        })
-        .collect();
-    let causes: Vec<(String, f64, String)> = report
-        .oversells
-        .causes
-        .iter()
-        .map(|cause| {
-            (
-                cause.cause.replace('_', " "),
-                cause.units as f64,
-                format!("{} units · {} sales", cause.units, cause.sales),
-            )
-        })
-        .collect();
-    let lags: Vec<(String, f64, String)> = report
-        .sync
-        .iter()
-        .map(|line| {
-            (
-                format!("{} p99", line.platform),
-                line.lag_p99_ms.unwrap_or(0) as f64,
-                ms(line.lag_p99_ms),
-            )
-        })
-        .collect();
-    let exceptions: Vec<(String, f64, String)> = report
-        .exceptions
-        .kinds
-        .iter()
-        .map(|kind| {
-            (
-                kind.kind.replace('_', " "),
-                kind.raised as f64,
-                format!(
-                    "{} raised · {} resolved ({} in time)",
-                    kind.raised, kind.resolved, kind.resolved_within_target
-                ),
-            )
-        })
-        .collect();
+    let (sold, day_labels) = charts::units_sold_per_day(report);
+    let by_channel = charts::units_per_channel(report);
+    let causes = charts::oversold_by_cause(report);
+    let lags = charts::lag_p99(report);
+    let exceptions = charts::exceptions_by_kind(report);
     layout(
         &format!("{} report {}", report.client, report.month),
         Some((member, csrf)),

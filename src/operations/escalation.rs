@@ -147,6 +147,53 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A new delivery of an exception's message, to be sent at once.
+    pub fn of_exception(
+        id: String,
+        entry: &QueueEntry,
+        reason: DeliveryReason,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Delivery {
+        Delivery {
+            exception_id: entry.id,
+            kind: Some(entry.kind),
+            ..Delivery::pending(id, reason, body, now)
+        }
+    }
+
+    /// A new delivery of `month`'s report, to be sent at once.
+    pub fn of_report(
+        id: String,
+        month: crate::report::Month,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Delivery {
+        Delivery {
+            month: Some(month),
+            ..Delivery::pending(id, DeliveryReason::MonthlyReport, body, now)
+        }
+    }
+
+    fn pending(id: String, reason: DeliveryReason, body: String, now: DateTime<Utc>) -> Delivery {
+        Delivery {
+            seq: 0,
+            id,
+            exception_id: 0,
+            kind: None,
+            month: None,
+            reason,
+            body,
+            created_at: now,
+            attempts: 0,
+            state: DeliveryState::Pending,
+            next_attempt_at: now,
+            last_status: None,
+            last_error: None,
+            delivered_at: None,
+        }
+    }
+
     /// Records an attempt's outcome: 2xx delivers it; anything else schedules the next attempt
     /// after [`backoff`], or gives up after [`MAX_ATTEMPTS`].
     pub fn record_attempt(

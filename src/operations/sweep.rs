@@ -121,22 +121,7 @@ pub async fn sweep_client(
                 let id = escalation::delivery_id(client.as_str(), entry.id, reason);
                 let body =
                     escalation::body(rules.rules.format, client.as_str(), &id, entry, reason);
-                let delivery = Delivery {
-                    seq: 0,
-                    id,
-                    exception_id: entry.id,
-                    kind: Some(entry.kind),
-                    month: None,
-                    reason,
-                    body,
-                    created_at: now,
-                    attempts: 0,
-                    state: DeliveryState::Pending,
-                    next_attempt_at: now,
-                    last_status: None,
-                    last_error: None,
-                    delivered_at: None,
-                };
+                let delivery = Delivery::of_exception(id, entry, reason, body, now);
                 store.queue_delivery(client, entry.id, delivery)?;
             }
         }
@@ -166,22 +151,8 @@ async fn queue_monthly_report(
     }
     let report = service.monthly_report(client, month).await?;
     let id = escalation::report_delivery_id(client.as_str(), month);
-    let delivery = Delivery {
-        seq: 0,
-        body: escalation::report_body(rules.format, &id, &report),
-        id,
-        exception_id: 0,
-        kind: None,
-        month: Some(month),
-        reason: escalation::DeliveryReason::MonthlyReport,
-        created_at: now,
-        attempts: 0,
-        state: DeliveryState::Pending,
-        next_attempt_at: now,
-        last_status: None,
-        last_error: None,
-        delivered_at: None,
-    };
+    let body = escalation::report_body(rules.format, &id, &report);
+    let delivery = Delivery::of_report(id, month, body, now);
     if store
         .queue_report_delivery(client, month, delivery)?
         .is_some()

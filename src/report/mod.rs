@@ -30,6 +30,7 @@
 //!
 //! A month not over yet is reported up to the moment of the request (`complete: false`).
 
+pub mod charts;
 pub mod pdf;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
+use super::charts::{self, Bar};
 use super::MonthlyReport;
 
 const WIDTH: f32 = 595.0;
@@ -137,11 +138,16 @@ impl Pages {
     }
 
     /// Horizontal bars, one per `(label, value)`, scaled to the largest.
-    fn bars(&mut self, items: &[(String, f64, String)]) {
-        let max = items.iter().map(|(_, v, _)| *v).fold(0.0_f64, f64::max);
+    fn bars(&mut self, items: &[Bar]) {
+        let max = items.iter().map(|bar| bar.value).fold(0.0_f64, f64::max);
         let left = MARGIN + 120.0;
         let span = WIDTH - MARGIN - left - 110.0;
-        for (label, value, shown) in items {
+        for Bar {
+            label,
+            value,
+            shown,
+        } in items
+        {
             self.room(16.0);
             self.y -= 16.0;
             let y = self.y;
@@ -240,30 +246,11 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
     }
 
     pages.heading("Units sold per day");
-    let sold: Vec<i64> = report.days.iter().map(|day| day.units_sold).collect();
-    let labels: Vec<String> = report
-        .days
-        .iter()
-        .map(|day| day.day.get(8..).unwrap_or_default().to_string())
-        .collect();
+    let (sold, labels) = charts::units_sold_per_day(report);
     pages.columns(&sold, &labels);
 
     pages.heading("Orders and units per channel");
-    let channels: Vec<(String, f64, String)> = report
-        .sales
-        .channels
-        .iter()
-        .map(|line| {
-            (
-                match &line.platform {
-                    Some(platform) => format!("{} ({platform})", line.source),
-                    None => line.source.clone(),
-                },
-                line.units as f64,
-                format!("{} units, {} orders", line.units, line.orders),
-            )
-        })
-        .collect();
+    let channels = charts::units_per_channel(report);
     if channels.is_empty() {
         pages.line(10.0, REGULAR, "No sales.");
     }
@@ -282,22 +269,10 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
     }
 
     pages.heading("Oversells by cause");
-    let causes: Vec<(String, f64, String)> = report
-        .oversells
-        .causes
-        .iter()
-        .map(|cause| {
-            (
-                cause.cause.replace('_', " "),
-                cause.units as f64,
-                format!("{} units in {} sales", cause.units, cause.sales),
-            )
-        })
-        .collect();
-    pages.bars(&causes);
+    pages.bars(&charts::oversold_by_cause(report));
 
     pages.heading("Sync health per platform");
-    let ms = |value: Option<u64>| value.map_or("-".to_string(), |ms| format!("{ms} ms"));
+    let ms = charts::lag_text;
     for line in &report.sync {
         pages.line(
             10.0,
@@ -315,33 +290,14 @@ pub fn render(report: &MonthlyReport) -> Vec<u8> {
             ),
         );
     }
-    let lags: Vec<(String, f64, String)> = report
-        .sync
-        .iter()
-        .map(|line| {
-            (
-                format!("{} p99 lag", line.platform),
-                line.lag_p99_ms.unwrap_or(0) as f64,
-                ms(line.lag_p99_ms),
-            )
-        })
-        .collect();
-    pages.bars(&lags);
+    pages.bars(&charts::lag_p99(report));
 
     pages.heading("Exceptions by kind");
-    for kind in &report.exceptions.kinds {
-        pages.line(
-            10.0,
-            REGULAR,
-            &format!(
-                "{}: {} raised, {} resolved, {} within target",
-                kind.kind, kind.raised, kind.resolved, kind.resolved_within_target
-            ),
-        );
-    }
-    if report.exceptions.kinds.is_empty() {
+    let kinds = charts::exceptions_by_kind(report);
+    if kinds.is_empty() {
         pages.line(10.0, REGULAR, "None.");
     }
+    pages.bars(&kinds);
 
     pages.heading("Stock-outs and reorder alerts");
     for out in &report.stock.lines {
