@@ -646,6 +646,7 @@ mod tests {
             tier: "standard".into(),
             response_target: chrono::Duration::hours(24),
             channels: Vec::new(),
+            opening: Default::default(),
             journal: Vec::new(),
             listing_events: Vec::new(),
             queue: Vec::new(),

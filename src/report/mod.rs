@@ -194,8 +194,10 @@ pub struct ReportInputs {
     pub response_target: chrono::Duration,
     /// The client's channels and their platforms.
     pub channels: Vec<(ChannelId, Platform)>,
-    /// The whole journal up to the report's end (the balances at the month's start are folded
-    /// from it), in sequence order.
+    /// Each SKU as the month began ([`SkuState::apply`] over the entries before it).
+    pub opening: BTreeMap<Sku, SkuState>,
+    /// The journal entries of the month, in sequence order (entries before it may be given as
+    /// well: they move the opening states and are not counted).
     pub journal: Vec<JournalEntry>,
     /// The listing-history events of the month.
     pub listing_events: Vec<ListingEvent>,
@@ -203,6 +205,32 @@ pub struct ReportInputs {
     pub queue: Vec<QueueEntry>,
     /// Throttled replies in the month, by channel id.
     pub throttled: BTreeMap<String, u64>,
+}
+
+/// What a report needs of a SKU from before the month: its available stock and the last
+/// movement that lowered it (for the cause of an oversell at the month's start). The service
+/// folds the journal up to the month into these a page at a time, so a report holds the
+/// month's entries and one state per SKU, never a client's whole history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkuState {
+    /// `on_hand − reserved`.
+    pub available: i64,
+    /// The kind and source of the last movement that lowered `available`.
+    pub lowered_by: Option<(MovementKind, Source)>,
+}
+
+impl SkuState {
+    /// Moves the state by `entry`; answers the available stock before it.
+    pub fn apply(&mut self, entry: &JournalEntry) -> i64 {
+        let before = self.available;
+        self.available = before
+            .saturating_add(entry.on_hand_delta)
+            .saturating_sub(entry.reserved_delta);
+        if self.available < before {
+            self.lowered_by = Some((entry.kind(), entry.source.clone()));
+        }
+        before
+    }
 }
 
 /// Orders and units of one source.
@@ -455,8 +483,7 @@ pub fn build(month: Month, inputs: &ReportInputs, now: DateTime<Utc>) -> Monthly
 
     // One pass over the journal: balances (for stock-outs), the last movement that lowered
     // each SKU's availability (for oversell causes), and the month's figures.
-    let mut available: BTreeMap<&Sku, i64> = BTreeMap::new();
-    let mut lowered_by: BTreeMap<&Sku, (MovementKind, &Source)> = BTreeMap::new();
+    let mut skus: BTreeMap<Sku, SkuState> = inputs.opening.clone();
     let mut out_since: BTreeMap<&Sku, usize> = BTreeMap::new();
     let mut sales: BTreeMap<String, (ChannelSales, BTreeSet<String>)> = BTreeMap::new();
     let mut movements = MovementsSection::default();
@@ -481,9 +508,10 @@ pub fn build(month: Month, inputs: &ReportInputs, now: DateTime<Utc>) -> Monthly
             break;
         }
         change_at.insert(entry.seq, entry.at_ms);
-        let before = available.get(&entry.sku).copied().unwrap_or(0);
-        let after = before + entry.on_hand_delta - entry.reserved_delta;
-        available.insert(&entry.sku, after);
+        let state = skus.entry(entry.sku.clone()).or_default();
+        let lowered_by = state.lowered_by.clone();
+        let before = state.apply(entry);
+        let after = state.available;
         let counted = in_month(entry.at_ms);
         if counted {
             let day = from_unix_ms(entry.at_ms).date_naive();
@@ -523,10 +551,8 @@ pub fn build(month: Month, inputs: &ReportInputs, now: DateTime<Utc>) -> Monthly
                         day.oversold_units += entry.oversold_units;
                     }
                     if entry.oversold() {
-                        let cause = match lowered_by.get(&entry.sku) {
-                            Some((MovementKind::Sale, by)) if *by == &entry.source => {
-                                "same_channel"
-                            }
+                        let cause = match &lowered_by {
+                            Some((MovementKind::Sale, by)) if *by == entry.source => "same_channel",
                             Some((MovementKind::Sale, _)) => "sold_elsewhere",
                             Some(_) => "stock_corrected",
                             None => "never_in_stock",
@@ -600,9 +626,6 @@ pub fn build(month: Month, inputs: &ReportInputs, now: DateTime<Utc>) -> Monthly
                     stockouts[index].back_at = Some(rfc3339(from_unix_ms(entry.at_ms)));
                 }
             }
-        }
-        if after < before {
-            lowered_by.insert(&entry.sku, (entry.kind(), &entry.source));
         }
     }
 
@@ -734,7 +757,7 @@ pub fn build(month: Month, inputs: &ReportInputs, now: DateTime<Utc>) -> Monthly
     let stock = StockSection {
         stockouts: stockout_count,
         lines: stockouts,
-        out_of_stock_at_end: available.values().filter(|units| **units <= 0).count() as u64,
+        out_of_stock_at_end: skus.values().filter(|sku| sku.available <= 0).count() as u64,
         reorder_alerts: inputs
             .queue
             .iter()

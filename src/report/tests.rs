@@ -73,6 +73,7 @@ fn inputs(journal: Journal) -> ReportInputs {
             (ChannelId::parse("shop").unwrap(), Platform::Shopify),
             (ChannelId::parse("etsy").unwrap(), Platform::Etsy),
         ],
+        opening: BTreeMap::new(),
         journal: journal.entries,
         listing_events: Vec::new(),
         queue: Vec::new(),
@@ -658,4 +659,102 @@ fn the_pdf_is_a_pdf_carrying_the_same_summary() {
         assert!(text.contains(&line), "{line} is not in the PDF");
     }
     assert!(text.contains("(Units sold: 4) Tj"));
+}
+
+#[test]
+fn opening_states_folded_from_the_months_before_give_the_same_report_as_the_whole_journal() {
+    let mut journal = Journal::default();
+    let add = |j: &mut Journal, when: &str, source: Source, sku: &str, kind, q, order| {
+        j.add(when, source, sku, change(kind, q), order)
+    };
+    // Before November: stock, a sale that empties A on Etsy, a count that lowers B.
+    add(
+        &mut journal,
+        "2026-10-01T00:00:00Z",
+        Source::Import,
+        "A",
+        MovementKind::Count,
+        2,
+        None,
+    );
+    add(
+        &mut journal,
+        "2026-10-01T00:00:00Z",
+        Source::Import,
+        "B",
+        MovementKind::Count,
+        9,
+        None,
+    );
+    add(
+        &mut journal,
+        "2026-10-30T10:00:00Z",
+        channel("etsy"),
+        "A",
+        MovementKind::Sale,
+        2,
+        Some("e1"),
+    );
+    add(
+        &mut journal,
+        "2026-10-31T10:00:00Z",
+        Source::Api,
+        "B",
+        MovementKind::Count,
+        1,
+        None,
+    );
+    // November: Shopify oversells both; B runs out.
+    add(
+        &mut journal,
+        "2026-11-02T10:00:00Z",
+        channel("shop"),
+        "A",
+        MovementKind::Sale,
+        1,
+        Some("s1"),
+    );
+    add(
+        &mut journal,
+        "2026-11-02T11:00:00Z",
+        channel("shop"),
+        "B",
+        MovementKind::Sale,
+        2,
+        Some("s2"),
+    );
+    let whole = inputs(journal);
+    let mut folded = whole.clone();
+    let start = november().start().timestamp_millis() as u64;
+    folded.journal.retain(|entry| entry.at_ms >= start);
+    for entry in whole.journal.iter().filter(|entry| entry.at_ms < start) {
+        folded
+            .opening
+            .entry(entry.sku.clone())
+            .or_default()
+            .apply(entry);
+    }
+    assert_eq!(folded.journal.len(), 2);
+    let now = at("2026-12-02T00:00:00Z");
+    let report = build(november(), &folded, now);
+    assert_eq!(report, build(november(), &whole, now));
+    let causes: Vec<(&str, u64)> = report
+        .oversells
+        .causes
+        .iter()
+        .map(|c| (c.cause.as_str(), c.sales))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            ("sold_elsewhere", 1),
+            ("same_channel", 0),
+            ("stock_corrected", 1),
+            ("never_in_stock", 0)
+        ]
+    );
+    assert_eq!(
+        (report.stock.stockouts, report.stock.out_of_stock_at_end),
+        (1, 2)
+    );
 }

@@ -1,19 +1,21 @@
-//! Gathers what a monthly report is built from (`crate::report`): the client's whole journal up
-//! to the month's end (its balances at the month's start are folded from it), the month's
-//! listing history, the exception queue and the throttle tally.
+//! Gathers what a monthly report is built from (`crate::report`): the client's journal up to the
+//! month's end (the entries before the month folded into each SKU's opening state, the month's
+//! kept), the month's listing history, the exception queue and the throttle tally.
 
-use shelfsync_actors::ids::ClientCode;
+use std::collections::BTreeMap;
+
+use shelfsync_actors::ids::{ClientCode, Sku};
 use shelfsync_actors::inventory::messages::{
     GetJournal, GetListingEventsBetween, MAX_JOURNAL_PAGE,
 };
 
 use super::{Service, ServiceError};
 use crate::operations::store::QueueFilter;
-use crate::report::{self, Month, MonthlyReport, ReportError, ReportInputs};
+use crate::report::{self, Month, MonthlyReport, ReportError, ReportInputs, SkuState};
 
-/// The most journal entries a report reads (a client's first years; a journal longer than this
-/// is reported from its first entries, and the report says so in the log).
-pub const MAX_REPORT_JOURNAL: usize = 5_000_000;
+/// The most journal entries of one month a report holds (one movement every 1.3 s, day and
+/// night, for 31 days); the month's later ones are left out, and the log says so.
+pub const MAX_REPORT_ENTRIES: usize = 2_000_000;
 
 impl Service {
     /// The report of `client` for `month`, as of now. A month that has not begun is refused.
@@ -32,9 +34,12 @@ impl Service {
         let to_ms = u64::try_from(month.end().min(now).timestamp_millis()).unwrap_or(0);
         let from_ms = u64::try_from(month.start().timestamp_millis()).unwrap_or(0);
 
+        // The journal a page at a time: entries before the month fold into one state per SKU,
+        // the month's are kept, the first entry past the report's end stops the read.
+        let mut opening: BTreeMap<Sku, SkuState> = BTreeMap::new();
         let mut journal = Vec::new();
         let mut after = 0;
-        loop {
+        'pages: loop {
             let page = self
                 .ask_ledger(
                     client,
@@ -49,13 +54,20 @@ impl Service {
             let full = page.len() == MAX_JOURNAL_PAGE;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            let past_end = last.at_ms >= to_ms;
-            journal.extend(page);
-            if !full || past_end {
-                break;
+            for entry in page {
+                if entry.at_ms >= to_ms {
+                    break 'pages;
+                }
+                if entry.at_ms < from_ms {
+                    opening.entry(entry.sku.clone()).or_default().apply(&entry);
+                } else if journal.len() < MAX_REPORT_ENTRIES {
+                    journal.push(entry);
+                } else {
+                    tracing::warn!(client = %client, %month, entries = journal.len(), "a monthly report holds the most journal entries it holds; the month's later ones are left out");
+                    break 'pages;
+                }
             }
-            if journal.len() >= MAX_REPORT_JOURNAL {
-                tracing::warn!(client = %client, entries = journal.len(), "a monthly report read the most journal entries it reads; later ones are left out");
+            if !full {
                 break;
             }
         }
@@ -86,6 +98,7 @@ impl Service {
             tier: record.tier.as_str().to_string(),
             response_target: self.response_target(client)?,
             channels,
+            opening,
             journal,
             listing_events,
             queue,
