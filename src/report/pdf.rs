@@ -24,7 +24,12 @@ const BOLD: Name<'static> = Name(b"F2");
 pub fn summary_lines(report: &MonthlyReport) -> Vec<(String, String)> {
     let e = &report.exceptions;
     let m = &report.movements;
-    let hours = |value: Option<f64>| value.map_or("-".to_string(), |h| format!("{h:.1} h"));
+    // Under an hour in minutes: "0.0 h" would hide a resolution in 2 minutes.
+    let hours = |value: Option<f64>| match value {
+        None => "-".to_string(),
+        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
+        Some(h) => format!("{h:.1} h"),
+    };
     vec![
         ("Orders".into(), report.sales.orders.to_string()),
         ("Units sold".into(), report.sales.units.to_string()),

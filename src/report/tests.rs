@@ -601,6 +601,18 @@ fn exceptions_are_counted_by_when_raised_and_resolved_against_their_due_time() {
         (x.median_hours_to_resolve, x.p90_hours_to_resolve),
         (Some(6.0), Some(48.0))
     );
+    let time_to_resolve = |report: &MonthlyReport| {
+        pdf::summary_lines(report)
+            .into_iter()
+            .find(|(label, _)| label == "Time to resolve")
+            .unwrap()
+            .1
+    };
+    assert_eq!(time_to_resolve(&report), "median 6.0 h, p90 48.0 h");
+    let mut quick = report.clone();
+    quick.exceptions.median_hours_to_resolve = Some(0.05);
+    quick.exceptions.p90_hours_to_resolve = None;
+    assert_eq!(time_to_resolve(&quick), "median 3 min, p90 -");
     let kinds: Vec<(&str, u64, u64, u64)> = x
         .kinds
         .iter()
