@@ -163,8 +163,19 @@ impl ConsoleError {
 }
 
 impl From<crate::service::ServiceError> for ConsoleError {
+    /// What the API would answer a caller's mistake with (its one error taxonomy: a 4xx with
+    /// its detail), or a failure, logged.
     fn from(error: crate::service::ServiceError) -> Self {
-        ConsoleError::failed(error)
+        use crate::api::error::ErrorCode as _;
+        let status = error.error_code().status();
+        if status.is_client_error() {
+            ConsoleError::Refused {
+                status: status.as_u16(),
+                detail: error.to_string(),
+            }
+        } else {
+            ConsoleError::failed(error)
+        }
     }
 }
 
@@ -752,21 +763,6 @@ async fn work_exception(
     Ok(redirect(&format!("/clients/{}", code.as_str())))
 }
 
-/// The month of a report path, refused (400) before 2000, after 9999 or not begun.
-fn report_month(state: &ApiState, text: &str) -> Result<crate::report::Month, ConsoleError> {
-    let month = crate::report::Month::parse(text).map_err(|error| ConsoleError::Refused {
-        status: 400,
-        detail: error.to_string(),
-    })?;
-    if month.start() > state.service.now() {
-        return Err(ConsoleError::Refused {
-            status: 400,
-            detail: crate::report::ReportError::FutureMonth(month).to_string(),
-        });
-    }
-    Ok(month)
-}
-
 async fn monthly_report(
     request: &HttpRequest,
     path: (String, String),
@@ -783,10 +779,8 @@ async fn monthly_report(
     let (state, member, session) = signed_in(request)?;
     let (code, month) = path;
     let code = visible(&member, &code, Action::Read)?;
-    if state.service.clients().get(&code)?.is_none() {
-        return Err(ConsoleError::NotFound("There is no client with that code."));
-    }
-    let month = report_month(&state, &month)?;
+    // A bad or future month is a 400, an unknown client a 404, as the API answers them.
+    let month = crate::report::Month::parse(&month).map_err(crate::service::ServiceError::from)?;
     let report = state.service.monthly_report(&code, month).await?;
     Ok((state, member, session, report, month))
 }
